@@ -1,0 +1,61 @@
+/**
+ * Names that the cloud app (lib/), the local runtime (local/) and the handlers must agree on.
+ * Nothing here may import from lib/ or local/.
+ */
+
+/** Environment variables read by the handlers. CDK sets them; the local runtime sets them too. */
+export const ENV = {
+  readingsTable: 'READINGS_TABLE',
+  rollupsTable: 'ROLLUPS_TABLE',
+  sensorsTable: 'SENSORS_TABLE',
+  connectionsTable: 'CONNECTIONS_TABLE',
+  /** https://{api}.execute-api.{region}.amazonaws.com/{stage} in the cloud; the local gateway locally. */
+  wsManagementEndpoint: 'WS_MANAGEMENT_ENDPOINT',
+  /** https://{prefix}-ats.iot.{region}.amazonaws.com in the cloud; the local data-plane stand-in locally. */
+  iotDataEndpoint: 'IOT_DATA_ENDPOINT',
+  deadLetterQueueUrl: 'DEAD_LETTER_QUEUE_URL',
+  rawRetentionDays: 'RAW_RETENTION_DAYS',
+  minuteRetentionDays: 'MINUTE_RETENTION_DAYS',
+  hourRetentionDays: 'HOUR_RETENTION_DAYS',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/** Reads a required setting; throws naming it when it is missing, so a miswired function fails at once. */
+export function requireEnv(name: EnvName, env: NodeJS.ProcessEnv = process.env): string {
+  const value = env[name];
+  if (value === undefined || value === '') {
+    throw new Error(`Missing required environment variable ${name}`);
+  }
+  return value;
+}
+
+/** Reads a positive integer setting, with its documented default. */
+export function intEnv(name: EnvName, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`Environment variable ${name} must be a positive integer, got "${raw}"`);
+  }
+  return value;
+}
+
+/** Retention defaults in days (CDK context keys of the same meaning: rawRetentionDays, …). */
+export const RETENTION_DEFAULTS = { rawDays: 30, minuteDays: 180, hourDays: 5 * 365 } as const;
+
+export const SENSOR_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+export const TOPICS = {
+  telemetryFilter: 'sensors/+/telemetry',
+  telemetry: (sensorId: string) => `sensors/${sensorId}/telemetry`,
+  commands: (sensorId: string) => `sensors/${sensorId}/commands`,
+  commandsFilter: 'sensors/+/commands',
+  presenceFilter: '$aws/events/presence/+/+',
+  presence: (eventType: 'connected' | 'disconnected', clientId: string) =>
+    `$aws/events/presence/${eventType}/${clientId}`,
+} as const;
+
+/** The broker refuses larger payloads, as AWS IoT Core does. */
+export const MAX_PAYLOAD_BYTES = 128 * 1024;

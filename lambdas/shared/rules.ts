@@ -1,0 +1,120 @@
+/**
+ * The IoT topic rules, as data: CDK renders them to SQL, the local rule runner evaluates the same
+ * projection, so a handler sees the same event in both places.
+ */
+import { TOPICS } from './names.js';
+
+/** One projected field of a rule's SELECT. */
+export type Projection =
+  | { kind: 'payloadBase64'; as: string } // encode(*, 'base64')
+  | { kind: 'payloadJson' } // * (the JSON payload's own fields)
+  | { kind: 'topicSegment'; index: number; as: string } // topic(n), 1-based
+  | { kind: 'timestamp'; as: string }; // timestamp(): the rules engine's receive time, epoch ms
+
+export type RuleTarget = 'historyWriter' | 'broadcaster' | 'presence';
+
+export interface RuleDefinition {
+  /** Construct id and rule name stem. */
+  id: string;
+  description: string;
+  topicFilter: string;
+  select: Projection[];
+  target: RuleTarget;
+}
+
+const telemetrySelect: Projection[] = [
+  { kind: 'payloadBase64', as: 'payload' },
+  { kind: 'topicSegment', index: 2, as: 'sensorId' },
+  { kind: 'timestamp', as: 'receivedAt' },
+];
+
+export const RULES: readonly RuleDefinition[] = [
+  {
+    id: 'StoreTelemetry',
+    description: 'Keeps the history of every telemetry reading (the web server of the original design)',
+    topicFilter: TOPICS.telemetryFilter,
+    select: telemetrySelect,
+    target: 'historyWriter',
+  },
+  {
+    id: 'BroadcastTelemetry',
+    description: 'Pushes every telemetry reading to subscribed dashboards (the WebSocket server of the original design)',
+    topicFilter: TOPICS.telemetryFilter,
+    select: telemetrySelect,
+    target: 'broadcaster',
+  },
+  {
+    id: 'TrackPresence',
+    description: 'Applies connect and disconnect lifecycle events to the sensors registry',
+    topicFilter: TOPICS.presenceFilter,
+    select: [{ kind: 'payloadJson' }],
+    target: 'presence',
+  },
+];
+
+function renderProjection(p: Projection): string {
+  switch (p.kind) {
+    case 'payloadBase64':
+      return `encode(*, 'base64') AS ${p.as}`;
+    case 'payloadJson':
+      return '*';
+    case 'topicSegment':
+      return `topic(${p.index}) AS ${p.as}`;
+    case 'timestamp':
+      return `timestamp() AS ${p.as}`;
+  }
+}
+
+/** The rule's SQL (version 2016-03-23). */
+export function ruleSql(rule: RuleDefinition): string {
+  return `SELECT ${rule.select.map(renderProjection).join(', ')} FROM '${rule.topicFilter}'`;
+}
+
+/** The event a Lambda action receives for a message that matched the rule. */
+export function projectRuleEvent(
+  rule: RuleDefinition,
+  topic: string,
+  payload: Buffer,
+  receivedAt: number,
+): Record<string, unknown> | undefined {
+  const event: Record<string, unknown> = {};
+  const segments = topic.split('/');
+  for (const p of rule.select) {
+    switch (p.kind) {
+      case 'payloadBase64':
+        event[p.as] = payload.toString('base64');
+        break;
+      case 'payloadJson': {
+        // IoT Core does not run a `SELECT *` rule on a payload that is not a JSON object.
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(payload.toString('utf8'));
+        } catch {
+          return undefined;
+        }
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+        Object.assign(event, parsed);
+        break;
+      }
+      case 'topicSegment':
+        event[p.as] = segments[p.index - 1];
+        break;
+      case 'timestamp':
+        event[p.as] = receivedAt;
+        break;
+    }
+  }
+  return event;
+}
+
+/** MQTT topic filter matching (+ and #), as the broker applies it. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}

@@ -1,0 +1,49 @@
+/**
+ * Table definitions shared by CDK (lib/History, lib/Realtime) and the local DynamoDB stand-in.
+ */
+export interface KeyAttribute {
+  name: string;
+  type: 'S' | 'N';
+}
+
+export interface TableDefinition {
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute;
+  /** TTL attribute, epoch seconds. */
+  timeToLiveAttribute?: string;
+}
+
+/** Raw readings: one item per (sensorId, ts). */
+export const READINGS_TABLE: TableDefinition = {
+  partitionKey: { name: 'sensorId', type: 'S' },
+  sortKey: { name: 'ts', type: 'N' },
+  timeToLiveAttribute: 'expiresAt',
+};
+
+/** Roll-ups: series = `${sensorId}#1m` or `${sensorId}#1h`, ts = bucket start. */
+export const ROLLUPS_TABLE: TableDefinition = {
+  partitionKey: { name: 'series', type: 'S' },
+  sortKey: { name: 'ts', type: 'N' },
+  timeToLiveAttribute: 'expiresAt',
+};
+
+/** Sensors registry: one item per sensor. */
+export const SENSORS_TABLE: TableDefinition = {
+  partitionKey: { name: 'sensorId', type: 'S' },
+};
+
+/**
+ * WebSocket connections, single-table:
+ * - pk `conn#{connectionId}`, sk `meta`: the connection and its subscription set;
+ * - pk `sub#{sensorId|*}`, sk `{connectionId}`: one item per subscription, so the subscribers of a
+ *   sensor are one Query, never a Scan;
+ * - pk `live#{sensorId}`, sk `{ts}`: marks a reading as pushed, so a redelivery is not pushed again.
+ */
+export const CONNECTIONS_TABLE: TableDefinition = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+};
+
+/** Connections and subscriptions live about as long as an API Gateway WebSocket connection (2 h). */
+export const CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 5 * 60;

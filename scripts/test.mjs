@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+// `npm test`: makes sure the system programs the tests drive are present (installing them with apt-get
+// when running as root), then runs every vitest project. It never skips a test for a missing program:
+// it either installs it or stops at once naming the install command.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const prerequisites = [
+  { program: '/usr/sbin/mosquitto', pkg: 'mosquitto', why: 'external-broker and device-simulator tests' },
+];
+if (existsSync('test/e2e')) {
+  prerequisites.push({ program: '/usr/bin/chromium', pkg: 'chromium', why: 'dashboard end-to-end tests' });
+}
+
+const missing = prerequisites.filter((p) => !existsSync(p.program));
+if (missing.length > 0) {
+  const pkgs = missing.map((p) => p.pkg).join(' ');
+  const command = `apt-get update && apt-get install -y --no-install-recommends ${pkgs}`;
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const hasApt = existsSync('/usr/bin/apt-get');
+  if (!isRoot || !hasApt) {
+    console.error(`npm test needs ${pkgs} (${missing.map((p) => p.why).join('; ')}).`);
+    console.error(`Install with: sudo sh -c '${command}'`);
+    process.exit(1);
+  }
+  console.log(`Installing test prerequisites: ${pkgs}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const result = spawnSync('sh', ['-c', command], { stdio: 'inherit', env });
+  const still = missing.filter((p) => !existsSync(p.program));
+  if (result.status !== 0 || still.length > 0) {
+    console.error(`Could not install ${still.map((p) => p.pkg).join(' ') || pkgs}; run: ${command}`);
+    process.exit(1);
+  }
+}
+
+const args = ['vitest', 'run', ...process.argv.slice(2)];
+const run = spawnSync('npx', args, { stdio: 'inherit' });
+process.exit(run.status ?? 1);
