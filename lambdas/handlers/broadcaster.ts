@@ -1,4 +1,12 @@
-// Placeholder until the handler lands; CDK points at this file.
-export const handler = async (): Promise<never> => {
-  throw new Error('not implemented yet');
-};
+/** IoT rule → live: pushes readings to the WebSocket connections subscribed to their sensor. */
+import { broadcastTelemetry } from '../core/ingest.js';
+import { connectionRegistry, liveSender, logger, retention } from '../shared/clients.js';
+
+export const handler = async (event: unknown) =>
+  broadcastTelemetry(event, {
+    connections: connectionRegistry(),
+    live: liveSender(),
+    log: logger,
+    now: Date.now,
+    rawRetentionDays: retention().rawDays,
+  });

@@ -1,0 +1,185 @@
+/** Raw readings and roll-ups in DynamoDB. */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { AggregateResolution, Bucket, MetricStats, RawPoint, Reading } from '../core/model.js';
+import { MS_PER_DAY } from '../core/model.js';
+import type { BucketRange, RawRange, ReadingStore, RollupStore } from '../core/ports.js';
+import { READINGS_TABLE, ROLLUPS_TABLE } from '../shared/tables.js';
+import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure, mapLimit } from './dynamo-util.js';
+
+const PK = READINGS_TABLE.partitionKey.name;
+const SK = READINGS_TABLE.sortKey!.name;
+const TTL = READINGS_TABLE.timeToLiveAttribute!;
+
+interface PageRequest {
+  table: string;
+  partitionKey: string;
+  partition: string;
+  from: number;
+  to: number;
+  after?: number;
+  maxItems?: number;
+  projection: string;
+  names: Record<string, string>;
+}
+
+/** Queries a [from, to) range of a numeric sort key `ts`, following pages up to maxItems. */
+async function queryRange(doc: DynamoDBDocumentClient, r: PageRequest) {
+  const low = r.after !== undefined ? Math.max(r.from, r.after + 1) : r.from;
+  const high = r.to - 1;
+  const items: Record<string, unknown>[] = [];
+  let itemsRead = 0;
+  if (low > high) return { items, itemsRead };
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const remaining = r.maxItems !== undefined ? r.maxItems - items.length : undefined;
+    const out = await doc.send(
+      new QueryCommand({
+        TableName: r.table,
+        KeyConditionExpression: '#pk = :p AND #ts BETWEEN :low AND :high',
+        ExpressionAttributeNames: { '#pk': r.partitionKey, '#ts': 'ts', ...r.names },
+        ExpressionAttributeValues: { ':p': r.partition, ':low': low, ':high': high },
+        ProjectionExpression: r.projection,
+        ExclusiveStartKey: startKey,
+        Limit: remaining,
+      }),
+    );
+    items.push(...((out.Items as Record<string, unknown>[] | undefined) ?? []));
+    itemsRead += out.ScannedCount ?? out.Count ?? 0;
+    startKey = out.LastEvaluatedKey;
+  } while (startKey && (r.maxItems === undefined || items.length < r.maxItems));
+  return { items, itemsRead };
+}
+
+export class DynamoReadingStore implements ReadingStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly rawRetentionDays: number,
+  ) {}
+
+  private item(r: Reading) {
+    return {
+      [PK]: r.sensorId,
+      [SK]: r.ts,
+      values: r.values,
+      receivedAt: r.receivedAt,
+      [TTL]: epochSeconds(r.ts + this.rawRetentionDays * MS_PER_DAY),
+    };
+  }
+
+  async insertNew(readings: Reading[]): Promise<Reading[]> {
+    if (readings.length === 0) return [];
+    if (readings.length === 1) {
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: this.item(readings[0]),
+            ConditionExpression: 'attribute_not_exists(#ts)',
+            ExpressionAttributeNames: { '#ts': SK },
+          }),
+        );
+        return readings;
+      } catch (err) {
+        if (isConditionFailure(err)) return [];
+        throw err;
+      }
+    }
+    // A batch: learn which keys exist, then write the others in chunks of 25.
+    const existing = await batchGetAll(
+      this.doc,
+      this.tableName,
+      readings.map((r) => ({ [PK]: r.sensorId, [SK]: r.ts })),
+      { expression: '#pk, #ts', names: { '#pk': PK, '#ts': SK } },
+    );
+    const known = new Set(existing.map((item) => `${item[PK]}#${item[SK]}`));
+    const fresh = readings.filter((r) => !known.has(`${r.sensorId}#${r.ts}`));
+    await batchWriteAll(
+      this.doc,
+      this.tableName,
+      fresh.map((r) => ({ PutRequest: { Item: this.item(r) } })),
+    );
+    return fresh;
+  }
+
+  async queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }> {
+    const { items, itemsRead } = await queryRange(this.doc, {
+      table: this.tableName,
+      partitionKey: PK,
+      partition: range.sensorId,
+      from: range.from,
+      to: range.to,
+      after: range.after,
+      maxItems: range.maxItems,
+      projection: '#ts, #v',
+      names: { '#v': 'values' },
+    });
+    return { points: items.map((i) => ({ ts: i[SK] as number, values: i.values as Record<string, number> })), itemsRead };
+  }
+}
+
+export interface RollupRetention {
+  minuteDays: number;
+  hourDays: number;
+}
+
+export class DynamoRollupStore implements RollupStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly retention: RollupRetention,
+  ) {}
+
+  static series(sensorId: string, resolution: AggregateResolution): string {
+    return `${sensorId}#${resolution}`;
+  }
+
+  async putBuckets(sensorId: string, resolution: AggregateResolution, buckets: Bucket[]): Promise<void> {
+    const days = resolution === '1m' ? this.retention.minuteDays : this.retention.hourDays;
+    await mapLimit(buckets, 10, async (b) => {
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: {
+              [ROLLUPS_TABLE.partitionKey.name]: DynamoRollupStore.series(sensorId, resolution),
+              [ROLLUPS_TABLE.sortKey!.name]: b.ts,
+              stats: b.stats,
+              readings: b.readings,
+              [ROLLUPS_TABLE.timeToLiveAttribute!]: epochSeconds(b.ts + days * MS_PER_DAY),
+            },
+            // A racing recomputation that saw more readings is the newer one: keep it.
+            ConditionExpression: 'attribute_not_exists(#n) OR #n <= :n',
+            ExpressionAttributeNames: { '#n': 'readings' },
+            ExpressionAttributeValues: { ':n': b.readings },
+          }),
+        );
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+      }
+    });
+  }
+
+  async queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }> {
+    const { items, itemsRead } = await queryRange(this.doc, {
+      table: this.tableName,
+      partitionKey: ROLLUPS_TABLE.partitionKey.name,
+      partition: DynamoRollupStore.series(range.sensorId, range.resolution),
+      from: range.from,
+      to: range.to,
+      after: range.after,
+      maxItems: range.maxItems,
+      projection: '#ts, #st, #n',
+      names: { '#st': 'stats', '#n': 'readings' },
+    });
+    return {
+      buckets: items.map((i) => ({
+        ts: i.ts as number,
+        stats: i.stats as Record<string, MetricStats>,
+        readings: i.readings as number,
+      })),
+      itemsRead,
+    };
+  }
+}

@@ -1,0 +1,113 @@
+/** The sensors registry in DynamoDB: one item per sensor. */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { PresenceState, Reading, SensorRecord } from '../core/model.js';
+import type { SensorRegistry } from '../core/ports.js';
+import { SENSORS_TABLE } from '../shared/tables.js';
+import { isConditionFailure } from './dynamo-util.js';
+
+const PK = SENSORS_TABLE.partitionKey.name;
+/** Units are kept as one attribute per metric, so a reading's units are set without reading the item. */
+const UNIT_PREFIX = 'unit:';
+
+export function toSensorRecord(item: Record<string, unknown>): SensorRecord {
+  const units: Record<string, string> = {};
+  for (const [key, value] of Object.entries(item)) {
+    if (key.startsWith(UNIT_PREFIX) && typeof value === 'string') units[key.slice(UNIT_PREFIX.length)] = value;
+  }
+  const metrics = item.metrics instanceof Set ? [...(item.metrics as Set<string>)] : [];
+  const latest = item.latest as { ts: number; values: Record<string, number> } | undefined;
+  return {
+    sensorId: item[PK] as string,
+    metrics: metrics.sort(),
+    units,
+    latest: latest ? { ts: latest.ts, values: latest.values } : null,
+    lastReadingAt: typeof item.lastReadingAt === 'number' ? item.lastReadingAt : null,
+    presence:
+      typeof item.presenceTs === 'number'
+        ? { online: item.online === true, ts: item.presenceTs, versionNumber: (item.presenceVersion as number) ?? 0 }
+        : null,
+  };
+}
+
+export class DynamoSensorRegistry implements SensorRegistry {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async recordReadings(sensorId: string, readings: Reading[]): Promise<void> {
+    if (readings.length === 0) return;
+    const metrics = new Set<string>();
+    const units: Record<string, string> = {};
+    let newest = readings[0];
+    let receivedAt = 0;
+    for (const r of [...readings].sort((a, b) => a.ts - b.ts)) {
+      for (const m of Object.keys(r.values)) metrics.add(m);
+      Object.assign(units, r.units);
+      if (r.ts >= newest.ts) newest = r;
+      receivedAt = Math.max(receivedAt, r.receivedAt);
+    }
+    const names: Record<string, string> = { '#rt': 'lastReadingAt', '#m': 'metrics' };
+    const values: Record<string, unknown> = { ':metrics': metrics, ':rt': receivedAt };
+    const sets = ['#rt = :rt'];
+    Object.entries(units).forEach(([metric, unit], i) => {
+      names[`#u${i}`] = `${UNIT_PREFIX}${metric}`;
+      values[`:u${i}`] = unit;
+      sets.push(`#u${i} = :u${i}`);
+    });
+    const update = (withLatest: boolean) =>
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { [PK]: sensorId },
+        UpdateExpression: `SET ${[...sets, ...(withLatest ? ['#l = :latest', '#lts = :lts'] : [])].join(', ')} ADD #m :metrics`,
+        ConditionExpression: withLatest ? 'attribute_not_exists(#lts) OR #lts < :lts' : undefined,
+        ExpressionAttributeNames: withLatest ? { ...names, '#l': 'latest', '#lts': 'latestTs' } : names,
+        ExpressionAttributeValues: withLatest
+          ? { ...values, ':latest': { ts: newest.ts, values: newest.values }, ':lts': newest.ts }
+          : values,
+      });
+    try {
+      await this.doc.send(update(true));
+    } catch (err) {
+      // An older reading (a device's offline buffer): everything but `latest`.
+      if (!isConditionFailure(err)) throw err;
+      await this.doc.send(update(false));
+    }
+  }
+
+  async applyPresence(sensorId: string, state: PresenceState): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: sensorId },
+          UpdateExpression: 'SET #on = :online, #pts = :ts, #pv = :v',
+          ConditionExpression: 'attribute_not_exists(#pts) OR #pts < :ts OR (#pts = :ts AND #pv < :v)',
+          ExpressionAttributeNames: { '#on': 'online', '#pts': 'presenceTs', '#pv': 'presenceVersion' },
+          ExpressionAttributeValues: { ':online': state.online, ':ts': state.ts, ':v': state.versionNumber },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+  }
+
+  async get(sensorId: string): Promise<SensorRecord | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { [PK]: sensorId }, ConsistentRead: true }));
+    return out.Item ? toSensorRecord(out.Item) : undefined;
+  }
+
+  async list(): Promise<SensorRecord[]> {
+    const records: SensorRecord[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: startKey }));
+      for (const item of out.Items ?? []) records.push(toSensorRecord(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+    return records;
+  }
+}

@@ -1,0 +1,90 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+
+export const BATCH_WRITE_SIZE = 25;
+export const BATCH_GET_SIZE = 100;
+const MAX_ATTEMPTS = 8;
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Exponential backoff with full jitter: 50 ms, 100 ms, … capped at 2 s. */
+export function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(2000, 50 * 2 ** attempt);
+}
+
+export function chunk<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
+export function isConditionFailure(err: unknown): boolean {
+  return (err as { name?: string })?.name === 'ConditionalCheckFailedException';
+}
+
+type WriteRequest = NonNullable<NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]>[number];
+
+/** Writes every request, in chunks of 25, retrying unprocessed items with backoff until all are written. */
+export async function batchWriteAll(doc: DynamoDBDocumentClient, table: string, requests: WriteRequest[]): Promise<void> {
+  for (const part of chunk(requests, BATCH_WRITE_SIZE)) {
+    let pending = part;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new Error(`BatchWriteItem on ${table}: ${pending.length} items still unprocessed after ${MAX_ATTEMPTS} attempts`);
+      }
+      if (attempt > 0) await sleep(backoffMs(attempt));
+      const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+      pending = (out.UnprocessedItems?.[table] as WriteRequest[] | undefined) ?? [];
+    }
+  }
+}
+
+/** Reads items by key, in chunks of 100, retrying unprocessed keys with backoff. */
+export async function batchGetAll(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  keys: Record<string, unknown>[],
+  projection: { expression: string; names?: Record<string, string> },
+): Promise<Record<string, unknown>[]> {
+  const found: Record<string, unknown>[] = [];
+  for (const part of chunk(keys, BATCH_GET_SIZE)) {
+    let pending = part;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= MAX_ATTEMPTS) {
+        throw new Error(`BatchGetItem on ${table}: ${pending.length} keys still unprocessed after ${MAX_ATTEMPTS} attempts`);
+      }
+      if (attempt > 0) await sleep(backoffMs(attempt));
+      const out = await doc.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [table]: {
+              Keys: pending,
+              ConsistentRead: true,
+              ProjectionExpression: projection.expression,
+              ExpressionAttributeNames: projection.names,
+            },
+          },
+        }),
+      );
+      found.push(...((out.Responses?.[table] as Record<string, unknown>[] | undefined) ?? []));
+      pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+    }
+  }
+  return found;
+}
+
+/** Runs tasks with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await task(items[i]);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+export const epochSeconds = (ms: number) => Math.floor(ms / 1000);

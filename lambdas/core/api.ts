@@ -1,0 +1,216 @@
+/**
+ * The HTTP API of contract §5, independent of how requests arrive (HTTP API v2 events in the cloud, the
+ * local server's adapter of the same events).
+ */
+import type { Bucket, RawPoint, Resolution, SensorRecord } from './model.js';
+import type { ReadingStore, RollupStore, SensorRegistry } from './ports.js';
+import type { ReadingsQuery } from './query.js';
+import { ApiError, assertSensorId, nextCursor, parseReadingsQuery } from './query.js';
+
+export const OFFLINE_AFTER_MS = 10 * 60_000;
+
+export interface ApiRequest {
+  method: string;
+  /** Path below the API's base, e.g. `/sensors/a/readings`; still URL-encoded. */
+  path: string;
+  query: Record<string, string | undefined>;
+  headers: Record<string, string | undefined>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface ApiDeps {
+  readings: ReadingStore;
+  rollups: RollupStore;
+  sensors: SensorRegistry;
+  now: () => number;
+}
+
+export interface SensorView {
+  sensorId: string;
+  online: boolean;
+  lastSeen: number | null;
+  metrics: string[];
+  units: Record<string, string>;
+  latest: { ts: number; values: Record<string, number> } | null;
+}
+
+/** How a sensor is shown: presence decides `online`, and silence for 10 minutes means offline. */
+export function sensorView(record: SensorRecord, now: number): SensorView {
+  const seen = [record.lastReadingAt, record.presence?.ts].filter((t): t is number => typeof t === 'number');
+  const lastSeen = seen.length > 0 ? Math.max(...seen) : null;
+  const silent = lastSeen === null || now - lastSeen >= OFFLINE_AFTER_MS;
+  // Without any presence event (an external broker that emits none), recent readings mean online.
+  const connected = record.presence ? record.presence.online : record.lastReadingAt !== null;
+  return {
+    sensorId: record.sensorId,
+    online: connected && !silent,
+    lastSeen,
+    metrics: [...record.metrics].sort(),
+    units: record.units,
+    latest: record.latest,
+  };
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse {
+  return { status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+export function errorResponse(status: number, code: string, message: string): ApiResponse {
+  return json(status, { error: { code, message } });
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new ApiError(400, 'INVALID_PARAMETER', 'the path is not valid URL encoding');
+  }
+}
+
+export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  try {
+    const segments = req.path.split('/').filter((s) => s !== '');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return errorResponse(405, 'METHOD_NOT_ALLOWED', 'only GET is supported');
+    }
+    if (segments.length === 1 && segments[0] === 'health') return json(200, { status: 'ok' });
+    if (segments[0] !== 'sensors' || segments.length > 3) {
+      return errorResponse(404, 'NOT_FOUND', `no route for ${req.path}`);
+    }
+    if (segments.length === 1) {
+      const now = deps.now();
+      const records = await deps.sensors.list();
+      const sensors = records.map((r) => sensorView(r, now)).sort((a, b) => (a.sensorId < b.sensorId ? -1 : 1));
+      return json(200, { sensors });
+    }
+    const sensorId = decodeSegment(segments[1]);
+    if (segments.length === 2) {
+      assertSensorId(sensorId);
+      const record = await deps.sensors.get(sensorId);
+      if (!record) return notFound(sensorId);
+      return json(200, sensorView(record, deps.now()));
+    }
+    if (segments[2] !== 'readings') return errorResponse(404, 'NOT_FOUND', `no route for ${req.path}`);
+    const query = parseReadingsQuery(sensorId, req.query, headerValue(req.headers, 'accept'), deps.now());
+    const record = await deps.sensors.get(sensorId);
+    if (!record) return notFound(sensorId);
+    const page = await readPage(query, deps);
+    const { itemsRead: _read, ...body } = page;
+    return query.format === 'csv' ? csvPage(query, record, body) : json(200, body);
+  } catch (err) {
+    if (err instanceof ApiError) return errorResponse(err.status, err.code, err.message);
+    throw err;
+  }
+}
+
+function notFound(sensorId: string): ApiResponse {
+  return errorResponse(404, 'SENSOR_NOT_FOUND', `sensor ${sensorId} has never been seen`);
+}
+
+function headerValue(headers: Record<string, string | undefined>, name: string): string | undefined {
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+export interface AggregatedPoint {
+  ts: number;
+  values: Record<string, { min: number; max: number; avg: number; count: number }>;
+}
+
+export interface ReadingsPage {
+  sensorId: string;
+  resolution: Resolution;
+  points: RawPoint[] | AggregatedPoint[];
+  nextCursor: string | null;
+  /** DynamoDB items read to answer (not part of the JSON answer). */
+  itemsRead?: number;
+}
+
+function pickValues<T>(values: Record<string, T>, metrics: string[] | null): Record<string, T> {
+  if (metrics === null) return values;
+  const picked: Record<string, T> = {};
+  for (const m of metrics) if (Object.hasOwn(values, m)) picked[m] = values[m];
+  return picked;
+}
+
+function toAggregated(bucket: Bucket, metrics: string[] | null): AggregatedPoint {
+  const values: AggregatedPoint['values'] = {};
+  for (const [metric, s] of Object.entries(pickValues(bucket.stats, metrics))) {
+    values[metric] = { min: s.min, max: s.max, avg: s.sum / s.count, count: s.count };
+  }
+  return { ts: bucket.ts, values };
+}
+
+/** Reads one page. `auto` answers raw when the range holds at most `limit` readings. */
+export async function readPage(q: ReadingsQuery, deps: Pick<ApiDeps, 'readings' | 'rollups'>): Promise<ReadingsPage> {
+  let resolution = q.resolution;
+  let itemsRead = 0;
+  const range = { sensorId: q.sensorId, from: q.from, to: q.to, after: q.after ?? undefined, maxItems: q.limit + 1 };
+
+  if (resolution === null || resolution === 'raw') {
+    const { points, itemsRead: read } = await deps.readings.queryRaw(range);
+    itemsRead += read;
+    if (resolution === 'raw' || points.length <= q.limit) {
+      const page = points.slice(0, q.limit);
+      const more = points.length > q.limit;
+      return {
+        sensorId: q.sensorId,
+        resolution: 'raw',
+        points: page
+          .map((p) => ({ ts: p.ts, values: pickValues(p.values, q.metrics) }))
+          .filter((p) => Object.keys(p.values).length > 0),
+        nextCursor: more ? nextCursor(q, 'raw', page[page.length - 1].ts) : null,
+        itemsRead,
+      };
+    }
+    resolution = q.to - q.from <= q.limit * 60_000 ? '1m' : '1h';
+  }
+
+  const { buckets, itemsRead: read } = await deps.rollups.queryBuckets({ ...range, resolution });
+  itemsRead += read;
+  const page = buckets.slice(0, q.limit);
+  const more = buckets.length > q.limit;
+  return {
+    sensorId: q.sensorId,
+    resolution,
+    points: page.map((b) => toAggregated(b, q.metrics)).filter((p) => Object.keys(p.values).length > 0),
+    nextCursor: more ? nextCursor(q, resolution, page[page.length - 1].ts) : null,
+    itemsRead,
+  };
+}
+
+function csvPage(q: ReadingsQuery, record: SensorRecord, page: ReadingsPage): ApiResponse {
+  const metrics = q.metrics ?? [...record.metrics].sort();
+  const iso = (ts: number) => new Date(ts).toISOString();
+  const cell = (v: number | undefined) => (v === undefined ? '' : String(v));
+  const lines: string[] = [];
+  if (page.resolution === 'raw') {
+    lines.push(['ts', ...metrics].join(','));
+    for (const p of page.points as RawPoint[]) {
+      lines.push([iso(p.ts), ...metrics.map((m) => cell(p.values[m]))].join(','));
+    }
+  } else {
+    lines.push(['ts', ...metrics.flatMap((m) => [`${m}_min`, `${m}_max`, `${m}_avg`, `${m}_count`])].join(','));
+    for (const p of page.points as AggregatedPoint[]) {
+      const cells = metrics.flatMap((m) => {
+        const s = p.values[m];
+        return s ? [cell(s.min), cell(s.max), cell(s.avg), cell(s.count)] : ['', '', '', ''];
+      });
+      lines.push([iso(p.ts), ...cells].join(','));
+    }
+  }
+  const headers: Record<string, string> = {
+    'content-type': 'text/csv; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-disposition': `attachment; filename="${q.sensorId}-${page.resolution}.csv"`,
+  };
+  if (page.nextCursor) headers['x-next-cursor'] = page.nextCursor;
+  return { status: 200, headers, body: `${lines.join('\n')}\n` };
+}

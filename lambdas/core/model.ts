@@ -1,0 +1,60 @@
+/** The domain's data, shared by the use cases and the ports. */
+
+export interface Reading {
+  sensorId: string;
+  /** Epoch ms: the device's timestamp, or the broker's receive time when the device sent none. */
+  ts: number;
+  values: Record<string, number>;
+  /** Units of metrics present in `values` only. */
+  units: Record<string, string>;
+  /** Epoch ms at which the broker received the message. */
+  receivedAt: number;
+}
+
+export interface MetricStats {
+  min: number;
+  max: number;
+  sum: number;
+  count: number;
+}
+
+export type Resolution = 'raw' | '1m' | '1h';
+export type AggregateResolution = Exclude<Resolution, 'raw'>;
+
+/** One roll-up bucket: `ts` is its UTC-aligned start. */
+export interface Bucket {
+  ts: number;
+  stats: Record<string, MetricStats>;
+  /**
+   * How many raw readings the bucket aggregates. A recomputation that saw more readings is newer (readings
+   * are only ever added), so a store keeps the bucket with the larger count when writes race.
+   */
+  readings: number;
+}
+
+export interface RawPoint {
+  ts: number;
+  values: Record<string, number>;
+}
+
+export interface PresenceState {
+  online: boolean;
+  /** The lifecycle event's own timestamp, epoch ms. */
+  ts: number;
+  versionNumber: number;
+}
+
+export interface SensorRecord {
+  sensorId: string;
+  metrics: string[];
+  units: Record<string, string>;
+  latest: RawPoint | null;
+  /** Receive time of the newest accepted reading. */
+  lastReadingAt: number | null;
+  /** Time of the newest applied presence event. */
+  presence: PresenceState | null;
+}
+
+export const BUCKET_MS: Record<AggregateResolution, number> = { '1m': 60_000, '1h': 3_600_000 };
+
+export const MS_PER_DAY = 86_400_000;

@@ -1,0 +1,85 @@
+/**
+ * The ports the core owns. Adapters implement them (DynamoDB, API Gateway management API, IoT data plane,
+ * SQS); tests pass plain fakes.
+ */
+import type { AggregateResolution, Bucket, PresenceState, RawPoint, Reading, SensorRecord } from './model.js';
+
+export interface RawRange {
+  sensorId: string;
+  /** Inclusive. */
+  from: number;
+  /** Exclusive. */
+  to: number;
+  /** Only points with ts greater than this (the page cursor). */
+  after?: number;
+  /** At most this many items are read; absent reads the whole range. */
+  maxItems?: number;
+}
+
+export interface ReadingStore {
+  /** Stores the readings whose key (sensorId, ts) is new and returns exactly those: the first write wins. */
+  insertNew(readings: Reading[]): Promise<Reading[]>;
+  /** Raw points in ascending ts, and how many items were read. */
+  queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }>;
+}
+
+export interface BucketRange extends RawRange {
+  resolution: AggregateResolution;
+}
+
+export interface RollupStore {
+  /**
+   * Replaces these buckets of one sensor at one resolution, except where the stored bucket already
+   * aggregates more readings (a racing, later recomputation).
+   */
+  putBuckets(sensorId: string, resolution: AggregateResolution, buckets: Bucket[]): Promise<void>;
+  queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }>;
+}
+
+export interface SensorRegistry {
+  /** Records newly stored readings of one sensor: metrics, units, receive time, and the latest reading. */
+  recordReadings(sensorId: string, readings: Reading[]): Promise<void>;
+  /** Applies a presence event unless a newer one (by ts, then versionNumber) was applied; true when applied. */
+  applyPresence(sensorId: string, state: PresenceState): Promise<boolean>;
+  get(sensorId: string): Promise<SensorRecord | undefined>;
+  list(): Promise<SensorRecord[]>;
+}
+
+export interface ConnectionRegistry {
+  open(connectionId: string, now: number): Promise<void>;
+  /** Forgets the connection and all its subscriptions. */
+  close(connectionId: string): Promise<void>;
+  subscriptions(connectionId: string): Promise<string[]>;
+  /** Replaces the subscription set: adds items for `added`, removes those of `removed`. */
+  setSubscriptions(connectionId: string, next: string[], added: string[], removed: string[], now: number): Promise<void>;
+  /** Connections subscribed to this sensor, directly or through `*`. */
+  subscribersOf(sensorId: string): Promise<string[]>;
+  /** Takes one command token from the connection's per-second budget; false when it is spent. */
+  takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean>;
+  /** Marks readings as pushed live; returns the ts of those not pushed before. */
+  markPushed(sensorId: string, ts: number[], now: number): Promise<number[]>;
+}
+
+export type SendResult = 'sent' | 'gone';
+
+export interface LiveSender {
+  send(connectionId: string, frame: unknown): Promise<SendResult>;
+}
+
+export interface DevicePublisher {
+  publish(topic: string, message: unknown): Promise<void>;
+}
+
+export interface RejectedPayload {
+  topic: string;
+  sensorId: string;
+  code: string;
+  message: string;
+  /** The payload as received, base64. */
+  payload: string;
+  receivedAt: number;
+}
+
+export interface RejectionSink {
+  reject(rejected: RejectedPayload): Promise<void>;
+}

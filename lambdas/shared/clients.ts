@@ -1,0 +1,59 @@
+/**
+ * SDK clients and adapters built from the environment, once per module scope (per Lambda container, or
+ * once in the local runtime). Each is created on first use, so a handler only needs the settings of the
+ * clients it uses.
+ */
+import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { ApiGatewayLiveSender, IotDevicePublisher, SqsRejectionSink } from '../adapters/aws-services.js';
+import { DynamoConnectionRegistry } from '../adapters/dynamo-connections.js';
+import { DynamoReadingStore, DynamoRollupStore } from '../adapters/dynamo-history.js';
+import { DynamoSensorRegistry } from '../adapters/dynamo-sensors.js';
+import { ENV, RETENTION_DEFAULTS, intEnv, requireEnv } from './names.js';
+
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'vigia' });
+
+const documentClient = once(() =>
+  DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+  }),
+);
+
+export const retention = once(() => ({
+  rawDays: intEnv(ENV.rawRetentionDays, RETENTION_DEFAULTS.rawDays),
+  minuteDays: intEnv(ENV.minuteRetentionDays, RETENTION_DEFAULTS.minuteDays),
+  hourDays: intEnv(ENV.hourRetentionDays, RETENTION_DEFAULTS.hourDays),
+}));
+
+export const readingStore = once(
+  () => new DynamoReadingStore(documentClient(), requireEnv(ENV.readingsTable), retention().rawDays),
+);
+export const rollupStore = once(
+  () =>
+    new DynamoRollupStore(documentClient(), requireEnv(ENV.rollupsTable), {
+      minuteDays: retention().minuteDays,
+      hourDays: retention().hourDays,
+    }),
+);
+export const sensorRegistry = once(() => new DynamoSensorRegistry(documentClient(), requireEnv(ENV.sensorsTable)));
+export const connectionRegistry = once(
+  () => new DynamoConnectionRegistry(documentClient(), requireEnv(ENV.connectionsTable)),
+);
+export const liveSender = once(
+  () => new ApiGatewayLiveSender(new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsManagementEndpoint) })),
+);
+export const devicePublisher = once(
+  () => new IotDevicePublisher(new IoTDataPlaneClient({ endpoint: requireEnv(ENV.iotDataEndpoint) })),
+);
+export const rejectionSink = once(
+  () => new SqsRejectionSink(new SQSClient({}), requireEnv(ENV.deadLetterQueueUrl)),
+);
