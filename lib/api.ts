@@ -1,0 +1,86 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/names.js';
+import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
+import type { Retention } from './history.js';
+
+/** Contract §5: every route is a GET answered by the one HTTP API function. */
+const ROUTES = ['/health', '/sensors', '/sensors/{sensorId}', '/sensors/{sensorId}/readings'] as const;
+
+export interface ApiProps {
+  readonly functions: FunctionDefaults;
+  readonly history: {
+    readonly readingsTable: ITable;
+    readonly rollupsTable: ITable;
+    readonly sensorsTable: ITable;
+    readonly retention: Retention;
+  };
+  /** The only origin browsers may call the API from: the dashboard's, e.g. `https://d123.cloudfront.net`. */
+  readonly allowedOrigin: string;
+  /**
+   * Stage throttling across all clients. 50 requests per second with bursts of 100 covers a few
+   * dashboards polling history (each view is a handful of GETs) and keeps a runaway client from
+   * running up the bill; raise it for more viewers.
+   * @default rate 50, burst 100
+   */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+}
+
+/** The HTTP API of contract §5: sensors and their history, read-only. */
+export class Api extends Construct {
+  readonly httpApi: HttpApi;
+  readonly stage: HttpStage;
+  readonly handler: VigiaFunction;
+
+  constructor(scope: Construct, id: string, props: ApiProps) {
+    super(scope, id);
+    const { history } = props;
+
+    this.handler = props.functions
+      .createFunction(this, 'HttpApiFunction', {
+        handler: 'http-api',
+        description: 'Answers the HTTP API: sensors, their latest state and their readings history',
+        environment: { [ENV.rawRetentionDays]: String(history.retention.rawDays) },
+      })
+      .useTable(ENV.readingsTable, history.readingsTable, 'dynamodb:Query')
+      .useTable(ENV.rollupsTable, history.rollupsTable, 'dynamodb:Query')
+      .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:GetItem', 'dynamodb:Scan');
+
+    this.httpApi = new HttpApi(this, 'HttpApi', {
+      description: 'vigia sensors and readings history',
+      createDefaultStage: false,
+      corsPreflight: {
+        allowOrigins: [props.allowedOrigin],
+        allowMethods: [CorsHttpMethod.GET],
+        allowHeaders: ['content-type', 'accept', 'authorization'],
+        exposeHeaders: ['x-next-cursor'],
+        maxAge: Duration.hours(1),
+      },
+    });
+    const integration = new HttpLambdaIntegration('HttpApiHandler', this.handler);
+    for (const path of ROUTES) {
+      this.httpApi.addRoutes({ path, methods: [HttpMethod.GET], integration });
+    }
+    Validations.of(this.httpApi).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason: 'Dashboard sign-in (a JWT authorizer) is a later issue; until then the read-only API is open like the dashboard.',
+    });
+
+    const throttle = props.throttle ?? { rateLimit: 50, burstLimit: 100 };
+    this.stage = this.httpApi.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle,
+      accessLogSettings: { destination: new LogGroupLogDestination(new LogGroup(this, 'AccessLogs', { retention: props.functions.logRetention })) },
+    });
+  }
+
+  /** The API's base URL, without trailing slash (the `$default` stage has no path segment). */
+  get url(): string {
+    return this.httpApi.apiEndpoint;
+  }
+}

@@ -1,0 +1,213 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import {
+  AccessLevel,
+  AllowedMethods,
+  CachePolicy,
+  Distribution,
+  HttpVersion,
+  PriceClass,
+  ResponseHeadersPolicy,
+  ViewerProtocolPolicy,
+} from 'aws-cdk-lib/aws-cloudfront';
+import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
+import { Construct } from 'constructs';
+
+const CONFIG_FILE = 'config.json';
+
+/** The built dashboard if there is one, else the placeholder page. */
+export function defaultSiteDir(): string {
+  const dist = fileURLToPath(new URL('../frontend/dist', import.meta.url));
+  return existsSync(dist) ? dist : fileURLToPath(new URL('../frontend/placeholder', import.meta.url));
+}
+
+export interface DashboardProps {
+  /**
+   * Folder whose files are served as the dashboard.
+   * @default frontend/dist if it exists, else frontend/placeholder
+   */
+  readonly siteDir?: string;
+  /**
+   * CloudFront price class (edge locations used).
+   * @default PriceClass.PRICE_CLASS_100
+   */
+  readonly priceClass?: PriceClass;
+  /**
+   * Days access logs (S3 server access logs and CloudFront logs) are kept.
+   * @default 90
+   */
+  readonly accessLogDays?: number;
+  /**
+   * What happens to the buckets when they leave the stack. The site bucket only holds deployed
+   * files, so it is emptied and destroyed with DESTROY.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/**
+ * The dashboard's web origin: a private bucket served only through CloudFront (origin access
+ * control), HTTPS only, with security headers; unknown paths fall back to index.html (SPA routes).
+ */
+export class Dashboard extends Construct {
+  readonly siteBucket: Bucket;
+  readonly logsBucket: Bucket;
+  readonly distribution: Distribution;
+  readonly siteDeployment: BucketDeployment;
+
+  constructor(scope: Construct, id: string, props: DashboardProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const autoDeleteObjects = removalPolicy === RemovalPolicy.DESTROY;
+
+    // CloudFront standard logs are written with ACLs, hence BUCKET_OWNER_PREFERRED on this bucket only.
+    this.logsBucket = new Bucket(this, 'AccessLogs', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(props.accessLogDays ?? 90) }],
+      removalPolicy,
+      autoDeleteObjects,
+    });
+    Validations.of(this.logsBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason: 'This is the access-log bucket itself; logging it into itself would loop.',
+    });
+
+    this.siteBucket = new Bucket(this, 'Site', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: this.logsBucket,
+      serverAccessLogsPrefix: 's3/',
+      removalPolicy,
+      autoDeleteObjects,
+    });
+
+    // LIST lets S3 answer 404 (not 403) for a missing key, so only a real 404 becomes index.html.
+    const origin = S3BucketOrigin.withOriginAccessControl(this.siteBucket, {
+      originAccessLevels: [AccessLevel.READ, AccessLevel.LIST],
+    });
+    this.distribution = new Distribution(this, 'Distribution', {
+      comment: 'vigia dashboard',
+      defaultRootObject: 'index.html',
+      httpVersion: HttpVersion.HTTP2_AND_3,
+      priceClass: props.priceClass ?? PriceClass.PRICE_CLASS_100,
+      enableLogging: true,
+      logBucket: this.logsBucket,
+      logFilePrefix: 'cloudfront/',
+      defaultBehavior: {
+        origin,
+        viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
+        cachePolicy: CachePolicy.CACHING_OPTIMIZED,
+        responseHeadersPolicy: ResponseHeadersPolicy.SECURITY_HEADERS,
+        compress: true,
+      },
+      additionalBehaviors: {
+        // Endpoints change with each deployment; the dashboard must never read a stale copy.
+        [`/${CONFIG_FILE}`]: {
+          origin,
+          viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+          allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
+          cachePolicy: CachePolicy.CACHING_DISABLED,
+          responseHeadersPolicy: ResponseHeadersPolicy.SECURITY_HEADERS,
+        },
+      },
+      errorResponses: [{ httpStatus: 404, responseHttpStatus: 200, responsePagePath: '/index.html', ttl: Duration.seconds(0) }],
+    });
+    Validations.of(this.distribution).acknowledge(
+      {
+        id: 'AwsSolutions-CFR4',
+        reason: 'No custom domain yet: the default *.cloudfront.net certificate cannot pin a minimum TLS version.',
+      },
+      {
+        id: 'Annotation::@aws-cdk/aws-cloudfront-origins:listBucketSecurityRisk',
+        reason: 'defaultRootObject is index.html, so the root never answers a bucket listing.',
+      },
+      { id: 'AwsSolutions-CFR1', reason: 'Sensors and operators may be anywhere; no country is to be refused.' },
+      {
+        id: 'AwsSolutions-CFR2',
+        reason: 'A static, read-only dashboard with no sign-in yet; a WAF web ACL comes with the sign-in issue if needed.',
+      },
+    );
+
+    this.siteDeployment = new BucketDeployment(this, 'SiteDeployment', {
+      sources: [Source.asset(props.siteDir ?? defaultSiteDir(), { exclude: [CONFIG_FILE] })],
+      destinationBucket: this.siteBucket,
+      // config.json is written by DashboardConfig; keep it out of this deployment's prune.
+      exclude: [CONFIG_FILE],
+      distribution: this.distribution,
+      distributionPaths: ['/*'],
+    });
+    this.acknowledgeDeploymentProvider();
+  }
+
+  /** cdk-nag findings on aws-cdk-lib's BucketDeployment provider: its code, runtime and role are the library's. */
+  private acknowledgeDeploymentProvider(): void {
+    const stack = Stack.of(this);
+    const provider = stack.node.children.find((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'));
+    if (!provider) throw new Error('BucketDeployment provider not found; update the acknowledgements');
+    const siteBucketId = stack.getLogicalId(this.siteBucket.node.defaultChild as CfnElement);
+    const reason = (what: string) => `aws-cdk-lib BucketDeployment provider: ${what}`;
+    Validations.of(provider).acknowledge(
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: reason('its role carries the basic execution policy, which only lets it write its own logs.'),
+      },
+      { id: 'AwsSolutions-L1', reason: reason('its Python runtime is chosen and upgraded by aws-cdk-lib.') },
+      ...['s3:GetObject*', 's3:GetBucket*', 's3:List*', 's3:DeleteObject*', 's3:Abort*'].map((action) => ({
+        id: `AwsSolutions-IAM5[Action::${action}]`,
+        reason: reason('it syncs files into the dashboard bucket (read, list, delete stale files, abort uploads).'),
+      })),
+      {
+        id: `AwsSolutions-IAM5[Resource::<${siteBucketId}.Arn>/*]`,
+        reason: reason('it writes the dashboard files, whose keys are known only at deploy time, into the site bucket.'),
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+        reason: reason('it reads the deployment archives from the CDK assets bucket; their keys are content hashes.'),
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: reason('the library grants cloudfront:CreateInvalidation/GetInvalidation on "*" to refresh the dashboard after a deployment.'),
+      },
+    );
+  }
+
+  /** `https://{distribution domain}`, the dashboard's origin. */
+  get url(): string {
+    return `https://${this.distribution.distributionDomainName}`;
+  }
+}
+
+export interface DashboardConfigProps {
+  readonly dashboard: Dashboard;
+  /** HTTP API base URL, without trailing slash. */
+  readonly apiUrl: string;
+  /** WebSocket URL, `wss://…/{stage}`. */
+  readonly wsUrl: string;
+}
+
+/**
+ * Writes `/config.json` (contract §5) once the API URLs exist: a deployment of its own, so the site
+ * bucket and distribution can be made before the APIs that need the dashboard's origin for CORS.
+ */
+export class DashboardConfig extends Construct {
+  readonly deployment: BucketDeployment;
+
+  constructor(scope: Construct, id: string, props: DashboardConfigProps) {
+    super(scope, id);
+    this.deployment = new BucketDeployment(this, 'Deployment', {
+      sources: [Source.jsonData(CONFIG_FILE, { apiUrl: props.apiUrl, wsUrl: props.wsUrl, auth: null })],
+      destinationBucket: props.dashboard.siteBucket,
+      prune: false,
+    });
+    this.deployment.node.addDependency(props.dashboard.siteDeployment);
+  }
+}

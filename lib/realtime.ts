@@ -1,0 +1,134 @@
+import { type CfnElement, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/names.js';
+import { CONNECTIONS_TABLE } from '../lambdas/shared/tables.js';
+import type { Devices } from './devices.js';
+import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
+import { tableFromDefinition } from './tables.js';
+
+/** Client → server actions of contract §6, each a route of its own. */
+const ACTION_ROUTES = ['subscribe', 'unsubscribe', 'command', 'ping'] as const;
+
+export interface RealtimeProps {
+  readonly functions: FunctionDefaults;
+  /** The sensors registry (History): a command is refused for a sensor never seen. */
+  readonly sensorsTable: ITable;
+  /** Where commands go: the IoT data endpoint and the right to publish on the commands topics. */
+  readonly devices: Devices;
+  /**
+   * Name of the WebSocket stage, the last segment of `wsUrl`.
+   * @default 'live'
+   */
+  readonly stageName?: string;
+  /**
+   * Stage throttling: steady requests (messages) per second and burst, across all connections.
+   * @default rate 100, burst 200
+   */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * What happens to the connections table when it leaves the stack (it holds only live state).
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** Live dashboards: the WebSocket API, its one function and the connections it keeps. */
+export class Realtime extends Construct {
+  readonly webSocketApi: WebSocketApi;
+  readonly stage: WebSocketStage;
+  readonly connectionsTable: Table;
+  readonly webSocketFunction: VigiaFunction;
+
+  constructor(scope: Construct, id: string, props: RealtimeProps) {
+    super(scope, id);
+    this.connectionsTable = tableFromDefinition(this, 'Connections', CONNECTIONS_TABLE, {
+      removalPolicy: props.removalPolicy,
+    });
+
+    this.webSocketFunction = props.functions
+      .createFunction(this, 'WebSocketFunction', {
+        handler: 'websocket',
+        description: 'Connects dashboards, keeps their subscriptions and sends their commands to devices',
+      })
+      .useTable(
+        ENV.connectionsTable,
+        this.connectionsTable,
+        'dynamodb:Query',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:BatchWriteItem',
+      )
+      .useTable(ENV.sensorsTable, props.sensorsTable, 'dynamodb:GetItem');
+    this.webSocketFunction.addEnvironment(ENV.iotDataEndpoint, props.devices.dataEndpoint);
+    props.devices.grantCommandPublish(this.webSocketFunction);
+    Validations.of(this.webSocketFunction.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:topic/sensors/*/commands]',
+      reason: 'A dashboard may command any sensor; the wildcard spans sensor ids only, on the commands topics only.',
+    });
+
+    // One integration object for every route: it binds once per API, so all routes share it.
+    const integration = new WebSocketLambdaIntegration('WebSocketHandler', this.webSocketFunction);
+    this.webSocketApi = new WebSocketApi(this, 'Api', {
+      description: 'vigia live readings, presence and commands',
+      routeSelectionExpression: '$request.body.action',
+      connectRouteOptions: { integration },
+      disconnectRouteOptions: { integration },
+      defaultRouteOptions: { integration },
+    });
+    for (const action of ACTION_ROUTES) {
+      this.webSocketApi.addRoute(action, { integration });
+    }
+
+    const throttle = props.throttle ?? { rateLimit: 100, burstLimit: 200 };
+    this.stage = new WebSocketStage(this, 'Stage', {
+      webSocketApi: this.webSocketApi,
+      stageName: props.stageName ?? 'live',
+      autoDeploy: true,
+      throttle,
+    });
+    Validations.of(this.stage).acknowledge({
+      id: 'AwsSolutions-APIG1',
+      reason:
+        'WebSocket access logs need the account-wide API Gateway CloudWatch role, an account setting this app ' +
+        'must not own; the WebSocket function logs every connect, frame and disconnect.',
+    });
+    this.acknowledgeOpenRoutes();
+
+    this.grantPush(this.webSocketFunction);
+  }
+
+  /** `https://{api}.execute-api.{region}.amazonaws.com/{stage}`: where functions push frames. */
+  get managementEndpoint(): string {
+    return this.stage.callbackUrl;
+  }
+
+  /** `wss://{api}.execute-api.{region}.amazonaws.com/{stage}`: what dashboards connect to. */
+  get url(): string {
+    return this.stage.url;
+  }
+
+  /** Lets `fn` push frames to (and close) connections of this stage, and tells it where. */
+  grantPush(fn: VigiaFunction): void {
+    fn.addEnvironment(ENV.wsManagementEndpoint, this.managementEndpoint);
+    this.stage.grantManagementApiAccess(fn);
+    const apiLogicalId = Stack.of(this).getLogicalId(this.webSocketApi.node.defaultChild as CfnElement);
+    const connectionsArn = `arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<${apiLogicalId}>/${this.stage.stageName}/*/@connections/*`;
+    Validations.of(fn.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${connectionsArn}]`,
+      reason: "Connection ids are made at run time; the grant is limited to this API stage's @connections.",
+    });
+  }
+
+  private acknowledgeOpenRoutes(): void {
+    Validations.of(this.webSocketApi).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason: 'Dashboard sign-in (an authorizer on $connect) is a later issue; until then the API is open like the dashboard.',
+    });
+  }
+}

@@ -1,0 +1,158 @@
+import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/names.js';
+import { RULES, type RuleTarget, ruleSql } from '../lambdas/shared/rules.js';
+import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
+import type { Retention } from './history.js';
+import type { Realtime } from './realtime.js';
+
+export interface TelemetryProps {
+  readonly functions: FunctionDefaults;
+  /** History tables (readings, roll-ups, sensors registry) and their retention. */
+  readonly history: {
+    readonly readingsTable: ITable;
+    readonly rollupsTable: ITable;
+    readonly sensorsTable: ITable;
+    readonly retention: Retention;
+  };
+  /** The WebSocket side: its connections table and the stage readings and presence are pushed to. */
+  readonly realtime: Realtime;
+  /**
+   * Retries of a failed asynchronous invocation before it goes to the dead-letter queue.
+   * @default 2
+   */
+  readonly retryAttempts?: number;
+}
+
+/**
+ * From devices to the system: one IoT topic rule per entry of RULES, each invoking its function,
+ * and the dead-letter queue that keeps whatever could not be handled (rejected payloads, failed
+ * invocations, failed rule actions).
+ */
+export class Telemetry extends Construct {
+  readonly deadLetterQueue: Queue;
+  readonly historyWriter: VigiaFunction;
+  readonly broadcaster: VigiaFunction;
+  readonly presence: VigiaFunction;
+  readonly rules: Record<string, CfnTopicRule> = {};
+
+  constructor(scope: Construct, id: string, props: TelemetryProps) {
+    super(scope, id);
+    const { history, realtime, functions } = props;
+
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the telemetry pipeline.',
+    });
+
+    const asyncInvocation = {
+      onFailure: new SqsDestination(this.deadLetterQueue),
+      retryAttempts: props.retryAttempts ?? 2,
+    };
+
+    this.historyWriter = functions
+      .createFunction(this, 'HistoryWriter', {
+        handler: 'history-writer',
+        description: 'Validates telemetry, stores readings and roll-ups, dead-letters rejected payloads',
+        timeout: Duration.seconds(30),
+        environment: {
+          [ENV.rawRetentionDays]: String(history.retention.rawDays),
+          [ENV.minuteRetentionDays]: String(history.retention.minuteDays),
+          [ENV.hourRetentionDays]: String(history.retention.hourDays),
+        },
+        ...asyncInvocation,
+      })
+      .useTable(
+        ENV.readingsTable,
+        history.readingsTable,
+        'dynamodb:PutItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:Query',
+      )
+      .useTable(ENV.rollupsTable, history.rollupsTable, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem')
+      .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:UpdateItem');
+    this.historyWriter.addEnvironment(ENV.deadLetterQueueUrl, this.deadLetterQueue.queueUrl);
+    this.deadLetterQueue.grantSendMessages(this.historyWriter);
+
+    this.broadcaster = functions
+      .createFunction(this, 'Broadcaster', {
+        handler: 'broadcaster',
+        description: 'Pushes each new reading to the dashboards subscribed to its sensor',
+        ...asyncInvocation,
+      })
+      .useTable(
+        ENV.connectionsTable,
+        realtime.connectionsTable,
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:BatchWriteItem',
+      );
+    realtime.grantPush(this.broadcaster);
+
+    this.presence = functions
+      .createFunction(this, 'Presence', {
+        handler: 'presence',
+        description: 'Applies device connect and disconnect events and tells subscribed dashboards',
+        ...asyncInvocation,
+      })
+      .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:UpdateItem', 'dynamodb:GetItem')
+      .useTable(
+        ENV.connectionsTable,
+        realtime.connectionsTable,
+        'dynamodb:Query',
+        'dynamodb:DeleteItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:GetItem',
+      );
+    realtime.grantPush(this.presence);
+
+    // IoT delivers a rule's failed action (e.g. Lambda throttled) to the error action with this role.
+    const errorActionRole = new Role(this, 'RuleErrorActionRole', {
+      assumedBy: new ServicePrincipal('iot.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+      }),
+      description: 'Lets the telemetry rules send failed actions to the dead-letter queue',
+    });
+    this.deadLetterQueue.grantSendMessages(errorActionRole);
+
+    const targets: Record<RuleTarget, VigiaFunction> = {
+      historyWriter: this.historyWriter,
+      broadcaster: this.broadcaster,
+      presence: this.presence,
+    };
+    for (const rule of RULES) {
+      const target = targets[rule.target];
+      const topicRule = new CfnTopicRule(this, rule.id, {
+        topicRulePayload: {
+          description: rule.description,
+          sql: ruleSql(rule),
+          awsIotSqlVersion: '2016-03-23',
+          ruleDisabled: false,
+          actions: [{ lambda: { functionArn: target.functionArn } }],
+          errorAction: {
+            sqs: { queueUrl: this.deadLetterQueue.queueUrl, roleArn: errorActionRole.roleArn, useBase64: false },
+          },
+        },
+      });
+      target.addPermission(`InvokedBy${rule.id}`, {
+        principal: new ServicePrincipal('iot.amazonaws.com'),
+        sourceArn: topicRule.attrArn,
+        sourceAccount: Aws.ACCOUNT_ID,
+      });
+      this.rules[rule.id] = topicRule;
+    }
+  }
+}
