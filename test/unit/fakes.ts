@@ -1,0 +1,206 @@
+/** Plain in-memory implementations of the core's ports, for tests of the core. */
+import type { AggregateResolution, Bucket, PresenceState, RawPoint, Reading, SensorRecord } from '../../lambdas/core/model.js';
+import type {
+  BucketRange,
+  ConnectionRegistry,
+  DevicePublisher,
+  LiveSender,
+  RawRange,
+  ReadingStore,
+  RejectedPayload,
+  RejectionSink,
+  RollupStore,
+  SendResult,
+  SensorRegistry,
+} from '../../lambdas/core/ports.js';
+import type { Logger } from '../../lambdas/core/ingest.js';
+
+const inRange = (ts: number, r: RawRange) => ts >= r.from && ts < r.to && (r.after === undefined || ts > r.after);
+
+export class FakeReadingStore implements ReadingStore {
+  readonly rows = new Map<string, Map<number, Reading>>();
+
+  async insertNew(readings: Reading[]): Promise<Reading[]> {
+    const fresh: Reading[] = [];
+    for (const r of readings) {
+      let series = this.rows.get(r.sensorId);
+      if (!series) this.rows.set(r.sensorId, (series = new Map()));
+      if (series.has(r.ts)) continue;
+      series.set(r.ts, structuredClone(r));
+      fresh.push(r);
+    }
+    return fresh;
+  }
+
+  async queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }> {
+    const all = [...(this.rows.get(range.sensorId)?.values() ?? [])]
+      .filter((r) => inRange(r.ts, range))
+      .sort((a, b) => a.ts - b.ts)
+      .map((r) => ({ ts: r.ts, values: { ...r.values } }));
+    const points = range.maxItems === undefined ? all : all.slice(0, range.maxItems);
+    return { points, itemsRead: points.length };
+  }
+}
+
+export class FakeRollupStore implements RollupStore {
+  readonly series = new Map<string, Map<number, Bucket>>();
+
+  async putBuckets(sensorId: string, resolution: AggregateResolution, buckets: Bucket[]): Promise<void> {
+    const key = `${sensorId}#${resolution}`;
+    let series = this.series.get(key);
+    if (!series) this.series.set(key, (series = new Map()));
+    for (const b of buckets) {
+      const stored = series.get(b.ts);
+      if (stored && stored.readings > b.readings) continue;
+      series.set(b.ts, structuredClone(b));
+    }
+  }
+
+  async queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }> {
+    const all = [...(this.series.get(`${range.sensorId}#${range.resolution}`)?.values() ?? [])]
+      .filter((b) => inRange(b.ts, range))
+      .sort((a, b) => a.ts - b.ts)
+      .map((b) => structuredClone(b));
+    const buckets = range.maxItems === undefined ? all : all.slice(0, range.maxItems);
+    return { buckets, itemsRead: buckets.length };
+  }
+
+  bucketsOf(sensorId: string, resolution: AggregateResolution): Bucket[] {
+    return [...(this.series.get(`${sensorId}#${resolution}`)?.values() ?? [])].sort((a, b) => a.ts - b.ts);
+  }
+}
+
+export class FakeSensorRegistry implements SensorRegistry {
+  readonly records = new Map<string, SensorRecord>();
+
+  private record(sensorId: string): SensorRecord {
+    let rec = this.records.get(sensorId);
+    if (!rec) {
+      rec = { sensorId, metrics: [], units: {}, latest: null, lastReadingAt: null, presence: null };
+      this.records.set(sensorId, rec);
+    }
+    return rec;
+  }
+
+  /** Puts a record as it would be after some history, for API tests. */
+  seed(record: Partial<SensorRecord> & { sensorId: string }): void {
+    this.records.set(record.sensorId, {
+      metrics: [],
+      units: {},
+      latest: null,
+      lastReadingAt: null,
+      presence: null,
+      ...record,
+    });
+  }
+
+  async recordReadings(sensorId: string, readings: Reading[]): Promise<void> {
+    const rec = this.record(sensorId);
+    for (const r of readings) {
+      for (const m of Object.keys(r.values)) if (!rec.metrics.includes(m)) rec.metrics.push(m);
+      Object.assign(rec.units, r.units);
+      rec.lastReadingAt = Math.max(rec.lastReadingAt ?? 0, r.receivedAt);
+      if (!rec.latest || r.ts > rec.latest.ts) rec.latest = { ts: r.ts, values: { ...r.values } };
+    }
+    rec.metrics.sort();
+  }
+
+  async applyPresence(sensorId: string, state: PresenceState): Promise<boolean> {
+    const rec = this.record(sensorId);
+    const p = rec.presence;
+    if (p && (p.ts > state.ts || (p.ts === state.ts && p.versionNumber >= state.versionNumber))) return false;
+    rec.presence = { ...state };
+    return true;
+  }
+
+  async get(sensorId: string): Promise<SensorRecord | undefined> {
+    const rec = this.records.get(sensorId);
+    return rec ? structuredClone(rec) : undefined;
+  }
+
+  async list(): Promise<SensorRecord[]> {
+    return [...this.records.values()].map((r) => structuredClone(r));
+  }
+}
+
+export class FakeConnectionRegistry implements ConnectionRegistry {
+  readonly subs = new Map<string, string[]>();
+  readonly closed: string[] = [];
+  readonly pushed = new Set<string>();
+  private readonly tokens = new Map<string, { second: number; count: number }>();
+
+  async open(connectionId: string): Promise<void> {
+    this.subs.set(connectionId, []);
+  }
+
+  async close(connectionId: string): Promise<void> {
+    this.subs.delete(connectionId);
+    this.closed.push(connectionId);
+  }
+
+  async subscriptions(connectionId: string): Promise<string[]> {
+    return [...(this.subs.get(connectionId) ?? [])];
+  }
+
+  async setSubscriptions(connectionId: string, next: string[]): Promise<void> {
+    this.subs.set(connectionId, [...next]);
+  }
+
+  async subscribersOf(sensorId: string): Promise<string[]> {
+    return [...this.subs.entries()].filter(([, s]) => s.includes(sensorId) || s.includes('*')).map(([id]) => id);
+  }
+
+  async takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean> {
+    const second = Math.floor(now / 1000);
+    const t = this.tokens.get(connectionId);
+    if (!t || t.second !== second) {
+      this.tokens.set(connectionId, { second, count: 1 });
+      return true;
+    }
+    if (t.count >= perSecond) return false;
+    t.count += 1;
+    return true;
+  }
+
+  async markPushed(sensorId: string, ts: number[]): Promise<number[]> {
+    const fresh: number[] = [];
+    for (const t of ts) {
+      const key = `${sensorId}#${t}`;
+      if (this.pushed.has(key)) continue;
+      this.pushed.add(key);
+      fresh.push(t);
+    }
+    return fresh;
+  }
+}
+
+export class FakeLiveSender implements LiveSender {
+  readonly sent: Array<{ connectionId: string; frame: any }> = [];
+  readonly gone = new Set<string>();
+
+  async send(connectionId: string, frame: unknown): Promise<SendResult> {
+    if (this.gone.has(connectionId)) return 'gone';
+    this.sent.push({ connectionId, frame: structuredClone(frame) });
+    return 'sent';
+  }
+
+  framesTo(connectionId: string): any[] {
+    return this.sent.filter((s) => s.connectionId === connectionId).map((s) => s.frame);
+  }
+}
+
+export class FakeDevicePublisher implements DevicePublisher {
+  readonly published: Array<{ topic: string; message: any }> = [];
+  async publish(topic: string, message: unknown): Promise<void> {
+    this.published.push({ topic, message: structuredClone(message) });
+  }
+}
+
+export class FakeRejectionSink implements RejectionSink {
+  readonly rejected: RejectedPayload[] = [];
+  async reject(rejected: RejectedPayload): Promise<void> {
+    this.rejected.push(rejected);
+  }
+}
+
+export const silentLog: Logger = { info() {}, warn() {}, error() {} };
