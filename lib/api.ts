@@ -1,4 +1,4 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -51,6 +51,7 @@ export class Api extends Construct {
       .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:GetItem', 'dynamodb:Scan');
 
     this.httpApi = new HttpApi(this, 'HttpApi', {
+      apiName: `${Stack.of(this).stackName}-http`,
       description: 'vigia sensors and readings history',
       createDefaultStage: false,
       corsPreflight: {
@@ -75,7 +76,9 @@ export class Api extends Construct {
       stageName: '$default',
       autoDeploy: true,
       throttle,
-      accessLogSettings: { destination: new LogGroupLogDestination(new LogGroup(this, 'AccessLogs', { retention: props.functions.logRetention })) },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(new LogGroup(this, 'AccessLogs', { retention: props.functions.logRetention })),
+      },
     });
   }
 

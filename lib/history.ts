@@ -29,6 +29,28 @@ export interface HistoryProps {
   readonly removalPolicy?: RemovalPolicy;
 }
 
+/**
+ * Retention from the context keys rawRetentionDays, minuteRetentionDays and hourRetentionDays
+ * (cdk.json or `-c key=value`), each a positive integer of days; a missing key takes its documented
+ * default (RETENTION_DEFAULTS), a malformed one stops the synth.
+ */
+export function retentionFromContext(scope: Construct): Retention {
+  const days = (key: string, fallback: number): number => {
+    const raw: unknown = scope.node.tryGetContext(key);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new Error(`Context ${key} must be a positive integer number of days, got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+  return {
+    rawDays: days('rawRetentionDays', RETENTION_DEFAULTS.rawDays),
+    minuteDays: days('minuteRetentionDays', RETENTION_DEFAULTS.minuteDays),
+    hourDays: days('hourRetentionDays', RETENTION_DEFAULTS.hourDays),
+  };
+}
+
 /** The sensors' history: raw readings, roll-ups and the sensors registry. */
 export class History extends Construct {
   readonly readingsTable: Table;

@@ -75,6 +75,7 @@ export class Realtime extends Construct {
     // One integration object for every route: it binds once per API, so all routes share it.
     const integration = new WebSocketLambdaIntegration('WebSocketHandler', this.webSocketFunction);
     this.webSocketApi = new WebSocketApi(this, 'Api', {
+      apiName: `${Stack.of(this).stackName}-live`,
       description: 'vigia live readings, presence and commands',
       routeSelectionExpression: '$request.body.action',
       connectRouteOptions: { integration },

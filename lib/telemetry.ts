@@ -40,6 +40,8 @@ export class Telemetry extends Construct {
   readonly broadcaster: VigiaFunction;
   readonly presence: VigiaFunction;
   readonly rules: Record<string, CfnTopicRule> = {};
+  /** Role the rules' error action assumes to send to the dead-letter queue. */
+  readonly errorActionRole: Role;
 
   constructor(scope: Construct, id: string, props: TelemetryProps) {
     super(scope, id);
@@ -83,7 +85,7 @@ export class Telemetry extends Construct {
       .useTable(ENV.rollupsTable, history.rollupsTable, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem')
       .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:UpdateItem');
     this.historyWriter.addEnvironment(ENV.deadLetterQueueUrl, this.deadLetterQueue.queueUrl);
-    this.deadLetterQueue.grantSendMessages(this.historyWriter);
+    this.deadLetterQueue.grant(this.historyWriter, 'sqs:SendMessage');
 
     this.broadcaster = functions
       .createFunction(this, 'Broadcaster', {
@@ -120,13 +122,13 @@ export class Telemetry extends Construct {
     realtime.grantPush(this.presence);
 
     // IoT delivers a rule's failed action (e.g. Lambda throttled) to the error action with this role.
-    const errorActionRole = new Role(this, 'RuleErrorActionRole', {
+    const errorActionRole = (this.errorActionRole = new Role(this, 'RuleErrorActionRole', {
       assumedBy: new ServicePrincipal('iot.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
       }),
       description: 'Lets the telemetry rules send failed actions to the dead-letter queue',
-    });
-    this.deadLetterQueue.grantSendMessages(errorActionRole);
+    }));
+    this.deadLetterQueue.grant(errorActionRole, 'sqs:SendMessage');
 
     const targets: Record<RuleTarget, VigiaFunction> = {
       historyWriter: this.historyWriter,

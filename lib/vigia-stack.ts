@@ -18,22 +18,40 @@ export interface VigiaStackProps extends StackProps {
 
 /** The whole cloud side of vigia. Wiring only: each construct hands its resources to the next. */
 export class VigiaStack extends Stack {
+  readonly history: History;
+  readonly devices: Devices;
+  readonly realtime: Realtime;
+  readonly telemetry: Telemetry;
+  readonly dashboard: Dashboard;
+  readonly api: Api;
+  readonly dashboardConfig: DashboardConfig;
+
   constructor(scope: Construct, id: string, props: VigiaStackProps = {}) {
     super(scope, id, props);
 
     const functions = new FunctionDefaults(this, 'FunctionDefaults');
-    const history = new History(this, 'History', { retention: props.retention });
-    const devices = new Devices(this, 'Devices');
-    const realtime = new Realtime(this, 'Realtime', { functions, sensorsTable: history.sensorsTable, devices });
-    const telemetry = new Telemetry(this, 'Telemetry', { functions, history, realtime });
-    const dashboard = new Dashboard(this, 'Dashboard');
-    const api = new Api(this, 'Api', { functions, history, allowedOrigin: dashboard.url });
-    new DashboardConfig(this, 'DashboardConfig', { dashboard, apiUrl: api.url, wsUrl: realtime.url });
+    const history = (this.history = new History(this, 'History', { retention: props.retention }));
+    const devices = (this.devices = new Devices(this, 'Devices'));
+    const realtime = (this.realtime = new Realtime(this, 'Realtime', {
+      functions,
+      sensorsTable: history.sensorsTable,
+      devices,
+    }));
+    const telemetry = (this.telemetry = new Telemetry(this, 'Telemetry', { functions, history, realtime }));
+    // The distribution comes before the API: its domain is the API's only CORS origin.
+    const dashboard = (this.dashboard = new Dashboard(this, 'Dashboard'));
+    const api = (this.api = new Api(this, 'Api', { functions, history, allowedOrigin: dashboard.url }));
+    // config.json needs both URLs, so it is written by a deployment of its own, after both exist.
+    this.dashboardConfig = new DashboardConfig(this, 'DashboardConfig', {
+      dashboard,
+      apiUrl: api.url,
+      wsUrl: realtime.url,
+    });
 
     new CfnOutput(this, 'DashboardUrl', { value: dashboard.url, description: 'The dashboard' });
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'HTTP API base URL (contract §5)' });
     new CfnOutput(this, 'WebSocketUrl', { value: realtime.url, description: 'WebSocket URL (contract §6)' });
-    new CfnOutput(this, 'IotDataEndpoint', { value: devices.dataEndpoint, description: 'Where devices connect (MQTT over TLS, port 8883)' });
+    new CfnOutput(this, 'IotDataEndpoint', { value: devices.dataEndpoint, description: 'IoT data endpoint; devices connect to its host with MQTT over mutual TLS (port 8883)' });
     new CfnOutput(this, 'DevicePolicyName', { value: devices.devicePolicy.ref, description: 'IoT policy to attach to each device certificate' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: telemetry.deadLetterQueue.queueUrl, description: 'Rejected payloads and failed deliveries' });
   }
