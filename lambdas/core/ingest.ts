@@ -76,7 +76,6 @@ export async function storeTelemetry(event: unknown, deps: StoreDeps): Promise<S
     await deps.sensors.recordReadings(sensorId, stored);
   }
   const duplicates = result.readings.length - stored.length;
-  deps.log.info('telemetry stored', { sensorId, stored: stored.length, duplicates });
   return { accepted: true, stored: stored.length, duplicates };
 }
 

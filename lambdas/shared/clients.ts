@@ -15,10 +15,30 @@ import { DynamoReadingStore, DynamoRollupStore } from '../adapters/dynamo-histor
 import { DynamoSensorRegistry } from '../adapters/dynamo-sensors.js';
 import { ENV, RETENTION_DEFAULTS, intEnv, requireEnv } from './names.js';
 
+/**
+ * Builds a value once per distinct setting: in Lambda the environment never changes, so this is once per
+ * container; the local runtime, restarted in one process on new ports, gets clients for the new ports.
+ */
 function once<T>(make: () => T): () => T {
   let value: T | undefined;
-  return () => (value ??= make());
+  let key: string | undefined;
+  return () => {
+    const now = SETTINGS.map((name) => process.env[name] ?? '').join('\n');
+    if (value === undefined || key !== now) {
+      value = make();
+      key = now;
+    }
+    return value;
+  };
 }
+
+const SETTINGS = [
+  ...Object.values(ENV),
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_DYNAMODB',
+  'AWS_ENDPOINT_URL_SQS',
+  'AWS_REGION',
+];
 
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'vigia' });
 

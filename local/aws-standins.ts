@@ -1,0 +1,112 @@
+/**
+ * The AWS service endpoints the handlers' unchanged SDK clients call locally, on an internal loopback
+ * port: API Gateway's management API (`/@connections/{id}`), the IoT data plane (`/topics/{topic}`) and
+ * SQS `SendMessage` (into the dead-letter file).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { appendFile } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { MessageBus } from './bus.js';
+import type { WebSocketGateway } from './gateway.js';
+
+export interface AwsStandIns {
+  endpoint: string;
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024 * 8;
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error('body too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export async function startAwsStandIns(options: {
+  host: string;
+  gateway: WebSocketGateway;
+  bus: MessageBus;
+  deadLetterFile: string;
+  log: (entry: Record<string, unknown>) => void;
+}): Promise<AwsStandIns> {
+  const { gateway, bus, deadLetterFile, log } = options;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const body = await readBody(req);
+
+    const connection = /^\/@connections\/([^/]+)$/.exec(url.pathname);
+    if (connection) {
+      const connectionId = decodeURIComponent(connection[1]);
+      if (req.method === 'POST') {
+        return (await gateway.post(connectionId, body)) ? send(res, 200) : send(res, 410, { message: 'GoneException' }, { 'x-amzn-errortype': 'GoneException' });
+      }
+      if (req.method === 'DELETE') {
+        return gateway.disconnect(connectionId) ? send(res, 204) : send(res, 410, { message: 'GoneException' }, { 'x-amzn-errortype': 'GoneException' });
+      }
+      if (req.method === 'GET') {
+        const info = gateway.info(connectionId);
+        return info ? send(res, 200, info) : send(res, 410, { message: 'GoneException' }, { 'x-amzn-errortype': 'GoneException' });
+      }
+    }
+
+    const topic = /^\/topics\/(.+)$/.exec(url.pathname);
+    if (topic && req.method === 'POST') {
+      const qos = url.searchParams.get('qos') === '0' ? 0 : 1;
+      await bus.publish(decodeURIComponent(topic[1]), body, qos);
+      return send(res, 200, {});
+    }
+
+    if (req.method === 'POST' && req.headers['x-amz-target'] === 'AmazonSQS.SendMessage') {
+      const input = JSON.parse(body.toString('utf8')) as { MessageBody: string; QueueUrl: string };
+      let message: unknown = input.MessageBody;
+      try {
+        message = JSON.parse(input.MessageBody);
+      } catch {
+        // kept as text
+      }
+      await appendFile(deadLetterFile, `${JSON.stringify({ at: new Date().toISOString(), ...(message as object) })}\n`);
+      const md5 = createHash('md5').update(input.MessageBody, 'utf8').digest('hex');
+      return send(res, 200, { MessageId: randomUUID(), MD5OfMessageBody: md5 });
+    }
+    send(res, 404, { message: `no local stand-in for ${req.method} ${url.pathname}` });
+  }
+
+  const server = http.createServer((req, res) => {
+    route(req, res).catch((err: Error) => {
+      log({ level: 'error', message: 'AWS stand-in request failed', url: req.url, error: err.message });
+      if (!res.headersSent) send(res, 500, { message: err.message });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://${options.host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

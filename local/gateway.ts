@@ -1,0 +1,202 @@
+/**
+ * The WebSocket gateway: the stand-in for API Gateway's WebSocket API. Browser connections on `/ws` become
+ * CONNECT / MESSAGE / DISCONNECT events for the very handler Lambda runs (route selection on the frame's
+ * `action`), and the management API (`post`, `disconnect`, `info`) reaches them back.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+/** API Gateway's WebSocket frame size limit. */
+export const MAX_FRAME_BYTES = 32 * 1024;
+/** The routes of the cloud's WebSocket API besides $connect, $disconnect and $default. */
+export const ACTION_ROUTES = ['subscribe', 'unsubscribe', 'command', 'ping'] as const;
+
+type WebSocketHandler = (event: APIGatewayProxyWebsocketEventV2) => Promise<unknown>;
+
+interface Connection {
+  socket: WebSocket;
+  connectedAt: number;
+  lastActiveAt: number;
+  sourceIp: string;
+  /** Frames of one connection are handled in order. */
+  queue: Promise<void>;
+}
+
+export interface GatewayOptions {
+  handler: () => Promise<WebSocketHandler>;
+  domainName: string;
+  stage: string;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+/** The route API Gateway selects with `$request.body.action`. */
+export function selectRoute(body: string): string {
+  try {
+    const frame = JSON.parse(body) as { action?: unknown };
+    if (typeof frame?.action === 'string' && (ACTION_ROUTES as readonly string[]).includes(frame.action)) {
+      return frame.action;
+    }
+  } catch {
+    // not JSON: the default route answers it
+  }
+  return '$default';
+}
+
+export class WebSocketGateway {
+  private readonly connections = new Map<string, Connection>();
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+
+  constructor(private readonly options: GatewayOptions) {}
+
+  get size(): number {
+    return this.connections.size;
+  }
+
+  private event(
+    connectionId: string,
+    routeKey: string,
+    eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT',
+    conn: Pick<Connection, 'connectedAt' | 'sourceIp'>,
+    body?: string,
+  ): APIGatewayProxyWebsocketEventV2 {
+    const now = Date.now();
+    return {
+      requestContext: {
+        routeKey,
+        eventType,
+        messageId: eventType === 'MESSAGE' ? randomUUID() : undefined,
+        extendedRequestId: randomUUID(),
+        requestTime: new Date(now).toUTCString(),
+        messageDirection: 'IN',
+        stage: this.options.stage,
+        connectedAt: conn.connectedAt,
+        requestTimeEpoch: now,
+        requestId: randomUUID(),
+        domainName: this.options.domainName,
+        connectionId,
+        apiId: 'local',
+      },
+      body,
+      isBase64Encoded: false,
+    } as APIGatewayProxyWebsocketEventV2;
+  }
+
+  /** Upgrades an HTTP request on `/ws`; the $connect handler decides whether the connection stays. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      void this.accept(ws, req);
+    });
+  }
+
+  private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
+    const connectionId = randomUUID().replace(/-/g, '').slice(0, 16) + '=';
+    const now = Date.now();
+    const conn: Connection = {
+      socket: ws,
+      connectedAt: now,
+      lastActiveAt: now,
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      queue: Promise.resolve(),
+    };
+    const pending: Buffer[] = [];
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (!this.connections.has(connectionId)) pending.push(data);
+      else this.receive(connectionId, conn, data, isBinary);
+    });
+    ws.on('error', (err) => this.options.log({ level: 'warn', message: 'websocket error', connectionId, error: err.message }));
+    ws.on('close', () => {
+      if (!this.connections.delete(connectionId)) return;
+      conn.queue = conn.queue.then(() => this.invoke(this.event(connectionId, '$disconnect', 'DISCONNECT', conn)));
+    });
+    try {
+      const handler = await this.options.handler();
+      await handler(this.event(connectionId, '$connect', 'CONNECT', conn));
+    } catch (err) {
+      this.options.log({ level: 'error', message: '$connect failed; connection refused', error: (err as Error).message });
+      ws.close(1011, 'connect failed');
+      return;
+    }
+    if (ws.readyState !== ws.OPEN) {
+      await this.invoke(this.event(connectionId, '$disconnect', 'DISCONNECT', conn));
+      return;
+    }
+    this.connections.set(connectionId, conn);
+    for (const data of pending.splice(0)) this.receive(connectionId, conn, data, false);
+  }
+
+  private receive(connectionId: string, conn: Connection, data: Buffer, isBinary: boolean): void {
+    conn.lastActiveAt = Date.now();
+    const body = isBinary ? data.toString('base64') : data.toString('utf8');
+    const routeKey = selectRoute(body);
+    conn.queue = conn.queue.then(() => this.invoke(this.event(connectionId, routeKey, 'MESSAGE', conn, body)));
+  }
+
+  private async invoke(event: APIGatewayProxyWebsocketEventV2): Promise<void> {
+    try {
+      const handler = await this.options.handler();
+      await handler(event);
+    } catch (err) {
+      // API Gateway answers a failed integration with an error message to the client; so do we.
+      this.options.log({
+        level: 'error',
+        message: 'websocket handler failed',
+        routeKey: event.requestContext.routeKey,
+        error: (err as Error).message,
+      });
+      const conn = this.connections.get(event.requestContext.connectionId);
+      if (conn && event.requestContext.eventType === 'MESSAGE') {
+        conn.socket.send(JSON.stringify({ message: 'Internal server error', connectionId: event.requestContext.connectionId }));
+      }
+    }
+  }
+
+  /** PostToConnection: false when the connection is gone (410). */
+  async post(connectionId: string, data: Buffer): Promise<boolean> {
+    const conn = this.connections.get(connectionId);
+    if (!conn || conn.socket.readyState !== conn.socket.OPEN) return false;
+    await new Promise<void>((resolve, reject) => conn.socket.send(data.toString('utf8'), (err) => (err ? reject(err) : resolve())));
+    return true;
+  }
+
+  disconnect(connectionId: string): boolean {
+    const conn = this.connections.get(connectionId);
+    if (!conn) return false;
+    conn.socket.close(1000, 'closed by the server');
+    return true;
+  }
+
+  /** Drops a connection without a close handshake, as a network failure would (tests and drills). */
+  terminate(connectionId: string): boolean {
+    const conn = this.connections.get(connectionId);
+    if (!conn) return false;
+    conn.socket.terminate();
+    return true;
+  }
+
+  info(connectionId: string) {
+    const conn = this.connections.get(connectionId);
+    if (!conn) return undefined;
+    return {
+      ConnectedAt: new Date(conn.connectedAt).toISOString(),
+      LastActiveAt: new Date(conn.lastActiveAt).toISOString(),
+      Identity: { SourceIp: conn.sourceIp, UserAgent: '' },
+    };
+  }
+
+  connectionIds(): string[] {
+    return [...this.connections.keys()];
+  }
+
+  /** Closes every connection and waits for their $disconnect events. */
+  async close(): Promise<void> {
+    const all = [...this.connections.values()];
+    for (const conn of all) conn.socket.terminate();
+    await Promise.all(all.map((c) => c.queue));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await Promise.all([...this.connections.values(), ...all].map((c) => c.queue));
+    this.wss.close();
+  }
+}

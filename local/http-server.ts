@@ -1,0 +1,163 @@
+/**
+ * The local front door on one port: the dashboard, `/config.json`, the HTTP API under `/api` (through the
+ * REST handler, as HTTP API payload format 2.0 events) and the WebSocket API under `/ws`.
+ */
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { WebSocketGateway } from './gateway.js';
+
+type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface HttpServerOptions {
+  staticDir: string;
+  gateway: WebSocketGateway;
+  handler: () => Promise<HttpHandler>;
+  /** False while a part of the system is not ready: `/api/health` then answers 503. */
+  ready: () => boolean;
+  /** The `auth` member of `/config.json`. */
+  auth: unknown;
+  log: (entry: Record<string, unknown>) => void;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+};
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/** The HTTP API v2 event API Gateway would send for this request. */
+export function toHttpApiEvent(req: IncomingMessage, url: URL, apiPath: string): APIGatewayProxyEventV2 {
+  const query: Record<string, string> = {};
+  // API Gateway joins repeated parameters with commas.
+  for (const key of new Set(url.searchParams.keys())) query[key] = url.searchParams.getAll(key).join(',');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: apiPath,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: Object.keys(query).length > 0 ? query : undefined,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: {
+        method: req.method ?? 'GET',
+        path: apiPath,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: '$default',
+      stage: '$default',
+      time: new Date(now).toISOString(),
+      timeEpoch: now,
+    },
+    isBase64Encoded: false,
+  };
+}
+
+async function serveStatic(staticDir: string, pathname: string, res: ServerResponse, method: string): Promise<void> {
+  let relative: string;
+  try {
+    relative = decodeURIComponent(pathname);
+  } catch {
+    return sendJson(res, 400, { error: { code: 'BAD_REQUEST', message: 'bad URL encoding' } });
+  }
+  const root = path.resolve(staticDir);
+  let file = path.resolve(root, `.${path.posix.normalize(relative)}`);
+  if (file !== root && !file.startsWith(root + path.sep)) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'not found' } });
+  let info = await stat(file).catch(() => undefined);
+  if (info?.isDirectory()) {
+    file = path.join(file, 'index.html');
+    info = await stat(file).catch(() => undefined);
+  }
+  if (!info) {
+    // SPA routes (no file extension) get the app; a missing asset is a real 404.
+    if (path.extname(relative) !== '') return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: `no file ${relative}` } });
+    file = path.join(root, 'index.html');
+    info = await stat(file).catch(() => undefined);
+    if (!info) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'the dashboard is not built' } });
+  }
+  const immutable = relative.startsWith('/assets/');
+  res.writeHead(200, {
+    'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
+    'content-length': info.size,
+    'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
+    'x-content-type-options': 'nosniff',
+  });
+  if (method === 'HEAD') return void res.end();
+  createReadStream(file).pipe(res);
+}
+
+export function createHttpServer(options: HttpServerOptions): http.Server {
+  const { gateway, log } = options;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const host = req.headers.host ?? 'localhost';
+    if (url.pathname === '/config.json') {
+      return sendJson(res, 200, { apiUrl: `http://${host}/api`, wsUrl: `ws://${host}/ws`, auth: options.auth });
+    }
+    if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
+      const apiPath = url.pathname.slice('/api'.length) || '/';
+      if (apiPath === '/health' && !options.ready()) return sendJson(res, 503, { status: 'starting' });
+      // The HTTP API routes GET only; a body is never read.
+      const handler = await options.handler();
+      const result = await handler(toHttpApiEvent(req, url, apiPath));
+      const body = result.body ?? '';
+      res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>), 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'only GET is supported' } });
+    }
+    return serveStatic(options.staticDir, url.pathname, res, req.method);
+  }
+
+  const server = http.createServer((req, res) => {
+    route(req, res).catch((err: Error) => {
+      log({ level: 'error', message: 'request failed', url: req.url, error: err.message });
+      if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'the request could not be answered' } });
+      else res.destroy();
+    });
+  });
+  server.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => socket.destroy());
+    const pathname = new URL(req.url ?? '/', 'http://local').pathname;
+    if (pathname === '/ws' || pathname === '/ws/') gateway.handleUpgrade(req, socket, head);
+    else {
+      socket.write('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      socket.destroy();
+    }
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}

@@ -1,0 +1,235 @@
+/**
+ * The rules engine stand-in: the same rule definitions as the cloud's IoT topic rules, evaluated on every
+ * message, invoking the target handlers asynchronously as IoT does, with Lambda's asynchronous retry
+ * policy (two retries) and an on-failure destination (a JSON-lines file in the data folder).
+ *
+ * A matched message is first appended to a journal in the data folder, and only then does the broker
+ * acknowledge it: an acknowledged reading survives a crash or a Ctrl-C and is replayed at the next start.
+ */
+import { randomUUID } from 'node:crypto';
+import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import type { RuleDefinition, RuleTarget } from '../lambdas/shared/rules.js';
+import { RULES, projectRuleEvent, topicMatches } from '../lambdas/shared/rules.js';
+import type { MessageMeta } from './broker.js';
+
+export type RuleHandler = (event: Record<string, unknown>) => Promise<unknown>;
+
+export interface RuleRunnerOptions {
+  handlers: Record<RuleTarget, () => Promise<RuleHandler>>;
+  journalFile: string;
+  failedFile: string;
+  log: (entry: Record<string, unknown>) => void;
+  /** Delays before the retries of a failed invocation. @default [1000, 2000] (Lambda: about 1 and 2 minutes) */
+  retryDelaysMs?: number[];
+  /** Invocations in flight at once. @default 32 */
+  concurrency?: number;
+  rules?: readonly RuleDefinition[];
+}
+
+interface Invocation {
+  id: string;
+  rule: string;
+  target: RuleTarget;
+  event: Record<string, unknown>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Journal size past which it is rewritten holding only the open invocations. */
+const COMPACT_AFTER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Appends lines in groups: every waiter of one group shares one write. Writes are serialized, so the
+ * journal can be compacted between two of them.
+ */
+class GroupWriter {
+  private pending: string[] = [];
+  private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private writing: Promise<void> | null = null;
+  private written = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly snapshot: () => string,
+  ) {}
+
+  append(line: string): Promise<void> {
+    this.pending.push(line);
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.writing ??= this.flush();
+    return done;
+  }
+
+  private async flush(): Promise<void> {
+    await Promise.resolve();
+    while (this.pending.length > 0) {
+      const lines = this.pending.splice(0);
+      const waiters = this.waiters.splice(0);
+      try {
+        if (this.written > COMPACT_AFTER_BYTES) await this.compact();
+        const text = lines.join('');
+        await appendFile(this.file, text);
+        this.written += text.length;
+        for (const w of waiters) w.resolve();
+      } catch (err) {
+        for (const w of waiters) w.reject(err as Error);
+      }
+    }
+    this.writing = null;
+  }
+
+  /** Rewrites the journal as the open invocations alone (atomically: a crash keeps one or the other). */
+  private async compact(): Promise<void> {
+    const tmp = `${this.file}.tmp`;
+    const text = this.snapshot();
+    await writeFile(tmp, text);
+    await rename(tmp, this.file);
+    this.written = text.length;
+  }
+
+  async idle(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+}
+
+export class RuleRunner {
+  private readonly rules: readonly RuleDefinition[];
+  private readonly journal: GroupWriter;
+  private readonly queue: Invocation[] = [];
+  /** Journaled and not finished: what a compaction keeps. */
+  private readonly open = new Map<string, Invocation>();
+  private active = 0;
+  private stopped = false;
+  private idleWaiters: Array<() => void> = [];
+  private readonly concurrency: number;
+  private readonly retryDelaysMs: number[];
+
+  constructor(private readonly options: RuleRunnerOptions) {
+    this.rules = options.rules ?? RULES;
+    this.journal = new GroupWriter(options.journalFile, () =>
+      [...this.open.values()].map((i) => `${JSON.stringify(i)}\n`).join(''),
+    );
+    this.concurrency = options.concurrency ?? 32;
+    this.retryDelaysMs = options.retryDelaysMs ?? [1000, 2000];
+  }
+
+  /** Replays what an earlier run accepted but did not finish, then starts afresh. */
+  async recover(): Promise<number> {
+    let text = '';
+    try {
+      text = await readFile(this.options.journalFile, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const open = new Map<string, Invocation>();
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      try {
+        const entry = JSON.parse(line) as Invocation | { done: string };
+        if ('done' in entry) open.delete(entry.done);
+        else open.set(entry.id, entry);
+      } catch {
+        // a torn last line from a crash: that message was never acknowledged
+      }
+    }
+    // Start a new journal holding only the unfinished invocations.
+    const tmp = `${this.options.journalFile}.tmp`;
+    await writeFile(tmp, [...open.values()].map((i) => `${JSON.stringify(i)}\n`).join(''));
+    await rename(tmp, this.options.journalFile);
+    for (const invocation of open.values()) {
+      this.open.set(invocation.id, invocation);
+      this.enqueue(invocation);
+    }
+    if (open.size > 0) this.options.log({ level: 'info', message: 'replaying unfinished rule invocations', count: open.size });
+    return open.size;
+  }
+
+  /** The broker's listener: journals every rule invocation the message triggers, then returns. */
+  readonly accept = async (topic: string, payload: Buffer, meta: MessageMeta): Promise<void> => {
+    if (this.stopped) throw new Error('rules engine is stopping');
+    const invocations: Invocation[] = [];
+    for (const rule of this.rules) {
+      if (!topicMatches(rule.topicFilter, topic)) continue;
+      const event = projectRuleEvent(rule, topic, payload, meta.receivedAt);
+      if (!event) continue;
+      invocations.push({ id: randomUUID(), rule: rule.id, target: rule.target, event });
+    }
+    if (invocations.length === 0) return;
+    for (const invocation of invocations) this.open.set(invocation.id, invocation);
+    await this.journal.append(invocations.map((i) => `${JSON.stringify(i)}\n`).join(''));
+    for (const invocation of invocations) this.enqueue(invocation);
+  };
+
+  private enqueue(invocation: Invocation): void {
+    this.queue.push(invocation);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.active < this.concurrency && this.queue.length > 0 && !this.stopped) {
+      const invocation = this.queue.shift()!;
+      this.active += 1;
+      void this.run(invocation).finally(() => {
+        this.active -= 1;
+        if (this.open.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+        this.pump();
+      });
+    }
+  }
+
+  private async run(invocation: Invocation): Promise<void> {
+    const attempts = this.retryDelaysMs.length + 1;
+    let lastError: Error | undefined;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) await sleep(this.retryDelaysMs[attempt - 1]);
+      try {
+        const handler = await this.options.handlers[invocation.target]();
+        await handler(invocation.event);
+        await this.finish(invocation);
+        return;
+      } catch (err) {
+        lastError = err as Error;
+        if (this.stopped) return; // left in the journal: replayed at the next start
+        this.options.log({
+          level: 'warn',
+          message: 'rule invocation failed',
+          rule: invocation.rule,
+          attempt: attempt + 1,
+          error: lastError.message,
+        });
+      }
+    }
+    // Lambda's on-failure destination: the invocation record, kept for an operator.
+    await appendFile(
+      this.options.failedFile,
+      `${JSON.stringify({
+        at: new Date().toISOString(),
+        rule: invocation.rule,
+        target: invocation.target,
+        condition: 'RetriesExhausted',
+        error: lastError?.message,
+        event: invocation.event,
+      })}\n`,
+    );
+    await this.finish(invocation);
+  }
+
+  private async finish(invocation: Invocation): Promise<void> {
+    this.open.delete(invocation.id);
+    await this.journal.append(`${JSON.stringify({ done: invocation.id })}\n`);
+  }
+
+  /** Resolves once every accepted invocation has finished (tests and benchmarks). */
+  idle(): Promise<void> {
+    if (this.open.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Lets in-flight invocations finish (up to `graceMs`); queued ones stay in the journal for the next start. */
+  async stop(graceMs = 5000): Promise<void> {
+    const drained = this.idle();
+    await Promise.race([drained, sleep(graceMs)]);
+    this.stopped = true;
+    await this.journal.idle();
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The whole system on one machine: broker, rules, DynamoDB, WebSocket gateway, AWS endpoints and the HTTP
+ * front door, running the very handler modules Lambda runs.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
+import { RULES } from '../lambdas/shared/rules.js';
+import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
+import { startBroker, type LocalBroker } from './broker.js';
+import { connectExternalBroker, type MessageBus } from './bus.js';
+import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
+import { WebSocketGateway } from './gateway.js';
+import { createHttpServer } from './http-server.js';
+import { RuleRunner, type RuleHandler } from './rules.js';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface RuntimeOptions {
+  /** @default 127.0.0.1 */
+  host?: string;
+  /** HTTP port (dashboard, /api, /ws); 0 picks a free one. @default 3000 */
+  port?: number;
+  /** @default 1883 */
+  mqttPort?: number;
+  /** @default 8883 */
+  mqttsPort?: number;
+  /** @default .data */
+  dataDir?: string;
+  /** An external broker (mqtt://host:port) instead of the embedded one. */
+  mqttUrl?: string;
+  /** Where the dashboard is served from. @default frontend/dist, else frontend/placeholder */
+  staticDir?: string;
+  /** Retries of a failed rule invocation. @default [1000, 2000] ms */
+  retryDelaysMs?: number[];
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+export interface LocalRuntime {
+  host: string;
+  port: number;
+  mqttPort: number | null;
+  mqttsPort: number | null;
+  dataDir: string;
+  urls: { dashboard: string; api: string; ws: string; mqtt: string | null; mqtts: string | null; config: string };
+  deadLetterFile: string;
+  failedInvocationsFile: string;
+  gateway: WebSocketGateway;
+  rules: RuleRunner;
+  close(): Promise<void>;
+}
+
+function defaultLog(entry: Record<string, unknown>): void {
+  const line = JSON.stringify({ time: new Date().toISOString(), ...entry });
+  if (entry.level === 'error' || entry.level === 'warn') console.error(line);
+  else if (process.env.VIGIA_VERBOSE) console.log(line);
+}
+
+/** The settings the handlers read, pointed at the local stand-ins. */
+function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string): void {
+  Object.assign(process.env, {
+    [ENV.readingsTable]: LOCAL_TABLES.readings.name,
+    [ENV.rollupsTable]: LOCAL_TABLES.rollups.name,
+    [ENV.sensorsTable]: LOCAL_TABLES.sensors.name,
+    [ENV.connectionsTable]: LOCAL_TABLES.connections.name,
+    [ENV.wsManagementEndpoint]: awsEndpoint,
+    [ENV.iotDataEndpoint]: awsEndpoint,
+    [ENV.deadLetterQueueUrl]: `${awsEndpoint}/000000000000/vigia-dead-letters`,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
+    AWS_ENDPOINT_URL_SQS: awsEndpoint,
+    // Local stand-ins check no signature; never send real credentials to them.
+    AWS_REGION: 'local',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SESSION_TOKEN: '',
+    AWS_PROFILE: '',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  });
+  process.env[ENV.rawRetentionDays] ??= String(RETENTION_DEFAULTS.rawDays);
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+  // This machine's Node is older than Lambda's runtime; the SDK's notice about it is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  process.env.POWERTOOLS_SERVICE_NAME ??= 'vigia-local';
+}
+
+const handlers = {
+  historyWriter: async () => (await import('../lambdas/handlers/history-writer.js')).handler as RuleHandler,
+  broadcaster: async () => (await import('../lambdas/handlers/broadcaster.js')).handler as RuleHandler,
+  presence: async () => (await import('../lambdas/handlers/presence.js')).handler as RuleHandler,
+};
+
+async function listen(server: import('node:http').Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`HTTP port ${port} on ${host} is already in use: stop the other process or set PORT (0 picks a free port)`)
+          : err,
+      );
+    });
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<LocalRuntime> {
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = path.resolve(options.dataDir ?? '.data');
+  const log = options.log ?? defaultLog;
+  const staticDir =
+    options.staticDir ??
+    (existsSync(path.join(PROJECT_ROOT, 'frontend/dist/index.html'))
+      ? path.join(PROJECT_ROOT, 'frontend/dist')
+      : path.join(PROJECT_ROOT, 'frontend/placeholder'));
+  await mkdir(dataDir, { recursive: true });
+  const deadLetterFile = path.join(dataDir, 'dead-letters.jsonl');
+  const failedInvocationsFile = path.join(dataDir, 'failed-invocations.jsonl');
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((err: Error) => log({ level: 'warn', message: 'shutdown step failed', error: err.message }));
+    }
+  };
+
+  try {
+    const dynamo: LocalDynamo = await startDynamo(dataDir, host);
+    cleanups.push(() => dynamo.close());
+
+    let bus: MessageBus | undefined;
+    const gateway = new WebSocketGateway({
+      handler: async () => (await import('../lambdas/handlers/websocket.js')).handler,
+      domainName: `${host}`,
+      stage: 'ws',
+      log,
+    });
+    const aws: AwsStandIns = await startAwsStandIns({
+      host,
+      gateway,
+      bus: {
+        publish: (topic, payload, qos) => {
+          if (!bus) throw new Error('the broker is not up yet');
+          return bus.publish(topic, payload, qos);
+        },
+        onMessage: () => undefined,
+        close: async () => undefined,
+      },
+      deadLetterFile,
+      log,
+    });
+    cleanups.push(() => aws.close());
+    configureHandlerEnvironment(dynamo.endpoint, aws.endpoint);
+
+    const rules = new RuleRunner({
+      handlers,
+      journalFile: path.join(dataDir, 'rules-journal.jsonl'),
+      failedFile: failedInvocationsFile,
+      retryDelaysMs: options.retryDelaysMs,
+      log,
+    });
+    await rules.recover();
+    cleanups.push(() => rules.stop());
+
+    let broker: LocalBroker | undefined;
+    let external: Awaited<ReturnType<typeof connectExternalBroker>> | undefined;
+    if (options.mqttUrl) {
+      external = await connectExternalBroker(options.mqttUrl, [...new Set(RULES.map((r) => r.topicFilter))], log);
+      bus = external;
+    } else {
+      broker = await startBroker({
+        host,
+        mqttPort: options.mqttPort ?? 1883,
+        mqttsPort: options.mqttsPort ?? 8883,
+        dataDir,
+        log: (entry) => log({ component: 'broker', ...entry }),
+      });
+      bus = broker;
+    }
+    bus.onMessage(rules.accept);
+    // The broker closes first, so nothing new arrives while the rules drain.
+    cleanups.push(() => bus!.close());
+
+    const server = createHttpServer({
+      staticDir,
+      gateway,
+      handler: async () => (await import('../lambdas/handlers/http-api.js')).handler,
+      ready: () => (external ? external.connected : true),
+      auth: null,
+      log,
+    });
+    const port = await listen(server, options.port ?? 3000, host);
+    // Closed in reverse: connections (and their $disconnect) first, then the broker, the rules, the stores.
+    cleanups.push(async () => {
+      await gateway.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    const base = `http://${host}:${port}`;
+    return {
+      host,
+      port,
+      mqttPort: broker?.mqttPort ?? null,
+      mqttsPort: broker?.mqttsPort ?? null,
+      dataDir,
+      deadLetterFile,
+      failedInvocationsFile,
+      gateway,
+      rules,
+      urls: {
+        dashboard: `${base}/`,
+        api: `${base}/api`,
+        ws: `ws://${host}:${port}/ws`,
+        config: `${base}/config.json`,
+        mqtt: broker ? `mqtt://${host}:${broker.mqttPort}` : (options.mqttUrl ?? null),
+        mqtts: broker ? `mqtts://${host}:${broker.mqttsPort}` : null,
+      },
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
