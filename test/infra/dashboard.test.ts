@@ -1,0 +1,112 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ref, type SynthesizedVigia, synthVigia } from './synth.js';
+
+let vigia: SynthesizedVigia;
+let resources: Record<string, any>;
+beforeAll(() => {
+  vigia = synthVigia();
+  resources = vigia.template.toJSON().Resources;
+});
+
+const bucketPolicyOf = (bucketId: string) =>
+  Object.values(resources).find((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket.Ref === bucketId)!
+    .Properties.PolicyDocument.Statement as any[];
+
+describe('Dashboard', () => {
+  it('keeps the site bucket private: public access blocked, SSL enforced, encrypted, access-logged', () => {
+    const bucket = resources[vigia.logicalId(vigia.stack.dashboard.siteBucket)].Properties;
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBeDefined();
+    expect(bucket.LoggingConfiguration.DestinationBucketName).toEqual(ref(vigia.logicalId(vigia.stack.dashboard.logsBucket)));
+    expect(bucket.WebsiteConfiguration).toBeUndefined();
+  });
+
+  it('lets only this distribution read (and list) the site bucket, and nobody in without TLS', () => {
+    const bucketId = vigia.logicalId(vigia.stack.dashboard.siteBucket);
+    const distributionId = vigia.logicalId(vigia.stack.dashboard.distribution);
+    const statements = bucketPolicyOf(bucketId);
+    for (const s of statements.filter((st) => st.Effect === 'Allow')) {
+      expect(s.Principal).toEqual({ Service: 'cloudfront.amazonaws.com' });
+      expect(JSON.stringify(s.Condition.StringEquals['AWS:SourceArn'])).toContain(`{"Ref":"${distributionId}"}`);
+    }
+    const allowed = statements.filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat());
+    expect(allowed.sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+
+  it('serves through CloudFront with origin access control, HTTPS only, security headers, index.html at the root', () => {
+    const config = resources[vigia.logicalId(vigia.stack.dashboard.distribution)].Properties.DistributionConfig;
+    expect(config.DefaultRootObject).toBe('index.html');
+    expect(config.DefaultCacheBehavior.ViewerProtocolPolicy).toBe('redirect-to-https');
+    expect(config.DefaultCacheBehavior.ResponseHeadersPolicyId).toBeDefined();
+    for (const b of config.CacheBehaviors) expect(b.ViewerProtocolPolicy).toBe('redirect-to-https');
+    const [origin] = config.Origins;
+    expect(origin.DomainName).toEqual({
+      'Fn::GetAtt': [vigia.logicalId(vigia.stack.dashboard.siteBucket), 'RegionalDomainName'],
+    });
+    expect(origin.OriginAccessControlId).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Id'] });
+    const oac = resources[origin.OriginAccessControlId['Fn::GetAtt'][0]];
+    expect(oac.Type).toBe('AWS::CloudFront::OriginAccessControl');
+    expect(oac.Properties.OriginAccessControlConfig).toMatchObject({ OriginAccessControlOriginType: 's3', SigningBehavior: 'always' });
+    expect(origin.S3OriginConfig?.OriginAccessIdentity ?? '').toBe('');
+  });
+
+  it('falls back to index.html for 404 only (SPA routes), never for 403', () => {
+    const config = resources[vigia.logicalId(vigia.stack.dashboard.distribution)].Properties.DistributionConfig;
+    expect(config.CustomErrorResponses).toEqual([
+      expect.objectContaining({ ErrorCode: 404, ResponseCode: 200, ResponsePagePath: '/index.html' }),
+    ]);
+  });
+
+  it('never caches /config.json', () => {
+    const config = resources[vigia.logicalId(vigia.stack.dashboard.distribution)].Properties.DistributionConfig;
+    expect(config.CacheBehaviors).toContainEqual(
+      expect.objectContaining({ PathPattern: '/config.json', CachePolicyId: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad' }),
+    );
+  });
+
+  it('deploys the site without pruning config.json, and config.json after it with the deploy-time URLs', () => {
+    const bucketRef = ref(vigia.logicalId(vigia.stack.dashboard.siteBucket));
+    const deployments = Object.entries(
+      vigia.template.findResources('Custom::CDKBucketDeployment', { Properties: { DestinationBucketName: bucketRef } }),
+    );
+    const site = deployments.find(([id]) => id === vigia.logicalId(vigia.stack.dashboard.siteDeployment.node.findChild('CustomResource')))!;
+    const config = deployments.find(([id]) => id === vigia.logicalId(vigia.stack.dashboardConfig.deployment.node.findChild('CustomResource')))!;
+    expect(site[1].Properties.Exclude).toEqual(['config.json']);
+    expect(site[1].Properties.Prune).toBe(true);
+    expect(config[1].Properties.Prune).toBe(false);
+    expect(config[1].DependsOn).toEqual(expect.arrayContaining([site[0]]));
+
+    // Source.jsonData renders the file with its deploy-time values as markers.
+    const markers = JSON.stringify(config[1].Properties.SourceMarkers);
+    expect(markers).toContain(JSON.stringify({ 'Fn::GetAtt': [vigia.logicalId(vigia.stack.api.httpApi), 'ApiEndpoint'] }));
+    expect(markers).toContain(`{"Ref":"${vigia.logicalId(vigia.stack.realtime.webSocketApi)}"}`);
+  });
+});
+
+describe('Outputs', () => {
+  it.each(['DashboardUrl', 'ApiUrl', 'WebSocketUrl', 'IotDataEndpoint', 'DevicePolicyName', 'DeadLetterQueueUrl'])(
+    '%s is an output',
+    (name) => {
+      vigia.template.hasOutput(name, { Value: Match.anyValue() });
+    },
+  );
+
+  it('ApiUrl is the HTTP API endpoint (no trailing slash) and WebSocketUrl the wss stage URL', () => {
+    const outputs = vigia.template.toJSON().Outputs;
+    expect(outputs.ApiUrl.Value).toEqual({ 'Fn::GetAtt': [vigia.logicalId(vigia.stack.api.httpApi), 'ApiEndpoint'] });
+    const ws = JSON.stringify(outputs.WebSocketUrl.Value);
+    expect(ws).toMatch(/"wss:\/\/"/);
+    expect(ws).toContain(`/${vigia.stack.realtime.stage.stageName}"`);
+    expect(outputs.DeadLetterQueueUrl.Value).toEqual(ref(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue)));
+    expect(outputs.DevicePolicyName.Value).toEqual(ref(vigia.logicalId(vigia.stack.devices.devicePolicy)));
+  });
+});
