@@ -1,0 +1,152 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { storeTelemetry } from '../../lambdas/core/ingest.js';
+import type { Bucket } from '../../lambdas/core/model.js';
+import { aggregatePoints, bucketStart, contiguousRanges, mergeBuckets } from '../../lambdas/core/rollups.js';
+import { FakeReadingStore, FakeRejectionSink, FakeRollupStore, FakeSensorRegistry, silentLog } from './fakes.js';
+
+const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+describe('bucket arithmetic', () => {
+  it('buckets are UTC-aligned; a bucket’s ts is its start', () => {
+    expect(bucketStart(NOW + 59_999, '1m')).toBe(NOW);
+    expect(bucketStart(NOW + MINUTE, '1m')).toBe(NOW + MINUTE);
+    expect(bucketStart(NOW + HOUR - 1, '1h')).toBe(NOW);
+    expect(bucketStart(Date.UTC(2026, 0, 15, 12, 34, 56, 789), '1h')).toBe(Date.UTC(2026, 0, 15, 12));
+  });
+
+  it('contiguousRanges joins adjacent buckets into [from, to) ranges', () => {
+    expect(contiguousRanges([0, 60, 120, 300, 360, 600], 60)).toEqual([
+      [0, 180],
+      [300, 420],
+      [600, 660],
+    ]);
+    expect(contiguousRanges([], 60)).toEqual([]);
+  });
+
+  it('aggregatePoints and mergeBuckets leave empty buckets out and count readings', () => {
+    const minutes = aggregatePoints(
+      [
+        { ts: NOW + 1, values: { a: 1 } },
+        { ts: NOW + 2, values: { a: 3, b: 5 } },
+        { ts: NOW + 3 * MINUTE, values: { b: 7 } },
+      ],
+      '1m',
+    );
+    expect(minutes).toEqual([
+      { ts: NOW, readings: 2, stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 5, sum: 5, count: 1 } } },
+      { ts: NOW + 3 * MINUTE, readings: 1, stats: { b: { min: 7, max: 7, sum: 7, count: 1 } } },
+    ]);
+    expect(mergeBuckets(minutes, '1h')).toEqual([
+      { ts: NOW, readings: 3, stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 7, sum: 12, count: 2 } } },
+    ]);
+  });
+});
+
+interface Sample {
+  ts: number;
+  values: Record<string, number>;
+}
+
+/** The expected buckets, aggregated straight from the distinct raw points. */
+function expectedBuckets(points: Sample[], size: number) {
+  const out = new Map<number, { readings: number; stats: Record<string, { min: number; max: number; sum: number; count: number }> }>();
+  for (const p of points) {
+    const start = Math.floor(p.ts / size) * size;
+    let b = out.get(start);
+    if (!b) out.set(start, (b = { readings: 0, stats: {} }));
+    b.readings += 1;
+    for (const [m, v] of Object.entries(p.values)) {
+      const s = (b.stats[m] ??= { min: v, max: v, sum: 0, count: 0 });
+      s.min = Math.min(s.min, v);
+      s.max = Math.max(s.max, v);
+      s.sum += v;
+      s.count += 1;
+    }
+  }
+  return out;
+}
+
+function expectSameBuckets(actual: Bucket[], points: Sample[], size: number) {
+  const expected = expectedBuckets(points, size);
+  expect(actual.map((b) => b.ts)).toEqual([...expected.keys()].sort((a, b) => a - b));
+  for (const b of actual) {
+    const e = expected.get(b.ts)!;
+    expect(b.readings).toBe(e.readings);
+    expect(Object.keys(b.stats).sort()).toEqual(Object.keys(e.stats).sort());
+    for (const [m, s] of Object.entries(e.stats)) {
+      const got = b.stats[m];
+      expect(got.min).toBe(s.min);
+      expect(got.max).toBe(s.max);
+      expect(got.count).toBe(s.count);
+      expect(Math.abs(got.sum - s.sum)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(s.sum)));
+      expect(Math.abs(got.sum / got.count - s.sum / s.count)).toBeLessThanOrEqual(1e-9 * Math.max(1, Math.abs(s.sum / s.count)));
+    }
+  }
+}
+
+describe('roll-ups through storeTelemetry', () => {
+  const metricValues = fc.dictionary(
+    fc.constantFrom('temperature', 'humidity', 'co2'),
+    fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }),
+    { minKeys: 1 },
+  ).map((values) => JSON.parse(JSON.stringify(values)) as Record<string, number>); // as a device sends them (-0 is 0 in JSON)
+  // Distinct readings within 3 hours before NOW, so minute and hour boundaries are crossed.
+  const distinct = fc.uniqueArray(
+    fc.record({ ts: fc.integer({ min: NOW - 3 * HOUR, max: NOW }), values: metricValues }),
+    { minLength: 1, maxLength: 120, selector: (r) => r.ts },
+  );
+  const scenario = distinct.chain((readings) =>
+    fc.record({
+      readings: fc.constant(readings),
+      // Redeliveries: indexes of readings sent again.
+      duplicates: fc.array(fc.nat({ max: readings.length - 1 }), { maxLength: 40 }),
+      order: fc.array(fc.nat(), { minLength: readings.length + 40, maxLength: readings.length + 40 }),
+      chunkSizes: fc.array(fc.integer({ min: 1, max: 25 }), { minLength: 1, maxLength: 20 }),
+      singleForm: fc.constantFrom('form1', 'form3'),
+    }),
+  );
+
+  it('every 1m and 1h bucket equals aggregating the distinct raw points directly', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async ({ readings, duplicates, order, chunkSizes, singleForm }) => {
+        const deps = {
+          readings: new FakeReadingStore(),
+          rollups: new FakeRollupStore(),
+          sensors: new FakeSensorRegistry(),
+          rejections: new FakeRejectionSink(),
+          rawRetentionDays: 30,
+          log: silentLog,
+        };
+        // Out-of-order arrival: a random permutation of the readings and their redeliveries.
+        const arrivals = [...readings, ...duplicates.map((i) => readings[i])]
+          .map((r, i) => ({ r, key: order[i] }))
+          .sort((a, b) => a.key - b.key)
+          .map(({ r }) => r);
+        let sent = 0;
+        for (let c = 0; sent < arrivals.length; c++) {
+          const chunk = arrivals.slice(sent, sent + chunkSizes[c % chunkSizes.length]);
+          sent += chunk.length;
+          const doc =
+            chunk.length > 1
+              ? chunk
+              : singleForm === 'form1'
+                ? { ts: chunk[0].ts, values: chunk[0].values }
+                : { ts: chunk[0].ts, ...chunk[0].values };
+          const outcome = await storeTelemetry(
+            { payload: Buffer.from(JSON.stringify(doc)).toString('base64'), sensorId: 's1', receivedAt: NOW },
+            deps,
+          );
+          expect(outcome.accepted).toBe(true);
+        }
+        expect(deps.rejections.rejected).toEqual([]);
+        expect(deps.readings.rows.get('s1')?.size).toBe(readings.length);
+        expectSameBuckets(deps.rollups.bucketsOf('s1', '1m'), readings, MINUTE);
+        expectSameBuckets(deps.rollups.bucketsOf('s1', '1h'), readings, HOUR);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
