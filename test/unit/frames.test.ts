@@ -1,0 +1,315 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Caller, FrameDeps } from '../../lambdas/core/frames.js';
+import { answerFrame, routeWebSocket } from '../../lambdas/core/frames.js';
+import { applyPresenceEvent, broadcastTelemetry } from '../../lambdas/core/ingest.js';
+import { FakeConnectionRegistry, FakeDevicePublisher, FakeLiveSender, FakeSensorRegistry, silentLog } from './fakes.js';
+
+const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
+const caller: Caller = { connectionId: 'conn-1', mayCommand: true };
+
+let clock: number;
+let ids: number;
+let deps: FrameDeps & {
+  connections: FakeConnectionRegistry;
+  sensors: FakeSensorRegistry;
+  live: FakeLiveSender;
+  devices: FakeDevicePublisher;
+};
+
+beforeEach(async () => {
+  clock = NOW;
+  ids = 0;
+  deps = {
+    connections: new FakeConnectionRegistry(),
+    sensors: new FakeSensorRegistry(),
+    live: new FakeLiveSender(),
+    devices: new FakeDevicePublisher(),
+    now: () => clock,
+    newId: () => `cmd-${++ids}`,
+  };
+  await deps.connections.open('conn-1');
+  deps.sensors.seed({ sensorId: 's1' });
+});
+
+const send = (frame: unknown, who: Caller = caller) =>
+  answerFrame(who, typeof frame === 'string' ? frame : JSON.stringify(frame), deps) as Promise<any>;
+const subs = () => deps.connections.subscriptions('conn-1');
+const range = (n: number, prefix = 'x') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const command = (args: unknown, sensorId: unknown = 's1', name: unknown = 'setInterval') => ({
+  action: 'command',
+  sensorId,
+  command: { name, args },
+});
+
+describe('subscribe and unsubscribe', () => {
+  it('answer the full current set after each change', async () => {
+    expect(await send({ action: 'subscribe', sensorIds: ['a', 'b'] })).toEqual({ type: 'subscribed', sensorIds: ['a', 'b'] });
+    expect(await send({ action: 'subscribe', sensorIds: ['b', 'c'] })).toEqual({ type: 'subscribed', sensorIds: ['a', 'b', 'c'] });
+    expect(await send({ action: 'unsubscribe', sensorIds: ['a', 'zz'] })).toEqual({ type: 'subscribed', sensorIds: ['b', 'c'] });
+    expect(await send({ action: 'unsubscribe', sensorIds: ['q'] })).toEqual({ type: 'subscribed', sensorIds: ['b', 'c'] });
+    expect(await subs()).toEqual(['b', 'c']);
+  });
+
+  it('accepts "*" for every sensor, counting as one subscription', async () => {
+    expect(await send({ action: 'subscribe', sensorIds: ['*'] })).toEqual({ type: 'subscribed', sensorIds: ['*'] });
+    const reply = await send({ action: 'subscribe', sensorIds: range(99) });
+    expect(reply.type).toBe('subscribed');
+    expect(reply.sensorIds).toHaveLength(100);
+  });
+
+  it('over 100 subscriptions is LIMIT_EXCEEDED and nothing changes', async () => {
+    await send({ action: 'subscribe', sensorIds: range(60) });
+    expect(await send({ action: 'subscribe', sensorIds: range(41, 'y') })).toMatchObject({ type: 'error', code: 'LIMIT_EXCEEDED' });
+    expect(await subs()).toEqual(range(60));
+    await send({ action: 'subscribe', sensorIds: range(40, 'y') });
+    expect(await send({ action: 'subscribe', sensorIds: ['*'] })).toMatchObject({ type: 'error', code: 'LIMIT_EXCEEDED' });
+    // Already subscribed ids add nothing, so they are not over the limit.
+    expect(await send({ action: 'subscribe', sensorIds: ['x0', 'y0'] })).toMatchObject({ type: 'subscribed' });
+    expect(await subs()).toHaveLength(100);
+  });
+
+  it('100 ids in one frame are accepted', async () => {
+    expect((await send({ action: 'subscribe', sensorIds: range(100) })).sensorIds).toHaveLength(100);
+  });
+});
+
+describe('bad frames', () => {
+  it.each([
+    ['not JSON', 'subscribe me'],
+    ['an empty body', ''],
+    ['a JSON array', '[{"action":"ping"}]'],
+    ['a JSON string', '"ping"'],
+    ['JSON null', 'null'],
+    ['no action', { sensorIds: ['a'] }],
+    ['a non-string action', { action: 7 }],
+    ['sensorIds missing', { action: 'subscribe' }],
+    ['sensorIds not an array', { action: 'subscribe', sensorIds: 'a' }],
+    ['sensorIds empty', { action: 'subscribe', sensorIds: [] }],
+    ['an invalid sensor id', { action: 'subscribe', sensorIds: ['a', 'bad id'] }],
+    ['a non-string sensor id', { action: 'subscribe', sensorIds: [5] }],
+    ['101 ids in one frame', { action: 'subscribe', sensorIds: range(101) }],
+    ['unsubscribe with an invalid id', { action: 'unsubscribe', sensorIds: ['a/b'] }],
+  ])('%s is BAD_REQUEST and nothing changes', async (_, frame) => {
+    await send({ action: 'subscribe', sensorIds: ['keep'] });
+    const reply = await send(frame);
+    expect(reply).toEqual({ type: 'error', code: 'BAD_REQUEST', message: expect.any(String) });
+    expect(await subs()).toEqual(['keep']);
+  });
+
+  it('a null body (API Gateway sends none) is BAD_REQUEST', async () => {
+    expect(await answerFrame(caller, null, deps)).toMatchObject({ type: 'error', code: 'BAD_REQUEST' });
+  });
+
+  it('an unknown action is UNKNOWN_ACTION', async () => {
+    expect(await send({ action: 'dance' })).toEqual({ type: 'error', code: 'UNKNOWN_ACTION', message: expect.any(String) });
+  });
+
+  it('shape is checked before limits: 101 ids on a full connection is BAD_REQUEST', async () => {
+    await send({ action: 'subscribe', sensorIds: range(100) });
+    expect(await send({ action: 'subscribe', sensorIds: range(101, 'y') })).toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('ping answers pong', async () => {
+    expect(await send({ action: 'ping' })).toEqual({ type: 'pong' });
+  });
+});
+
+describe('command', () => {
+  it('publishes {id,name,args,issuedAt} to sensors/{id}/commands and answers commandSent, without a subscription', async () => {
+    const reply = await send(command({ intervalMs: 1000 }));
+    expect(reply).toEqual({ type: 'commandSent', id: 'cmd-1', sensorId: 's1' });
+    expect(deps.devices.published).toEqual([
+      { topic: 'sensors/s1/commands', message: { id: 'cmd-1', name: 'setInterval', args: { intervalMs: 1000 }, issuedAt: NOW } },
+    ]);
+  });
+
+  it('accepts the bounds 100 and 3 600 000', async () => {
+    expect(await send(command({ intervalMs: 100 }))).toMatchObject({ type: 'commandSent' });
+    expect(await send(command({ intervalMs: 3_600_000 }))).toMatchObject({ type: 'commandSent' });
+  });
+
+  it.each([
+    ['intervalMs 99', { intervalMs: 99 }],
+    ['intervalMs 3600001', { intervalMs: 3_600_001 }],
+    ['intervalMs 1.5', { intervalMs: 1.5 }],
+    ['intervalMs as a string', { intervalMs: '1000' }],
+    ['intervalMs missing', {}],
+    ['args missing', undefined],
+    ['args null', null],
+    ['args an array', [1000]],
+  ])('bad args (%s) are BAD_REQUEST and nothing is published', async (_, args) => {
+    expect(await send(command(args))).toMatchObject({ type: 'error', code: 'BAD_REQUEST' });
+    expect(deps.devices.published).toEqual([]);
+  });
+
+  it.each([
+    ['an unknown command', command({ intervalMs: 1000 }, 's1', 'reboot')],
+    ['an inherited property name', command({ intervalMs: 1000 }, 's1', 'toString')],
+    ['a command without a name', { action: 'command', sensorId: 's1', command: { args: { intervalMs: 1000 } } }],
+    ['no command', { action: 'command', sensorId: 's1' }],
+    ['an invalid sensorId', command({ intervalMs: 1000 }, 'bad id')],
+    ['no sensorId', { action: 'command', command: { name: 'setInterval', args: { intervalMs: 1000 } } }],
+  ])('%s is BAD_REQUEST', async (_, frame) => {
+    expect(await send(frame)).toMatchObject({ type: 'error', code: 'BAD_REQUEST' });
+    expect(deps.devices.published).toEqual([]);
+  });
+
+  it('a sensor never seen is SENSOR_NOT_FOUND', async () => {
+    expect(await send(command({ intervalMs: 1000 }, 'ghost'))).toMatchObject({ type: 'error', code: 'SENSOR_NOT_FOUND' });
+    expect(deps.devices.published).toEqual([]);
+  });
+
+  it('the 11th command within a second is LIMIT_EXCEEDED; the next second has a new budget', async () => {
+    for (let i = 0; i < 10; i++) expect(await send(command({ intervalMs: 1000 }))).toMatchObject({ type: 'commandSent' });
+    clock = NOW + 999;
+    expect(await send(command({ intervalMs: 1000 }))).toMatchObject({ type: 'error', code: 'LIMIT_EXCEEDED' });
+    expect(deps.devices.published).toHaveLength(10);
+    clock = NOW + 1000;
+    expect(await send(command({ intervalMs: 1000 }))).toMatchObject({ type: 'commandSent' });
+  });
+
+  it('the rate is per connection', async () => {
+    for (let i = 0; i < 10; i++) await send(command({ intervalMs: 1000 }));
+    expect(await send(command({ intervalMs: 1000 }), { connectionId: 'conn-2', mayCommand: true })).toMatchObject({ type: 'commandSent' });
+  });
+
+  it('checks shape, then role, then limits, then existence', async () => {
+    const viewer: Caller = { connectionId: 'conn-1', mayCommand: false };
+    // shape before role
+    expect(await send(command({ intervalMs: 5 }, 'ghost'), viewer)).toMatchObject({ code: 'BAD_REQUEST' });
+    // role before limits and existence
+    expect(await send(command({ intervalMs: 1000 }, 'ghost'), viewer)).toMatchObject({ code: 'FORBIDDEN' });
+    for (let i = 0; i < 10; i++) await send(command({ intervalMs: 1000 }));
+    expect(await send(command({ intervalMs: 1000 }), viewer)).toMatchObject({ code: 'FORBIDDEN' });
+    // limits before existence
+    expect(await send(command({ intervalMs: 1000 }, 'ghost'))).toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    // shape before limits
+    expect(await send(command({ intervalMs: 99 }, 'ghost'))).toMatchObject({ code: 'BAD_REQUEST' });
+  });
+});
+
+describe('routeWebSocket', () => {
+  it('$connect opens, a message is answered through the live sender, $disconnect closes', async () => {
+    await routeWebSocket('$connect', { connectionId: 'c9', mayCommand: true }, undefined, deps);
+    expect(await deps.connections.subscriptions('c9')).toEqual([]);
+    await routeWebSocket('subscribe', { connectionId: 'c9', mayCommand: true }, '{"action":"subscribe","sensorIds":["s1"]}', deps);
+    await routeWebSocket('$default', { connectionId: 'c9', mayCommand: true }, '{"action":"ping"}', deps);
+    expect(deps.live.framesTo('c9')).toEqual([{ type: 'subscribed', sensorIds: ['s1'] }, { type: 'pong' }]);
+    await routeWebSocket('$disconnect', { connectionId: 'c9', mayCommand: true }, undefined, deps);
+    expect(deps.connections.closed).toEqual(['c9']);
+    expect(await deps.connections.subscribersOf('s1')).toEqual([]);
+  });
+
+  it('an error frame goes back on the same connection, which stays open', async () => {
+    await routeWebSocket('$default', caller, 'nope', deps);
+    expect(deps.live.framesTo('conn-1')).toEqual([{ type: 'error', code: 'BAD_REQUEST', message: expect.any(String) }]);
+    expect(deps.connections.closed).toEqual([]);
+  });
+
+  it('a connection gone before its reply is closed', async () => {
+    deps.live.gone.add('conn-1');
+    await routeWebSocket('$default', caller, '{"action":"subscribe","sensorIds":["s1"]}', deps);
+    expect(deps.connections.closed).toEqual(['conn-1']);
+    expect(await deps.connections.subscribersOf('s1')).toEqual([]);
+  });
+});
+
+describe('broadcastTelemetry', () => {
+  const pushDeps = () => ({ connections: deps.connections, live: deps.live, log: silentLog, now: () => clock, rawRetentionDays: 30 });
+  const event = (payload: unknown, sensorId = 's1') => ({
+    payload: Buffer.from(JSON.stringify(payload)).toString('base64'),
+    sensorId,
+    receivedAt: NOW,
+  });
+
+  beforeEach(async () => {
+    await deps.connections.open('conn-2');
+    await deps.connections.open('conn-3');
+    await deps.connections.setSubscriptions('conn-1', ['s1'], ['s1'], [], NOW);
+    await deps.connections.setSubscriptions('conn-2', ['*'], ['*'], [], NOW);
+    await deps.connections.setSubscriptions('conn-3', ['s2'], ['s2'], [], NOW);
+  });
+
+  it('pushes a readings frame to the sensor’s subscribers (directly or through *), only them', async () => {
+    const result = await broadcastTelemetry(event({ ts: NOW - 1000, values: { t: 1 }, units: { t: 'K' } }), pushDeps());
+    const frame = { type: 'readings', readings: [{ sensorId: 's1', ts: NOW - 1000, values: { t: 1 } }] };
+    expect(result).toEqual({ pushed: 1, connections: 2 });
+    expect(deps.live.framesTo('conn-1')).toEqual([frame]);
+    expect(deps.live.framesTo('conn-2')).toEqual([frame]);
+    expect(deps.live.framesTo('conn-3')).toEqual([]);
+  });
+
+  it('pushes each reading once even when the same event is delivered twice', async () => {
+    const e = event([
+      { ts: NOW - 2000, values: { t: 1 } },
+      { ts: NOW - 1000, values: { t: 2 } },
+    ]);
+    await broadcastTelemetry(e, pushDeps());
+    expect(await broadcastTelemetry(e, pushDeps())).toEqual({ pushed: 0, connections: 0 });
+    await broadcastTelemetry(event([{ ts: NOW - 1000, values: { t: 2 } }, { ts: NOW - 500, values: { t: 3 } }]), pushDeps());
+    const pushed = deps.live.framesTo('conn-1').flatMap((f) => f.readings.map((r: { ts: number }) => r.ts));
+    expect(pushed).toEqual([NOW - 2000, NOW - 1000, NOW - 500]);
+  });
+
+  it('skips an invalid payload', async () => {
+    expect(await broadcastTelemetry(event({ values: { t: 'hot' } }), pushDeps())).toEqual({ pushed: 0, connections: 0 });
+    expect(deps.live.sent).toEqual([]);
+  });
+
+  it('closes a gone connection and still pushes to the others', async () => {
+    deps.live.gone.add('conn-2');
+    const result = await broadcastTelemetry(event({ values: { t: 1 } }), pushDeps());
+    expect(result).toEqual({ pushed: 1, connections: 1 });
+    expect(deps.connections.closed).toEqual(['conn-2']);
+    expect(deps.live.framesTo('conn-1')).toHaveLength(1);
+    expect(await deps.connections.subscribersOf('s9')).toEqual([]);
+  });
+});
+
+describe('applyPresenceEvent', () => {
+  const presenceDeps = () => ({ sensors: deps.sensors, connections: deps.connections, live: deps.live, log: silentLog, now: () => clock });
+  const lifecycle = (eventType: 'connected' | 'disconnected', timestamp: number, versionNumber: number, clientId = 's1') => ({
+    clientId,
+    timestamp,
+    eventType,
+    sessionIdentifier: '00000000-0000-0000-0000-000000000000',
+    principalIdentifier: 'abc123',
+    versionNumber,
+    ...(eventType === 'disconnected' ? { disconnectReason: 'CLIENT_INITIATED_DISCONNECT' } : {}),
+  });
+
+  beforeEach(async () => {
+    await deps.connections.setSubscriptions('conn-1', ['s1'], ['s1'], [], NOW);
+  });
+
+  it('applies a lifecycle event and pushes a status frame to subscribers', async () => {
+    expect(await applyPresenceEvent(lifecycle('connected', NOW, 1), presenceDeps())).toEqual({ applied: true });
+    expect(deps.live.framesTo('conn-1')).toEqual([{ type: 'status', sensorId: 's1', online: true, ts: NOW }]);
+    expect((await deps.sensors.get('s1'))!.presence).toEqual({ online: true, ts: NOW, versionNumber: 1 });
+    await applyPresenceEvent(lifecycle('disconnected', NOW + 5000, 2), presenceDeps());
+    expect(deps.live.framesTo('conn-1')[1]).toEqual({ type: 'status', sensorId: 's1', online: false, ts: NOW + 5000 });
+  });
+
+  it('ignores an event older by timestamp, or by versionNumber at the same timestamp', async () => {
+    await applyPresenceEvent(lifecycle('connected', NOW, 5), presenceDeps());
+    expect(await applyPresenceEvent(lifecycle('disconnected', NOW - 1, 9), presenceDeps())).toEqual({ applied: false });
+    expect(await applyPresenceEvent(lifecycle('disconnected', NOW, 4), presenceDeps())).toEqual({ applied: false });
+    expect((await deps.sensors.get('s1'))!.presence).toEqual({ online: true, ts: NOW, versionNumber: 5 });
+    expect(deps.live.framesTo('conn-1')).toHaveLength(1);
+    expect(await applyPresenceEvent(lifecycle('disconnected', NOW, 6), presenceDeps())).toEqual({ applied: true });
+    expect((await deps.sensors.get('s1'))!.presence!.online).toBe(false);
+  });
+
+  it('out-of-order delivery of connect/disconnect never leaves a wrong online', async () => {
+    await applyPresenceEvent(lifecycle('disconnected', NOW + 1000, 2), presenceDeps());
+    await applyPresenceEvent(lifecycle('connected', NOW, 1), presenceDeps());
+    expect((await deps.sensors.get('s1'))!.presence!.online).toBe(false);
+  });
+
+  it('ignores an event that is not a lifecycle event of a sensor', async () => {
+    for (const e of [null, {}, lifecycle('connected', NOW, 1, 'bad id'), { ...lifecycle('connected', NOW, 1), eventType: 'subscribed' }, { ...lifecycle('connected', NOW, 1), timestamp: 'x' }]) {
+      expect(await applyPresenceEvent(e, presenceDeps())).toEqual({ applied: false });
+    }
+    expect(deps.live.sent).toEqual([]);
+  });
+});
