@@ -1,0 +1,272 @@
+import { GoneException, PostToConnectionCommand, ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ApiGatewayLiveSender, IotDevicePublisher, SqsRejectionSink } from '../../lambdas/adapters/aws-services.js';
+import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connections.js';
+import { DynamoReadingStore, DynamoRollupStore } from '../../lambdas/adapters/dynamo-history.js';
+import { DynamoSensorRegistry } from '../../lambdas/adapters/dynamo-sensors.js';
+import type { Reading } from '../../lambdas/core/model.js';
+import { pushToConnections } from '../../lambdas/core/ingest.js';
+import './aws-matchers.js';
+import { silentLog } from './fakes.js';
+
+const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
+const TABLE = 'readings-table';
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+const ddb = mockClient(DynamoDBDocumentClient);
+const apigw = mockClient(ApiGatewayManagementApiClient);
+const iot = mockClient(IoTDataPlaneClient);
+const sqs = mockClient(SQSClient);
+
+const conditionFailed = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+
+beforeEach(() => {
+  ddb.reset();
+  apigw.reset();
+  iot.reset();
+  sqs.reset();
+  // No backoff waits: retries happen at once.
+  vi.spyOn(Math, 'random').mockReturnValue(0);
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const reading = (ts: number, t = ts % 100): Reading => ({ sensorId: 's1', ts, values: { t }, units: { t: 'K' }, receivedAt: NOW });
+
+type WriteRequests = Array<{ PutRequest?: { Item: Record<string, unknown> }; DeleteRequest?: { Key: Record<string, unknown> } }>;
+const writeCalls = () =>
+  ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems![TABLE] as WriteRequests);
+
+describe('DynamoReadingStore.insertNew', () => {
+  const store = new DynamoReadingStore(doc, TABLE, 30);
+
+  it('a 500-reading batch: BatchGet in chunks of 100, then BatchWrite of the new ones in chunks of 25, retrying unprocessed items', async () => {
+    const batch = Array.from({ length: 500 }, (_, i) => reading(NOW - 500_000 + i * 1000));
+    const existing = new Set(batch.slice(0, 20).map((r) => r.ts));
+    ddb.on(BatchGetCommand).callsFake((input) => ({
+      Responses: {
+        [TABLE]: (input.RequestItems[TABLE].Keys as Array<{ sensorId: string; ts: number }>).filter((k) => existing.has(k.ts)),
+      },
+    }));
+    let firstWrite = true;
+    ddb.on(BatchWriteCommand).callsFake((input) => {
+      const requests = input.RequestItems[TABLE] as WriteRequests;
+      if (firstWrite) {
+        firstWrite = false;
+        return { UnprocessedItems: { [TABLE]: requests.slice(0, 5) } };
+      }
+      return { UnprocessedItems: {} };
+    });
+
+    const stored = await store.insertNew(batch);
+
+    expect(stored).toEqual(batch.slice(20));
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 5);
+    for (const call of ddb.commandCalls(BatchGetCommand)) {
+      expect(call.args[0].input.RequestItems![TABLE].Keys).toHaveLength(100);
+    }
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: { [TABLE]: expect.objectContaining({ ConsistentRead: true }) },
+    });
+    // 480 new readings: 19 chunks of 25 and one of 5; the first chunk's 5 unprocessed items are retried before the next chunk.
+    const calls = writeCalls();
+    expect(calls.map((c) => c.length)).toEqual([25, 5, ...Array(18).fill(25), 5]);
+    expect(calls[1]).toEqual(calls[0].slice(0, 5));
+    const written = calls.flat().map((w) => w.PutRequest!.Item.ts as number);
+    expect(new Set(written)).toEqual(new Set(batch.slice(20).map((r) => r.ts)));
+    expect(written).toHaveLength(485);
+    expect(calls[0][0].PutRequest!.Item).toEqual({
+      sensorId: 's1',
+      ts: batch[20].ts,
+      values: batch[20].values,
+      receivedAt: NOW,
+      expiresAt: Math.floor((batch[20].ts + 30 * 86_400_000) / 1000),
+    });
+  });
+
+  it('retries unprocessed BatchGet keys too', async () => {
+    const batch = Array.from({ length: 3 }, (_, i) => reading(NOW - i));
+    ddb
+      .on(BatchGetCommand)
+      .resolvesOnce({ Responses: { [TABLE]: [] }, UnprocessedKeys: { [TABLE]: { Keys: [{ sensorId: 's1', ts: NOW }] } } })
+      .resolves({ Responses: { [TABLE]: [{ sensorId: 's1', ts: NOW }] } });
+    ddb.on(BatchWriteCommand).resolves({});
+    expect((await store.insertNew(batch)).map((r) => r.ts)).toEqual([NOW - 1, NOW - 2]);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 2);
+    expect(ddb).toHaveReceivedNthCommandWith(BatchGetCommand, 2, { RequestItems: { [TABLE]: expect.objectContaining({ Keys: [{ sensorId: 's1', ts: NOW }] }) } });
+  });
+
+  it('gives up with an error when items stay unprocessed', async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
+    ddb.on(BatchWriteCommand).callsFake((input) => ({ UnprocessedItems: input.RequestItems }));
+    await expect(store.insertNew([reading(NOW), reading(NOW - 1)])).rejects.toThrow(/unprocessed/);
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 8);
+  });
+
+  it('a single reading is a conditional Put', async () => {
+    ddb.on(PutCommand).resolves({});
+    const r = reading(NOW);
+    expect(await store.insertNew([r])).toEqual([r]);
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: TABLE,
+      Item: expect.objectContaining({ sensorId: 's1', ts: NOW, values: { t: r.values.t } }),
+      ConditionExpression: 'attribute_not_exists(#ts)',
+      ExpressionAttributeNames: { '#ts': 'ts' },
+    });
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
+  });
+
+  it('a single reading already stored answers [] on ConditionalCheckFailedException', async () => {
+    ddb.on(PutCommand).rejects(conditionFailed());
+    expect(await store.insertNew([reading(NOW)])).toEqual([]);
+  });
+
+  it('any other Put error propagates', async () => {
+    ddb.on(PutCommand).rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    await expect(store.insertNew([reading(NOW)])).rejects.toThrow('throttled');
+  });
+
+  it('nothing to insert sends nothing', async () => {
+    expect(await store.insertNew([])).toEqual([]);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
+  it('queries [from, to) after the cursor, following pages up to maxItems', async () => {
+    const store = new DynamoReadingStore(doc, TABLE, 30);
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [{ ts: 11, values: { t: 1 } }], Count: 1, LastEvaluatedKey: { sensorId: 's1', ts: 11 } })
+      .resolvesOnce({ Items: [{ ts: 12, values: { t: 2 } }], Count: 1 });
+    const out = await store.queryRaw({ sensorId: 's1', from: 0, to: 100, after: 10, maxItems: 5 });
+    expect(out).toEqual({ points: [{ ts: 11, values: { t: 1 } }, { ts: 12, values: { t: 2 } }], itemsRead: 2 });
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, {
+      TableName: TABLE,
+      KeyConditionExpression: '#pk = :p AND #ts BETWEEN :low AND :high',
+      ExpressionAttributeValues: { ':p': 's1', ':low': 11, ':high': 99 },
+      Limit: 5,
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, { ExclusiveStartKey: { sensorId: 's1', ts: 11 }, Limit: 4 });
+  });
+
+  it('putBuckets keeps a stored bucket that aggregates more readings', async () => {
+    const rollups = new DynamoRollupStore(doc, 'rollups', { minuteDays: 180, hourDays: 1825 });
+    ddb.on(PutCommand).rejects(conditionFailed());
+    await rollups.putBuckets('s1', '1m', [{ ts: NOW, stats: { t: { min: 1, max: 1, sum: 1, count: 1 } }, readings: 1 }]);
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'rollups',
+      Item: expect.objectContaining({ series: 's1#1m', ts: NOW, readings: 1, expiresAt: Math.floor((NOW + 180 * 86_400_000) / 1000) }),
+      ConditionExpression: 'attribute_not_exists(#n) OR #n <= :n',
+      ExpressionAttributeValues: { ':n': 1 },
+    });
+  });
+});
+
+describe('DynamoSensorRegistry.applyPresence', () => {
+  const registry = new DynamoSensorRegistry(doc, 'sensors');
+
+  it('applies only when newer by (timestamp, versionNumber)', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    expect(await registry.applyPresence('s1', { online: true, ts: NOW, versionNumber: 3 })).toBe(true);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { sensorId: 's1' },
+      ConditionExpression: 'attribute_not_exists(#pts) OR #pts < :ts OR (#pts = :ts AND #pv < :v)',
+      ExpressionAttributeValues: { ':online': true, ':ts': NOW, ':v': 3 },
+    });
+  });
+
+  it('answers false when the condition fails (an older event)', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    expect(await registry.applyPresence('s1', { online: false, ts: NOW - 1, versionNumber: 1 })).toBe(false);
+  });
+});
+
+describe('ApiGatewayLiveSender', () => {
+  const sender = new ApiGatewayLiveSender(new ApiGatewayManagementApiClient({ endpoint: 'https://example.execute-api.eu-west-1.amazonaws.com/prod', region: 'eu-west-1' }));
+
+  it('posts the frame as JSON to the connection', async () => {
+    apigw.on(PostToConnectionCommand).resolves({});
+    expect(await sender.send('abc=', { type: 'pong' })).toBe('sent');
+    const input = apigw.commandCalls(PostToConnectionCommand)[0].args[0].input;
+    expect(input.ConnectionId).toBe('abc=');
+    expect(JSON.parse(Buffer.from(input.Data as Uint8Array).toString('utf8'))).toEqual({ type: 'pong' });
+  });
+
+  it('answers gone on GoneException (410)', async () => {
+    apigw.on(PostToConnectionCommand).rejects(new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } }));
+    expect(await sender.send('abc=', { type: 'pong' })).toBe('gone');
+  });
+
+  it('other errors propagate', async () => {
+    apigw.on(PostToConnectionCommand).rejects(Object.assign(new Error('limit'), { name: 'LimitExceededException' }));
+    await expect(sender.send('abc=', { type: 'pong' })).rejects.toThrow('limit');
+  });
+
+  it('pushToConnections closes a gone connection, deleting its subscription items', async () => {
+    const connections = new DynamoConnectionRegistry(doc, 'connections');
+    apigw.on(PostToConnectionCommand, { ConnectionId: 'dead' }).rejects(new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } }));
+    apigw.on(PostToConnectionCommand, { ConnectionId: 'live' }).resolves({});
+    ddb.on(GetCommand, { Key: { pk: 'conn#dead', sk: 'meta' } }).resolves({ Item: { pk: 'conn#dead', sk: 'meta', subs: ['s1', '*'] } });
+    ddb.on(BatchWriteCommand).resolves({});
+
+    const sent = await pushToConnections(['dead', 'live'], { type: 'pong' }, { connections, live: sender, log: silentLog, now: () => NOW });
+
+    expect(sent).toBe(1);
+    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        connections: [
+          { DeleteRequest: { Key: { pk: 'sub#s1', sk: 'dead' } } },
+          { DeleteRequest: { Key: { pk: 'sub#*', sk: 'dead' } } },
+          { DeleteRequest: { Key: { pk: 'conn#dead', sk: 'meta' } } },
+        ],
+      },
+    });
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
+  });
+});
+
+describe('IotDevicePublisher', () => {
+  it('publishes the JSON message to the topic at QoS 1', async () => {
+    iot.on(PublishCommand).resolves({});
+    const message = { id: 'c1', name: 'setInterval', args: { intervalMs: 1000 }, issuedAt: NOW };
+    await new IotDevicePublisher(new IoTDataPlaneClient({ region: 'eu-west-1' })).publish('sensors/s1/commands', message);
+    expect(iot).toHaveReceivedCommandWith(PublishCommand, { topic: 'sensors/s1/commands', qos: 1 });
+    const payload = iot.commandCalls(PublishCommand)[0].args[0].input.payload as Uint8Array;
+    expect(JSON.parse(Buffer.from(payload).toString('utf8'))).toEqual(message);
+  });
+});
+
+describe('SqsRejectionSink', () => {
+  it('sends the topic, code, reason and payload to the dead-letter queue', async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm1' });
+    const rejected = {
+      topic: 'sensors/s1/telemetry',
+      sensorId: 's1',
+      code: 'INVALID_JSON',
+      message: 'payload is not JSON',
+      payload: Buffer.from('nope').toString('base64'),
+      receivedAt: NOW,
+    };
+    await new SqsRejectionSink(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.eu-west-1.amazonaws.com/1/dlq').reject(rejected);
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      QueueUrl: 'https://sqs.eu-west-1.amazonaws.com/1/dlq',
+      MessageAttributes: { code: { DataType: 'String', StringValue: 'INVALID_JSON' } },
+    });
+    const body = JSON.parse(sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!);
+    expect(body).toMatchObject(rejected);
+  });
+});
