@@ -1,0 +1,324 @@
+/**
+ * Contract tests of the Lambda handlers: AWS-shaped events (test/fixtures) in, SDK commands and answers out.
+ */
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { readFileSync } from 'node:fs';
+import { beforeEach, describe, expect, it } from 'vitest';
+import './aws-matchers.js';
+
+const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'));
+
+const ENDPOINT = 'https://abcdef123.execute-api.eu-west-1.amazonaws.com/live';
+const DLQ = 'https://sqs.eu-west-1.amazonaws.com/123456789012/vigia-rejected';
+Object.assign(process.env, {
+  AWS_REGION: 'eu-west-1',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  READINGS_TABLE: 'readings',
+  ROLLUPS_TABLE: 'rollups',
+  SENSORS_TABLE: 'sensors',
+  CONNECTIONS_TABLE: 'connections',
+  WS_MANAGEMENT_ENDPOINT: ENDPOINT,
+  IOT_DATA_ENDPOINT: 'https://example-ats.iot.eu-west-1.amazonaws.com',
+  DEAD_LETTER_QUEUE_URL: DLQ,
+  RAW_RETENTION_DAYS: '30',
+});
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const apigw = mockClient(ApiGatewayManagementApiClient);
+const iot = mockClient(IoTDataPlaneClient);
+const sqs = mockClient(SQSClient);
+
+// The handlers read the environment when first used; they are imported once it is set.
+const historyWriter = (await import('../../lambdas/handlers/history-writer.js')).handler;
+const broadcaster = (await import('../../lambdas/handlers/broadcaster.js')).handler;
+const presence = (await import('../../lambdas/handlers/presence.js')).handler;
+const websocket = (await import('../../lambdas/handlers/websocket.js')).handler;
+const httpApi = (await import('../../lambdas/handlers/http-api.js')).handler;
+
+const conditionFailed = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+const posted = () =>
+  apigw.commandCalls(PostToConnectionCommand).map((c) => ({
+    connectionId: c.args[0].input.ConnectionId,
+    frame: JSON.parse(Buffer.from(c.args[0].input.Data as Uint8Array).toString('utf8')),
+  }));
+
+const SENSOR = 'greenhouse-1';
+const READING_TS = 1764159999000;
+const RECEIVED_AT = 1764160000000;
+
+beforeEach(() => {
+  ddb.reset();
+  apigw.reset();
+  iot.reset();
+  sqs.reset();
+  apigw.on(PostToConnectionCommand).resolves({});
+});
+
+/** Subscriptions in the connections table: `sub#{sensorId}` partitions. */
+function subscribers(bySensor: Record<string, string[]>) {
+  ddb.on(QueryCommand, { TableName: 'connections' }).callsFake((input) => ({
+    Items: (bySensor[(input.ExpressionAttributeValues[':pk'] as string).slice('sub#'.length)] ?? []).map((sk) => ({ sk })),
+  }));
+}
+
+describe('history writer ← IoT rule event', () => {
+  it('stores the reading with a conditional Put, refreshes both roll-ups and the sensor record', async () => {
+    const event = fixture('iot-telemetry-rule-event');
+    ddb.on(PutCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(QueryCommand, { TableName: 'readings' }).resolves({
+      Items: [{ ts: READING_TS, values: { temperature: 21.4, humidity: 48 } }],
+      Count: 1,
+    });
+    ddb.on(QueryCommand, { TableName: 'rollups' }).callsFake((input) => ({
+      Items: [
+        {
+          ts: Math.floor(READING_TS / 60_000) * 60_000,
+          stats: { temperature: { min: 21.4, max: 21.4, sum: 21.4, count: 1 }, humidity: { min: 48, max: 48, sum: 48, count: 1 } },
+          readings: 1,
+        },
+      ].filter(() => input.ExpressionAttributeValues[':p'] === `${SENSOR}#1m`),
+      Count: 1,
+    }));
+
+    expect(await historyWriter(event)).toEqual({ accepted: true, stored: 1, duplicates: 0 });
+
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'readings',
+      Item: {
+        sensorId: SENSOR,
+        ts: READING_TS,
+        values: { temperature: 21.4, humidity: 48 },
+        receivedAt: RECEIVED_AT,
+        expiresAt: Math.floor((READING_TS + 30 * 86_400_000) / 1000),
+      },
+      ConditionExpression: 'attribute_not_exists(#ts)',
+    });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'rollups',
+      Item: expect.objectContaining({ series: `${SENSOR}#1m`, ts: Math.floor(READING_TS / 60_000) * 60_000, readings: 1 }),
+    });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'rollups',
+      Item: expect.objectContaining({
+        series: `${SENSOR}#1h`,
+        ts: Math.floor(READING_TS / 3_600_000) * 3_600_000,
+        stats: { temperature: { min: 21.4, max: 21.4, sum: 21.4, count: 1 }, humidity: { min: 48, max: 48, sum: 48, count: 1 } },
+      }),
+    });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'sensors',
+      Key: { sensorId: SENSOR },
+      ExpressionAttributeValues: expect.objectContaining({ ':rt': RECEIVED_AT, ':lts': READING_TS }),
+    });
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 0);
+  });
+
+  it('a redelivery (the Put’s condition fails) writes nothing else', async () => {
+    ddb.on(PutCommand).rejects(conditionFailed());
+    expect(await historyWriter(fixture('iot-telemetry-rule-event'))).toEqual({ accepted: true, stored: 0, duplicates: 1 });
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+  });
+
+  it('dead-letters a rejected payload to SQS with its topic and code, and touches no table', async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+    const event = { ...fixture('iot-telemetry-rule-event'), payload: Buffer.from('{"values":{"temperature":"hot"}}').toString('base64') };
+    expect(await historyWriter(event)).toMatchObject({ accepted: false, code: 'INVALID_VALUE' });
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      QueueUrl: DLQ,
+      MessageAttributes: { code: { DataType: 'String', StringValue: 'INVALID_VALUE' } },
+    });
+    const body = JSON.parse(sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!);
+    expect(body).toMatchObject({ topic: `sensors/${SENSOR}/telemetry`, code: 'INVALID_VALUE', payload: event.payload, receivedAt: RECEIVED_AT });
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
+describe('broadcaster ← IoT rule event', () => {
+  it('marks the reading pushed and posts a readings frame to each subscriber (direct and *)', async () => {
+    subscribers({ [SENSOR]: ['conn-a'], '*': ['conn-b'] });
+    ddb.on(PutCommand).resolves({});
+    expect(await broadcaster(fixture('iot-telemetry-rule-event'))).toEqual({ pushed: 1, connections: 2 });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'connections',
+      Item: expect.objectContaining({ pk: `live#${SENSOR}`, sk: String(READING_TS) }),
+      ConditionExpression: 'attribute_not_exists(#pk)',
+    });
+    const frame = { type: 'readings', readings: [{ sensorId: SENSOR, ts: READING_TS, values: { temperature: 21.4, humidity: 48 } }] };
+    expect(posted().sort((a, b) => a.connectionId!.localeCompare(b.connectionId!))).toEqual([
+      { connectionId: 'conn-a', frame },
+      { connectionId: 'conn-b', frame },
+    ]);
+  });
+
+  it('the same event delivered again is not pushed again', async () => {
+    subscribers({ [SENSOR]: ['conn-a'] });
+    ddb.on(PutCommand).rejects(conditionFailed());
+    expect(await broadcaster(fixture('iot-telemetry-rule-event'))).toEqual({ pushed: 0, connections: 0 });
+    expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
+  });
+});
+
+describe('presence ← AWS IoT lifecycle events', () => {
+  it('a connected event sets online and posts a status frame to subscribers', async () => {
+    const event = fixture('iot-presence-connected');
+    ddb.on(UpdateCommand).resolves({});
+    subscribers({ [SENSOR]: ['conn-a'] });
+    expect(await presence(event)).toEqual({ applied: true });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'sensors',
+      Key: { sensorId: SENSOR },
+      ExpressionAttributeValues: { ':online': true, ':ts': event.timestamp, ':v': event.versionNumber },
+    });
+    expect(posted()).toEqual([{ connectionId: 'conn-a', frame: { type: 'status', sensorId: SENSOR, online: true, ts: event.timestamp } }]);
+  });
+
+  it('a disconnected event sets offline', async () => {
+    const event = fixture('iot-presence-disconnected');
+    ddb.on(UpdateCommand).resolves({});
+    subscribers({ [SENSOR]: ['conn-a'] });
+    expect(await presence(event)).toEqual({ applied: true });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { ExpressionAttributeValues: expect.objectContaining({ ':online': false }) });
+    expect(posted()[0].frame).toEqual({ type: 'status', sensorId: SENSOR, online: false, ts: event.timestamp });
+  });
+
+  it('an event older than the applied one changes nothing and is not pushed', async () => {
+    ddb.on(UpdateCommand).rejects(conditionFailed());
+    subscribers({ [SENSOR]: ['conn-a'] });
+    expect(await presence(fixture('iot-presence-connected'))).toEqual({ applied: false });
+    expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
+  });
+});
+
+describe('websocket ← API Gateway WebSocket events', () => {
+  const connectionId = 'TWIt_d8HIAMCJcw=';
+
+  it('CONNECT stores the connection and answers 200', async () => {
+    ddb.on(PutCommand).resolves({});
+    expect(await websocket(fixture('ws-connect'))).toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'connections',
+      Item: expect.objectContaining({ pk: `conn#${connectionId}`, sk: 'meta', subs: [] }),
+    });
+    expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
+  });
+
+  it('MESSAGE subscribe writes the subscription and posts a subscribed frame', async () => {
+    ddb.on(GetCommand, { TableName: 'connections' }).resolves({ Item: { pk: `conn#${connectionId}`, sk: 'meta', subs: [] } });
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    expect(await websocket(fixture('ws-message-subscribe'))).toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: { connections: [{ PutRequest: { Item: expect.objectContaining({ pk: `sub#${SENSOR}`, sk: connectionId }) } }] },
+    });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { pk: `conn#${connectionId}`, sk: 'meta' },
+      ExpressionAttributeValues: expect.objectContaining({ ':subs': [SENSOR] }),
+    });
+    expect(apigw).toHaveReceivedCommandWith(PostToConnectionCommand, { ConnectionId: connectionId });
+    expect(posted()).toEqual([{ connectionId, frame: { type: 'subscribed', sensorIds: [SENSOR] } }]);
+  });
+
+  it('MESSAGE command publishes to the device topic at QoS 1 and posts commandSent', async () => {
+    ddb.on(GetCommand, { TableName: 'sensors' }).resolves({ Item: { sensorId: SENSOR, lastReadingAt: RECEIVED_AT } });
+    ddb.on(UpdateCommand).resolves({});
+    iot.on(PublishCommand).resolves({});
+    expect(await websocket(fixture('ws-message-command'))).toEqual({ statusCode: 200 });
+    expect(iot).toHaveReceivedCommandWith(PublishCommand, { topic: `sensors/${SENSOR}/commands`, qos: 1 });
+    const message = JSON.parse(Buffer.from(iot.commandCalls(PublishCommand)[0].args[0].input.payload as Uint8Array).toString('utf8'));
+    expect(message).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'setInterval', args: { intervalMs: 1000 }, issuedAt: expect.any(Number) });
+    expect(posted()).toEqual([{ connectionId, frame: { type: 'commandSent', id: message.id, sensorId: SENSOR } }]);
+  });
+
+  it('MESSAGE on $default with a bad body posts a BAD_REQUEST error frame and answers 200', async () => {
+    expect(await websocket(fixture('ws-message-default'))).toEqual({ statusCode: 200 });
+    expect(posted()).toEqual([{ connectionId, frame: { type: 'error', code: 'BAD_REQUEST', message: expect.any(String) } }]);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('DISCONNECT deletes the connection and its subscriptions', async () => {
+    ddb.on(GetCommand, { TableName: 'connections' }).resolves({ Item: { pk: `conn#${connectionId}`, sk: 'meta', subs: [SENSOR] } });
+    ddb.on(BatchWriteCommand).resolves({});
+    expect(await websocket(fixture('ws-disconnect'))).toEqual({ statusCode: 200 });
+    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        connections: [
+          { DeleteRequest: { Key: { pk: `sub#${SENSOR}`, sk: connectionId } } },
+          { DeleteRequest: { Key: { pk: `conn#${connectionId}`, sk: 'meta' } } },
+        ],
+      },
+    });
+    expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
+  });
+});
+
+describe('http api ← HTTP API payload format 2.0', () => {
+  it('GET /health answers 200 {"status":"ok"} (an event without queryStringParameters)', async () => {
+    const res = await httpApi(fixture('http-api-v2-health'));
+    expect(res).toMatchObject({ statusCode: 200, body: '{"status":"ok"}' });
+    expect(res.headers!['content-type']).toMatch(/^application\/json/);
+  });
+
+  it('GET /sensors scans the registry', async () => {
+    ddb.on(ScanCommand).resolves({ Items: [{ sensorId: SENSOR, metrics: new Set(['temperature']), 'unit:temperature': '°C' }] });
+    const event = { ...fixture('http-api-v2-health'), rawPath: '/sensors', routeKey: 'GET /sensors' };
+    const res = await httpApi(event);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body!)).toEqual({
+      sensors: [{ sensorId: SENSOR, online: false, lastSeen: null, metrics: ['temperature'], units: { temperature: '°C' }, latest: null }],
+    });
+  });
+
+  it('GET /sensors/{id}/readings answers the raw page with a next cursor', async () => {
+    ddb.on(GetCommand, { TableName: 'sensors' }).resolves({ Item: { sensorId: SENSOR, metrics: new Set(['temperature']) } });
+    ddb.on(QueryCommand, { TableName: 'readings' }).resolves({
+      Items: [0, 1, 2].map((i) => ({ ts: 1764158400000 + i * 1000, values: { temperature: 20 + i } })),
+      Count: 3,
+    });
+    const res = await httpApi(fixture('http-api-v2-readings'));
+    expect(res.statusCode).toBe(200);
+    const body = JSON.parse(res.body!);
+    expect(body).toEqual({
+      sensorId: SENSOR,
+      resolution: 'raw',
+      points: [
+        { ts: 1764158400000, values: { temperature: 20 } },
+        { ts: 1764158401000, values: { temperature: 21 } },
+      ],
+      nextCursor: expect.any(String),
+    });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      TableName: 'readings',
+      ExpressionAttributeValues: { ':p': SENSOR, ':low': Date.parse('2025-11-26T12:00:00Z'), ':high': RECEIVED_AT - 1 },
+      Limit: 3,
+    });
+  });
+
+  it('a sensor never seen answers 404 SENSOR_NOT_FOUND', async () => {
+    ddb.on(GetCommand, { TableName: 'sensors' }).resolves({});
+    const res = await httpApi(fixture('http-api-v2-readings'));
+    expect(res.statusCode).toBe(404);
+    expect(JSON.parse(res.body!)).toEqual({ error: { code: 'SENSOR_NOT_FOUND', message: expect.any(String) } });
+  });
+
+  it('a failing table answers 500 in the error shape', async () => {
+    ddb.on(GetCommand).rejects(new Error('connection reset'));
+    const res = await httpApi(fixture('http-api-v2-readings'));
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body!)).toEqual({ error: { code: 'INTERNAL', message: expect.any(String) } });
+  });
+});
