@@ -1,0 +1,100 @@
+/** The HTTP API (contract §5), at the `apiUrl` that `/config.json` names. */
+import type { Bucket, Reading, Resolution, Series } from './data';
+
+export interface DashboardConfig {
+  apiUrl: string;
+  wsUrl: string;
+  auth: null | Record<string, unknown>;
+}
+
+export interface SensorInfo {
+  sensorId: string;
+  online: boolean;
+  lastSeen: number | null;
+  metrics: string[];
+  units: Record<string, string>;
+  latest: Reading | null;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export async function loadConfig(): Promise<DashboardConfig> {
+  const res = await fetch('/config.json', { cache: 'no-store' });
+  if (!res.ok) throw new Error(`/config.json answered ${res.status}`);
+  const config = (await res.json()) as DashboardConfig;
+  if (typeof config.apiUrl !== 'string' || typeof config.wsUrl !== 'string') {
+    throw new Error('/config.json lacks apiUrl or wsUrl');
+  }
+  return config;
+}
+
+export interface ReadingsQuery {
+  from: number;
+  to: number;
+  metrics?: string[];
+  resolution?: Resolution | 'auto';
+  limit?: number;
+}
+
+interface ReadingsPage {
+  resolution: Resolution;
+  points: Reading[] | Bucket[];
+  nextCursor: string | null;
+}
+
+export class Api {
+  private readonly base: string;
+
+  constructor(apiUrl: string) {
+    this.base = apiUrl.replace(/\/+$/, '');
+  }
+
+  private async get<T>(path: string, signal?: AbortSignal): Promise<T> {
+    const res = await fetch(this.base + path, { signal, headers: { accept: 'application/json' } });
+    if (!res.ok) {
+      const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+      throw new ApiError(res.status, body?.error?.code ?? 'HTTP_ERROR', body?.error?.message ?? `${path} answered ${res.status}`);
+    }
+    return (await res.json()) as T;
+  }
+
+  async sensors(signal?: AbortSignal): Promise<SensorInfo[]> {
+    return (await this.get<{ sensors: SensorInfo[] }>('/sensors', signal)).sensors;
+  }
+
+  sensor(sensorId: string, signal?: AbortSignal): Promise<SensorInfo> {
+    return this.get<SensorInfo>(`/sensors/${encodeURIComponent(sensorId)}`, signal);
+  }
+
+  /** Every page of a readings query, up to `maxPages` (the first page fixes the resolution). */
+  async readings(sensorId: string, query: ReadingsQuery, signal?: AbortSignal, maxPages = 20): Promise<Series & { truncated: boolean }> {
+    const params = new URLSearchParams({
+      from: String(query.from),
+      to: String(query.to),
+      resolution: query.resolution ?? 'auto',
+      limit: String(query.limit ?? 10_000),
+    });
+    if (query.metrics?.length) params.set('metrics', query.metrics.join(','));
+    const path = `/sensors/${encodeURIComponent(sensorId)}/readings?`;
+    let page = await this.get<ReadingsPage>(path + params, signal);
+    const resolution = page.resolution;
+    const points: Array<Reading | Bucket> = [...page.points];
+    let pages = 1;
+    while (page.nextCursor && pages < maxPages) {
+      params.set('cursor', page.nextCursor);
+      params.set('resolution', resolution);
+      page = await this.get<ReadingsPage>(path + params, signal);
+      for (const p of page.points) points.push(p);
+      pages++;
+    }
+    return { resolution, points, truncated: Boolean(page.nextCursor) } as Series & { truncated: boolean };
+  }
+}
