@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueDeviceCert } from '../../local/ca.js';
 import type { LocalRuntime } from '../../local/runtime.js';
-import { startLocalRuntime } from '../../local/runtime.js';
+import { PROJECT_ROOT, startLocalRuntime } from '../../local/runtime.js';
 import {
   HOST,
   WsClient,
@@ -422,6 +422,74 @@ describe.sequential('local runtime restart', () => {
       { ts: t2, values: { temperature: 2 } },
     ]);
     expect(await listedSensor(runtime, sensorId)).toMatchObject({ sensorId, latest: { ts: t2, values: { temperature: 2 } } });
+  });
+});
+
+describe.sequential('npm start (local/main.ts) as a process', () => {
+  let dataDir: string;
+  const children = new Set<ChildProcess>();
+
+  afterAll(async () => {
+    await closeDevices();
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+    }
+    await removeDataDir(dataDir);
+  });
+
+  /** Starts `local/main.ts --no-sim` (what `npm start` runs) on free ports and reads its URLs from the banner. */
+  async function startMain(): Promise<{ child: ChildProcess; api: string; mqtt: string; output: () => string }> {
+    // Node itself with tsx's loader, not the tsx CLI: the CLI runs the program in a child process that a
+    // SIGKILL of the CLI would leave running.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--no-sim'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, HOST, PORT: '0', MQTT_PORT: '0', MQTTS_PORT: '0', DATA_DIR: dataDir, MQTT_URL: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const banner = await eventually('the banner of npm start', async () => {
+      if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}: ${output}`);
+      const api = /HTTP API\s+(http:\/\/\S+)/.exec(output)?.[1];
+      const mqtt = /MQTT\s+(mqtt:\/\/\S+)/.exec(output)?.[1];
+      return api && mqtt ? { api, mqtt } : undefined;
+    }, 60_000);
+    return { child, ...banner, output: () => output };
+  }
+
+  it('replays, at the next start, a batch acknowledged just before a crash (SIGKILL)', async () => {
+    dataDir = await makeDataDir();
+    const sensorId = 'crash-a';
+    const first = await startMain();
+    expect((await getJson(`${first.api}/health`)).body).toEqual({ status: 'ok' });
+    const device = await connectDevice(first.mqtt, sensorId, { reconnectPeriod: 0 });
+    device.on('error', () => undefined);
+    const base = Math.floor((Date.now() - 20 * MINUTE) / 1000) * 1000;
+    const batch = Array.from({ length: 500 }, (_, i) => ({ ts: base + i * 1000, values: { temperature: i } }));
+    await device.publishAsync(telemetryTopic(sensorId), json(batch), { qos: 1 });
+    const killed = new Promise((resolve) => first.child.once('exit', resolve));
+    first.child.kill('SIGKILL');
+    await killed;
+    await closeDevices();
+
+    const second = await startMain();
+    const points = await eventually('the 500 acknowledged readings after the restart', async () => {
+      const res = await getJson(`${second.api}/sensors/${sensorId}/readings?resolution=raw&limit=1000&from=${base}&to=${base + 500_000}`);
+      return res.status === 200 && res.body.points.length === 500 ? res.body.points : undefined;
+    });
+    expect(points).toEqual(batch);
+
+    // Ctrl-C / SIGTERM stops it cleanly.
+    const exit = new Promise<number | null>((resolve) => second.child.once('exit', (code) => resolve(code)));
+    second.child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+    expect(second.output()).toContain('Stopped');
   });
 });
 

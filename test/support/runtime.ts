@@ -32,6 +32,8 @@ export const runtimeLogs: Array<Record<string, unknown>> = [];
 
 /** Starts the runtime on free ports (HTTP, MQTT, MQTTS) in `dataDir`, with fast retries. */
 export async function startTestRuntime(dataDir: string, options: RuntimeOptions = {}): Promise<LocalRuntime> {
+  // The handlers' expected warnings (rejected telemetry) are noise in a test run; VIGIA_TEST_LOGS shows them.
+  if (!process.env.VIGIA_TEST_LOGS) process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
   return startLocalRuntime({
     host: HOST,
     port: 0,

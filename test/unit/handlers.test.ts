@@ -127,11 +127,18 @@ describe('history writer ← IoT rule event', () => {
     expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 0);
   });
 
-  it('a redelivery (the Put’s condition fails) writes nothing else', async () => {
-    ddb.on(PutCommand).rejects(conditionFailed());
+  it('a redelivery (the Put’s condition fails) is not stored again; roll-ups are recomputed, not incremented', async () => {
+    ddb.on(PutCommand, { TableName: 'readings' }).rejects(conditionFailed());
+    ddb.on(PutCommand, { TableName: 'rollups' }).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(QueryCommand, { TableName: 'readings' }).resolves({ Items: [{ ts: READING_TS, values: { temperature: 21.4 } }], Count: 1 });
+    ddb.on(QueryCommand, { TableName: 'rollups' }).resolves({ Items: [], Count: 0 });
     expect(await historyWriter(fixture('iot-telemetry-rule-event'))).toEqual({ accepted: true, stored: 0, duplicates: 1 });
-    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(ddb.commandCalls(PutCommand, { TableName: 'readings' })).toHaveLength(1);
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'rollups',
+      Item: expect.objectContaining({ series: `${SENSOR}#1m`, readings: 1, stats: { temperature: { min: 21.4, max: 21.4, sum: 21.4, count: 1 } } }),
+    });
   });
 
   it('dead-letters a rejected payload to SQS with its topic and code, and touches no table', async () => {

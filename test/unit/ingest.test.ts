@@ -62,6 +62,25 @@ describe('storeTelemetry', () => {
     expect(deps.rollups.bucketsOf('s1', '1m')[0].stats.t).toEqual({ min: 1, max: 1, sum: 1, count: 1 });
   });
 
+  it('a retried invocation completes roll-ups and the registry when the first one failed after storing', async () => {
+    const putBuckets = deps.rollups.putBuckets.bind(deps.rollups);
+    let failures = 1;
+    deps.rollups.putBuckets = async (...args) => {
+      if (failures-- > 0) throw new Error('throttled');
+      return putBuckets(...args);
+    };
+    const e = event([
+      { ts: NOW - 2000, values: { t: 1 } },
+      { ts: NOW - 1000, values: { t: 3 } },
+    ]);
+    await expect(storeTelemetry(e, deps)).rejects.toThrow('throttled');
+    expect(deps.readings.rows.get('s1')!.size).toBe(2);
+    expect(await storeTelemetry(e, deps)).toEqual({ accepted: true, stored: 0, duplicates: 2 });
+    expect(deps.rollups.bucketsOf('s1', '1m').map((b) => b.stats.t)).toEqual([{ min: 1, max: 3, sum: 4, count: 2 }]);
+    expect(deps.rollups.bucketsOf('s1', '1h').map((b) => b.stats.t)).toEqual([{ min: 1, max: 3, sum: 4, count: 2 }]);
+    expect(await deps.sensors.get('s1')).toMatchObject({ metrics: ['t'], latest: { ts: NOW - 1000, values: { t: 3 } } });
+  });
+
   it('dead-letters a rejected payload whole with its topic, code and bytes, and stores nothing', async () => {
     const raw = JSON.stringify([
       { ts: NOW - 1000, values: { t: 1 } },

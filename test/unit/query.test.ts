@@ -174,6 +174,16 @@ describe('parseReadingsQuery: cursors', () => {
     expect(query({ ...first, cursor })).toEqual({ ...q, after: NOW - HOUR });
   });
 
+  it('a bound left out of a later page is the cursor’s, not a new default from the moved clock', () => {
+    const onlyFrom = { from: String(NOW - 2 * HOUR), resolution: 'raw' };
+    const q = query(onlyFrom);
+    const cursor = nextCursor(q, 'raw', NOW - HOUR);
+    expect(query({ ...onlyFrom, cursor }, undefined, 's1', NOW + 5 * 60_000)).toEqual({ ...q, after: NOW - HOUR });
+    const both = query(first);
+    const next = nextCursor(both, 'raw', NOW - HOUR);
+    expect(query({ to: first.to, cursor: next }, undefined, 's1', NOW + 5 * 60_000)).toEqual({ ...both, after: NOW - HOUR });
+  });
+
   it('fixes the resolution that auto chose; the same or the original request is accepted', () => {
     const q = query({ from: String(NOW - 2 * HOUR), to: String(NOW) });
     const cursor = nextCursor(q, '1m', NOW - HOUR);

@@ -199,6 +199,15 @@ describe('parseTelemetry: INVALID_VALUE', () => {
     expect(codeOf(parse(payload))).toBe('INVALID_VALUE');
   });
 
+  it.each([
+    ['next to a valid metric', '{"temperature":21,"__proto__":5}'],
+    ['alone', '{"__proto__":5}'],
+    ['holding an object', '{"__proto__":{"a":1}}'],
+    ['inside values', '{"values":{"__proto__":1}}'],
+  ])('the name __proto__ in the flat form is a bad metric name, not a prototype (%s)', (_, text) => {
+    expect(codeOf(parse(text))).toBe('INVALID_VALUE');
+  });
+
   it('a number too large to be finite (1e400)', () => {
     expect(codeOf(parse('{"values":{"a":1e400}}'))).toBe('INVALID_VALUE');
   });
