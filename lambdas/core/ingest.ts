@@ -71,10 +71,10 @@ export async function storeTelemetry(event: unknown, deps: StoreDeps): Promise<S
     return { accepted: false, code: result.code, message: result.message };
   }
   const stored = await deps.readings.insertNew(result.readings);
-  if (stored.length > 0) {
-    await refreshRollups(sensorId, stored, deps);
-    await deps.sensors.recordReadings(sensorId, stored);
-  }
+  // Every reading of the payload, not only the new ones: an invocation retried after its readings were stored
+  // but before roll-ups or the registry were written must still complete them. Both updates are idempotent.
+  await refreshRollups(sensorId, result.readings, deps);
+  await deps.sensors.recordReadings(sensorId, result.readings);
   const duplicates = result.readings.length - stored.length;
   return { accepted: true, stored: stored.length, duplicates };
 }

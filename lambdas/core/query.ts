@@ -172,10 +172,9 @@ export function parseReadingsQuery(
       cursorError = err as ApiError;
     }
   }
-  const explicitFrom = from !== undefined;
-  const explicitTo = to !== undefined;
-  to ??= cursor && !explicitFrom ? cursor.t : now;
-  from ??= cursor && !explicitTo ? cursor.f : to - DEFAULT_RANGE_MS;
+  // A bound left out of a later page is the cursor's, never a fresh default: `now` has moved on since.
+  to ??= cursor ? cursor.t : now;
+  from ??= cursor ? cursor.f : to - DEFAULT_RANGE_MS;
   if (from >= to) throw invalidRange('from must be before to');
   if (to - from > MAX_RANGE_MS) throw invalidRange('the range may span at most 366 days');
 

@@ -167,10 +167,10 @@ function checkObject(obj: Record<string, unknown>, where: string, inBatch: boole
     v.add('INVALID_SHAPE', `${where}: a batch reading needs values`);
     return undefined;
   }
-  const values: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(obj)) {
-    if (key !== 'ts' && key !== 'units') values[key] = value;
-  }
+  // fromEntries defines own properties, so a "__proto__" key stays a (bad) metric name instead of a prototype.
+  const values: Record<string, unknown> = Object.fromEntries(
+    Object.entries(obj).filter(([key]) => key !== 'ts' && key !== 'units'),
+  );
   return checkReading({ ts: obj.ts, hasTs, values, units: obj.units }, where, ctx, v);
 }
 
