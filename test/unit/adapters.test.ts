@@ -195,6 +195,102 @@ describe('DynamoSensorRegistry.applyPresence', () => {
   });
 });
 
+describe('DynamoSensorRegistry.recordReadings and get', () => {
+  const registry = new DynamoSensorRegistry(doc, 'sensors');
+  const readings: Reading[] = [
+    { sensorId: 's1', ts: NOW - 2000, values: { t: 1, h: 40 }, units: { t: '°C' }, receivedAt: NOW - 10 },
+    { sensorId: 's1', ts: NOW - 1000, values: { t: 2 }, units: {}, receivedAt: NOW },
+  ];
+
+  it('adds metrics, sets units and the receive time, and the newest reading only when newer than the stored one', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    await registry.recordReadings('s1', readings);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
+    const input = ddb.commandCalls(UpdateCommand)[0].args[0].input;
+    expect(input.ConditionExpression).toBe('attribute_not_exists(#lts) OR #lts < :lts');
+    expect(input.ExpressionAttributeValues).toMatchObject({
+      ':metrics': new Set(['t', 'h']),
+      ':rt': NOW,
+      ':latest': { ts: NOW - 1000, values: { t: 2 } },
+      ':lts': NOW - 1000,
+    });
+    expect(Object.values(input.ExpressionAttributeNames!)).toContain('unit:t');
+  });
+
+  it('an older reading (offline buffer) updates everything but latest', async () => {
+    ddb.on(UpdateCommand).rejectsOnce(conditionFailed()).resolves({});
+    await registry.recordReadings('s1', readings);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
+    const second = ddb.commandCalls(UpdateCommand)[1].args[0].input;
+    expect(second.ConditionExpression).toBeUndefined();
+    expect(second.UpdateExpression).not.toContain('#l =');
+    expect(second.ExpressionAttributeValues).toMatchObject({ ':rt': NOW });
+  });
+
+  it('reads an item back into a sensor record', async () => {
+    ddb.on(GetCommand).resolves({
+      Item: {
+        sensorId: 's1',
+        metrics: new Set(['t', 'h']),
+        'unit:t': '°C',
+        latest: { ts: NOW - 1000, values: { t: 2 } },
+        latestTs: NOW - 1000,
+        lastReadingAt: NOW,
+        online: true,
+        presenceTs: NOW - 5000,
+        presenceVersion: 2,
+      },
+    });
+    expect(await registry.get('s1')).toEqual({
+      sensorId: 's1',
+      metrics: ['h', 't'],
+      units: { t: '°C' },
+      latest: { ts: NOW - 1000, values: { t: 2 } },
+      lastReadingAt: NOW,
+      presence: { online: true, ts: NOW - 5000, versionNumber: 2 },
+    });
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { TableName: 'sensors', Key: { sensorId: 's1' }, ConsistentRead: true });
+  });
+});
+
+describe('DynamoConnectionRegistry', () => {
+  const connections = new DynamoConnectionRegistry(doc, 'connections');
+
+  it('markPushed answers only the ts whose conditional Put succeeded', async () => {
+    ddb.on(PutCommand).resolves({});
+    ddb.on(PutCommand, { Item: { pk: 'live#s1', sk: String(NOW - 1), expiresAt: Math.floor(NOW / 1000) + 86_400 } }).rejects(conditionFailed());
+    expect(await connections.markPushed('s1', [NOW - 2, NOW - 1, NOW], NOW)).toEqual([NOW - 2, NOW]);
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      TableName: 'connections',
+      Item: { pk: 'live#s1', sk: String(NOW), expiresAt: Math.floor(NOW / 1000) + 86_400 },
+      ConditionExpression: 'attribute_not_exists(#pk)',
+    });
+  });
+
+  it('takeCommandToken: a new second starts the budget; within a second it counts up to the limit', async () => {
+    ddb.on(UpdateCommand).rejectsOnce(conditionFailed()).resolvesOnce({}).rejects(conditionFailed());
+    expect(await connections.takeCommandToken('c1', NOW + 250, 10)).toBe(true);
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 1, {
+      ConditionExpression: 'attribute_not_exists(#sec) OR #sec <> :sec',
+      ExpressionAttributeValues: { ':sec': NOW / 1000, ':one': 1 },
+    });
+    expect(ddb).toHaveReceivedNthCommandWith(UpdateCommand, 2, {
+      ConditionExpression: '#sec = :sec AND #cnt < :max',
+      ExpressionAttributeValues: { ':sec': NOW / 1000, ':one': 1, ':max': 10 },
+    });
+    expect(await connections.takeCommandToken('c1', NOW + 300, 10)).toBe(false);
+  });
+
+  it('subscribersOf follows query pages of the sensor and of *', async () => {
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'sub#s1' } })
+      .resolvesOnce({ Items: [{ sk: 'a' }], LastEvaluatedKey: { pk: 'sub#s1', sk: 'a' } })
+      .resolvesOnce({ Items: [{ sk: 'b' }] });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'sub#*' } }).resolves({ Items: [{ sk: 'b' }, { sk: 'c' }] });
+    expect((await connections.subscribersOf('s1')).sort()).toEqual(['a', 'b', 'c']);
+  });
+});
+
 describe('ApiGatewayLiveSender', () => {
   const sender = new ApiGatewayLiveSender(new ApiGatewayManagementApiClient({ endpoint: 'https://example.execute-api.eu-west-1.amazonaws.com/prod', region: 'eu-west-1' }));
 
