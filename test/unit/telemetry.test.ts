@@ -351,7 +351,11 @@ describe('parseTelemetry: properties', () => {
             expect(name).toMatch(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/);
             expect(Number.isFinite(r.values[name])).toBe(true);
           }
-          for (const name of Object.keys(r.units)) expect(names).toContain(name);
+          for (const [name, unit] of Object.entries(r.units)) {
+            expect(names).toContain(name);
+            expect([...unit].length).toBeGreaterThanOrEqual(1);
+            expect([...unit].length).toBeLessThanOrEqual(16);
+          }
         }
       }),
       { numRuns: 10_000 },
