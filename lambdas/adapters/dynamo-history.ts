@@ -19,6 +19,7 @@ interface PageRequest {
   to: number;
   after?: number;
   maxItems?: number;
+  consistent?: boolean;
   projection: string;
   names: Record<string, string>;
 }
@@ -42,6 +43,7 @@ async function queryRange(doc: DynamoDBDocumentClient, r: PageRequest) {
         ProjectionExpression: r.projection,
         ExclusiveStartKey: startKey,
         Limit: remaining,
+        ConsistentRead: r.consistent,
       }),
     );
     items.push(...((out.Items as Record<string, unknown>[] | undefined) ?? []));
@@ -112,6 +114,7 @@ export class DynamoReadingStore implements ReadingStore {
       to: range.to,
       after: range.after,
       maxItems: range.maxItems,
+      consistent: range.consistent,
       projection: '#ts, #v',
       names: { '#v': 'values' },
     });
@@ -170,6 +173,7 @@ export class DynamoRollupStore implements RollupStore {
       to: range.to,
       after: range.after,
       maxItems: range.maxItems,
+      consistent: range.consistent,
       projection: '#ts, #st, #n',
       names: { '#st': 'stats', '#n': 'readings' },
     });

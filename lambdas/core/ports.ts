@@ -14,6 +14,8 @@ export interface RawRange {
   after?: number;
   /** At most this many items are read; absent reads the whole range. */
   maxItems?: number;
+  /** Sees every write completed before the read (roll-ups recomputed right after their readings are stored). */
+  consistent?: boolean;
 }
 
 export interface ReadingStore {

@@ -76,7 +76,7 @@ export async function refreshRollups(
   const minuteBuckets: Bucket[] = [];
   // Adjacent touched minutes are read with one query.
   for (const [from, to] of contiguousRanges(minutes, BUCKET_MS['1m'])) {
-    const { points } = await store.readings.queryRaw({ sensorId, from, to });
+    const { points } = await store.readings.queryRaw({ sensorId, from, to, consistent: true });
     minuteBuckets.push(...aggregatePoints(points, '1m'));
   }
   await store.rollups.putBuckets(sensorId, '1m', minuteBuckets);
@@ -84,7 +84,7 @@ export async function refreshRollups(
   const hours = [...new Set(minutes.map((m) => bucketStart(m, '1h')))].sort((a, b) => a - b);
   const hourBuckets: Bucket[] = [];
   for (const [from, to] of contiguousRanges(hours, BUCKET_MS['1h'])) {
-    const { buckets } = await store.rollups.queryBuckets({ sensorId, resolution: '1m', from, to });
+    const { buckets } = await store.rollups.queryBuckets({ sensorId, resolution: '1m', from, to, consistent: true });
     hourBuckets.push(...mergeBuckets(buckets, '1h'));
   }
   await store.rollups.putBuckets(sensorId, '1h', hourBuckets);

@@ -163,6 +163,21 @@ describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
     expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, { ExclusiveStartKey: { sensorId: 's1', ts: 11 }, Limit: 4 });
   });
 
+  it('reads strongly consistent only when asked (roll-up recomputation), for raw readings and buckets', async () => {
+    const store = new DynamoReadingStore(doc, TABLE, 30);
+    const rollups = new DynamoRollupStore(doc, 'rollups', { minuteDays: 180, hourDays: 1825 });
+    ddb.on(QueryCommand).resolves({ Items: [], Count: 0 });
+    await store.queryRaw({ sensorId: 's1', from: 0, to: 100, consistent: true });
+    await rollups.queryBuckets({ sensorId: 's1', resolution: '1m', from: 0, to: 100, consistent: true });
+    await store.queryRaw({ sensorId: 's1', from: 0, to: 100 });
+    const consistency = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.ConsistentRead);
+    expect(consistency).toEqual([true, true, undefined]);
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, {
+      TableName: 'rollups',
+      ExpressionAttributeValues: { ':p': 's1#1m', ':low': 0, ':high': 99 },
+    });
+  });
+
   it('putBuckets keeps a stored bucket that aggregates more readings', async () => {
     const rollups = new DynamoRollupStore(doc, 'rollups', { minuteDays: 180, hourDays: 1825 });
     ddb.on(PutCommand).rejects(conditionFailed());
