@@ -110,6 +110,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
   const host = options.host ?? '127.0.0.1';
   const dataDir = path.resolve(options.dataDir ?? '.data');
   const log = options.log ?? defaultLog;
+  // Set before the first SDK client (the DynamoDB stand-in's) is built: the SDK checks it then, once.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const staticDir =
     options.staticDir ??
     (existsSync(path.join(PROJECT_ROOT, 'frontend/dist/index.html'))
