@@ -70,6 +70,7 @@ describe.sequential('local runtime (embedded broker)', () => {
 
     const device = await connectDevice(runtime.urls.mqtt!, sensorId);
     await mine.waitFor((f) => f.type === 'status' && f.sensorId === sensorId && f.online === true, 'online status');
+    await everything.waitFor((f) => f.type === 'status' && f.sensorId === sensorId && f.online === true, 'online status on *');
 
     const ts = Date.now() - 1000;
     const values = { temperature: 21.4, humidity: 48 };
@@ -224,6 +225,10 @@ describe.sequential('local runtime (embedded broker)', () => {
     expect((await getJson(`${runtime.urls.api}/sensors/auth-b`)).body.error.code).toBe('SENSOR_NOT_FOUND');
     expect((await getJson(`${runtime.urls.api}/sensors/auth-b/readings`)).status).toBe(404);
     expect((await rawReadings(runtime, 'auth-a', ownTs - MINUTE, ownTs + MINUTE)).map((p) => p.ts)).toEqual([ownTs]);
+
+    // Nor subscribe to another sensor's commands: SUBACK failure code.
+    await expect(a.subscribeAsync('sensors/auth-b/commands', { qos: 1 })).rejects.toMatchObject({ packet: { granted: [0x87] } });
+    expect(a.connected).toBe(true);
 
     // Mutual TLS: identity = certificate CN.
     const files = await issueDeviceCert(dataDir, 'dev-a');
