@@ -124,6 +124,11 @@ describe('history writer ← IoT rule event', () => {
       Key: { sensorId: SENSOR },
       ExpressionAttributeValues: expect.objectContaining({ ':rt': RECEIVED_AT, ':lts': READING_TS }),
     });
+    // Roll-ups are recomputed from what was just written: the reads must see it.
+    expect(ddb.commandCalls(QueryCommand).map((c) => [c.args[0].input.TableName, c.args[0].input.ConsistentRead])).toEqual([
+      ['readings', true],
+      ['rollups', true],
+    ]);
     expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 0);
   });
 
@@ -185,7 +190,7 @@ describe('presence ← AWS IoT lifecycle events', () => {
     const event = fixture('iot-presence-connected');
     ddb.on(UpdateCommand).resolves({});
     subscribers({ [SENSOR]: ['conn-a'] });
-    expect(await presence(event)).toEqual({ applied: true });
+    expect(await presence(event)).toEqual({ applied: 1 });
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'sensors',
       Key: { sensorId: SENSOR },
@@ -198,7 +203,7 @@ describe('presence ← AWS IoT lifecycle events', () => {
     const event = fixture('iot-presence-disconnected');
     ddb.on(UpdateCommand).resolves({});
     subscribers({ [SENSOR]: ['conn-a'] });
-    expect(await presence(event)).toEqual({ applied: true });
+    expect(await presence(event)).toEqual({ applied: 1 });
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { ExpressionAttributeValues: expect.objectContaining({ ':online': false }) });
     expect(posted()[0].frame).toEqual({ type: 'status', sensorId: SENSOR, online: false, ts: event.timestamp });
   });
@@ -206,7 +211,7 @@ describe('presence ← AWS IoT lifecycle events', () => {
   it('an event older than the applied one changes nothing and is not pushed', async () => {
     ddb.on(UpdateCommand).rejects(conditionFailed());
     subscribers({ [SENSOR]: ['conn-a'] });
-    expect(await presence(fixture('iot-presence-connected'))).toEqual({ applied: false });
+    expect(await presence(fixture('iot-presence-connected'))).toEqual({ applied: 0 });
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
   });
 });
