@@ -53,6 +53,7 @@ interface Watcher {
   invalid: string[];
   waitFor(predicate: () => boolean): Promise<void>;
   reset(): void;
+  publish(topic: string, body: unknown): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -81,6 +82,9 @@ async function startWatcher(port: number, certDir: string): Promise<Watcher> {
       watcher.counts.clear();
       watcher.batches = 0;
       watcher.invalid = [];
+    },
+    async publish(topic, body) {
+      await client.publishAsync(topic, JSON.stringify(body), { qos: 1 });
     },
     async close() {
       await client.endAsync();
@@ -182,7 +186,7 @@ describe('npm run sim errors', () => {
   });
 });
 
-describe('offline buffering', () => {
+describe.each(['mqtt5', 'mqtt311'] as const)('offline buffering at %s', (protocol) => {
   it('queues readings while the broker is down and flushes them as batches: every reading arrives, none twice', async () => {
     watcher.reset();
     const lines: string[] = [];
@@ -190,7 +194,7 @@ describe('offline buffering', () => {
       sensors: ['sim-1', 'sim-2'],
       host: '127.0.0.1',
       port: broker.port,
-      protocol: 'mqtt5',
+      protocol,
       tls: { caPath: join(certDir, 'ca.crt'), certDir },
       intervalMs: 100,
       count: 60,
@@ -216,6 +220,44 @@ describe('offline buffering', () => {
       expect(watcher.counts.size).toBe(120);
       expect([...watcher.counts.entries()].filter(([, n]) => n !== 1)).toEqual([]);
       expect(lines.some((l) => /connection lost/.test(l))).toBe(true);
+    } finally {
+      await sim.stop({ drainMs: 0 });
+    }
+  });
+});
+
+describe('commands', () => {
+  it('setInterval changes the period on receipt; an unknown command is logged and ignored', async () => {
+    watcher.reset();
+    const lines: string[] = [];
+    const sim = await startSimulation({
+      sensors: ['sim-1'],
+      host: '127.0.0.1',
+      port: broker.port,
+      protocol: 'mqtt5',
+      tls: { caPath: join(certDir, 'ca.crt'), certDir },
+      intervalMs: 3_600_000,
+      failFast: true,
+      log: (line) => lines.push(line),
+    });
+    try {
+      // One reading at start; the next would be an hour later.
+      await watcher.waitFor(() => watcher.counts.size >= 1);
+      // The commands subscription follows CONNACK asynchronously: repeat until one arrives.
+      const ignoredUnknown = () => lines.some((l) => /ignored command: unknown command "selfDestruct"/.test(l));
+      while (!ignoredUnknown()) {
+        await watcher.publish('sensors/sim-1/commands', { id: 'c0', name: 'selfDestruct', args: {}, issuedAt: Date.now() });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await watcher.publish('sensors/sim-1/commands', { id: 'c1', name: 'setInterval', args: { intervalMs: 50 }, issuedAt: Date.now() });
+      await until(() => lines.some((l) => /ignored command: setInterval with invalid args/.test(l)));
+      expect(sim.stats().perSensor[0].intervalMs).toBe(3_600_000);
+
+      await watcher.publish('sensors/sim-1/commands', { id: 'c2', name: 'setInterval', args: { intervalMs: 100 }, issuedAt: Date.now() });
+      await watcher.waitFor(() => watcher.counts.size >= 4);
+      expect(sim.stats().perSensor[0].intervalMs).toBe(100);
+      expect(lines.some((l) => /sim-1: setInterval 100 ms \(command c2\)/.test(l))).toBe(true);
+      expect(watcher.invalid).toEqual([]);
     } finally {
       await sim.stop({ drainMs: 0 });
     }
