@@ -560,6 +560,43 @@ describe.sequential('local runtime with an external broker (mosquitto)', () => {
       units: { temperature: '°C' },
       latest: { ts, values },
     });
+
+    // A command reaches the device through the external broker.
+    await device.subscribeAsync(`sensors/${sensorId}/commands`, { qos: 1 });
+    const received = nextMessage(device, `sensors/${sensorId}/commands`);
+    const sent = await ws.request({ action: 'command', sensorId, command: { name: 'setInterval', args: { intervalMs: 2000 } } });
+    expect(sent).toEqual({ type: 'commandSent', id: expect.stringMatching(UUID), sensorId });
+    expect(JSON.parse((await received).toString('utf8'))).toEqual({
+      id: sent.id,
+      name: 'setInterval',
+      args: { intervalMs: 2000 },
+      issuedAt: expect.any(Number),
+    });
+
+    // mosquitto lets a payload over 128 KiB through: it is dead-lettered TOO_LARGE, and nothing is stored.
+    // Otherwise valid (a full batch of 32-metric readings), so TOO_LARGE is the first code that applies.
+    const wide = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`metric_${String(i).padStart(5, '0')}`, 1.5]));
+    const big = json(Array.from({ length: 500 }, (_, i) => ({ ts: ts - 2 * MINUTE + i, values: wide })));
+    expect(Buffer.byteLength(big)).toBeGreaterThan(128 * 1024);
+    const lettersBefore = (await readDeadLetters(runtime)).length;
+    await device.publishAsync(telemetryTopic(sensorId), big, { qos: 1 });
+    const letters = await eventually('the oversized payload dead-lettered', async () => {
+      const all = (await readDeadLetters(runtime!)).slice(lettersBefore);
+      return all.length > 0 ? all : undefined;
+    });
+    expect(letters.map((l) => [l.topic, l.code])).toEqual([[telemetryTopic(sensorId), 'TOO_LARGE']]);
+    await runtime.rules.idle();
+    expect(await rawReadings(runtime, sensorId, ts - MINUTE, ts + MINUTE)).toEqual([{ ts, values }]);
+
+    // Without its broker, the runtime is not healthy.
+    const exited = new Promise((resolve) => mosquitto!.once('exit', resolve));
+    mosquitto.kill('SIGTERM');
+    await exited;
+    await eventually('health to report the lost broker', async () => {
+      const res = await fetch(`${runtime!.urls.api}/health`);
+      await res.arrayBuffer();
+      return res.status === 503 ? true : undefined;
+    });
   });
 });
 
