@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { ApiDeps, ApiResponse } from '../../lambdas/core/api.js';
 import { OFFLINE_AFTER_MS, handleApiRequest, sensorView } from '../../lambdas/core/api.js';
@@ -349,5 +350,47 @@ describe('GET /sensors/{id}/readings: CSV', () => {
     expect(last.headers).not.toHaveProperty('x-next-cursor');
     // The CSV cursor is the same cursor the JSON answer gives.
     expect(body(await get('/sensors/s1/readings', { resolution: 'raw', limit: '2' })).nextCursor).toBe(cursor);
+  });
+});
+
+describe('GET /sensors/{id}/readings: paging property', () => {
+  it('following nextCursor answers every point (raw) or bucket (1m, 1h) in [from, to) once, ascending', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.integer({ min: NOW - 3 * HOUR, max: NOW - 1 }), { minLength: 0, maxLength: 80 }),
+        fc.integer({ min: 1, max: 15 }),
+        fc.constantFrom('raw', '1m', '1h'),
+        fc.integer({ min: NOW - 3 * HOUR, max: NOW - 1 }),
+        async (stamps, limit, resolution, from) => {
+          deps = { readings: new FakeReadingStore(), rollups: new FakeRollupStore(), sensors: new FakeSensorRegistry(), now: () => NOW };
+          await seed('s1', stamps.map((ts) => [ts, { temperature: ts % 97 }]));
+          deps.sensors.seed({ sensorId: 's1' });
+          const size = resolution === '1m' ? MINUTE : HOUR;
+          const expected =
+            resolution === 'raw'
+              ? stamps.filter((ts) => ts >= from).sort((a, b) => a - b)
+              : [...new Set(stamps.map((ts) => Math.floor(ts / size) * size))].filter((b) => b >= from).sort((a, b) => a - b);
+          const seen: number[] = [];
+          let cursor: string | null = null;
+          for (let pages = 0; pages <= expected.length + 1; pages++) {
+            const res: ApiResponse = await get('/sensors/s1/readings', {
+              from: String(from),
+              resolution,
+              limit: String(limit),
+              ...(cursor ? { cursor } : {}),
+            });
+            expect(res.status).toBe(200);
+            const page = body(res);
+            expect(page.points.length).toBeLessThanOrEqual(limit);
+            seen.push(...page.points.map((p: { ts: number }) => p.ts));
+            cursor = page.nextCursor;
+            if (cursor === null) break;
+          }
+          expect(cursor).toBeNull();
+          expect(seen).toEqual(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

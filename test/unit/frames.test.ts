@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Caller, FrameDeps } from '../../lambdas/core/frames.js';
 import { answerFrame, routeWebSocket } from '../../lambdas/core/frames.js';
@@ -280,14 +281,17 @@ describe('applyPresenceEvent', () => {
 
   beforeEach(async () => {
     await deps.connections.setSubscriptions('conn-1', ['s1'], ['s1'], [], NOW);
+    await deps.connections.open('conn-other');
+    await deps.connections.setSubscriptions('conn-other', ['s2'], ['s2'], [], NOW);
   });
 
-  it('applies a lifecycle event and pushes a status frame to subscribers', async () => {
+  it('applies a lifecycle event and pushes a status frame to subscribers only', async () => {
     expect(await applyPresenceEvent(lifecycle('connected', NOW, 1), presenceDeps())).toEqual({ applied: true });
     expect(deps.live.framesTo('conn-1')).toEqual([{ type: 'status', sensorId: 's1', online: true, ts: NOW }]);
     expect((await deps.sensors.get('s1'))!.presence).toEqual({ online: true, ts: NOW, versionNumber: 1 });
     await applyPresenceEvent(lifecycle('disconnected', NOW + 5000, 2), presenceDeps());
     expect(deps.live.framesTo('conn-1')[1]).toEqual({ type: 'status', sensorId: 's1', online: false, ts: NOW + 5000 });
+    expect(deps.live.framesTo('conn-other')).toEqual([]);
   });
 
   it('ignores an event older by timestamp, or by versionNumber at the same timestamp', async () => {
@@ -311,5 +315,51 @@ describe('applyPresenceEvent', () => {
       expect(await applyPresenceEvent(e, presenceDeps())).toEqual({ applied: false });
     }
     expect(deps.live.sent).toEqual([]);
+  });
+});
+
+describe('answerFrame: fuzz', () => {
+  const anyFrame = fc.oneof(
+    fc.string({ maxLength: 60 }),
+    fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+    fc
+      .record(
+        {
+          action: fc.oneof(fc.constantFrom('subscribe', 'unsubscribe', 'command', 'ping', 'dance'), fc.jsonValue({ maxDepth: 1 })),
+          sensorIds: fc.oneof(fc.array(fc.oneof(fc.constantFrom('s1', '*', 'bad id', ''), fc.string({ maxLength: 5 })), { maxLength: 110 }), fc.jsonValue({ maxDepth: 1 })),
+          sensorId: fc.oneof(fc.constantFrom('s1', 'ghost', 'bad id'), fc.jsonValue({ maxDepth: 1 })),
+          command: fc.oneof(
+            fc.record({ name: fc.oneof(fc.constantFrom('setInterval', 'reboot', 'toString'), fc.jsonValue({ maxDepth: 1 })), args: fc.oneof(fc.record({ intervalMs: fc.oneof(fc.integer({ min: 0, max: 4_000_000 }), fc.double(), fc.jsonValue({ maxDepth: 1 })) }), fc.jsonValue({ maxDepth: 1 })) }, { requiredKeys: [] }),
+            fc.jsonValue({ maxDepth: 2 }),
+          ),
+        },
+        { requiredKeys: [] },
+      )
+      .map((v) => JSON.stringify(v)),
+  );
+  const TYPES = ['subscribed', 'commandSent', 'pong', 'error'];
+  const CODES = ['BAD_REQUEST', 'UNKNOWN_ACTION', 'LIMIT_EXCEEDED', 'SENSOR_NOT_FOUND', 'FORBIDDEN'];
+
+  it('always answers one contract frame; an error frame changes nothing; never more than 100 subscriptions', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(anyFrame, { minLength: 1, maxLength: 6 }), async (frames) => {
+        await deps.connections.setSubscriptions('conn-1', [], [], [], NOW);
+        deps.devices.published.length = 0;
+        for (const body of frames) {
+          const before = await subs();
+          const published = deps.devices.published.length;
+          const reply = (await answerFrame(caller, body, deps)) as { type: string; code?: string; sensorIds?: string[] };
+          expect(TYPES).toContain(reply.type);
+          if (reply.type === 'error') {
+            expect(CODES).toContain(reply.code);
+            expect(await subs()).toEqual(before);
+            expect(deps.devices.published).toHaveLength(published);
+          }
+          if (reply.type === 'subscribed') expect(reply.sensorIds).toEqual(await subs());
+          expect((await subs()).length).toBeLessThanOrEqual(100);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { storeTelemetry } from '../../lambdas/core/ingest.js';
+import { storeTelemetry, storeTelemetryBatch } from '../../lambdas/core/ingest.js';
 import type { Bucket } from '../../lambdas/core/model.js';
 import { aggregatePoints, bucketStart, contiguousRanges, mergeBuckets } from '../../lambdas/core/rollups.js';
 import { FakeReadingStore, FakeRejectionSink, FakeRollupStore, FakeSensorRegistry, silentLog } from './fakes.js';
@@ -106,12 +106,14 @@ describe('roll-ups through storeTelemetry', () => {
       order: fc.array(fc.nat(), { minLength: readings.length + 40, maxLength: readings.length + 40 }),
       chunkSizes: fc.array(fc.integer({ min: 1, max: 25 }), { minLength: 1, maxLength: 20 }),
       singleForm: fc.constantFrom('form1', 'form3'),
+      // Queued ingest hands several rule events to one invocation.
+      eventsPerInvocation: fc.integer({ min: 1, max: 4 }),
     }),
   );
 
   it('every 1m and 1h bucket equals aggregating the distinct raw points directly', async () => {
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ readings, duplicates, order, chunkSizes, singleForm }) => {
+      fc.asyncProperty(scenario, async ({ readings, duplicates, order, chunkSizes, singleForm, eventsPerInvocation }) => {
         const deps = {
           readings: new FakeReadingStore(),
           rollups: new FakeRollupStore(),
@@ -125,6 +127,7 @@ describe('roll-ups through storeTelemetry', () => {
           .map((r, i) => ({ r, key: order[i] }))
           .sort((a, b) => a.key - b.key)
           .map(({ r }) => r);
+        const events: unknown[] = [];
         let sent = 0;
         for (let c = 0; sent < arrivals.length; c++) {
           const chunk = arrivals.slice(sent, sent + chunkSizes[c % chunkSizes.length]);
@@ -135,11 +138,12 @@ describe('roll-ups through storeTelemetry', () => {
               : singleForm === 'form1'
                 ? { ts: chunk[0].ts, values: chunk[0].values }
                 : { ts: chunk[0].ts, ...chunk[0].values };
-          const outcome = await storeTelemetry(
-            { payload: Buffer.from(JSON.stringify(doc)).toString('base64'), sensorId: 's1', receivedAt: NOW },
-            deps,
-          );
-          expect(outcome.accepted).toBe(true);
+          events.push({ payload: Buffer.from(JSON.stringify(doc)).toString('base64'), sensorId: 's1', receivedAt: NOW });
+        }
+        for (let i = 0; i < events.length; i += eventsPerInvocation) {
+          const group = events.slice(i, i + eventsPerInvocation);
+          const outcomes = group.length === 1 ? [await storeTelemetry(group[0], deps)] : await storeTelemetryBatch(group, deps);
+          expect(outcomes.every((o) => o.accepted)).toBe(true);
         }
         expect(deps.rejections.rejected).toEqual([]);
         expect(deps.readings.rows.get('s1')?.size).toBe(readings.length);
