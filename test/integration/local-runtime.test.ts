@@ -293,6 +293,35 @@ describe.sequential('local runtime (embedded broker)', () => {
     expect(ws.isOpen).toBe(true);
     // Nothing changed: still subscribed to the sensor only.
     expect(await ws.request({ action: 'unsubscribe', sensorIds: ['nobody'] })).toEqual({ type: 'subscribed', sensorIds: [sensorId] });
+
+    // Limits: 100 subscriptions per connection ('*' counting as one); 10 commands per second per connection.
+    const limits = await WsClient.open(runtime.urls.ws);
+    const hundred = Array.from({ length: 100 }, (_, i) => `lim-${i}`);
+    expect((await limits.request({ action: 'subscribe', sensorIds: [...hundred, 'lim-100'] })).code).toBe('BAD_REQUEST');
+    expect((await limits.request({ action: 'subscribe', sensorIds: hundred.slice(0, 99) })).sensorIds).toHaveLength(99);
+    expect((await limits.request({ action: 'subscribe', sensorIds: ['*'] })).sensorIds).toHaveLength(100);
+    expect(await limits.request({ action: 'subscribe', sensorIds: ['lim-99'] })).toMatchObject({ type: 'error', code: 'LIMIT_EXCEEDED' });
+    expect((await limits.request({ action: 'unsubscribe', sensorIds: ['*'] })).sensorIds).toHaveLength(99);
+    const burst = Array.from({ length: 11 }, () => ({
+      action: 'command',
+      sensorId,
+      command: { name: 'setInterval', args: { intervalMs: 1000 } },
+    }));
+    // The budget is per wall-clock second: start the burst just after a second begins.
+    while (Date.now() % 1000 > 100) await new Promise((resolve) => setTimeout(resolve, 10));
+    const from = limits.frames.length;
+    const started = Date.now();
+    for (const frame of burst) limits.send(frame);
+    await limits.waitFor(() => limits.frames.length - from >= 11, '11 replies to a burst of 11 commands', from);
+    const ended = Date.now();
+    const replies = limits.frames.slice(from);
+    expect(replies.every((f) => f.type === 'commandSent' || (f.type === 'error' && f.code === 'LIMIT_EXCEEDED'))).toBe(true);
+    const accepted = replies.filter((f) => f.type === 'commandSent').length;
+    const seconds = Math.floor(ended / 1000) - Math.floor(started / 1000) + 1;
+    expect(accepted).toBeGreaterThanOrEqual(1);
+    expect(accepted).toBeLessThanOrEqual(10 * seconds);
+    // Answered within one second (the usual case here): exactly the 11th is refused.
+    if (seconds === 1) expect(replies.map((f) => f.type)).toEqual([...Array(10).fill('commandSent'), 'error']);
   });
 
   it('pushes presence to subscribers and shows it in GET /api/sensors', async () => {
