@@ -3,7 +3,8 @@
  * the IoT policy rules of contract §1/§2, presence events, the mutual-TLS identity and the local CA.
  */
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -356,6 +357,39 @@ describe('onMessage listeners', () => {
     expect(acked).toBe(true);
   });
 
+  it("hands one client's messages over, and acknowledges them, in arrival order", async () => {
+    const clientId = newSensorId('ordered');
+    const topic = TOPICS.telemetry(clientId);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const firstStarted = new Promise<void>((resolve) => (started = resolve));
+    const order: string[] = [];
+    broker.onMessage(async (t, payload) => {
+      if (t !== topic) return;
+      const n = (json(payload).values as { temperature: number }).temperature;
+      order.push(`start ${n}`);
+      if (n === 1) {
+        started();
+        await gate;
+      }
+      order.push(`end ${n}`);
+    });
+
+    const client = await connect(mqttUrl, { protocolVersion: 5, clientId });
+    const acks: number[] = [];
+    const first = client.publishAsync(topic, reading(1), { qos: 1 }).then(() => acks.push(1));
+    const second = client.publishAsync(topic, reading(2), { qos: 1 }).then(() => acks.push(2));
+    await firstStarted;
+    const other = await connect(mqttUrl, { protocolVersion: 5, clientId: newSensorId() });
+    await other.subscribeAsync(TOPICS.commands(other.options.clientId!), { qos: 1 });
+    expect(order).toEqual(['start 1']);
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['start 1', 'end 1', 'start 2', 'end 2']);
+    expect(acks).toEqual([1, 2]);
+  });
+
   it('logs a failing listener and still acknowledges and serves', async () => {
     const clientId = newSensorId('faulty');
     const topic = TOPICS.telemetry(clientId);
@@ -387,6 +421,7 @@ describe('robustness', () => {
     for (const bytes of [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x01])]) {
       const socket = net.connect(broker.mqttPort, HOST);
       socket.on('error', () => undefined);
+      socket.resume();
       const socketClosed = new Promise((resolve) => socket.once('close', resolve));
       socket.end(bytes);
       await socketClosed;
@@ -398,6 +433,23 @@ describe('robustness', () => {
 
     const client = await connect(mqttUrl, { protocolVersion: 5, clientId: newSensorId() });
     expect(client.connected).toBe(true);
+  });
+
+  it('drops a client that stops sending within 1.5 keep-alive periods (MQTT_KEEP_ALIVE_TIMEOUT)', async () => {
+    const clientId = newSensorId('silent');
+    const id = Buffer.from(clientId);
+    // MQTT 3.1.1 CONNECT, clean session, keep-alive 1 s; nothing is sent after it.
+    const variableHeader = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x01]);
+    const payload = Buffer.concat([Buffer.from([0x00, id.length]), id]);
+    const connectPacket = Buffer.concat([Buffer.from([0x10, variableHeader.length + payload.length]), variableHeader, payload]);
+    const socket = net.connect(broker.mqttPort, HOST);
+    socket.on('error', () => undefined);
+    socket.resume(); // read (and drop) the CONNACK, so the broker's close is seen
+    const socketClosed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(connectPacket);
+    const disconnected = await messages.waitForPresence('disconnected', clientId);
+    expect(disconnected).toMatchObject({ disconnectReason: 'MQTT_KEEP_ALIVE_TIMEOUT', clientInitiatedDisconnect: false });
+    await socketClosed;
   });
 
   it('rejects startBroker naming the port already in use', async () => {
@@ -493,9 +545,18 @@ describe('local CA', () => {
     const dir = await mkdtemp(join(tmpdir(), 'vigia-restart-'));
     try {
       const first = await startBroker({ host: HOST, mqttPort: 0, mqttsPort: 0, dataDir: dir, log: () => undefined });
+      const firstMessages = new MessageLog();
+      first.onMessage((topic, payload, meta) => firstMessages.add({ topic, payload, meta }));
       const caBefore = await readFile(join(dir, 'certs', 'ca.crt'), 'utf8');
       const files = await issueDeviceCert(dir, 'restart-device');
+      const device = await connect(`mqtt://${HOST}:${first.mqttPort}`, { protocolVersion: 5, clientId: 'restart-device' });
+      const deviceClosed = closed(device);
       await first.close();
+      await deviceClosed;
+      // close() resolves only once the listeners have heard the last presence events.
+      const last = firstMessages.all.at(-1)!;
+      expect(last.topic).toBe(TOPICS.presence('disconnected', 'restart-device'));
+      expect(json(last.payload)).toMatchObject({ disconnectReason: 'SERVER_INITIATED_DISCONNECT' });
 
       const second = await startBroker({ host: HOST, mqttPort: 0, mqttsPort: 0, dataDir: dir, log: () => undefined });
       try {
@@ -511,6 +572,35 @@ describe('local CA', () => {
         await client.endAsync();
       } finally {
         await second.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('npm run cert issues device certificates into DATA_DIR and refuses an invalid id', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigia-cert-cli-'));
+    const run = (...args: string[]) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, ['--import', 'tsx', 'local/cert-cli.ts', ...args], { env: { ...process.env, DATA_DIR: dir } }, (error, stdout, stderr) =>
+          resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+        );
+      });
+    try {
+      const refused = await run('good-one', 'bad/one');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('Invalid sensorId "bad/one"');
+      await expect(readFile(join(dir, 'certs', 'good-one.crt'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+
+      const issued = await run('cli-a', 'cli-b');
+      expect(issued.code).toBe(0);
+      for (const id of ['cli-a', 'cli-b']) {
+        expect(issued.stdout).toContain(join(dir, 'certs', `${id}.crt`));
+        const cert = new X509Certificate(await readFile(join(dir, 'certs', `${id}.crt`)));
+        expect(cert.subject).toBe(`CN=${id}`);
+        expect(cert.checkIssued(new X509Certificate(await readFile(join(dir, 'certs', 'ca.crt'))))).toBe(true);
+        expect((await stat(join(dir, 'certs', `${id}.key`))).mode & 0o777).toBe(0o600);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
