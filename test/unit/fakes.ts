@@ -142,7 +142,7 @@ export class FakeConnectionRegistry implements ConnectionRegistry {
     return [...(this.subs.get(connectionId) ?? [])];
   }
 
-  async setSubscriptions(connectionId: string, next: string[]): Promise<void> {
+  async setSubscriptions(connectionId: string, next: string[], _added: string[] = [], _removed: string[] = [], _now = 0): Promise<void> {
     this.subs.set(connectionId, [...next]);
   }
 
