@@ -1,12 +1,11 @@
 /**
- * The DynamoDB stand-in: dynalite on LevelDB in the data folder, with the tables created from the same
- * definitions CDK uses.
+ * The DynamoDB stand-in: dynalite on LevelDB in the data folder, on a worker thread of its own, with the
+ * tables created from the same definitions CDK uses.
  */
 import { mkdir } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import { Worker } from 'node:worker_threads';
 import type { TableDefinition } from '../lambdas/shared/tables.js';
 import { CONNECTIONS_TABLE, READINGS_TABLE, ROLLUPS_TABLE, SENSORS_TABLE } from '../lambdas/shared/tables.js';
 
@@ -39,14 +38,21 @@ function createTableInput(name: string, def: TableDefinition) {
 export async function startDynamo(dataDir: string, host: string): Promise<LocalDynamo> {
   const dbPath = path.join(dataDir, 'dynamodb');
   await mkdir(dbPath, { recursive: true });
-  const server = dynalite({ path: dbPath, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'LOCK' || /lock/i.test(err.message) ? new Error(`The data folder ${dataDir} is in use by another vigia process`) : err),
-    );
-    server.listen(0, host, () => resolve());
+  const worker = new Worker(new URL('./dynamo-worker.mjs', import.meta.url), { workerData: { path: dbPath, host } });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`DynamoDB stand-in exited (${code})`)));
+    worker.on('message', (msg: { type: string; port?: number; message?: string }) => {
+      if (msg.type === 'listening') resolve(msg.port!);
+      // LevelDB holds a lock on its folder: a second process on the same data folder fails here.
+      if (msg.type === 'error') {
+        reject(/lock/i.test(msg.message ?? '') ? new Error(`The data folder ${dataDir} is in use by another vigia process`) : new Error(msg.message));
+      }
+    });
   });
-  const { port } = server.address() as AddressInfo;
+  worker.removeAllListeners('error');
+  worker.removeAllListeners('exit');
+  worker.on('error', (err) => console.error(JSON.stringify({ level: 'error', message: 'DynamoDB stand-in failed', error: err.message })));
   const endpoint = `http://${host}:${port}`;
 
   const client = new DynamoDBClient({
@@ -64,9 +70,14 @@ export async function startDynamo(dataDir: string, host: string): Promise<LocalD
   }
   return {
     endpoint,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-      }),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        worker.on('message', (msg: { type: string }) => {
+          if (msg.type === 'closed') resolve();
+        });
+        worker.postMessage('close');
+      });
+      await worker.terminate();
+    },
   };
 }

@@ -33,6 +33,12 @@ function portEnv(name: string, fallback: number): number {
   return Number(text);
 }
 
+function ingestEnv(): 'direct' | 'queued' {
+  const text = process.env.INGEST || 'queued';
+  if (text !== 'direct' && text !== 'queued') usage(`INGEST must be direct or queued, got "${text}"`);
+  return text;
+}
+
 async function main(): Promise<void> {
   const { sensors } = parseArgs(process.argv.slice(2));
   const runtime = await startLocalRuntime({
@@ -42,6 +48,7 @@ async function main(): Promise<void> {
     mqttsPort: portEnv('MQTTS_PORT', 8883),
     dataDir: process.env.DATA_DIR || '.data',
     mqttUrl: process.env.MQTT_URL || undefined,
+    ingest: ingestEnv(),
   });
 
   let sim: Simulation | undefined;
@@ -70,6 +77,7 @@ async function main(): Promise<void> {
       : `  MQTT        ${runtime.urls.mqtt}   (external broker)`,
     ...(runtime.mqttsPort !== null ? [`  MQTT + TLS  ${runtime.urls.mqtts}   (certificate CN = sensorId; npm run cert -- <sensorId>)`] : []),
     `  Data        ${runtime.dataDir}`,
+    `  Ingest      ${runtime.rules.mode} (INGEST=direct|queued)`,
     `  Rejected    ${runtime.deadLetterFile}`,
     `  Sensors     ${sensors > 0 ? `${sensors} simulated (sim-1 … sim-${sensors})` : 'none simulated (--no-sim)'}`,
     '',

@@ -21,8 +21,12 @@ export interface RuleRunnerOptions {
   log: (entry: Record<string, unknown>) => void;
   /** Delays before the retries of a failed invocation. @default [1000, 2000] (Lambda: about 1 and 2 minutes) */
   retryDelaysMs?: number[];
-  /** Invocations in flight at once. @default 32 */
+  /** @default queued */
+  mode?: IngestMode;
+  /** Direct mode: invocations of one function in flight at once. @default 32 */
   concurrency?: number;
+  /** Queued mode: rule events per invocation at most. @default 2000 */
+  maxBatch?: number;
   rules?: readonly RuleDefinition[];
 }
 
@@ -92,25 +96,32 @@ class GroupWriter {
   }
 }
 
+/**
+ * How rules reach their functions, as the cloud's `ingest` setting: `direct`, the rule invokes the function
+ * once per message; `queued`, the rule sends to a queue and the function takes what has gathered (up to
+ * `maxBatch`) in one invocation, as an SQS batch event.
+ */
+export type IngestMode = 'direct' | 'queued';
+
 export class RuleRunner {
   private readonly rules: readonly RuleDefinition[];
   private readonly journal: GroupWriter;
-  private readonly queue: Invocation[] = [];
+  private readonly queues = new Map<RuleTarget, Invocation[]>();
+  private readonly active = new Map<RuleTarget, number>();
   /** Journaled and not finished: what a compaction keeps. */
   private readonly open = new Map<string, Invocation>();
-  private active = 0;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
-  private readonly concurrency: number;
   private readonly retryDelaysMs: number[];
+  readonly mode: IngestMode;
 
   constructor(private readonly options: RuleRunnerOptions) {
     this.rules = options.rules ?? RULES;
     this.journal = new GroupWriter(options.journalFile, () =>
       [...this.open.values()].map((i) => `${JSON.stringify(i)}\n`).join(''),
     );
-    this.concurrency = options.concurrency ?? 32;
     this.retryDelaysMs = options.retryDelaysMs ?? [1000, 2000];
+    this.mode = options.mode ?? 'queued';
   }
 
   /** Replays what an earlier run accepted but did not finish, then starts afresh. */
@@ -161,31 +172,64 @@ export class RuleRunner {
   };
 
   private enqueue(invocation: Invocation): void {
-    this.queue.push(invocation);
-    this.pump();
+    let queue = this.queues.get(invocation.target);
+    if (!queue) this.queues.set(invocation.target, (queue = []));
+    queue.push(invocation);
+    this.pump(invocation.target);
   }
 
-  private pump(): void {
-    while (this.active < this.concurrency && this.queue.length > 0 && !this.stopped) {
-      const invocation = this.queue.shift()!;
-      this.active += 1;
-      void this.run(invocation).finally(() => {
-        this.active -= 1;
+  /** Invocations of one target in flight at once. Presence keeps its events in order. */
+  private concurrency(target: RuleTarget): number {
+    if (target === 'presence') return 1;
+    return this.mode === 'direct' ? (this.options.concurrency ?? 32) : 2;
+  }
+
+  private pump(target: RuleTarget): void {
+    const queue = this.queues.get(target) ?? [];
+    while ((this.active.get(target) ?? 0) < this.concurrency(target) && queue.length > 0 && !this.stopped) {
+      const batch = queue.splice(0, this.mode === 'direct' ? 1 : (this.options.maxBatch ?? 2000));
+      this.active.set(target, (this.active.get(target) ?? 0) + 1);
+      void this.run(target, batch).finally(() => {
+        this.active.set(target, (this.active.get(target) ?? 1) - 1);
         if (this.open.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
-        this.pump();
+        this.pump(target);
       });
     }
   }
 
-  private async run(invocation: Invocation): Promise<void> {
+  /** The event the function receives: the rule's own event, or an SQS batch of them. */
+  private eventFor(batch: Invocation[]): Record<string, unknown> {
+    if (this.mode === 'direct') return batch[0].event;
+    const now = Date.now();
+    return {
+      Records: batch.map((i) => ({
+        messageId: i.id,
+        receiptHandle: i.id,
+        body: JSON.stringify(i.event),
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: String(now),
+          SenderId: 'iot.amazonaws.com',
+          ApproximateFirstReceiveTimestamp: String(now),
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: `arn:aws:sqs:local:000000000000:vigia-${i.target}`,
+        awsRegion: 'local',
+      })),
+    };
+  }
+
+  private async run(target: RuleTarget, batch: Invocation[]): Promise<void> {
     const attempts = this.retryDelaysMs.length + 1;
     let lastError: Error | undefined;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(this.retryDelaysMs[attempt - 1]);
       try {
-        const handler = await this.options.handlers[invocation.target]();
-        await handler(invocation.event);
-        await this.finish(invocation);
+        const handler = await this.options.handlers[target]();
+        await handler(this.eventFor(batch));
+        await this.finish(batch);
         return;
       } catch (err) {
         lastError = err as Error;
@@ -193,30 +237,30 @@ export class RuleRunner {
         this.options.log({
           level: 'warn',
           message: 'rule invocation failed',
-          rule: invocation.rule,
+          rules: [...new Set(batch.map((i) => i.rule))],
+          events: batch.length,
           attempt: attempt + 1,
           error: lastError.message,
         });
       }
     }
-    // Lambda's on-failure destination: the invocation record, kept for an operator.
+    // Lambda's on-failure destination (the queue's dead-letter queue when queued): kept for an operator.
+    const at = new Date().toISOString();
     await appendFile(
       this.options.failedFile,
-      `${JSON.stringify({
-        at: new Date().toISOString(),
-        rule: invocation.rule,
-        target: invocation.target,
-        condition: 'RetriesExhausted',
-        error: lastError?.message,
-        event: invocation.event,
-      })}\n`,
+      batch
+        .map(
+          (i) =>
+            `${JSON.stringify({ at, rule: i.rule, target: i.target, condition: 'RetriesExhausted', error: lastError?.message, event: i.event })}\n`,
+        )
+        .join(''),
     );
-    await this.finish(invocation);
+    await this.finish(batch);
   }
 
-  private async finish(invocation: Invocation): Promise<void> {
-    this.open.delete(invocation.id);
-    await this.journal.append(`${JSON.stringify({ done: invocation.id })}\n`);
+  private async finish(batch: Invocation[]): Promise<void> {
+    for (const i of batch) this.open.delete(i.id);
+    await this.journal.append(batch.map((i) => `${JSON.stringify({ done: i.id })}\n`).join(''));
   }
 
   /** Resolves once every accepted invocation has finished (tests and benchmarks). */

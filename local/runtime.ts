@@ -15,7 +15,7 @@ import { connectExternalBroker, type MessageBus } from './bus.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
 import { WebSocketGateway } from './gateway.js';
 import { createHttpServer } from './http-server.js';
-import { RuleRunner, type RuleHandler } from './rules.js';
+import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -34,6 +34,11 @@ export interface RuntimeOptions {
   mqttUrl?: string;
   /** Where the dashboard is served from. @default frontend/dist, else frontend/placeholder */
   staticDir?: string;
+  /**
+   * How rules reach the functions: `queued` batches what gathers while a function is busy (the cloud's
+   * queued ingest); `direct` invokes once per message (the cloud's default). @default queued
+   */
+  ingest?: IngestMode;
   /** Retries of a failed rule invocation. @default [1000, 2000] ms */
   retryDelaysMs?: number[];
   log?: (entry: Record<string, unknown>) => void;
@@ -161,6 +166,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       journalFile: path.join(dataDir, 'rules-journal.jsonl'),
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
+      mode: options.ingest ?? 'queued',
       log,
     });
     await rules.recover();

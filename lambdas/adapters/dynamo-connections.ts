@@ -3,7 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionRegistry } from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
-import { batchWriteAll, epochSeconds, isConditionFailure, mapLimit } from './dynamo-util.js';
+import { BATCH_WRITE_SIZE, batchGetAll, batchWriteAll, epochSeconds, isConditionFailure, mapLimit } from './dynamo-util.js';
 
 const META = 'meta';
 const connKey = (connectionId: string) => ({ pk: `conn#${connectionId}`, sk: META });
@@ -123,6 +123,23 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
 
   async markPushed(sensorId: string, ts: number[], now: number): Promise<number[]> {
     const expiresAt = epochSeconds(now) + PUSHED_TTL_SECONDS;
+    if (ts.length > BATCH_WRITE_SIZE) {
+      // Many readings (a queued batch, an offline buffer): read the marks, then write the missing ones.
+      const existing = await batchGetAll(
+        this.doc,
+        this.tableName,
+        ts.map((t) => ({ pk: `live#${sensorId}`, sk: String(t) })),
+        { expression: '#sk', names: { '#sk': 'sk' } },
+      );
+      const marked = new Set(existing.map((item) => Number(item.sk)));
+      const fresh = ts.filter((t) => !marked.has(t));
+      await batchWriteAll(
+        this.doc,
+        this.tableName,
+        fresh.map((t) => ({ PutRequest: { Item: { pk: `live#${sensorId}`, sk: String(t), expiresAt } } })),
+      );
+      return fresh;
+    }
     const fresh = await mapLimit(ts, 25, async (t) => {
       try {
         await this.doc.send(

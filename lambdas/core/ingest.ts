@@ -48,35 +48,105 @@ export interface StoreDeps {
   log: Logger;
 }
 
-/** The history writer: stores new readings, keeps roll-ups and the registry current, dead-letters the rest. */
+/** Runs tasks with at most `limit` in flight. */
+export async function inParallel<T>(items: T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await task(items[next++]);
+    }),
+  );
+}
+
+function groupBySensor(readings: Reading[]): Map<string, Reading[]> {
+  const groups = new Map<string, Reading[]>();
+  for (const r of readings) {
+    const group = groups.get(r.sensorId);
+    if (group) group.push(r);
+    else groups.set(r.sensorId, [r]);
+  }
+  return groups;
+}
+
+const readingKey = (r: Pick<Reading, 'sensorId' | 'ts'>) => `${r.sensorId}\u0000${r.ts}`;
+
+/** Sensors whose roll-ups and registry entry are refreshed at once. */
+const SENSOR_CONCURRENCY = 8;
+
+/**
+ * The history writer, for one rule event (direct ingest) or a batch of them (queued ingest): stores new
+ * readings, keeps roll-ups and the registry current, dead-letters rejected payloads. Work per sensor is
+ * done once per batch, however many of its readings the batch holds.
+ */
+export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): Promise<StoreOutcome[]> {
+  const outcomes: StoreOutcome[] = [];
+  const accepted: Array<{ index: number; readings: Reading[] }> = [];
+  const rejections: Promise<void>[] = [];
+  events.forEach((event, index) => {
+    const decoded = decodeEvent(event);
+    if (!decoded) {
+      deps.log.error('telemetry event without payload or receivedAt', { code: 'INVALID_EVENT' });
+      outcomes[index] = { accepted: false, code: 'INVALID_EVENT', message: 'telemetry event without payload or receivedAt' };
+      return;
+    }
+    const { payload, sensorId, receivedAt } = decoded;
+    const result = parseTelemetry(payload, { sensorId, receivedAt, rawRetentionDays: deps.rawRetentionDays });
+    if (!result.ok) {
+      const topic = TOPICS.telemetry(sensorId);
+      deps.log.warn('telemetry rejected', { code: result.code, reason: result.message, topic, bytes: payload.length });
+      rejections.push(
+        deps.rejections.reject({
+          topic,
+          sensorId,
+          code: result.code,
+          message: result.message,
+          payload: payload.toString('base64'),
+          receivedAt,
+        }),
+      );
+      outcomes[index] = { accepted: false, code: result.code, message: result.message };
+      return;
+    }
+    accepted.push({ index, readings: result.readings });
+  });
+  await Promise.all(rejections);
+  if (accepted.length === 0) return outcomes;
+
+  // One key, one reading: across the batch too, the first one wins.
+  const seen = new Set<string>();
+  const unique: Reading[] = [];
+  for (const { readings } of accepted) {
+    for (const r of readings) {
+      const key = readingKey(r);
+      if (!seen.has(key)) {
+        seen.add(key);
+        unique.push(r);
+      }
+    }
+  }
+  const stored = await deps.readings.insertNew(unique);
+  const storedKeys = new Set(stored.map(readingKey));
+
+  // Every valid reading, not only the new ones: an invocation retried after its readings were stored but
+  // before roll-ups or the registry were written must still complete them. Both updates are idempotent.
+  await inParallel([...groupBySensor(unique)], SENSOR_CONCURRENCY, async ([sensorId, readings]) => {
+    await refreshRollups(sensorId, readings, deps);
+    await deps.sensors.recordReadings(sensorId, readings);
+  });
+
+  for (const { index, readings } of accepted) {
+    let fresh = 0;
+    for (const r of readings) {
+      if (storedKeys.delete(readingKey(r))) fresh += 1;
+    }
+    outcomes[index] = { accepted: true, stored: fresh, duplicates: readings.length - fresh };
+  }
+  return outcomes;
+}
+
+/** The history writer for one rule event. */
 export async function storeTelemetry(event: unknown, deps: StoreDeps): Promise<StoreOutcome> {
-  const decoded = decodeEvent(event);
-  if (!decoded) {
-    deps.log.error('telemetry event without payload or receivedAt', { code: 'INVALID_EVENT' });
-    return { accepted: false, code: 'INVALID_EVENT', message: 'telemetry event without payload or receivedAt' };
-  }
-  const { payload, sensorId, receivedAt } = decoded;
-  const result = parseTelemetry(payload, { sensorId, receivedAt, rawRetentionDays: deps.rawRetentionDays });
-  if (!result.ok) {
-    const topic = TOPICS.telemetry(sensorId);
-    deps.log.warn('telemetry rejected', { code: result.code, reason: result.message, topic, bytes: payload.length });
-    await deps.rejections.reject({
-      topic,
-      sensorId,
-      code: result.code,
-      message: result.message,
-      payload: payload.toString('base64'),
-      receivedAt,
-    });
-    return { accepted: false, code: result.code, message: result.message };
-  }
-  const stored = await deps.readings.insertNew(result.readings);
-  // Every reading of the payload, not only the new ones: an invocation retried after its readings were stored
-  // but before roll-ups or the registry were written must still complete them. Both updates are idempotent.
-  await refreshRollups(sensorId, result.readings, deps);
-  await deps.sensors.recordReadings(sensorId, result.readings);
-  const duplicates = result.readings.length - stored.length;
-  return { accepted: true, stored: stored.length, duplicates };
+  return (await storeTelemetryBatch([event], deps))[0];
 }
 
 export interface PushDeps {
@@ -111,25 +181,90 @@ export interface BroadcastDeps extends PushDeps {
   rawRetentionDays: number;
 }
 
+/** Frames stay well under API Gateway's 32 KB WebSocket frame size. */
+const MAX_FRAME_CHARS = 30_000;
+
+/** Splits readings into `readings` frames of at most MAX_FRAME_CHARS each. */
+export function readingsFrames(readings: Array<{ sensorId: string; ts: number; values: Record<string, number> }>) {
+  const frames: Array<{ type: 'readings'; readings: typeof readings }> = [];
+  let current: typeof readings = [];
+  let size = 0;
+  for (const r of readings) {
+    const length = JSON.stringify(r).length + 1;
+    if (current.length > 0 && size + length > MAX_FRAME_CHARS) {
+      frames.push({ type: 'readings', readings: current });
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += length;
+  }
+  if (current.length > 0) frames.push({ type: 'readings', readings: current });
+  return frames;
+}
+
 /**
- * The live broadcaster: pushes valid readings to the sensor's subscribers, once. Invalid payloads are the
- * history writer's to dead-letter; here they are only skipped.
+ * The live broadcaster, for one rule event or a batch: pushes valid readings to their sensors'
+ * subscribers, once each, and each connection gets one frame for all its readings of the batch. Invalid
+ * payloads are the history writer's to dead-letter; here they are only skipped.
  */
+export async function broadcastTelemetryBatch(
+  events: unknown[],
+  deps: BroadcastDeps,
+): Promise<{ pushed: number; connections: number }> {
+  const seen = new Set<string>();
+  const valid: Reading[] = [];
+  for (const event of events) {
+    const decoded = decodeEvent(event);
+    if (!decoded) continue;
+    const result = parseTelemetry(decoded.payload, {
+      sensorId: decoded.sensorId,
+      receivedAt: decoded.receivedAt,
+      rawRetentionDays: deps.rawRetentionDays,
+    });
+    if (!result.ok) continue;
+    for (const r of result.readings) {
+      const key = readingKey(r);
+      if (!seen.has(key)) {
+        seen.add(key);
+        valid.push(r);
+      }
+    }
+  }
+  if (valid.length === 0) return { pushed: 0, connections: 0 };
+
+  const perConnection = new Map<string, Array<{ sensorId: string; ts: number; values: Record<string, number> }>>();
+  let pushed = 0;
+  await inParallel([...groupBySensor(valid)], SENSOR_CONCURRENCY, async ([sensorId, readings]) => {
+    const subscribers = await deps.connections.subscribersOf(sensorId);
+    if (subscribers.length === 0) return;
+    // Only readings not pushed before: a QoS 1 redelivery is not shown twice.
+    const fresh = new Set(await deps.connections.markPushed(sensorId, readings.map((r) => r.ts), deps.now()));
+    const items = readings.filter((r) => fresh.has(r.ts)).map((r) => ({ sensorId, ts: r.ts, values: r.values }));
+    if (items.length === 0) return;
+    pushed += items.length;
+    for (const connectionId of subscribers) {
+      const list = perConnection.get(connectionId);
+      if (list) list.push(...items);
+      else perConnection.set(connectionId, [...items]);
+    }
+  });
+  if (perConnection.size === 0) return { pushed: 0, connections: 0 };
+
+  let sent = 0;
+  await inParallel([...perConnection], 16, async ([connectionId, items]) => {
+    items.sort((a, b) => a.ts - b.ts);
+    for (const frame of readingsFrames(items)) {
+      if ((await pushToConnections([connectionId], frame, deps)) === 0) return;
+    }
+    sent += 1;
+  });
+  return { pushed, connections: sent };
+}
+
+/** The live broadcaster for one rule event. */
 export async function broadcastTelemetry(event: unknown, deps: BroadcastDeps): Promise<{ pushed: number; connections: number }> {
-  const decoded = decodeEvent(event);
-  if (!decoded) return { pushed: 0, connections: 0 };
-  const { payload, sensorId, receivedAt } = decoded;
-  const result = parseTelemetry(payload, { sensorId, receivedAt, rawRetentionDays: deps.rawRetentionDays });
-  if (!result.ok) return { pushed: 0, connections: 0 };
-  const subscribers = await deps.connections.subscribersOf(sensorId);
-  if (subscribers.length === 0) return { pushed: 0, connections: 0 };
-  // Only readings not pushed before: a QoS 1 redelivery is not shown twice.
-  const fresh = new Set(await deps.connections.markPushed(sensorId, result.readings.map((r) => r.ts), deps.now()));
-  const readings = result.readings.filter((r: Reading) => fresh.has(r.ts));
-  if (readings.length === 0) return { pushed: 0, connections: 0 };
-  const frame = { type: 'readings', readings: readings.map((r) => ({ sensorId, ts: r.ts, values: r.values })) };
-  const sent = await pushToConnections(subscribers, frame, deps);
-  return { pushed: readings.length, connections: sent };
+  return broadcastTelemetryBatch([event], deps);
 }
 
 export interface PresenceDeps extends PushDeps {

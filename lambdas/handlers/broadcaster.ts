@@ -1,9 +1,10 @@
-/** IoT rule → live: pushes readings to the WebSocket connections subscribed to their sensor. */
-import { broadcastTelemetry } from '../core/ingest.js';
+/** IoT rule (or its queue) → live: pushes readings to the WebSocket connections subscribed to their sensor. */
+import { broadcastTelemetryBatch } from '../core/ingest.js';
 import { connectionRegistry, liveSender, logger, retention } from '../shared/clients.js';
+import { ruleEvents } from '../shared/rule-events.js';
 
 export const handler = async (event: unknown) =>
-  broadcastTelemetry(event, {
+  broadcastTelemetryBatch(ruleEvents(event), {
     connections: connectionRegistry(),
     live: liveSender(),
     log: logger,

@@ -1,9 +1,10 @@
-/** IoT rule → history: stores readings, keeps roll-ups and the registry, dead-letters rejects. */
-import { storeTelemetry } from '../core/ingest.js';
+/** IoT rule (or its queue) → history: stores readings, keeps roll-ups and the registry, dead-letters rejects. */
+import { storeTelemetryBatch } from '../core/ingest.js';
 import { logger, readingStore, rejectionSink, retention, rollupStore, sensorRegistry } from '../shared/clients.js';
+import { ruleEvents } from '../shared/rule-events.js';
 
-export const handler = async (event: unknown) =>
-  storeTelemetry(event, {
+export const handler = async (event: unknown) => {
+  const outcomes = await storeTelemetryBatch(ruleEvents(event), {
     readings: readingStore(),
     rollups: rollupStore(),
     sensors: sensorRegistry(),
@@ -11,3 +12,5 @@ export const handler = async (event: unknown) =>
     rawRetentionDays: retention().rawDays,
     log: logger,
   });
+  return outcomes.length === 1 ? outcomes[0] : { outcomes };
+};
