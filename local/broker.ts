@@ -5,9 +5,17 @@
  * AWS-shaped lifecycle events on `$aws/events/presence/...`.
  *
  * Every accepted message (device telemetry, presence events, and whatever `publish()` sends) goes to the
- * `onMessage` listeners (the rule runner). For a device PUBLISH the listeners are awaited before aedes
- * answers PUBACK, so an acknowledged reading has been handed over; a listener error is logged and the
- * message is still acknowledged.
+ * `onMessage` listeners (the rule runner). For a device PUBLISH the listeners run inside aedes'
+ * `authorizePublish` hook, which aedes awaits before it writes the PUBACK, so an acknowledged reading has
+ * been handed over; one client's messages are handed over and acknowledged in arrival order. A listener
+ * error is logged and the message is still acknowledged.
+ *
+ * Refusals, as aedes 2 carries them: a CONNECT refused in `authenticate` gets CONNACK 0x02/0x05 (3.1.1) or
+ * its MQTT 5 mapping 0x85/0x87; a PUBLISH refused in `authorizePublish` closes a 3.1.1 connection and is
+ * answered PUBACK 0x87 in MQTT 5; a SUBSCRIBE refused in `authorizeSubscribe` gets SUBACK 0x80 / 0x87. A payload
+ * over 128 KiB is refused from `authorizePublish` with `client.disconnect({ reasonCode: 0x95 })`: MQTT 5
+ * clients get DISCONNECT 0x95, 3.1.1 connections are closed; a frame over AWS's Maximum Packet Size is
+ * refused the same way by aedes itself before it is buffered.
  */
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
@@ -75,6 +83,8 @@ export type DisconnectReason =
 const MAX_PACKET_BYTES = 149_504;
 /** AWS IoT Core's Topic Alias Maximum for MQTT 5 clients. */
 const TOPIC_ALIAS_MAXIMUM = 8;
+/** AWS IoT Core's default (and here the most) a persistent MQTT 5 session outlives its connection: 1 hour. */
+const SESSION_EXPIRY_LIMIT_SECONDS = 3600;
 
 const CONNACK_IDENTIFIER_REJECTED = 2; // 0x85 in MQTT 5
 const CONNACK_NOT_AUTHORIZED = 5; // 0x87 in MQTT 5
@@ -156,6 +166,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   const broker = await Aedes.createBroker({
     maximumPacketSize: MAX_PACKET_BYTES,
     topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+    sessionExpiryIntervalLimit: SESSION_EXPIRY_LIMIT_SECONDS,
 
     preConnect(client, packet, callback) {
       requestedClientIds.set(client, packet.clientId ?? '');

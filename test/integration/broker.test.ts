@@ -191,6 +191,7 @@ describe.each([
   });
 
   it.each([
+    ['nothing (the broker would otherwise assign one)', ''],
     ['a space', 'bad id'],
     ['a slash', 'sensors/a'],
     ['65 characters', 'x'.repeat(65)],
