@@ -31,6 +31,8 @@ export function synthVigia(context: Record<string, unknown> = {}): SynthesizedVi
   const outdir = mkdtempSync(join(tmpdir(), 'vigia-infra-'));
   const app = new App({
     outdir,
+    // cfn-lint checks the template in cdk-synth.test.ts; the built-in (wasm) validation would add seconds per synth.
+    builtinCloudFormationValidation: false,
     context: { ...CDK_JSON.context, 'aws:cdk:bundling-stacks': [], ...context },
   });
   const stack = new VigiaStack(app, 'VigiaStack', { retention: retentionFromContext(app) });
