@@ -2,7 +2,6 @@ import { type CfnElement, type RemovalPolicy, Stack, Validations } from 'aws-cdk
 import { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
-import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/names.js';
 import { CONNECTIONS_TABLE } from '../lambdas/shared/tables.js';
