@@ -91,6 +91,8 @@ export class Telemetry extends Construct {
       .createFunction(this, 'Broadcaster', {
         handler: 'broadcaster',
         description: 'Pushes each new reading to the dashboards subscribed to its sensor',
+        // The same accepted ts window as the writer, so nothing is pushed live that history refuses.
+        environment: { [ENV.rawRetentionDays]: String(history.retention.rawDays) },
         ...asyncInvocation,
       })
       .useTable(

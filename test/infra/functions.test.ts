@@ -77,6 +77,7 @@ describe('Function environments point at the right resources', () => {
       expect(endpoint).toMatch(new RegExp(`"/${stageName}"\\]\\]\\}$`));
     }
     expect(keysOf(target(envOf(vigia.stack.telemetry.presence)[ENV.sensorsTable]))).toBe('sensorId:HASH');
+    expect(envOf(vigia.stack.telemetry.broadcaster)[ENV.rawRetentionDays]).toBe('30');
   });
 
   it('websocket: connections, sensors, management endpoint, IoT data endpoint from DescribeEndpoint', () => {
@@ -118,6 +119,9 @@ describe('Function environments point at the right resources', () => {
     const apiEnv = custom.template.toJSON().Resources[custom.logicalId(custom.stack.api.handler)].Properties
       .Environment.Variables;
     expect(apiEnv[ENV.rawRetentionDays]).toBe('7');
+    const broadcasterEnv = custom.template.toJSON().Resources[custom.logicalId(custom.stack.telemetry.broadcaster)]
+      .Properties.Environment.Variables;
+    expect(broadcasterEnv[ENV.rawRetentionDays]).toBe('7');
   });
 
   it('a malformed retention stops the synth, naming the key', () => {
