@@ -5,7 +5,7 @@ import type { AggregateResolution, Bucket, MetricStats, RawPoint, Reading } from
 import { MS_PER_DAY } from '../core/model.js';
 import type { BucketRange, RawRange, ReadingStore, RollupStore } from '../core/ports.js';
 import { READINGS_TABLE, ROLLUPS_TABLE } from '../shared/tables.js';
-import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure, mapLimit } from './dynamo-util.js';
+import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
 
 const PK = READINGS_TABLE.partitionKey.name;
 const SK = READINGS_TABLE.sortKey!.name;
@@ -122,6 +122,15 @@ export class DynamoReadingStore implements ReadingStore {
   }
 }
 
+function toBucket(item: Record<string, unknown>): Bucket {
+  return {
+    ts: item.ts as number,
+    stats: item.stats as Record<string, MetricStats>,
+    readings: item.readings as number,
+    lastTs: typeof item.lastTs === 'number' ? item.lastTs : undefined,
+  };
+}
+
 export interface RollupRetention {
   minuteDays: number;
   hourDays: number;
@@ -138,30 +147,44 @@ export class DynamoRollupStore implements RollupStore {
     return `${sensorId}#${resolution}`;
   }
 
-  async putBuckets(sensorId: string, resolution: AggregateResolution, buckets: Bucket[]): Promise<void> {
+  private key(sensorId: string, resolution: AggregateResolution, ts: number) {
+    return { [ROLLUPS_TABLE.partitionKey.name]: DynamoRollupStore.series(sensorId, resolution), [ROLLUPS_TABLE.sortKey!.name]: ts };
+  }
+
+  async getBuckets(sensorId: string, resolution: AggregateResolution, starts: number[]): Promise<Map<number, Bucket>> {
+    if (starts.length === 0) return new Map();
+    const items = await batchGetAll(
+      this.doc,
+      this.tableName,
+      starts.map((ts) => this.key(sensorId, resolution, ts)),
+      { expression: '#ts, #st, #n, #l', names: { '#ts': 'ts', '#st': 'stats', '#n': 'readings', '#l': 'lastTs' } },
+    );
+    return new Map(items.map((i) => [i.ts as number, toBucket(i)]));
+  }
+
+  async putBucket(sensorId: string, resolution: AggregateResolution, b: Bucket, expectedReadings: number | null): Promise<boolean> {
     const days = resolution === '1m' ? this.retention.minuteDays : this.retention.hourDays;
-    await mapLimit(buckets, 10, async (b) => {
-      try {
-        await this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: {
-              [ROLLUPS_TABLE.partitionKey.name]: DynamoRollupStore.series(sensorId, resolution),
-              [ROLLUPS_TABLE.sortKey!.name]: b.ts,
-              stats: b.stats,
-              readings: b.readings,
-              [ROLLUPS_TABLE.timeToLiveAttribute!]: epochSeconds(b.ts + days * MS_PER_DAY),
-            },
-            // A racing recomputation that saw more readings is the newer one: keep it.
-            ConditionExpression: 'attribute_not_exists(#n) OR #n <= :n',
-            ExpressionAttributeNames: { '#n': 'readings' },
-            ExpressionAttributeValues: { ':n': b.readings },
-          }),
-        );
-      } catch (err) {
-        if (!isConditionFailure(err)) throw err;
-      }
-    });
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...this.key(sensorId, resolution, b.ts),
+            stats: b.stats,
+            readings: b.readings,
+            lastTs: b.lastTs,
+            [ROLLUPS_TABLE.timeToLiveAttribute!]: epochSeconds(b.ts + days * MS_PER_DAY),
+          },
+          ConditionExpression: expectedReadings === null ? 'attribute_not_exists(#n)' : '#n = :n',
+          ExpressionAttributeNames: { '#n': 'readings' },
+          ExpressionAttributeValues: expectedReadings === null ? undefined : { ':n': expectedReadings },
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
   }
 
   async queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }> {
@@ -174,16 +197,9 @@ export class DynamoRollupStore implements RollupStore {
       after: range.after,
       maxItems: range.maxItems,
       consistent: range.consistent,
-      projection: '#ts, #st, #n',
-      names: { '#st': 'stats', '#n': 'readings' },
+      projection: '#ts, #st, #n, #l',
+      names: { '#st': 'stats', '#n': 'readings', '#l': 'lastTs' },
     });
-    return {
-      buckets: items.map((i) => ({
-        ts: i.ts as number,
-        stats: i.stats as Record<string, MetricStats>,
-        readings: i.readings as number,
-      })),
-      itemsRead,
-    };
+    return { buckets: items.map(toBucket), itemsRead };
   }
 }

@@ -30,6 +30,11 @@ export interface Bucket {
    * are only ever added), so a store keeps the bucket with the larger count when writes race.
    */
   readings: number;
+  /**
+   * The newest reading ts the bucket holds. A refresh whose new readings are all later reads only the raw
+   * readings after it; an earlier one (late, or redelivered) recomputes the bucket whole.
+   */
+  lastTs?: number;
 }
 
 export interface RawPoint {

@@ -30,11 +30,13 @@ export interface BucketRange extends RawRange {
 }
 
 export interface RollupStore {
+  /** The stored buckets at these starts (strongly consistent), by start. */
+  getBuckets(sensorId: string, resolution: AggregateResolution, starts: number[]): Promise<Map<number, Bucket>>;
   /**
-   * Replaces these buckets of one sensor at one resolution, except where the stored bucket already
-   * aggregates more readings (a racing, later recomputation).
+   * Writes a bucket if the stored one still aggregates `expectedReadings` readings (null: if there is none
+   * yet); false when another writer changed it first.
    */
-  putBuckets(sensorId: string, resolution: AggregateResolution, buckets: Bucket[]): Promise<void>;
+  putBucket(sensorId: string, resolution: AggregateResolution, bucket: Bucket, expectedReadings: number | null): Promise<boolean>;
   queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }>;
 }
 

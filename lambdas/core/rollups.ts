@@ -1,7 +1,6 @@
 /**
- * Roll-ups: 1-minute buckets recomputed from the raw readings of their minute, 1-hour buckets from the
- * 1-minute buckets of their hour. Recomputing from stored data (rather than adding each reading) makes the
- * maintenance idempotent: a redelivered reading or a retried invocation can never count twice.
+ * Roll-ups: 1-minute and 1-hour buckets kept current from the stored raw readings, so that maintenance is
+ * idempotent: a redelivered reading or a retried invocation can never count twice.
  */
 import type { AggregateResolution, Bucket, MetricStats, RawPoint, Reading } from './model.js';
 import { BUCKET_MS } from './model.js';
@@ -42,8 +41,9 @@ export function aggregatePoints(points: RawPoint[], resolution: AggregateResolut
   for (const p of points) {
     const start = bucketStart(p.ts, resolution);
     let b = buckets.get(start);
-    if (!b) buckets.set(start, (b = { ts: start, stats: {}, readings: 0 }));
+    if (!b) buckets.set(start, (b = { ts: start, stats: {}, readings: 0, lastTs: p.ts }));
     b.readings += 1;
+    if (p.ts > b.lastTs!) b.lastTs = p.ts;
     for (const [metric, value] of Object.entries(p.values)) addValue(b.stats, metric, value);
   }
   return [...buckets.values()].sort((a, b) => a.ts - b.ts);
@@ -57,37 +57,73 @@ export function mergeBuckets(buckets: Bucket[], resolution: AggregateResolution)
     let m = merged.get(start);
     if (!m) merged.set(start, (m = { ts: start, stats: {}, readings: 0 }));
     m.readings += b.readings;
+    if (b.lastTs !== undefined && (m.lastTs === undefined || b.lastTs > m.lastTs)) m.lastTs = b.lastTs;
     for (const [metric, s] of Object.entries(b.stats)) mergeStats(m.stats, metric, s);
   }
   return [...merged.values()].sort((a, b) => a.ts - b.ts);
 }
 
-/**
- * Brings the 1-minute and 1-hour buckets touched by these (newly stored) readings of one sensor up to
- * date. Reads each touched minute's raw readings and each touched hour's minute buckets once.
- */
-export async function refreshRollups(
-  sensorId: string,
-  readings: Reading[],
-  store: { readings: ReadingStore; rollups: RollupStore },
-): Promise<void> {
-  if (readings.length === 0) return;
-  const minutes = [...new Set(readings.map((r) => bucketStart(r.ts, '1m')))].sort((a, b) => a - b);
-  const minuteBuckets: Bucket[] = [];
-  // Adjacent touched minutes are read with one query.
-  for (const [from, to] of contiguousRanges(minutes, BUCKET_MS['1m'])) {
-    const { points } = await store.readings.queryRaw({ sensorId, from, to, consistent: true });
-    minuteBuckets.push(...aggregatePoints(points, '1m'));
-  }
-  await store.rollups.putBuckets(sensorId, '1m', minuteBuckets);
+type Stores = { readings: ReadingStore; rollups: RollupStore };
 
-  const hours = [...new Set(minutes.map((m) => bucketStart(m, '1h')))].sort((a, b) => a - b);
-  const hourBuckets: Bucket[] = [];
-  for (const [from, to] of contiguousRanges(hours, BUCKET_MS['1h'])) {
-    const { buckets } = await store.rollups.queryBuckets({ sensorId, resolution: '1m', from, to, consistent: true });
-    hourBuckets.push(...mergeBuckets(buckets, '1h'));
+/** Attempts at a bucket before giving up (each lost race re-reads it). */
+const MAX_BUCKET_ATTEMPTS = 8;
+
+/**
+ * Brings one bucket up to date with readings just stored in it. When they are all later than the bucket's
+ * newest reading, only the raw readings after that one are read and merged in; otherwise (a late reading,
+ * a redelivery, a retried invocation) the bucket is recomputed whole: from the raw readings for a minute,
+ * from the minute buckets for an hour. Writes are conditional on the bucket read, and a lost race starts
+ * over, so concurrent writers never lose or double-count a reading.
+ */
+async function refreshBucket(
+  sensorId: string,
+  resolution: AggregateResolution,
+  start: number,
+  earliestNew: number,
+  known: Bucket | undefined,
+  store: Stores,
+): Promise<void> {
+  const end = start + BUCKET_MS[resolution];
+  let current = known;
+  for (let attempt = 0; attempt < MAX_BUCKET_ATTEMPTS; attempt++) {
+    if (attempt > 0) current = (await store.rollups.getBuckets(sensorId, resolution, [start])).get(start);
+    let next: Bucket | undefined;
+    if (current?.lastTs !== undefined && earliestNew > current.lastTs) {
+      const { points } = await store.readings.queryRaw({ sensorId, from: current.lastTs + 1, to: end, consistent: true });
+      const delta = aggregatePoints(points, resolution)[0];
+      if (!delta) return; // a concurrent writer has merged them already
+      next = mergeBuckets([current, delta], resolution)[0];
+    } else if (resolution === '1m') {
+      const { points } = await store.readings.queryRaw({ sensorId, from: start, to: end, consistent: true });
+      next = aggregatePoints(points, resolution)[0];
+    } else {
+      const { buckets } = await store.rollups.queryBuckets({ sensorId, resolution: '1m', from: start, to: end, consistent: true });
+      next = mergeBuckets(buckets, resolution)[0];
+    }
+    if (!next || (current && next.readings === current.readings && next.lastTs === current.lastTs)) return;
+    if (await store.rollups.putBucket(sensorId, resolution, next, current?.readings ?? null)) return;
   }
-  await store.rollups.putBuckets(sensorId, '1h', hourBuckets);
+  throw new Error(`roll-up ${sensorId} ${resolution} ${start} kept changing under ${MAX_BUCKET_ATTEMPTS} attempts`);
+}
+
+/**
+ * Brings the 1-minute and then the 1-hour buckets touched by these (stored) readings of one sensor up to
+ * date. Idempotent: refreshing again with the same readings changes nothing.
+ */
+export async function refreshRollups(sensorId: string, readings: Reading[], store: Stores): Promise<void> {
+  if (readings.length === 0) return;
+  for (const resolution of ['1m', '1h'] as const) {
+    const earliest = new Map<number, number>();
+    for (const r of readings) {
+      const start = bucketStart(r.ts, resolution);
+      earliest.set(start, Math.min(earliest.get(start) ?? Infinity, r.ts));
+    }
+    const starts = [...earliest.keys()].sort((a, b) => a - b);
+    const stored = await store.rollups.getBuckets(sensorId, resolution, starts);
+    for (const start of starts) {
+      await refreshBucket(sensorId, resolution, start, earliest.get(start)!, stored.get(start), store);
+    }
+  }
 }
 
 /** Groups sorted bucket starts into [from, to) ranges of adjacent buckets. */

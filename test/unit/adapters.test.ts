@@ -178,15 +178,23 @@ describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
     });
   });
 
-  it('putBuckets keeps a stored bucket that aggregates more readings', async () => {
+  it('putBucket writes only over the bucket it read, and says when another writer came first', async () => {
     const rollups = new DynamoRollupStore(doc, 'rollups', { minuteDays: 180, hourDays: 1825 });
     ddb.on(PutCommand).rejects(conditionFailed());
-    await rollups.putBuckets('s1', '1m', [{ ts: NOW, stats: { t: { min: 1, max: 1, sum: 1, count: 1 } }, readings: 1 }]);
+    const bucket = { ts: NOW, stats: { t: { min: 1, max: 1, sum: 1, count: 1 } }, readings: 3, lastTs: NOW + 5 };
+    expect(await rollups.putBucket('s1', '1m', bucket, 2)).toBe(false);
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: 'rollups',
-      Item: expect.objectContaining({ series: 's1#1m', ts: NOW, readings: 1, expiresAt: Math.floor((NOW + 180 * 86_400_000) / 1000) }),
-      ConditionExpression: 'attribute_not_exists(#n) OR #n <= :n',
-      ExpressionAttributeValues: { ':n': 1 },
+      Item: expect.objectContaining({ series: 's1#1m', ts: NOW, readings: 3, lastTs: NOW + 5, expiresAt: Math.floor((NOW + 180 * 86_400_000) / 1000) }),
+      ConditionExpression: '#n = :n',
+      ExpressionAttributeValues: { ':n': 2 },
+    });
+    ddb.reset();
+    ddb.on(PutCommand).resolves({});
+    expect(await rollups.putBucket('s1', '1h', bucket, null)).toBe(true);
+    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+      ConditionExpression: 'attribute_not_exists(#n)',
+      Item: expect.objectContaining({ series: 's1#1h', expiresAt: Math.floor((NOW + 1825 * 86_400_000) / 1000) }),
     });
   });
 });

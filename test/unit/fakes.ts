@@ -45,15 +45,24 @@ export class FakeReadingStore implements ReadingStore {
 export class FakeRollupStore implements RollupStore {
   readonly series = new Map<string, Map<number, Bucket>>();
 
-  async putBuckets(sensorId: string, resolution: AggregateResolution, buckets: Bucket[]): Promise<void> {
+  async getBuckets(sensorId: string, resolution: AggregateResolution, starts: number[]): Promise<Map<number, Bucket>> {
+    const series = this.series.get(`${sensorId}#${resolution}`);
+    const found = new Map<number, Bucket>();
+    for (const ts of starts) {
+      const b = series?.get(ts);
+      if (b) found.set(ts, structuredClone(b));
+    }
+    return found;
+  }
+
+  async putBucket(sensorId: string, resolution: AggregateResolution, bucket: Bucket, expectedReadings: number | null): Promise<boolean> {
     const key = `${sensorId}#${resolution}`;
     let series = this.series.get(key);
     if (!series) this.series.set(key, (series = new Map()));
-    for (const b of buckets) {
-      const stored = series.get(b.ts);
-      if (stored && stored.readings > b.readings) continue;
-      series.set(b.ts, structuredClone(b));
-    }
+    const stored = series.get(bucket.ts);
+    if ((stored?.readings ?? null) !== expectedReadings) return false;
+    series.set(bucket.ts, structuredClone(bucket));
+    return true;
   }
 
   async queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }> {

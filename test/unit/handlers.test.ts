@@ -6,6 +6,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   DynamoDBDocumentClient,
   GetCommand,
@@ -79,6 +80,7 @@ describe('history writer ← IoT rule event', () => {
     const event = fixture('iot-telemetry-rule-event');
     ddb.on(PutCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { rollups: [] } });
     ddb.on(QueryCommand, { TableName: 'readings' }).resolves({
       Items: [{ ts: READING_TS, values: { temperature: 21.4, humidity: 48 } }],
       Count: 1,
@@ -136,6 +138,7 @@ describe('history writer ← IoT rule event', () => {
     ddb.on(PutCommand, { TableName: 'readings' }).rejects(conditionFailed());
     ddb.on(PutCommand, { TableName: 'rollups' }).resolves({});
     ddb.on(UpdateCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { rollups: [] } });
     ddb.on(QueryCommand, { TableName: 'readings' }).resolves({ Items: [{ ts: READING_TS, values: { temperature: 21.4 } }], Count: 1 });
     ddb.on(QueryCommand, { TableName: 'rollups' }).resolves({ Items: [], Count: 0 });
     expect(await historyWriter(fixture('iot-telemetry-rule-event'))).toEqual({ accepted: true, stored: 0, duplicates: 1 });

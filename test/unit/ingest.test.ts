@@ -63,11 +63,11 @@ describe('storeTelemetry', () => {
   });
 
   it('a retried invocation completes roll-ups and the registry when the first one failed after storing', async () => {
-    const putBuckets = deps.rollups.putBuckets.bind(deps.rollups);
+    const putBucket = deps.rollups.putBucket.bind(deps.rollups);
     let failures = 1;
-    deps.rollups.putBuckets = async (...args) => {
+    deps.rollups.putBucket = async (...args) => {
       if (failures-- > 0) throw new Error('throttled');
-      return putBuckets(...args);
+      return putBucket(...args);
     };
     const e = event([
       { ts: NOW - 2000, values: { t: 1 } },

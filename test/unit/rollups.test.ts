@@ -36,11 +36,11 @@ describe('bucket arithmetic', () => {
       '1m',
     );
     expect(minutes).toEqual([
-      { ts: NOW, readings: 2, stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 5, sum: 5, count: 1 } } },
-      { ts: NOW + 3 * MINUTE, readings: 1, stats: { b: { min: 7, max: 7, sum: 7, count: 1 } } },
+      { ts: NOW, readings: 2, lastTs: NOW + 2, stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 5, sum: 5, count: 1 } } },
+      { ts: NOW + 3 * MINUTE, readings: 1, lastTs: NOW + 3 * MINUTE, stats: { b: { min: 7, max: 7, sum: 7, count: 1 } } },
     ]);
     expect(mergeBuckets(minutes, '1h')).toEqual([
-      { ts: NOW, readings: 3, stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 7, sum: 12, count: 2 } } },
+      { ts: NOW, readings: 3, lastTs: NOW + 3 * MINUTE, stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 7, sum: 12, count: 2 } } },
     ]);
   });
 });
@@ -87,6 +87,20 @@ function expectSameBuckets(actual: Bucket[], points: Sample[], size: number) {
   }
 }
 
+/** Each port call first yields a few turns of the event loop, so concurrent invocations really interleave. */
+function withJitter<T extends object>(target: T, turns: () => number): T {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value = Reflect.get(obj, prop, receiver);
+      if (typeof value !== 'function') return value;
+      return async (...args: unknown[]) => {
+        for (let i = turns(); i > 0; i--) await new Promise((resolve) => setImmediate(resolve));
+        return (value as (...a: unknown[]) => unknown).apply(obj, args);
+      };
+    },
+  });
+}
+
 describe('roll-ups through storeTelemetry', () => {
   const metricValues = fc.dictionary(
     fc.constantFrom('temperature', 'humidity', 'co2'),
@@ -94,9 +108,13 @@ describe('roll-ups through storeTelemetry', () => {
     { minKeys: 1 },
   ).map((values) => JSON.parse(JSON.stringify(values)) as Record<string, number>); // as a device sends them (-0 is 0 in JSON)
   // Distinct readings within 3 hours before NOW, so minute and hour boundaries are crossed.
-  const distinct = fc.uniqueArray(
-    fc.record({ ts: fc.integer({ min: NOW - 3 * HOUR, max: NOW }), values: metricValues }),
-    { minLength: 1, maxLength: 120, selector: (r) => r.ts },
+  // Over 3 hours many minutes and hours are touched; over 3 minutes concurrent writers meet in one bucket.
+  const distinct = fc.constantFrom(3 * HOUR, 3 * MINUTE).chain((span) =>
+    fc.uniqueArray(fc.record({ ts: fc.integer({ min: NOW - span, max: NOW }), values: metricValues }), {
+      minLength: 1,
+      maxLength: 120,
+      selector: (r) => r.ts,
+    }),
   );
   const scenario = distinct.chain((readings) =>
     fc.record({
@@ -108,15 +126,21 @@ describe('roll-ups through storeTelemetry', () => {
       singleForm: fc.constantFrom('form1', 'form3'),
       // Queued ingest hands several rule events to one invocation.
       eventsPerInvocation: fc.integer({ min: 1, max: 4 }),
+      // Invocations running at once (Lambda scales out): their reads and writes interleave.
+      concurrency: fc.integer({ min: 1, max: 4 }),
+      jitterSeed: fc.integer(),
     }),
   );
 
   it('every 1m and 1h bucket equals aggregating the distinct raw points directly', async () => {
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ readings, duplicates, order, chunkSizes, singleForm, eventsPerInvocation }) => {
+      fc.asyncProperty(scenario, async ({ readings, duplicates, order, chunkSizes, singleForm, eventsPerInvocation, concurrency, jitterSeed }) => {
+        let seed = jitterSeed;
+        const turns = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 4);
+        const rollups = new FakeRollupStore();
         const deps = {
-          readings: new FakeReadingStore(),
-          rollups: new FakeRollupStore(),
+          readings: withJitter(new FakeReadingStore(), turns),
+          rollups: withJitter(rollups, turns),
           sensors: new FakeSensorRegistry(),
           rejections: new FakeRejectionSink(),
           rawRetentionDays: 30,
@@ -140,15 +164,20 @@ describe('roll-ups through storeTelemetry', () => {
                 : { ts: chunk[0].ts, ...chunk[0].values };
           events.push({ payload: Buffer.from(JSON.stringify(doc)).toString('base64'), sensorId: 's1', receivedAt: NOW });
         }
-        for (let i = 0; i < events.length; i += eventsPerInvocation) {
-          const group = events.slice(i, i + eventsPerInvocation);
-          const outcomes = group.length === 1 ? [await storeTelemetry(group[0], deps)] : await storeTelemetryBatch(group, deps);
-          expect(outcomes.every((o) => o.accepted)).toBe(true);
+        const invocations: unknown[][] = [];
+        for (let i = 0; i < events.length; i += eventsPerInvocation) invocations.push(events.slice(i, i + eventsPerInvocation));
+        for (let i = 0; i < invocations.length; i += concurrency) {
+          const wave = await Promise.all(
+            invocations
+              .slice(i, i + concurrency)
+              .map(async (group) => (group.length === 1 ? [await storeTelemetry(group[0], deps)] : await storeTelemetryBatch(group, deps))),
+          );
+          expect(wave.flat().every((o) => o.accepted)).toBe(true);
         }
         expect(deps.rejections.rejected).toEqual([]);
         expect(deps.readings.rows.get('s1')?.size).toBe(readings.length);
-        expectSameBuckets(deps.rollups.bucketsOf('s1', '1m'), readings, MINUTE);
-        expectSameBuckets(deps.rollups.bucketsOf('s1', '1h'), readings, HOUR);
+        expectSameBuckets(rollups.bucketsOf('s1', '1m'), readings, MINUTE);
+        expectSameBuckets(rollups.bucketsOf('s1', '1h'), readings, HOUR);
       }),
       { numRuns: 300 },
     );
