@@ -82,7 +82,7 @@ export class Telemetry extends Construct {
         'dynamodb:BatchGetItem',
         'dynamodb:Query',
       )
-      .useTable(ENV.rollupsTable, history.rollupsTable, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem')
+      .useTable(ENV.rollupsTable, history.rollupsTable, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchGetItem')
       .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:UpdateItem');
     this.historyWriter.addEnvironment(ENV.deadLetterQueueUrl, this.deadLetterQueue.queueUrl);
     this.deadLetterQueue.grant(this.historyWriter, 'sqs:SendMessage');
@@ -103,6 +103,7 @@ export class Telemetry extends Construct {
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:BatchWriteItem',
+        'dynamodb:BatchGetItem',
       );
     realtime.grantPush(this.broadcaster);
 
@@ -112,7 +113,7 @@ export class Telemetry extends Construct {
         description: 'Applies device connect and disconnect events and tells subscribed dashboards',
         ...asyncInvocation,
       })
-      .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:UpdateItem', 'dynamodb:GetItem')
+      .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:UpdateItem')
       .useTable(
         ENV.connectionsTable,
         realtime.connectionsTable,

@@ -51,7 +51,7 @@ describe('Least privilege per function', () => {
     const fn = vigia.stack.telemetry.historyWriter;
     expectDynamoGrants(fn, {
       readings: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
-      rollups: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem'],
+      rollups: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'],
       sensors: ['dynamodb:UpdateItem'],
     });
     const queue = arnOf(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue));
@@ -63,7 +63,7 @@ describe('Least privilege per function', () => {
   it('broadcaster: connections only, plus pushing to connections', () => {
     const fn = vigia.stack.telemetry.broadcaster;
     expectDynamoGrants(fn, {
-      connections: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem'],
+      connections: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'],
     });
     expect(allActions(fn)).toContain('execute-api:ManageConnections');
   });
@@ -71,7 +71,7 @@ describe('Least privilege per function', () => {
   it('presence: sensors registry and connections, plus pushing to connections', () => {
     const fn = vigia.stack.telemetry.presence;
     expectDynamoGrants(fn, {
-      sensors: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
+      sensors: ['dynamodb:UpdateItem'],
       connections: ['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem'],
     });
     expect(allActions(fn)).toContain('execute-api:ManageConnections');
