@@ -38,6 +38,8 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
   second: '2-digit',
 });
 
+const pointer = new WeakMap<uPlot, { left: number; top: number }>();
+
 /** A tooltip that follows the cursor: local time and exact values. */
 function tooltipPlugin(metric: string, unit: string, aggregated: boolean): uPlot.Plugin {
   let tip: HTMLDivElement;
@@ -45,6 +47,12 @@ function tooltipPlugin(metric: string, unit: string, aggregated: boolean): uPlot
   return {
     hooks: {
       init: (u) => {
+        // New data moves the points under a still pointer: put the cursor back where the pointer is.
+        u.over.addEventListener('mousemove', (e) => {
+          const rect = u.over.getBoundingClientRect();
+          pointer.set(u, { left: e.clientX - rect.left, top: e.clientY - rect.top });
+        });
+        u.over.addEventListener('mouseleave', () => pointer.delete(u));
         tip = document.createElement('div');
         tip.className = 'chart-tip';
         tip.setAttribute('role', 'status');
@@ -90,7 +98,14 @@ export function MetricChart({ series, metric, unit = '', revision, height = 220 
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { size: 6 } },
       scales: { x: { time: true } },
-      axes: [axis, { ...axis, size: 56, values: (_u, vals) => vals.map((v) => `${v}${unit ? ` ${unit}` : ''}`) }],
+      axes: [
+        axis,
+        {
+          ...axis,
+          // Wide enough for the longest tick label (the unit is in the caption).
+          size: (_u, values) => Math.max(40, 14 + 7.5 * Math.max(0, ...(values ?? []).map((v) => String(v).length))),
+        },
+      ],
       series: aggregated
         ? [
             {},
@@ -128,6 +143,8 @@ export function MetricChart({ series, metric, unit = '', revision, height = 220 
       if (!u || !host.current) return;
       const data = columns(series, metric);
       u.setData(data);
+      const at = pointer.get(u);
+      if (at) u.setCursor(at);
       host.current.dataset.points = String(data[0].length);
     });
   }, [series, revision]);

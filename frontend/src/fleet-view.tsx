@@ -134,7 +134,9 @@ function Sparkline({ points, metric, revision, now }: { points: Reading[]; metri
     ctx.clearRect(0, 0, width, height);
     if (!metric || points.length < 2) return;
     const end = Date.now();
-    const start = end - SPARK_WINDOW_MS;
+    // The line spans the window, or what there is of it so far.
+    const start = Math.max(end - SPARK_WINDOW_MS, points[0].ts);
+    const span = Math.max(1, end - start);
     let lo = Infinity;
     let hi = -Infinity;
     for (const p of points) {
@@ -154,7 +156,7 @@ function Sparkline({ points, metric, revision, now }: { points: Reading[]; metri
     for (const p of points) {
       const v = p.values[metric];
       if (v === undefined || p.ts < start) continue;
-      const x = ((p.ts - start) / SPARK_WINDOW_MS) * width;
+      const x = ((p.ts - start) / span) * width;
       const y = height - ((v - lo) / (hi - lo)) * height;
       if (first) ctx.moveTo(x, y);
       else ctx.lineTo(x, y);

@@ -32,6 +32,7 @@ export class FleetStore {
   private listeners = new Set<() => void>();
   private notifyTimer: ReturnType<typeof setTimeout> | undefined;
   private fetchingUnknown = false;
+  private fetchAgain = false;
 
   constructor(
     private readonly api: Api,
@@ -70,8 +71,12 @@ export class FleetStore {
       const next = new Map<string, FleetSensor>();
       for (const info of list) {
         const old = this.sensors.get(info.sensorId);
+        // A live frame may be newer than the list, which was read a moment ago.
+        const latest = old?.latest && (!info.latest || old.latest.ts > info.latest.ts) ? old.latest : info.latest;
         next.set(info.sensorId, {
           ...info,
+          latest,
+          lastSeen: Math.max(info.lastSeen ?? 0, old?.lastSeen ?? 0) || null,
           sparkMetric: pickSparkMetric(info.metrics),
           spark: old?.spark ?? [],
           revision: (old?.revision ?? 0) + 1,
@@ -107,23 +112,33 @@ export class FleetStore {
   }
 
   private async backfill(reconnectedAt: number): Promise<void> {
+    // Let readings made just before the reconnection reach the store first.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     await this.refresh();
-    await Promise.all([...this.sensors.values()].map((s) => this.loadSpark(s, reconnectedAt)));
+    await Promise.all([...this.sensors.values()].map((s) => this.loadSpark(s, Math.max(reconnectedAt, Date.now()))));
   }
 
   applyReadings(readings: LiveReading[]): void {
     const now = Date.now();
     let unknown = false;
     for (const r of readings) {
-      const sensor = this.sensors.get(r.sensorId);
+      let sensor = this.sensors.get(r.sensorId);
       if (!sensor) {
+        // Shown at once; the list fetched next brings its units.
         unknown = true;
-        continue;
+        const metrics = Object.keys(r.values).sort();
+        sensor = { sensorId: r.sensorId, online: true, lastSeen: now, metrics, units: {}, latest: null, sparkMetric: pickSparkMetric(metrics), spark: [], revision: 0 };
+        this.sensors.set(r.sensorId, sensor);
       }
       if (!sensor.latest || r.ts >= sensor.latest.ts) sensor.latest = { ts: r.ts, values: r.values };
       sensor.lastSeen = Math.max(sensor.lastSeen ?? 0, now);
       sensor.online = true;
-      for (const m of Object.keys(r.values)) if (!sensor.metrics.includes(m)) sensor.metrics = [...sensor.metrics, m].sort();
+      for (const m of Object.keys(r.values)) {
+        if (sensor.metrics.includes(m)) continue;
+        // A metric new to the list: its unit comes with the next list.
+        sensor.metrics = [...sensor.metrics, m].sort();
+        unknown = true;
+      }
       sensor.sparkMetric ??= pickSparkMetric(sensor.metrics);
       if (sensor.sparkMetric && r.values[sensor.sparkMetric] !== undefined) {
         sensor.spark = mergeReadings(sensor.spark, [{ ts: r.ts, values: r.values }]);
@@ -133,16 +148,27 @@ export class FleetStore {
       }
       sensor.revision++;
     }
-    if (unknown) this.refreshSoon();
+    if (unknown) {
+      this.refreshSoon();
+      // The live push can beat the history write; a second look brings the units the first one missed.
+      setTimeout(() => this.refreshSoon(), 1500);
+    }
     this.changed();
   }
 
   /** A sensor the list does not hold yet spoke: fetch the list again, once at a time. */
   private refreshSoon(): void {
-    if (this.fetchingUnknown) return;
+    if (this.fetchingUnknown) {
+      this.fetchAgain = true;
+      return;
+    }
     this.fetchingUnknown = true;
     void this.refresh().finally(() => {
       this.fetchingUnknown = false;
+      if (this.fetchAgain) {
+        this.fetchAgain = false;
+        this.refreshSoon();
+      }
     });
   }
 

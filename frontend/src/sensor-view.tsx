@@ -30,6 +30,11 @@ const RANGES: Array<{ key: RangeKey; label: string }> = [
   { key: 'custom', label: 'Custom' },
 ];
 
+/** Points per history query: beyond this a chart has more points than pixels, so `auto` aggregates. */
+const HISTORY_LIMIT = 2000;
+/** How long after a reconnection the missed span is asked for (see the `reconnected` handler). */
+export const BACKFILL_SETTLE_MS = 1500;
+
 type ViewLoad = { kind: 'loading' } | { kind: 'ready' } | { kind: 'error'; message: string } | { kind: 'not-found' };
 
 interface Shown {
@@ -127,14 +132,21 @@ export function SensorView({
     const offReconnected = live.on('reconnected', (at) => {
       const s = shown.current;
       if (!s || !s.follows) return;
-      const span = backfillSpan(s.coveredUntil, at, s.windowMs);
-      if (!span) return;
-      void api.readings(sensorId, { ...span, resolution: 'raw', limit: 10_000 }, undefined, 5).then(
-        (page) => {
-          if (shown.current === s && page.resolution === 'raw') absorb(page.points);
-        },
-        () => undefined,
-      );
+      // Where the series stopped is fixed now, before live readings move it on. The query waits a moment:
+      // a reading made just before the reconnection may be pushed before the subscription is back and
+      // stored after it, and only the store can give it back.
+      const heldUntil = s.coveredUntil;
+      setTimeout(() => {
+        if (shown.current !== s) return;
+        const span = backfillSpan(heldUntil, Date.now(), s.windowMs);
+        if (!span) return;
+        void api.readings(sensorId, { ...span, resolution: 'raw', limit: 10_000 }, undefined, 5).then(
+          (page) => {
+            if (shown.current === s && page.resolution === 'raw') absorb(page.points);
+          },
+          () => undefined,
+        );
+      }, BACKFILL_SETTLE_MS);
     });
     return () => {
       controller.abort();
@@ -167,7 +179,7 @@ export function SensorView({
     pending.current = [];
     setLoad((old) => (old.kind === 'not-found' ? old : { kind: 'loading' }));
     api
-      .readings(sensorId, { from, to, resolution: range === 'live' ? 'raw' : 'auto', limit: 10_000 }, controller.signal)
+      .readings(sensorId, { from, to, resolution: range === 'live' ? 'raw' : 'auto', limit: range === 'live' ? 10_000 : HISTORY_LIMIT }, controller.signal)
       .then((series) => {
         const coveredUntil = series.resolution === 'raw' && series.points.length ? series.points[series.points.length - 1].ts : to - 1;
         shown.current = {
