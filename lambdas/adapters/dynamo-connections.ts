@@ -1,12 +1,15 @@
 /** WebSocket connections, subscriptions and live-push marks in one DynamoDB table. */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ConnectionRegistry } from '../core/ports.js';
+import type { ConnectionRegistry, ReadingKey } from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
-import { BATCH_WRITE_SIZE, batchGetAll, batchWriteAll, epochSeconds, isConditionFailure, mapLimit } from './dynamo-util.js';
+import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
 
-const META = 'meta';
-const connKey = (connectionId: string) => ({ pk: `conn#${connectionId}`, sk: META });
+/** Every connection's item (with its subscription set) in one partition: read whole for a busy batch. */
+const CONNECTIONS_PARTITION = 'conns';
+const connKey = (connectionId: string) => ({ pk: CONNECTIONS_PARTITION, sk: connectionId });
+/** Past this many sensors in one lookup, reading every connection once is cheaper than a query per sensor. */
+const SENSORS_PER_QUERY_LOOKUP = 8;
 const subKey = (sensorId: string, connectionId: string) => ({ pk: `sub#${sensorId}`, sk: connectionId });
 /** A reading's live mark outlives any QoS 1 redelivery window. */
 const PUSHED_TTL_SECONDS = 24 * 60 * 60;
@@ -59,29 +62,57 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
     );
   }
 
+  /** The sort keys of one partition: connection ids. */
   private async connectionsOn(partition: string): Promise<string[]> {
-    const ids: string[] = [];
+    return (await this.queryPartition(partition, '#sk')).map((item) => item.sk as string);
+  }
+
+  private async queryPartition(partition: string, projection: string): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
       const out = await this.doc.send(
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', ...(projection.includes('#subs') ? { '#subs': 'subs' } : {}) },
           ExpressionAttributeValues: { ':pk': partition },
-          ProjectionExpression: '#sk',
+          ProjectionExpression: projection,
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of out.Items ?? []) ids.push(item.sk as string);
+      items.push(...((out.Items as Record<string, unknown>[] | undefined) ?? []));
       startKey = out.LastEvaluatedKey;
     } while (startKey);
-    return ids;
+    return items;
   }
 
-  async subscribersOf(sensorId: string): Promise<string[]> {
-    const [direct, all] = await Promise.all([this.connectionsOn(`sub#${sensorId}`), this.connectionsOn(`sub#${WILDCARD}`)]);
-    return [...new Set([...direct, ...all])];
+  async subscribersOf(sensorIds: string[]): Promise<Map<string, string[]>> {
+    const wanted = [...new Set(sensorIds)];
+    const found = new Map<string, Set<string>>();
+    const add = (sensorId: string, connectionId: string) => {
+      let set = found.get(sensorId);
+      if (!set) found.set(sensorId, (set = new Set()));
+      set.add(connectionId);
+    };
+    if (wanted.length > SENSORS_PER_QUERY_LOOKUP) {
+      const connections = await this.queryPartition(CONNECTIONS_PARTITION, '#sk, #subs');
+      const bySensor = new Set(wanted);
+      for (const item of connections) {
+        const subs = (item.subs as string[] | undefined) ?? [];
+        if (subs.includes(WILDCARD)) for (const id of wanted) add(id, item.sk as string);
+        else for (const id of subs) if (bySensor.has(id)) add(id, item.sk as string);
+      }
+    } else {
+      const [all, ...direct] = await Promise.all([
+        this.connectionsOn(`sub#${WILDCARD}`),
+        ...wanted.map((id) => this.connectionsOn(`sub#${id}`)),
+      ]);
+      wanted.forEach((id, i) => {
+        for (const connectionId of [...direct[i], ...all]) add(id, connectionId);
+      });
+    }
+    return new Map([...found].map(([id, set]) => [id, [...set]]));
   }
 
   async takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean> {
@@ -121,42 +152,40 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
     }
   }
 
-  async markPushed(sensorId: string, ts: number[], now: number): Promise<number[]> {
+  async markPushed(readings: ReadingKey[], now: number): Promise<ReadingKey[]> {
     const expiresAt = epochSeconds(now) + PUSHED_TTL_SECONDS;
-    if (ts.length > BATCH_WRITE_SIZE) {
-      // Many readings (a queued batch, an offline buffer): read the marks, then write the missing ones.
-      const existing = await batchGetAll(
-        this.doc,
-        this.tableName,
-        ts.map((t) => ({ pk: `live#${sensorId}`, sk: String(t) })),
-        { expression: '#sk', names: { '#sk': 'sk' } },
-      );
-      const marked = new Set(existing.map((item) => Number(item.sk)));
-      const fresh = ts.filter((t) => !marked.has(t));
-      await batchWriteAll(
-        this.doc,
-        this.tableName,
-        fresh.map((t) => ({ PutRequest: { Item: { pk: `live#${sensorId}`, sk: String(t), expiresAt } } })),
-      );
-      return fresh;
-    }
-    const fresh = await mapLimit(ts, 25, async (t) => {
+    const markKey = (r: ReadingKey) => ({ pk: `live#${r.sensorId}`, sk: String(r.ts) });
+    if (readings.length === 1) {
       try {
         await this.doc.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: { pk: `live#${sensorId}`, sk: String(t), expiresAt },
+            Item: { ...markKey(readings[0]), expiresAt },
             ConditionExpression: 'attribute_not_exists(#pk)',
             ExpressionAttributeNames: { '#pk': 'pk' },
           }),
         );
-        return t;
+        return readings;
       } catch (err) {
-        if (isConditionFailure(err)) return undefined;
+        if (isConditionFailure(err)) return [];
         throw err;
       }
+    }
+    // Many readings (a queued batch, an offline buffer): read the marks, then write the missing ones.
+    const existing = await batchGetAll(this.doc, this.tableName, readings.map(markKey), {
+      expression: '#pk, #sk',
+      names: { '#pk': 'pk', '#sk': 'sk' },
     });
-    return fresh.filter((t): t is number => t !== undefined);
+    const marked = new Set(existing.map((item) => `${item.pk}\u0000${item.sk}`));
+    const fresh = readings.filter((r) => {
+      const k = markKey(r);
+      return !marked.has(`${k.pk}\u0000${k.sk}`);
+    });
+    await batchWriteAll(
+      this.doc,
+      this.tableName,
+      fresh.map((r) => ({ PutRequest: { Item: { ...markKey(r), expiresAt } } })),
+    );
+    return fresh;
   }
 }
-

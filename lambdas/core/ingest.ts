@@ -233,22 +233,25 @@ export async function broadcastTelemetryBatch(
   }
   if (valid.length === 0) return { pushed: 0, connections: 0 };
 
+  const subscribers = await deps.connections.subscribersOf([...new Set(valid.map((r) => r.sensorId))]);
+  const followed = valid.filter((r) => subscribers.has(r.sensorId));
+  if (followed.length === 0) return { pushed: 0, connections: 0 };
+  // Only readings not pushed before: a QoS 1 redelivery is not shown twice.
+  const fresh = new Set(
+    (await deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now())).map(readingKey),
+  );
   const perConnection = new Map<string, Array<{ sensorId: string; ts: number; values: Record<string, number> }>>();
   let pushed = 0;
-  await inParallel([...groupBySensor(valid)], SENSOR_CONCURRENCY, async ([sensorId, readings]) => {
-    const subscribers = await deps.connections.subscribersOf(sensorId);
-    if (subscribers.length === 0) return;
-    // Only readings not pushed before: a QoS 1 redelivery is not shown twice.
-    const fresh = new Set(await deps.connections.markPushed(sensorId, readings.map((r) => r.ts), deps.now()));
-    const items = readings.filter((r) => fresh.has(r.ts)).map((r) => ({ sensorId, ts: r.ts, values: r.values }));
-    if (items.length === 0) return;
-    pushed += items.length;
-    for (const connectionId of subscribers) {
+  for (const r of followed) {
+    if (!fresh.has(readingKey(r))) continue;
+    pushed += 1;
+    const item = { sensorId: r.sensorId, ts: r.ts, values: r.values };
+    for (const connectionId of subscribers.get(r.sensorId)!) {
       const list = perConnection.get(connectionId);
-      if (list) list.push(...items);
-      else perConnection.set(connectionId, [...items]);
+      if (list) list.push(item);
+      else perConnection.set(connectionId, [item]);
     }
-  });
+  }
   if (perConnection.size === 0) return { pushed: 0, connections: 0 };
 
   let sent = 0;
@@ -306,7 +309,7 @@ export async function applyPresenceEvent(event: unknown, deps: PresenceDeps): Pr
     deps.log.info('presence event older than the applied one', { sensorId: e.clientId, ...state });
     return { applied: false };
   }
-  const subscribers = await deps.connections.subscribersOf(e.clientId);
+  const subscribers = (await deps.connections.subscribersOf([e.clientId])).get(e.clientId) ?? [];
   if (subscribers.length > 0) {
     await pushToConnections(subscribers, { type: 'status', sensorId: e.clientId, online: state.online, ts: state.ts }, deps);
   }

@@ -49,6 +49,11 @@ export interface SensorRegistry {
   list(): Promise<SensorRecord[]>;
 }
 
+export interface ReadingKey {
+  sensorId: string;
+  ts: number;
+}
+
 export interface ConnectionRegistry {
   open(connectionId: string, now: number): Promise<void>;
   /** Forgets the connection and all its subscriptions. */
@@ -56,12 +61,15 @@ export interface ConnectionRegistry {
   subscriptions(connectionId: string): Promise<string[]>;
   /** Replaces the subscription set: adds items for `added`, removes those of `removed`. */
   setSubscriptions(connectionId: string, next: string[], added: string[], removed: string[], now: number): Promise<void>;
-  /** Connections subscribed to this sensor, directly or through `*`. */
-  subscribersOf(sensorId: string): Promise<string[]>;
+  /**
+   * The connections subscribed to each of these sensors, directly or through `*`; a sensor nobody
+   * follows is absent from the answer.
+   */
+  subscribersOf(sensorIds: string[]): Promise<Map<string, string[]>>;
   /** Takes one command token from the connection's per-second budget; false when it is spent. */
   takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean>;
-  /** Marks readings as pushed live; returns the ts of those not pushed before. */
-  markPushed(sensorId: string, ts: number[], now: number): Promise<number[]>;
+  /** Marks readings as pushed live; returns those not pushed before. */
+  markPushed(readings: ReadingKey[], now: number): Promise<ReadingKey[]>;
 }
 
 export type SendResult = 'sent' | 'gone';

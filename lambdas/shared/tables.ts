@@ -34,7 +34,8 @@ export const SENSORS_TABLE: TableDefinition = {
 
 /**
  * WebSocket connections, single-table:
- * - pk `conn#{connectionId}`, sk `meta`: the connection and its subscription set;
+ * - pk `conns`, sk `{connectionId}`: the connection and its subscription set (one partition, so a batch
+ *   touching many sensors reads every connection's set at once);
  * - pk `sub#{sensorId|*}`, sk `{connectionId}`: one item per subscription, so the subscribers of a
  *   sensor are one Query, never a Scan;
  * - pk `live#{sensorId}`, sk `{ts}`: marks a reading as pushed, so a redelivery is not pushed again.

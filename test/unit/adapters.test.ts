@@ -279,14 +279,36 @@ describe('DynamoSensorRegistry.recordReadings and get', () => {
 describe('DynamoConnectionRegistry', () => {
   const connections = new DynamoConnectionRegistry(doc, 'connections');
 
-  it('markPushed answers only the ts whose conditional Put succeeded', async () => {
+  it('markPushed marks one reading with a conditional Put: a redelivery gets nothing back', async () => {
     ddb.on(PutCommand).resolves({});
-    ddb.on(PutCommand, { Item: { pk: 'live#s1', sk: String(NOW - 1), expiresAt: Math.floor(NOW / 1000) + 86_400 } }).rejects(conditionFailed());
-    expect(await connections.markPushed('s1', [NOW - 2, NOW - 1, NOW], NOW)).toEqual([NOW - 2, NOW]);
+    expect(await connections.markPushed([{ sensorId: 's1', ts: NOW }], NOW)).toEqual([{ sensorId: 's1', ts: NOW }]);
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: 'connections',
       Item: { pk: 'live#s1', sk: String(NOW), expiresAt: Math.floor(NOW / 1000) + 86_400 },
       ConditionExpression: 'attribute_not_exists(#pk)',
+    });
+    ddb.reset();
+    ddb.on(PutCommand).rejects(conditionFailed());
+    expect(await connections.markPushed([{ sensorId: 's1', ts: NOW }], NOW)).toEqual([]);
+  });
+
+  it('markPushed for many readings of many sensors reads the marks once and writes only the missing ones', async () => {
+    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [{ pk: 'live#s1', sk: String(NOW - 1) }] } });
+    ddb.on(BatchWriteCommand).resolves({});
+    const keys = [
+      { sensorId: 's1', ts: NOW - 2 },
+      { sensorId: 's1', ts: NOW - 1 },
+      { sensorId: 's2', ts: NOW - 1 },
+    ];
+    expect(await connections.markPushed(keys, NOW)).toEqual([keys[0], keys[2]]);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        connections: [
+          { PutRequest: { Item: { pk: 'live#s1', sk: String(NOW - 2), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
+          { PutRequest: { Item: { pk: 'live#s2', sk: String(NOW - 1), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
+        ],
+      },
     });
   });
 
@@ -310,7 +332,23 @@ describe('DynamoConnectionRegistry', () => {
       .resolvesOnce({ Items: [{ sk: 'a' }], LastEvaluatedKey: { pk: 'sub#s1', sk: 'a' } })
       .resolvesOnce({ Items: [{ sk: 'b' }] });
     ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'sub#*' } }).resolves({ Items: [{ sk: 'b' }, { sk: 'c' }] });
-    expect((await connections.subscribersOf('s1')).sort()).toEqual(['a', 'b', 'c']);
+    expect((await connections.subscribersOf(['s1'])).get('s1')!.sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('subscribersOf many sensors reads every connection once and leaves out sensors nobody follows', async () => {
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'conns' } }).resolves({
+      Items: [
+        { sk: 'all', subs: ['*'] },
+        { sk: 'one', subs: ['s3'] },
+        { sk: 'idle', subs: [] },
+      ],
+    });
+    const sensors = Array.from({ length: 12 }, (_, i) => `s${i}`);
+    const found = await connections.subscribersOf(sensors);
+    expect(found.get('s3')!.sort()).toEqual(['all', 'one']);
+    expect(found.get('s5')).toEqual(['all']);
+    expect(found.size).toBe(12);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
   });
 });
 
@@ -339,7 +377,7 @@ describe('ApiGatewayLiveSender', () => {
     const connections = new DynamoConnectionRegistry(doc, 'connections');
     apigw.on(PostToConnectionCommand, { ConnectionId: 'dead' }).rejects(new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } }));
     apigw.on(PostToConnectionCommand, { ConnectionId: 'live' }).resolves({});
-    ddb.on(GetCommand, { Key: { pk: 'conn#dead', sk: 'meta' } }).resolves({ Item: { pk: 'conn#dead', sk: 'meta', subs: ['s1', '*'] } });
+    ddb.on(GetCommand, { Key: { pk: 'conns', sk: 'dead' } }).resolves({ Item: { pk: 'conns', sk: 'dead', subs: ['s1', '*'] } });
     ddb.on(BatchWriteCommand).resolves({});
 
     const sent = await pushToConnections(['dead', 'live'], { type: 'pong' }, { connections, live: sender, log: silentLog, now: () => NOW });
@@ -350,7 +388,7 @@ describe('ApiGatewayLiveSender', () => {
         connections: [
           { DeleteRequest: { Key: { pk: 'sub#s1', sk: 'dead' } } },
           { DeleteRequest: { Key: { pk: 'sub#*', sk: 'dead' } } },
-          { DeleteRequest: { Key: { pk: 'conn#dead', sk: 'meta' } } },
+          { DeleteRequest: { Key: { pk: 'conns', sk: 'dead' } } },
         ],
       },
     });

@@ -6,6 +6,7 @@ import type {
   DevicePublisher,
   LiveSender,
   RawRange,
+  ReadingKey,
   ReadingStore,
   RejectedPayload,
   RejectionSink,
@@ -155,8 +156,13 @@ export class FakeConnectionRegistry implements ConnectionRegistry {
     this.subs.set(connectionId, [...next]);
   }
 
-  async subscribersOf(sensorId: string): Promise<string[]> {
-    return [...this.subs.entries()].filter(([, s]) => s.includes(sensorId) || s.includes('*')).map(([id]) => id);
+  async subscribersOf(sensorIds: string[]): Promise<Map<string, string[]>> {
+    const found = new Map<string, string[]>();
+    for (const sensorId of new Set(sensorIds)) {
+      const ids = [...this.subs.entries()].filter(([, s]) => s.includes(sensorId) || s.includes('*')).map(([id]) => id);
+      if (ids.length > 0) found.set(sensorId, ids);
+    }
+    return found;
   }
 
   async takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean> {
@@ -171,13 +177,13 @@ export class FakeConnectionRegistry implements ConnectionRegistry {
     return true;
   }
 
-  async markPushed(sensorId: string, ts: number[]): Promise<number[]> {
-    const fresh: number[] = [];
-    for (const t of ts) {
-      const key = `${sensorId}#${t}`;
+  async markPushed(readings: ReadingKey[]): Promise<ReadingKey[]> {
+    const fresh: ReadingKey[] = [];
+    for (const r of readings) {
+      const key = `${r.sensorId}#${r.ts}`;
       if (this.pushed.has(key)) continue;
       this.pushed.add(key);
-      fresh.push(t);
+      fresh.push(r);
     }
     return fresh;
   }

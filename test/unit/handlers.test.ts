@@ -227,13 +227,13 @@ describe('websocket ← API Gateway WebSocket events', () => {
     expect(await websocket(fixture('ws-connect'))).toEqual({ statusCode: 200 });
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: 'connections',
-      Item: expect.objectContaining({ pk: `conn#${connectionId}`, sk: 'meta', subs: [] }),
+      Item: expect.objectContaining({ pk: 'conns', sk: connectionId, subs: [] }),
     });
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
   });
 
   it('MESSAGE subscribe writes the subscription and posts a subscribed frame', async () => {
-    ddb.on(GetCommand, { TableName: 'connections' }).resolves({ Item: { pk: `conn#${connectionId}`, sk: 'meta', subs: [] } });
+    ddb.on(GetCommand, { TableName: 'connections' }).resolves({ Item: { pk: 'conns', sk: connectionId, subs: [] } });
     ddb.on(BatchWriteCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
     expect(await websocket(fixture('ws-message-subscribe'))).toEqual({ statusCode: 200 });
@@ -241,7 +241,7 @@ describe('websocket ← API Gateway WebSocket events', () => {
       RequestItems: { connections: [{ PutRequest: { Item: expect.objectContaining({ pk: `sub#${SENSOR}`, sk: connectionId }) } }] },
     });
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
-      Key: { pk: `conn#${connectionId}`, sk: 'meta' },
+      Key: { pk: 'conns', sk: connectionId },
       ExpressionAttributeValues: expect.objectContaining({ ':subs': [SENSOR] }),
     });
     expect(apigw).toHaveReceivedCommandWith(PostToConnectionCommand, { ConnectionId: connectionId });
@@ -266,14 +266,14 @@ describe('websocket ← API Gateway WebSocket events', () => {
   });
 
   it('DISCONNECT deletes the connection and its subscriptions', async () => {
-    ddb.on(GetCommand, { TableName: 'connections' }).resolves({ Item: { pk: `conn#${connectionId}`, sk: 'meta', subs: [SENSOR] } });
+    ddb.on(GetCommand, { TableName: 'connections' }).resolves({ Item: { pk: 'conns', sk: connectionId, subs: [SENSOR] } });
     ddb.on(BatchWriteCommand).resolves({});
     expect(await websocket(fixture('ws-disconnect'))).toEqual({ statusCode: 200 });
     expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
       RequestItems: {
         connections: [
           { DeleteRequest: { Key: { pk: `sub#${SENSOR}`, sk: connectionId } } },
-          { DeleteRequest: { Key: { pk: `conn#${connectionId}`, sk: 'meta' } } },
+          { DeleteRequest: { Key: { pk: 'conns', sk: connectionId } } },
         ],
       },
     });

@@ -143,10 +143,14 @@ describe('handlers ← SQS batch of rule events', () => {
     ddb.on(QueryCommand, { TableName: 'connections' }).callsFake((input) => ({
       Items: input.ExpressionAttributeValues[':pk'] === 'sub#*' ? [{ sk: 'dash-1' }] : [],
     }));
-    ddb.on(PutCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [] } });
+    ddb.on(BatchWriteCommand).resolves({});
     apigw.on(PostToConnectionCommand).resolves({});
 
     expect(await broadcaster(fixture('sqs-telemetry-batch'))).toEqual({ pushed: 3, connections: 1 });
+    // The three readings are marked pushed with one read and one write, whatever their sensors.
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
 
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
     const input = apigw.commandCalls(PostToConnectionCommand)[0].args[0].input;
