@@ -3,7 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AggregateResolution, Bucket, MetricStats, RawPoint, Reading } from '../core/model.js';
 import { MS_PER_DAY } from '../core/model.js';
-import type { BucketRange, RawRange, ReadingStore, RollupStore } from '../core/ports.js';
+import type { BucketKey, BucketRange, RawRange, ReadingStore, RollupStore } from '../core/ports.js';
 import { READINGS_TABLE, ROLLUPS_TABLE } from '../shared/tables.js';
 import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
 
@@ -151,15 +151,24 @@ export class DynamoRollupStore implements RollupStore {
     return { [ROLLUPS_TABLE.partitionKey.name]: DynamoRollupStore.series(sensorId, resolution), [ROLLUPS_TABLE.sortKey!.name]: ts };
   }
 
-  async getBuckets(sensorId: string, resolution: AggregateResolution, starts: number[]): Promise<Map<number, Bucket>> {
-    if (starts.length === 0) return new Map();
+  async getBuckets(keys: BucketKey[]): Promise<Array<BucketKey & { bucket: Bucket }>> {
+    if (keys.length === 0) return [];
     const items = await batchGetAll(
       this.doc,
       this.tableName,
-      starts.map((ts) => this.key(sensorId, resolution, ts)),
-      { expression: '#ts, #st, #n, #l', names: { '#ts': 'ts', '#st': 'stats', '#n': 'readings', '#l': 'lastTs' } },
+      keys.map((k) => this.key(k.sensorId, k.resolution, k.ts)),
+      { expression: '#s, #ts, #st, #n, #l', names: { '#s': 'series', '#ts': 'ts', '#st': 'stats', '#n': 'readings', '#l': 'lastTs' } },
     );
-    return new Map(items.map((i) => [i.ts as number, toBucket(i)]));
+    return items.map((item) => {
+      const series = item.series as string;
+      const cut = series.lastIndexOf('#');
+      return {
+        sensorId: series.slice(0, cut),
+        resolution: series.slice(cut + 1) as AggregateResolution,
+        ts: item.ts as number,
+        bucket: toBucket(item),
+      };
+    });
   }
 
   async putBucket(sensorId: string, resolution: AggregateResolution, b: Bucket, expectedReadings: number | null): Promise<boolean> {

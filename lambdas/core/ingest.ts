@@ -11,7 +11,7 @@ import type {
   RollupStore,
   SensorRegistry,
 } from './ports.js';
-import { refreshRollups } from './rollups.js';
+import { refreshRollupsOf } from './rollups.js';
 import type { RejectionCode } from './telemetry.js';
 import { parseTelemetry } from './telemetry.js';
 
@@ -129,8 +129,8 @@ export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): P
 
   // Every valid reading, not only the new ones: an invocation retried after its readings were stored but
   // before roll-ups or the registry were written must still complete them. Both updates are idempotent.
+  await refreshRollupsOf(unique, deps);
   await inParallel([...groupBySensor(unique)], SENSOR_CONCURRENCY, async ([sensorId, readings]) => {
-    await refreshRollups(sensorId, readings, deps);
     await deps.sensors.recordReadings(sensorId, readings);
   });
 

@@ -29,9 +29,16 @@ export interface BucketRange extends RawRange {
   resolution: AggregateResolution;
 }
 
+export interface BucketKey {
+  sensorId: string;
+  resolution: AggregateResolution;
+  /** The bucket's start. */
+  ts: number;
+}
+
 export interface RollupStore {
-  /** The stored buckets at these starts (strongly consistent), by start. */
-  getBuckets(sensorId: string, resolution: AggregateResolution, starts: number[]): Promise<Map<number, Bucket>>;
+  /** The stored buckets at these keys (strongly consistent); keys without a bucket are left out. */
+  getBuckets(keys: BucketKey[]): Promise<Array<BucketKey & { bucket: Bucket }>>;
   /**
    * Writes a bucket if the stored one still aggregates `expectedReadings` readings (null: if there is none
    * yet); false when another writer changed it first.

@@ -4,7 +4,7 @@
  */
 import type { AggregateResolution, Bucket, MetricStats, RawPoint, Reading } from './model.js';
 import { BUCKET_MS } from './model.js';
-import type { ReadingStore, RollupStore } from './ports.js';
+import type { BucketKey, ReadingStore, RollupStore } from './ports.js';
 
 export function bucketStart(ts: number, resolution: AggregateResolution): number {
   const size = BUCKET_MS[resolution];
@@ -67,6 +67,33 @@ type Stores = { readings: ReadingStore; rollups: RollupStore };
 
 /** Attempts at a bucket before giving up (each lost race re-reads it). */
 const MAX_BUCKET_ATTEMPTS = 8;
+/** Sensors whose buckets are refreshed at once. */
+const SENSOR_CONCURRENCY = 8;
+
+export const bucketId = (k: BucketKey) => `${k.sensorId}\u0000${k.resolution}\u0000${k.ts}`;
+
+/**
+ * Raw reads of one sensor's refresh. A minute's and its hour's incremental reads both run to the end of
+ * the hour, so when both buckets end at the same reading (the usual case) they share one query.
+ */
+class RawReads {
+  private readonly cache = new Map<string, Promise<RawPoint[]>>();
+  constructor(
+    private readonly sensorId: string,
+    private readonly store: ReadingStore,
+  ) {}
+
+  after(lastTs: number, hourEnd: number, fresh: boolean): Promise<RawPoint[]> {
+    const key = `${lastTs}:${hourEnd}`;
+    const cached = fresh ? undefined : this.cache.get(key);
+    if (cached) return cached;
+    const read = this.store
+      .queryRaw({ sensorId: this.sensorId, from: lastTs + 1, to: hourEnd, consistent: true })
+      .then((r) => r.points);
+    this.cache.set(key, read);
+    return read;
+  }
+}
 
 /**
  * Brings one bucket up to date with readings just stored in it. When they are all later than the bucket's
@@ -76,20 +103,22 @@ const MAX_BUCKET_ATTEMPTS = 8;
  * over, so concurrent writers never lose or double-count a reading.
  */
 async function refreshBucket(
-  sensorId: string,
-  resolution: AggregateResolution,
-  start: number,
+  key: BucketKey,
   earliestNew: number,
   known: Bucket | undefined,
+  raw: RawReads,
   store: Stores,
 ): Promise<void> {
+  const { sensorId, resolution, ts: start } = key;
   const end = start + BUCKET_MS[resolution];
   let current = known;
   for (let attempt = 0; attempt < MAX_BUCKET_ATTEMPTS; attempt++) {
-    if (attempt > 0) current = (await store.rollups.getBuckets(sensorId, resolution, [start])).get(start);
+    if (attempt > 0) current = (await store.rollups.getBuckets([key]))[0]?.bucket;
     let next: Bucket | undefined;
     if (current?.lastTs !== undefined && earliestNew > current.lastTs) {
-      const { points } = await store.readings.queryRaw({ sensorId, from: current.lastTs + 1, to: end, consistent: true });
+      const points = (await raw.after(current.lastTs, bucketStart(start, '1h') + BUCKET_MS['1h'], attempt > 0)).filter(
+        (p) => p.ts < end,
+      );
       const delta = aggregatePoints(points, resolution)[0];
       if (!delta) return; // a concurrent writer has merged them already
       next = mergeBuckets([current, delta], resolution)[0];
@@ -107,23 +136,54 @@ async function refreshBucket(
 }
 
 /**
- * Brings the 1-minute and then the 1-hour buckets touched by these (stored) readings of one sensor up to
- * date. Idempotent: refreshing again with the same readings changes nothing.
+ * Brings the 1-minute and then the 1-hour buckets touched by these (stored) readings up to date, for any
+ * number of sensors: the touched buckets are read with one batch, then each sensor's are refreshed.
+ * Idempotent: refreshing again with the same readings changes nothing.
  */
-export async function refreshRollups(sensorId: string, readings: Reading[], store: Stores): Promise<void> {
+export async function refreshRollupsOf(readings: Reading[], store: Stores): Promise<void> {
   if (readings.length === 0) return;
-  for (const resolution of ['1m', '1h'] as const) {
-    const earliest = new Map<number, number>();
-    for (const r of readings) {
-      const start = bucketStart(r.ts, resolution);
-      earliest.set(start, Math.min(earliest.get(start) ?? Infinity, r.ts));
-    }
-    const starts = [...earliest.keys()].sort((a, b) => a - b);
-    const stored = await store.rollups.getBuckets(sensorId, resolution, starts);
-    for (const start of starts) {
-      await refreshBucket(sensorId, resolution, start, earliest.get(start)!, stored.get(start), store);
+  const touched = new Map<string, { key: BucketKey; earliest: number }>();
+  for (const r of readings) {
+    for (const resolution of ['1m', '1h'] as const) {
+      const key: BucketKey = { sensorId: r.sensorId, resolution, ts: bucketStart(r.ts, resolution) };
+      const id = bucketId(key);
+      const entry = touched.get(id);
+      if (!entry) touched.set(id, { key, earliest: r.ts });
+      else if (r.ts < entry.earliest) entry.earliest = r.ts;
     }
   }
+  const stored = new Map(
+    (await store.rollups.getBuckets([...touched.values()].map((t) => t.key))).map((b) => [bucketId(b), b.bucket]),
+  );
+  const bySensor = new Map<string, Array<{ key: BucketKey; earliest: number }>>();
+  for (const t of touched.values()) {
+    const list = bySensor.get(t.key.sensorId);
+    if (list) list.push(t);
+    else bySensor.set(t.key.sensorId, [t]);
+  }
+  const sensors = [...bySensor];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(SENSOR_CONCURRENCY, sensors.length) }, async () => {
+      while (next < sensors.length) {
+        const [sensorId, buckets] = sensors[next++];
+        const raw = new RawReads(sensorId, store.readings);
+        // Minutes first: an hour recomputed whole is merged from its minutes.
+        buckets.sort((a, b) => (a.key.resolution === b.key.resolution ? a.key.ts - b.key.ts : a.key.resolution === '1m' ? -1 : 1));
+        for (const { key, earliest } of buckets) {
+          await refreshBucket(key, earliest, stored.get(bucketId(key)), raw, store);
+        }
+      }
+    }),
+  );
+}
+
+/** The same, for readings of one sensor. */
+export async function refreshRollups(sensorId: string, readings: Reading[], store: Stores): Promise<void> {
+  await refreshRollupsOf(
+    readings.filter((r) => r.sensorId === sensorId),
+    store,
+  );
 }
 
 /** Groups sorted bucket starts into [from, to) ranges of adjacent buckets. */

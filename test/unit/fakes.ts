@@ -1,6 +1,7 @@
 /** Plain in-memory implementations of the core's ports, for tests of the core. */
 import type { AggregateResolution, Bucket, PresenceState, RawPoint, Reading, SensorRecord } from '../../lambdas/core/model.js';
 import type {
+  BucketKey,
   BucketRange,
   ConnectionRegistry,
   DevicePublisher,
@@ -46,12 +47,11 @@ export class FakeReadingStore implements ReadingStore {
 export class FakeRollupStore implements RollupStore {
   readonly series = new Map<string, Map<number, Bucket>>();
 
-  async getBuckets(sensorId: string, resolution: AggregateResolution, starts: number[]): Promise<Map<number, Bucket>> {
-    const series = this.series.get(`${sensorId}#${resolution}`);
-    const found = new Map<number, Bucket>();
-    for (const ts of starts) {
-      const b = series?.get(ts);
-      if (b) found.set(ts, structuredClone(b));
+  async getBuckets(keys: BucketKey[]): Promise<Array<BucketKey & { bucket: Bucket }>> {
+    const found: Array<BucketKey & { bucket: Bucket }> = [];
+    for (const key of keys) {
+      const b = this.series.get(`${key.sensorId}#${key.resolution}`)?.get(key.ts);
+      if (b) found.push({ ...key, bucket: structuredClone(b) });
     }
     return found;
   }
