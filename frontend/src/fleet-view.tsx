@@ -101,7 +101,7 @@ const SensorCard = memo(function SensorCard({
         ) : (
           <p class="muted">No reading yet</p>
         )}
-        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} revision={sensor.revision} now={now} />
+        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} />
         <p class="seen">
           {sensor.lastSeen === null ? 'never seen' : <>last seen <time dateTime={new Date(sensor.lastSeen).toISOString()}>{formatAgo(Math.max(0, silentFor))}</time></>}
           {stale && values.length > 0 ? <span class="stale-tag">stale</span> : null}
@@ -116,7 +116,8 @@ export function StatusBadge({ online }: { online: boolean }) {
 }
 
 /** A plain canvas line of the last minutes: far cheaper than a chart per card. */
-function Sparkline({ points, metric, revision, now }: { points: Reading[]; metric: string | null; revision: number; now: number }) {
+/** Redrawn once a second with the clock (a pixel of it spans over a second), not on every reading. */
+function Sparkline({ points, metric, now }: { points: Reading[]; metric: string | null; now: number }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const dark = usePrefersDark();
   useLayoutEffect(() => {
@@ -153,7 +154,10 @@ function Sparkline({ points, metric, revision, now }: { points: Reading[]; metri
     ctx.lineWidth = 1.5;
     ctx.strokeStyle = dark ? '#4cc2ff' : '#0a6fc2';
     let first = true;
-    for (const p of points) {
+    // More points than pixels draw nothing more: at most two per pixel column.
+    const stride = Math.max(1, Math.floor(points.length / (width * 2)));
+    for (let i = 0; i < points.length; i += stride) {
+      const p = points[i];
       const v = p.values[metric];
       if (v === undefined || p.ts < start) continue;
       const x = ((p.ts - start) / span) * width;
@@ -163,7 +167,7 @@ function Sparkline({ points, metric, revision, now }: { points: Reading[]; metri
       first = false;
     }
     ctx.stroke();
-  }, [points, revision, dark, metric, Math.floor(now / 5000)]);
+  }, [points.length > 0 && points[0], dark, metric, now, points.length < 3 ? points.length : 0]);
   return (
     <canvas
       ref={canvas}

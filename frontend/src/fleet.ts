@@ -8,7 +8,7 @@ import { backfillSpan, mergeReadings, trimBefore, type Reading } from './data';
 import type { LiveConnection, LiveReading } from './live';
 
 export const SPARK_WINDOW_MS = 5 * 60_000;
-const NOTIFY_MS = 100;
+const NOTIFY_MS = 250;
 
 export interface FleetSensor extends SensorInfo {
   /** The metric the sparkline draws. */
