@@ -4,6 +4,7 @@
  * Settings: HOST, PORT, MQTT_PORT, MQTTS_PORT, DATA_DIR, MQTT_URL (see README).
  */
 import { startSimulation, type Simulation } from '../device-sim/index.js';
+import { buildFrontendIfStale } from './frontend.js';
 import { startLocalRuntime } from './runtime.js';
 
 function usage(message: string): never {
@@ -41,6 +42,11 @@ function ingestEnv(): 'direct' | 'queued' {
 
 async function main(): Promise<void> {
   const { sensors } = parseArgs(process.argv.slice(2));
+  try {
+    buildFrontendIfStale((line) => console.log(line));
+  } catch (err) {
+    console.error(`${(err as Error).message}: serving the placeholder page instead of the dashboard.`);
+  }
   const runtime = await startLocalRuntime({
     host: process.env.HOST || '127.0.0.1',
     port: portEnv('PORT', 3000),

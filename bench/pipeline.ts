@@ -1,0 +1,187 @@
+/**
+ * Issue 3's benchmark: the broker's QoS 1 ceiling, the pipeline's sustained ingest with zero loss, and
+ * publish → WebSocket latency at 1,000 readings/s across 100 sensors.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import WebSocket from 'ws';
+import { startBroker } from '../local/broker.js';
+import { percentile, sleep, startRuntimeProcess } from './support.js';
+
+async function connectDevices(port: number, ids: string[]): Promise<MqttClient[]> {
+  return Promise.all(
+    ids.map(
+      (id) =>
+        new Promise<MqttClient>((resolve, reject) => {
+          const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: id, protocolVersion: 5, reconnectPeriod: 0 });
+          c.once('connect', () => resolve(c));
+          c.once('error', reject);
+        }),
+    ),
+  );
+}
+
+/** Publishes `total` QoS 1 messages spread over the clients with `window` in flight; returns msgs/s. */
+async function floodQos1(clients: MqttClient[], ids: string[], total: number, window: number): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  const workers = Array.from({ length: window }, async () => {
+    while (next < total) {
+      const i = next++;
+      const k = i % clients.length;
+      await clients[k].publishAsync(`sensors/${ids[k]}/telemetry`, JSON.stringify({ values: { v: i } }), { qos: 1 });
+    }
+  });
+  await Promise.all(workers);
+  return total / ((performance.now() - started) / 1000);
+}
+
+export async function brokerCeiling(): Promise<{ qos1PerSecond: number }> {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigia-bench-broker-'));
+  const broker = await startBroker({ host: '127.0.0.1', mqttPort: 0, mqttsPort: 0, dataDir, log: () => undefined });
+  let received = 0;
+  broker.onMessage(() => {
+    received += 1;
+  });
+  const ids = Array.from({ length: 10 }, (_, i) => `ceiling-${i}`);
+  const clients = await connectDevices(broker.mqttPort, ids);
+  await floodQos1(clients, ids, 2_000, 100); // warm-up
+  const rate = await floodQos1(clients, ids, 30_000, 200);
+  await Promise.all(clients.map((c) => c.endAsync()));
+  await broker.close();
+  await rm(dataDir, { recursive: true, force: true });
+  if (received < 32_000) throw new Error(`broker ceiling run lost messages: ${received}`);
+  return { qos1PerSecond: Math.round(rate) };
+}
+
+interface LiveCollector {
+  received: Map<string, number>;
+  latencies: number[];
+  count(): number;
+  close(): void;
+}
+
+async function subscribeAll(port: number): Promise<LiveCollector> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const received = new Map<string, number>();
+  const latencies: number[] = [];
+  let total = 0;
+  const subscribed = new Promise<void>((resolve) => {
+    ws.on('message', (data: Buffer) => {
+      const now = Date.now();
+      const frame = JSON.parse(data.toString()) as { type: string; readings?: Array<{ sensorId: string; ts: number; values: { sent?: number } }> };
+      if (frame.type === 'subscribed') resolve();
+      if (frame.type !== 'readings') return;
+      for (const r of frame.readings!) {
+        const key = `${r.sensorId}/${r.ts}`;
+        received.set(key, (received.get(key) ?? 0) + 1);
+        total += 1;
+        if (typeof r.values.sent === 'number') latencies.push(now - r.values.sent);
+      }
+    });
+  });
+  ws.send(JSON.stringify({ action: 'subscribe', sensorIds: ['*'] }));
+  await subscribed;
+  return { received, latencies, count: () => total, close: () => ws.close() };
+}
+
+/**
+ * Offers `rate` readings/s for `seconds` across `sensors` devices (each reading's ts unique per sensor and
+ * its publish time in a `sent` metric), then waits for every one to be delivered live.
+ */
+async function offerLoad(port: number, mqttPort: number, sensors: number, rate: number, seconds: number, tag: string) {
+  const ids = Array.from({ length: sensors }, (_, i) => `${tag}-${i}`);
+  const clients = await connectDevices(mqttPort, ids);
+  const live = await subscribeAll(port);
+  await sleep(500);
+  const total = rate * seconds;
+  const perTick = rate / 100; // 10 ms ticks
+  let published = 0;
+  let acked = 0;
+  let failed = 0;
+  const base = Date.now() - 60_000; // distinct ts per reading, well inside the accepted window
+  const started = Date.now();
+  const inflight: Promise<void>[] = [];
+  for (let tick = 0; published < total; tick++) {
+    const due = Math.min(total, Math.round((tick + 1) * perTick));
+    while (published < due) {
+      const i = published++;
+      const k = i % sensors;
+      const payload = JSON.stringify({ ts: base + Math.floor(i / sensors), values: { sent: Date.now(), v: i } });
+      inflight.push(
+        clients[k].publishAsync(`sensors/${ids[k]}/telemetry`, payload, { qos: 1 }).then(
+          () => void (acked += 1),
+          () => void (failed += 1),
+        ),
+      );
+    }
+    const wait = started + (tick + 1) * 10 - Date.now();
+    if (wait > 0) await sleep(wait);
+  }
+  const offeredSeconds = (Date.now() - started) / 1000;
+  await Promise.all(inflight);
+  const deadline = Date.now() + 120_000;
+  while (live.count() < total && Date.now() < deadline) await sleep(100);
+  const doneSeconds = (Date.now() - started) / 1000;
+  live.close();
+  await Promise.all(clients.map((c) => c.endAsync()));
+  const duplicates = [...live.received.values()].filter((n) => n > 1).length;
+  const sorted = live.latencies.sort((a, b) => a - b);
+  return {
+    offered: total,
+    acked,
+    failed,
+    delivered: live.received.size,
+    duplicates,
+    offeredSeconds,
+    doneSeconds,
+    latency: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] },
+    ids,
+  };
+}
+
+async function storedCount(port: number, ids: string[]): Promise<number> {
+  let stored = 0;
+  const from = Date.now() - 10 * 60_000;
+  for (const id of ids) {
+    let cursor: string | null = null;
+    do {
+      const url = new URL(`http://127.0.0.1:${port}/api/sensors/${id}/readings`);
+      url.searchParams.set('from', String(from));
+      url.searchParams.set('resolution', 'raw');
+      url.searchParams.set('limit', '10000');
+      if (cursor) url.searchParams.set('cursor', cursor);
+      const page = (await (await fetch(url)).json()) as { points: unknown[]; nextCursor: string | null };
+      stored += page.points.length;
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+  return stored;
+}
+
+export async function pipelineBench(options: { sustainRate: number; sustainSeconds: number; latencySeconds: number }) {
+  const runtime = await startRuntimeProcess();
+  try {
+    const latency = await offerLoad(runtime.port, runtime.mqttPort, 100, 1000, options.latencySeconds, 'lat');
+    const latencyStored = await storedCount(runtime.port, latency.ids);
+    const sustain = await offerLoad(runtime.port, runtime.mqttPort, 100, options.sustainRate, options.sustainSeconds, 'sus');
+    const sustainStored = await storedCount(runtime.port, sustain.ids);
+    return {
+      latency: { ...latency, ids: undefined, stored: latencyStored },
+      sustain: {
+        ...sustain,
+        ids: undefined,
+        stored: sustainStored,
+        throughput: Math.round(sustain.delivered / sustain.doneSeconds),
+      },
+    };
+  } finally {
+    await runtime.stop();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * `npm run bench`: every benchmark in one run on this machine; figures into bench/results.md.
+ *   npm run bench -- [--quick]    (--quick: shorter runs, for a smoke check)
+ */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { historyBench } from './history.js';
+import { brokerCeiling, pipelineBench } from './pipeline.js';
+import { ROOT } from './support.js';
+
+const quick = process.argv.includes('--quick');
+const mark = (ok: boolean) => (ok ? 'met' : '**not met**');
+
+async function main(): Promise<void> {
+  const lines: string[] = [];
+  const started = new Date();
+  lines.push('# Benchmark results', '');
+  lines.push(
+    `Run ${started.toISOString()} with \`npm run bench${quick ? ' -- --quick' : ''}\` on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'}, ` +
+      `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}. Local mode: every figure is the local runtime ` +
+      '(aedes, the rules engine, dynalite on LevelDB, the WebSocket gateway) on this one machine, with the load generator beside it.',
+    '',
+  );
+
+  console.log('broker ceiling…');
+  const ceiling = await brokerCeiling();
+  console.log('pipeline…');
+  const pipeline = await pipelineBench({
+    sustainRate: 2000,
+    sustainSeconds: quick ? 5 : 20,
+    latencySeconds: quick ? 5 : 20,
+  });
+  const s = pipeline.sustain;
+  const l = pipeline.latency;
+  const sustainedOk = s.delivered === s.offered && s.stored === s.offered && s.doneSeconds <= s.offeredSeconds * 1.1;
+  lines.push('## Ingest pipeline (issue 3)', '');
+  lines.push('| measure | figure | target | |', '| --- | --- | --- | --- |');
+  lines.push(`| broker alone, QoS 1 publish → accepted (10 devices) | ${ceiling.qos1PerSecond} msg/s | the ceiling | |`);
+  lines.push(
+    `| sustained ingest: ${s.offered} readings offered at 2,000/s over 100 sensors | ${s.throughput} readings/s end to end; ` +
+      `all delivered after ${s.doneSeconds.toFixed(1)} s (offered over ${s.offeredSeconds.toFixed(1)} s); ` +
+      `${s.acked} acknowledged, ${s.stored} stored, ${s.delivered} pushed, ${s.duplicates} pushed twice | ≥ 2,000/s, zero loss | ${mark(sustainedOk)} |`,
+  );
+  lines.push(
+    `| publish → WebSocket latency at 1,000 readings/s over 100 sensors (${l.offered} readings) | p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms, max ${l.latency.max} ms; ` +
+      `${l.stored} stored, ${l.delivered} pushed | p99 ≤ 50 ms | ${mark(l.latency.p99 <= 50)} |`,
+  );
+  lines.push('');
+
+  console.log('history…');
+  const history = await historyBench({ days: quick ? 2 : 30 });
+  lines.push('## History at any range (issue 5)', '');
+  lines.push(
+    `${history.readings} readings of one sensor (every 10 s, 3 metrics) written through the history writer in batches of 500 ` +
+      `in ${history.loadSeconds} s; then \`resolution=auto&limit=1000\` queries through the REST handler, 20 runs each.`,
+    '',
+  );
+  lines.push('| range | answered as | points | DynamoDB items read (≤ 2,000) | p50 (≤ 100 ms) | p95 |', '| --- | --- | --- | --- | --- | --- |');
+  for (const q of history.queries) {
+    lines.push(`| ${q.range} | ${q.resolution} | ${q.points} | ${q.itemsRead} ${mark(q.itemsRead <= 2000)} | ${q.p50Ms} ms ${mark(q.p50Ms <= 100)} | ${q.p95Ms} ms |`);
+  }
+  lines.push('');
+  lines.push(
+    `Write cost including roll-up maintenance: **${history.writeUnitsPerReading} write units per reading** when readings arrive in batches of 500, ` +
+      `**${history.writeUnitsPerSingleReading}** when each message holds one reading (the raw item, the 1-minute and 1-hour buckets, the sensor's registry entry). ` +
+      `${history.requestsPerReading} DynamoDB requests per reading while loading.`,
+    '',
+  );
+
+  const dashboardBench = path.join(ROOT, 'bench/dashboard.ts');
+  if (existsSync(dashboardBench)) {
+    console.log('dashboard…');
+    if (quick) process.env.BENCH_STREAM_SECONDS ??= '10';
+    const { runDashboardBench } = await import('./dashboard.js');
+    const d = await runDashboardBench();
+    const c = d.chart100k;
+    const f = d.fleetStream;
+    lines.push('## Dashboard in Chromium (issue 6)', '');
+    lines.push('| measure | figure | target | |', '| --- | --- | --- | --- |');
+    lines.push(`| draw ${c.points} points in one chart | first ${c.firstDrawMs} ms, median ${c.medianDrawMs} ms | ≤ ${c.targetMs} ms | ${mark(c.pass)} |`);
+    lines.push(
+      `| fleet view while ${f.sensors} sensors send ${f.readingsPerSecondPerSensor}/s for ${f.seconds} s | ${f.droppedFrames} of ${f.expectedFrames} frames dropped ` +
+        `(${f.droppedPercent}%), longest frame ${f.longestFrameMs} ms, ${f.longTasks} long tasks; a blank page drops ${f.blankPageDroppedPercent}% | ≤ ${f.targetPercent}% | ${mark(f.pass)} |`,
+    );
+    lines.push('');
+  }
+
+  const file = path.join(ROOT, 'bench/results.md');
+  await writeFile(file, `${lines.join('\n')}\n`);
+  console.log(lines.join('\n'));
+  console.log(`\nWritten to ${path.relative(process.cwd(), file)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
