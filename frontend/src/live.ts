@@ -128,7 +128,6 @@ export class LiveConnection {
       const delay = backoffDelay(this.attempt++);
       this.retryAt = Date.now() + delay;
       this.setState(this.everOpened ? 'reconnecting' : 'connecting');
-      this.emit('state', this.state);
       this.retryTimer = setTimeout(() => this.open(), delay);
     };
   }

@@ -48,6 +48,9 @@ interface Shown {
   coveredUntil: number;
   /** Live readings folded into buckets, so a backfill never counts one twice. */
   folded: Set<number>;
+  /** Start of the span missed while the connection was down, until a backfill fills it. */
+  gapFrom: number | null;
+  drops: number;
 }
 
 function toLocalInput(ms: number): string {
@@ -129,20 +132,29 @@ export function SensorView({
     const offStatus = live.on('status', (s) => {
       if (s.sensorId === sensorId) setInfo((old) => (old ? { ...old, online: s.online, lastSeen: Math.max(old.lastSeen ?? 0, s.ts) } : old));
     });
-    const offReconnected = live.on('reconnected', (at) => {
+    // A drop opens a gap at the newest reading held; it stays open until a backfill made after the last
+    // reconnection succeeds, however many drops come in between.
+    const offState = live.on('state', (state) => {
+      const s = shown.current;
+      if (!s || state === 'live') return;
+      s.drops++;
+      s.gapFrom ??= s.coveredUntil;
+    });
+    const offReconnected = live.on('reconnected', () => {
       const s = shown.current;
       if (!s || !s.follows) return;
-      // Where the series stopped is fixed now, before live readings move it on. The query waits a moment:
-      // a reading made just before the reconnection may be pushed before the subscription is back and
-      // stored after it, and only the store can give it back.
-      const heldUntil = s.coveredUntil;
+      // The query waits a moment: a reading made just before the reconnection may be pushed before the
+      // subscription is back and stored after it, and only the store can give it back.
       setTimeout(() => {
-        if (shown.current !== s) return;
-        const span = backfillSpan(heldUntil, Date.now(), s.windowMs);
-        if (!span) return;
+        if (shown.current !== s || s.gapFrom === null || live.state !== 'live') return;
+        const drops = s.drops;
+        const span = backfillSpan(s.gapFrom, Date.now(), s.windowMs);
+        if (!span) return void (s.gapFrom = null);
         void api.readings(sensorId, { ...span, resolution: 'raw', limit: 10_000 }, undefined, 5).then(
           (page) => {
-            if (shown.current === s && page.resolution === 'raw') absorb(page.points);
+            if (shown.current !== s || page.resolution !== 'raw') return;
+            absorb(page.points);
+            if (s.drops === drops) s.gapFrom = null;
           },
           () => undefined,
         );
@@ -153,6 +165,7 @@ export function SensorView({
       offReadings();
       offStatus();
       offReconnected();
+      offState();
     };
   }, [sensorId, api, live, absorb]);
 
@@ -190,6 +203,8 @@ export function SensorView({
           windowMs: to - from,
           coveredUntil: Math.max(coveredUntil, series.resolution === 'raw' ? 0 : to - 1),
           folded: new Set(),
+          gapFrom: live.state === 'live' ? null : coveredUntil,
+          drops: 0,
         };
         const early = pending.current;
         pending.current = [];
