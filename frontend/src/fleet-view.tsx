@@ -17,6 +17,9 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   useEffect(() => {
     store.watch();
     void store.refresh();
+    // Live frames carry readings and presence; the list itself (a quiet sensor's catch-up) is re-read now and then.
+    const every = setInterval(() => void store.refresh(), 30_000);
+    return () => clearInterval(every);
   }, [store]);
   useEffect(() => sessionStorage.setItem('vigia.filter', filter), [filter]);
   useEffect(() => sessionStorage.setItem('vigia.sort', sort), [sort]);

@@ -71,8 +71,9 @@ export class LiveConnection {
     const removed = [...this.wanted].filter((id) => !next.has(id));
     const added = [...next].filter((id) => !this.wanted.has(id));
     this.wanted = next;
-    if (removed.length) this.send({ action: 'unsubscribe', sensorIds: removed });
+    // Subscribe first: a reading between the two frames would otherwise reach neither screen.
     for (let i = 0; i < added.length; i += 100) this.send({ action: 'subscribe', sensorIds: added.slice(i, i + 100) });
+    if (removed.length) this.send({ action: 'unsubscribe', sensorIds: removed });
   }
 
   command(sensorId: string, name: string, args: Record<string, unknown>): boolean {

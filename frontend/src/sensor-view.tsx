@@ -33,7 +33,7 @@ const RANGES: Array<{ key: RangeKey; label: string }> = [
 /** Points per history query: beyond this a chart has more points than pixels, so `auto` aggregates. */
 const HISTORY_LIMIT = 2000;
 /** How long after a reconnection the missed span is asked for (see the `reconnected` handler). */
-export const BACKFILL_SETTLE_MS = 1500;
+export const BACKFILL_SETTLE_MS = [1500, 5000];
 
 type ViewLoad = { kind: 'loading' } | { kind: 'ready' } | { kind: 'error'; message: string } | { kind: 'not-found' };
 
@@ -109,6 +109,36 @@ export function SensorView({
     [changed],
   );
 
+  /**
+   * Asks the store for the span from `gapFrom` on. It waits a moment, twice: a reading made just before a
+   * (re)subscription may be pushed before the subscription is in place and stored after the first query.
+   */
+  const fillGap = useCallback(
+    (s: Shown) => {
+      // The query waits a moment: a reading made just before the reconnection may be pushed before the
+      // subscription is back and stored after it, and only the store can give it back.
+      // Twice: the second pass catches a reading whose write was still queued behind the first.
+      for (const delay of BACKFILL_SETTLE_MS) {
+        setTimeout(() => {
+          if (shown.current !== s || s.gapFrom === null || live.state !== 'live') return;
+          const drops = s.drops;
+          const last = delay === BACKFILL_SETTLE_MS[BACKFILL_SETTLE_MS.length - 1];
+          const span = backfillSpan(s.gapFrom, Date.now(), s.windowMs);
+          if (!span) return void (s.gapFrom = null);
+          void api.readings(sensorId, { ...span, resolution: 'raw', limit: 10_000 }, undefined, 5).then(
+            (page) => {
+              if (shown.current !== s || page.resolution !== 'raw') return;
+              absorb(page.points);
+              if (last && s.drops === drops) s.gapFrom = null;
+            },
+            () => undefined,
+          );
+        }, delay);
+      }
+    },
+    [api, live, sensorId, absorb],
+  );
+
   // On screen: this sensor only.
   useEffect(() => {
     live.setSubscriptions([sensorId]);
@@ -143,22 +173,7 @@ export function SensorView({
     const offReconnected = live.on('reconnected', () => {
       const s = shown.current;
       if (!s || !s.follows) return;
-      // The query waits a moment: a reading made just before the reconnection may be pushed before the
-      // subscription is back and stored after it, and only the store can give it back.
-      setTimeout(() => {
-        if (shown.current !== s || s.gapFrom === null || live.state !== 'live') return;
-        const drops = s.drops;
-        const span = backfillSpan(s.gapFrom, Date.now(), s.windowMs);
-        if (!span) return void (s.gapFrom = null);
-        void api.readings(sensorId, { ...span, resolution: 'raw', limit: 10_000 }, undefined, 5).then(
-          (page) => {
-            if (shown.current !== s || page.resolution !== 'raw') return;
-            absorb(page.points);
-            if (s.drops === drops) s.gapFrom = null;
-          },
-          () => undefined,
-        );
-      }, BACKFILL_SETTLE_MS);
+      fillGap(s);
     });
     return () => {
       controller.abort();
@@ -167,7 +182,7 @@ export function SensorView({
       offReconnected();
       offState();
     };
-  }, [sensorId, api, live, absorb]);
+  }, [sensorId, api, live, absorb, fillGap]);
 
   // The range on screen: load it whole, then let live readings in.
   useEffect(() => {
@@ -203,9 +218,10 @@ export function SensorView({
           windowMs: to - from,
           coveredUntil: Math.max(coveredUntil, series.resolution === 'raw' ? 0 : to - 1),
           folded: new Set(),
-          gapFrom: live.state === 'live' ? null : coveredUntil,
+          gapFrom: coveredUntil,
           drops: 0,
         };
+        if (follows) fillGap(shown.current);
         const early = pending.current;
         pending.current = [];
         if (early.length) absorb(early);
@@ -218,7 +234,7 @@ export function SensorView({
         else setLoad({ kind: 'error', message: err.message });
       });
     return () => controller.abort();
-  }, [sensorId, range, customApplied, api, absorb]);
+  }, [sensorId, range, customApplied, api, absorb, fillGap]);
 
   // The end-to-end tests and the benchmark read what the charts hold.
   useEffect(() => {

@@ -139,7 +139,8 @@ describe('dashboard', () => {
           if (to < downUntil + 2 * SIM_INTERVAL_MS) return ['not yet past the outage'];
           stored = (await api<{ points: Array<{ ts: number }> }>(`/sensors/sim-1/readings?from=${from}&to=${to}&resolution=raw&limit=10000`)).points;
           const onChart = new Set(shown);
-          return stored.filter((p) => !onChart.has(p.ts)).map((p) => p.ts);
+          // Relative to the end of the outage, so a failure says where the hole is.
+          return stored.filter((p) => !onChart.has(p.ts)).map((p) => p.ts - downUntil);
         },
         { timeout: 15_000, interval: 500 },
       )
