@@ -1,24 +1,19 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/names.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
-import type { Retention } from './history.js';
+import type { HistoryTables } from './history.js';
 
 /** Contract §5: every route is a GET answered by the one HTTP API function. */
 const ROUTES = ['/health', '/sensors', '/sensors/{sensorId}', '/sensors/{sensorId}/readings'] as const;
 
 export interface ApiProps {
   readonly functions: FunctionDefaults;
-  readonly history: {
-    readonly readingsTable: ITable;
-    readonly rollupsTable: ITable;
-    readonly sensorsTable: ITable;
-    readonly retention: Retention;
-  };
+  /** History tables (readings, roll-ups, sensors registry) and their retention. */
+  readonly history: HistoryTables;
   /** The only origin browsers may call the API from: the dashboard's, e.g. `https://d123.cloudfront.net`. */
   readonly allowedOrigin: string;
   /**

@@ -1,5 +1,5 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
-import type { Table } from 'aws-cdk-lib/aws-dynamodb';
+import type { ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { READINGS_TABLE, ROLLUPS_TABLE, SENSORS_TABLE } from '../lambdas/shared/tables.js';
@@ -13,6 +13,14 @@ export interface Retention {
   readonly minuteDays: number;
   /** @default 1825 (RETENTION_DEFAULTS.hourDays) */
   readonly hourDays: number;
+}
+
+/** What the functions that read or write history are given: the tables and their retention. */
+export interface HistoryTables {
+  readonly readingsTable: ITable;
+  readonly rollupsTable: ITable;
+  readonly sensorsTable: ITable;
+  readonly retention: Retention;
 }
 
 export interface HistoryProps {

@@ -1,5 +1,4 @@
 import { Aws, Duration, Validations } from 'aws-cdk-lib';
-import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
@@ -8,18 +7,13 @@ import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/names.js';
 import { RULES, type RuleTarget, ruleSql } from '../lambdas/shared/rules.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
-import type { Retention } from './history.js';
+import type { HistoryTables } from './history.js';
 import type { Realtime } from './realtime.js';
 
 export interface TelemetryProps {
   readonly functions: FunctionDefaults;
   /** History tables (readings, roll-ups, sensors registry) and their retention. */
-  readonly history: {
-    readonly readingsTable: ITable;
-    readonly rollupsTable: ITable;
-    readonly sensorsTable: ITable;
-    readonly retention: Retention;
-  };
+  readonly history: HistoryTables;
   /** The WebSocket side: its connections table and the stage readings and presence are pushed to. */
   readonly realtime: Realtime;
   /**
