@@ -2,41 +2,18 @@
  * What the dashboard's end-to-end tests and benchmark share: a fresh frontend build when the sources are
  * newer, the local runtime on random ports with simulated sensors, and Debian's Chromium.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startSimulation, type Simulation } from '../../device-sim/index.js';
+import { FRONTEND_DIST } from '../../local/frontend.js';
 import { PROJECT_ROOT, startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
 
-export const FRONTEND = path.join(PROJECT_ROOT, 'frontend');
-export const DIST = path.join(FRONTEND, 'dist');
+export { buildFrontendIfStale } from '../../local/frontend.js';
+export const DIST = FRONTEND_DIST;
 export const SCREENSHOTS = path.join(PROJECT_ROOT, 'docs/screenshots');
 export const CHROMIUM = '/usr/bin/chromium';
-
-function newestMtime(target: string): number {
-  const info = statSync(target, { throwIfNoEntry: false });
-  if (!info) return 0;
-  if (!info.isDirectory()) return info.mtimeMs;
-  let newest = info.mtimeMs;
-  for (const entry of readdirSync(target)) newest = Math.max(newest, newestMtime(path.join(target, entry)));
-  return newest;
-}
-
-/** Builds frontend/dist unless it is newer than every source of it. */
-export function buildFrontendIfStale(): void {
-  const built = statSync(path.join(DIST, 'index.html'), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  const sources = Math.max(
-    newestMtime(path.join(FRONTEND, 'src')),
-    newestMtime(path.join(FRONTEND, 'index.html')),
-    newestMtime(path.join(FRONTEND, 'vite.config.ts')),
-    newestMtime(path.join(PROJECT_ROOT, 'package-lock.json')),
-  );
-  if (built > sources) return;
-  const run = spawnSync('npx', ['vite', 'build', 'frontend', '--logLevel', 'warn'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
-  if (run.status !== 0) throw new Error('vite build frontend failed');
-}
 
 export interface Stack {
   runtime: LocalRuntime;
