@@ -11,6 +11,10 @@ import { brokerCeiling, pipelineBench } from './pipeline.js';
 import { ROOT } from './support.js';
 
 const quick = process.argv.includes('--quick');
+/** `--only pipeline|history|dashboard` runs one part (its section alone is written). */
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+const runs = (part: string) => only === undefined || only === part;
 const mark = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 async function main(): Promise<void> {
@@ -24,6 +28,17 @@ async function main(): Promise<void> {
     '',
   );
 
+  if (runs('pipeline')) await pipelineSection(lines);
+  if (runs('history')) await historySection(lines);
+  if (runs('dashboard')) await dashboardSection(lines);
+
+  const file = path.join(ROOT, only ? `bench/results-${only}.md` : 'bench/results.md');
+  await writeFile(file, `${lines.join('\n')}\n`);
+  console.log(lines.join('\n'));
+  console.log(`\nWritten to ${path.relative(process.cwd(), file)}`);
+}
+
+async function pipelineSection(lines: string[]): Promise<void> {
   console.log('broker ceiling…');
   const ceiling = await brokerCeiling();
   console.log('pipeline…');
@@ -34,13 +49,14 @@ async function main(): Promise<void> {
   });
   const s = pipeline.sustain;
   const l = pipeline.latency;
-  const sustainedOk = s.delivered === s.offered && s.stored === s.offered && s.doneSeconds <= s.offeredSeconds * 1.1;
+  const sustainedOk =
+    s.delivered === s.offered && s.stored === s.offered && Math.max(s.doneSeconds, s.storedSeconds) <= s.offeredSeconds * 1.1;
   lines.push('## Ingest pipeline (issue 3)', '');
   lines.push('| measure | figure | target | |', '| --- | --- | --- | --- |');
   lines.push(`| broker alone, QoS 1 publish → accepted (10 devices) | ${ceiling.qos1PerSecond} msg/s | the ceiling | |`);
   lines.push(
     `| sustained ingest: ${s.offered} readings offered at 2,000/s over 100 sensors | ${s.throughput} readings/s end to end; ` +
-      `all delivered after ${s.doneSeconds.toFixed(1)} s (offered over ${s.offeredSeconds.toFixed(1)} s); ` +
+      `all pushed after ${s.doneSeconds.toFixed(1)} s and stored after ${s.storedSeconds.toFixed(1)} s (offered over ${s.offeredSeconds.toFixed(1)} s); ` +
       `${s.acked} acknowledged, ${s.stored} stored, ${s.delivered} pushed, ${s.duplicates} pushed twice | ≥ 2,000/s, zero loss | ${mark(sustainedOk)} |`,
   );
   lines.push(
@@ -48,7 +64,9 @@ async function main(): Promise<void> {
       `${l.stored} stored, ${l.delivered} pushed | p99 ≤ 50 ms | ${mark(l.latency.p99 <= 50)} |`,
   );
   lines.push('');
+}
 
+async function historySection(lines: string[]): Promise<void> {
   console.log('history…');
   const history = await historyBench({ days: quick ? 2 : 30 });
   lines.push('## History at any range (issue 5)', '');
@@ -68,7 +86,9 @@ async function main(): Promise<void> {
       `${history.requestsPerReading} DynamoDB requests per reading while loading.`,
     '',
   );
+}
 
+async function dashboardSection(lines: string[]): Promise<void> {
   const dashboardBench = path.join(ROOT, 'bench/dashboard.ts');
   if (existsSync(dashboardBench)) {
     console.log('dashboard…');
@@ -86,11 +106,6 @@ async function main(): Promise<void> {
     );
     lines.push('');
   }
-
-  const file = path.join(ROOT, 'bench/results.md');
-  await writeFile(file, `${lines.join('\n')}\n`);
-  console.log(lines.join('\n'));
-  console.log(`\nWritten to ${path.relative(process.cwd(), file)}`);
 }
 
 main().then(
