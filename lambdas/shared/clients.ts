@@ -42,38 +42,38 @@ const SETTINGS = [
 
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'vigia' });
 
-const documentClient = once(() =>
+const documentClient = /* @__PURE__ */ once(() =>
   DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   }),
 );
 
-export const retention = once(() => ({
+export const retention = /* @__PURE__ */ once(() => ({
   rawDays: intEnv(ENV.rawRetentionDays, RETENTION_DEFAULTS.rawDays),
   minuteDays: intEnv(ENV.minuteRetentionDays, RETENTION_DEFAULTS.minuteDays),
   hourDays: intEnv(ENV.hourRetentionDays, RETENTION_DEFAULTS.hourDays),
 }));
 
-export const readingStore = once(
+export const readingStore = /* @__PURE__ */ once(
   () => new DynamoReadingStore(documentClient(), requireEnv(ENV.readingsTable), retention().rawDays),
 );
-export const rollupStore = once(
+export const rollupStore = /* @__PURE__ */ once(
   () =>
     new DynamoRollupStore(documentClient(), requireEnv(ENV.rollupsTable), {
       minuteDays: retention().minuteDays,
       hourDays: retention().hourDays,
     }),
 );
-export const sensorRegistry = once(() => new DynamoSensorRegistry(documentClient(), requireEnv(ENV.sensorsTable)));
-export const connectionRegistry = once(
+export const sensorRegistry = /* @__PURE__ */ once(() => new DynamoSensorRegistry(documentClient(), requireEnv(ENV.sensorsTable)));
+export const connectionRegistry = /* @__PURE__ */ once(
   () => new DynamoConnectionRegistry(documentClient(), requireEnv(ENV.connectionsTable)),
 );
-export const liveSender = once(
+export const liveSender = /* @__PURE__ */ once(
   () => new ApiGatewayLiveSender(new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsManagementEndpoint) })),
 );
-export const devicePublisher = once(
+export const devicePublisher = /* @__PURE__ */ once(
   () => new IotDevicePublisher(new IoTDataPlaneClient({ endpoint: requireEnv(ENV.iotDataEndpoint) })),
 );
-export const rejectionSink = once(
+export const rejectionSink = /* @__PURE__ */ once(
   () => new SqsRejectionSink(new SQSClient({}), requireEnv(ENV.deadLetterQueueUrl)),
 );
