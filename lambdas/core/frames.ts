@@ -2,8 +2,8 @@
  * WebSocket frame routing (contract §6). Replies go back through the LiveSender, as API Gateway's
  * management API delivers them in the cloud.
  */
-import { SENSOR_ID_PATTERN, TOPICS } from '../shared/names.js';
-import type { ConnectionRegistry, DevicePublisher, LiveSender, SensorRegistry } from './ports.js';
+import { METRICS, SENSOR_ID_PATTERN, TOPICS } from '../shared/names.js';
+import type { ConnectionRegistry, DevicePublisher, LiveSender, Metrics, SensorRegistry } from './ports.js';
 
 export const MAX_SUBSCRIPTIONS = 100;
 export const MAX_IDS_PER_FRAME = 100;
@@ -42,6 +42,7 @@ export interface FrameDeps {
   sensors: Pick<SensorRegistry, 'get'>;
   live: LiveSender;
   devices: DevicePublisher;
+  metrics: Metrics;
   now: () => number;
   newId: () => string;
 }
@@ -163,5 +164,10 @@ export async function routeWebSocket(
   if (routeKey === '$connect') return deps.connections.open(caller.connectionId, deps.now());
   if (routeKey === '$disconnect') return deps.connections.close(caller.connectionId);
   const reply = await answerFrame(caller, body, deps);
-  if ((await deps.live.send(caller.connectionId, reply)) === 'gone') await deps.connections.close(caller.connectionId);
+  if ((await deps.live.send(caller.connectionId, reply)) === 'gone') {
+    await deps.connections.close(caller.connectionId);
+    deps.metrics.count(METRICS.goneConnectionsRemoved, 1);
+  } else {
+    deps.metrics.count(METRICS.livePushes, 1);
+  }
 }

@@ -1,11 +1,12 @@
 /**
  * The telemetry and presence use cases behind the IoT rules: keep history, push live, track presence.
  */
-import { SENSOR_ID_PATTERN, TOPICS } from '../shared/names.js';
+import { METRICS, SENSOR_ID_PATTERN, TOPICS } from '../shared/names.js';
 import type { PresenceState, Reading } from './model.js';
 import type {
   ConnectionRegistry,
   LiveSender,
+  Metrics,
   ReadingStore,
   RejectionSink,
   RollupStore,
@@ -46,6 +47,7 @@ export interface StoreDeps {
   rejections: RejectionSink;
   rawRetentionDays: number;
   log: Logger;
+  metrics: Metrics;
 }
 
 /** Runs tasks with at most `limit` in flight. */
@@ -82,10 +84,12 @@ export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): P
   const outcomes: StoreOutcome[] = [];
   const accepted: Array<{ index: number; readings: Reading[] }> = [];
   const rejections: Promise<void>[] = [];
+  deps.metrics.observe(METRICS.batchSize, events.length);
   events.forEach((event, index) => {
     const decoded = decodeEvent(event);
     if (!decoded) {
       deps.log.error('telemetry event without payload or receivedAt', { code: 'INVALID_EVENT' });
+      deps.metrics.count(METRICS.readingsRejected, 1, { Reason: 'INVALID_EVENT' });
       outcomes[index] = { accepted: false, code: 'INVALID_EVENT', message: 'telemetry event without payload or receivedAt' };
       return;
     }
@@ -94,6 +98,7 @@ export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): P
     if (!result.ok) {
       const topic = TOPICS.telemetry(sensorId);
       deps.log.warn('telemetry rejected', { code: result.code, reason: result.message, topic, bytes: payload.length });
+      deps.metrics.count(METRICS.readingsRejected, 1, { Reason: result.code });
       rejections.push(
         deps.rejections.reject({
           topic,
@@ -108,6 +113,7 @@ export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): P
       return;
     }
     accepted.push({ index, readings: result.readings });
+    deps.metrics.count(METRICS.readingsAccepted, result.readings.length);
   });
   await Promise.all(rejections);
   if (accepted.length === 0) return outcomes;
@@ -153,6 +159,7 @@ export interface PushDeps {
   connections: ConnectionRegistry;
   live: LiveSender;
   log: Logger;
+  metrics: Metrics;
   now: () => number;
 }
 
@@ -164,9 +171,11 @@ export async function pushToConnections(connectionIds: string[], frame: unknown,
       try {
         if ((await deps.live.send(connectionId, frame)) === 'gone') {
           await deps.connections.close(connectionId);
+          deps.metrics.count(METRICS.goneConnectionsRemoved, 1);
           deps.log.info('gone connection removed', { connectionId });
         } else {
           sent += 1;
+          deps.metrics.count(METRICS.livePushes, 1);
         }
       } catch (err) {
         // One failing connection must not keep the others from their frame.
@@ -241,10 +250,10 @@ export async function broadcastTelemetryBatch(
     (await deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now())).map(readingKey),
   );
   const perConnection = new Map<string, Array<{ sensorId: string; ts: number; values: Record<string, number> }>>();
-  let pushed = 0;
+  const pushedReadings: Reading[] = [];
   for (const r of followed) {
     if (!fresh.has(readingKey(r))) continue;
-    pushed += 1;
+    pushedReadings.push(r);
     const item = { sensorId: r.sensorId, ts: r.ts, values: r.values };
     for (const connectionId of subscribers.get(r.sensorId)!) {
       const list = perConnection.get(connectionId);
@@ -262,7 +271,11 @@ export async function broadcastTelemetryBatch(
     }
     sent += 1;
   });
-  return { pushed, connections: sent };
+  if (sent > 0) {
+    const pushedAt = deps.now();
+    for (const r of pushedReadings) deps.metrics.observe(METRICS.receiveToPushLatency, Math.max(0, pushedAt - r.receivedAt));
+  }
+  return { pushed: pushedReadings.length, connections: sent };
 }
 
 /** The live broadcaster for one rule event. */

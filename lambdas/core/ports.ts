@@ -2,7 +2,10 @@
  * The ports the core owns. Adapters implement them (DynamoDB, API Gateway management API, IoT data plane,
  * SQS); tests pass plain fakes.
  */
+import type { CounterMetric, ObservedMetric } from '../shared/names.js';
 import type { AggregateResolution, Bucket, PresenceState, RawPoint, Reading, SensorRecord } from './model.js';
+
+export type { CounterMetric, ObservedMetric };
 
 export interface RawRange {
   sensorId: string;
@@ -101,4 +104,13 @@ export interface RejectedPayload {
 
 export interface RejectionSink {
   reject(rejected: RejectedPayload): Promise<void>;
+}
+
+export interface Metrics {
+  /** Adds `value` to a counter. */
+  count(name: CounterMetric, value: number, dimensions?: Record<string, string>): void;
+  /** Records one observation of a distribution (a batch's size, a latency in ms). */
+  observe(name: ObservedMetric, value: number): void;
+  /** Publishes what was recorded since the last flush; the handlers call it at the end of each invocation. */
+  flush(): void;
 }

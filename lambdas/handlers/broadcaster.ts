@@ -1,13 +1,16 @@
 /** IoT rule (or its queue) → live: pushes readings to the WebSocket connections subscribed to their sensor. */
 import { broadcastTelemetryBatch } from '../core/ingest.js';
-import { connectionRegistry, liveSender, logger, retention } from '../shared/clients.js';
+import { connectionRegistry, liveSender, logger, retention, withMetrics } from '../shared/clients.js';
 import { ruleEvents } from '../shared/rule-events.js';
 
 export const handler = async (event: unknown) =>
-  broadcastTelemetryBatch(ruleEvents(event), {
-    connections: connectionRegistry(),
-    live: liveSender(),
-    log: logger,
-    now: Date.now,
-    rawRetentionDays: retention().rawDays,
-  });
+  withMetrics((metrics) =>
+    broadcastTelemetryBatch(ruleEvents(event), {
+      connections: connectionRegistry(),
+      live: liveSender(),
+      log: logger,
+      metrics,
+      now: Date.now,
+      rawRetentionDays: retention().rawDays,
+    }),
+  );

@@ -1,16 +1,18 @@
 /** IoT rule (or its queue) → history: stores readings, keeps roll-ups and the registry, dead-letters rejects. */
 import { storeTelemetryBatch } from '../core/ingest.js';
-import { logger, readingStore, rejectionSink, retention, rollupStore, sensorRegistry } from '../shared/clients.js';
+import { logger, readingStore, rejectionSink, retention, rollupStore, sensorRegistry, withMetrics } from '../shared/clients.js';
 import { ruleEvents } from '../shared/rule-events.js';
 
-export const handler = async (event: unknown) => {
-  const outcomes = await storeTelemetryBatch(ruleEvents(event), {
-    readings: readingStore(),
-    rollups: rollupStore(),
-    sensors: sensorRegistry(),
-    rejections: rejectionSink(),
-    rawRetentionDays: retention().rawDays,
-    log: logger,
+export const handler = async (event: unknown) =>
+  withMetrics(async (metrics) => {
+    const outcomes = await storeTelemetryBatch(ruleEvents(event), {
+      readings: readingStore(),
+      rollups: rollupStore(),
+      sensors: sensorRegistry(),
+      rejections: rejectionSink(),
+      rawRetentionDays: retention().rawDays,
+      log: logger,
+      metrics,
+    });
+    return outcomes.length === 1 ? outcomes[0] : { outcomes };
   });
-  return outcomes.length === 1 ? outcomes[0] : { outcomes };
-};

@@ -9,11 +9,15 @@ import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import { ApiGatewayLiveSender, IotDevicePublisher, SqsRejectionSink } from '../adapters/aws-services.js';
 import { DynamoConnectionRegistry } from '../adapters/dynamo-connections.js';
 import { DynamoReadingStore, DynamoRollupStore } from '../adapters/dynamo-history.js';
 import { DynamoSensorRegistry } from '../adapters/dynamo-sensors.js';
-import { ENV, RETENTION_DEFAULTS, intEnv, requireEnv } from './names.js';
+import { EmfMetrics } from '../adapters/emf-metrics.js';
+import { MemoryMetrics, localMetricsRegistry } from '../adapters/memory-metrics.js';
+import type { Metrics } from '../core/ports.js';
+import { ENV, METRICS, METRICS_MODE_ENV, RETENTION_DEFAULTS, intEnv, requireEnv } from './names.js';
 
 /**
  * Builds a value once per distinct setting: in Lambda the environment never changes, so this is once per
@@ -34,6 +38,7 @@ function once<T>(make: () => T): () => T {
 
 const SETTINGS = [
   ...Object.values(ENV),
+  METRICS_MODE_ENV,
   'AWS_ENDPOINT_URL',
   'AWS_ENDPOINT_URL_DYNAMODB',
   'AWS_ENDPOINT_URL_SQS',
@@ -77,3 +82,20 @@ export const devicePublisher = /* @__PURE__ */ once(
 export const rejectionSink = /* @__PURE__ */ once(
   () => new SqsRejectionSink(new SQSClient({}), requireEnv(ENV.deadLetterQueueUrl)),
 );
+/** EMF log lines in Lambda; the process's in-memory registry under the local runtime (VIGIA_METRICS=local). */
+export const metrics = /* @__PURE__ */ once(
+  (): Metrics =>
+    process.env[METRICS_MODE_ENV] === 'local'
+      ? new MemoryMetrics(localMetricsRegistry)
+      : new EmfMetrics(new PowertoolsMetrics({ namespace: METRICS.namespace, serviceName: METRICS.service })),
+);
+
+/** Runs one invocation and publishes its metrics at the end, whether it succeeded or threw. */
+export async function withMetrics<T>(invocation: (metrics: Metrics) => Promise<T>): Promise<T> {
+  const m = metrics();
+  try {
+    return await invocation(m);
+  } finally {
+    m.flush();
+  }
+}

@@ -59,3 +59,33 @@ export const TOPICS = {
 
 /** The broker refuses larger payloads, as AWS IoT Core does. */
 export const MAX_PAYLOAD_BYTES = 128 * 1024;
+
+/**
+ * The operations metrics: CloudWatch namespace and service dimension (EMF in Lambda), and their names as
+ * the dashboards and alarms (lib/operations.ts) and the local `/api/metrics` read them.
+ */
+export const METRICS = {
+  namespace: 'Vigia',
+  service: 'vigia',
+  /** Readings in accepted payloads (redeliveries included). */
+  readingsAccepted: 'ReadingsAccepted',
+  /** Rejected payloads, dimension `Reason` = the contract's reason code. */
+  readingsRejected: 'ReadingsRejected',
+  /** Rule events per history-writer invocation. */
+  batchSize: 'BatchSize',
+  /** Frames delivered to WebSocket connections. */
+  livePushes: 'LivePushes',
+  goneConnectionsRemoved: 'GoneConnectionsRemoved',
+  /** Milliseconds from the rule's receivedAt to the push of the reading. */
+  receiveToPushLatency: 'ReceiveToPushLatency',
+} as const;
+
+export type CounterMetric =
+  | typeof METRICS.readingsAccepted
+  | typeof METRICS.readingsRejected
+  | typeof METRICS.livePushes
+  | typeof METRICS.goneConnectionsRemoved;
+export type ObservedMetric = typeof METRICS.batchSize | typeof METRICS.receiveToPushLatency;
+
+/** `local` (set by the local runtime): metrics accumulate in memory for `GET /api/metrics`; else EMF. */
+export const METRICS_MODE_ENV = 'VIGIA_METRICS';

@@ -20,7 +20,7 @@ import { DynamoSensorRegistry } from '../../lambdas/adapters/dynamo-sensors.js';
 import type { Reading } from '../../lambdas/core/model.js';
 import { pushToConnections } from '../../lambdas/core/ingest.js';
 import './aws-matchers.js';
-import { silentLog } from './fakes.js';
+import { FakeMetrics, silentLog } from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const TABLE = 'readings-table';
@@ -380,7 +380,7 @@ describe('ApiGatewayLiveSender', () => {
     ddb.on(GetCommand, { Key: { pk: 'conns', sk: 'dead' } }).resolves({ Item: { pk: 'conns', sk: 'dead', subs: ['s1', '*'] } });
     ddb.on(BatchWriteCommand).resolves({});
 
-    const sent = await pushToConnections(['dead', 'live'], { type: 'pong' }, { connections, live: sender, log: silentLog, now: () => NOW });
+    const sent = await pushToConnections(['dead', 'live'], { type: 'pong' }, { connections, live: sender, log: silentLog, metrics: new FakeMetrics(), now: () => NOW });
 
     expect(sent).toBe(1);
     expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {

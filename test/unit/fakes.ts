@@ -6,6 +6,7 @@ import type {
   ConnectionRegistry,
   DevicePublisher,
   LiveSender,
+  Metrics,
   RawRange,
   ReadingKey,
   ReadingStore,
@@ -16,6 +17,7 @@ import type {
   SensorRegistry,
 } from '../../lambdas/core/ports.js';
 import type { Logger } from '../../lambdas/core/ingest.js';
+import type { CounterMetric, ObservedMetric } from '../../lambdas/shared/names.js';
 
 const inRange = (ts: number, r: RawRange) => ts >= r.from && ts < r.to && (r.after === undefined || ts > r.after);
 
@@ -219,3 +221,32 @@ export class FakeRejectionSink implements RejectionSink {
 }
 
 export const silentLog: Logger = { info() {}, warn() {}, error() {} };
+
+export class FakeMetrics implements Metrics {
+  readonly counts: Array<{ name: CounterMetric; value: number; dimensions?: Record<string, string> }> = [];
+  readonly observations: Array<{ name: ObservedMetric; value: number }> = [];
+  flushes = 0;
+
+  count(name: CounterMetric, value: number, dimensions?: Record<string, string>): void {
+    this.counts.push(dimensions ? { name, value, dimensions } : { name, value });
+  }
+
+  observe(name: ObservedMetric, value: number): void {
+    this.observations.push({ name, value });
+  }
+
+  flush(): void {
+    this.flushes += 1;
+  }
+
+  /** The sum of a counter, over every call whose dimensions include these. */
+  total(name: CounterMetric, dimensions: Record<string, string> = {}): number {
+    return this.counts
+      .filter((c) => c.name === name && Object.entries(dimensions).every(([k, v]) => c.dimensions?.[k] === v))
+      .reduce((sum, c) => sum + c.value, 0);
+  }
+
+  observed(name: ObservedMetric): number[] {
+    return this.observations.filter((o) => o.name === name).map((o) => o.value);
+  }
+}

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { Caller, FrameDeps } from '../../lambdas/core/frames.js';
 import { answerFrame, routeWebSocket } from '../../lambdas/core/frames.js';
 import { applyPresenceEvent, broadcastTelemetry } from '../../lambdas/core/ingest.js';
-import { FakeConnectionRegistry, FakeDevicePublisher, FakeLiveSender, FakeSensorRegistry, silentLog } from './fakes.js';
+import { FakeConnectionRegistry, FakeDevicePublisher, FakeLiveSender, FakeMetrics, FakeSensorRegistry, silentLog } from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const caller: Caller = { connectionId: 'conn-1', mayCommand: true };
@@ -15,6 +15,7 @@ let deps: FrameDeps & {
   sensors: FakeSensorRegistry;
   live: FakeLiveSender;
   devices: FakeDevicePublisher;
+  metrics: FakeMetrics;
 };
 
 beforeEach(async () => {
@@ -25,6 +26,7 @@ beforeEach(async () => {
     sensors: new FakeSensorRegistry(),
     live: new FakeLiveSender(),
     devices: new FakeDevicePublisher(),
+    metrics: new FakeMetrics(),
     now: () => clock,
     newId: () => `cmd-${++ids}`,
   };
@@ -216,7 +218,7 @@ describe('routeWebSocket', () => {
 });
 
 describe('broadcastTelemetry', () => {
-  const pushDeps = () => ({ connections: deps.connections, live: deps.live, log: silentLog, now: () => clock, rawRetentionDays: 30 });
+  const pushDeps = () => ({ connections: deps.connections, live: deps.live, log: silentLog, metrics: deps.metrics, now: () => clock, rawRetentionDays: 30 });
   const event = (payload: unknown, sensorId = 's1') => ({
     payload: Buffer.from(JSON.stringify(payload)).toString('base64'),
     sensorId,
@@ -268,7 +270,7 @@ describe('broadcastTelemetry', () => {
 });
 
 describe('applyPresenceEvent', () => {
-  const presenceDeps = () => ({ sensors: deps.sensors, connections: deps.connections, live: deps.live, log: silentLog, now: () => clock });
+  const presenceDeps = () => ({ sensors: deps.sensors, connections: deps.connections, live: deps.live, log: silentLog, metrics: deps.metrics, now: () => clock });
   const lifecycle = (eventType: 'connected' | 'disconnected', timestamp: number, versionNumber: number, clientId = 's1') => ({
     clientId,
     timestamp,

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { storeTelemetry } from '../../lambdas/core/ingest.js';
-import { FakeReadingStore, FakeRejectionSink, FakeRollupStore, FakeSensorRegistry, silentLog } from './fakes.js';
+import { FakeMetrics, FakeReadingStore, FakeRejectionSink, FakeRollupStore, FakeSensorRegistry, silentLog } from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const event = (payload: unknown, sensorId = 's1', receivedAt = NOW) => ({
@@ -16,6 +16,7 @@ let deps: {
   rejections: FakeRejectionSink;
   rawRetentionDays: number;
   log: typeof silentLog;
+  metrics: FakeMetrics;
 };
 
 beforeEach(() => {
@@ -26,6 +27,7 @@ beforeEach(() => {
     rejections: new FakeRejectionSink(),
     rawRetentionDays: 30,
     log: silentLog,
+    metrics: new FakeMetrics(),
   };
 });
 

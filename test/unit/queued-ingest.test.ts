@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { broadcastTelemetryBatch, readingsFrames } from '../../lambdas/core/ingest.js';
 import './aws-matchers.js';
-import { FakeConnectionRegistry, FakeLiveSender, silentLog } from './fakes.js';
+import { FakeConnectionRegistry, FakeLiveSender, FakeMetrics, silentLog } from './fakes.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'));
 const NOW = 1764160000000;
@@ -76,7 +76,7 @@ describe('broadcastTelemetryBatch with fakes', () => {
       event('a', { ts: NOW - 2, values: { t: 1 } }), // a redelivery inside the batch
       event('a', { values: { t: 'bad' } }),
     ];
-    const result = await broadcastTelemetryBatch(events, { connections, live, log: silentLog, now: () => NOW, rawRetentionDays: 30 });
+    const result = await broadcastTelemetryBatch(events, { connections, live, log: silentLog, metrics: new FakeMetrics(), now: () => NOW, rawRetentionDays: 30 });
     expect(result).toEqual({ pushed: 2, connections: 2 });
     expect(live.framesTo('all')).toEqual([
       {
@@ -89,7 +89,7 @@ describe('broadcastTelemetryBatch with fakes', () => {
     ]);
     expect(live.framesTo('a-only')).toEqual([{ type: 'readings', readings: [{ sensorId: 'a', ts: NOW - 2, values: { t: 1 } }] }]);
     // The same batch again (an SQS redelivery) pushes nothing.
-    expect(await broadcastTelemetryBatch(events, { connections, live, log: silentLog, now: () => NOW, rawRetentionDays: 30 })).toEqual({
+    expect(await broadcastTelemetryBatch(events, { connections, live, log: silentLog, metrics: new FakeMetrics(), now: () => NOW, rawRetentionDays: 30 })).toEqual({
       pushed: 0,
       connections: 0,
     });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { storeTelemetry, storeTelemetryBatch } from '../../lambdas/core/ingest.js';
 import type { Bucket } from '../../lambdas/core/model.js';
 import { aggregatePoints, bucketStart, contiguousRanges, mergeBuckets } from '../../lambdas/core/rollups.js';
-import { FakeReadingStore, FakeRejectionSink, FakeRollupStore, FakeSensorRegistry, silentLog } from './fakes.js';
+import { FakeMetrics, FakeReadingStore, FakeRejectionSink, FakeRollupStore, FakeSensorRegistry, silentLog } from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const MINUTE = 60_000;
@@ -145,6 +145,7 @@ describe('roll-ups through storeTelemetry', () => {
           rejections: new FakeRejectionSink(),
           rawRetentionDays: 30,
           log: silentLog,
+          metrics: new FakeMetrics(),
         };
         // Out-of-order arrival: a random permutation of the readings and their redeliveries.
         const arrivals = [...readings, ...duplicates.map((i) => readings[i])]

@@ -1,0 +1,109 @@
+/**
+ * The Metrics port in memory, rendered in the Prometheus text format: the local runtime's `GET /api/metrics`.
+ * One registry per process, shared by every handler the local runtime runs.
+ */
+import type { CounterMetric, Metrics, ObservedMetric } from '../core/ports.js';
+import { METRICS } from '../shared/names.js';
+
+interface Histogram {
+  buckets: number[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+const PROMETHEUS: Record<CounterMetric | ObservedMetric, { name: string; help: string; buckets?: number[] }> = {
+  [METRICS.readingsAccepted]: { name: 'vigia_readings_accepted_total', help: 'Readings in accepted payloads.' },
+  [METRICS.readingsRejected]: { name: 'vigia_readings_rejected_total', help: 'Rejected payloads, by reason code.' },
+  [METRICS.livePushes]: { name: 'vigia_live_pushes_total', help: 'Frames delivered to WebSocket connections.' },
+  [METRICS.goneConnectionsRemoved]: { name: 'vigia_gone_connections_removed_total', help: 'Gone WebSocket connections forgotten.' },
+  [METRICS.batchSize]: {
+    name: 'vigia_batch_size',
+    help: 'Rule events per history-writer invocation.',
+    buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2000],
+  },
+  [METRICS.receiveToPushLatency]: {
+    name: 'vigia_receive_to_push_latency_ms',
+    help: 'Milliseconds from receipt by the rules to the live push.',
+    buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+  },
+};
+
+const labelText = (labels: Record<string, string>) => {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return '';
+  return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
+};
+
+export class MetricsRegistry {
+  private readonly counters = new Map<CounterMetric, Map<string, { labels: Record<string, string>; value: number }>>();
+  private readonly histograms = new Map<ObservedMetric, Histogram>();
+
+  count(name: CounterMetric, value: number, dimensions: Record<string, string> = {}): void {
+    // Prometheus labels are lower case by convention: the Reason dimension is the `reason` label.
+    const labels = Object.fromEntries(Object.entries(dimensions).map(([k, v]) => [k.toLowerCase(), v]));
+    const key = JSON.stringify(Object.entries(labels).sort());
+    let series = this.counters.get(name);
+    if (!series) this.counters.set(name, (series = new Map()));
+    const counter = series.get(key);
+    if (counter) counter.value += value;
+    else series.set(key, { labels, value });
+  }
+
+  observe(name: ObservedMetric, value: number): void {
+    let histogram = this.histograms.get(name);
+    if (!histogram) {
+      const buckets = PROMETHEUS[name].buckets!;
+      this.histograms.set(name, (histogram = { buckets, counts: buckets.map(() => 0), sum: 0, count: 0 }));
+    }
+    histogram.buckets.forEach((le, i) => {
+      if (value <= le) histogram.counts[i] += 1;
+    });
+    histogram.sum += value;
+    histogram.count += 1;
+  }
+
+  reset(): void {
+    this.counters.clear();
+    this.histograms.clear();
+  }
+
+  /** The Prometheus text exposition format (version 0.0.4). */
+  toPrometheus(): string {
+    const lines: string[] = [];
+    for (const name of [METRICS.readingsAccepted, METRICS.readingsRejected, METRICS.livePushes, METRICS.goneConnectionsRemoved] as const) {
+      const { name: promName, help } = PROMETHEUS[name];
+      lines.push(`# HELP ${promName} ${help}`, `# TYPE ${promName} counter`);
+      const series = [...(this.counters.get(name)?.values() ?? [])];
+      // A counter without labels reads 0 before its first event, so a scrape sees it from the start.
+      if (series.length === 0 && name !== METRICS.readingsRejected) lines.push(`${promName} 0`);
+      for (const { labels, value } of series) lines.push(`${promName}${labelText(labels)} ${value}`);
+    }
+    for (const name of [METRICS.batchSize, METRICS.receiveToPushLatency] as const) {
+      const { name: promName, help, buckets } = PROMETHEUS[name];
+      const h = this.histograms.get(name) ?? { buckets: buckets!, counts: buckets!.map(() => 0), sum: 0, count: 0 };
+      lines.push(`# HELP ${promName} ${help}`, `# TYPE ${promName} histogram`);
+      h.buckets.forEach((le, i) => lines.push(`${promName}_bucket{le="${le}"} ${h.counts[i]}`));
+      lines.push(`${promName}_bucket{le="+Inf"} ${h.count}`, `${promName}_sum ${h.sum}`, `${promName}_count ${h.count}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+/** The process's registry: the handlers record into it, the local HTTP server renders it. */
+export const localMetricsRegistry = /* @__PURE__ */ new MetricsRegistry();
+
+/** Records straight into a registry; nothing to publish. */
+export class MemoryMetrics implements Metrics {
+  constructor(private readonly registry: MetricsRegistry) {}
+
+  count(name: CounterMetric, value: number, dimensions?: Record<string, string>): void {
+    this.registry.count(name, value, dimensions);
+  }
+
+  observe(name: ObservedMetric, value: number): void {
+    this.registry.observe(name, value);
+  }
+
+  flush(): void {}
+}
