@@ -1,6 +1,7 @@
 /**
  * The local front door on one port: the dashboard, `/config.json`, the HTTP API under `/api` (through the
- * REST handler, as HTTP API payload format 2.0 events) and the WebSocket API under `/ws`.
+ * REST handler, as HTTP API payload format 2.0 events), the operations metrics at `/api/metrics` (Prometheus
+ * text; CloudWatch's part in the cloud) and the WebSocket API under `/ws`.
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -20,6 +21,8 @@ export interface HttpServerOptions {
   ready: () => boolean;
   /** The `auth` member of `/config.json`. */
   auth: unknown;
+  /** The operations metrics in the Prometheus text format, for `GET /api/metrics`. */
+  metrics: () => string;
   log: (entry: Record<string, unknown>) => void;
 }
 
@@ -121,6 +124,16 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     const host = req.headers.host ?? 'localhost';
     if (url.pathname === '/config.json') {
       return sendJson(res, 200, { apiUrl: `http://${host}/api`, wsUrl: `ws://${host}/ws`, auth: options.auth });
+    }
+    if (url.pathname === '/api/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const text = options.metrics();
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : text);
+      return;
     }
     if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
       const apiPath = url.pathname.slice('/api'.length) || '/';

@@ -7,7 +7,8 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
+import { localMetricsRegistry } from '../lambdas/adapters/memory-metrics.js';
+import { ENV, METRICS_MODE_ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { RULES } from '../lambdas/shared/rules.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type LocalBroker } from './broker.js';
@@ -74,6 +75,8 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
     [ENV.wsManagementEndpoint]: awsEndpoint,
     [ENV.iotDataEndpoint]: awsEndpoint,
     [ENV.deadLetterQueueUrl]: `${awsEndpoint}/000000000000/vigia-dead-letters`,
+    // The handlers record into this process's registry, served at GET /api/metrics.
+    [METRICS_MODE_ENV]: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
     AWS_ENDPOINT_URL_SQS: awsEndpoint,
     // Local stand-ins check no signature; never send real credentials to them.
@@ -160,6 +163,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     });
     cleanups.push(() => aws.close());
     configureHandlerEnvironment(dynamo.endpoint, aws.endpoint);
+    // Counts start at zero with each runtime, as a process's would.
+    localMetricsRegistry.reset();
 
     const rules = new RuleRunner({
       handlers,
@@ -197,6 +202,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       handler: async () => (await import('../lambdas/handlers/http-api.js')).handler,
       ready: () => (external ? external.connected : true),
       auth: null,
+      metrics: () => localMetricsRegistry.toPrometheus(),
       log,
     });
     const port = await listen(server, options.port ?? 3000, host);

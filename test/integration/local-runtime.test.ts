@@ -213,6 +213,40 @@ describe.sequential('local runtime (embedded broker)', () => {
     expect((await getJson(`${runtime.urls.api}/sensors/bad.id`)).status).toBe(400);
   });
 
+  it('counts accepted readings, rejections by reason and push latency at GET /api/metrics (Prometheus text)', async () => {
+    const sensorId = 'metrics-a';
+    const samples = async () => {
+      const res = await getText(`${runtime.urls.api}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      const values = new Map<string, number>();
+      for (const line of res.text.split('\n')) {
+        const match = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+        if (match) values.set(match[1], Number(match[2]));
+      }
+      return values;
+    };
+    const ws = await WsClient.open(runtime.urls.ws);
+    await ws.subscribe([sensorId]);
+    const device = await connectDevice(runtime.urls.mqtt!, sensorId);
+    const before = await samples();
+    const now = Date.now();
+    await device.publishAsync(telemetryTopic(sensorId), json([{ ts: now - 2000, values: { t: 1 } }, { ts: now - 1000, values: { t: 2 } }]), { qos: 1 });
+    await device.publishAsync(telemetryTopic(sensorId), '{"values": {"t": 1', { qos: 1 });
+    await device.publishAsync(telemetryTopic(sensorId), json({ ts: now - 500, values: { t: 'hot' } }), { qos: 1 });
+    await runtime.rules.idle();
+    await ws.waitForReading(sensorId, now - 1000);
+
+    const after = await samples();
+    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    expect(delta('vigia_readings_accepted_total')).toBe(2);
+    expect(delta('vigia_readings_rejected_total{reason="INVALID_JSON"}')).toBe(1);
+    expect(delta('vigia_readings_rejected_total{reason="INVALID_VALUE"}')).toBe(1);
+    expect(delta('vigia_live_pushes_total')).toBeGreaterThanOrEqual(1);
+    expect(delta('vigia_receive_to_push_latency_ms_count')).toBe(2);
+    expect(delta('vigia_batch_size_count')).toBeGreaterThanOrEqual(1);
+  });
+
   it('refuses a publish to another sensor’s topic, by client id on MQTT and by certificate on MQTTS', async () => {
     // Plain MQTT: identity = client id.
     const a = await connectDevice(runtime.urls.mqtt!, 'auth-a');
