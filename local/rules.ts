@@ -1,7 +1,8 @@
 /**
  * The rules engine stand-in: the same rule definitions as the cloud's IoT topic rules, evaluated on every
- * message, invoking the target handlers asynchronously as IoT does, with Lambda's asynchronous retry
- * policy (two retries) and an on-failure destination (a JSON-lines file in the data folder).
+ * message, invoking the target handlers asynchronously, with Lambda's asynchronous retry policy (two
+ * retries) and an on-failure destination (a JSON-lines file in the data folder). `direct` invokes once per
+ * message, as IoT does; `queued` hands a function what gathered while it was busy, as an SQS batch.
  *
  * A matched message is first appended to a journal in the data folder, and only then does the broker
  * acknowledge it: an acknowledged reading survives a crash or a Ctrl-C and is replayed at the next start.
