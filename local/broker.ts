@@ -7,8 +7,9 @@
  * Every accepted message (device telemetry, presence events, and whatever `publish()` sends) goes to the
  * `onMessage` listeners (the rule runner). For a device PUBLISH the listeners run inside aedes'
  * `authorizePublish` hook, which aedes awaits before it writes the PUBACK, so an acknowledged reading has
- * been handed over; one client's messages are handed over and acknowledged in arrival order. A listener
- * error is logged and the message is still acknowledged.
+ * been handed over; one client's messages are handed over and acknowledged in arrival order. When a
+ * listener fails, the error is logged and the device's message is not acknowledged: its connection is
+ * closed, so the device sends it again after reconnecting.
  *
  * Refusals, as aedes 2 carries them: a CONNECT refused in `authenticate` gets CONNACK 0x02/0x05 (3.1.1) or
  * its MQTT 5 mapping 0x85/0x87; a PUBLISH refused in `authorizePublish` closes a 3.1.1 connection and is
@@ -112,7 +113,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   ]);
 
   const listeners: MessageListener[] = [];
-  const inFlight = new Set<Promise<void>>();
+  const inFlight = new Set<Promise<unknown>>();
   // The client id a CONNECT carried: aedes replaces an empty one with a generated id that would pass the pattern.
   const requestedClientIds = new WeakMap<Client, string>();
   const sessions = new WeakMap<Client, Session>();
@@ -124,16 +125,19 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   const addresses = new WeakMap<object, string>();
   let closing: Promise<void> | undefined;
 
-  function notifyListeners(topic: string, payload: Buffer, meta: MessageMeta): Promise<void> {
+  /** Hands a message to every listener; false when one of them failed (the message is not safely taken). */
+  function notifyListeners(topic: string, payload: Buffer, meta: MessageMeta): Promise<boolean> {
     const run = Promise.all(
       listeners.map(async (listener) => {
         try {
           await listener(topic, payload, meta);
+          return true;
         } catch (err) {
           log({ level: 'error', message: 'message listener failed', topic, clientId: meta.clientId, error: errorMessage(err) });
+          return false;
         }
       }),
-    ).then(() => undefined);
+    ).then((results) => results.every(Boolean));
     inFlight.add(run);
     void run.finally(() => inFlight.delete(run));
     return run;
@@ -230,8 +234,16 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
       const receivedAt = Date.now();
       const previous = deliveryChains.get(client) ?? Promise.resolve();
       const delivered = previous.then(() => notifyListeners(packet.topic, payload, { clientId: client.id, receivedAt }));
-      deliveryChains.set(client, delivered);
-      void delivered.then(() => callback(null));
+      deliveryChains.set(client, delivered.then(() => undefined));
+      void delivered.then((taken) => {
+        if (taken) return callback(null);
+        // Not safely taken (e.g. the rules journal could not be written): no PUBACK, and the connection is
+        // closed, so the device keeps the message and sends it again when it reconnects.
+        log({ level: 'warn', message: 'publish not acknowledged: a listener failed; connection closed', clientId: client.id, topic: packet.topic });
+        markDisconnect(client, 'SERVER_INITIATED_DISCONNECT');
+        const error = refusal('the message could not be taken; send it again');
+        client.close(() => callback(error));
+      });
     },
 
     authorizeSubscribe(client, subscription, callback) {
