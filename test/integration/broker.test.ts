@@ -399,7 +399,7 @@ describe('onMessage listeners', () => {
       if (t === topic && failures-- > 0) throw new Error('listener exploded');
     });
     const client = await connect(mqttUrl, { protocolVersion: 5, clientId, reconnectPeriod: 0 });
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     let acknowledged = false;
     client.publish(topic, reading(4), { qos: 1 }, (err) => {
       if (!err) acknowledged = true;
@@ -413,7 +413,7 @@ describe('onMessage listeners', () => {
 
     // At 3.1.1 too; and once the listener takes messages again, the device's next one is acknowledged.
     const again = await connect(mqttUrl, { protocolVersion: 4, clientId, reconnectPeriod: 0 });
-    const closedAgain = new Promise((resolve) => again.once('close', resolve));
+    const closedAgain = new Promise<void>((resolve) => again.once('close', () => resolve()));
     again.publish(topic, reading(5), { qos: 1 });
     await closedAgain;
     again.end(true);
