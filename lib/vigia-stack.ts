@@ -5,6 +5,7 @@ import { Dashboard, DashboardConfig } from './dashboard.js';
 import { Devices } from './devices.js';
 import { FunctionDefaults } from './function-defaults.js';
 import { History, type Retention } from './history.js';
+import { Operations } from './operations.js';
 import { Realtime } from './realtime.js';
 import { Telemetry } from './telemetry.js';
 
@@ -14,6 +15,11 @@ export interface VigiaStackProps extends StackProps {
    * @default RETENTION_DEFAULTS (30, 180 and 1825 days)
    */
   readonly retention?: Retention;
+  /**
+   * Where alarms are e-mailed.
+   * @default the context key `alarmEmail`, else no subscription
+   */
+  readonly alarmEmail?: string;
 }
 
 /** The whole cloud side of vigia. Wiring only: each construct hands its resources to the next. */
@@ -25,6 +31,7 @@ export class VigiaStack extends Stack {
   readonly dashboard: Dashboard;
   readonly api: Api;
   readonly dashboardConfig: DashboardConfig;
+  readonly operations: Operations;
 
   constructor(scope: Construct, id: string, props: VigiaStackProps = {}) {
     super(scope, id, props);
@@ -47,12 +54,27 @@ export class VigiaStack extends Stack {
       apiUrl: api.url,
       wsUrl: realtime.url,
     });
+    const alarmEmail = props.alarmEmail ?? (this.node.tryGetContext('alarmEmail') as string | undefined);
+    this.operations = new Operations(this, 'Operations', {
+      functions: {
+        HistoryWriter: telemetry.historyWriter,
+        Broadcaster: telemetry.broadcaster,
+        Presence: telemetry.presence,
+        WebSocket: realtime.webSocketFunction,
+        HttpApi: api.handler,
+      },
+      deadLetterQueue: telemetry.deadLetterQueue,
+      httpApi: api.httpApi,
+      topicRules: telemetry.rules,
+      alarmEmail: alarmEmail || undefined,
+    });
 
     new CfnOutput(this, 'DashboardUrl', { value: dashboard.url, description: 'The dashboard' });
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'HTTP API base URL (contract §5)' });
     new CfnOutput(this, 'WebSocketUrl', { value: realtime.url, description: 'WebSocket URL (contract §6)' });
     new CfnOutput(this, 'IotDataEndpoint', { value: devices.dataEndpoint, description: 'IoT data endpoint; devices connect to its host with MQTT over mutual TLS (port 8883)' });
     new CfnOutput(this, 'DevicePolicyName', { value: devices.devicePolicy.ref, description: 'IoT policy to attach to each device certificate' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.alarmTopic.topicArn, description: 'Alarm notifications (SNS); subscribe to it, or set the context key alarmEmail' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: telemetry.deadLetterQueue.queueUrl, description: 'Rejected payloads and failed deliveries' });
   }
 }

@@ -1,0 +1,163 @@
+import { Capture, Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { METRICS } from '../../lambdas/shared/names.js';
+import { ref, type SynthesizedVigia, synthVigia } from './synth.js';
+
+let vigia: SynthesizedVigia;
+beforeAll(() => {
+  vigia = synthVigia();
+});
+
+const FUNCTION_NAMES = ['HistoryWriter', 'Broadcaster', 'Presence', 'WebSocket', 'HttpApi'] as const;
+
+const functionsOf = (v: SynthesizedVigia) => ({
+  HistoryWriter: v.stack.telemetry.historyWriter,
+  Broadcaster: v.stack.telemetry.broadcaster,
+  Presence: v.stack.telemetry.presence,
+  WebSocket: v.stack.realtime.webSocketFunction,
+  HttpApi: v.stack.api.handler,
+});
+
+describe('Operations: alarm topic', () => {
+  it('is encrypted with a rotated customer managed key that CloudWatch may use, and refuses plain HTTP', () => {
+    const topicId = vigia.logicalId(vigia.stack.operations.alarmTopic);
+    const key = new Capture();
+    vigia.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: key });
+    const keyId = (key.asObject()['Fn::GetAtt'] as string[])[0];
+    expect(vigia.template.toJSON().Resources[keyId]).toMatchObject({
+      Type: 'AWS::KMS::Key',
+      Properties: {
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Statement: expect.arrayContaining([
+            expect.objectContaining({
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: expect.arrayContaining(['kms:Decrypt', 'kms:GenerateDataKey*']),
+            }),
+          ]),
+        },
+      },
+    });
+    vigia.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [ref(topicId)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('has no subscription without the context key alarmEmail, and an e-mail one with it', () => {
+    vigia.template.resourceCountIs('AWS::SNS::Subscription', 0);
+    const withEmail = synthVigia({ alarmEmail: 'ops@example.com' });
+    withEmail.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: ref(withEmail.logicalId(withEmail.stack.operations.alarmTopic)),
+    });
+  });
+});
+
+describe('Operations: alarms', () => {
+  const topic = () => ref(vigia.logicalId(vigia.stack.operations.alarmTopic));
+
+  it('every alarm notifies the alarm topic, on alarm and back to OK', () => {
+    const alarms = vigia.template.findResources('AWS::CloudWatch::Alarm');
+    expect(Object.keys(alarms).length).toBeGreaterThan(0);
+    for (const [id, alarm] of Object.entries(alarms)) {
+      expect(alarm.Properties.AlarmActions, id).toEqual([topic()]);
+      expect(alarm.Properties.OKActions, id).toEqual([topic()]);
+    }
+  });
+
+  it('any message in the dead-letter queue', () => {
+    const queueId = vigia.logicalId(vigia.stack.telemetry.deadLetterQueue);
+    vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      AlarmActions: [topic()],
+    });
+  });
+
+  it('no telemetry for 10 minutes: ReadingsAccepted sum < 1 over two 5-minute periods, missing data breaching', () => {
+    vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRICS.namespace,
+      MetricName: METRICS.readingsAccepted,
+      Dimensions: [{ Name: 'service', Value: METRICS.service }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 2,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmActions: [topic()],
+    });
+  });
+
+  it.each(FUNCTION_NAMES)(
+    '%s: error rate above 1 %% over 5 minutes (errors / invocations) and any throttle',
+    (name) => {
+      const fnRef = ref(vigia.logicalId(functionsOf(vigia)[name]));
+      const fnDimension = [{ Name: 'FunctionName', Value: fnRef }];
+      vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 1,
+        AlarmActions: [topic()],
+        Metrics: Match.arrayWith([
+          Match.objectLike({ Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)', ReturnData: true }),
+          Match.objectLike({
+            Id: 'errors',
+            MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: fnDimension }, Period: 300, Stat: 'Sum' },
+          }),
+          Match.objectLike({
+            Id: 'invocations',
+            MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: fnDimension }, Period: 300, Stat: 'Sum' },
+          }),
+        ]),
+      });
+      vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Throttles',
+        Dimensions: fnDimension,
+        Statistic: 'Sum',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        AlarmActions: [topic()],
+      });
+    },
+  );
+});
+
+describe('Operations: dashboard', () => {
+  const body = () => {
+    const dashboards = vigia.template.findResources('AWS::CloudWatch::Dashboard');
+    expect(Object.keys(dashboards)).toHaveLength(1);
+    return JSON.stringify(Object.values(dashboards)[0].Properties.DashboardBody);
+  };
+
+  it('shows each function (errors, throttles, duration)', () => {
+    const text = body();
+    for (const fn of Object.values(functionsOf(vigia))) {
+      expect(text).toContain(JSON.stringify(ref(vigia.logicalId(fn))));
+    }
+    for (const metric of ['Errors', 'Throttles', 'Duration']) expect(text).toContain(`\\"AWS/Lambda\\",\\"${metric}\\"`);
+  });
+
+  it('shows the custom metrics, the dead-letter queue depth, each IoT rule and the HTTP API 4xx/5xx', () => {
+    const text = body();
+    for (const name of [METRICS.readingsAccepted, METRICS.readingsRejected, METRICS.receiveToPushLatency, METRICS.livePushes, METRICS.batchSize]) {
+      expect(text).toContain(name);
+    }
+    expect(text).toContain('ApproximateNumberOfMessagesVisible');
+    expect(text).toContain(JSON.stringify({ 'Fn::GetAtt': [vigia.logicalId(vigia.stack.telemetry.deadLetterQueue), 'QueueName'] }));
+    for (const rule of Object.values(vigia.stack.telemetry.rules)) expect(text).toContain(JSON.stringify(ref(vigia.logicalId(rule))));
+    for (const metric of ['TopicMatch', 'Failure', 'RuleMessageThrottled', '4xx', '5xx']) expect(text).toContain(metric);
+    expect(text).toContain(JSON.stringify(ref(vigia.logicalId(vigia.stack.api.httpApi))));
+  });
+});
