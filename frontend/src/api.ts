@@ -1,4 +1,5 @@
 /** The HTTP API (contract §5), at the `apiUrl` that `/config.json` names. */
+import { NO_ROLE_MESSAGE } from './auth';
 import type { Bucket, Reading, Resolution, Series } from './data';
 
 export interface DashboardConfig {
@@ -50,17 +51,37 @@ interface ReadingsPage {
   nextCursor: string | null;
 }
 
+export interface ApiAuth {
+  /** The ID token to send as `Authorization: Bearer`, when sign-in is on. */
+  token(): string | null;
+  /** The API refused the token (401): time to sign in again. */
+  onUnauthorized(): void;
+  /** The API knows the user but grants no role (403). */
+  onForbidden(): void;
+}
+
 export class Api {
   private readonly base: string;
 
-  constructor(apiUrl: string) {
+  constructor(
+    apiUrl: string,
+    private readonly auth: ApiAuth | null = null,
+  ) {
     this.base = apiUrl.replace(/\/+$/, '');
   }
 
   private async get<T>(path: string, signal?: AbortSignal): Promise<T> {
-    const res = await fetch(this.base + path, { signal, headers: { accept: 'application/json' } });
+    const headers: Record<string, string> = { accept: 'application/json' };
+    const token = this.auth?.token();
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(this.base + path, { signal, headers });
     if (!res.ok) {
       const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+      if (res.status === 401 && this.auth) this.auth.onUnauthorized();
+      if (res.status === 403 && this.auth) {
+        this.auth.onForbidden();
+        throw new ApiError(403, body?.error?.code ?? 'FORBIDDEN', NO_ROLE_MESSAGE);
+      }
       throw new ApiError(res.status, body?.error?.code ?? 'HTTP_ERROR', body?.error?.message ?? `${path} answered ${res.status}`);
     }
     return (await res.json()) as T;

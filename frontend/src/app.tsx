@@ -1,51 +1,182 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Api, loadConfig, type DashboardConfig } from './api';
+import {
+  NO_ROLE_MESSAGE,
+  clearSession,
+  completeSignIn,
+  isAuthConfig,
+  isExpired,
+  isSignInReturn,
+  loadSession,
+  logoutUrl,
+  prepareSignIn,
+  redirectUri,
+  withToken,
+  EXPIRY_MARGIN_MS,
+  type AuthConfig,
+  type Role,
+  type Session,
+} from './auth';
 import { FleetStore } from './fleet';
 import { ErrorState, FleetView, Loading } from './fleet-view';
 import { useHashRoute, useNow } from './hooks';
 import { LiveConnection, type ConnectionState } from './live';
 import { SensorView } from './sensor-view';
 
-type Boot = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; config: DashboardConfig };
+type Boot =
+  | { kind: 'loading' }
+  | { kind: 'redirecting' }
+  | { kind: 'error'; message: string }
+  | { kind: 'signed-out'; auth: AuthConfig; message: string | null }
+  | { kind: 'ready'; config: DashboardConfig; auth: AuthConfig | null; session: Session | null };
+
+/** A 401 this soon after signing in is not an expired token: show it rather than loop through the issuer. */
+const FRESH_SIGN_IN_MS = 30_000;
+let signingIn = false;
 
 export function App() {
   const [boot, setBoot] = useState<Boot>({ kind: 'loading' });
+
+  const signIn = (auth: AuthConfig) => {
+    // Many requests may fail at once; the first starts the one sign-in (a second would replace its state).
+    if (signingIn) return;
+    signingIn = true;
+    setBoot({ kind: 'redirecting' });
+    prepareSignIn(auth, location.origin, location.hash, sessionStorage).then(
+      (url) => location.assign(url),
+      (err: Error) => {
+        signingIn = false;
+        setBoot({ kind: 'signed-out', auth, message: `Sign-in could not start: ${err.message}` });
+      },
+    );
+  };
+
+  /** The token is refused or about to expire: sign in again, unless it was just issued. */
+  const signInAgain = (auth: AuthConfig, session: Session, why: string) => {
+    if (signingIn) return;
+    clearSession(sessionStorage);
+    if (Date.now() - session.signedInAt < FRESH_SIGN_IN_MS) setBoot({ kind: 'signed-out', auth, message: why });
+    else signIn(auth);
+  };
+
   const start = () => {
     setBoot({ kind: 'loading' });
-    loadConfig().then(
-      (config) => setBoot({ kind: 'ready', config }),
-      (err: Error) => setBoot({ kind: 'error', message: err.message }),
-    );
+    loadConfig()
+      .then(async (config) => {
+        if (config.auth === null || config.auth === undefined) return setBoot({ kind: 'ready', config, auth: null, session: null });
+        if (!isAuthConfig(config.auth)) throw new Error('/config.json names sign-in without clientId, authorizeUrl, tokenUrl and logoutUrl');
+        const auth = config.auth;
+        const query = new URLSearchParams(location.search);
+        if (isSignInReturn(query)) {
+          try {
+            const { session, hash } = await completeSignIn(auth, query, location.origin, sessionStorage);
+            history.replaceState(null, '', '/' + (location.hash || hash));
+            if (isExpired(session)) {
+              clearSession(sessionStorage);
+              return setBoot({ kind: 'signed-out', auth, message: 'The new ID token is already expired: is this computer’s clock right?' });
+            }
+            return setBoot({ kind: 'ready', config, auth, session });
+          } catch (err) {
+            history.replaceState(null, '', '/' + location.hash);
+            return setBoot({ kind: 'signed-out', auth, message: (err as Error).message });
+          }
+        }
+        const session = loadSession(sessionStorage);
+        if (session && !isExpired(session)) return setBoot({ kind: 'ready', config, auth, session });
+        if (session) {
+          // It expired while the tab was away: straight back through the issuer.
+          clearSession(sessionStorage);
+          return signIn(auth);
+        }
+        setBoot({ kind: 'signed-out', auth, message: null });
+      })
+      .catch((err: Error) => setBoot({ kind: 'error', message: err.message }));
   };
   useEffect(start, []);
 
+  let body;
+  if (boot.kind === 'ready') {
+    const { auth, session } = boot;
+    return (
+      <>
+        <a class="skip" href="#main">
+          Skip to content
+        </a>
+        <Dashboard
+          config={boot.config}
+          session={session}
+          onSignOut={auth ? () => {
+            clearSession(sessionStorage);
+            setBoot({ kind: 'redirecting' });
+            location.assign(logoutUrl(auth, redirectUri(location.origin)));
+          } : null}
+          onUnauthorized={auth && session ? (why) => signInAgain(auth, session, why) : null}
+        />
+      </>
+    );
+  } else if (boot.kind === 'signed-out') {
+    body = <SignedOut message={boot.message} signIn={() => signIn(boot.auth)} />;
+  } else if (boot.kind === 'error') {
+    body = <ErrorState title="The dashboard could not start" message={boot.message} retry={start} />;
+  } else {
+    body = <Loading what={boot.kind === 'redirecting' ? 'the sign-in page' : 'the dashboard'} />;
+  }
   return (
     <>
       <a class="skip" href="#main">
         Skip to content
       </a>
-      {boot.kind === 'ready' ? (
-        <Dashboard config={boot.config} />
-      ) : (
-        <>
-          <Header connection={null} retryAt={null} />
-          <main id="main">
-            {boot.kind === 'loading' ? <Loading what="the dashboard" /> : <ErrorState title="The dashboard could not start" message={boot.message} retry={start} />}
-          </main>
-        </>
-      )}
+      <Header connection={null} retryAt={null} />
+      <main id="main">{body}</main>
     </>
   );
 }
 
-function Dashboard({ config }: { config: DashboardConfig }) {
+function SignedOut({ message, signIn }: { message: string | null; signIn: () => void }) {
+  return (
+    <section class="state signed-out" aria-labelledby="signin-title">
+      <h1 id="signin-title">Sign in to vigia</h1>
+      <p class="muted">The fleet is shown to signed-in operators and viewers.</p>
+      {message ? (
+        <p class="problem" role="alert">
+          {message}
+        </p>
+      ) : null}
+      <button type="button" onClick={signIn}>
+        Sign in
+      </button>
+    </section>
+  );
+}
+
+function Dashboard({
+  config,
+  session,
+  onSignOut,
+  onUnauthorized,
+}: {
+  config: DashboardConfig;
+  session: Session | null;
+  onSignOut: (() => void) | null;
+  onUnauthorized: ((why: string) => void) | null;
+}) {
+  const [forbidden, setForbidden] = useState(false);
   const { api, live, fleet } = useMemo(() => {
-    const api = new Api(config.apiUrl);
-    const live = new LiveConnection(config.wsUrl);
+    const api = new Api(
+      config.apiUrl,
+      session
+        ? {
+            token: () => session.idToken,
+            onUnauthorized: () => onUnauthorized?.('The API refused the new sign-in (401).'),
+            onForbidden: () => setForbidden(true),
+          }
+        : null,
+    );
+    const live = new LiveConnection(session ? () => withToken(config.wsUrl, session.idToken) : config.wsUrl);
     const fleet = new FleetStore(api, live);
     (window as unknown as { __vigia?: unknown }).__vigia = { live, fleet };
     return { api, live, fleet };
-  }, [config]);
+  }, [config, session]);
   const [connection, setConnection] = useState<ConnectionState>(live.state);
   useEffect(() => {
     const off = live.on('state', setConnection);
@@ -55,6 +186,12 @@ function Dashboard({ config }: { config: DashboardConfig }) {
       live.stop();
     };
   }, [live]);
+  // Sign in again a minute before the ID token expires.
+  useEffect(() => {
+    if (!session || !onUnauthorized) return;
+    const timer = setTimeout(() => onUnauthorized('The sign-in expired.'), Math.max(0, session.expiresAt - EXPIRY_MARGIN_MS - Date.now()));
+    return () => clearTimeout(timer);
+  }, [session]);
   const hash = useHashRoute();
   const match = /^#\/sensors\/([^/?]+)/.exec(hash);
   const sensorId = match ? decodeURIComponent(match[1]) : null;
@@ -64,12 +201,20 @@ function Dashboard({ config }: { config: DashboardConfig }) {
     document.getElementById('main')?.focus({ preventScroll: true });
   }, [sensorId]);
 
+  const role: Role = session ? session.role : 'operator';
+  const commandBlock = role === 'operator' ? null : role === 'viewer' ? 'Operators only: you are signed in as a viewer.' : 'Operators only: your account has no role.';
+
   return (
     <>
-      <Header connection={connection} retryAt={live.retryAt} />
+      <Header connection={connection} retryAt={live.retryAt} account={session ? { session, onSignOut } : 'local'} />
       <main id="main" tabIndex={-1}>
+        {forbidden ? (
+          <p class="banner problem" role="alert">
+            {NO_ROLE_MESSAGE[0].toUpperCase() + NO_ROLE_MESSAGE.slice(1)}.
+          </p>
+        ) : null}
         {sensorId ? (
-          <SensorView key={sensorId} sensorId={sensorId} api={api} live={live} connection={connection} />
+          <SensorView key={sensorId} sensorId={sensorId} api={api} live={live} connection={connection} commandBlock={commandBlock} />
         ) : (
           <FleetView store={fleet} connection={connection} />
         )}
@@ -78,7 +223,9 @@ function Dashboard({ config }: { config: DashboardConfig }) {
   );
 }
 
-function Header({ connection, retryAt }: { connection: ConnectionState | null; retryAt: number | null }) {
+type Account = 'local' | { session: Session; onSignOut: (() => void) | null };
+
+function Header({ connection, retryAt, account = null }: { connection: ConnectionState | null; retryAt: number | null; account?: Account | null }) {
   return (
     <header class="top">
       <a class="brand" href="#/">
@@ -88,7 +235,16 @@ function Header({ connection, retryAt }: { connection: ConnectionState | null; r
         </svg>
         vigia
       </a>
-      {connection ? <ConnectionIndicator state={connection} retryAt={retryAt} /> : null}
+      <div class="top-right">
+        {connection ? <ConnectionIndicator state={connection} retryAt={retryAt} /> : null}
+        {account === 'local' ? (
+          <p class="auth-badge" title="/config.json names no sign-in: anyone who reaches this page may look and send commands">
+            local, no sign-in
+          </p>
+        ) : account ? (
+          <AccountMenu session={account.session} onSignOut={account.onSignOut} />
+        ) : null}
+      </div>
     </header>
   );
 }
@@ -102,5 +258,25 @@ function ConnectionIndicator({ state, retryAt }: { state: ConnectionState; retry
       <span class="dot" aria-hidden="true" />
       {text}
     </p>
+  );
+}
+
+function AccountMenu({ session, onSignOut }: { session: Session; onSignOut: (() => void) | null }) {
+  return (
+    <div class="account">
+      <p class="who">
+        <span class="email" data-email={session.email ?? ''}>
+          {session.email ?? 'signed in'}
+        </span>
+        <span class={`role-tag ${session.role ?? 'none'}`} data-role={session.role ?? 'none'}>
+          {session.role ?? 'no role'}
+        </span>
+      </p>
+      {onSignOut ? (
+        <button type="button" class="secondary" onClick={onSignOut}>
+          Sign out
+        </button>
+      ) : null}
+    </div>
   );
 }

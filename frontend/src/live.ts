@@ -48,7 +48,8 @@ export class LiveConnection {
   private closed = false;
   private readonly listeners = new Map<keyof LiveEvents, Set<Listener<never>>>();
 
-  constructor(private readonly url: string) {}
+  /** `url` is read at every attempt, so a reconnection carries the current token. */
+  constructor(private readonly url: string | (() => string)) {}
 
   start(): void {
     this.open();
@@ -107,7 +108,7 @@ export class LiveConnection {
   private open(): void {
     if (this.closed) return;
     this.retryAt = null;
-    const socket = new WebSocket(this.url);
+    const socket = new WebSocket(typeof this.url === 'function' ? this.url() : this.url);
     this.socket = socket;
     socket.onopen = () => {
       this.attempt = 0;

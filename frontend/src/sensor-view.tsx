@@ -63,11 +63,14 @@ export function SensorView({
   api,
   live,
   connection,
+  commandBlock = null,
 }: {
   sensorId: string;
   api: Api;
   live: LiveConnection;
   connection: ConnectionState;
+  /** Why this user may not send commands (sign-in on, not an operator); null when they may. */
+  commandBlock?: string | null;
 }) {
   const [info, setInfo] = useState<SensorInfo | null>(null);
   const [range, setRange] = useState<RangeKey>('live');
@@ -352,7 +355,7 @@ export function SensorView({
               ))
             : null}
         </div>
-        <CommandPanel sensorId={sensorId} live={live} connection={connection} rate={readingRate(liveTs.current)} />
+        <CommandPanel sensorId={sensorId} live={live} connection={connection} rate={readingRate(liveTs.current)} block={commandBlock} />
       </div>
     </section>
   );
@@ -363,11 +366,13 @@ function CommandPanel({
   live,
   connection,
   rate,
+  block,
 }: {
   sensorId: string;
   live: LiveConnection;
   connection: ConnectionState;
   rate: number | null;
+  block: string | null;
 }) {
   const [intervalMs, setIntervalMs] = useState('1000');
   const [sent, setSent] = useState<{ id: string; at: number; intervalMs: number; rateBefore: number | null } | null>(null);
@@ -381,7 +386,9 @@ function CommandPanel({
       setSent({ id: c.id, at: Date.now(), intervalMs: asked.current, rateBefore: rateBefore.current });
       setProblem(null);
     });
-    const offError = live.on('error', (e) => setProblem(`${e.code}: ${e.message}`));
+    const offError = live.on('error', (e) =>
+      setProblem(e.code === 'FORBIDDEN' ? `FORBIDDEN: ${e.message || 'commands are for operators only'}` : `${e.code}: ${e.message}`),
+    );
     return () => {
       offSent();
       offError();
@@ -391,11 +398,18 @@ function CommandPanel({
   const fmtRate = (r: number | null) => (r === null ? '–' : `${r >= 10 ? r.toFixed(0) : r.toFixed(1)} /s (every ${Math.round(1000 / r)} ms)`);
 
   return (
-    <aside class="panel" aria-labelledby="command-title">
+    <aside class={`panel${block ? ' blocked' : ''}`} aria-labelledby="command-title" data-blocked={block ? 'true' : 'false'}>
       <h2 id="command-title">Command</h2>
+      {block ? (
+        <p class="command-block" id="command-block">
+          {block}
+        </p>
+      ) : null}
       <form
+        aria-describedby={block ? 'command-block' : undefined}
         onSubmit={(e) => {
           e.preventDefault();
+          if (block) return;
           const value = Number(intervalMs);
           if (!Number.isInteger(value) || value < 100 || value > 3_600_000) {
             setProblem('The interval is a whole number of milliseconds from 100 to 3 600 000.');
@@ -418,10 +432,11 @@ function CommandPanel({
             max={3_600_000}
             step={1}
             required
+            disabled={block !== null}
             value={intervalMs}
             onInput={(e) => setIntervalMs(e.currentTarget.value)}
           />
-          <button type="submit" disabled={connection !== 'live'}>
+          <button type="submit" disabled={connection !== 'live' || block !== null}>
             Send setInterval
           </button>
         </div>
