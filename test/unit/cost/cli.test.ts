@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { main, parseArgs, parseInterval } from '../../../cost/cli.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+function run(argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = main(argv, (t) => out.push(t), (t) => err.push(t));
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('cost CLI arguments', () => {
+  it('reads durations in ms, s, m and h', () => {
+    expect(parseInterval('500ms')).toBe(0.5);
+    expect(parseInterval('5s')).toBe(5);
+    expect(parseInterval('1m')).toBe(60);
+    expect(parseInterval('1h')).toBe(3_600);
+    expect(parseInterval('30')).toBe(30);
+  });
+
+  it('reads a whole command line', () => {
+    expect(parseArgs(['--sensors', '100', '--interval', '5s', '--dashboards=5', '--ingest', 'queued', '--json'])).toEqual({
+      fleet: { sensors: 100, intervalS: 5, dashboards: 5, ingest: 'queued' },
+      json: true,
+    });
+  });
+
+  it.each([
+    [['--interval', '5s', '--dashboards', '5'], /--sensors is required/],
+    [['--sensors', '100', '--dashboards', '5'], /--interval is required/],
+    [['--sensors', 'many', '--interval', '5s', '--dashboards', '5'], /--sensors: 'many' is not a whole number/],
+    [['--sensors', '0', '--interval', '5s', '--dashboards', '5'], /--sensors: '0' is not a whole number of at least 1/],
+    [['--sensors', '100', '--interval', '5 parsecs', '--dashboards', '5'], /--interval: '5 parsecs' is not a duration/],
+    [['--sensors', '100', '--interval', '0s', '--dashboards', '5'], /--interval: '0s'/],
+    [['--sensors', '100', '--interval', '5s', '--dashboards', '-1'], /--dashboards needs a value|--dashboards: '-1'/],
+    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--ingest', 'kinesis'], /--ingest: 'kinesis'/],
+    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--hours', '30'], /--hours: '30'/],
+    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--metrics', '33'], /--metrics: 33/],
+    [['--sensors', '100', '--sensors', '5', '--interval', '5s', '--dashboards', '5'], /--sensors is given twice/],
+    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--region', 'eu'], /unknown argument '--region'/],
+    [['--sensors'], /--sensors needs a value/],
+  ])('refuses %j with exit code 2 and the usage', (argv, message) => {
+    const { code, out, err } = run(argv);
+    expect(code).toBe(2);
+    expect(err).toMatch(message);
+    expect(err).toMatch(/usage: npm run cost --/);
+    expect(out).toBe('');
+  });
+});
+
+describe('cost CLI output', () => {
+  it('prints vigia and naive side by side, with totals and the biggest line', () => {
+    const { code, out } = run(['--sensors', '1000', '--interval', '5s', '--dashboards', '5', '--ingest', 'queued']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^1,000 sensors, one reading every 5 s/);
+    expect(out).toContain('| service | item | vigia quantity | vigia | naive quantity | naive |');
+    for (const service of ['IoT Core', 'Lambda', 'DynamoDB', 'API Gateway WebSocket', 'HTTP API', 'CloudFront', 'SQS', 'CloudWatch']) {
+      expect(out).toContain(`| **${service}** |`);
+    }
+    expect(out).toContain('| IoT Core | messages | 518.4 M | $518.40 | 518.4 M | $518.40 |');
+    expect(out).toMatch(/\| \*\*total a month\*\* \| \| \| \*\*\$[\d,.]+\*\* \| \| \*\*\$[\d,.]+\*\* \|/);
+    expect(out).toContain('Biggest line: vigia DynamoDB, write request units');
+  });
+
+  it('answers JSON with --json', () => {
+    const { code, out } = run(['--sensors', '10', '--interval', '1m', '--dashboards', '1', '--json']);
+    expect(code).toBe(0);
+    const answer = JSON.parse(out);
+    expect(answer.vigia.fleet).toMatchObject({ sensors: 10, intervalS: 60, dashboards: 1, design: 'vigia' });
+    expect(answer.naive.fleet.design).toBe('naive');
+    expect(answer.prices.iotMessages.source).toBe('https://aws.amazon.com/iot-core/pricing/');
+  });
+
+  it('exits 2 as a process on a bad argument', async () => {
+    const tsx = `${ROOT}node_modules/.bin/tsx`;
+    const failure = await promisify(execFile)(tsx, ['cost/cli.ts', '--sensors', '10'], { cwd: ROOT }).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toMatch(/--interval is required/);
+  });
+});
