@@ -2,6 +2,7 @@ import { Aws, Duration, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/names.js';
@@ -21,7 +22,32 @@ export interface TelemetryProps {
    * @default 2
    */
   readonly retryAttempts?: number;
+  /**
+   * How the telemetry rules reach their functions: `direct`, the rule invokes the function once per message;
+   * `queued`, the rule sends to a queue per function (each with its own dead-letter queue) that the function
+   * reads in batches of up to 100 messages or 1 second. Presence is always direct. Context key `ingest`.
+   * @default 'direct'
+   */
+  readonly ingest?: IngestMode;
 }
+
+export type IngestMode = 'direct' | 'queued';
+
+/** The `ingest` context value, checked. */
+export function ingestFromContext(scope: Construct): IngestMode {
+  const value = (scope.node.tryGetContext('ingest') as string | undefined) ?? 'direct';
+  if (value !== 'direct' && value !== 'queued') throw new Error(`Context key ingest must be direct or queued, got "${value}"`);
+  return value;
+}
+
+/** A queue a telemetry rule sends to (queued ingest), and where the messages its function keeps failing go. */
+export interface IngestQueue {
+  readonly queue: Queue;
+  readonly deadLetterQueue: Queue;
+}
+
+/** Telemetry rule targets that queued ingest puts a queue in front of. */
+const QUEUED_TARGETS: readonly RuleTarget[] = ['historyWriter', 'broadcaster'];
 
 /**
  * From devices to the system: one IoT topic rule per entry of RULES, each invoking its function,
@@ -36,6 +62,9 @@ export class Telemetry extends Construct {
   readonly rules: Record<string, CfnTopicRule> = {};
   /** Role the rules' error action assumes to send to the dead-letter queue. */
   readonly errorActionRole: Role;
+  readonly ingest: IngestMode;
+  /** Queued ingest: the queue in front of each telemetry function, by rule target; empty in direct mode. */
+  readonly ingestQueues: Partial<Record<RuleTarget, IngestQueue>> = {};
 
   constructor(scope: Construct, id: string, props: TelemetryProps) {
     super(scope, id);
@@ -132,25 +161,68 @@ export class Telemetry extends Construct {
       broadcaster: this.broadcaster,
       presence: this.presence,
     };
+    this.ingest = props.ingest ?? 'direct';
+    let queueActionRole: Role | undefined;
+    if (this.ingest === 'queued') {
+      queueActionRole = new Role(this, 'RuleQueueActionRole', {
+        assumedBy: new ServicePrincipal('iot.amazonaws.com', {
+          conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
+        }),
+        description: 'Lets the telemetry rules send to the ingest queues',
+      });
+      for (const target of QUEUED_TARGETS) {
+        const fn = targets[target];
+        const name = target.charAt(0).toUpperCase() + target.slice(1);
+        const deadLetterQueue = new Queue(this, `${name}DeadLetterQueue`, {
+          encryption: QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+          retentionPeriod: Duration.days(14),
+        });
+        Validations.of(deadLetterQueue).acknowledge({
+          id: 'AwsSolutions-SQS3',
+          reason: `This queue is itself the dead-letter queue of the ${target} ingest queue.`,
+        });
+        const queue = new Queue(this, `${name}Queue`, {
+          encryption: QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+          // Lambda's advice: six times the function timeout, so a retried batch is not delivered twice at once.
+          visibilityTimeout: fn.timeout ? Duration.seconds(fn.timeout.toSeconds() * 6) : Duration.minutes(1),
+          deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 3 },
+        });
+        queue.grant(queueActionRole, 'sqs:SendMessage');
+        // The handlers take the whole batch or fail it whole: their work is idempotent per reading.
+        fn.addEventSource(
+          new SqsEventSource(queue, { batchSize: 100, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: false }),
+        );
+        this.ingestQueues[target] = { queue, deadLetterQueue };
+      }
+    }
+
     for (const rule of RULES) {
       const target = targets[rule.target];
+      const ingestQueue = this.ingestQueues[rule.target];
+      const action: CfnTopicRule.ActionProperty = ingestQueue
+        ? { sqs: { queueUrl: ingestQueue.queue.queueUrl, roleArn: queueActionRole!.roleArn, useBase64: false } }
+        : { lambda: { functionArn: target.functionArn } };
       const topicRule = new CfnTopicRule(this, rule.id, {
         topicRulePayload: {
           description: rule.description,
           sql: ruleSql(rule),
           awsIotSqlVersion: '2016-03-23',
           ruleDisabled: false,
-          actions: [{ lambda: { functionArn: target.functionArn } }],
+          actions: [action],
           errorAction: {
             sqs: { queueUrl: this.deadLetterQueue.queueUrl, roleArn: errorActionRole.roleArn, useBase64: false },
           },
         },
       });
-      target.addPermission(`InvokedBy${rule.id}`, {
-        principal: new ServicePrincipal('iot.amazonaws.com'),
-        sourceArn: topicRule.attrArn,
-        sourceAccount: Aws.ACCOUNT_ID,
-      });
+      if (!ingestQueue) {
+        target.addPermission(`InvokedBy${rule.id}`, {
+          principal: new ServicePrincipal('iot.amazonaws.com'),
+          sourceArn: topicRule.attrArn,
+          sourceAccount: Aws.ACCOUNT_ID,
+        });
+      }
       this.rules[rule.id] = topicRule;
     }
   }

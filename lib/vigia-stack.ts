@@ -7,7 +7,7 @@ import { FunctionDefaults } from './function-defaults.js';
 import { History, type Retention } from './history.js';
 import { Operations } from './operations.js';
 import { Realtime } from './realtime.js';
-import { Telemetry } from './telemetry.js';
+import { type IngestMode, Telemetry, ingestFromContext } from './telemetry.js';
 
 export interface VigiaStackProps extends StackProps {
   /**
@@ -20,6 +20,11 @@ export interface VigiaStackProps extends StackProps {
    * @default the context key `alarmEmail`, else no subscription
    */
   readonly alarmEmail?: string;
+  /**
+   * How the telemetry rules reach their functions (see TelemetryProps.ingest).
+   * @default the context key `ingest`, else 'direct'
+   */
+  readonly ingest?: IngestMode;
 }
 
 /** The whole cloud side of vigia. Wiring only: each construct hands its resources to the next. */
@@ -44,7 +49,12 @@ export class VigiaStack extends Stack {
       sensorsTable: history.sensorsTable,
       devices,
     }));
-    const telemetry = (this.telemetry = new Telemetry(this, 'Telemetry', { functions, history, realtime }));
+    const telemetry = (this.telemetry = new Telemetry(this, 'Telemetry', {
+      functions,
+      history,
+      realtime,
+      ingest: props.ingest ?? ingestFromContext(this),
+    }));
     // The distribution comes before the API: its domain is the API's only CORS origin.
     const dashboard = (this.dashboard = new Dashboard(this, 'Dashboard'));
     const api = (this.api = new Api(this, 'Api', { functions, history, allowedOrigin: dashboard.url }));
@@ -64,6 +74,9 @@ export class VigiaStack extends Stack {
         HttpApi: api.handler,
       },
       deadLetterQueue: telemetry.deadLetterQueue,
+      ingestQueues: Object.fromEntries(
+        Object.entries(telemetry.ingestQueues).map(([target, q]) => [target.charAt(0).toUpperCase() + target.slice(1), q]),
+      ),
       httpApi: api.httpApi,
       topicRules: telemetry.rules,
       alarmEmail: alarmEmail || undefined,
