@@ -190,17 +190,19 @@ function csvPage(q: ReadingsQuery, record: SensorRecord, page: ReadingsPage): Ap
   const metrics = q.metrics ?? [...record.metrics].sort();
   const iso = (ts: number) => new Date(ts).toISOString();
   const cell = (v: number | undefined) => (v === undefined ? '' : String(v));
+  // Own properties only: a metric may be named like an Object.prototype member (`toString`).
+  const ownValue = <T>(values: Record<string, T>, m: string): T | undefined => (Object.hasOwn(values, m) ? values[m] : undefined);
   const lines: string[] = [];
   if (page.resolution === 'raw') {
     lines.push(['ts', ...metrics].join(','));
     for (const p of page.points as RawPoint[]) {
-      lines.push([iso(p.ts), ...metrics.map((m) => cell(p.values[m]))].join(','));
+      lines.push([iso(p.ts), ...metrics.map((m) => cell(ownValue(p.values, m)))].join(','));
     }
   } else {
     lines.push(['ts', ...metrics.flatMap((m) => [`${m}_min`, `${m}_max`, `${m}_avg`, `${m}_count`])].join(','));
     for (const p of page.points as AggregatedPoint[]) {
       const cells = metrics.flatMap((m) => {
-        const s = p.values[m];
+        const s = ownValue(p.values, m);
         return s ? [cell(s.min), cell(s.max), cell(s.avg), cell(s.count)] : ['', '', '', ''];
       });
       lines.push([iso(p.ts), ...cells].join(','));

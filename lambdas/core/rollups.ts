@@ -11,8 +11,13 @@ export function bucketStart(ts: number, resolution: AggregateResolution): number
   return Math.floor(ts / size) * size;
 }
 
+/** A metric's stats; own properties only, so a metric named like an Object.prototype member (`constructor`) works. */
+function own(stats: Record<string, MetricStats>, metric: string): MetricStats | undefined {
+  return Object.hasOwn(stats, metric) ? stats[metric] : undefined;
+}
+
 function addValue(stats: Record<string, MetricStats>, metric: string, value: number): void {
-  const s = stats[metric];
+  const s = own(stats, metric);
   if (s === undefined) {
     stats[metric] = { min: value, max: value, sum: value, count: 1 };
   } else {
@@ -24,7 +29,7 @@ function addValue(stats: Record<string, MetricStats>, metric: string, value: num
 }
 
 function mergeStats(stats: Record<string, MetricStats>, metric: string, other: MetricStats): void {
-  const s = stats[metric];
+  const s = own(stats, metric);
   if (s === undefined) {
     stats[metric] = { ...other };
   } else {

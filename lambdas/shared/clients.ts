@@ -49,7 +49,9 @@ export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_N
 
 const documentClient = /* @__PURE__ */ once(() =>
   DynamoDBDocumentClient.from(new DynamoDBClient({}), {
-    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+    // convertClassInstanceToMap: a reading's values may hold a metric named `constructor`, which hides the
+    // object's own constructor from the marshaller; without it such an item cannot be written at all.
+    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false, convertClassInstanceToMap: true },
   }),
 );
 

@@ -6,6 +6,7 @@
  * the test with a useful message instead of hanging it.
  */
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -46,6 +47,18 @@ export async function startTestRuntime(dataDir: string, options: RuntimeOptions 
       if (process.env.VIGIA_TEST_LOGS) console.log(JSON.stringify(entry));
     },
     ...options,
+  });
+}
+
+/** A TCP port free on HOST right now (for a process that must keep its ports across restarts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }
 
