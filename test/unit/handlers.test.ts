@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import './aws-matchers.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'));
@@ -160,6 +160,24 @@ describe('history writer ← IoT rule event', () => {
     const body = JSON.parse(sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!);
     expect(body).toMatchObject({ topic: `sensors/${SENSOR}/telemetry`, code: 'INVALID_VALUE', payload: event.payload, receivedAt: RECEIVED_AT });
     expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('publishes its metrics as one EMF line per dimension set at the end of the invocation', async () => {
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      await historyWriter({ ...fixture('iot-telemetry-rule-event'), payload: Buffer.from('{"values":').toString('base64') });
+    } finally {
+      write.mockRestore();
+    }
+    const blobs = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+    expect(blobs).toContainEqual(expect.objectContaining({ service: 'vigia', Reason: 'INVALID_JSON', ReadingsRejected: 1 }));
+    expect(blobs).toContainEqual(expect.objectContaining({ service: 'vigia', BatchSize: 1 }));
+    for (const blob of blobs) expect(blob._aws.CloudWatchMetrics[0].Namespace).toBe('Vigia');
   });
 });
 
