@@ -245,6 +245,13 @@ export class RuleRunner {
         });
       }
     }
+    if (this.stopped) return;
+    if (batch.length > 1) {
+      // One bad event must not take its batch with it: each event gets its own invocations.
+      this.options.log({ level: 'warn', message: 'batch failed; retrying its events one by one', events: batch.length });
+      for (const invocation of batch) await this.run(target, [invocation]);
+      return;
+    }
     // Lambda's on-failure destination (the queue's dead-letter queue when queued): kept for an operator.
     const at = new Date().toISOString();
     await appendFile(
