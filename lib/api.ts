@@ -1,14 +1,17 @@
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/names.js';
+import type { Auth } from './auth.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import type { HistoryTables } from './history.js';
 
-/** Contract §5: every route is a GET answered by the one HTTP API function. */
+/** Contract §5: every route is a GET answered by the one HTTP API function; all but /health need sign-in. */
 const ROUTES = ['/health', '/sensors', '/sensors/{sensorId}', '/sensors/{sensorId}/readings'] as const;
+const OPEN_ROUTES: readonly string[] = ['/health'];
 
 export interface ApiProps {
   readonly functions: FunctionDefaults;
@@ -16,6 +19,8 @@ export interface ApiProps {
   readonly history: HistoryTables;
   /** The only origin browsers may call the API from: the dashboard's, e.g. `https://d123.cloudfront.net`. */
   readonly allowedOrigin: string;
+  /** Dashboard sign-in: every route but /health needs the user pool's ID token (`Authorization: Bearer`). */
+  readonly auth: Auth;
   /**
    * Stage throttling across all clients. 50 requests per second with bursts of 100 covers a few
    * dashboards polling history (each view is a handful of GETs) and keeps a runaway client from
@@ -57,14 +62,25 @@ export class Api extends Construct {
         maxAge: Duration.hours(1),
       },
     });
+    props.auth.configureVerifier(this.handler);
+    // API Gateway checks the token's signature, issuer, audience and expiry; the function checks the role (403).
+    const authorizer = new HttpJwtAuthorizer('DashboardSignIn', props.auth.issuer, {
+      jwtAudience: [props.auth.client.userPoolClientId],
+      identitySource: ['$request.header.Authorization'],
+    });
     const integration = new HttpLambdaIntegration('HttpApiHandler', this.handler);
     for (const path of ROUTES) {
-      this.httpApi.addRoutes({ path, methods: [HttpMethod.GET], integration });
+      const open = OPEN_ROUTES.includes(path);
+      const routes = this.httpApi.addRoutes({ path, methods: [HttpMethod.GET], integration, authorizer: open ? undefined : authorizer });
+      if (open) {
+        for (const route of routes) {
+          Validations.of(route).acknowledge({
+            id: 'AwsSolutions-APIG4',
+            reason: 'GET /health is the liveness probe of contract §5: it answers {"status":"ok"} and reads nothing.',
+          });
+        }
+      }
     }
-    Validations.of(this.httpApi).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason: 'Dashboard sign-in (a JWT authorizer) is a later issue; until then the read-only API is open like the dashboard.',
-    });
 
     const throttle = props.throttle ?? { rateLimit: 50, burstLimit: 100 };
     this.stage = this.httpApi.addStage('DefaultStage', {

@@ -15,6 +15,7 @@ import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import type { DashboardAuthConfig } from './auth.js';
 
 const CONFIG_FILE = 'config.json';
 
@@ -192,6 +193,11 @@ export interface DashboardConfigProps {
   readonly apiUrl: string;
   /** WebSocket URL, `wss://…/{stage}`. */
   readonly wsUrl: string;
+  /**
+   * How the dashboard signs in (issuer, client id, managed login URLs, scope).
+   * @default null: no sign-in
+   */
+  readonly auth?: DashboardAuthConfig | null;
 }
 
 /**
@@ -204,7 +210,7 @@ export class DashboardConfig extends Construct {
   constructor(scope: Construct, id: string, props: DashboardConfigProps) {
     super(scope, id);
     this.deployment = new BucketDeployment(this, 'Deployment', {
-      sources: [Source.jsonData(CONFIG_FILE, { apiUrl: props.apiUrl, wsUrl: props.wsUrl, auth: null })],
+      sources: [Source.jsonData(CONFIG_FILE, { apiUrl: props.apiUrl, wsUrl: props.wsUrl, auth: props.auth ?? null })],
       destinationBucket: props.dashboard.siteBucket,
       prune: false,
     });

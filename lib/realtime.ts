@@ -1,10 +1,12 @@
 import { type CfnElement, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnRoute, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/names.js';
 import { CONNECTIONS_TABLE } from '../lambdas/shared/tables.js';
+import type { Auth } from './auth.js';
 import type { Devices } from './devices.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import { tableFromDefinition } from './tables.js';
@@ -18,6 +20,8 @@ export interface RealtimeProps {
   readonly sensorsTable: ITable;
   /** Where commands go: the IoT data endpoint and the right to publish on the commands topics. */
   readonly devices: Devices;
+  /** Dashboard sign-in: `$connect` needs the user pool's ID token in `?token=`; the role decides commands. */
+  readonly auth: Auth;
   /**
    * Name of the WebSocket stage, the last segment of `wsUrl`.
    * @default 'live'
@@ -41,6 +45,7 @@ export class Realtime extends Construct {
   readonly stage: WebSocketStage;
   readonly connectionsTable: Table;
   readonly webSocketFunction: VigiaFunction;
+  readonly authorizerFunction: VigiaFunction;
 
   constructor(scope: Construct, id: string, props: RealtimeProps) {
     super(scope, id);
@@ -71,13 +76,24 @@ export class Realtime extends Construct {
       reason: 'A dashboard may command any sensor; the wildcard spans sensor ids only, on the commands topics only.',
     });
 
+    // Sign-in is on: the function gives the command right to the operator role only.
+    props.auth.configureVerifier(this.webSocketFunction);
+    this.authorizerFunction = props.functions.createFunction(this, 'ConnectAuthorizerFunction', {
+      handler: 'ws-authorizer',
+      description: 'Lets a dashboard connect with a valid ID token of the operator or viewer group',
+    });
+    props.auth.configureVerifier(this.authorizerFunction);
+    const authorizer = new WebSocketLambdaAuthorizer('DashboardSignIn', this.authorizerFunction, {
+      identitySource: ['route.request.querystring.token'],
+    });
+
     // One integration object for every route: it binds once per API, so all routes share it.
     const integration = new WebSocketLambdaIntegration('WebSocketHandler', this.webSocketFunction);
     this.webSocketApi = new WebSocketApi(this, 'Api', {
       apiName: `${Stack.of(this).stackName}-live`,
       description: 'vigia live readings, presence and commands',
       routeSelectionExpression: '$request.body.action',
-      connectRouteOptions: { integration },
+      connectRouteOptions: { integration, authorizer },
       disconnectRouteOptions: { integration },
       defaultRouteOptions: { integration },
     });
@@ -125,10 +141,16 @@ export class Realtime extends Construct {
     });
   }
 
+  /** API Gateway authorizes a WebSocket connection once, at $connect; its other routes cannot take an authorizer. */
   private acknowledgeOpenRoutes(): void {
-    Validations.of(this.webSocketApi).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason: 'Dashboard sign-in (an authorizer on $connect) is a later issue; until then the API is open like the dashboard.',
-    });
+    for (const route of this.webSocketApi.node.findAll()) {
+      if (!(route instanceof CfnRoute) || route.routeKey === '$connect') continue;
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'WebSocket authorizers run on $connect only, which has the sign-in authorizer; every later frame ' +
+          'belongs to an authorized connection, and commands are checked against its role.',
+      });
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './api.js';
+import { Auth } from './auth.js';
 import { Dashboard, DashboardConfig } from './dashboard.js';
 import { Devices } from './devices.js';
 import { FunctionDefaults } from './function-defaults.js';
@@ -34,6 +35,7 @@ export class VigiaStack extends Stack {
   readonly realtime: Realtime;
   readonly telemetry: Telemetry;
   readonly dashboard: Dashboard;
+  readonly auth: Auth;
   readonly api: Api;
   readonly dashboardConfig: DashboardConfig;
   readonly operations: Operations;
@@ -44,10 +46,17 @@ export class VigiaStack extends Stack {
     const functions = new FunctionDefaults(this, 'FunctionDefaults');
     const history = (this.history = new History(this, 'History', { retention: props.retention }));
     const devices = (this.devices = new Devices(this, 'Devices'));
+    // The distribution comes first: its origin is the sign-in callback and the API's only CORS origin.
+    const dashboard = (this.dashboard = new Dashboard(this, 'Dashboard'));
+    const auth = (this.auth = new Auth(this, 'Auth', {
+      dashboardUrl: dashboard.url,
+      domainPrefix: (this.node.tryGetContext('authDomainPrefix') as string | undefined) || undefined,
+    }));
     const realtime = (this.realtime = new Realtime(this, 'Realtime', {
       functions,
       sensorsTable: history.sensorsTable,
       devices,
+      auth,
     }));
     const telemetry = (this.telemetry = new Telemetry(this, 'Telemetry', {
       functions,
@@ -55,14 +64,13 @@ export class VigiaStack extends Stack {
       realtime,
       ingest: props.ingest ?? ingestFromContext(this),
     }));
-    // The distribution comes before the API: its domain is the API's only CORS origin.
-    const dashboard = (this.dashboard = new Dashboard(this, 'Dashboard'));
-    const api = (this.api = new Api(this, 'Api', { functions, history, allowedOrigin: dashboard.url }));
+    const api = (this.api = new Api(this, 'Api', { functions, history, allowedOrigin: dashboard.url, auth }));
     // config.json needs both URLs, so it is written by a deployment of its own, after both exist.
     this.dashboardConfig = new DashboardConfig(this, 'DashboardConfig', {
       dashboard,
       apiUrl: api.url,
       wsUrl: realtime.url,
+      auth: auth.dashboardConfig,
     });
     const alarmEmail = props.alarmEmail ?? (this.node.tryGetContext('alarmEmail') as string | undefined);
     this.operations = new Operations(this, 'Operations', {
@@ -83,6 +91,7 @@ export class VigiaStack extends Stack {
     });
 
     new CfnOutput(this, 'DashboardUrl', { value: dashboard.url, description: 'The dashboard' });
+    new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId, description: 'Dashboard users: invite with admin-create-user, then admin-add-user-to-group operator or viewer' });
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'HTTP API base URL (contract §5)' });
     new CfnOutput(this, 'WebSocketUrl', { value: realtime.url, description: 'WebSocket URL (contract §6)' });
     new CfnOutput(this, 'IotDataEndpoint', { value: devices.dataEndpoint, description: 'IoT data endpoint; devices connect to its host with MQTT over mutual TLS (port 8883)' });

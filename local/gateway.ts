@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import type { APIGatewayAuthorizerResult, APIGatewayProxyWebsocketEventV2, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 /** API Gateway's WebSocket frame size limit. */
@@ -15,6 +15,7 @@ export const MAX_FRAME_BYTES = 32 * 1024;
 export const ACTION_ROUTES = ['subscribe', 'unsubscribe', 'command', 'ping'] as const;
 
 type WebSocketHandler = (event: APIGatewayProxyWebsocketEventV2) => Promise<unknown>;
+type AuthorizerHandler = (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
 
 interface Connection {
   socket: WebSocket;
@@ -23,6 +24,8 @@ interface Connection {
   sourceIp: string;
   /** Frames of one connection are handled in order. */
   queue: Promise<void>;
+  /** The $connect authorizer's principalId and context, in every event's requestContext as API Gateway does. */
+  authorizer?: Record<string, unknown>;
 }
 
 export interface GatewayOptions {
@@ -30,6 +33,8 @@ export interface GatewayOptions {
   domainName: string;
   stage: string;
   log: (entry: Record<string, unknown>) => void;
+  /** A REQUEST authorizer on $connect (identity source: the `token` query parameter), as with sign-in on. */
+  authorizer?: (() => Promise<AuthorizerHandler>) | null;
 }
 
 /** The route API Gateway selects with `$request.body.action`. */
@@ -59,7 +64,7 @@ export class WebSocketGateway {
     connectionId: string,
     routeKey: string,
     eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT',
-    conn: Pick<Connection, 'connectedAt' | 'sourceIp'>,
+    conn: Pick<Connection, 'connectedAt' | 'sourceIp' | 'authorizer'>,
     body?: string,
   ): APIGatewayProxyWebsocketEventV2 {
     const now = Date.now();
@@ -78,6 +83,7 @@ export class WebSocketGateway {
         domainName: this.options.domainName,
         connectionId,
         apiId: 'local',
+        ...(conn.authorizer ? { authorizer: conn.authorizer } : {}),
       },
       body,
       isBase64Encoded: false,
@@ -86,12 +92,72 @@ export class WebSocketGateway {
 
   /** Upgrades an HTTP request on `/ws`; the $connect handler decides whether the connection stays. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      void this.accept(ws, req);
-    });
+    if (!this.options.authorizer) {
+      this.wss.handleUpgrade(req, socket, head, (ws) => void this.accept(ws, req));
+      return;
+    }
+    void this.authorizeConnect(req).then(
+      (outcome) => {
+        if (typeof outcome === 'number') {
+          const reason = outcome === 401 ? 'Unauthorized' : outcome === 403 ? 'Forbidden' : 'Internal Server Error';
+          socket.end(`HTTP/1.1 ${outcome} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+          return;
+        }
+        this.wss.handleUpgrade(req, socket, head, (ws) => void this.accept(ws, req, outcome));
+      },
+      () => socket.destroy(),
+    );
   }
 
-  private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
+  /**
+   * Runs the $connect authorizer with the REQUEST event API Gateway sends: the authorizer context, or the
+   * status API Gateway answers the upgrade with (401 for 'Unauthorized', 403 for a Deny, 500 otherwise).
+   */
+  private async authorizeConnect(req: IncomingMessage): Promise<Record<string, unknown> | number> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const query: Record<string, string> = {};
+    for (const [key, value] of url.searchParams) query[key] = value;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
+    const methodArn = `arn:aws:execute-api:local:000000000000:local/${this.options.stage}/$connect`;
+    const event = {
+      type: 'REQUEST',
+      methodArn,
+      headers,
+      queryStringParameters: query,
+      stageVariables: {},
+      requestContext: {
+        routeKey: '$connect',
+        eventType: 'CONNECT',
+        extendedRequestId: randomUUID(),
+        requestTime: new Date().toUTCString(),
+        messageDirection: 'IN',
+        stage: this.options.stage,
+        connectedAt: Date.now(),
+        requestTimeEpoch: Date.now(),
+        identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+        requestId: randomUUID(),
+        domainName: this.options.domainName,
+        connectionId: randomUUID(),
+        apiId: 'local',
+      },
+    } as unknown as APIGatewayRequestAuthorizerEvent;
+    let result: APIGatewayAuthorizerResult;
+    try {
+      result = await (await this.options.authorizer!())(event);
+    } catch (err) {
+      if ((err as Error).message === 'Unauthorized') return 401;
+      this.options.log({ level: 'error', message: '$connect authorizer failed', error: (err as Error).message });
+      return 500;
+    }
+    const allowed = result.policyDocument.Statement.some(
+      (s) => s.Effect === 'Allow' && 'Resource' in s && [s.Resource].flat().some((r) => r === methodArn || r === '*'),
+    );
+    if (!allowed) return 403;
+    return { principalId: result.principalId, ...(result.context ?? {}) };
+  }
+
+  private async accept(ws: WebSocket, req: IncomingMessage, authorizer?: Record<string, unknown>): Promise<void> {
     const connectionId = randomUUID().replace(/-/g, '').slice(0, 16) + '=';
     const now = Date.now();
     const conn: Connection = {
@@ -100,6 +166,7 @@ export class WebSocketGateway {
       lastActiveAt: now,
       sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
       queue: Promise.resolve(),
+      authorizer,
     };
     const pending: Buffer[] = [];
     ws.on('message', (data: Buffer, isBinary) => {

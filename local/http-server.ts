@@ -9,6 +9,8 @@ import { stat } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { AuthDecision } from '../lambdas/core/auth.js';
+import type { LocalAuthIssuer } from './auth-issuer.js';
 import type { WebSocketGateway } from './gateway.js';
 
 type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -19,8 +21,12 @@ export interface HttpServerOptions {
   handler: () => Promise<HttpHandler>;
   /** False while a part of the system is not ready: `/api/health` then answers 503. */
   ready: () => boolean;
-  /** The `auth` member of `/config.json`. */
+  /** The `auth` member of `/config.json` when there is no local issuer. */
   auth: unknown;
+  /** Sign-in on (`AUTH=on`): the local issuer serves `/auth/*` and the `/config.json` auth block. */
+  authIssuer?: LocalAuthIssuer | null;
+  /** Sign-in on: decides a `/api` request (but `/api/health`) from its Authorization header. */
+  authorizeApi?: ((authorization: string | undefined) => Promise<AuthDecision>) | null;
   /** The operations metrics in the Prometheus text format, for `GET /api/metrics`. */
   metrics: () => string;
   log: (entry: Record<string, unknown>) => void;
@@ -123,7 +129,12 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     const url = new URL(req.url ?? '/', 'http://local');
     const host = req.headers.host ?? 'localhost';
     if (url.pathname === '/config.json') {
-      return sendJson(res, 200, { apiUrl: `http://${host}/api`, wsUrl: `ws://${host}/ws`, auth: options.auth });
+      const auth = options.authIssuer ? options.authIssuer.config(host) : options.auth;
+      return sendJson(res, 200, { apiUrl: `http://${host}/api`, wsUrl: `ws://${host}/ws`, auth });
+    }
+    if (options.authIssuer && (url.pathname === '/auth' || url.pathname.startsWith('/auth/'))) {
+      if (await options.authIssuer.handle(req, res, url)) return;
+      return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'not found' } });
     }
     if (url.pathname === '/api/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
       const text = options.metrics();
@@ -138,9 +149,18 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
       const apiPath = url.pathname.slice('/api'.length) || '/';
       if (apiPath === '/health' && !options.ready()) return sendJson(res, 503, { status: 'starting' });
+      // API Gateway's JWT authorizer stands before every route but /health in the cloud.
+      let claims: Record<string, unknown> | undefined;
+      if (options.authorizeApi && apiPath !== '/health') {
+        const decision = await options.authorizeApi(req.headers.authorization);
+        if (!decision.ok) return sendJson(res, decision.status, { error: { code: decision.code, message: decision.message } });
+        claims = decision.claims;
+      }
       // The HTTP API routes GET only; a body is never read.
       const handler = await options.handler();
-      const result = await handler(toHttpApiEvent(req, url, apiPath));
+      const event = toHttpApiEvent(req, url, apiPath);
+      if (claims) Object.assign(event.requestContext, { authorizer: { jwt: { claims, scopes: null } } });
+      const result = await handler(event);
       const body = result.body ?? '';
       res.writeHead(result.statusCode ?? 200, { ...(result.headers as Record<string, string>), 'content-length': Buffer.byteLength(body) });
       res.end(req.method === 'HEAD' ? undefined : body);

@@ -1,7 +1,7 @@
 /**
  * `npm start`: the whole of vigia on this machine, with simulated sensors.
  *   npm start -- [--sensors N] [--no-sim]
- * Settings: HOST, PORT, MQTT_PORT, MQTTS_PORT, DATA_DIR, MQTT_URL (see README).
+ * Settings: HOST, PORT, MQTT_PORT, MQTTS_PORT, DATA_DIR, MQTT_URL, AUTH (see README).
  */
 import { startSimulation, type Simulation } from '../device-sim/index.js';
 import { buildFrontendIfStale } from './frontend.js';
@@ -40,6 +40,12 @@ function ingestEnv(): 'direct' | 'queued' {
   return text;
 }
 
+function authEnv(): boolean {
+  const text = (process.env.AUTH || 'off').toLowerCase();
+  if (text !== 'on' && text !== 'off') usage(`AUTH must be on or off, got "${text}"`);
+  return text === 'on';
+}
+
 async function main(): Promise<void> {
   const { sensors } = parseArgs(process.argv.slice(2));
   try {
@@ -55,6 +61,7 @@ async function main(): Promise<void> {
     dataDir: process.env.DATA_DIR || '.data',
     mqttUrl: process.env.MQTT_URL || undefined,
     ingest: ingestEnv(),
+    auth: authEnv(),
   });
 
   let sim: Simulation | undefined;
@@ -85,6 +92,9 @@ async function main(): Promise<void> {
     `  Data        ${runtime.dataDir}`,
     `  Ingest      ${runtime.rules.mode} (INGEST=direct|queued)`,
     `  Rejected    ${runtime.deadLetterFile}`,
+    runtime.authIssuer
+      ? `  Sign-in     on (AUTH=on): local users operator@local, viewer@local; issuer ${runtime.authIssuer.issuer}`
+      : '  Sign-in     off (AUTH=on turns it on)',
     `  Sensors     ${sensors > 0 ? `${sensors} simulated (sim-1 … sim-${sensors})` : 'none simulated (--no-sim)'}`,
     '',
     '  Ctrl-C stops it; the data stays for the next start.',

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { localMetricsRegistry } from '../lambdas/adapters/memory-metrics.js';
 import { ENV, METRICS_MODE_ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { RULES } from '../lambdas/shared/rules.js';
+import { authorize, bearerToken } from '../lambdas/core/auth.js';
+import { LocalAuthIssuer } from './auth-issuer.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
@@ -42,6 +44,11 @@ export interface RuntimeOptions {
   ingest?: IngestMode;
   /** Retries of a failed rule invocation. @default [1000, 2000] ms */
   retryDelaysMs?: number[];
+  /**
+   * Dashboard sign-in: a local issuer under `/auth` (users operator@local and viewer@local), bearer tokens
+   * on `/api` (but `/api/health`) and a `?token=` on `/ws`, verified as in the cloud. @default false
+   */
+  auth?: boolean;
   log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -56,6 +63,8 @@ export interface LocalRuntime {
   failedInvocationsFile: string;
   gateway: WebSocketGateway;
   rules: RuleRunner;
+  /** The local token issuer when sign-in is on, else null. */
+  authIssuer: LocalAuthIssuer | null;
   close(): Promise<void>;
 }
 
@@ -88,6 +97,8 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
     AWS_EC2_METADATA_DISABLED: 'true',
   });
   process.env[ENV.rawRetentionDays] ??= String(RETENTION_DEFAULTS.rawDays);
+  // Sign-in is off until a runtime with `auth` binds its issuer.
+  for (const name of [ENV.authIssuer, ENV.authAudience, ENV.authJwksUri]) delete process.env[name];
   process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
   // This machine's Node is older than Lambda's runtime; the SDK's notice about it is noise here.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -141,8 +152,10 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     cleanups.push(() => dynamo.close());
 
     let bus: MessageBus | undefined;
+    const authIssuer = options.auth ? await LocalAuthIssuer.create(dataDir) : null;
     const gateway = new WebSocketGateway({
       handler: async () => (await import('../lambdas/handlers/websocket.js')).handler,
+      authorizer: authIssuer ? async () => (await import('../lambdas/handlers/ws-authorizer.js')).handler : null,
       domainName: `${host}`,
       stage: 'ws',
       log,
@@ -202,6 +215,16 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       handler: async () => (await import('../lambdas/handlers/http-api.js')).handler,
       ready: () => (external ? external.connected : true),
       auth: null,
+      authIssuer,
+      authorizeApi: authIssuer
+        ? async (authorization) => {
+            // The handlers' verifier, built from the AUTH_* settings below, as Lambda builds it.
+            const { tokenVerifier } = await import('../lambdas/shared/clients.js');
+            const verifier = tokenVerifier();
+            if (!verifier) throw new Error('sign-in is on but AUTH_ISSUER is not set');
+            return authorize(bearerToken(authorization), verifier);
+          }
+        : null,
       metrics: () => localMetricsRegistry.toPrometheus(),
       log,
     });
@@ -214,6 +237,14 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     });
 
     const base = `http://${host}:${port}`;
+    if (authIssuer) {
+      authIssuer.bind(base);
+      Object.assign(process.env, {
+        [ENV.authIssuer]: authIssuer.issuer,
+        [ENV.authAudience]: authIssuer.audience,
+        [ENV.authJwksUri]: authIssuer.jwksUri,
+      });
+    }
     return {
       host,
       port,
@@ -224,6 +255,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       failedInvocationsFile,
       gateway,
       rules,
+      authIssuer,
       urls: {
         dashboard: `${base}/`,
         api: `${base}/api`,

@@ -2,12 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { routeWebSocket } from '../core/frames.js';
-import { connectionRegistry, devicePublisher, liveSender, logger, sensorRegistry, withMetrics } from '../shared/clients.js';
+import { connectionRegistry, devicePublisher, liveSender, logger, sensorRegistry, signInRequired, withMetrics } from '../shared/clients.js';
 
 export const handler = async (event: APIGatewayProxyWebsocketEventV2): Promise<APIGatewayProxyResultV2> => {
   const { routeKey, connectionId } = event.requestContext;
+  // The $connect authorizer's context comes with every event of the connection (aws-lambda's type omits it).
+  const role = (event.requestContext as { authorizer?: { role?: unknown } }).authorizer?.role;
+  const mayCommand = !signInRequired() || role === 'operator';
   await withMetrics((metrics) =>
-    routeWebSocket(routeKey, { connectionId, mayCommand: true }, event.body, {
+    routeWebSocket(routeKey, { connectionId, mayCommand }, event.body, {
       connections: connectionRegistry(),
       sensors: sensorRegistry(),
       live: liveSender(),

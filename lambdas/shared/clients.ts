@@ -15,7 +15,9 @@ import { DynamoConnectionRegistry } from '../adapters/dynamo-connections.js';
 import { DynamoReadingStore, DynamoRollupStore } from '../adapters/dynamo-history.js';
 import { DynamoSensorRegistry } from '../adapters/dynamo-sensors.js';
 import { EmfMetrics } from '../adapters/emf-metrics.js';
+import { JwtTokenVerifier } from '../adapters/jwt-verifier.js';
 import { MemoryMetrics, localMetricsRegistry } from '../adapters/memory-metrics.js';
+import type { TokenVerifier } from '../core/auth.js';
 import type { Metrics } from '../core/ports.js';
 import { ENV, METRICS, METRICS_MODE_ENV, RETENTION_DEFAULTS, intEnv, requireEnv } from './names.js';
 
@@ -84,6 +86,18 @@ export const devicePublisher = /* @__PURE__ */ once(
 export const rejectionSink = /* @__PURE__ */ once(
   () => new SqsRejectionSink(new SQSClient({}), requireEnv(ENV.deadLetterQueueUrl)),
 );
+/** Sign-in tokens' verifier; null when sign-in is off (AUTH_ISSUER unset). */
+export const tokenVerifier = /* @__PURE__ */ once((): TokenVerifier | null =>
+  process.env[ENV.authIssuer]
+    ? new JwtTokenVerifier({
+        issuer: requireEnv(ENV.authIssuer),
+        audience: requireEnv(ENV.authAudience),
+        jwksUri: requireEnv(ENV.authJwksUri),
+      })
+    : null,
+);
+/** True when dashboard sign-in is on. */
+export const signInRequired = (): boolean => Boolean(process.env[ENV.authIssuer]);
 /** EMF log lines in Lambda; the process's in-memory registry under the local runtime (VIGIA_METRICS=local). */
 export const metrics = /* @__PURE__ */ once(
   (): Metrics =>

@@ -17,6 +17,11 @@ export const ENV = {
   rawRetentionDays: 'RAW_RETENTION_DAYS',
   minuteRetentionDays: 'MINUTE_RETENTION_DAYS',
   hourRetentionDays: 'HOUR_RETENTION_DAYS',
+  /** Dashboard sign-in: the token issuer (Cognito user pool URL, or the local issuer); unset = sign-in off. */
+  authIssuer: 'AUTH_ISSUER',
+  /** The `aud` of accepted ID tokens: the app client id. */
+  authAudience: 'AUTH_AUDIENCE',
+  authJwksUri: 'AUTH_JWKS_URI',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
@@ -43,6 +48,9 @@ export function intEnv(name: EnvName, fallback: number, env: NodeJS.ProcessEnv =
 
 /** Retention defaults in days (CDK context keys of the same meaning: rawRetentionDays, …). */
 export const RETENTION_DEFAULTS = { rawDays: 30, minuteDays: 180, hourDays: 5 * 365 } as const;
+
+/** Dashboard roles, strongest first: the Cognito group names (contract §5, §6). */
+export const ROLES = ['operator', 'viewer'] as const;
 
 export const SENSOR_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;

@@ -1,0 +1,32 @@
+/**
+ * WebSocket `$connect` REQUEST authorizer (identity source `route.request.querystring.token`): the ID token
+ * in `?token=` must be valid (else 'Unauthorized', a 401) and its user in the operator or viewer group (else
+ * a Deny policy, a 403). The role reaches every later event of the connection as requestContext.authorizer.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { authorize } from '../core/auth.js';
+import { logger, tokenVerifier } from '../shared/clients.js';
+
+function policy(effect: 'Allow' | 'Deny', principalId: string, methodArn: string, context?: Record<string, string>): APIGatewayAuthorizerResult {
+  return {
+    principalId,
+    policyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: methodArn }],
+    },
+    ...(context ? { context } : {}),
+  };
+}
+
+export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  const verifier = tokenVerifier();
+  // Sign-in off: the authorizer is not wired in the cloud, but the local gateway may still call it.
+  if (!verifier) return policy('Allow', 'anonymous', event.methodArn, { role: 'operator', sub: '' });
+  const decision = await authorize(event.queryStringParameters?.token, verifier);
+  if (!decision.ok) {
+    logger.info('websocket connect refused', { status: decision.status, reason: decision.message });
+    if (decision.status === 401) throw new Error('Unauthorized');
+    return policy('Deny', 'unknown', event.methodArn);
+  }
+  return policy('Allow', decision.sub, event.methodArn, { role: decision.role, sub: decision.sub });
+};
