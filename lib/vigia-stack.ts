@@ -79,6 +79,7 @@ export class VigiaStack extends Stack {
         Broadcaster: telemetry.broadcaster,
         Presence: telemetry.presence,
         WebSocket: realtime.webSocketFunction,
+        ConnectAuthorizer: realtime.authorizerFunction,
         HttpApi: api.handler,
       },
       deadLetterQueue: telemetry.deadLetterQueue,
