@@ -15,6 +15,7 @@ import {
 } from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import { ENV, ROLES } from '../lambdas/shared/names.js';
+import type { DashboardAuthConfig } from '../lambdas/shared/names.js';
 import type { VigiaFunction } from './function-defaults.js';
 
 export const AUTH_SCOPE = 'openid email profile';
@@ -32,16 +33,6 @@ export interface AuthProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
-}
-
-/** The `auth` member of `/config.json` (contract §5). */
-export interface DashboardAuthConfig {
-  issuer: string;
-  clientId: string;
-  authorizeUrl: string;
-  tokenUrl: string;
-  logoutUrl: string;
-  scope: string;
 }
 
 /**

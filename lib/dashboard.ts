@@ -15,7 +15,7 @@ import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
-import type { DashboardAuthConfig } from './auth.js';
+import type { DashboardAuthConfig } from '../lambdas/shared/names.js';
 
 const CONFIG_FILE = 'config.json';
 

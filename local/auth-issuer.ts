@@ -4,6 +4,7 @@
  * (`cognito:groups`, `aud` = the client id). Its signing key is kept in `<DATA_DIR>/auth/`, so tokens survive
  * a restart; its JWKS is what the handlers' verifier reads, as it reads Cognito's in the cloud.
  */
+import type { DashboardAuthConfig } from '../lambdas/shared/names.js';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -29,15 +30,6 @@ export const LOCAL_USERS: readonly LocalUser[] = [
   { email: 'viewer@local', sub: 'local-viewer', groups: ['viewer'] },
 ];
 
-/** The `auth` member of `/config.json` (contract §5), the same shape in the cloud and locally. */
-export interface AuthConfig {
-  issuer: string;
-  clientId: string;
-  authorizeUrl: string;
-  tokenUrl: string;
-  logoutUrl: string;
-  scope: string;
-}
 
 interface PendingCode {
   clientId: string;
@@ -127,7 +119,7 @@ export class LocalAuthIssuer {
   readonly audience = LOCAL_CLIENT_ID;
 
   /** The `/config.json` auth block; the browser's URLs use the host it asked with. */
-  config(host: string): AuthConfig {
+  config(host: string): DashboardAuthConfig {
     const base = `http://${host}/auth`;
     return {
       issuer: this.issuer,

@@ -97,3 +97,16 @@ export type ObservedMetric = typeof METRICS.batchSize | typeof METRICS.receiveTo
 
 /** `local` (set by the local runtime): metrics accumulate in memory for `GET /api/metrics`; else EMF. */
 export const METRICS_MODE_ENV = 'VIGIA_METRICS';
+
+/**
+ * The `auth` member of `/config.json` (contract §5): where the dashboard signs users in. The cloud writes it
+ * for Cognito's managed login; the local issuer answers the same shape.
+ */
+export interface DashboardAuthConfig {
+  issuer: string;
+  clientId: string;
+  authorizeUrl: string;
+  tokenUrl: string;
+  logoutUrl: string;
+  scope: string;
+}

@@ -13,6 +13,7 @@ import { issueDeviceCert } from '../../local/ca.js';
 import type { LocalRuntime } from '../../local/runtime.js';
 import { PROJECT_ROOT, startLocalRuntime } from '../../local/runtime.js';
 import {
+  killChildren,
   HOST,
   WsClient,
   attemptDevice,
@@ -499,13 +500,7 @@ describe.sequential('npm start (local/main.ts) as a process', () => {
 
   afterAll(async () => {
     await closeDevices();
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
-    }
+    await killChildren(children);
     await removeDataDir(dataDir);
   });
 

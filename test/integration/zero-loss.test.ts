@@ -9,7 +9,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFrontendIfStale } from '../../local/frontend.js';
 import { PROJECT_ROOT } from '../../local/runtime.js';
-import { HOST, eventually, freePort, getJson, makeDataDir, removeDataDir, telemetryTopic } from '../support/runtime.js';
+import { killChildren, HOST, eventually, freePort, getJson, makeDataDir, removeDataDir, telemetryTopic } from '../support/runtime.js';
 
 const SENSORS = 100;
 const RUN_MS = 60_000;
@@ -83,13 +83,7 @@ describe.sequential('zero loss across a graceful restart and a crash', () => {
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.endAsync(true).catch(() => undefined)));
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
-    }
+    await killChildren(children);
     await removeDataDir(dataDir);
   });
 

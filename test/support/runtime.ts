@@ -358,3 +358,14 @@ export async function publishInternally(topic: string, payload: string | Buffer,
   });
   if (res.status !== 200) throw new Error(`internal publish to ${topic}: ${res.status} ${await res.text()}`);
 }
+
+/** Ends child processes a test started (SIGKILL) and waits for them to exit. */
+export async function killChildren(children: Iterable<import('node:child_process').ChildProcess>): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+}
