@@ -104,6 +104,8 @@ export async function historyBench(options: { days?: number; intervalS?: number;
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
+    // Metrics stay in memory, as in local mode, rather than printed as EMF lines.
+    VIGIA_METRICS: 'local',
   });
   const { handler: historyWriter } = await import('../lambdas/handlers/history-writer.js');
   const { handler: httpApi } = await import('../lambdas/handlers/http-api.js');

@@ -206,3 +206,26 @@ export async function pipelineBench(options: { sustainRate: number; sustainSecon
     await runtime.stop();
   }
 }
+
+/** The same modest load through each ingest mode: what batching buys on one machine. */
+export async function ingestModesBench(options: { sensors: number; rate: number; seconds: number }) {
+  const results: Record<string, { p50: number; p99: number; pushedSeconds: number; storedSeconds: number; stored: number; offered: number }> = {};
+  for (const mode of ['direct', 'queued'] as const) {
+    const runtime = await startRuntimeProcess(undefined, { INGEST: mode });
+    try {
+      const run = await offerLoad(runtime.port, runtime.mqttPort, options.sensors, options.rate, options.seconds, `mode-${mode}`);
+      const stored = await waitStored(runtime.port, run.ids, run.offered);
+      results[mode] = {
+        p50: run.latency.p50,
+        p99: run.latency.p99,
+        pushedSeconds: run.doneSeconds,
+        storedSeconds: (stored.at - run.started) / 1000,
+        stored: stored.stored,
+        offered: run.offered,
+      };
+    } finally {
+      await runtime.stop();
+    }
+  }
+  return results;
+}

@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { historyBench } from './history.js';
-import { brokerCeiling, pipelineBench } from './pipeline.js';
+import { brokerCeiling, ingestModesBench, pipelineBench } from './pipeline.js';
 import { ROOT } from './support.js';
 
 const quick = process.argv.includes('--quick');
@@ -63,6 +63,15 @@ async function pipelineSection(lines: string[]): Promise<void> {
     `| publish → WebSocket latency at 1,000 readings/s over 100 sensors (${l.offered} readings) | p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms, max ${l.latency.max} ms; ` +
       `${l.stored} stored, ${l.delivered} pushed | p99 ≤ 50 ms | ${mark(l.latency.p99 <= 50)} |`,
   );
+  lines.push('');
+
+  console.log('ingest modes…');
+  const modes = await ingestModesBench({ sensors: 20, rate: 200, seconds: quick ? 5 : 10 });
+  lines.push('Both ingest modes under the same load (200 readings/s over 20 sensors):', '');
+  lines.push('| INGEST | latency p50 | p99 | all pushed after | all stored after | stored |', '| --- | --- | --- | --- | --- | --- |');
+  for (const [mode, m] of Object.entries(modes)) {
+    lines.push(`| ${mode} | ${m.p50} ms | ${m.p99} ms | ${m.pushedSeconds.toFixed(1)} s | ${m.storedSeconds.toFixed(1)} s | ${m.stored} of ${m.offered} |`);
+  }
   lines.push('');
 }
 

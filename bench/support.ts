@@ -33,13 +33,13 @@ export interface RuntimeProcess {
 }
 
 /** `npm start -- --no-sim` in a child process, so the load generator does not share its event loop. */
-export async function startRuntimeProcess(dataDir?: string): Promise<RuntimeProcess> {
+export async function startRuntimeProcess(dataDir?: string, env: Record<string, string> = {}): Promise<RuntimeProcess> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'vigia-bench-')));
   const [port, mqttPort, mqttsPort] = [await freePort(), await freePort(), await freePort()];
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'local/main.ts'), '--no-sim'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), MQTT_PORT: String(mqttPort), MQTTS_PORT: String(mqttsPort), DATA_DIR: dir },
+    env: { ...process.env, ...env, PORT: String(port), MQTT_PORT: String(mqttPort), MQTTS_PORT: String(mqttsPort), DATA_DIR: dir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

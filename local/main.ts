@@ -46,6 +46,12 @@ function authEnv(): boolean {
   return text === 'on';
 }
 
+function windowEnv(): number {
+  const text = process.env.INGEST_WINDOW_MS || '0';
+  if (!/^\d+$/.test(text) || Number(text) > 10_000) usage(`INGEST_WINDOW_MS must be 0 to 10000, got "${text}"`);
+  return Number(text);
+}
+
 async function main(): Promise<void> {
   const { sensors } = parseArgs(process.argv.slice(2));
   try {
@@ -61,6 +67,7 @@ async function main(): Promise<void> {
     dataDir: process.env.DATA_DIR || '.data',
     mqttUrl: process.env.MQTT_URL || undefined,
     ingest: ingestEnv(),
+    ingestWindowMs: windowEnv(),
     auth: authEnv(),
   });
 

@@ -28,6 +28,12 @@ export interface RuleRunnerOptions {
   concurrency?: number;
   /** Queued mode: rule events per invocation at most. @default 2000 */
   maxBatch?: number;
+  /**
+   * Queued mode: how long the first waiting event may wait for others to join its batch, as the cloud's
+   * queue event source does (maxBatchingWindow 1 s). 0 hands over at once what gathered while the function
+   * was busy, which keeps the local dashboard live. @default 0
+   */
+  batchWindowMs?: number;
   rules?: readonly RuleDefinition[];
 }
 
@@ -114,6 +120,9 @@ export class RuleRunner {
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
   private readonly retryDelaysMs: number[];
+  /** When each waiting event was queued (queued mode's batching window). */
+  private readonly queuedAt = new Map<string, number>();
+  private readonly windowTimers = new Map<RuleTarget, NodeJS.Timeout>();
   readonly mode: IngestMode;
 
   constructor(private readonly options: RuleRunnerOptions) {
@@ -173,6 +182,7 @@ export class RuleRunner {
   };
 
   private enqueue(invocation: Invocation): void {
+    this.queuedAt.set(invocation.id, Date.now());
     let queue = this.queues.get(invocation.target);
     if (!queue) this.queues.set(invocation.target, (queue = []));
     queue.push(invocation);
@@ -185,10 +195,32 @@ export class RuleRunner {
     return this.mode === 'direct' ? (this.options.concurrency ?? 32) : 2;
   }
 
+  /** Queued mode: how long to wait before the next batch of this target may go (0: now). */
+  private windowWait(target: RuleTarget, queue: Invocation[]): number {
+    const windowMs = this.options.batchWindowMs ?? 0;
+    if (this.mode === 'direct' || target === 'presence' || windowMs <= 0) return 0;
+    if (queue.length >= (this.options.maxBatch ?? 2000)) return 0;
+    return (this.queuedAt.get(queue[0].id) ?? 0) + windowMs - Date.now();
+  }
+
   private pump(target: RuleTarget): void {
     const queue = this.queues.get(target) ?? [];
     while ((this.active.get(target) ?? 0) < this.concurrency(target) && queue.length > 0 && !this.stopped) {
+      const wait = this.windowWait(target, queue);
+      if (wait > 0) {
+        if (!this.windowTimers.has(target)) {
+          this.windowTimers.set(
+            target,
+            setTimeout(() => {
+              this.windowTimers.delete(target);
+              this.pump(target);
+            }, wait),
+          );
+        }
+        return;
+      }
       const batch = queue.splice(0, this.mode === 'direct' ? 1 : (this.options.maxBatch ?? 2000));
+      for (const i of batch) this.queuedAt.delete(i.id);
       this.active.set(target, (this.active.get(target) ?? 0) + 1);
       void this.run(target, batch).finally(() => {
         this.active.set(target, (this.active.get(target) ?? 1) - 1);
@@ -282,6 +314,8 @@ export class RuleRunner {
     const drained = this.idle();
     await Promise.race([drained, sleep(graceMs)]);
     this.stopped = true;
+    for (const timer of this.windowTimers.values()) clearTimeout(timer);
+    this.windowTimers.clear();
     await this.journal.idle();
   }
 }

@@ -42,6 +42,8 @@ export interface RuntimeOptions {
    * queued ingest); `direct` invokes once per message (the cloud's default). @default queued
    */
   ingest?: IngestMode;
+  /** Queued ingest's batching window (the cloud's is 1 s). @default 0: what gathered while busy, at once */
+  ingestWindowMs?: number;
   /** Retries of a failed rule invocation. @default [1000, 2000] ms */
   retryDelaysMs?: number[];
   /**
@@ -185,6 +187,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
       mode: options.ingest ?? 'queued',
+      batchWindowMs: options.ingestWindowMs,
       log,
     });
     await rules.recover();

@@ -16,7 +16,7 @@ describe('RuleRunner', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function runner(historyWriter: RuleHandler, mode: 'direct' | 'queued' = 'queued') {
+  function runner(historyWriter: RuleHandler, mode: 'direct' | 'queued' = 'queued', batchWindowMs = 0) {
     const ok: RuleHandler = async () => undefined;
     return new RuleRunner({
       handlers: { historyWriter: async () => historyWriter, broadcaster: async () => ok, presence: async () => ok },
@@ -24,6 +24,7 @@ describe('RuleRunner', () => {
       failedFile: path.join(dir, 'failed.jsonl'),
       retryDelaysMs: [1, 1],
       mode,
+      batchWindowMs,
       log: () => undefined,
     });
   }
@@ -49,6 +50,38 @@ describe('RuleRunner', () => {
     const failed = (await readFile(path.join(dir, 'failed.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(failed.map((f) => f.event.sensorId)).toEqual(['poison']);
     expect(failed[0]).toMatchObject({ rule: 'StoreTelemetry', condition: 'RetriesExhausted', error: 'cannot store this one' });
+  });
+
+  it('with a batching window, events that arrive within it go to the function together', async () => {
+    const batches: number[] = [];
+    const rules = runner(async (event) => {
+      batches.push((event as { Records: unknown[] }).Records.length);
+    }, 'queued', 300);
+    await rules.recover();
+    for (let i = 0; i < 5; i++) {
+      await rules.accept(`sensors/w${i}/telemetry`, telemetry(`w${i}`, i), { clientId: null, receivedAt: Date.now() });
+    }
+    await rules.idle();
+    expect(batches).toEqual([5]);
+  });
+
+  it('without a window, what gathers while the function is busy is the next batch', async () => {
+    const batches: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const rules = runner(async (event) => {
+      batches.push((event as { Records: unknown[] }).Records.length);
+      if (batches.length === 1) await gate;
+    });
+    await rules.recover();
+    for (let i = 0; i < 7; i++) {
+      await rules.accept(`sensors/n${i}/telemetry`, telemetry(`n${i}`, i), { clientId: null, receivedAt: Date.now() });
+    }
+    release();
+    await rules.idle();
+    // The first invocation took the first event; what arrived while it was busy went in later batches.
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(7);
+    expect(batches[0]).toBe(1);
   });
 
   it('replays what was journaled but not finished', async () => {
