@@ -3,7 +3,9 @@
 // when running as root), then runs every vitest project. It never skips a test for a missing program:
 // it either installs it or stops at once naming the install command.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const prerequisites = [
   { program: '/usr/sbin/mosquitto', pkg: 'mosquitto', why: 'external-broker and device-simulator tests' },
@@ -33,6 +35,19 @@ if (missing.length > 0) {
   }
 }
 
-const args = ['vitest', 'run', ...process.argv.slice(2)];
+// The runner's own summary, and the same counts as one plain closing line ("N passed, N failed") that any
+// CI log reader understands.
+const reportDir = mkdtempSync(path.join(tmpdir(), 'vigia-test-'));
+const report = path.join(reportDir, 'results.json');
+const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
 const run = spawnSync('npx', args, { stdio: 'inherit' });
+try {
+  const results = JSON.parse(readFileSync(report, 'utf8'));
+  const skipped = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0);
+  console.log(`\ntests: ${results.numPassedTests} passed, ${results.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+} catch {
+  console.log('\ntests: the runner wrote no results (see its output above)');
+} finally {
+  rmSync(reportDir, { recursive: true, force: true });
+}
 process.exit(run.status ?? 1);
