@@ -13,6 +13,7 @@ import { issueDeviceCert } from '../../local/ca.js';
 import type { LocalRuntime } from '../../local/runtime.js';
 import { PROJECT_ROOT, startLocalRuntime } from '../../local/runtime.js';
 import {
+  freePort,
   killChildren,
   HOST,
   WsClient,
@@ -678,16 +679,6 @@ describe.sequential('local runtime start-up', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
