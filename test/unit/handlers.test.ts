@@ -16,26 +16,10 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import './aws-matchers.js';
-
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'));
-
-const ENDPOINT = 'https://abcdef123.execute-api.eu-west-1.amazonaws.com/live';
-const DLQ = 'https://sqs.eu-west-1.amazonaws.com/123456789012/vigia-rejected';
-Object.assign(process.env, {
-  AWS_REGION: 'eu-west-1',
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  READINGS_TABLE: 'readings',
-  ROLLUPS_TABLE: 'rollups',
-  SENSORS_TABLE: 'sensors',
-  CONNECTIONS_TABLE: 'connections',
-  WS_MANAGEMENT_ENDPOINT: ENDPOINT,
-  IOT_DATA_ENDPOINT: 'https://example-ats.iot.eu-west-1.amazonaws.com',
-  DEAD_LETTER_QUEUE_URL: DLQ,
-  RAW_RETENTION_DAYS: '30',
-});
+// Sets the handlers' environment: imported before the handlers are.
+import { DLQ, ENDPOINT, fixture } from './handler-env.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const apigw = mockClient(ApiGatewayManagementApiClient);

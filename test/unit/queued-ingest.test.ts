@@ -6,29 +6,15 @@ import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { readFileSync } from 'node:fs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { broadcastTelemetryBatch, readingsFrames } from '../../lambdas/core/ingest.js';
 import './aws-matchers.js';
+// Sets the handlers' environment: imported before the handlers are.
+import { DLQ, fixture } from './handler-env.js';
 import { FakeConnectionRegistry, FakeLiveSender, FakeMetrics, silentLog } from './fakes.js';
 
-const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'));
 const NOW = 1764160000000;
 
-// The handlers read the environment when first used; they are imported once it is set.
-const DLQ = 'https://sqs.eu-west-1.amazonaws.com/123456789012/vigia-rejected';
-Object.assign(process.env, {
-  AWS_REGION: 'eu-west-1',
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
-  READINGS_TABLE: 'readings',
-  ROLLUPS_TABLE: 'rollups',
-  SENSORS_TABLE: 'sensors',
-  CONNECTIONS_TABLE: 'connections',
-  WS_MANAGEMENT_ENDPOINT: 'https://abcdef123.execute-api.eu-west-1.amazonaws.com/live',
-  IOT_DATA_ENDPOINT: 'https://example-ats.iot.eu-west-1.amazonaws.com',
-  DEAD_LETTER_QUEUE_URL: DLQ,
-  RAW_RETENTION_DAYS: '30',
-});
 const ddb = mockClient(DynamoDBDocumentClient);
 const apigw = mockClient(ApiGatewayManagementApiClient);
 const sqs = mockClient(SQSClient);
