@@ -11,6 +11,10 @@ import { PublishWindow } from './publish-rate.js';
 import { initialSignalState, nextSignals, UNITS, type SignalState } from './signals.js';
 import { PublishRefusedError, type DeviceTransport, type TransportEvents } from './transport.js';
 
+/** The counters a sensor keeps, which a simulation sums over its sensors. */
+export const SENSOR_COUNTERS = ['generated', 'sent', 'acknowledged', 'queued', 'dropped', 'errors'] as const;
+export type SensorCounter = (typeof SENSOR_COUNTERS)[number];
+
 export interface SensorStats {
   sensorId: string;
   connected: boolean;

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SENSOR_ID_PATTERN } from '../lambdas/shared/names.js';
 import { IOT_CORE_MAX_PUBLISHES_PER_SECOND, intervalProblem, publishRateProblem } from './publish-rate.js';
-import { SimulatedSensor, type SensorStats } from './sensor.js';
+import { SENSOR_COUNTERS, SimulatedSensor, type SensorCounter, type SensorStats } from './sensor.js';
 import { createTransport, releaseNativeMemory, type Protocol, type TransportTls } from './transport.js';
 
 export interface SimulationOptions {
@@ -48,18 +48,13 @@ export interface SimulationOptions {
   log?: (line: string) => void;
 }
 
-export interface SimulationStats {
+/** The sensors' counters summed (see {@link SensorStats} for each), with how many are connected now. */
+export type SimulationStats = Record<SensorCounter, number> & {
   sensors: number;
   /** Sensors whose connection is up now. */
   connected: number;
-  generated: number;
-  sent: number;
-  acknowledged: number;
-  queued: number;
-  dropped: number;
-  errors: number;
   perSensor: SensorStats[];
-}
+};
 
 export interface Simulation {
   readonly sensorIds: string[];
@@ -223,19 +218,10 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     seed,
     stats() {
       const perSensor = sensors.map((s) => s.snapshot());
-      const sum = (key: 'generated' | 'sent' | 'acknowledged' | 'queued' | 'dropped' | 'errors') =>
-        perSensor.reduce((total, s) => total + s[key], 0);
-      return {
-        sensors: sensors.length,
-        connected: perSensor.filter((s) => s.connected).length,
-        generated: sum('generated'),
-        sent: sum('sent'),
-        acknowledged: sum('acknowledged'),
-        queued: sum('queued'),
-        dropped: sum('dropped'),
-        errors: sum('errors'),
-        perSensor,
-      };
+      const totals = Object.fromEntries(
+        SENSOR_COUNTERS.map((key) => [key, perSensor.reduce((total, s) => total + s[key], 0)]),
+      ) as Record<SensorCounter, number>;
+      return { sensors: sensors.length, connected: perSensor.filter((s) => s.connected).length, ...totals, perSensor };
     },
     async done() {
       if (options.count === undefined) return new Promise<void>(() => {});
