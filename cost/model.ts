@@ -2,7 +2,7 @@
  * The monthly cost of running vigia in one AWS region, from the list prices in `prices.ts`, for a fleet and a
  * dashboard audience. Pure: the same fleet always gives the same figures.
  *
- * Request counts follow the code (lambdas/core/ingest.ts, rollups.ts and the DynamoDB adapters) and the
+ * Request counts follow the code (lambdas/core/store-telemetry.ts, broadcast-telemetry.ts, rollups.ts and the DynamoDB adapters) and the
  * figures of bench/results.md; durations and item sizes are estimates, named below with their reasons.
  */
 import type { PriceName } from './prices.js';

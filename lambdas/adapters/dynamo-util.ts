@@ -73,18 +73,4 @@ export async function batchGetAll(
   return found;
 }
 
-/** Runs tasks with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await task(items[i]);
-    }
-  });
-  await Promise.all(workers);
-  return results;
-}
-
 export const epochSeconds = (ms: number) => Math.floor(ms / 1000);

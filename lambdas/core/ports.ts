@@ -114,3 +114,10 @@ export interface Metrics {
   /** Publishes what was recorded since the last flush; the handlers call it at the end of each invocation. */
   flush(): void;
 }
+
+/** Structured logging: a message and its attributes (Powertools Logger fits this). */
+export interface Logger {
+  info(message: string, ...attributes: Record<string, unknown>[]): void;
+  warn(message: string, ...attributes: Record<string, unknown>[]): void;
+  error(message: string, ...attributes: Record<string, unknown>[]): void;
+}

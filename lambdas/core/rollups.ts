@@ -3,6 +3,7 @@
  * idempotent: a redelivered reading or a retried invocation can never count twice.
  */
 import type { AggregateResolution, Bucket, MetricStats, RawPoint, Reading } from './model.js';
+import { inParallel } from './concurrency.js';
 import { BUCKET_MS } from './model.js';
 import type { BucketKey, ReadingStore, RollupStore } from './ports.js';
 
@@ -166,21 +167,14 @@ export async function refreshRollupsOf(readings: Reading[], store: Stores): Prom
     if (list) list.push(t);
     else bySensor.set(t.key.sensorId, [t]);
   }
-  const sensors = [...bySensor];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(SENSOR_CONCURRENCY, sensors.length) }, async () => {
-      while (next < sensors.length) {
-        const [sensorId, buckets] = sensors[next++];
-        const raw = new RawReads(sensorId, store.readings);
-        // Minutes first: an hour recomputed whole is merged from its minutes.
-        buckets.sort((a, b) => (a.key.resolution === b.key.resolution ? a.key.ts - b.key.ts : a.key.resolution === '1m' ? -1 : 1));
-        for (const { key, earliest } of buckets) {
-          await refreshBucket(key, earliest, stored.get(bucketId(key)), raw, store);
-        }
-      }
-    }),
-  );
+  await inParallel([...bySensor], SENSOR_CONCURRENCY, async ([sensorId, buckets]) => {
+    const raw = new RawReads(sensorId, store.readings);
+    // Minutes first: an hour recomputed whole is merged from its minutes.
+    buckets.sort((a, b) => (a.key.resolution === b.key.resolution ? a.key.ts - b.key.ts : a.key.resolution === '1m' ? -1 : 1));
+    for (const { key, earliest } of buckets) {
+      await refreshBucket(key, earliest, stored.get(bucketId(key)), raw, store);
+    }
+  });
 }
 
 /** The same, for readings of one sensor. */

@@ -1,5 +1,5 @@
 /** IoT rule (or its queue) → live: pushes readings to the WebSocket connections subscribed to their sensor. */
-import { broadcastTelemetryBatch } from '../core/ingest.js';
+import { broadcastTelemetryBatch } from '../core/broadcast-telemetry.js';
 import { connectionRegistry, liveSender, logger, retention, withMetrics } from '../shared/clients.js';
 import { ruleEvents } from '../shared/rule-events.js';
 

@@ -1,5 +1,5 @@
 /** IoT rule (or its queue) → history: stores readings, keeps roll-ups and the registry, dead-letters rejects. */
-import { storeTelemetryBatch } from '../core/ingest.js';
+import { storeTelemetryBatch } from '../core/store-telemetry.js';
 import { logger, readingStore, rejectionSink, retention, rollupStore, sensorRegistry, withMetrics } from '../shared/clients.js';
 import { ruleEvents } from '../shared/rule-events.js';
 

@@ -1,5 +1,5 @@
 /** IoT lifecycle events → sensors registry, and a status frame to the sensor's subscribers. */
-import { applyPresenceEvent } from '../core/ingest.js';
+import { applyPresenceEvent } from '../core/presence.js';
 import { connectionRegistry, liveSender, logger, sensorRegistry, withMetrics } from '../shared/clients.js';
 import { ruleEvents } from '../shared/rule-events.js';
 

@@ -18,7 +18,7 @@ import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connecti
 import { DynamoReadingStore, DynamoRollupStore } from '../../lambdas/adapters/dynamo-history.js';
 import { DynamoSensorRegistry } from '../../lambdas/adapters/dynamo-sensors.js';
 import type { Reading } from '../../lambdas/core/model.js';
-import { pushToConnections } from '../../lambdas/core/ingest.js';
+import { pushToConnections } from '../../lambdas/core/push.js';
 import './aws-matchers.js';
 import { FakeMetrics, silentLog } from './fakes.js';
 

@@ -16,7 +16,7 @@ import type {
   SendResult,
   SensorRegistry,
 } from '../../lambdas/core/ports.js';
-import type { Logger } from '../../lambdas/core/ingest.js';
+import type { Logger } from '../../lambdas/core/ports.js';
 import type { CounterMetric, ObservedMetric } from '../../lambdas/shared/names.js';
 
 const inRange = (ts: number, r: RawRange) => ts >= r.from && ts < r.to && (r.after === undefined || ts > r.after);

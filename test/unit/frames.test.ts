@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Caller, FrameDeps } from '../../lambdas/core/frames.js';
 import { answerFrame, routeWebSocket } from '../../lambdas/core/frames.js';
-import { applyPresenceEvent, broadcastTelemetry } from '../../lambdas/core/ingest.js';
+import { broadcastTelemetry } from '../../lambdas/core/broadcast-telemetry.js';
+import { applyPresenceEvent } from '../../lambdas/core/presence.js';
 import { FakeConnectionRegistry, FakeDevicePublisher, FakeLiveSender, FakeMetrics, FakeSensorRegistry, silentLog } from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);

@@ -4,7 +4,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EmfMetrics } from '../../lambdas/adapters/emf-metrics.js';
 import { MetricsRegistry } from '../../lambdas/adapters/memory-metrics.js';
 import { routeWebSocket } from '../../lambdas/core/frames.js';
-import { broadcastTelemetryBatch, pushToConnections, storeTelemetryBatch } from '../../lambdas/core/ingest.js';
+import { broadcastTelemetryBatch } from '../../lambdas/core/broadcast-telemetry.js';
+import { pushToConnections } from '../../lambdas/core/push.js';
+import { storeTelemetryBatch } from '../../lambdas/core/store-telemetry.js';
 import { METRICS } from '../../lambdas/shared/names.js';
 import {
   FakeConnectionRegistry,

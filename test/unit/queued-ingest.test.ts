@@ -7,7 +7,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { broadcastTelemetryBatch, readingsFrames } from '../../lambdas/core/ingest.js';
+import { broadcastTelemetryBatch, readingsFrames } from '../../lambdas/core/broadcast-telemetry.js';
 import './aws-matchers.js';
 // Sets the handlers' environment: imported before the handlers are.
 import { DLQ, fixture } from './handler-env.js';

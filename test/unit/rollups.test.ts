@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { storeTelemetry, storeTelemetryBatch } from '../../lambdas/core/ingest.js';
+import { storeTelemetry, storeTelemetryBatch } from '../../lambdas/core/store-telemetry.js';
 import type { Bucket } from '../../lambdas/core/model.js';
 import { aggregatePoints, bucketStart, contiguousRanges, mergeBuckets } from '../../lambdas/core/rollups.js';
 import { FakeMetrics, FakeReadingStore, FakeRejectionSink, FakeRollupStore, FakeSensorRegistry, silentLog } from './fakes.js';

@@ -1,0 +1,86 @@
+/** The live broadcaster's use case: pushes valid readings to their sensors' subscribers, once each. */
+import { METRICS } from '../shared/names.js';
+import { acceptedReadings, readingKey } from './accepted-readings.js';
+import { inParallel } from './concurrency.js';
+import type { Reading } from './model.js';
+import { type PushDeps, pushToConnections } from './push.js';
+
+export interface BroadcastDeps extends PushDeps {
+  rawRetentionDays: number;
+}
+
+type LiveReading = { sensorId: string; ts: number; values: Record<string, number> };
+
+/** Frames stay well under API Gateway's 32 KB WebSocket frame size. */
+const MAX_FRAME_CHARS = 30_000;
+
+/** Splits readings into `readings` frames of at most MAX_FRAME_CHARS each. */
+export function readingsFrames(readings: LiveReading[]) {
+  const frames: Array<{ type: 'readings'; readings: LiveReading[] }> = [];
+  let current: LiveReading[] = [];
+  let size = 0;
+  for (const r of readings) {
+    const length = JSON.stringify(r).length + 1;
+    if (current.length > 0 && size + length > MAX_FRAME_CHARS) {
+      frames.push({ type: 'readings', readings: current });
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += length;
+  }
+  if (current.length > 0) frames.push({ type: 'readings', readings: current });
+  return frames;
+}
+
+/**
+ * The live broadcaster, for one rule event or a batch: each connection gets one frame for all its
+ * readings of the batch. Invalid payloads are the history writer's to dead-letter; here they are skipped.
+ */
+export async function broadcastTelemetryBatch(
+  events: unknown[],
+  deps: BroadcastDeps,
+): Promise<{ pushed: number; connections: number }> {
+  const valid = acceptedReadings(events, deps.rawRetentionDays).unique;
+  if (valid.length === 0) return { pushed: 0, connections: 0 };
+
+  const subscribers = await deps.connections.subscribersOf([...new Set(valid.map((r) => r.sensorId))]);
+  const followed = valid.filter((r) => subscribers.has(r.sensorId));
+  if (followed.length === 0) return { pushed: 0, connections: 0 };
+  // Only readings not pushed before: a QoS 1 redelivery is not shown twice.
+  const fresh = new Set(
+    (await deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now())).map(readingKey),
+  );
+  const perConnection = new Map<string, LiveReading[]>();
+  const pushedReadings: Reading[] = [];
+  for (const r of followed) {
+    if (!fresh.has(readingKey(r))) continue;
+    pushedReadings.push(r);
+    const item = { sensorId: r.sensorId, ts: r.ts, values: r.values };
+    for (const connectionId of subscribers.get(r.sensorId)!) {
+      const list = perConnection.get(connectionId);
+      if (list) list.push(item);
+      else perConnection.set(connectionId, [item]);
+    }
+  }
+  if (perConnection.size === 0) return { pushed: 0, connections: 0 };
+
+  let sent = 0;
+  await inParallel([...perConnection], 16, async ([connectionId, items]) => {
+    items.sort((a, b) => a.ts - b.ts);
+    for (const frame of readingsFrames(items)) {
+      if ((await pushToConnections([connectionId], frame, deps)) === 0) return;
+    }
+    sent += 1;
+  });
+  if (sent > 0) {
+    const pushedAt = deps.now();
+    for (const r of pushedReadings) deps.metrics.observe(METRICS.receiveToPushLatency, Math.max(0, pushedAt - r.receivedAt));
+  }
+  return { pushed: pushedReadings.length, connections: sent };
+}
+
+/** The live broadcaster for one rule event. */
+export async function broadcastTelemetry(event: unknown, deps: BroadcastDeps): Promise<{ pushed: number; connections: number }> {
+  return broadcastTelemetryBatch([event], deps);
+}
