@@ -208,6 +208,13 @@ describe('ws-authorizer handler', () => {
     expect(result.context).toBeUndefined();
   });
 
+  it('fails closed without its settings: no policy, whatever the token, naming the missing setting', async () => {
+    for (const name of [ENV.authIssuer, ENV.authAudience, ENV.authJwksUri]) delete process.env[name];
+    const handler = await load();
+    await expect(handler(connectEvent(null))).rejects.toThrow(/Missing required environment variable AUTH_ISSUER/);
+    await expect(handler(connectEvent({ token: await token({ groups: ['operator'] }) }))).rejects.toThrow(/AUTH_ISSUER/);
+  });
+
   it("answers 'Unauthorized' (401) without a token, or with an expired or foreign one", async () => {
     signInOn();
     const handler = await load();

@@ -261,6 +261,15 @@ describe('websocket ← API Gateway WebSocket events', () => {
     expect(posted()).toEqual([{ connectionId, frame: { type: 'commandSent', id: message.id, sensorId: SENSOR } }]);
   });
 
+  it("a viewer's command is FORBIDDEN by the authorizer's role even if the function lacks AUTH_ISSUER (fails closed)", async () => {
+    expect(process.env.AUTH_ISSUER).toBeUndefined();
+    const event = fixture('ws-message-command');
+    event.requestContext.authorizer = { principalId: 'user-2', role: 'viewer', sub: 'user-2' };
+    expect(await websocket(event)).toEqual({ statusCode: 200 });
+    expect(iot).toHaveReceivedCommandTimes(PublishCommand, 0);
+    expect(posted()).toEqual([{ connectionId, frame: { type: 'error', code: 'FORBIDDEN', message: expect.any(String) } }]);
+  });
+
   it('MESSAGE on $default with a bad body posts a BAD_REQUEST error frame and answers 200', async () => {
     expect(await websocket(fixture('ws-message-default'))).toEqual({ statusCode: 200 });
     expect(posted()).toEqual([{ connectionId, frame: { type: 'error', code: 'BAD_REQUEST', message: expect.any(String) } }]);
