@@ -48,6 +48,32 @@ describe('Operations: alarm topic', () => {
     });
   });
 
+  it("lets this account's CloudWatch alarms publish (the SSL-only topic policy replaces the default one)", () => {
+    const topicId = vigia.logicalId(vigia.stack.operations.alarmTopic);
+    vigia.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [ref(topicId)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'AllowCloudWatchAlarms',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: ref(topicId),
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':cloudwatch:', ref('AWS::Region'), ':', ref('AWS::AccountId'), ':alarm:*']],
+                },
+              },
+            },
+          },
+        ]),
+      },
+    });
+  });
+
   it('has no subscription without the context key alarmEmail, and an e-mail one with it', () => {
     vigia.template.resourceCountIs('AWS::SNS::Subscription', 0);
     const withEmail = synthVigia({ alarmEmail: 'ops@example.com' });
@@ -140,6 +166,12 @@ describe('Operations: dashboard', () => {
     expect(Object.keys(dashboards)).toHaveLength(1);
     return JSON.stringify(Object.values(dashboards)[0].Properties.DashboardBody);
   };
+
+  it('is named after the stack and the region (dashboard names are global to the account)', () => {
+    vigia.template.hasResourceProperties('AWS::CloudWatch::Dashboard', {
+      DashboardName: { 'Fn::Join': ['', ['VigiaStack-operations-', ref('AWS::Region')]] },
+    });
+  });
 
   it('shows each function (errors, throttles, duration)', () => {
     const text = body();
