@@ -56,6 +56,11 @@ export interface VigiaFunctionProps {
    */
   readonly onFailure?: IDestination;
   /**
+   * How old an asynchronous event may get (throttled, retried) before Lambda drops it to `onFailure`.
+   * @default - the Lambda default, 6 hours
+   */
+  readonly maxEventAge?: Duration;
+  /**
    * Retries of a failed asynchronous invocation.
    * @default 2 when `onFailure` is set, else the Lambda default (2)
    */
@@ -106,6 +111,7 @@ export class VigiaFunction extends NodejsFunction {
       role,
       logGroup,
       onFailure: props.onFailure,
+      maxEventAge: props.maxEventAge,
       retryAttempts: props.retryAttempts ?? (props.onFailure ? 2 : undefined),
       projectRoot: REPO_ROOT,
       depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),

@@ -51,6 +51,26 @@ describe('Function defaults', () => {
   );
 });
 
+describe('Asynchronous invocation (IoT rules invoke Lambda asynchronously)', () => {
+  const invokeConfigOf = (fn: Parameters<SynthesizedVigia['logicalId']>[0]) => {
+    const fnId = vigia.logicalId(fn);
+    const configs = Object.values(resources).filter(
+      (r: any) => r.Type === 'AWS::Lambda::EventInvokeConfig' && r.Properties.FunctionName.Ref === fnId,
+    ) as any[];
+    expect(configs).toHaveLength(1);
+    return configs[0].Properties;
+  };
+
+  it('the broadcaster drops an event older than 60 s: a late live reading is noise', () => {
+    expect(invokeConfigOf(vigia.stack.telemetry.broadcaster).MaximumEventAgeInSeconds).toBe(60);
+  });
+
+  it("the history writer keeps Lambda's 6 hours of retries", () => {
+    const config = invokeConfigOf(vigia.stack.telemetry.historyWriter);
+    expect(config.MaximumEventAgeInSeconds ?? 21_600).toBe(21_600);
+  });
+});
+
 describe('Function environments point at the right resources', () => {
   it('history writer: readings, roll-ups, sensors, dead-letter queue, retention', () => {
     const env = envOf(vigia.stack.telemetry.historyWriter);
