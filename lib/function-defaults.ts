@@ -76,10 +76,16 @@ export class FunctionDefaults extends Construct {
   readonly logRetention: RetentionDays;
   readonly tracing: Tracing;
   readonly memorySize: number;
+  /**
+   * One log group, with the same retention, for the functions aws-cdk-lib provides (BucketDeployment,
+   * AwsCustomResource): theirs would otherwise be created on first run and kept forever.
+   */
+  readonly providerLogGroup: LogGroup;
 
   constructor(scope: Construct, id: string, props: FunctionDefaultsProps = {}) {
     super(scope, id);
     this.logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
+    this.providerLogGroup = new LogGroup(this, 'ProviderLogs', { retention: this.logRetention });
     this.tracing = props.tracing ?? Tracing.DISABLED;
     this.memorySize = props.memorySize ?? 256;
   }

@@ -45,9 +45,9 @@ export class VigiaStack extends Stack {
 
     const functions = new FunctionDefaults(this, 'FunctionDefaults');
     const history = (this.history = new History(this, 'History', { retention: props.retention }));
-    const devices = (this.devices = new Devices(this, 'Devices'));
+    const devices = (this.devices = new Devices(this, 'Devices', { providerLogGroup: functions.providerLogGroup }));
     // The distribution comes first: its origin is the sign-in callback and the API's only CORS origin.
-    const dashboard = (this.dashboard = new Dashboard(this, 'Dashboard'));
+    const dashboard = (this.dashboard = new Dashboard(this, 'Dashboard', { deploymentLogGroup: functions.providerLogGroup }));
     const auth = (this.auth = new Auth(this, 'Auth', {
       dashboardUrl: dashboard.url,
       domainPrefix: (this.node.tryGetContext('authDomainPrefix') as string | undefined) || undefined,
@@ -71,6 +71,7 @@ export class VigiaStack extends Stack {
       apiUrl: api.url,
       wsUrl: realtime.url,
       auth: auth.dashboardConfig,
+      deploymentLogGroup: functions.providerLogGroup,
     });
     const alarmEmail = props.alarmEmail ?? (this.node.tryGetContext('alarmEmail') as string | undefined);
     this.operations = new Operations(this, 'Operations', {
