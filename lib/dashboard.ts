@@ -1,4 +1,4 @@
-import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { BOOTSTRAP_QUALIFIER_CONTEXT, type CfnElement, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLevel,
   AllowedMethods,
@@ -190,7 +190,7 @@ export class Dashboard extends Construct {
         reason: reason('it writes the dashboard files, whose keys are known only at deploy time, into the site bucket.'),
       },
       {
-        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-${bootstrapQualifier(stack)}-assets-<AWS::AccountId>-<AWS::Region>/*]`,
         reason: reason('it reads the deployment archives from the CDK assets bucket; their keys are content hashes.'),
       },
       {
@@ -204,6 +204,16 @@ export class Dashboard extends Construct {
   get url(): string {
     return `https://${this.distribution.distributionDomainName}`;
   }
+}
+
+/** The CDK bootstrap qualifier the stack deploys with (context `@aws-cdk/core:bootstrapQualifier`, else the default). */
+function bootstrapQualifier(stack: Stack): string {
+  const synthesizer = stack.synthesizer;
+  return (
+    (synthesizer instanceof DefaultStackSynthesizer ? synthesizer.bootstrapQualifier : undefined) ??
+    (stack.node.tryGetContext(BOOTSTRAP_QUALIFIER_CONTEXT) as string | undefined) ??
+    DefaultStackSynthesizer.DEFAULT_QUALIFIER
+  );
 }
 
 export interface DashboardConfigProps {
