@@ -25,6 +25,12 @@ import { type CounterMetric, METRICS, type ObservedMetric } from '../lambdas/sha
 export interface OperationsProps {
   /** The functions watched (errors, throttles, duration), by the name the dashboard shows. */
   readonly functions: Record<string, IFunction>;
+  /**
+   * Errors that are answers, not failures, by function name (the WebSocket authorizer's 401s): left out of that
+   * function's error rate.
+   * @default - none
+   */
+  readonly expectedErrors?: Record<string, Metric>;
   /** The dead-letter queue: any message in it is an alarm. */
   readonly deadLetterQueue: IQueue;
   /**
@@ -164,11 +170,15 @@ export class Operations extends Construct {
     );
 
     for (const [name, fn] of Object.entries(props.functions)) {
+      const expected = props.expectedErrors?.[name];
       const errorRate = new MathExpression({
-        expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
+        expression: expected
+          ? 'IF(invocations > 0, 100 * IF(errors > FILL(expected, 0), errors - FILL(expected, 0), 0) / invocations, 0)'
+          : 'IF(invocations > 0, 100 * errors / invocations, 0)',
         usingMetrics: {
           errors: fn.metricErrors({ statistic: 'Sum', period: FIVE_MINUTES }),
           invocations: fn.metricInvocations({ statistic: 'Sum', period: FIVE_MINUTES }),
+          ...(expected ? { expected: expected.with({ statistic: 'Sum', period: FIVE_MINUTES }) } : {}),
         },
         label: `${name} error rate (%)`,
         period: FIVE_MINUTES,

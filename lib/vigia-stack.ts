@@ -6,7 +6,8 @@ import { Dashboard, DashboardConfig } from './dashboard.js';
 import { Devices } from './devices.js';
 import { FunctionDefaults } from './function-defaults.js';
 import { History, type Retention } from './history.js';
-import { Operations } from './operations.js';
+import { METRICS } from '../lambdas/shared/names.js';
+import { Operations, vigiaMetric } from './operations.js';
 import { Realtime } from './realtime.js';
 import { type IngestMode, Telemetry, ingestFromContext } from './telemetry.js';
 
@@ -83,6 +84,7 @@ export class VigiaStack extends Stack {
         ConnectAuthorizer: realtime.authorizerFunction,
         HttpApi: api.handler,
       },
+      expectedErrors: { ConnectAuthorizer: vigiaMetric(METRICS.connectUnauthorized) },
       deadLetterQueue: telemetry.deadLetterQueue,
       ingestQueues: Object.fromEntries(
         Object.entries(telemetry.ingestQueues).map(([target, q]) => [target.charAt(0).toUpperCase() + target.slice(1), q]),

@@ -160,6 +160,25 @@ describe('Operations: alarms', () => {
   );
 });
 
+describe('Operations: the WebSocket authorizer', () => {
+  it("leaves its 401s (counted as ConnectUnauthorized) out of its error rate: a stale tab's token is no failure", () => {
+    const fnDimension = [{ Name: 'FunctionName', Value: ref(vigia.logicalId(vigia.stack.realtime.authorizerFunction)) }];
+    vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 1,
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          Expression: 'IF(invocations > 0, 100 * IF(errors > FILL(expected, 0), errors - FILL(expected, 0), 0) / invocations, 0)',
+        }),
+        Match.objectLike({ Id: 'errors', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Dimensions: fnDimension }) }) }),
+        Match.objectLike({
+          Id: 'expected',
+          MetricStat: Match.objectLike({ Metric: { Namespace: 'Vigia', MetricName: METRICS.connectUnauthorized, Dimensions: [{ Name: 'service', Value: 'vigia' }] } }),
+        }),
+      ]),
+    });
+  });
+});
+
 describe('Operations: dashboard', () => {
   const body = () => {
     const dashboards = vigia.template.findResources('AWS::CloudWatch::Dashboard');
