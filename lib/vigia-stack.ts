@@ -1,7 +1,7 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './api.js';
-import { Auth } from './auth.js';
+import { Auth, threatProtectionFromContext } from './auth.js';
 import { Dashboard, DashboardConfig } from './dashboard.js';
 import { Devices } from './devices.js';
 import { FunctionDefaults } from './function-defaults.js';
@@ -52,6 +52,7 @@ export class VigiaStack extends Stack {
     const auth = (this.auth = new Auth(this, 'Auth', {
       dashboardUrl: dashboard.url,
       domainPrefix: (this.node.tryGetContext('authDomainPrefix') as string | undefined) || undefined,
+      threatProtection: threatProtectionFromContext(this),
     }));
     const realtime = (this.realtime = new Realtime(this, 'Realtime', {
       functions,
