@@ -41,7 +41,11 @@ export interface ProvisionOptions {
   certDir: string;
   policyName: string;
   log?: (line: string) => void;
+  /** Waits between retries of a clean-up delete that IoT refuses while a detach settles. @default 1 s, 2 s, … */
+  sleep?: (ms: number) => Promise<void>;
 }
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function isNotFound(error: unknown): boolean {
   return (error as { name?: string })?.name === 'ResourceNotFoundException';
@@ -93,6 +97,7 @@ async function writePrivate(path: string, content: string): Promise<void> {
 export async function provisionDevice(iot: IoTClient, sensorId: string, options: ProvisionOptions): Promise<ProvisionResult> {
   checkSensorId(sensorId);
   const log = options.log ?? (() => {});
+  const sleep = options.sleep ?? defaultSleep;
   const certPath = join(options.certDir, `${sensorId}.crt`);
   const keyPath = join(options.certDir, `${sensorId}.key`);
 
@@ -121,7 +126,7 @@ export async function provisionDevice(iot: IoTClient, sensorId: string, options:
   try {
     if (!thingExists) {
       await iot.send(new CreateThingCommand({ thingName: sensorId }));
-      undo.push(() => iot.send(new DeleteThingCommand({ thingName: sensorId })));
+      undo.push(() => retryConflicts(() => iot.send(new DeleteThingCommand({ thingName: sensorId })), sleep));
     }
     const created = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
     const certificateArn = created.certificateArn;
@@ -131,7 +136,8 @@ export async function provisionDevice(iot: IoTClient, sensorId: string, options:
     }
     undo.push(async () => {
       await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
-      await iot.send(new DeleteCertificateCommand({ certificateId }));
+      // The policy was just detached: as in decommissionDevice, the delete may still see it for a moment.
+      await retryConflicts(() => iot.send(new DeleteCertificateCommand({ certificateId })), sleep);
     });
     await mkdir(options.certDir, { recursive: true, mode: 0o700 });
     await writePrivate(keyPath, created.keyPair.PrivateKey);
@@ -180,7 +186,7 @@ async function retryConflicts<T>(action: () => Promise<T>, sleep: (ms: number) =
 export async function decommissionDevice(iot: IoTClient, sensorId: string, options: DecommissionOptions): Promise<{ sensorId: string; removed: boolean }> {
   checkSensorId(sensorId);
   const log = options.log ?? (() => {});
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = options.sleep ?? defaultSleep;
   let principals: string[];
   try {
     principals = (await iot.send(new ListThingPrincipalsCommand({ thingName: sensorId }))).principals ?? [];

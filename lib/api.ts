@@ -3,6 +3,7 @@ import { CorsHttpMethod, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination 
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/names.js';
 import type { Auth } from './auth.js';
@@ -12,6 +13,29 @@ import type { HistoryTables } from './history.js';
 /** Contract §5: every route is a GET answered by the one HTTP API function; all but /health need sign-in. */
 const ROUTES = ['/health', '/sensors', '/sensors/{sensorId}', '/sensors/{sensorId}/readings'] as const;
 const OPEN_ROUTES: readonly string[] = ['/health'];
+
+/**
+ * One JSON line per request, of HTTP API $context variables only (the CLF default names REST-only ones that an
+ * HTTP API logs as "-"): https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging-variables.html
+ */
+export const HTTP_API_ACCESS_LOG = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  httpMethod: '$context.httpMethod',
+  routeKey: '$context.routeKey',
+  path: '$context.path',
+  status: '$context.status',
+  protocol: '$context.protocol',
+  responseLength: '$context.responseLength',
+  responseLatency: '$context.responseLatency',
+  integrationStatus: '$context.integrationStatus',
+  integrationLatency: '$context.integrationLatency',
+  integrationError: '$context.integrationErrorMessage',
+  authorizerError: '$context.authorizer.error',
+  errorMessage: '$context.error.message',
+  userAgent: '$context.identity.userAgent',
+} as const;
 
 export interface ApiProps {
   readonly functions: FunctionDefaults;
@@ -89,6 +113,7 @@ export class Api extends Construct {
       throttle,
       accessLogSettings: {
         destination: new LogGroupLogDestination(new LogGroup(this, 'AccessLogs', { retention: props.functions.logRetention })),
+        format: AccessLogFormat.custom(JSON.stringify(HTTP_API_ACCESS_LOG)),
       },
     });
   }

@@ -2,6 +2,7 @@ import { Aws, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccountRecovery,
   CfnManagedLoginBranding,
+  CfnUserPoolRiskConfigurationAttachment,
   CfnUserPoolGroup,
   FeaturePlan,
   ManagedLoginVersion,
@@ -33,6 +34,23 @@ export interface AuthProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Threat protection (Plus plan): `audit` scores and logs every sign-in's risk without acting, `enforce` applies
+   * the risk configuration below. Run `audit` first, read the risk metrics (AWS/Cognito, e.g.
+   * AccountTakeoverRisk, CompromisedCredentialsRisk) for a while, then deploy `enforce`. Context key
+   * `threatProtection`.
+   * @default 'audit'
+   */
+  readonly threatProtection?: ThreatProtection;
+}
+
+export type ThreatProtection = 'audit' | 'enforce';
+
+/** The `threatProtection` context value, checked. */
+export function threatProtectionFromContext(scope: Construct): ThreatProtection {
+  const value = (scope.node.tryGetContext('threatProtection') as string | undefined) ?? 'audit';
+  if (value !== 'audit' && value !== 'enforce') throw new Error(`Context key threatProtection must be audit or enforce, got "${value}"`);
+  return value;
 }
 
 /**
@@ -44,10 +62,13 @@ export class Auth extends Construct {
   readonly userPool: UserPool;
   readonly client: UserPoolClient;
   readonly domain: UserPoolDomain;
+  readonly threatProtection: ThreatProtection;
+  readonly riskConfiguration: CfnUserPoolRiskConfigurationAttachment;
 
   constructor(scope: Construct, id: string, props: AuthProps) {
     super(scope, id);
     const stack = Stack.of(this);
+    const threatProtection = (this.threatProtection = props.threatProtection ?? 'audit');
 
     this.userPool = new UserPool(this, 'Users', {
       selfSignUpEnabled: false,
@@ -69,9 +90,10 @@ export class Auth extends Construct {
       mfa: Mfa.OPTIONAL,
       mfaSecondFactor: { otp: true, sms: false },
       accountRecovery: AccountRecovery.EMAIL_ONLY,
-      // Plus: threat protection blocks risky sign-ins and compromised passwords.
+      // Plus (threat protection): $0.02 per monthly active user, no free tier (us-east-1 list price, 2025).
       featurePlan: FeaturePlan.PLUS,
-      standardThreatProtectionMode: StandardThreatProtectionMode.FULL_FUNCTION,
+      standardThreatProtectionMode:
+        threatProtection === 'enforce' ? StandardThreatProtectionMode.FULL_FUNCTION : StandardThreatProtectionMode.AUDIT_ONLY,
       deletionProtection: (props.removalPolicy ?? RemovalPolicy.RETAIN) === RemovalPolicy.RETAIN,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
@@ -80,6 +102,30 @@ export class Auth extends Construct {
       reason:
         'MFA is optional (TOTP): users are invited by an administrator, threat protection (Plus) blocks risky ' +
         'sign-ins, and the dashboard reads sensor data; require it with mfa: Mfa.REQUIRED where policy says so.',
+    });
+    if (threatProtection === 'audit') {
+      Validations.of(this.userPool).acknowledge({
+        id: 'AwsSolutions-COG3',
+        reason:
+          'Threat protection runs in audit mode first (risk scored and logged, no action) so the risk configuration ' +
+          'can be checked against real sign-ins; deploy with -c threatProtection=enforce to enforce it.',
+      });
+    }
+    // The actions, stated rather than left to Cognito's defaults; they act only in enforce mode.
+    this.riskConfiguration = new CfnUserPoolRiskConfigurationAttachment(this, 'RiskConfiguration', {
+      userPoolId: this.userPool.userPoolId,
+      clientId: 'ALL',
+      accountTakeoverRiskConfiguration: {
+        actions: {
+          highAction: { eventAction: 'BLOCK', notify: false },
+          mediumAction: { eventAction: 'MFA_IF_CONFIGURED', notify: false },
+          lowAction: { eventAction: 'NO_ACTION', notify: false },
+        },
+      },
+      compromisedCredentialsRiskConfiguration: {
+        actions: { eventAction: 'BLOCK' },
+        eventFilter: ['SIGN_IN', 'PASSWORD_CHANGE'],
+      },
     });
 
     for (const role of ROLES) {

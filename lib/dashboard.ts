@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { type CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { BOOTSTRAP_QUALIFIER_CONTEXT, type CfnElement, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import {
   AccessLevel,
   AllowedMethods,
@@ -13,22 +11,20 @@ import {
 } from 'aws-cdk-lib/aws-cloudfront';
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
-import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment';
+import { BucketDeployment, CacheControl, Source } from 'aws-cdk-lib/aws-s3-deployment';
+import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { DashboardAuthConfig } from '../lambdas/shared/names.js';
+import { dashboardSource } from './dashboard-build.js';
 
 const CONFIG_FILE = 'config.json';
-
-/** The built dashboard if there is one, else the placeholder page. */
-export function defaultSiteDir(): string {
-  const dist = fileURLToPath(new URL('../frontend/dist', import.meta.url));
-  return existsSync(dist) ? dist : fileURLToPath(new URL('../frontend/placeholder', import.meta.url));
-}
+/** Vite's build.assetsDir: file names carry a content hash. */
+const HASHED_ASSETS_DIR = 'assets';
 
 export interface DashboardProps {
   /**
-   * Folder whose files are served as the dashboard.
-   * @default frontend/dist if it exists, else frontend/placeholder
+   * Folder whose files are served as the dashboard, as they are.
+   * @default the dashboard built by Vite from frontend/ at asset bundling (see dashboard-build.ts)
    */
   readonly siteDir?: string;
   /**
@@ -47,6 +43,11 @@ export interface DashboardProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Log group of the BucketDeployment provider function (aws-cdk-lib's), so its logs have a retention.
+   * @default - the provider's own, kept forever
+   */
+  readonly deploymentLogGroup?: ILogGroup;
 }
 
 /**
@@ -57,7 +58,10 @@ export class Dashboard extends Construct {
   readonly siteBucket: Bucket;
   readonly logsBucket: Bucket;
   readonly distribution: Distribution;
+  /** index.html and the other unhashed files (Cache-Control: no-cache). */
   readonly siteDeployment: BucketDeployment;
+  /** The hashed scripts and styles (cached a year, kept across deploys). */
+  readonly assetsDeployment: BucketDeployment;
 
   constructor(scope: Construct, id: string, props: DashboardProps = {}) {
     super(scope, id);
@@ -138,14 +142,29 @@ export class Dashboard extends Construct {
       },
     );
 
-    this.siteDeployment = new BucketDeployment(this, 'SiteDeployment', {
-      sources: [Source.asset(props.siteDir ?? defaultSiteDir(), { exclude: [CONFIG_FILE] })],
+    const site = props.siteDir ? Source.asset(props.siteDir, { exclude: [CONFIG_FILE] }) : dashboardSource({ exclude: [CONFIG_FILE] });
+    // Hashed assets first, cached for a year and never pruned, so a tab still holding the previous index.html
+    // loads its scripts after a deploy; then index.html and the rest, revalidated on every load.
+    this.assetsDeployment = new BucketDeployment(this, 'AssetsDeployment', {
+      sources: [site],
       destinationBucket: this.siteBucket,
-      // config.json is written by DashboardConfig; keep it out of this deployment's prune.
-      exclude: [CONFIG_FILE],
+      exclude: ['*'],
+      include: [`${HASHED_ASSETS_DIR}/*`],
+      prune: false,
+      cacheControl: [CacheControl.fromString('public, max-age=31536000, immutable')],
+      logGroup: props.deploymentLogGroup,
+    });
+    this.siteDeployment = new BucketDeployment(this, 'SiteDeployment', {
+      sources: [site],
+      destinationBucket: this.siteBucket,
+      // config.json is written by DashboardConfig and the hashed assets above; keep them out of this prune.
+      exclude: [CONFIG_FILE, `${HASHED_ASSETS_DIR}/*`],
+      cacheControl: [CacheControl.noCache()],
       distribution: this.distribution,
       distributionPaths: ['/*'],
+      logGroup: props.deploymentLogGroup,
     });
+    this.siteDeployment.node.addDependency(this.assetsDeployment);
     this.acknowledgeDeploymentProvider();
   }
 
@@ -171,7 +190,7 @@ export class Dashboard extends Construct {
         reason: reason('it writes the dashboard files, whose keys are known only at deploy time, into the site bucket.'),
       },
       {
-        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-${bootstrapQualifier(stack)}-assets-<AWS::AccountId>-<AWS::Region>/*]`,
         reason: reason('it reads the deployment archives from the CDK assets bucket; their keys are content hashes.'),
       },
       {
@@ -187,6 +206,16 @@ export class Dashboard extends Construct {
   }
 }
 
+/** The CDK bootstrap qualifier the stack deploys with (context `@aws-cdk/core:bootstrapQualifier`, else the default). */
+function bootstrapQualifier(stack: Stack): string {
+  const synthesizer = stack.synthesizer;
+  return (
+    (synthesizer instanceof DefaultStackSynthesizer ? synthesizer.bootstrapQualifier : undefined) ??
+    (stack.node.tryGetContext(BOOTSTRAP_QUALIFIER_CONTEXT) as string | undefined) ??
+    DefaultStackSynthesizer.DEFAULT_QUALIFIER
+  );
+}
+
 export interface DashboardConfigProps {
   readonly dashboard: Dashboard;
   /** HTTP API base URL, without trailing slash. */
@@ -198,6 +227,8 @@ export interface DashboardConfigProps {
    * @default null: no sign-in
    */
   readonly auth?: DashboardAuthConfig | null;
+  /** @default - the provider's own log group (see DashboardProps.deploymentLogGroup) */
+  readonly deploymentLogGroup?: ILogGroup;
 }
 
 /**
@@ -213,6 +244,8 @@ export class DashboardConfig extends Construct {
       sources: [Source.jsonData(CONFIG_FILE, { apiUrl: props.apiUrl, wsUrl: props.wsUrl, auth: props.auth ?? null })],
       destinationBucket: props.dashboard.siteBucket,
       prune: false,
+      cacheControl: [CacheControl.noCache()],
+      logGroup: props.deploymentLogGroup,
     });
     this.deployment.node.addDependency(props.dashboard.siteDeployment);
   }

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Aws, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
@@ -12,7 +12,7 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -25,6 +25,12 @@ import { type CounterMetric, METRICS, type ObservedMetric } from '../lambdas/sha
 export interface OperationsProps {
   /** The functions watched (errors, throttles, duration), by the name the dashboard shows. */
   readonly functions: Record<string, IFunction>;
+  /**
+   * Errors that are answers, not failures, by function name (the WebSocket authorizer's 401s): left out of that
+   * function's error rate.
+   * @default - none
+   */
+  readonly expectedErrors?: Record<string, Metric>;
   /** The dead-letter queue: any message in it is an alarm. */
   readonly deadLetterQueue: IQueue;
   /**
@@ -94,6 +100,27 @@ export class Operations extends Construct {
       masterKey: key,
       enforceSSL: true,
     });
+    // enforceSSL makes a topic policy, which replaces SNS's default one: without this statement CloudWatch may not
+    // publish and no alarm is ever delivered. Only this account's alarms, in this region.
+    this.alarmTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarms',
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: {
+            'aws:SourceArn': Stack.of(this).formatArn({
+              service: 'cloudwatch',
+              resource: 'alarm',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
     if (props.alarmEmail) this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
     const notify = new SnsAction(this.alarmTopic);
     const withActions = (alarm: Alarm) => {
@@ -143,11 +170,15 @@ export class Operations extends Construct {
     );
 
     for (const [name, fn] of Object.entries(props.functions)) {
+      const expected = props.expectedErrors?.[name];
       const errorRate = new MathExpression({
-        expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
+        expression: expected
+          ? 'IF(invocations > 0, 100 * IF(errors > FILL(expected, 0), errors - FILL(expected, 0), 0) / invocations, 0)'
+          : 'IF(invocations > 0, 100 * errors / invocations, 0)',
         usingMetrics: {
           errors: fn.metricErrors({ statistic: 'Sum', period: FIVE_MINUTES }),
           invocations: fn.metricInvocations({ statistic: 'Sum', period: FIVE_MINUTES }),
+          ...(expected ? { expected: expected.with({ statistic: 'Sum', period: FIVE_MINUTES }) } : {}),
         },
         label: `${name} error rate (%)`,
         period: FIVE_MINUTES,
@@ -193,7 +224,8 @@ export class Operations extends Construct {
       });
 
     this.dashboard = new CloudWatchDashboard(this, 'Dashboard', {
-      dashboardName: `${Stack.of(this).stackName}-operations`,
+      // Dashboard names are global to the account: the region keeps a second region's deployment apart.
+      dashboardName: `${Stack.of(this).stackName}-operations-${Aws.REGION}`,
       defaultInterval: Duration.hours(3),
     });
     this.dashboard.addWidgets(

@@ -117,6 +117,8 @@ export class Telemetry extends Construct {
         // The same accepted ts window as the writer, so nothing is pushed live that history refuses.
         environment: { [ENV.rawRetentionDays]: String(history.retention.rawDays) },
         ...asyncInvocation,
+        // A live reading minutes late is noise (history has it): not the 6 h Lambda keeps retrying by default.
+        maxEventAge: Duration.seconds(60),
       })
       .useTable(
         ENV.connectionsTable,

@@ -1,12 +1,13 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { Api } from './api.js';
-import { Auth } from './auth.js';
+import { Auth, threatProtectionFromContext } from './auth.js';
 import { Dashboard, DashboardConfig } from './dashboard.js';
 import { Devices } from './devices.js';
 import { FunctionDefaults } from './function-defaults.js';
 import { History, type Retention } from './history.js';
-import { Operations } from './operations.js';
+import { METRICS } from '../lambdas/shared/names.js';
+import { Operations, vigiaMetric } from './operations.js';
 import { Realtime } from './realtime.js';
 import { type IngestMode, Telemetry, ingestFromContext } from './telemetry.js';
 
@@ -45,12 +46,13 @@ export class VigiaStack extends Stack {
 
     const functions = new FunctionDefaults(this, 'FunctionDefaults');
     const history = (this.history = new History(this, 'History', { retention: props.retention }));
-    const devices = (this.devices = new Devices(this, 'Devices'));
+    const devices = (this.devices = new Devices(this, 'Devices', { providerLogGroup: functions.providerLogGroup }));
     // The distribution comes first: its origin is the sign-in callback and the API's only CORS origin.
-    const dashboard = (this.dashboard = new Dashboard(this, 'Dashboard'));
+    const dashboard = (this.dashboard = new Dashboard(this, 'Dashboard', { deploymentLogGroup: functions.providerLogGroup }));
     const auth = (this.auth = new Auth(this, 'Auth', {
       dashboardUrl: dashboard.url,
       domainPrefix: (this.node.tryGetContext('authDomainPrefix') as string | undefined) || undefined,
+      threatProtection: threatProtectionFromContext(this),
     }));
     const realtime = (this.realtime = new Realtime(this, 'Realtime', {
       functions,
@@ -71,6 +73,7 @@ export class VigiaStack extends Stack {
       apiUrl: api.url,
       wsUrl: realtime.url,
       auth: auth.dashboardConfig,
+      deploymentLogGroup: functions.providerLogGroup,
     });
     const alarmEmail = props.alarmEmail ?? (this.node.tryGetContext('alarmEmail') as string | undefined);
     this.operations = new Operations(this, 'Operations', {
@@ -82,6 +85,7 @@ export class VigiaStack extends Stack {
         ConnectAuthorizer: realtime.authorizerFunction,
         HttpApi: api.handler,
       },
+      expectedErrors: { ConnectAuthorizer: vigiaMetric(METRICS.connectUnauthorized) },
       deadLetterQueue: telemetry.deadLetterQueue,
       ingestQueues: Object.fromEntries(
         Object.entries(telemetry.ingestQueues).map(([target, q]) => [target.charAt(0).toUpperCase() + target.slice(1), q]),

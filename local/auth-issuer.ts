@@ -181,7 +181,8 @@ export class LocalAuthIssuer {
     } else if (route === '/token' && req.method === 'POST') {
       await this.token(req, res);
     } else if (route === '/logout' && req.method === 'GET') {
-      const target = url.searchParams.get('redirect_uri') ?? url.searchParams.get('logout_uri');
+      // Cognito's logout: `logout_uri` is where to return (`redirect_uri` kept for older dashboards).
+      const target = url.searchParams.get('logout_uri') ?? url.searchParams.get('redirect_uri');
       if (target && /^https?:\/\//.test(target)) {
         res.writeHead(302, { location: target, 'cache-control': 'no-store' });
         res.end();

@@ -95,6 +95,8 @@ interface Session {
   sessionIdentifier: string;
   principalIdentifier: string;
   ipAddress: string;
+  /** The lifecycle events' versionNumber: a connect and its disconnect share one, as in AWS IoT (contract §6). */
+  versionNumber?: number;
   /** Set when the broker knows why the connection is ending; otherwise decided at disconnect. */
   disconnectReason?: DisconnectReason;
 }
@@ -117,7 +119,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   // The client id a CONNECT carried: aedes replaces an empty one with a generated id that would pass the pattern.
   const requestedClientIds = new WeakMap<Client, string>();
   const sessions = new WeakMap<Client, Session>();
-  const versionNumbers = new Map<string, number>();
+  let lastVersion = 0;
   // A client's messages reach the listeners and get their PUBACKs in arrival order ([MQTT-4.6.0-2]).
   const deliveryChains = new WeakMap<Client, Promise<void>>();
   // Errors the broker raised itself to refuse something: already logged where raised.
@@ -154,10 +156,13 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
     });
   }
 
-  function nextVersion(clientId: string): number {
-    const version = (versionNumbers.get(clientId) ?? -1) + 1;
-    versionNumbers.set(clientId, version);
-    return version;
+  /**
+   * Clock-based, so versions keep increasing across restarts of the broker (the registry keeps the last applied
+   * one) and need no per-client memory; increasing overall is increasing per client id.
+   */
+  function versionOf(session: Session): number {
+    if (session.versionNumber === undefined) session.versionNumber = lastVersion = Math.max(lastVersion + 1, Date.now());
+    return session.versionNumber;
   }
 
   function publishPresence(eventType: 'connected' | 'disconnected', clientId: string, event: object): void {
@@ -280,7 +285,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
       sessionIdentifier: session.sessionIdentifier,
       principalIdentifier: session.principalIdentifier,
       ipAddress: session.ipAddress,
-      versionNumber: nextVersion(client.id),
+      versionNumber: versionOf(session),
     });
   });
 
@@ -300,7 +305,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
       sessionIdentifier: session.sessionIdentifier,
       principalIdentifier: session.principalIdentifier,
       disconnectReason,
-      versionNumber: nextVersion(client.id),
+      versionNumber: versionOf(session),
     });
   });
 

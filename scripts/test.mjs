@@ -14,6 +14,21 @@ if (existsSync('test/e2e')) {
   prerequisites.push({ program: '/usr/bin/chromium', pkg: 'chromium', why: 'dashboard end-to-end tests' });
 }
 
+// cfn-lint checks the synthesized template in the infra project. Debian has no package for it (PyPI only), so it
+// is never installed here: the run stops at once, naming the command, before any test starts.
+const args = process.argv.slice(2);
+const projects = args.flatMap((a, i) => (a === '--project' ? [args[i + 1]] : a.startsWith('--project=') ? [a.slice(10)] : []));
+if ((projects.length === 0 || projects.includes('infra')) && !onPath('cfn-lint')) {
+  console.error('npm test needs cfn-lint on the PATH (the infra tests lint the synthesized CloudFormation template).');
+  console.error('Install with: pip install cfn-lint');
+  process.exit(1);
+}
+
+/** Whether an executable of this name is in one of the PATH's folders. */
+function onPath(name) {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && existsSync(path.join(dir, name)));
+}
+
 const missing = prerequisites.filter((p) => !existsSync(p.program));
 if (missing.length > 0) {
   const pkgs = missing.map((p) => p.pkg).join(' ');
@@ -39,8 +54,9 @@ if (missing.length > 0) {
 // CI log reader understands.
 const reportDir = mkdtempSync(path.join(tmpdir(), 'vigia-test-'));
 const report = path.join(reportDir, 'results.json');
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
-const run = spawnSync('npx', args, { stdio: 'inherit' });
+const run = spawnSync('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...args], {
+  stdio: 'inherit',
+});
 try {
   const results = JSON.parse(readFileSync(report, 'utf8'));
   const skipped = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0);

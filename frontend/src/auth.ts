@@ -78,12 +78,14 @@ export function authorizeUrl(config: AuthConfig, p: { redirectUri: string; state
   return url.toString();
 }
 
-/** Cognito reads `logout_uri`; the local issuer reads `redirect_uri`. Both name the dashboard's root. */
+/**
+ * Only what Cognito's logout endpoint documents for "sign out and return": `client_id` and `logout_uri` (adding
+ * `redirect_uri` asks for its other mode, sign out and sign in again). The local issuer reads the same.
+ */
 export function logoutUrl(config: AuthConfig, returnTo: string): string {
   const url = new URL(config.logoutUrl);
   url.searchParams.set('client_id', config.clientId);
   url.searchParams.set('logout_uri', returnTo);
-  url.searchParams.set('redirect_uri', returnTo);
   return url.toString();
 }
 

@@ -3,10 +3,14 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PresenceState, Reading, SensorRecord } from '../core/model.js';
 import type { SensorRegistry } from '../core/ports.js';
+import { VERSION_RESTART_AFTER_MS } from '../core/presence.js';
 import { SENSORS_TABLE } from '../shared/tables.js';
 import { isConditionFailure } from './dynamo-util.js';
 
 const PK = SENSORS_TABLE.partitionKey.name;
+const TTL = SENSORS_TABLE.timeToLiveAttribute!;
+/** Contract §5: a sensor never heard from but by presence is forgotten this long after its last disconnect. */
+export const FORGET_NEVER_READ_AFTER_MS = 24 * 60 * 60_000;
 /** Units are kept as one attribute per metric, so a reading's units are set without reading the item. */
 const UNIT_PREFIX = 'unit:';
 
@@ -34,7 +38,13 @@ export class DynamoSensorRegistry implements SensorRegistry {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  /** Past its TTL (epoch seconds), whether or not DynamoDB has deleted it yet. */
+  private isForgotten(item: Record<string, unknown>): boolean {
+    return typeof item[TTL] === 'number' && (item[TTL] as number) <= Math.floor(this.now() / 1000);
+  }
 
   async recordReadings(sensorId: string, readings: Reading[]): Promise<void> {
     if (readings.length === 0) return;
@@ -48,7 +58,7 @@ export class DynamoSensorRegistry implements SensorRegistry {
       if (r.ts >= newest.ts) newest = r;
       receivedAt = Math.max(receivedAt, r.receivedAt);
     }
-    const names: Record<string, string> = { '#rt': 'lastReadingAt', '#m': 'metrics' };
+    const names: Record<string, string> = { '#rt': 'lastReadingAt', '#m': 'metrics', '#exp': TTL };
     const values: Record<string, unknown> = { ':metrics': metrics, ':rt': receivedAt };
     const sets = ['#rt = :rt'];
     Object.entries(units).forEach(([metric, unit], i) => {
@@ -60,7 +70,8 @@ export class DynamoSensorRegistry implements SensorRegistry {
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [PK]: sensorId },
-        UpdateExpression: `SET ${[...sets, ...(withLatest ? ['#l = :latest', '#lts = :lts'] : [])].join(', ')} ADD #m :metrics`,
+        // An accepted reading makes the sensor permanent: it is no longer forgotten (contract §5).
+        UpdateExpression: `SET ${[...sets, ...(withLatest ? ['#l = :latest', '#lts = :lts'] : [])].join(', ')} ADD #m :metrics REMOVE #exp`,
         ConditionExpression: withLatest ? 'attribute_not_exists(#lts) OR #lts < :lts' : undefined,
         ExpressionAttributeNames: withLatest ? { ...names, '#l': 'latest', '#lts': 'latestTs' } : names,
         ExpressionAttributeValues: withLatest
@@ -76,35 +87,98 @@ export class DynamoSensorRegistry implements SensorRegistry {
     }
   }
 
+  /**
+   * The conditional write of contract §6 (the same rule as presenceSupersedes): a higher versionNumber; an equal
+   * one only for a disconnect over a connect; a lower one only when its timestamp is VERSION_RESTART_AFTER_MS
+   * past the applied event's. A connect clears the forget-me time; see forgetIfNeverRead for a disconnect.
+   */
   async applyPresence(sensorId: string, state: PresenceState): Promise<boolean> {
+    const order = [
+      'attribute_not_exists(#pv)',
+      '#pv < :v',
+      ...(state.online ? [] : ['(#pv = :v AND #on = :true)']),
+      '(#pv > :v AND #pts < :restartBefore)',
+    ].join(' OR ');
+    let item: Record<string, unknown> | undefined;
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: sensorId },
+          UpdateExpression: `SET #on = :online, #pts = :ts, #pv = :v${state.online ? ' REMOVE #exp' : ''}`,
+          ConditionExpression: order,
+          ExpressionAttributeNames: {
+            '#on': 'online',
+            '#pts': 'presenceTs',
+            '#pv': 'presenceVersion',
+            ...(state.online ? { '#exp': TTL } : {}),
+          },
+          ExpressionAttributeValues: {
+            ':online': state.online,
+            ':ts': state.ts,
+            ':v': state.versionNumber,
+            ':restartBefore': state.ts - VERSION_RESTART_AFTER_MS,
+            ...(state.online ? {} : { ':true': true }),
+          },
+          ReturnValues: state.online ? 'NONE' : 'ALL_NEW',
+        }),
+      );
+      item = out.Attributes;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+    if (!state.online && item && typeof item.lastReadingAt !== 'number') await this.forgetIfNeverRead(sensorId, state);
+    return true;
+  }
+
+  /**
+   * Contract §5: a sensor that never sent an accepted reading is forgotten 24 h after its last disconnect (the
+   * table's TTL deletes it; reads hide it at once). Only while this disconnect is still the applied state and no
+   * reading came in between; the first accepted reading removes the attribute (recordReadings).
+   */
+  private async forgetIfNeverRead(sensorId: string, state: PresenceState): Promise<void> {
     try {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { [PK]: sensorId },
-          UpdateExpression: 'SET #on = :online, #pts = :ts, #pv = :v',
-          ConditionExpression: 'attribute_not_exists(#pts) OR #pts < :ts OR (#pts = :ts AND #pv < :v)',
-          ExpressionAttributeNames: { '#on': 'online', '#pts': 'presenceTs', '#pv': 'presenceVersion' },
-          ExpressionAttributeValues: { ':online': state.online, ':ts': state.ts, ':v': state.versionNumber },
+          UpdateExpression: 'SET #exp = :exp',
+          ConditionExpression: 'attribute_not_exists(#rt) AND #pv = :v AND #pts = :ts AND #on = :false',
+          ExpressionAttributeNames: { '#exp': TTL, '#rt': 'lastReadingAt', '#pv': 'presenceVersion', '#pts': 'presenceTs', '#on': 'online' },
+          ExpressionAttributeValues: {
+            ':exp': Math.ceil((state.ts + FORGET_NEVER_READ_AFTER_MS) / 1000),
+            ':v': state.versionNumber,
+            ':ts': state.ts,
+            ':false': false,
+          },
         }),
       );
-      return true;
     } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
+      // A reading or a newer presence event came in between: nothing to forget.
+      if (!isConditionFailure(err)) throw err;
     }
   }
 
   async get(sensorId: string): Promise<SensorRecord | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { [PK]: sensorId }, ConsistentRead: true }));
-    return out.Item ? toSensorRecord(out.Item) : undefined;
+    return out.Item && !this.isForgotten(out.Item) ? toSensorRecord(out.Item) : undefined;
   }
 
   async list(): Promise<SensorRecord[]> {
     const records: SensorRecord[] = [];
     let startKey: Record<string, unknown> | undefined;
     do {
-      const out = await this.doc.send(new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: startKey }));
+      // DynamoDB's TTL deletes an expired item up to days late: until then it is hidden here.
+      const out = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ExclusiveStartKey: startKey,
+          FilterExpression: 'attribute_not_exists(#exp) OR #exp > :nowSeconds',
+          ExpressionAttributeNames: { '#exp': TTL },
+          ExpressionAttributeValues: { ':nowSeconds': Math.floor(this.now() / 1000) },
+        }),
+      );
       for (const item of out.Items ?? []) records.push(toSensorRecord(item));
       startKey = out.LastEvaluatedKey;
     } while (startKey);

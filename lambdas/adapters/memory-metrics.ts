@@ -17,6 +17,7 @@ const PROMETHEUS: Record<CounterMetric | ObservedMetric, { name: string; help: s
   [METRICS.readingsRejected]: { name: 'vigia_readings_rejected_total', help: 'Rejected payloads, by reason code.' },
   [METRICS.livePushes]: { name: 'vigia_live_pushes_total', help: 'Frames delivered to WebSocket connections.' },
   [METRICS.goneConnectionsRemoved]: { name: 'vigia_gone_connections_removed_total', help: 'Gone WebSocket connections forgotten.' },
+  [METRICS.connectUnauthorized]: { name: 'vigia_connect_unauthorized_total', help: 'WebSocket connects refused 401 by the authorizer.' },
   [METRICS.batchSize]: {
     name: 'vigia_batch_size',
     help: 'Rule events per history-writer invocation.',
@@ -71,7 +72,8 @@ export class MetricsRegistry {
   /** The Prometheus text exposition format (version 0.0.4). */
   toPrometheus(): string {
     const lines: string[] = [];
-    for (const name of [METRICS.readingsAccepted, METRICS.readingsRejected, METRICS.livePushes, METRICS.goneConnectionsRemoved] as const) {
+    const counters = [METRICS.readingsAccepted, METRICS.readingsRejected, METRICS.livePushes, METRICS.goneConnectionsRemoved, METRICS.connectUnauthorized] as const;
+    for (const name of counters) {
       const { name: promName, help } = PROMETHEUS[name];
       lines.push(`# HELP ${promName} ${help}`, `# TYPE ${promName} counter`);
       const series = [...(this.counters.get(name)?.values() ?? [])];

@@ -7,8 +7,9 @@ import { connectionRegistry, devicePublisher, liveSender, logger, sensorRegistry
 export const handler = async (event: APIGatewayProxyWebsocketEventV2): Promise<APIGatewayProxyResultV2> => {
   const { routeKey, connectionId } = event.requestContext;
   // The $connect authorizer's context comes with every event of the connection (aws-lambda's type omits it).
-  const role = (event.requestContext as { authorizer?: { role?: unknown } }).authorizer?.role;
-  const mayCommand = !signInRequired() || role === 'operator';
+  const authorizer = (event.requestContext as { authorizer?: { role?: unknown } }).authorizer;
+  // An authorizer's role decides whenever there is one, so a function missing AUTH_ISSUER does not fail open.
+  const mayCommand = authorizer ? authorizer.role === 'operator' : !signInRequired();
   await withMetrics((metrics) =>
     routeWebSocket(routeKey, { connectionId, mayCommand }, event.body, {
       connections: connectionRegistry(),

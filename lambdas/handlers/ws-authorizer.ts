@@ -5,7 +5,8 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { authorize } from '../core/auth.js';
-import { logger, tokenVerifier } from '../shared/clients.js';
+import { logger, tokenVerifier, withMetrics } from '../shared/clients.js';
+import { ENV, METRICS } from '../shared/names.js';
 
 function policy(effect: 'Allow' | 'Deny', principalId: string, methodArn: string, context?: Record<string, string>): APIGatewayAuthorizerResult {
   return {
@@ -18,15 +19,21 @@ function policy(effect: 'Allow' | 'Deny', principalId: string, methodArn: string
   };
 }
 
-export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
-  const verifier = tokenVerifier();
-  // Sign-in off: the authorizer is not wired in the cloud, but the local gateway may still call it.
-  if (!verifier) return policy('Allow', 'anonymous', event.methodArn, { role: 'operator', sub: '' });
-  const decision = await authorize(event.queryStringParameters?.token, verifier);
-  if (!decision.ok) {
-    logger.info('websocket connect refused', { status: decision.status, reason: decision.message });
-    if (decision.status === 401) throw new Error('Unauthorized');
-    return policy('Deny', 'unknown', event.methodArn);
-  }
-  return policy('Allow', decision.sub, event.methodArn, { role: decision.role, sub: decision.sub });
-};
+export const handler = (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> =>
+  withMetrics(async (metrics) => {
+    const verifier = tokenVerifier();
+    // Fail closed: an authorizer without its settings lets no one in (API Gateway answers 500). Where sign-in is
+    // off (local mode without AUTH) no authorizer is wired at all.
+    if (!verifier) throw new Error(`Missing required environment variable ${ENV.authIssuer}: the authorizer refuses every connection`);
+    const decision = await authorize(event.queryStringParameters?.token, verifier);
+    if (!decision.ok) {
+      logger.info('websocket connect refused', { status: decision.status, reason: decision.message });
+      if (decision.status === 401) {
+        // Counted, so the error-rate alarm can tell a stale tab's expired token from a failing authorizer.
+        metrics.count(METRICS.connectUnauthorized, 1);
+        throw new Error('Unauthorized');
+      }
+      return policy('Deny', 'unknown', event.methodArn);
+    }
+    return policy('Allow', decision.sub, event.methodArn, { role: decision.role, sub: decision.sub });
+  });

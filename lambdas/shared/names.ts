@@ -86,13 +86,19 @@ export const METRICS = {
   goneConnectionsRemoved: 'GoneConnectionsRemoved',
   /** Milliseconds from the rule's receivedAt to the push of the reading. */
   receiveToPushLatency: 'ReceiveToPushLatency',
+  /**
+   * WebSocket $connects the authorizer answered 401 (no, expired or foreign token): each is a Lambda error by
+   * API Gateway's contract (it must throw 'Unauthorized'), so the error-rate alarm leaves them out.
+   */
+  connectUnauthorized: 'ConnectUnauthorized',
 } as const;
 
 export type CounterMetric =
   | typeof METRICS.readingsAccepted
   | typeof METRICS.readingsRejected
   | typeof METRICS.livePushes
-  | typeof METRICS.goneConnectionsRemoved;
+  | typeof METRICS.goneConnectionsRemoved
+  | typeof METRICS.connectUnauthorized;
 export type ObservedMetric = typeof METRICS.batchSize | typeof METRICS.receiveToPushLatency;
 
 /** `local` (set by the local runtime): metrics accumulate in memory for `GET /api/metrics`; else EMF. */

@@ -20,7 +20,24 @@ export interface RuleDefinition {
   topicFilter: string;
   select: Projection[];
   target: RuleTarget;
+  /**
+   * A WHERE clause IoT Core applies in the cloud only. Locally every client's identity is its client id (or its
+   * certificate's CN on 8883), so the local rules engine has nothing of the kind to filter on.
+   */
+  cloudWhere?: string;
 }
+
+/**
+ * Only certificate-authenticated clients are sensors (contract §6). AWS IoT lifecycle events: `principalIdentifier`
+ * is "the credential used to authenticate": for an X.509 client its certificate id (the SHA-256 of the certificate,
+ * 64 lowercase hex digits), for the console's MQTT test client and other SigV4 clients an IAM principal such as
+ * `AROA…:user@example.com`, for a custom authorizer its principalId
+ * (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html). The device policy lets a
+ * certificate connect only as its own thing's name (lib/devices.ts). The same topic filter also carries
+ * `connect_failed` events, left out too. regexp_matches: https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-functions.html
+ */
+export const CERTIFICATE_PRESENCE_WHERE =
+  "(eventType = 'connected' OR eventType = 'disconnected') AND regexp_matches(principalIdentifier, '^[0-9a-f]{64}$')";
 
 const telemetrySelect: Projection[] = [
   { kind: 'payloadBase64', as: 'payload' },
@@ -49,6 +66,7 @@ export const RULES: readonly RuleDefinition[] = [
     topicFilter: TOPICS.presenceFilter,
     select: [{ kind: 'payloadJson' }],
     target: 'presence',
+    cloudWhere: CERTIFICATE_PRESENCE_WHERE,
   },
 ];
 
@@ -67,7 +85,8 @@ function renderProjection(p: Projection): string {
 
 /** The rule's SQL (version 2016-03-23). */
 export function ruleSql(rule: RuleDefinition): string {
-  return `SELECT ${rule.select.map(renderProjection).join(', ')} FROM '${rule.topicFilter}'`;
+  const where = rule.cloudWhere ? ` WHERE ${rule.cloudWhere}` : '';
+  return `SELECT ${rule.select.map(renderProjection).join(', ')} FROM '${rule.topicFilter}'${where}`;
 }
 
 /** The event a Lambda action receives for a message that matched the rule. */

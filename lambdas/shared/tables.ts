@@ -27,9 +27,13 @@ export const ROLLUPS_TABLE: TableDefinition = {
   timeToLiveAttribute: 'expiresAt',
 };
 
-/** Sensors registry: one item per sensor. */
+/**
+ * Sensors registry: one item per sensor. `expiresAt` is set only on a sensor that never sent an accepted
+ * reading, at its disconnect (contract §5: forgotten 24 h later), and removed by its first reading.
+ */
 export const SENSORS_TABLE: TableDefinition = {
   partitionKey: { name: 'sensorId', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
 };
 
 /**

@@ -26,10 +26,30 @@ describe('Auth (Cognito)', () => {
         PasswordPolicy: Match.objectLike({ MinimumLength: Match.anyValue(), RequireUppercase: true, RequireLowercase: true, RequireNumbers: true, RequireSymbols: true }),
       },
       UserPoolTier: 'PLUS',
-      UserPoolAddOns: { AdvancedSecurityMode: 'ENFORCED' },
       MfaConfiguration: 'OPTIONAL',
     });
     expect(resources[poolId].Properties.Policies.PasswordPolicy.MinimumLength).toBeGreaterThanOrEqual(8);
+  });
+
+  it('threat protection audits first (context threatProtection), then enforces, with its risk actions stated', () => {
+    expect(resources[poolId].Properties.UserPoolAddOns).toEqual({ AdvancedSecurityMode: 'AUDIT' });
+    const enforced = synthVigia({ threatProtection: 'enforce' });
+    enforced.template.hasResourceProperties('AWS::Cognito::UserPool', { UserPoolAddOns: { AdvancedSecurityMode: 'ENFORCED' } });
+    for (const v of [vigia, enforced]) {
+      v.template.hasResourceProperties('AWS::Cognito::UserPoolRiskConfigurationAttachment', {
+        UserPoolId: ref(v.logicalId(v.stack.auth.userPool)),
+        ClientId: 'ALL',
+        AccountTakeoverRiskConfiguration: {
+          Actions: {
+            HighAction: { EventAction: 'BLOCK', Notify: false },
+            MediumAction: { EventAction: 'MFA_IF_CONFIGURED', Notify: false },
+            LowAction: { EventAction: 'NO_ACTION', Notify: false },
+          },
+        },
+        CompromisedCredentialsRiskConfiguration: { Actions: { EventAction: 'BLOCK' }, EventFilter: ['SIGN_IN', 'PASSWORD_CHANGE'] },
+      });
+    }
+    expect(() => synthVigia({ threatProtection: 'block' })).toThrow(/threatProtection must be audit or enforce/);
   });
 
   it('has the groups operator and viewer in that pool', () => {

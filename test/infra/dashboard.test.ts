@@ -73,22 +73,52 @@ describe('Dashboard', () => {
     );
   });
 
+  const deploymentsOf = (v: SynthesizedVigia) => {
+    const bucketRef = ref(v.logicalId(v.stack.dashboard.siteBucket));
+    const all = v.template.findResources('Custom::CDKBucketDeployment', { Properties: { DestinationBucketName: bucketRef } });
+    const of = (d: { node: { findChild(id: string): unknown } }) => {
+      const id = v.logicalId(d.node.findChild('CustomResource') as never);
+      return { id, ...(all[id] as { Properties: Record<string, any>; DependsOn?: string[] }) };
+    };
+    return { site: of(v.stack.dashboard.siteDeployment), assets: of(v.stack.dashboard.assetsDeployment), config: of(v.stack.dashboardConfig.deployment) };
+  };
+
   it('deploys the site without pruning config.json, and config.json after it with the deploy-time URLs', () => {
-    const bucketRef = ref(vigia.logicalId(vigia.stack.dashboard.siteBucket));
-    const deployments = Object.entries(
-      vigia.template.findResources('Custom::CDKBucketDeployment', { Properties: { DestinationBucketName: bucketRef } }),
-    );
-    const site = deployments.find(([id]) => id === vigia.logicalId(vigia.stack.dashboard.siteDeployment.node.findChild('CustomResource')))!;
-    const config = deployments.find(([id]) => id === vigia.logicalId(vigia.stack.dashboardConfig.deployment.node.findChild('CustomResource')))!;
-    expect(site[1].Properties.Exclude).toEqual(['config.json']);
-    expect(site[1].Properties.Prune).toBe(true);
-    expect(config[1].Properties.Prune).toBe(false);
-    expect(config[1].DependsOn).toEqual(expect.arrayContaining([site[0]]));
+    const { site, config } = deploymentsOf(vigia);
+    expect(site.Properties.Exclude).toContain('config.json');
+    expect(site.Properties.Prune).toBe(true);
+    expect(config.Properties.Prune).toBe(false);
+    expect(config.DependsOn).toEqual(expect.arrayContaining([site.id]));
 
     // Source.jsonData renders the file with its deploy-time values as markers.
-    const markers = JSON.stringify(config[1].Properties.SourceMarkers);
+    const markers = JSON.stringify(config.Properties.SourceMarkers);
     expect(markers).toContain(JSON.stringify({ 'Fn::GetAtt': [vigia.logicalId(vigia.stack.api.httpApi), 'ApiEndpoint'] }));
     expect(markers).toContain(`{"Ref":"${vigia.logicalId(vigia.stack.realtime.webSocketApi)}"}`);
+  });
+
+  it('index.html and config.json are never cached; hashed assets are, for a year, kept across deploys and uploaded first', () => {
+    const { site, assets, config } = deploymentsOf(vigia);
+    expect(site.Properties.SystemMetadata).toEqual({ 'cache-control': 'no-cache' });
+    expect(config.Properties.SystemMetadata).toEqual({ 'cache-control': 'no-cache' });
+    expect(site.Properties.Exclude).toContain('assets/*');
+    expect(assets.Properties).toMatchObject({
+      Exclude: ['*'],
+      Include: ['assets/*'],
+      Prune: false,
+      SystemMetadata: { 'cache-control': 'public, max-age=31536000, immutable' },
+    });
+    expect(assets.Properties.SourceObjectKeys).toEqual(site.Properties.SourceObjectKeys);
+    expect(site.DependsOn).toEqual(expect.arrayContaining([assets.id]));
+  });
+
+  it("aws-cdk-lib's provider functions (BucketDeployment, AwsCustomResource) log to a group with a retention", () => {
+    const functions = Object.values(resources).filter((r: any) => r.Type === 'AWS::Lambda::Function') as any[];
+    for (const fn of functions) {
+      const group = resources[fn.Properties.LoggingConfig?.LogGroup?.Ref];
+      expect(group?.Type, JSON.stringify(fn.Properties.Handler)).toBe('AWS::Logs::LogGroup');
+      expect(group.Properties.RetentionInDays).toBe(30);
+    }
+    expect(functions.length).toBeGreaterThanOrEqual(8);
   });
 });
 

@@ -41,7 +41,8 @@ describe('Function defaults', () => {
       expect(props.Runtime).toBe('nodejs22.x');
       expect(props.Architectures).toEqual(['arm64']);
       expect(props.Environment.Variables.POWERTOOLS_SERVICE_NAME).toBe('vigia');
-      expect(props.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+      // Source maps ship in the bundle but are not parsed at cold start (see bench/source-maps.ts).
+      expect(props.Environment.Variables.NODE_OPTIONS ?? '').not.toContain('--enable-source-maps');
       const logGroup = resources[props.LoggingConfig.LogGroup.Ref];
       expect(logGroup.Type).toBe('AWS::Logs::LogGroup');
       expect(logGroup.Properties.RetentionInDays).toBeGreaterThan(0);
@@ -49,6 +50,26 @@ describe('Function defaults', () => {
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     },
   );
+});
+
+describe('Asynchronous invocation (IoT rules invoke Lambda asynchronously)', () => {
+  const invokeConfigOf = (fn: Parameters<SynthesizedVigia['logicalId']>[0]) => {
+    const fnId = vigia.logicalId(fn);
+    const configs = Object.values(resources).filter(
+      (r: any) => r.Type === 'AWS::Lambda::EventInvokeConfig' && r.Properties.FunctionName.Ref === fnId,
+    ) as any[];
+    expect(configs).toHaveLength(1);
+    return configs[0].Properties;
+  };
+
+  it('the broadcaster drops an event older than 60 s: a late live reading is noise', () => {
+    expect(invokeConfigOf(vigia.stack.telemetry.broadcaster).MaximumEventAgeInSeconds).toBe(60);
+  });
+
+  it("the history writer keeps Lambda's 6 hours of retries", () => {
+    const config = invokeConfigOf(vigia.stack.telemetry.historyWriter);
+    expect(config.MaximumEventAgeInSeconds ?? 21_600).toBe(21_600);
+  });
 });
 
 describe('Function environments point at the right resources', () => {

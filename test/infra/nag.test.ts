@@ -38,6 +38,13 @@ describe('cdk-nag AwsSolutions', () => {
     expect(describeViolations(report.violations)).toBe('');
   });
 
+  it('holds with another bootstrap qualifier (the acknowledgements derive it, never hard-code hnb659fds)', () => {
+    const other = synthVigia({ '@aws-cdk/core:bootstrapQualifier': 'vigia0001' });
+    const report = new AwsSolutionsChecks().validateScope(other.app);
+    expect(describeViolations(report.violations)).toBe('');
+    expect(JSON.stringify(other.template.toJSON())).toContain('cdk-vigia0001-assets-');
+  });
+
   it('would fail the synth on an unacknowledged finding (the plugin is really wired)', () => {
     const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'vigia-nag-')), builtinCloudFormationValidation: false });
     const stack = new Stack(app, 'Probe');

@@ -48,6 +48,32 @@ describe('Operations: alarm topic', () => {
     });
   });
 
+  it("lets this account's CloudWatch alarms publish (the SSL-only topic policy replaces the default one)", () => {
+    const topicId = vigia.logicalId(vigia.stack.operations.alarmTopic);
+    vigia.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [ref(topicId)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'AllowCloudWatchAlarms',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: ref(topicId),
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':cloudwatch:', ref('AWS::Region'), ':', ref('AWS::AccountId'), ':alarm:*']],
+                },
+              },
+            },
+          },
+        ]),
+      },
+    });
+  });
+
   it('has no subscription without the context key alarmEmail, and an e-mail one with it', () => {
     vigia.template.resourceCountIs('AWS::SNS::Subscription', 0);
     const withEmail = synthVigia({ alarmEmail: 'ops@example.com' });
@@ -134,12 +160,37 @@ describe('Operations: alarms', () => {
   );
 });
 
+describe('Operations: the WebSocket authorizer', () => {
+  it("leaves its 401s (counted as ConnectUnauthorized) out of its error rate: a stale tab's token is no failure", () => {
+    const fnDimension = [{ Name: 'FunctionName', Value: ref(vigia.logicalId(vigia.stack.realtime.authorizerFunction)) }];
+    vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 1,
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          Expression: 'IF(invocations > 0, 100 * IF(errors > FILL(expected, 0), errors - FILL(expected, 0), 0) / invocations, 0)',
+        }),
+        Match.objectLike({ Id: 'errors', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Dimensions: fnDimension }) }) }),
+        Match.objectLike({
+          Id: 'expected',
+          MetricStat: Match.objectLike({ Metric: { Namespace: 'Vigia', MetricName: METRICS.connectUnauthorized, Dimensions: [{ Name: 'service', Value: 'vigia' }] } }),
+        }),
+      ]),
+    });
+  });
+});
+
 describe('Operations: dashboard', () => {
   const body = () => {
     const dashboards = vigia.template.findResources('AWS::CloudWatch::Dashboard');
     expect(Object.keys(dashboards)).toHaveLength(1);
     return JSON.stringify(Object.values(dashboards)[0].Properties.DashboardBody);
   };
+
+  it('is named after the stack and the region (dashboard names are global to the account)', () => {
+    vigia.template.hasResourceProperties('AWS::CloudWatch::Dashboard', {
+      DashboardName: { 'Fn::Join': ['', ['VigiaStack-operations-', ref('AWS::Region')]] },
+    });
+  });
 
   it('shows each function (errors, throttles, duration)', () => {
     const text = body();

@@ -85,4 +85,15 @@ describe('Api (HTTP API)', () => {
       AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] }, Format: Match.anyValue() },
     });
   });
+
+  it('access logs are one JSON object per request, of HTTP API $context variables only', () => {
+    const [stage] = Object.values(vigia.template.findResources('AWS::ApiGatewayV2::Stage', { Properties: { StageName: '$default' } }));
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format) as Record<string, string>;
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status', routeKey: '$context.routeKey' });
+    // Variables of REST APIs only, which an HTTP API logs as "-".
+    for (const restOnly of ['$context.resourcePath', '$context.identity.caller', '$context.identity.user']) {
+      expect(Object.values(format)).not.toContain(restOnly);
+    }
+    for (const value of Object.values(format)) expect(value).toMatch(/^\$context\.[A-Za-z.]+$/);
+  });
 });

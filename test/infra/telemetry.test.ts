@@ -28,6 +28,14 @@ describe('Telemetry rules', () => {
     });
   });
 
+  it('TrackPresence passes only connect/disconnect events of certificate-authenticated clients (contract §6)', () => {
+    const sql = vigia.stack.telemetry.rules.TrackPresence!.topicRulePayload as { sql: string };
+    expect(sql.sql).toBe(
+      "SELECT * FROM '$aws/events/presence/+/+' WHERE (eventType = 'connected' OR eventType = 'disconnected') " +
+        "AND regexp_matches(principalIdentifier, '^[0-9a-f]{64}$')",
+    );
+  });
+
   it('each rule may invoke its function, and only that rule (source ARN and account)', () => {
     for (const rule of RULES) {
       const fnId = vigia.logicalId(targetOf(vigia, rule.target));

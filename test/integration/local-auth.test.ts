@@ -207,7 +207,10 @@ describe.sequential('local runtime with sign-in (AUTH=on)', () => {
     // The access token carries no audience: the API wants the ID token.
     expect((await getJson(`${runtime.urls.api}/sensors`, bearer(tokens.access_token))).status).toBe(401);
 
-    const logout = await fetch(`${new URL(config.auth.logoutUrl)}?redirect_uri=${encodeURIComponent(redirectUri)}`, { redirect: 'manual' });
+    // As the dashboard signs out (Cognito's documented parameters).
+    const logout = await fetch(`${new URL(config.auth.logoutUrl)}?client_id=vigia-local&logout_uri=${encodeURIComponent(redirectUri)}`, {
+      redirect: 'manual',
+    });
     expect(logout.status).toBe(302);
     expect(logout.headers.get('location')).toBe(redirectUri);
   });

@@ -493,6 +493,22 @@ describe.sequential('local runtime restart', () => {
     ]);
     expect(await listedSensor(runtime, sensorId)).toMatchObject({ sensorId, latest: { ts: t2, values: { temperature: 2 } } });
   });
+
+  it('shows a device that reconnects after a restart online: presence versions keep increasing across restarts', async () => {
+    const sensorId = 'keep-b';
+    runtime ??= await startTestRuntime(dataDir);
+    const device = await connectDevice(runtime.urls.mqtt!, sensorId);
+    await eventually('online before the restart', async () => ((await listedSensor(runtime!, sensorId))?.online ? true : undefined));
+    await device.endAsync();
+    await eventually('offline after the disconnect', async () => ((await listedSensor(runtime!, sensorId))?.online === false ? true : undefined));
+    await runtime.close();
+    runtime = undefined;
+    await closeDevices();
+
+    runtime = await startTestRuntime(dataDir);
+    await connectDevice(runtime.urls.mqtt!, sensorId);
+    await eventually('online after the restart', async () => ((await listedSensor(runtime!, sensorId))?.online ? true : undefined));
+  });
 });
 
 describe.sequential('npm start (local/main.ts) as a process', () => {

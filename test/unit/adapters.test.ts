@@ -9,6 +9,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -200,21 +201,65 @@ describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
 });
 
 describe('DynamoSensorRegistry.applyPresence', () => {
-  const registry = new DynamoSensorRegistry(doc, 'sensors');
+  const registry = new DynamoSensorRegistry(doc, 'sensors', () => NOW);
 
-  it('applies only when newer by (timestamp, versionNumber)', async () => {
+  it('a connect applies on a higher version, or a lower one stamped 5 minutes past the applied event, and clears the forget time', async () => {
     ddb.on(UpdateCommand).resolves({});
     expect(await registry.applyPresence('s1', { online: true, ts: NOW, versionNumber: 3 })).toBe(true);
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: { sensorId: 's1' },
-      ConditionExpression: 'attribute_not_exists(#pts) OR #pts < :ts OR (#pts = :ts AND #pv < :v)',
-      ExpressionAttributeValues: { ':online': true, ':ts': NOW, ':v': 3 },
+      UpdateExpression: 'SET #on = :online, #pts = :ts, #pv = :v REMOVE #exp',
+      ConditionExpression: 'attribute_not_exists(#pv) OR #pv < :v OR (#pv > :v AND #pts < :restartBefore)',
+      ExpressionAttributeValues: { ':online': true, ':ts': NOW, ':v': 3, ':restartBefore': NOW - 5 * 60_000 },
     });
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
   });
 
-  it('answers false when the condition fails (an older event)', async () => {
+  it('a disconnect also applies over the connect of its own version', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { sensorId: 's1', lastReadingAt: NOW - 10 } });
+    expect(await registry.applyPresence('s1', { online: false, ts: NOW, versionNumber: 3 })).toBe(true);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      ConditionExpression: 'attribute_not_exists(#pv) OR #pv < :v OR (#pv = :v AND #on = :true) OR (#pv > :v AND #pts < :restartBefore)',
+    });
+    // A sensor that sent readings is never forgotten: no second write.
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 1);
+  });
+
+  it('answers false when the condition fails (a stale or duplicate event)', async () => {
     ddb.on(UpdateCommand).rejects(conditionFailed());
     expect(await registry.applyPresence('s1', { online: false, ts: NOW - 1, versionNumber: 1 })).toBe(false);
+  });
+
+  it('the disconnect of a sensor that never sent a reading sets its TTL to 24 h after the disconnect, in epoch seconds', async () => {
+    ddb.on(UpdateCommand).resolvesOnce({ Attributes: { sensorId: 's1', online: false } }).resolves({});
+    expect(await registry.applyPresence('s1', { online: false, ts: NOW, versionNumber: 4 })).toBe(true);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
+    const second = ddb.commandCalls(UpdateCommand)[1].args[0].input;
+    expect(second.UpdateExpression).toBe('SET #exp = :exp');
+    expect(second.ExpressionAttributeNames).toMatchObject({ '#exp': 'expiresAt', '#rt': 'lastReadingAt' });
+    expect(second.ConditionExpression).toContain('attribute_not_exists(#rt)');
+    expect(second.ExpressionAttributeValues).toMatchObject({ ':exp': (NOW + 86_400_000) / 1000, ':v': 4, ':ts': NOW });
+  });
+});
+
+describe('DynamoSensorRegistry: a forgotten sensor is hidden at once', () => {
+  const registry = new DynamoSensorRegistry(doc, 'sensors', () => NOW);
+  const item = { sensorId: 's1', online: false, presenceTs: NOW - 86_400_000, presenceVersion: 1 };
+
+  it('get answers undefined for an item past its TTL, and the item before it', async () => {
+    ddb.on(GetCommand).resolvesOnce({ Item: { ...item, expiresAt: NOW / 1000 } }).resolves({ Item: { ...item, expiresAt: NOW / 1000 + 1 } });
+    expect(await registry.get('s1')).toBeUndefined();
+    expect((await registry.get('s1'))?.sensorId).toBe('s1');
+  });
+
+  it('list filters items past their TTL in the scan', async () => {
+    ddb.on(ScanCommand).resolves({ Items: [] });
+    await registry.list();
+    expect(ddb).toHaveReceivedCommandWith(ScanCommand, {
+      FilterExpression: 'attribute_not_exists(#exp) OR #exp > :nowSeconds',
+      ExpressionAttributeNames: { '#exp': 'expiresAt' },
+      ExpressionAttributeValues: { ':nowSeconds': NOW / 1000 },
+    });
   });
 });
 

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { type CryptoKey, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { JwtTokenVerifier } from '../../lambdas/adapters/jwt-verifier.js';
 import { authorize, bearerToken, roleFromClaims } from '../../lambdas/core/auth.js';
 import { ENV } from '../../lambdas/shared/names.js';
@@ -208,11 +208,34 @@ describe('ws-authorizer handler', () => {
     expect(result.context).toBeUndefined();
   });
 
+  it('fails closed without its settings: no policy, whatever the token, naming the missing setting', async () => {
+    for (const name of [ENV.authIssuer, ENV.authAudience, ENV.authJwksUri]) delete process.env[name];
+    const handler = await load();
+    await expect(handler(connectEvent(null))).rejects.toThrow(/Missing required environment variable AUTH_ISSUER/);
+    await expect(handler(connectEvent({ token: await token({ groups: ['operator'] }) }))).rejects.toThrow(/AUTH_ISSUER/);
+  });
+
   it("answers 'Unauthorized' (401) without a token, or with an expired or foreign one", async () => {
     signInOn();
     const handler = await load();
     await expect(handler(connectEvent(null))).rejects.toThrow(/^Unauthorized$/);
     await expect(handler(connectEvent({ token: await token({ exp: Math.floor(Date.now() / 1000) - 5 }) }))).rejects.toThrow(/^Unauthorized$/);
     await expect(handler(connectEvent({ token: await token({ aud: 'other' }) }))).rejects.toThrow(/^Unauthorized$/);
+  });
+
+  it('counts each 401 as ConnectUnauthorized (EMF), so the error-rate alarm can leave them out', async () => {
+    signInOn();
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      await expect((await load())(connectEvent(null))).rejects.toThrow(/^Unauthorized$/);
+    } finally {
+      write.mockRestore();
+    }
+    const emf = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l))[0];
+    expect(emf).toMatchObject({ ConnectUnauthorized: 1, service: 'vigia' });
   });
 });

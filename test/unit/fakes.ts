@@ -17,6 +17,7 @@ import type {
   SensorRegistry,
 } from '../../lambdas/core/ports.js';
 import type { Logger } from '../../lambdas/core/ports.js';
+import { presenceSupersedes } from '../../lambdas/core/presence.js';
 import type { CounterMetric, ObservedMetric } from '../../lambdas/shared/names.js';
 
 const inRange = (ts: number, r: RawRange) => ts >= r.from && ts < r.to && (r.after === undefined || ts > r.after);
@@ -119,8 +120,7 @@ export class FakeSensorRegistry implements SensorRegistry {
 
   async applyPresence(sensorId: string, state: PresenceState): Promise<boolean> {
     const rec = this.record(sensorId);
-    const p = rec.presence;
-    if (p && (p.ts > state.ts || (p.ts === state.ts && p.versionNumber >= state.versionNumber))) return false;
+    if (!presenceSupersedes(rec.presence, state)) return false;
     rec.presence = { ...state };
     return true;
   }

@@ -1,12 +1,15 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Caller, FrameDeps } from '../../lambdas/core/frames.js';
 import { answerFrame, routeWebSocket } from '../../lambdas/core/frames.js';
 import { broadcastTelemetry } from '../../lambdas/core/broadcast-telemetry.js';
-import { applyPresenceEvent } from '../../lambdas/core/presence.js';
+import { VERSION_RESTART_AFTER_MS, applyPresenceEvent } from '../../lambdas/core/presence.js';
 import { FakeConnectionRegistry, FakeDevicePublisher, FakeLiveSender, FakeMetrics, FakeSensorRegistry, silentLog } from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
+const HOUR = 3_600_000;
+const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/${name}.json`, import.meta.url), 'utf8'));
 const caller: Caller = { connectionId: 'conn-1', mayCommand: true };
 
 let clock: number;
@@ -297,14 +300,61 @@ describe('applyPresenceEvent', () => {
     expect(deps.live.framesTo('conn-other')).toEqual([]);
   });
 
-  it('ignores an event older by timestamp, or by versionNumber at the same timestamp', async () => {
+  it('orders by versionNumber, not by timestamp: a lower version is stale even when stamped later', async () => {
     await applyPresenceEvent(lifecycle('connected', NOW, 5), presenceDeps());
-    expect(await applyPresenceEvent(lifecycle('disconnected', NOW - 1, 9), presenceDeps())).toEqual({ applied: false });
-    expect(await applyPresenceEvent(lifecycle('disconnected', NOW, 4), presenceDeps())).toEqual({ applied: false });
+    expect(await applyPresenceEvent(lifecycle('disconnected', NOW + 1000, 4), presenceDeps())).toEqual({ applied: false });
     expect((await deps.sensors.get('s1'))!.presence).toEqual({ online: true, ts: NOW, versionNumber: 5 });
     expect(deps.live.framesTo('conn-1')).toHaveLength(1);
-    expect(await applyPresenceEvent(lifecycle('disconnected', NOW, 6), presenceDeps())).toEqual({ applied: true });
+    // A higher version applies even with an earlier (approximate) timestamp.
+    expect(await applyPresenceEvent(lifecycle('disconnected', NOW - 1, 6), presenceDeps())).toEqual({ applied: true });
     expect((await deps.sensors.get('s1'))!.presence!.online).toBe(false);
+  });
+
+  it('at an equal version only a disconnect after its connect applies; duplicates apply once', async () => {
+    expect(await applyPresenceEvent(lifecycle('connected', NOW, 3), presenceDeps())).toEqual({ applied: true });
+    expect(await applyPresenceEvent(lifecycle('connected', NOW, 3), presenceDeps())).toEqual({ applied: false });
+    expect(await applyPresenceEvent(lifecycle('disconnected', NOW + 500, 3), presenceDeps())).toEqual({ applied: true });
+    expect(await applyPresenceEvent(lifecycle('disconnected', NOW + 500, 3), presenceDeps())).toEqual({ applied: false });
+    // The connect of that same connection, delivered late, does not bring it back online.
+    expect(await applyPresenceEvent(lifecycle('connected', NOW, 3), presenceDeps())).toEqual({ applied: false });
+    expect((await deps.sensors.get('s1'))!.presence).toEqual({ online: false, ts: NOW + 500, versionNumber: 3 });
+    expect(deps.live.framesTo('conn-1').map((f) => (f as { online: boolean }).online)).toEqual([true, false]);
+  });
+
+  it('a quick reconnect delivered out of order (the old disconnect after the new connect) stays online', async () => {
+    const delivered = fixture('iot-presence-quick-reconnect') as Array<{ clientId: string }>;
+    await deps.connections.setSubscriptions('conn-1', ['greenhouse-1'], ['greenhouse-1'], [], NOW);
+    const applied = [];
+    for (const e of delivered) applied.push((await applyPresenceEvent(e, presenceDeps())).applied);
+    expect(applied).toEqual([true, true, false, false, false]);
+    expect((await deps.sensors.get('greenhouse-1'))!.presence).toEqual({ online: true, ts: 1764160060000, versionNumber: 8 });
+    expect(deps.live.framesTo('conn-1').map((f) => (f as { online: boolean }).online)).toEqual([true, true]);
+  });
+
+  it('a restarted version (lower, stamped well after the applied event) applies; one within minutes does not', async () => {
+    await applyPresenceEvent(lifecycle('connected', NOW, 40), presenceDeps());
+    await applyPresenceEvent(lifecycle('disconnected', NOW + 1000, 40), presenceDeps());
+    expect(await applyPresenceEvent(lifecycle('connected', NOW + 1000 + VERSION_RESTART_AFTER_MS, 0), presenceDeps())).toEqual({ applied: false });
+    expect(await applyPresenceEvent(lifecycle('connected', NOW + 2 * HOUR, 0), presenceDeps())).toEqual({ applied: true });
+    expect((await deps.sensors.get('s1'))!.presence).toEqual({ online: true, ts: NOW + 2 * HOUR, versionNumber: 0 });
+  });
+
+  it('never lets delivery order change the outcome: every permutation of a session pair ends in the last state', async () => {
+    const events = [lifecycle('connected', NOW, 1), lifecycle('disconnected', NOW + 10, 1), lifecycle('connected', NOW + 9, 2)];
+    const permutations = (xs: typeof events): (typeof events)[] =>
+      xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p]));
+    for (const order of permutations(events)) {
+      const sensors = new FakeSensorRegistry();
+      for (const e of [...order, ...order]) await applyPresenceEvent(e, { ...presenceDeps(), sensors });
+      expect((await sensors.get('s1'))!.presence).toEqual({ online: true, ts: NOW + 9, versionNumber: 2 });
+    }
+  });
+
+  it('ignores an event without a versionNumber (it cannot be ordered)', async () => {
+    const { versionNumber: _v, ...unversioned } = lifecycle('connected', NOW, 1);
+    expect(await applyPresenceEvent(unversioned, presenceDeps())).toEqual({ applied: false });
+    expect(await applyPresenceEvent({ ...unversioned, versionNumber: -1 }, presenceDeps())).toEqual({ applied: false });
+    expect((await deps.sensors.get('s1'))?.presence ?? null).toBeNull();
   });
 
   it('out-of-order delivery of connect/disconnect never leaves a wrong online', async () => {

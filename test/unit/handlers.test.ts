@@ -199,7 +199,7 @@ describe('presence ← AWS IoT lifecycle events', () => {
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'sensors',
       Key: { sensorId: SENSOR },
-      ExpressionAttributeValues: { ':online': true, ':ts': event.timestamp, ':v': event.versionNumber },
+      ExpressionAttributeValues: expect.objectContaining({ ':online': true, ':ts': event.timestamp, ':v': event.versionNumber }),
     });
     expect(posted()).toEqual([{ connectionId: 'conn-a', frame: { type: 'status', sensorId: SENSOR, online: true, ts: event.timestamp } }]);
   });
@@ -259,6 +259,15 @@ describe('websocket ← API Gateway WebSocket events', () => {
     const message = JSON.parse(Buffer.from(iot.commandCalls(PublishCommand)[0].args[0].input.payload as Uint8Array).toString('utf8'));
     expect(message).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'setInterval', args: { intervalMs: 1000 }, issuedAt: expect.any(Number) });
     expect(posted()).toEqual([{ connectionId, frame: { type: 'commandSent', id: message.id, sensorId: SENSOR } }]);
+  });
+
+  it("a viewer's command is FORBIDDEN by the authorizer's role even if the function lacks AUTH_ISSUER (fails closed)", async () => {
+    expect(process.env.AUTH_ISSUER).toBeUndefined();
+    const event = fixture('ws-message-command');
+    event.requestContext.authorizer = { principalId: 'user-2', role: 'viewer', sub: 'user-2' };
+    expect(await websocket(event)).toEqual({ statusCode: 200 });
+    expect(iot).toHaveReceivedCommandTimes(PublishCommand, 0);
+    expect(posted()).toEqual([{ connectionId, frame: { type: 'error', code: 'FORBIDDEN', message: expect.any(String) } }]);
   });
 
   it('MESSAGE on $default with a bad body posts a BAD_REQUEST error frame and answers 200', async () => {

@@ -125,6 +125,22 @@ describe('provisioning a device', () => {
     expect(existsSync(join(certDir, 'sim-1.crt'))).toBe(false);
   });
 
+  it('rolls back like --delete: a certificate delete refused while the policy detach settles is retried', async () => {
+    iotMock.on(DescribeThingCommand).rejects(notFound());
+    iotMock.on(AttachThingPrincipalCommand).rejects(new Error('throttled'));
+    iotMock
+      .on(DeleteCertificateCommand)
+      .rejectsOnce(Object.assign(new Error('policy still attached'), { name: 'DeleteConflictException' }))
+      .resolves({});
+    const waits: number[] = [];
+    await expect(
+      provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY, sleep: async (ms) => void waits.push(ms) }),
+    ).rejects.toThrow(/Provisioning sim-1 failed: throttled/);
+    expect(iotMock).toHaveReceivedCommandTimes(DeleteCertificateCommand, 2);
+    expect(waits).toEqual([1000]);
+    expect(iotMock).toHaveReceivedCommandWith(DeleteThingCommand, { thingName: 'sim-1' });
+  });
+
   it('does not delete a thing it did not create', async () => {
     iotMock.on(DescribeThingCommand).resolves({ thingName: 'sim-1' });
     iotMock.on(ListThingPrincipalsCommand).resolves({ principals: [] });

@@ -91,10 +91,10 @@ describe('authorize URL', () => {
     expect(pending.hash).toBe('#/sensors/a');
   });
 
-  it('signs out with client_id, logout_uri (Cognito) and redirect_uri (the local issuer)', () => {
+  it("signs out with only what Cognito's logout endpoint documents: client_id and logout_uri", () => {
     const url = new URL(logoutUrl(config, `${ORIGIN}/`));
     expect(url.origin + url.pathname).toBe(config.logoutUrl);
-    expect(Object.fromEntries(url.searchParams)).toEqual({ client_id: 'client-123', logout_uri: `${ORIGIN}/`, redirect_uri: `${ORIGIN}/` });
+    expect(Object.fromEntries(url.searchParams)).toEqual({ client_id: 'client-123', logout_uri: `${ORIGIN}/` });
   });
 
   it('puts the ID token on the WebSocket URL as token=', () => {
