@@ -167,7 +167,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
     );
   }
 
-  const broker = await Aedes.createBroker({
+  const broker = new Aedes({
     maximumPacketSize: MAX_PACKET_BYTES,
     topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
     sessionExpiryIntervalLimit: SESSION_EXPIRY_LIMIT_SECONDS,
@@ -253,6 +253,11 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
       callback(null, null);
     },
   });
+  // aedes keeps connected clients in a plain object keyed by client id, so ids such as `constructor` or
+  // `__proto__` (valid sensorIds) would hit Object.prototype and crash it: give it a map without a prototype
+  // before it starts (its constructor sets `{}`; nothing replaces it later).
+  (broker as unknown as { clients: Record<string, Client> }).clients = Object.create(null) as Record<string, Client>;
+  await broker.listen();
 
   function refusal(message: string): Error {
     const error = new Error(message);
@@ -330,7 +335,9 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   // The peer address is read on arrival: once aedes has destroyed a socket, it is gone.
   const accept = (socket: net.Socket) => {
     addresses.set(socket, normalizeAddress(socket.remoteAddress));
-    broker.handle(socket);
+    const client = broker.handle(socket) as Client | undefined;
+    // Each client's subscriptions are a plain object keyed by the topic filter a device sends; no prototype.
+    if (client) (client as Client & { subscriptions: Record<string, unknown> }).subscriptions = Object.create(null) as Record<string, unknown>;
   };
   const tcpServer = net.createServer(accept);
   tcpServer.on('connection', track);

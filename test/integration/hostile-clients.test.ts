@@ -1,0 +1,111 @@
+/**
+ * What an outsider can send the local runtime without credentials (issue 15): client ids that are
+ * Object.prototype names, over MQTT 3.1.1 and 5 on both ports, sent by a raw client, after which HTTP, the
+ * WebSocket and MQTT must all still answer and the hostile-named sensor's valid reading must be kept.
+ */
+import { readFile } from 'node:fs/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRuntime } from '../../local/runtime.js';
+import { issueDeviceCert } from '../../local/ca.js';
+import {
+  HOST,
+  WsClient,
+  closeDevices,
+  closeSockets,
+  connectDevice,
+  eventually,
+  getJson,
+  listedSensor,
+  makeDataDir,
+  removeDataDir,
+  startTestRuntime,
+  telemetryTopic,
+} from '../support/runtime.js';
+import { connackCode, openRawSession, rawPackets, type ProtocolLevel, type RawTarget } from '../support/raw-mqtt.js';
+
+/** Valid sensorIds (contract §1) that name Object.prototype members. */
+const PROTOTYPE_NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__'];
+
+let dataDir: string;
+let runtime: LocalRuntime;
+let ca: string;
+const certs = new Map<string, { key: string; cert: string }>();
+
+beforeAll(async () => {
+  dataDir = await makeDataDir('vigia-hostile-');
+  runtime = await startTestRuntime(dataDir);
+  ca = await readFile(`${dataDir}/certs/ca.crt`, 'utf8');
+  for (const id of PROTOTYPE_NAMES) {
+    const files = await issueDeviceCert(dataDir, id);
+    certs.set(id, { key: await readFile(files.keyPath, 'utf8'), cert: await readFile(files.certPath, 'utf8') });
+  }
+}, 60_000);
+
+afterEach(async () => {
+  await closeDevices();
+  await closeSockets();
+});
+
+afterAll(async () => {
+  await runtime?.close();
+  await removeDataDir(dataDir);
+});
+
+let nextSensor = 0;
+/** HTTP, the WebSocket and MQTT each answer a fresh request. */
+async function expectRuntimeAnswers(): Promise<void> {
+  const health = await getJson(`${runtime.urls.api}/health`);
+  expect(health.body).toEqual({ status: 'ok' });
+  const ws = await WsClient.open(runtime.urls.ws);
+  expect((await ws.request({ action: 'ping' })).type).toBe('pong');
+  await ws.close();
+  nextSensor += 1;
+  const device = await connectDevice(runtime.urls.mqtt!, `after-hostile-${nextSensor}`);
+  await device.publishAsync(telemetryTopic(`after-hostile-${nextSensor}`), JSON.stringify({ temperature: 1 }), { qos: 1 });
+}
+
+describe.each([
+  { port: 'MQTT (1883)', secure: false },
+  { port: 'MQTTS (8883, certificate CN = client id)', secure: true },
+])('$port', ({ secure }) => {
+  describe.each([{ level: 4 as ProtocolLevel }, { level: 5 as ProtocolLevel }])('MQTT protocol level $level', ({ level }) => {
+    it.each(PROTOTYPE_NAMES)(
+      'a device with client id %s connects, is refused foreign topics, has its reading kept, and the runtime keeps answering',
+      async (clientId) => {
+        const target: RawTarget = secure
+          ? { host: HOST, port: runtime.mqttsPort!, tls: { ...certs.get(clientId)!, ca } }
+          : { host: HOST, port: runtime.mqttPort! };
+        const session = await openRawSession(target);
+        session.write(rawPackets.connect(clientId, level));
+        await session.waitForBytes(4);
+        expect(connackCode(session.received), `CONNACK for ${clientId}`).toBe(0);
+
+        // Topic filters that are prototype names too, subscribed and unsubscribed: refused, nothing crashes.
+        let id = 1;
+        for (const topic of PROTOTYPE_NAMES) {
+          session.write(rawPackets.subscribe(topic, level, id++));
+          session.write(rawPackets.unsubscribe(topic, level, id++));
+        }
+        const ts = Date.now() - 1000 * (PROTOTYPE_NAMES.indexOf(clientId) + 1) - (secure ? 10_000 : 0) - level * 100_000;
+        session.write(rawPackets.publish(telemetryTopic(clientId), JSON.stringify({ ts, values: { temperature: 20.5 } }), level, id++));
+        // Two SUBACK/UNSUBACK per name then the PUBACK: at least 4 bytes each.
+        await session.waitForBytes(4 + 4 * (2 * PROTOTYPE_NAMES.length + 1));
+        expect(session.closed, 'the broker closed the session').toBe(false);
+        session.write(rawPackets.disconnect(level));
+        await session.end();
+
+        await expectRuntimeAnswers();
+        const sensor = await eventually(`${clientId} listed with its reading at ${ts}`, async () => {
+          const listed = await listedSensor(runtime, clientId);
+          return listed && listed.latest !== null ? listed : undefined;
+        });
+        expect(sensor.sensorId).toBe(clientId);
+        expect(sensor.metrics).toEqual(['temperature']);
+        const readings = await getJson(
+          `${runtime.urls.api}/sensors/${clientId}/readings?from=${ts}&to=${ts + 1}&resolution=raw`,
+        );
+        expect(readings.body.points).toEqual([{ ts, values: { temperature: 20.5 } }]);
+      },
+    );
+  });
+});
