@@ -13,7 +13,7 @@ import { RULES } from '../lambdas/shared/rules.js';
 import { authorize, bearerToken } from '../lambdas/core/auth.js';
 import { LocalAuthIssuer } from './auth-issuer.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
-import { startBroker, type LocalBroker } from './broker.js';
+import { startBroker, type BrokerOptions, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
 import { WebSocketGateway } from './gateway.js';
@@ -52,6 +52,8 @@ export interface RuntimeOptions {
    */
   auth?: boolean;
   log?: (entry: Record<string, unknown>) => void;
+  /** The embedded broker's limits on connections not yet accepted (handshake and CONNECT timeouts, cap). */
+  brokerLimits?: Pick<BrokerOptions, 'tlsHandshakeTimeoutMs' | 'connectTimeoutMs' | 'maxPendingConnections'>;
 }
 
 export interface LocalRuntime {
@@ -204,6 +206,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         mqttPort: options.mqttPort ?? 1883,
         mqttsPort: options.mqttsPort ?? 8883,
         dataDir,
+        ...options.brokerLimits,
         log: (entry) => log({ component: 'broker', ...entry }),
       });
       bus = broker;

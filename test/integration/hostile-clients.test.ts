@@ -4,6 +4,7 @@
  * WebSocket and MQTT must all still answer and the hostile-named sensor's valid reading must be kept.
  */
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../local/runtime.js';
 import { issueDeviceCert } from '../../local/ca.js';
@@ -109,3 +110,73 @@ describe.each([
     );
   });
 });
+
+describe('connections that never finish their TLS handshake or CONNECT', () => {
+  const HANDSHAKE_TIMEOUT_MS = 1000;
+  const CONNECT_TIMEOUT_MS = 1500;
+  const MAX_PENDING = 40;
+  let limitedDir: string;
+  let limited: LocalRuntime;
+
+  beforeAll(async () => {
+    limitedDir = await makeDataDir('vigia-stalled-');
+    limited = await startTestRuntime(limitedDir, {
+      brokerLimits: { tlsHandshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, maxPendingConnections: MAX_PENDING },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await limited?.close();
+    await removeDataDir(limitedDir);
+  });
+
+  /** Raw TCP sockets that send nothing; each records when it was closed by the server. */
+  async function openStalled(port: number, count: number): Promise<Array<{ socket: net.Socket; closedAt: Promise<number> }>> {
+    return Promise.all(
+      Array.from({ length: count }, () => {
+        const socket = net.connect(port, HOST);
+        socket.on('error', () => undefined);
+        const closedAt = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+        return new Promise<{ socket: net.Socket; closedAt: Promise<number> }>((resolve) =>
+          socket.once('connect', () => resolve({ socket, closedAt })),
+        );
+      }),
+    );
+  }
+
+  it('closes a stalled TLS handshake on 8883 after the handshake timeout, and a stalled CONNECT on 1883 after the connect timeout', async () => {
+    const started = Date.now();
+    const [tlsStalled, tcpStalled] = await Promise.all([
+      openStalled(limited.mqttsPort!, 10),
+      openStalled(limited.mqttPort!, 10),
+    ]);
+    const tlsClosed = await Promise.all(tlsStalled.map((s) => s.closedAt));
+    const tcpClosed = await Promise.all(tcpStalled.map((s) => s.closedAt));
+    for (const at of tlsClosed) expect(at - started).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 100);
+    expect(Math.max(...tlsClosed) - started).toBeLessThan(HANDSHAKE_TIMEOUT_MS + 4000);
+    for (const at of tcpClosed) expect(at - started).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 100);
+    expect(Math.max(...tcpClosed) - started).toBeLessThan(CONNECT_TIMEOUT_MS + 4000);
+  });
+
+  it('closes sockets over the cap of not-yet-connected ones at once, keeps HTTP answering, and lets a device in once they are gone', async () => {
+    const started = Date.now();
+    const stalled = await openStalled(limited.mqttsPort!, MAX_PENDING + 30);
+    const health = await getJson(`${limited.urls.api}/health`);
+    expect(health.body).toEqual({ status: 'ok' });
+    const closedEarly = await Promise.all(
+      stalled.map((s) => Promise.race([s.closedAt.then((at) => at - started < HANDSHAKE_TIMEOUT_MS - 100), sleep(HANDSHAKE_TIMEOUT_MS - 100).then(() => false)])),
+    );
+    expect(closedEarly.filter(Boolean).length).toBeGreaterThanOrEqual(30);
+    await Promise.all(stalled.map((s) => s.closedAt));
+
+    const files = await issueDeviceCert(limitedDir, 'after-stall');
+    const device = await connectDevice(limited.urls.mqtts!, 'after-stall', {
+      ca: await readFile(`${limitedDir}/certs/ca.crt`, 'utf8'),
+      key: await readFile(files.keyPath, 'utf8'),
+      cert: await readFile(files.certPath, 'utf8'),
+    });
+    expect(device.connected).toBe(true);
+  });
+});
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
