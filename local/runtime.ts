@@ -52,6 +52,11 @@ export interface RuntimeOptions {
    */
   auth?: boolean;
   log?: (entry: Record<string, unknown>) => void;
+  /**
+   * Origins besides the runtime's own whose pages may use `/ws` and whose Host is answered (e.g. the Vite
+   * dev server, `http://localhost:5173`). @default none
+   */
+  allowedOrigins?: string[];
   /** The embedded broker's limits on connections not yet accepted (handshake and CONNECT timeouts, cap). */
   brokerLimits?: Pick<BrokerOptions, 'tlsHandshakeTimeoutMs' | 'connectTimeoutMs' | 'maxPendingConnections'>;
 }
@@ -216,6 +221,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     cleanups.push(() => bus!.close());
 
     const server = createHttpServer({
+      host,
+      allowedOrigins: options.allowedOrigins,
       staticDir,
       gateway,
       handler: async () => (await import('../lambdas/handlers/http-api.js')).handler,

@@ -4,7 +4,9 @@
  * WebSocket and MQTT must all still answer and the hostile-named sensor's valid reading must be kept.
  */
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../local/runtime.js';
 import { issueDeviceCert } from '../../local/ca.js';
@@ -180,3 +182,65 @@ describe('connections that never finish their TLS handshake or CONNECT', () => {
 });
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+describe("pages and names that are not the server's own", () => {
+  /** One HTTP GET with a chosen Host header (fetch will not send a forged one). */
+  function getWithHost(path: string, host: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = http.get({ host: HOST, port: runtime.port, path, headers: { host } }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+    });
+  }
+
+  /** The HTTP status a WebSocket upgrade gets (101 when it opens). */
+  function upgradeStatus(headers: { origin?: string; host?: string }): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(runtime.urls.ws, { origin: headers.origin, headers: headers.host ? { host: headers.host } : {} });
+      socket.once('open', () => {
+        socket.terminate();
+        resolve(101);
+      });
+      socket.once('unexpected-response', (_req, res) => {
+        resolve(res.statusCode ?? 0);
+        socket.terminate();
+      });
+      socket.once('error', (err) => reject(err));
+    });
+  }
+
+  it('/config.json gives the endpoints of the Host it was asked by when that is the server, and nothing to a forged Host', async () => {
+    const own = await getWithHost('/config.json', `localhost:${runtime.port}`);
+    expect(own.status).toBe(200);
+    expect(JSON.parse(own.body)).toMatchObject({ apiUrl: `http://localhost:${runtime.port}/api`, wsUrl: `ws://localhost:${runtime.port}/ws` });
+
+    for (const forged of ['evil.example', `evil.example:${runtime.port}`, `127.0.0.1:${runtime.port + 1}`, 'a@b', '']) {
+      const answer = await getWithHost('/config.json', forged);
+      if (forged === '') {
+        // No Host at all: the server's own name.
+        expect(JSON.parse(answer.body).apiUrl).toBe(`http://127.0.0.1:${runtime.port}/api`);
+        continue;
+      }
+      expect(answer.status, `Host ${forged}`).toBe(421);
+      expect(answer.body).not.toContain('evil.example');
+      expect(JSON.parse(answer.body).error.code).toBe('MISDIRECTED_REQUEST');
+    }
+    // The API too: a DNS-rebinding page reads nothing.
+    expect((await getWithHost('/api/sensors', `evil.example:${runtime.port}`)).status).toBe(421);
+  });
+
+  it('/ws refuses an upgrade from a page of another origin or with a forged Host, and accepts its own page and non-browser clients', async () => {
+    expect(await upgradeStatus({ origin: 'http://evil.example' })).toBe(403);
+    expect(await upgradeStatus({ origin: `http://127.0.0.1:${runtime.port + 1}` })).toBe(403);
+    expect(await upgradeStatus({ origin: 'null' })).toBe(403);
+    expect(await upgradeStatus({ origin: `http://127.0.0.1:${runtime.port}`, host: `evil.example:${runtime.port}` })).toBe(403);
+    expect(await upgradeStatus({ origin: `http://127.0.0.1:${runtime.port}` })).toBe(101);
+    expect(await upgradeStatus({ origin: `http://localhost:${runtime.port}`, host: `localhost:${runtime.port}` })).toBe(101);
+    // The dashboard's own page subscribes as before.
+    const ws = await WsClient.open(runtime.urls.ws);
+    expect((await ws.subscribe(['*'])).sensorIds).toEqual(['*']);
+  });
+});
