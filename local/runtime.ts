@@ -16,6 +16,7 @@ import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type BrokerOptions, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
+import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { WebSocketGateway } from './gateway.js';
 import { createHttpServer } from './http-server.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
@@ -84,7 +85,7 @@ function defaultLog(entry: Record<string, unknown>): void {
 }
 
 /** The settings the handlers read, pointed at the local stand-ins. */
-function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string): void {
+function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string, credentials: StandInCredentials): void {
   Object.assign(process.env, {
     [ENV.readingsTable]: LOCAL_TABLES.readings.name,
     [ENV.rollupsTable]: LOCAL_TABLES.rollups.name,
@@ -97,10 +98,10 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
     [METRICS_MODE_ENV]: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
     AWS_ENDPOINT_URL_SQS: awsEndpoint,
-    // Local stand-ins check no signature; never send real credentials to them.
+    // The stand-ins answer only this runtime's own credentials (never real ones: they are made up per start).
     AWS_REGION: 'local',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_SESSION_TOKEN: '',
     AWS_PROFILE: '',
     AWS_EC2_METADATA_DISABLED: 'true',
@@ -157,7 +158,9 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
   };
 
   try {
-    const dynamo: LocalDynamo = await startDynamo(dataDir, host);
+    // Internal stand-ins: on loopback whatever `host` is, and answering only this runtime's credentials.
+    const credentials = newStandInCredentials();
+    const dynamo: LocalDynamo = await startDynamo(dataDir, credentials);
     cleanups.push(() => dynamo.close());
 
     let bus: MessageBus | undefined;
@@ -170,7 +173,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       log,
     });
     const aws: AwsStandIns = await startAwsStandIns({
-      host,
+      credentials,
       gateway,
       bus: {
         publish: (topic, payload, qos) => {
@@ -184,7 +187,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       log,
     });
     cleanups.push(() => aws.close());
-    configureHandlerEnvironment(dynamo.endpoint, aws.endpoint);
+    configureHandlerEnvironment(dynamo.endpoint, aws.endpoint, credentials);
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 

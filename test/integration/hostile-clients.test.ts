@@ -6,10 +6,14 @@
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../local/runtime.js';
 import { issueDeviceCert } from '../../local/ca.js';
+import { startDynamo } from '../../local/dynamo.js';
 import {
   HOST,
   WsClient,
@@ -20,11 +24,17 @@ import {
   getJson,
   listedSensor,
   makeDataDir,
+  publishInternally,
   removeDataDir,
   startTestRuntime,
   telemetryTopic,
 } from '../support/runtime.js';
 import { connackCode, openRawSession, rawPackets, type ProtocolLevel, type RawTarget } from '../support/raw-mqtt.js';
+
+/** Short broker limits, so stalled connections are seen closing within a test. */
+const HANDSHAKE_TIMEOUT_MS = 1000;
+const CONNECT_TIMEOUT_MS = 1500;
+const MAX_PENDING = 40;
 
 /** Valid sensorIds (contract §1) that name Object.prototype members. */
 const PROTOTYPE_NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__'];
@@ -36,7 +46,9 @@ const certs = new Map<string, { key: string; cert: string }>();
 
 beforeAll(async () => {
   dataDir = await makeDataDir('vigia-hostile-');
-  runtime = await startTestRuntime(dataDir);
+  runtime = await startTestRuntime(dataDir, {
+    brokerLimits: { tlsHandshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, maxPendingConnections: MAX_PENDING },
+  });
   ca = await readFile(`${dataDir}/certs/ca.crt`, 'utf8');
   for (const id of PROTOTYPE_NAMES) {
     const files = await issueDeviceCert(dataDir, id);
@@ -114,24 +126,6 @@ describe.each([
 });
 
 describe('connections that never finish their TLS handshake or CONNECT', () => {
-  const HANDSHAKE_TIMEOUT_MS = 1000;
-  const CONNECT_TIMEOUT_MS = 1500;
-  const MAX_PENDING = 40;
-  let limitedDir: string;
-  let limited: LocalRuntime;
-
-  beforeAll(async () => {
-    limitedDir = await makeDataDir('vigia-stalled-');
-    limited = await startTestRuntime(limitedDir, {
-      brokerLimits: { tlsHandshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, maxPendingConnections: MAX_PENDING },
-    });
-  }, 60_000);
-
-  afterAll(async () => {
-    await limited?.close();
-    await removeDataDir(limitedDir);
-  });
-
   /** Raw TCP sockets that send nothing; each records when it was closed by the server. */
   async function openStalled(port: number, count: number): Promise<Array<{ socket: net.Socket; closedAt: Promise<number> }>> {
     return Promise.all(
@@ -149,8 +143,8 @@ describe('connections that never finish their TLS handshake or CONNECT', () => {
   it('closes a stalled TLS handshake on 8883 after the handshake timeout, and a stalled CONNECT on 1883 after the connect timeout', async () => {
     const started = Date.now();
     const [tlsStalled, tcpStalled] = await Promise.all([
-      openStalled(limited.mqttsPort!, 10),
-      openStalled(limited.mqttPort!, 10),
+      openStalled(runtime.mqttsPort!, 10),
+      openStalled(runtime.mqttPort!, 10),
     ]);
     const tlsClosed = await Promise.all(tlsStalled.map((s) => s.closedAt));
     const tcpClosed = await Promise.all(tcpStalled.map((s) => s.closedAt));
@@ -162,8 +156,8 @@ describe('connections that never finish their TLS handshake or CONNECT', () => {
 
   it('closes sockets over the cap of not-yet-connected ones at once, keeps HTTP answering, and lets a device in once they are gone', async () => {
     const started = Date.now();
-    const stalled = await openStalled(limited.mqttsPort!, MAX_PENDING + 30);
-    const health = await getJson(`${limited.urls.api}/health`);
+    const stalled = await openStalled(runtime.mqttsPort!, MAX_PENDING + 30);
+    const health = await getJson(`${runtime.urls.api}/health`);
     expect(health.body).toEqual({ status: 'ok' });
     const closedEarly = await Promise.all(
       stalled.map((s) => Promise.race([s.closedAt.then((at) => at - started < HANDSHAKE_TIMEOUT_MS - 100), sleep(HANDSHAKE_TIMEOUT_MS - 100).then(() => false)])),
@@ -171,9 +165,9 @@ describe('connections that never finish their TLS handshake or CONNECT', () => {
     expect(closedEarly.filter(Boolean).length).toBeGreaterThanOrEqual(30);
     await Promise.all(stalled.map((s) => s.closedAt));
 
-    const files = await issueDeviceCert(limitedDir, 'after-stall');
-    const device = await connectDevice(limited.urls.mqtts!, 'after-stall', {
-      ca: await readFile(`${limitedDir}/certs/ca.crt`, 'utf8'),
+    const files = await issueDeviceCert(dataDir, 'after-stall');
+    const device = await connectDevice(runtime.urls.mqtts!, 'after-stall', {
+      ca: await readFile(`${dataDir}/certs/ca.crt`, 'utf8'),
       key: await readFile(files.keyPath, 'utf8'),
       cert: await readFile(files.certPath, 'utf8'),
     });
@@ -244,3 +238,65 @@ describe("pages and names that are not the server's own", () => {
     expect((await ws.subscribe(['*'])).sensorIds).toEqual(['*']);
   });
 });
+
+describe('the internal AWS stand-ins', () => {
+  it('refuse an unsigned publish to the IoT data plane: nobody injects a reading as a sensor', async () => {
+    const ts = Date.now() - 5000;
+    const res = await fetch(`${process.env.IOT_DATA_ENDPOINT}/topics/${encodeURIComponent(telemetryTopic('injected'))}?qos=1`, {
+      method: 'POST',
+      body: JSON.stringify({ ts, values: { temperature: 99 } }),
+    });
+    expect(res.status).toBe(403);
+    // Signed with made-up credentials: refused too.
+    const forged = new IoTDataPlaneClient({
+      endpoint: process.env.IOT_DATA_ENDPOINT,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await expect(forged.send(new PublishCommand({ topic: telemetryTopic('injected'), payload: Buffer.from('{"temperature":1}') }))).rejects.toThrow();
+    forged.destroy();
+    // The runtime's own clients still publish (a command's path).
+    await publishInternally('sensors/injected/commands', '{}');
+    expect(await listedSensor(runtime, 'injected')).toBeUndefined();
+  });
+
+  it('DynamoDB refuses any credentials but the runtime’s', async () => {
+    const forged = new DynamoDBClient({
+      endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB,
+      region: 'local',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await expect(forged.send(new ListTablesCommand({}))).rejects.toMatchObject({ name: 'UnrecognizedClientException' });
+    forged.destroy();
+    const own = new DynamoDBClient({ endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB, region: 'local' });
+    expect((await own.send(new ListTablesCommand({}))).TableNames).toContain('vigia-readings');
+    own.destroy();
+  });
+
+  it('listen on loopback only, whatever HOST the public listeners use', async () => {
+    const standInsDir = await makeDataDir('vigia-standins-');
+    const dynamo = await startDynamo(standInsDir);
+    try {
+      const endpoints = [new URL(dynamo.endpoint), new URL(process.env.IOT_DATA_ENDPOINT!)];
+      const external = Object.values(os.networkInterfaces())
+        .flat()
+        .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+      for (const endpoint of endpoints) {
+        expect(endpoint.hostname).toBe('127.0.0.1');
+        if (external) await expect(connectOnce(external, Number(endpoint.port))).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+      }
+    } finally {
+      await dynamo.close();
+      await removeDataDir(standInsDir);
+    }
+  });
+});
+
+function connectOnce(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, host, () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', reject);
+  });
+}
