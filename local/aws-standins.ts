@@ -5,10 +5,10 @@
  * answered (403 otherwise), and it listens on loopback whatever HOST is.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MessageBus } from './bus.js';
+import type { DeadLetterFile } from './dead-letters.js';
 import type { WebSocketGateway } from './gateway.js';
 import { STAND_IN_HOST, signedWith, type StandInCredentials } from './standin-credentials.js';
 
@@ -45,10 +45,10 @@ export async function startAwsStandIns(options: {
   credentials: StandInCredentials;
   gateway: WebSocketGateway;
   bus: MessageBus;
-  deadLetterFile: string;
+  deadLetters: DeadLetterFile;
   log: (entry: Record<string, unknown>) => void;
 }): Promise<AwsStandIns> {
-  const { gateway, bus, deadLetterFile, log } = options;
+  const { gateway, bus, deadLetters, log } = options;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
@@ -88,7 +88,7 @@ export async function startAwsStandIns(options: {
       } catch {
         // kept as text
       }
-      await appendFile(deadLetterFile, `${JSON.stringify({ at: new Date().toISOString(), ...(message as object) })}\n`);
+      await deadLetters.append({ at: new Date().toISOString(), ...(typeof message === 'object' && message !== null ? message : { message }) });
       const md5 = createHash('md5').update(input.MessageBody, 'utf8').digest('hex');
       return send(res, 200, { MessageId: randomUUID(), MD5OfMessageBody: md5 });
     }

@@ -25,6 +25,7 @@ import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { MAX_PAYLOAD_BYTES, SENSOR_ID_PATTERN, TOPICS } from '../lambdas/shared/names.js';
+import { boundedLog } from './bounded-log.js';
 import { ensureBrokerCert, ensureCa } from './ca.js';
 
 export interface BrokerOptions {
@@ -119,7 +120,7 @@ function defaultLog(entry: BrokerLogEntry): void {
 }
 
 export async function startBroker(options: BrokerOptions): Promise<LocalBroker> {
-  const log = options.log ?? defaultLog;
+  const log = boundedLog(options.log ?? defaultLog);
   const ca = await ensureCa(options.dataDir);
   const serverFiles = await ensureBrokerCert(options.dataDir);
   const [serverKey, serverCert] = await Promise.all([

@@ -15,6 +15,8 @@ import { LocalAuthIssuer } from './auth-issuer.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type BrokerOptions, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
+import { boundedLog } from './bounded-log.js';
+import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { WebSocketGateway } from './gateway.js';
@@ -58,6 +60,8 @@ export interface RuntimeOptions {
    * dev server, `http://localhost:5173`). @default none
    */
   allowedOrigins?: string[];
+  /** Caps of the dead-letter file (size before rotation, payload kept per entry). */
+  deadLetterLimits?: DeadLetterLimits;
   /** The embedded broker's limits on connections not yet accepted (handshake and CONNECT timeouts, cap). */
   brokerLimits?: Pick<BrokerOptions, 'tlsHandshakeTimeoutMs' | 'connectTimeoutMs' | 'maxPendingConnections'>;
 }
@@ -138,7 +142,7 @@ async function listen(server: import('node:http').Server, port: number, host: st
 export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<LocalRuntime> {
   const host = options.host ?? '127.0.0.1';
   const dataDir = path.resolve(options.dataDir ?? '.data');
-  const log = options.log ?? defaultLog;
+  const log = boundedLog(options.log ?? defaultLog);
   // Set before the first SDK client (the DynamoDB stand-in's) is built: the SDK checks it then, once.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const staticDir =
@@ -149,6 +153,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
   await mkdir(dataDir, { recursive: true });
   const deadLetterFile = path.join(dataDir, 'dead-letters.jsonl');
   const failedInvocationsFile = path.join(dataDir, 'failed-invocations.jsonl');
+  const deadLetters = new DeadLetterFile(deadLetterFile, options.deadLetterLimits);
 
   const cleanups: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -183,7 +188,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         onMessage: () => undefined,
         close: async () => undefined,
       },
-      deadLetterFile,
+      deadLetters,
       log,
     });
     cleanups.push(() => aws.close());
@@ -241,7 +246,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             return authorize(bearerToken(authorization), verifier);
           }
         : null,
-      metrics: () => localMetricsRegistry.toPrometheus(),
+      metrics: () => localMetricsRegistry.toPrometheus() + deadLetters.toPrometheus(),
       log,
     });
     const port = await listen(server, options.port ?? 3000, host);

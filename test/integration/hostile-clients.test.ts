@@ -3,7 +3,7 @@
  * Object.prototype names, over MQTT 3.1.1 and 5 on both ports, sent by a raw client, after which HTTP, the
  * WebSocket and MQTT must all still answer and the hostile-named sensor's valid reading must be kept.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,7 +25,9 @@ import {
   listedSensor,
   makeDataDir,
   publishInternally,
+  readDeadLetters,
   removeDataDir,
+  runtimeLogs,
   startTestRuntime,
   telemetryTopic,
 } from '../support/runtime.js';
@@ -35,6 +37,9 @@ import { connackCode, openRawSession, rawPackets, type ProtocolLevel, type RawTa
 const HANDSHAKE_TIMEOUT_MS = 1000;
 const CONNECT_TIMEOUT_MS = 1500;
 const MAX_PENDING = 40;
+/** Small dead-letter caps, so rotation is seen with a few rejected payloads. */
+const DEAD_LETTER_FILE_BYTES = 16 * 1024;
+const DEAD_LETTER_PAYLOAD_CHARS = 4096;
 
 /** Valid sensorIds (contract §1) that name Object.prototype members. */
 const PROTOTYPE_NAMES = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__'];
@@ -47,6 +52,7 @@ const certs = new Map<string, { key: string; cert: string }>();
 beforeAll(async () => {
   dataDir = await makeDataDir('vigia-hostile-');
   runtime = await startTestRuntime(dataDir, {
+    deadLetterLimits: { maxFileBytes: DEAD_LETTER_FILE_BYTES, maxPayloadChars: DEAD_LETTER_PAYLOAD_CHARS },
     brokerLimits: { tlsHandshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS, maxPendingConnections: MAX_PENDING },
   });
   ca = await readFile(`${dataDir}/certs/ca.crt`, 'utf8');
@@ -300,3 +306,46 @@ function connectOnce(host: string, port: number): Promise<void> {
     socket.once('error', reject);
   });
 }
+
+describe('what a refused or rejected client leaves on disk', () => {
+  it('a refused CONNECT with a 64 KB client id writes a log line of bounded size', async () => {
+    const hugeId = 'x'.repeat(65_000);
+    const from = runtimeLogs.length;
+    for (const level of [4, 5] as const) {
+      const session = await openRawSession({ host: HOST, port: runtime.mqttPort! });
+      session.write(rawPackets.connect(hugeId, level));
+      await session.waitForBytes(4);
+      expect(connackCode(session.received)).toBe(level === 5 ? 0x85 : 0x02);
+      await session.end();
+    }
+    const refusals = runtimeLogs.slice(from).filter((e) => e.message === 'connection refused');
+    expect(refusals).toHaveLength(2);
+    for (const entry of refusals) {
+      expect(JSON.stringify(entry).length).toBeLessThan(2048);
+      expect(String(entry.clientId)).toContain('(65000 chars)');
+    }
+  });
+
+  it('dead letters keep a bounded part of each payload, rotate at the size cap, and are counted in /api/metrics', async () => {
+    const device = await connectDevice(runtime.urls.mqtt!, 'garbage-sender');
+    const garbage = Array.from({ length: 12 }, (_, i) => `${i}:${'not json '.repeat(11_000)}`);
+    for (const payload of garbage) await device.publishAsync(telemetryTopic('garbage-sender'), payload, { qos: 1 });
+
+    const counted = await eventually('12 dead letters counted', async () => {
+      const text = await (await fetch(`${runtime.urls.api}/metrics`)).text();
+      const value = Number(/^vigia_local_dead_letters_total (\d+)$/m.exec(text)?.[1] ?? 0);
+      return value >= 12 ? text : undefined;
+    });
+    expect(Number(/^vigia_local_dead_letter_payloads_truncated_total (\d+)$/m.exec(counted)?.[1])).toBeGreaterThanOrEqual(12);
+    expect(Number(/^vigia_local_dead_letter_rotations_total (\d+)$/m.exec(counted)?.[1])).toBeGreaterThanOrEqual(1);
+
+    const current = await stat(runtime.deadLetterFile);
+    const previous = await stat(runtime.deadLetterFile.replace(/\.jsonl$/, '.1.jsonl'));
+    expect(current.size).toBeLessThanOrEqual(DEAD_LETTER_FILE_BYTES);
+    expect(previous.size).toBeLessThanOrEqual(DEAD_LETTER_FILE_BYTES);
+    const newest = (await readDeadLetters(runtime)).filter((l) => l.sensorId === 'garbage-sender').at(-1)!;
+    expect(newest).toMatchObject({ code: 'INVALID_JSON', topic: telemetryTopic('garbage-sender'), payloadTruncated: true });
+    expect(String(newest.payload)).toHaveLength(DEAD_LETTER_PAYLOAD_CHARS);
+    expect(newest.payloadBase64Chars).toBe(Buffer.from(garbage[11]).toString('base64').length);
+  });
+});
