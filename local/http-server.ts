@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { AuthDecision } from '../lambdas/core/auth.js';
+import { dashboardContentSecurityPolicy } from '../lambdas/shared/csp.js';
 import type { LocalAuthIssuer } from './auth-issuer.js';
 import type { WebSocketGateway } from './gateway.js';
 import { createHostPolicy } from './host-policy.js';
@@ -37,6 +38,9 @@ export interface HttpServerOptions {
   metrics: () => string;
   log: (entry: Record<string, unknown>) => void;
 }
+
+/** Locally the API, the WebSocket and the sign-in issuer all share the dashboard's origin ('self'). */
+const DASHBOARD_CSP = dashboardContentSecurityPolicy([]);
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -128,6 +132,7 @@ async function serveStatic(staticDir: string, pathname: string, res: ServerRespo
     'content-length': info.size,
     'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
     'x-content-type-options': 'nosniff',
+    'content-security-policy': DASHBOARD_CSP,
   });
   if (method === 'HEAD') return void res.end();
   createReadStream(file).pipe(res);
