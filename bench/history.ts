@@ -90,7 +90,7 @@ export async function historyBench(options: { days?: number; intervalS?: number;
   const runs = options.runs ?? 20;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigia-bench-history-'));
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-  const dynamo = await startDynamo(dataDir, '127.0.0.1');
+  const dynamo = await startDynamo(dataDir);
   const counters: Counters = { requests: 0, itemsWritten: 0, itemsRead: 0 };
   const proxy = await countingProxy(dynamo.endpoint, counters);
   Object.assign(process.env, {
@@ -100,8 +100,8 @@ export async function historyBench(options: { days?: number; intervalS?: number;
     [ENV.deadLetterQueueUrl]: 'http://127.0.0.1:9/none',
     AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
     AWS_REGION: 'local',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ACCESS_KEY_ID: dynamo.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
     // Metrics stay in memory, as in local mode, rather than printed as EMF lines.

@@ -4,6 +4,8 @@ import {
   AllowedMethods,
   CachePolicy,
   Distribution,
+  HeadersFrameOption,
+  HeadersReferrerPolicy,
   HttpVersion,
   PriceClass,
   ResponseHeadersPolicy,
@@ -14,6 +16,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aw
 import { BucketDeployment, CacheControl, Source } from 'aws-cdk-lib/aws-s3-deployment';
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { dashboardContentSecurityPolicy } from '../lambdas/shared/csp.js';
 import type { DashboardAuthConfig } from '../lambdas/shared/names.js';
 import { dashboardSource } from './dashboard-build.js';
 
@@ -98,6 +101,27 @@ export class Dashboard extends Construct {
     const origin = S3BucketOrigin.withOriginAccessControl(this.siteBucket, {
       originAccessLevels: [AccessLevel.READ, AccessLevel.LIST],
     });
+    // The managed SECURITY_HEADERS set plus a Content-Security-Policy: no inline script, and connections only
+    // to this region's API Gateway endpoints and the Cognito managed login (token endpoint).
+    const region = Stack.of(this).region;
+    const securityHeaders = new ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      comment: 'vigia dashboard: security headers and Content-Security-Policy',
+      securityHeadersBehavior: {
+        contentSecurityPolicy: {
+          contentSecurityPolicy: dashboardContentSecurityPolicy([
+            `https://*.execute-api.${region}.amazonaws.com`,
+            `wss://*.execute-api.${region}.amazonaws.com`,
+            `https://*.auth.${region}.amazoncognito.com`,
+          ]),
+          override: true,
+        },
+        contentTypeOptions: { override: true },
+        frameOptions: { frameOption: HeadersFrameOption.DENY, override: true },
+        referrerPolicy: { referrerPolicy: HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override: true },
+        strictTransportSecurity: { accessControlMaxAge: Duration.days(365), includeSubdomains: true, override: true },
+        xssProtection: { protection: true, modeBlock: true, override: true },
+      },
+    });
     this.distribution = new Distribution(this, 'Distribution', {
       comment: 'vigia dashboard',
       defaultRootObject: 'index.html',
@@ -111,7 +135,7 @@ export class Dashboard extends Construct {
         viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
         cachePolicy: CachePolicy.CACHING_OPTIMIZED,
-        responseHeadersPolicy: ResponseHeadersPolicy.SECURITY_HEADERS,
+        responseHeadersPolicy: securityHeaders,
         compress: true,
       },
       additionalBehaviors: {
@@ -121,7 +145,7 @@ export class Dashboard extends Construct {
           viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
           allowedMethods: AllowedMethods.ALLOW_GET_HEAD,
           cachePolicy: CachePolicy.CACHING_DISABLED,
-          responseHeadersPolicy: ResponseHeadersPolicy.SECURITY_HEADERS,
+          responseHeadersPolicy: securityHeaders,
         },
       },
       errorResponses: [{ httpStatus: 404, responseHttpStatus: 200, responsePagePath: '/index.html', ttl: Duration.seconds(0) }],

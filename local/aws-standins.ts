@@ -1,14 +1,16 @@
 /**
  * The AWS service endpoints the handlers' unchanged SDK clients call locally, on an internal loopback
  * port: API Gateway's management API (`/@connections/{id}`), the IoT data plane (`/topics/{topic}`) and
- * SQS `SendMessage` (into the dead-letter file).
+ * SQS `SendMessage` (into the dead-letter file). Only requests signed with the runtime's access key id are
+ * answered (403 otherwise), and it listens on loopback whatever HOST is.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { appendFile } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { MessageBus } from './bus.js';
+import type { DeadLetterFile } from './dead-letters.js';
 import type { WebSocketGateway } from './gateway.js';
+import { STAND_IN_HOST, signedWith, type StandInCredentials } from './standin-credentials.js';
 
 export interface AwsStandIns {
   endpoint: string;
@@ -40,16 +42,20 @@ function send(res: ServerResponse, status: number, body?: unknown, headers: Reco
 }
 
 export async function startAwsStandIns(options: {
-  host: string;
+  credentials: StandInCredentials;
   gateway: WebSocketGateway;
   bus: MessageBus;
-  deadLetterFile: string;
+  deadLetters: DeadLetterFile;
   log: (entry: Record<string, unknown>) => void;
 }): Promise<AwsStandIns> {
-  const { gateway, bus, deadLetterFile, log } = options;
+  const { gateway, bus, deadLetters, log } = options;
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
+    if (!signedWith(req.headers.authorization, options.credentials.accessKeyId)) {
+      req.resume();
+      return send(res, 403, { message: 'The security token included in the request is invalid' }, { 'x-amzn-errortype': 'UnrecognizedClientException' });
+    }
     const body = await readBody(req);
 
     const connection = /^\/@connections\/([^/]+)$/.exec(url.pathname);
@@ -82,7 +88,7 @@ export async function startAwsStandIns(options: {
       } catch {
         // kept as text
       }
-      await appendFile(deadLetterFile, `${JSON.stringify({ at: new Date().toISOString(), ...(message as object) })}\n`);
+      await deadLetters.append({ at: new Date().toISOString(), ...(typeof message === 'object' && message !== null ? message : { message }) });
       const md5 = createHash('md5').update(input.MessageBody, 'utf8').digest('hex');
       return send(res, 200, { MessageId: randomUUID(), MD5OfMessageBody: md5 });
     }
@@ -98,11 +104,11 @@ export async function startAwsStandIns(options: {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, options.host, () => resolve());
+    server.listen(0, STAND_IN_HOST, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
-    endpoint: `http://${options.host}:${port}`,
+    endpoint: `http://${STAND_IN_HOST}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

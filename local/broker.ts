@@ -25,6 +25,7 @@ import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { MAX_PAYLOAD_BYTES, SENSOR_ID_PATTERN, TOPICS } from '../lambdas/shared/names.js';
+import { boundedLog } from './bounded-log.js';
 import { ensureBrokerCert, ensureCa } from './ca.js';
 
 export interface BrokerOptions {
@@ -38,6 +39,15 @@ export interface BrokerOptions {
   dataDir: string;
   /** Structured log sink. @default one JSON line per entry on stdout */
   log?: (entry: BrokerLogEntry) => void;
+  /** How long a TLS handshake on the mutual-TLS port may take before the socket is closed. @default 10 000 ms */
+  tlsHandshakeTimeoutMs?: number;
+  /** How long a connection may stay open before its CONNECT is accepted. @default 30 000 ms */
+  connectTimeoutMs?: number;
+  /**
+   * The most sockets (both ports) open at once whose CONNECT is not yet accepted; more are closed on arrival,
+   * so stalled handshakes cannot exhaust the process's file descriptors. @default 1000
+   */
+  maxPendingConnections?: number;
 }
 
 export interface BrokerLogEntry {
@@ -87,6 +97,12 @@ const TOPIC_ALIAS_MAXIMUM = 8;
 /** AWS IoT Core's default (and here the most) a persistent MQTT 5 session outlives its connection: 1 hour. */
 const SESSION_EXPIRY_LIMIT_SECONDS = 3600;
 
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 30_000;
+const MAX_PENDING_CONNECTIONS = 1000;
+/** A refusal repeated by a flood is logged at most this often, with the count since the last line. */
+const FLOOD_LOG_INTERVAL_MS = 5000;
+
 const CONNACK_IDENTIFIER_REJECTED = 2; // 0x85 in MQTT 5
 const CONNACK_NOT_AUTHORIZED = 5; // 0x87 in MQTT 5
 const DISCONNECT_PACKET_TOO_LARGE = 0x95;
@@ -106,7 +122,7 @@ function defaultLog(entry: BrokerLogEntry): void {
 }
 
 export async function startBroker(options: BrokerOptions): Promise<LocalBroker> {
-  const log = options.log ?? defaultLog;
+  const log = boundedLog(options.log ?? defaultLog);
   const ca = await ensureCa(options.dataDir);
   const serverFiles = await ensureBrokerCert(options.dataDir);
   const [serverKey, serverCert] = await Promise.all([
@@ -172,7 +188,8 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
     );
   }
 
-  const broker = await Aedes.createBroker({
+  const broker = new Aedes({
+    connectTimeout: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     maximumPacketSize: MAX_PACKET_BYTES,
     topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
     sessionExpiryIntervalLimit: SESSION_EXPIRY_LIMIT_SECONDS,
@@ -258,6 +275,11 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
       callback(null, null);
     },
   });
+  // aedes keeps connected clients in a plain object keyed by client id, so ids such as `constructor` or
+  // `__proto__` (valid sensorIds) would hit Object.prototype and crash it: give it a map without a prototype
+  // before it starts (its constructor sets `{}`; nothing replaces it later).
+  (broker as unknown as { clients: Record<string, Client> }).clients = Object.create(null) as Record<string, Client>;
+  await broker.listen();
 
   function refusal(message: string): Error {
     const error = new Error(message);
@@ -321,24 +343,49 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   });
   broker.on('connectionError', (client, err) => {
     if (refusals.has(err)) return;
-    log({ level: 'warn', message: 'connection error before CONNECT completed', ipAddress: remoteAddress(client), error: errorMessage(err) });
+    logThrottled(`connect:${errorMessage(err)}`, { level: 'warn', message: 'connection error before CONNECT completed', ipAddress: remoteAddress(client), error: errorMessage(err) });
   });
   // aedes emits 'error' for persistence failures; an EventEmitter 'error' without a listener would throw.
   (broker as EventEmitter).on('error', (err: unknown) => log({ level: 'error', message: 'broker error', error: errorMessage(err) }));
 
   const sockets = new Set<net.Socket>();
-  const track = (socket: net.Socket) => {
+  const maxPending = options.maxPendingConnections ?? MAX_PENDING_CONNECTIONS;
+  const floodLogs = new Map<string, { last: number; suppressed: number }>();
+  /** Logs a line that a flood could repeat at most once per interval per kind, counting the rest. */
+  const logThrottled = (kind: string, entry: BrokerLogEntry) => {
+    const state = floodLogs.get(kind) ?? { last: 0, suppressed: 0 };
+    floodLogs.set(kind, state);
+    if (Date.now() - state.last < FLOOD_LOG_INTERVAL_MS) {
+      state.suppressed += 1;
+      return;
+    }
+    log(state.suppressed > 0 ? { ...entry, suppressedSinceLastLine: state.suppressed } : entry);
+    state.last = Date.now();
+    state.suppressed = 0;
+  };
+  /** Admits a new socket unless too many are still before their CONNECT (or TLS handshake). */
+  const admit = (socket: net.Socket): boolean => {
+    // Open sockets minus accepted clients: connections still in their TLS handshake or before CONNECT.
+    if (sockets.size - broker.connectedClients >= maxPending) {
+      socket.destroy();
+      logThrottled('pending', { level: 'warn', message: 'connection refused: too many not yet connected', maxPending });
+      return false;
+    }
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    return true;
   };
 
   // The peer address is read on arrival: once aedes has destroyed a socket, it is gone.
   const accept = (socket: net.Socket) => {
     addresses.set(socket, normalizeAddress(socket.remoteAddress));
-    broker.handle(socket);
+    const client = broker.handle(socket) as Client | undefined;
+    // Each client's subscriptions are a plain object keyed by the topic filter a device sends; no prototype.
+    if (client) (client as Client & { subscriptions: Record<string, unknown> }).subscriptions = Object.create(null) as Record<string, unknown>;
   };
-  const tcpServer = net.createServer(accept);
-  tcpServer.on('connection', track);
+  const tcpServer = net.createServer((socket) => {
+    if (admit(socket)) accept(socket);
+  });
   const tlsServer = tls.createServer(
     {
       key: serverKey,
@@ -347,19 +394,24 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
       requestCert: true,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
+      // Node's default is 120 s: long enough for stalled handshakes to pile up.
+      handshakeTimeout: options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS,
     },
     accept,
   );
-  tlsServer.on('connection', track);
+  // The raw TCP socket, before its handshake: a socket over the cap is closed before TLS work is spent on it.
+  tlsServer.on('connection', admit);
   tlsServer.on('tlsClientError', (err, socket) => {
     // A certificate that fails verification ends the handshake with `authorizationError` set.
-    log({
+    logThrottled(`tls:${(err as NodeJS.ErrnoException).code ?? 'other'}`, {
       level: 'warn',
       message: 'TLS handshake refused',
       ipAddress: normalizeAddress(socket.remoteAddress),
       authorizationError: socket.authorizationError ? String(socket.authorizationError) : undefined,
       error: errorMessage(err),
     });
+    // With a tlsClientError listener Node leaves the socket open (a handshake timeout too): close it here.
+    socket.destroy();
   });
 
   let mqttPort: number;

@@ -7,15 +7,22 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { AuthDecision } from '../lambdas/core/auth.js';
+import { dashboardContentSecurityPolicy } from '../lambdas/shared/csp.js';
 import type { LocalAuthIssuer } from './auth-issuer.js';
 import type { WebSocketGateway } from './gateway.js';
+import { createHostPolicy } from './host-policy.js';
 
 type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface HttpServerOptions {
+  /** The address the server listens on: with its port, the only Host (and page Origin) it answers. */
+  host: string;
+  /** Further origins trusted as the dashboard's (e.g. the Vite dev server's). @default none */
+  allowedOrigins?: readonly string[];
   staticDir: string;
   gateway: WebSocketGateway;
   handler: () => Promise<HttpHandler>;
@@ -32,6 +39,9 @@ export interface HttpServerOptions {
   log: (entry: Record<string, unknown>) => void;
 }
 
+/** Locally the API, the WebSocket and the sign-in issuer all share the dashboard's origin ('self'). */
+const DASHBOARD_CSP = dashboardContentSecurityPolicy([]);
+
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -45,6 +55,11 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
   '.map': 'application/json; charset=utf-8',
 };
+
+/** A header echoed into a log line, cut short: it is whatever the client sent. */
+function capField(value: string | undefined): string | undefined {
+  return value === undefined || value.length <= 200 ? value : `${value.slice(0, 200)}…`;
+}
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -117,6 +132,7 @@ async function serveStatic(staticDir: string, pathname: string, res: ServerRespo
     'content-length': info.size,
     'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
     'x-content-type-options': 'nosniff',
+    'content-security-policy': DASHBOARD_CSP,
   });
   if (method === 'HEAD') return void res.end();
   createReadStream(file).pipe(res);
@@ -124,10 +140,15 @@ async function serveStatic(staticDir: string, pathname: string, res: ServerRespo
 
 export function createHttpServer(options: HttpServerOptions): http.Server {
   const { gateway, log } = options;
+  const hosts = createHostPolicy(options.host, () => (server.address() as AddressInfo | null)?.port ?? 0, options.allowedOrigins);
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
-    const host = req.headers.host ?? 'localhost';
+    // A name that is not this server's (a DNS-rebinding page, a forged Host) gets nothing, not even endpoints.
+    if (!hosts.isOwnHost(req.headers.host)) {
+      return sendJson(res, 421, { error: { code: 'MISDIRECTED_REQUEST', message: 'this server does not answer for that Host' } });
+    }
+    const host = req.headers.host || hosts.canonicalHost();
     if (url.pathname === '/config.json') {
       const auth = options.authIssuer ? options.authIssuer.config(host) : options.auth;
       return sendJson(res, 200, { apiUrl: `http://${host}/api`, wsUrl: `ws://${host}/ws`, auth });
@@ -172,7 +193,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     return serveStatic(options.staticDir, url.pathname, res, req.method);
   }
 
-  const server = http.createServer((req, res) => {
+  const server: http.Server = http.createServer((req, res) => {
     route(req, res).catch((err: Error) => {
       log({ level: 'error', message: 'request failed', url: req.url, error: err.message });
       if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'the request could not be answered' } });
@@ -182,6 +203,12 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
   server.on('upgrade', (req, socket, head) => {
     socket.on('error', () => socket.destroy());
     const pathname = new URL(req.url ?? '/', 'http://local').pathname;
+    // Browsers send the page's Origin on a WebSocket upgrade and never let a page forge it.
+    if (!hosts.isOwnHost(req.headers.host) || !hosts.isAllowedOrigin(req.headers.origin)) {
+      log({ level: 'warn', message: 'WebSocket upgrade refused: foreign Host or Origin', host: capField(req.headers.host), origin: capField(req.headers.origin) });
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     if (pathname === '/ws' || pathname === '/ws/') gateway.handleUpgrade(req, socket, head);
     else {
       socket.write('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');

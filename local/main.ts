@@ -1,7 +1,7 @@
 /**
  * `npm start`: the whole of vigia on this machine, with simulated sensors.
  *   npm start -- [--sensors N] [--no-sim]
- * Settings: HOST, PORT, MQTT_PORT, MQTTS_PORT, DATA_DIR, MQTT_URL, AUTH (see README).
+ * Settings: HOST, PORT, MQTT_PORT, MQTTS_PORT, DATA_DIR, MQTT_URL, AUTH, ALLOWED_ORIGINS (see README).
  */
 import { startSimulation, type Simulation } from '../device-sim/index.js';
 import { buildFrontendIfStale } from './frontend.js';
@@ -52,6 +52,22 @@ function windowEnv(): number {
   return Number(text);
 }
 
+/** ALLOWED_ORIGINS: a comma list of origins (scheme://host[:port]) trusted besides the runtime's own. */
+function originsEnv(): string[] {
+  const list = (process.env.ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== '');
+  for (const origin of list) {
+    let valid = false;
+    try {
+      const url = new URL(origin);
+      valid = (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === origin.replace(/\/+$/, '');
+    } catch {
+      valid = false;
+    }
+    if (!valid) usage(`ALLOWED_ORIGINS takes origins such as http://localhost:5173, got "${origin}"`);
+  }
+  return list;
+}
+
 async function main(): Promise<void> {
   const { sensors } = parseArgs(process.argv.slice(2));
   try {
@@ -69,6 +85,7 @@ async function main(): Promise<void> {
     ingest: ingestEnv(),
     ingestWindowMs: windowEnv(),
     auth: authEnv(),
+    allowedOrigins: originsEnv(),
   });
 
   let sim: Simulation | undefined;

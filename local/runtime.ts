@@ -13,9 +13,12 @@ import { RULES } from '../lambdas/shared/rules.js';
 import { authorize, bearerToken } from '../lambdas/core/auth.js';
 import { LocalAuthIssuer } from './auth-issuer.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
-import { startBroker, type LocalBroker } from './broker.js';
+import { startBroker, type BrokerOptions, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
+import { boundedLog } from './bounded-log.js';
+import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
+import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { WebSocketGateway } from './gateway.js';
 import { createHttpServer } from './http-server.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
@@ -52,6 +55,15 @@ export interface RuntimeOptions {
    */
   auth?: boolean;
   log?: (entry: Record<string, unknown>) => void;
+  /**
+   * Origins besides the runtime's own whose pages may use `/ws` and whose Host is answered (e.g. the Vite
+   * dev server, `http://localhost:5173`). @default none
+   */
+  allowedOrigins?: string[];
+  /** Caps of the dead-letter file (size before rotation, payload kept per entry). */
+  deadLetterLimits?: DeadLetterLimits;
+  /** The embedded broker's limits on connections not yet accepted (handshake and CONNECT timeouts, cap). */
+  brokerLimits?: Pick<BrokerOptions, 'tlsHandshakeTimeoutMs' | 'connectTimeoutMs' | 'maxPendingConnections'>;
 }
 
 export interface LocalRuntime {
@@ -77,7 +89,7 @@ function defaultLog(entry: Record<string, unknown>): void {
 }
 
 /** The settings the handlers read, pointed at the local stand-ins. */
-function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string): void {
+function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string, credentials: StandInCredentials): void {
   Object.assign(process.env, {
     [ENV.readingsTable]: LOCAL_TABLES.readings.name,
     [ENV.rollupsTable]: LOCAL_TABLES.rollups.name,
@@ -90,10 +102,10 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
     [METRICS_MODE_ENV]: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
     AWS_ENDPOINT_URL_SQS: awsEndpoint,
-    // Local stand-ins check no signature; never send real credentials to them.
+    // The stand-ins answer only this runtime's own credentials (never real ones: they are made up per start).
     AWS_REGION: 'local',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_SESSION_TOKEN: '',
     AWS_PROFILE: '',
     AWS_EC2_METADATA_DISABLED: 'true',
@@ -130,7 +142,7 @@ async function listen(server: import('node:http').Server, port: number, host: st
 export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<LocalRuntime> {
   const host = options.host ?? '127.0.0.1';
   const dataDir = path.resolve(options.dataDir ?? '.data');
-  const log = options.log ?? defaultLog;
+  const log = boundedLog(options.log ?? defaultLog);
   // Set before the first SDK client (the DynamoDB stand-in's) is built: the SDK checks it then, once.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const staticDir =
@@ -141,6 +153,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
   await mkdir(dataDir, { recursive: true });
   const deadLetterFile = path.join(dataDir, 'dead-letters.jsonl');
   const failedInvocationsFile = path.join(dataDir, 'failed-invocations.jsonl');
+  const deadLetters = new DeadLetterFile(deadLetterFile, options.deadLetterLimits);
 
   const cleanups: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -150,7 +163,9 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
   };
 
   try {
-    const dynamo: LocalDynamo = await startDynamo(dataDir, host);
+    // Internal stand-ins: on loopback whatever `host` is, and answering only this runtime's credentials.
+    const credentials = newStandInCredentials();
+    const dynamo: LocalDynamo = await startDynamo(dataDir, credentials);
     cleanups.push(() => dynamo.close());
 
     let bus: MessageBus | undefined;
@@ -163,7 +178,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       log,
     });
     const aws: AwsStandIns = await startAwsStandIns({
-      host,
+      credentials,
       gateway,
       bus: {
         publish: (topic, payload, qos) => {
@@ -173,11 +188,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         onMessage: () => undefined,
         close: async () => undefined,
       },
-      deadLetterFile,
+      deadLetters,
       log,
     });
     cleanups.push(() => aws.close());
-    configureHandlerEnvironment(dynamo.endpoint, aws.endpoint);
+    configureHandlerEnvironment(dynamo.endpoint, aws.endpoint, credentials);
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 
@@ -204,6 +219,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         mqttPort: options.mqttPort ?? 1883,
         mqttsPort: options.mqttsPort ?? 8883,
         dataDir,
+        ...options.brokerLimits,
         log: (entry) => log({ component: 'broker', ...entry }),
       });
       bus = broker;
@@ -213,6 +229,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     cleanups.push(() => bus!.close());
 
     const server = createHttpServer({
+      host,
+      allowedOrigins: options.allowedOrigins,
       staticDir,
       gateway,
       handler: async () => (await import('../lambdas/handlers/http-api.js')).handler,
@@ -228,7 +246,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             return authorize(bearerToken(authorization), verifier);
           }
         : null,
-      metrics: () => localMetricsRegistry.toPrometheus(),
+      metrics: () => localMetricsRegistry.toPrometheus() + deadLetters.toPrometheus(),
       log,
     });
     const port = await listen(server, options.port ?? 3000, host);

@@ -40,6 +40,15 @@ const timeFormat = new Intl.DateTimeFormat(undefined, {
 
 const pointer = new WeakMap<uPlot, { left: number; top: number }>();
 
+/** One tooltip line: a bold label, then the value, both as text. */
+function tipRow(label: string, value: string): HTMLDivElement {
+  const row = document.createElement('div');
+  const name = document.createElement('b');
+  name.textContent = label;
+  row.append(name, ` ${value}`);
+  return row;
+}
+
 /** A tooltip that follows the cursor: local time and exact values. */
 function tooltipPlugin(metric: string, unit: string, aggregated: boolean): uPlot.Plugin {
   let tip: HTMLDivElement;
@@ -67,10 +76,14 @@ function tooltipPlugin(metric: string, unit: string, aggregated: boolean): uPlot
         }
         const x = u.data[0][idx];
         const when = timeFormat.format(new Date(x * 1000));
+        // Text nodes only: the unit and metric name come from devices (a unit may be `<img src=x>`).
         const rows = aggregated
-          ? `<div><b>avg</b> ${fmt(u.data[3][idx])}</div><div><b>min</b> ${fmt(u.data[1][idx])}</div><div><b>max</b> ${fmt(u.data[2][idx])}</div>`
-          : `<div><b>${metric}</b> ${fmt(u.data[1][idx])}</div>`;
-        tip.innerHTML = `<div class="chart-tip-time">${when}</div>${rows}`;
+          ? [tipRow('avg', fmt(u.data[3][idx])), tipRow('min', fmt(u.data[1][idx])), tipRow('max', fmt(u.data[2][idx]))]
+          : [tipRow(metric, fmt(u.data[1][idx]))];
+        const time = document.createElement('div');
+        time.className = 'chart-tip-time';
+        time.textContent = when;
+        tip.replaceChildren(time, ...rows);
         tip.hidden = false;
         const left = u.valToPos(x, 'x');
         const flip = left > u.over.clientWidth / 2;

@@ -2,6 +2,7 @@
  * The dashboard's data transforms: pure functions over readings and buckets, no DOM, no network.
  * Timestamps are epoch milliseconds throughout; the charts convert to seconds at the edge.
  */
+import { own } from './own.js';
 
 export interface Reading {
   ts: number;
@@ -109,7 +110,7 @@ export function foldIntoBuckets(buckets: Bucket[], reading: Reading, bucketMs: n
   }
   const bucket = buckets[i];
   for (const [metric, value] of Object.entries(reading.values)) {
-    const agg = bucket.values[metric];
+    const agg = own(bucket.values, metric);
     if (!agg) bucket.values[metric] = { min: value, max: value, avg: value, count: 1 };
     else {
       const count = agg.count + 1;
@@ -134,7 +135,7 @@ export function bucketsToBand(
   const max: (number | null)[] = new Array(buckets.length);
   const avg: (number | null)[] = new Array(buckets.length);
   for (let i = 0; i < buckets.length; i++) {
-    const agg = buckets[i].values[metric];
+    const agg = own(buckets[i].values, metric);
     x[i] = buckets[i].ts / 1000;
     min[i] = agg ? agg.min : null;
     max[i] = agg ? agg.max : null;
@@ -149,7 +150,7 @@ export function readingsToColumns(readings: ReadonlyArray<Reading>, metric: stri
   const y: (number | null)[] = new Array(readings.length);
   for (let i = 0; i < readings.length; i++) {
     x[i] = readings[i].ts / 1000;
-    const v = readings[i].values[metric];
+    const v = own(readings[i].values, metric);
     y[i] = v === undefined ? null : v;
   }
   return { x, y };
@@ -168,12 +169,12 @@ export function seriesToCsv(series: Series, metrics: string[]): string {
   const cell = (v: number | undefined) => (v === undefined ? '' : String(v));
   if (series.resolution === 'raw') {
     rows.push(['ts', ...metrics].join(','));
-    for (const p of series.points) rows.push([new Date(p.ts).toISOString(), ...metrics.map((m) => cell(p.values[m]))].join(','));
+    for (const p of series.points) rows.push([new Date(p.ts).toISOString(), ...metrics.map((m) => cell(own(p.values, m)))].join(','));
   } else {
     rows.push(['ts', ...metrics.flatMap((m) => [`${m}_min`, `${m}_max`, `${m}_avg`, `${m}_count`])].join(','));
     for (const p of series.points) {
       const cells = metrics.flatMap((m) => {
-        const a = p.values[m];
+        const a = own(p.values, m);
         return a ? [cell(a.min), cell(a.max), cell(a.avg), cell(a.count)] : ['', '', '', ''];
       });
       rows.push([new Date(p.ts).toISOString(), ...cells].join(','));

@@ -4,6 +4,7 @@ import { filterAndSort, formatAgo, formatValue, type Reading, type SortKey } fro
 import { SPARK_WINDOW_MS, type FleetSensor, type FleetStore } from './fleet';
 import { useNow, usePrefersDark, useStore } from './hooks';
 import type { ConnectionState } from './live';
+import { own } from './own';
 
 /** A sensor silent this long is shown with stale values even before the 10-minute offline rule. */
 export const STALE_AFTER_MS = 60_000;
@@ -96,7 +97,7 @@ const SensorCard = memo(function SensorCard({
                 <dt>{metric}</dt>
                 <dd data-metric={metric}>
                   {formatValue(v)}
-                  {sensor.units[metric] ? <span class="unit"> {sensor.units[metric]}</span> : null}
+                  {own(sensor.units, metric) ? <span class="unit"> {own(sensor.units, metric)}</span> : null}
                 </dd>
               </div>
             ))}
@@ -144,7 +145,7 @@ function Sparkline({ points, metric, now }: { points: Reading[]; metric: string 
     let lo = Infinity;
     let hi = -Infinity;
     for (const p of points) {
-      const v = p.values[metric];
+      const v = own(p.values, metric);
       if (v === undefined || p.ts < start) continue;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
@@ -161,7 +162,7 @@ function Sparkline({ points, metric, now }: { points: Reading[]; metric: string 
     const stride = Math.max(1, Math.floor(points.length / (width * 2)));
     for (let i = 0; i < points.length; i += stride) {
       const p = points[i];
-      const v = p.values[metric];
+      const v = own(p.values, metric);
       if (v === undefined || p.ts < start) continue;
       const x = ((p.ts - start) / span) * width;
       const y = height - ((v - lo) / (hi - lo)) * height;

@@ -20,6 +20,7 @@ import {
 import { ErrorState, Loading, STALE_AFTER_MS, StatusBadge } from './fleet-view';
 import { useNow } from './hooks';
 import type { ConnectionState, LiveConnection } from './live';
+import { own } from './own';
 
 const RANGES: Array<{ key: RangeKey; label: string }> = [
   { key: 'live', label: 'Live' },
@@ -292,7 +293,7 @@ export function SensorView({
                 <dt>{m}</dt>
                 <dd>
                   {formatValue(v)}
-                  {info.units[m] ? <span class="unit"> {info.units[m]}</span> : null}
+                  {own(info.units, m) ? <span class="unit"> {own(info.units, m)}</span> : null}
                 </dd>
               </div>
             ))}
@@ -348,9 +349,9 @@ export function SensorView({
                 <figure key={`${m}-${s.series.resolution}`} class="chart-card">
                   <figcaption>
                     {m}
-                    {info?.units[m] ? <span class="muted"> ({info.units[m]})</span> : null}
+                    {own(info?.units, m) ? <span class="muted"> ({own(info?.units, m)})</span> : null}
                   </figcaption>
-                  <MetricChart series={s.series} metric={m} unit={info?.units[m]} revision={revision} />
+                  <MetricChart series={s.series} metric={m} unit={own(info?.units, m)} revision={revision} />
                 </figure>
               ))
             : null}

@@ -54,6 +54,11 @@ class Violations {
   }
 }
 
+/** A device-supplied name quoted in a rejection reason, cut short: reasons are logged and dead-lettered. */
+function shown(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -88,10 +93,10 @@ function checkReading(
   for (const name of names) {
     const value = parts.values[name];
     if (!isMetricName(name)) {
-      v.add('INVALID_VALUE', `${where}: "${name}" is not a valid metric name`);
+      v.add('INVALID_VALUE', `${where}: "${shown(name)}" is not a valid metric name`);
       ok = false;
     } else if (typeof value !== 'number' || !Number.isFinite(value)) {
-      v.add('INVALID_VALUE', `${where}: metric "${name}" must be a finite number`);
+      v.add('INVALID_VALUE', `${where}: metric "${shown(name)}" must be a finite number`);
       ok = false;
     } else {
       values[name] = value;
@@ -112,7 +117,7 @@ function checkReading(
         // A unit for a metric absent from values is ignored.
         if (!Object.hasOwn(parts.values, name)) continue;
         if (typeof unit !== 'string' || codePoints(unit) < 1 || codePoints(unit) > MAX_UNIT_CODE_POINTS) {
-          v.add('INVALID_SHAPE', `${where}: unit of "${name}" must be a string of 1 to ${MAX_UNIT_CODE_POINTS} characters`);
+          v.add('INVALID_SHAPE', `${where}: unit of "${shown(name)}" must be a string of 1 to ${MAX_UNIT_CODE_POINTS} characters`);
           ok = false;
         } else {
           units[name] = unit;
@@ -148,7 +153,7 @@ function checkObject(obj: Record<string, unknown>, where: string, inBatch: boole
     let ok = true;
     for (const key of Object.keys(obj)) {
       if (!RESERVED_KEYS.has(key)) {
-        v.add('INVALID_SHAPE', `${where}: unknown key "${key}" (a reading has only ts, values, units)`);
+        v.add('INVALID_SHAPE', `${where}: unknown key "${shown(key)}" (a reading has only ts, values, units)`);
         ok = false;
       }
     }
@@ -220,7 +225,7 @@ export function parseTelemetry(payload: Uint8Array, ctx: TelemetryContext): Tele
     v.add('TOO_LARGE', `payload of ${payload.byteLength} bytes is over ${MAX_PAYLOAD_BYTES}`);
   }
   if (!SENSOR_ID_PATTERN.test(ctx.sensorId)) {
-    v.add('INVALID_SENSOR_ID', `sensorId "${ctx.sensorId}" must match ${SENSOR_ID_PATTERN.source}`);
+    v.add('INVALID_SENSOR_ID', `sensorId "${shown(ctx.sensorId)}" must match ${SENSOR_ID_PATTERN.source}`);
   }
 
   const violation = v.first();

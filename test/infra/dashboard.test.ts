@@ -42,6 +42,26 @@ describe('Dashboard', () => {
     );
   });
 
+  it('answers every dashboard path with a Content-Security-Policy that allows no inline script', () => {
+    const config = resources[vigia.logicalId(vigia.stack.dashboard.distribution)].Properties.DistributionConfig;
+    const policyIds = [config.DefaultCacheBehavior, ...config.CacheBehaviors].map((b: any) => b.ResponseHeadersPolicyId);
+    for (const id of policyIds) {
+      expect(id).toEqual({ Ref: expect.any(String) });
+      const policy = resources[id.Ref];
+      expect(policy.Type).toBe('AWS::CloudFront::ResponseHeadersPolicy');
+      const headers = policy.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+      const csp = JSON.stringify(headers.ContentSecurityPolicy.ContentSecurityPolicy);
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).toContain("object-src 'none'");
+      expect(csp).toContain('wss://*.execute-api.');
+      expect(csp).not.toContain('unsafe-inline');
+      expect(headers.ContentSecurityPolicy.Override).toBe(true);
+      expect(headers.StrictTransportSecurity).toMatchObject({ Override: true, IncludeSubdomains: true });
+      expect(headers.ContentTypeOptions).toEqual({ Override: true });
+      expect(headers.FrameOptions).toEqual({ FrameOption: 'DENY', Override: true });
+    }
+  });
+
   it('serves through CloudFront with origin access control, HTTPS only, security headers, index.html at the root', () => {
     const config = resources[vigia.logicalId(vigia.stack.dashboard.distribution)].Properties.DistributionConfig;
     expect(config.DefaultRootObject).toBe('index.html');

@@ -9,6 +9,7 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { startLocalRuntime, type LocalRuntime, type RuntimeOptions } from '../../local/runtime.js';
@@ -347,16 +348,18 @@ export async function readDeadLetters(runtime: LocalRuntime): Promise<DeadLetter
 
 /**
  * Publishes as the system through the runtime's IoT data-plane stand-in (the path commands take), e.g. to a
- * topic no device could publish to. Its address is set in IOT_DATA_ENDPOINT when the runtime starts.
+ * topic no device could publish to. Its address and the credentials it answers are set in the environment
+ * (IOT_DATA_ENDPOINT, AWS_ACCESS_KEY_ID) when the runtime starts; the SDK client signs with them.
  */
 export async function publishInternally(topic: string, payload: string | Buffer, qos: 0 | 1 = 1): Promise<void> {
   const endpoint = process.env.IOT_DATA_ENDPOINT;
   if (!endpoint) throw new Error('IOT_DATA_ENDPOINT is not set: start the runtime first');
-  const res = await fetch(`${endpoint}/topics/${encodeURIComponent(topic)}?qos=${qos}`, {
-    method: 'POST',
-    body: typeof payload === 'string' ? payload : new Uint8Array(payload),
-  });
-  if (res.status !== 200) throw new Error(`internal publish to ${topic}: ${res.status} ${await res.text()}`);
+  const client = new IoTDataPlaneClient({ endpoint });
+  try {
+    await client.send(new PublishCommand({ topic, qos, payload: typeof payload === 'string' ? Buffer.from(payload) : payload }));
+  } finally {
+    client.destroy();
+  }
 }
 
 /** Ends child processes a test started (SIGKILL) and waits for them to exit. */

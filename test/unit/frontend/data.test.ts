@@ -15,6 +15,7 @@ import {
   type Reading,
 } from '../../../frontend/src/data.js';
 import { backoffDelay } from '../../../frontend/src/live.js';
+import { own } from '../../../frontend/src/own.js';
 
 const r = (ts: number, temperature = ts / 1000): Reading => ({ ts, values: { temperature } });
 
@@ -195,5 +196,22 @@ describe('formatAgo and backoffDelay', () => {
     expect(backoffDelay(0, () => 1)).toBe(500);
     expect(backoffDelay(3, () => 1)).toBe(4000);
     expect(backoffDelay(20, () => 1)).toBe(30_000);
+  });
+});
+
+describe('metrics named like Object.prototype members', () => {
+  it('a metric a reading or bucket lacks is a gap, even when it is named constructor or toString', () => {
+    const readings = [{ ts: 1000, values: { temperature: 1 } }];
+    expect(readingsToColumns(readings, 'constructor').y).toEqual([null]);
+    const buckets = [{ ts: 0, values: { temperature: { min: 1, max: 1, avg: 1, count: 1 } } }];
+    expect(bucketsToBand(buckets, 'toString').avg).toEqual([null]);
+    const folded = foldIntoBuckets([{ ts: 0, values: {} }], { ts: 10, values: { constructor: 5 } } as never, 60_000);
+    expect(folded[0].values.constructor).toEqual({ min: 5, max: 5, avg: 5, count: 1 });
+  });
+
+  it('own() never answers a prototype member for a unit', () => {
+    expect(own({ temperature: '°C' }, 'constructor')).toBeUndefined();
+    expect(own({ constructor: 'V' }, 'constructor')).toBe('V');
+    expect(own(undefined, 'temperature')).toBeUndefined();
   });
 });
