@@ -6,6 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import type { CostLine, Estimate, Fleet, Ingest } from './model.js';
 import { byService, DEFAULT_INGEST, monthlyCost, SERVICES, streamShardsFor } from './model.js';
+import type { MeasureOptions } from './measure.js';
 import { PRICES } from './prices.js';
 
 export class UsageError extends Error {}
@@ -174,10 +175,71 @@ export function main(argv: string[], out: (text: string) => void, err: (text: st
   return 0;
 }
 
+export const MEASURE_USAGE =
+  'usage: npm run cost -- --measure [--sensors 20] [--interval 1s] [--dashboards 2] [--duration 10s] [--ingest stream|direct]';
+
+/** `--measure` arguments: a small fleet by default, run on this machine. */
+export function parseMeasureArgs(argv: string[]): MeasureOptions {
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--measure' || arg === '--json') continue;
+    const [flag, inline] = arg.split(/=(.*)/s, 2);
+    if (!['--sensors', '--interval', '--dashboards', '--duration', '--ingest'].includes(flag)) {
+      throw new UsageError(`unknown argument '${arg}' with --measure`);
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+    values.set(flag, value);
+  }
+  const ingest = values.get('--ingest') ?? DEFAULT_INGEST;
+  if (ingest !== 'direct' && ingest !== 'stream') throw new UsageError(`--ingest: '${ingest}' is neither stream nor direct`);
+  const sensors = wholeNumber('--sensors', values.get('--sensors') ?? '20', 1);
+  if (sensors > 2_000) throw new UsageError('--sensors: at most 2,000 on one machine');
+  const durationS = parseInterval(values.get('--duration') ?? '10s');
+  if (durationS > 600) throw new UsageError('--duration: at most 10 minutes');
+  return {
+    sensors,
+    intervalS: parseInterval(values.get('--interval') ?? '1s'),
+    dashboards: wholeNumber('--dashboards', values.get('--dashboards') ?? '2', 0),
+    durationS,
+    ingest: ingest as Ingest,
+  };
+}
+
+async function measureMain(argv: string[]): Promise<number> {
+  let options: MeasureOptions;
+  try {
+    options = parseMeasureArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`cost: ${e.message}\n${MEASURE_USAGE}`);
+    return 2;
+  }
+  const { formatMeasurement, measureFleet } = await import('./measure.js');
+  const measurement = await measureFleet(options);
+  console.log(formatMeasurement(measurement));
+  if (argv.includes('--json')) console.log(JSON.stringify(measurement.detail, null, 2));
+  return 0;
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = main(
-    process.argv.slice(2),
-    (text) => console.log(text),
-    (text) => console.error(text),
-  );
+  const argv = process.argv.slice(2);
+  if (argv.includes('--measure')) {
+    measureMain(argv).then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err: Error) => {
+        console.error(`cost --measure failed: ${err.stack ?? err.message}`);
+        process.exitCode = 1;
+      },
+    );
+  } else {
+    process.exitCode = main(
+      argv,
+      (text) => console.log(text),
+      (text) => console.error(text),
+    );
+  }
 }

@@ -17,8 +17,15 @@ export const LOCAL_TABLES = {
   connections: { name: 'vigia-connections', definition: CONNECTIONS_TABLE },
 } as const;
 
+/** Capacity units consumed per table since the stand-in started, as DynamoDB on demand would bill them. */
+export type ConsumedCapacity = Record<string, { read: number; write: number }>;
+
 export interface LocalDynamo {
   endpoint: string;
+  /** The consumed capacity as last reported by the stand-in (at most 250 ms old). */
+  readonly consumed: ConsumedCapacity;
+  /** The consumed capacity up to now. */
+  capacity(): Promise<ConsumedCapacity>;
   close(): Promise<void>;
 }
 
@@ -54,6 +61,13 @@ export async function startDynamo(dataDir: string, host: string): Promise<LocalD
   worker.removeAllListeners('exit');
   worker.on('error', (err) => console.error(JSON.stringify({ level: 'error', message: 'DynamoDB stand-in failed', error: err.message })));
   const endpoint = `http://${host}:${port}`;
+  let consumed: ConsumedCapacity = {};
+  const capacityWaiters: Array<(c: ConsumedCapacity) => void> = [];
+  worker.on('message', (msg: { type: string; tables?: ConsumedCapacity }) => {
+    if (msg.type !== 'capacity') return;
+    consumed = msg.tables ?? {};
+    for (const resolve of capacityWaiters.splice(0)) resolve(consumed);
+  });
 
   const client = new DynamoDBClient({
     endpoint,
@@ -70,6 +84,14 @@ export async function startDynamo(dataDir: string, host: string): Promise<LocalD
   }
   return {
     endpoint,
+    get consumed() {
+      return consumed;
+    },
+    capacity: () =>
+      new Promise<ConsumedCapacity>((resolve) => {
+        capacityWaiters.push(resolve);
+        worker.postMessage('capacity');
+      }),
     close: async () => {
       await new Promise<void>((resolve) => {
         worker.on('message', (msg: { type: string }) => {

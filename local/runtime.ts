@@ -15,6 +15,7 @@ import { LocalAuthIssuer } from './auth-issuer.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
+import { BillingMeter, type BillingSnapshot } from './billing.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
 import { WebSocketGateway } from './gateway.js';
 import { createHttpServer } from './http-server.js';
@@ -67,6 +68,10 @@ export interface LocalRuntime {
   rules: RuleRunner;
   /** The local token issuer when sign-in is on, else null. */
   authIssuer: LocalAuthIssuer | null;
+  /** The billable units caused so far (also in `GET /api/metrics`). */
+  billing: BillingMeter;
+  /** The billable units up to now, DynamoDB's capacity included without delay. */
+  billed(): Promise<BillingSnapshot>;
   close(): Promise<void>;
 }
 
@@ -113,6 +118,20 @@ const handlers = {
   presence: async () => (await import('../lambdas/handlers/presence.js')).handler as RuleHandler,
 };
 
+/** Each loaded handler wrapped so its calls are billed as invocations of the named function. */
+function meteredLoaders<K extends string, H extends (...args: never[]) => Promise<unknown>>(
+  billing: BillingMeter,
+  loaders: Record<K, () => Promise<H>>,
+  names: Record<K, string>,
+): Record<K, () => Promise<H>> {
+  return Object.fromEntries(
+    Object.entries<() => Promise<H>>(loaders).map(([key, load]) => {
+      let wrapped: Promise<H> | undefined;
+      return [key, () => (wrapped ??= load().then((h) => billing.metered(names[key as K], h as never) as unknown as H))];
+    }),
+  ) as Record<K, () => Promise<H>>;
+}
+
 async function listen(server: import('node:http').Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -152,12 +171,18 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
   try {
     const dynamo: LocalDynamo = await startDynamo(dataDir, host);
     cleanups.push(() => dynamo.close());
+    const ingest = options.ingest ?? 'queued';
+    // Stream ingest bills one rule and a Kinesis record per message; the other modes a rule per function.
+    const billing = new BillingMeter({ ingest: String(ingest) === 'stream' ? 'stream' : 'direct', dynamo: () => dynamo.consumed });
 
     let bus: MessageBus | undefined;
     const authIssuer = options.auth ? await LocalAuthIssuer.create(dataDir) : null;
+    const websocketHandler = meteredLoaders(billing, { ws: async () => (await import('../lambdas/handlers/websocket.js')).handler }, { ws: 'WebSocket' }).ws;
+    const authorizerHandler = meteredLoaders(billing, { auth: async () => (await import('../lambdas/handlers/ws-authorizer.js')).handler }, { auth: 'ConnectAuthorizer' }).auth;
     const gateway = new WebSocketGateway({
-      handler: async () => (await import('../lambdas/handlers/websocket.js')).handler,
-      authorizer: authIssuer ? async () => (await import('../lambdas/handlers/ws-authorizer.js')).handler : null,
+      handler: websocketHandler,
+      authorizer: authIssuer ? authorizerHandler : null,
+      meter: billing,
       domainName: `${host}`,
       stage: 'ws',
       log,
@@ -182,11 +207,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     localMetricsRegistry.reset();
 
     const rules = new RuleRunner({
-      handlers,
+      handlers: meteredLoaders(billing, handlers, { historyWriter: 'HistoryWriter', broadcaster: 'Broadcaster', presence: 'Presence' }),
       journalFile: path.join(dataDir, 'rules-journal.jsonl'),
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
-      mode: options.ingest ?? 'queued',
+      mode: ingest,
       batchWindowMs: options.ingestWindowMs,
       log,
     });
@@ -208,14 +233,17 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       });
       bus = broker;
     }
-    bus.onMessage(rules.accept);
+    bus.onMessage((topic, payload, meta) => {
+      billing.onMessage(topic, payload, meta.clientId !== null, meta.receivedAt);
+      return rules.accept(topic, payload, meta);
+    });
     // The broker closes first, so nothing new arrives while the rules drain.
     cleanups.push(() => bus!.close());
 
     const server = createHttpServer({
       staticDir,
       gateway,
-      handler: async () => (await import('../lambdas/handlers/http-api.js')).handler,
+      handler: meteredLoaders(billing, { api: async () => (await import('../lambdas/handlers/http-api.js')).handler }, { api: 'HttpApi' }).api,
       ready: () => (external ? external.connected : true),
       auth: null,
       authIssuer,
@@ -228,7 +256,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             return authorize(bearerToken(authorization), verifier);
           }
         : null,
-      metrics: () => localMetricsRegistry.toPrometheus(),
+      metrics: () => localMetricsRegistry.toPrometheus() + billing.toPrometheus(),
       log,
     });
     const port = await listen(server, options.port ?? 3000, host);
@@ -259,6 +287,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       gateway,
       rules,
       authIssuer,
+      billing,
+      billed: async () => {
+        await dynamo.capacity();
+        return billing.snapshot();
+      },
       urls: {
         dashboard: `${base}/`,
         api: `${base}/api`,

@@ -104,7 +104,7 @@ export function ruleSql(rule: Pick<RuleDefinition, 'select' | 'topicFilter'>): s
 
 /** The event a Lambda action receives for a message that matched the rule. */
 export function projectRuleEvent(
-  rule: RuleDefinition,
+  rule: Pick<RuleDefinition, 'select'>,
   topic: string,
   payload: Buffer,
   receivedAt: number,
