@@ -290,9 +290,13 @@ export class Telemetry extends Construct {
     }
   }
 
-  /** The rule devices send telemetry through (Basic Ingest: `$aws/rules/<its name>/sensors/<id>/telemetry`). */
-  get telemetryRule(): CfnTopicRule {
-    return this.rules[this.ingest === 'stream' ? TELEMETRY_STREAM_RULE.id : 'StoreTelemetry']!;
+  /**
+   * Stream ingest: the one telemetry rule, which devices may also reach by Basic Ingest
+   * (`$aws/rules/<its name>/sensors/<id>/telemetry`). Undefined in direct mode, where a Basic Ingest message
+   * would reach one of the two telemetry rules only.
+   */
+  get basicIngestRule(): CfnTopicRule | undefined {
+    return this.ingest === 'stream' ? this.rules[TELEMETRY_STREAM_RULE.id] : undefined;
   }
 }
 

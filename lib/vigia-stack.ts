@@ -64,7 +64,8 @@ export class VigiaStack extends Stack {
       realtime,
       ...(props.ingest ?? ingestFromContext(this)),
     }));
-    devices.allowBasicIngest(telemetry.telemetryRule.ref);
+    const basicIngestRule = telemetry.basicIngestRule;
+    if (basicIngestRule) devices.allowBasicIngest(basicIngestRule.ref);
     const api = (this.api = new Api(this, 'Api', { functions, history, allowedOrigin: dashboard.url, auth }));
     // config.json needs both URLs, so it is written by a deployment of its own, after both exist.
     this.dashboardConfig = new DashboardConfig(this, 'DashboardConfig', {
@@ -96,8 +97,9 @@ export class VigiaStack extends Stack {
     new CfnOutput(this, 'IotDataEndpoint', { value: devices.dataEndpoint, description: 'IoT data endpoint; devices connect to its host with MQTT over mutual TLS (port 8883)' });
     new CfnOutput(this, 'DevicePolicyName', { value: devices.devicePolicy.ref, description: 'IoT policy to attach to each device certificate' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.alarmTopic.topicArn, description: 'Alarm notifications (SNS); subscribe to it, or set the context key alarmEmail' });
-    new CfnOutput(this, 'TelemetryRuleName', { value: telemetry.telemetryRule.ref, description: `The rule devices publish telemetry through (${telemetry.ingest} ingest)` });
-    new CfnOutput(this, 'BasicIngestTopic', { value: `$aws/rules/${telemetry.telemetryRule.ref}/sensors/{sensorId}/telemetry`, description: 'Basic Ingest: the telemetry topic that IoT Core does not bill as messaging (contract §2)' });
+    if (basicIngestRule) {
+      new CfnOutput(this, 'BasicIngestTopic', { value: `$aws/rules/${basicIngestRule.ref}/sensors/{sensorId}/telemetry`, description: 'Basic Ingest: the telemetry topic IoT Core does not bill as messaging (contract §2)' });
+    }
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: telemetry.deadLetterQueue.queueUrl, description: 'Rejected payloads and failed deliveries' });
   }
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localMetricsRegistry } from '../lambdas/adapters/memory-metrics.js';
 import { ENV, METRICS_MODE_ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
-import { RULES } from '../lambdas/shared/rules.js';
+import { RULES, TELEMETRY_STREAM_RULE } from '../lambdas/shared/rules.js';
 import { authorize, bearerToken } from '../lambdas/core/auth.js';
 import { LocalAuthIssuer } from './auth-issuer.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
@@ -225,6 +225,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       bus = external;
     } else {
       broker = await startBroker({
+        // Basic Ingest reaches one rule: only stream ingest has a single telemetry rule to send it to.
+        basicIngestRules: String(ingest) === 'stream' ? [TELEMETRY_STREAM_RULE.id] : [],
         host,
         mqttPort: options.mqttPort ?? 1883,
         mqttsPort: options.mqttsPort ?? 8883,

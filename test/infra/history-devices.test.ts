@@ -44,7 +44,7 @@ describe('Device policy', () => {
 
   it('lets a device connect as itself, publish its telemetry (also by Basic Ingest to the telemetry rule), subscribe to and receive its commands, nothing else', () => {
     const policy = resources[vigia.logicalId(vigia.stack.devices.devicePolicy)].Properties.PolicyDocument;
-    const ruleId = vigia.logicalId(vigia.stack.telemetry.telemetryRule);
+    const ruleId = vigia.logicalId(vigia.stack.telemetry.basicIngestRule!);
     const rendered = policy.Statement.map((s: any) => {
       expect(s.Effect).toBe('Allow');
       const parts = s.Resource['Fn::Join'][1];

@@ -121,8 +121,11 @@ describe('ingest: stream (the default)', () => {
     expect(queues).toEqual([vigia.logicalId(vigia.stack.telemetry.deadLetterQueue)]);
   });
 
-  it('devices may publish their own telemetry through Basic Ingest to the telemetry rule only', () => {
-    const ruleId = vigia.logicalId(vigia.stack.telemetry.telemetryRule);
+  it('devices may publish their own telemetry through Basic Ingest to the telemetry rule only; its topic is an output', () => {
+    vigia.template.hasOutput('BasicIngestTopic', {
+      Value: { 'Fn::Join': ['', ['$aws/rules/', ref(vigia.logicalId(vigia.stack.telemetry.basicIngestRule!)), '/sensors/{sensorId}/telemetry']] },
+    });
+    const ruleId = vigia.logicalId(vigia.stack.telemetry.basicIngestRule!);
     vigia.template.hasResourceProperties('AWS::IoT::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
@@ -181,6 +184,13 @@ describe('ingest: direct (context ingest=direct)', () => {
     }
     expect(vigia.template.findResources('AWS::Kinesis::Stream')).toEqual({});
     expect(vigia.template.findResources('AWS::Lambda::EventSourceMapping')).toEqual({});
+  });
+
+  it('devices may not use Basic Ingest: it would reach one of the two telemetry rules only', () => {
+    expect(vigia.stack.telemetry.basicIngestRule).toBeUndefined();
+    const policy = Object.values(vigia.template.findResources('AWS::IoT::Policy'))[0]!;
+    expect(JSON.stringify(policy.Properties.PolicyDocument)).not.toContain('$aws/rules/');
+    expect(vigia.template.findOutputs('BasicIngestTopic')).toEqual({});
   });
 
   it('cdk-nag finds nothing in direct mode either', () => {
