@@ -554,7 +554,8 @@ export function monthlyCost(input: Fleet): Estimate {
     const markedPerLiveBatch = watchedPerShard * someIn(readingsPerWatchedInLiveBatch);
     write(liveBatches * openFraction * markedPerLiveBatch * st.markWritesPerWatchedSensorInBatch * markWrite, true);
     // One `readings` frame per dashboard per live batch holding its cards' readings, split at 32 KB.
-    const cardReadingsPerBatch = (cardsPerDashboard / sensorsPerShard) * liveBatchRecords;
+    // A dashboard's cards spread over the shards; each card has liveBatchRecords / sensorsPerShard readings in a batch.
+    const cardReadingsPerBatch = (cardsPerDashboard / partitions) * (liveBatchRecords / sensorsPerShard);
     liveFrames = dashboards * liveBatches * openFraction * someIn(cardReadingsPerBatch) * frameMessages(Math.max(1, cardReadingsPerBatch));
     concurrency.push(2 * partitions);
   }

@@ -222,6 +222,10 @@ describe('limits the prices do not show', () => {
     const e = monthlyCost({ sensors: 100_000, intervalS: 5, dashboards: 20, design: 'vigia' });
     expect(e.shards).toBe(60);
     expect(e.warnings.filter((w) => !/price tier/.test(w))).toEqual([]);
+    // Frames stay bounded by what the dashboards show: never more than one per reading of their 30 cards.
+    const frames = line(e, 'API Gateway WebSocket', 'messages: live readings').quantity;
+    expect(frames).toBeLessThan(20 * (30 / 5) * MONTH_S);
+    expect(frames).toBeGreaterThan(20 * MONTH_S);
   });
 
   it('refuses a fleet that is no fleet', () => {
