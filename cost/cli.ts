@@ -1,17 +1,19 @@
 /**
- * `npm run cost -- --sensors 100 --interval 5s --dashboards 5 [--ingest direct|queued] [--hours 24]
- * [--metrics 2] [--json]`: vigia's monthly AWS bill beside the naive design's, line by line.
+ * `npm run cost -- --sensors 100 --interval 5s --dashboards 5 [--ingest stream|direct] [--no-basic-ingest]
+ * [--shards N|on-demand] [--history-window 30s] [--hours 24] [--metrics 2] [--json]`: vigia's monthly AWS
+ * bill beside the naive design's, line by line, and the stream shards the fleet needs.
  */
 import { pathToFileURL } from 'node:url';
 import type { CostLine, Estimate, Fleet, Ingest } from './model.js';
-import { byService, monthlyCost, SERVICES } from './model.js';
+import { byService, DEFAULT_INGEST, monthlyCost, SERVICES, streamShardsFor } from './model.js';
+import type { MeasureOptions } from './measure.js';
 import { PRICES } from './prices.js';
 
 export class UsageError extends Error {}
 
 export const USAGE =
   'usage: npm run cost -- --sensors N --interval 5s|1m|500ms|1h --dashboards D ' +
-  '[--ingest direct|queued] [--hours H] [--metrics M] [--json]';
+  '[--ingest stream|direct] [--no-basic-ingest] [--shards N|on-demand] [--history-window 30s] [--hours H] [--metrics M] [--json]';
 
 export interface CostArgs {
   fleet: Omit<Fleet, 'design'>;
@@ -39,12 +41,13 @@ export function parseArgs(argv: string[]): CostArgs {
   let json = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--json') {
-      json = true;
+    if (arg === '--json' || arg === '--no-basic-ingest') {
+      if (arg === '--json') json = true;
+      else values.set(arg, 'true');
       continue;
     }
     const [flag, inline] = arg.split(/=(.*)/s, 2);
-    if (!['--sensors', '--interval', '--dashboards', '--ingest', '--hours', '--metrics'].includes(flag)) {
+    if (!['--sensors', '--interval', '--dashboards', '--ingest', '--shards', '--history-window', '--hours', '--metrics'].includes(flag)) {
       throw new UsageError(`unknown argument '${arg}'`);
     }
     const value = inline ?? argv[++i];
@@ -55,14 +58,27 @@ export function parseArgs(argv: string[]): CostArgs {
   for (const required of ['--sensors', '--interval', '--dashboards']) {
     if (!values.has(required)) throw new UsageError(`${required} is required`);
   }
-  const ingest = values.get('--ingest') ?? 'direct';
-  if (ingest !== 'direct' && ingest !== 'queued') throw new UsageError(`--ingest: '${ingest}' is neither direct nor queued`);
+  const ingest = values.get('--ingest') ?? DEFAULT_INGEST;
+  if (ingest !== 'direct' && ingest !== 'stream') throw new UsageError(`--ingest: '${ingest}' is neither stream nor direct`);
   const fleet: Omit<Fleet, 'design'> = {
     sensors: wholeNumber('--sensors', values.get('--sensors')!, 1),
     intervalS: parseInterval(values.get('--interval')!),
     dashboards: wholeNumber('--dashboards', values.get('--dashboards')!, 0),
     ingest: ingest as Ingest,
   };
+  if (values.has('--no-basic-ingest')) fleet.basicIngest = false;
+  if (values.has('--shards') || values.has('--history-window')) {
+    if (ingest !== 'stream') throw new UsageError('--shards and --history-window apply to --ingest stream only');
+  }
+  if (values.has('--shards')) {
+    const shards = values.get('--shards')!;
+    fleet.shards = shards === 'on-demand' ? 'on-demand' : wholeNumber('--shards', shards, 1);
+  }
+  if (values.has('--history-window')) {
+    const window = parseInterval(values.get('--history-window')!);
+    if (window > 300) throw new UsageError(`--history-window: '${values.get('--history-window')}' is over 300 s`);
+    fleet.historyWindowS = window;
+  }
   if (values.has('--hours')) {
     const hours = Number(values.get('--hours'));
     if (!/^\d+(\.\d+)?$/.test(values.get('--hours')!) || hours > 24) {
@@ -97,7 +113,13 @@ export function formatReport(vigia: Estimate, naive: Estimate): string {
   const out: string[] = [];
   out.push(
     `${f.sensors.toLocaleString('en-US')} sensors, one reading every ${interval(f.intervalS)} (${f.metricsPerReading} metrics), ` +
-      `${f.dashboards} dashboards open ${f.dashboardHoursPerDay} h a day; vigia with ${f.ingest} ingest. ` +
+      `${f.dashboards} dashboards open ${f.dashboardHoursPerDay} h a day; vigia with ${f.ingest} ingest` +
+      (f.ingest === 'stream'
+        ? ` (${f.basicIngest ? 'devices on Basic Ingest' : 'devices on the message broker'}, ${
+            f.shards === 'on-demand' ? 'an on-demand stream' : `${f.shards} shard${f.shards === 1 ? '' : 's'}`
+          }, history window ${f.historyWindowS} s)`
+        : '') +
+      '. ' +
       `30-day month; us-east-1 list prices ${PRICES.iotMessages.asOf} (they may have changed since), no free tier.`,
   );
   out.push('');
@@ -122,6 +144,11 @@ export function formatReport(vigia: Estimate, naive: Estimate): string {
   });
   out.push(`| **total a month** | | | **${usd(vigia.total)}** | | **${usd(naive.total)}** |`);
   out.push('');
+  out.push(`vigia costs ${((100 * vigia.total) / naive.total).toFixed(0)} % of the naive design.`);
+  if (f.ingest === 'stream') {
+    const needed = streamShardsFor(f);
+    out.push(`Stream shards this fleet needs: ${needed} (deploy with -c streamShards=${needed}, or -c streamShards=on-demand).`);
+  }
   out.push(`Biggest line: vigia ${describe(vigia.biggest)} (${usd(vigia.biggest.usd)}); naive ${describe(naive.biggest)} (${usd(naive.biggest.usd)}).`);
   for (const w of vigia.warnings) out.push(`Note${naive.warnings.includes(w) ? '' : ' (vigia)'}: ${w}`);
   for (const w of naive.warnings) if (!vigia.warnings.includes(w)) out.push(`Note (naive): ${w}`);
@@ -148,10 +175,71 @@ export function main(argv: string[], out: (text: string) => void, err: (text: st
   return 0;
 }
 
+export const MEASURE_USAGE =
+  'usage: npm run cost -- --measure [--sensors 20] [--interval 1s] [--dashboards 2] [--duration 10s] [--ingest stream|direct]';
+
+/** `--measure` arguments: a small fleet by default, run on this machine. */
+export function parseMeasureArgs(argv: string[]): MeasureOptions {
+  const values = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--measure' || arg === '--json') continue;
+    const [flag, inline] = arg.split(/=(.*)/s, 2);
+    if (!['--sensors', '--interval', '--dashboards', '--duration', '--ingest'].includes(flag)) {
+      throw new UsageError(`unknown argument '${arg}' with --measure`);
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+    values.set(flag, value);
+  }
+  const ingest = values.get('--ingest') ?? DEFAULT_INGEST;
+  if (ingest !== 'direct' && ingest !== 'stream') throw new UsageError(`--ingest: '${ingest}' is neither stream nor direct`);
+  const sensors = wholeNumber('--sensors', values.get('--sensors') ?? '20', 1);
+  if (sensors > 2_000) throw new UsageError('--sensors: at most 2,000 on one machine');
+  const durationS = parseInterval(values.get('--duration') ?? '10s');
+  if (durationS > 600) throw new UsageError('--duration: at most 10 minutes');
+  return {
+    sensors,
+    intervalS: parseInterval(values.get('--interval') ?? '1s'),
+    dashboards: wholeNumber('--dashboards', values.get('--dashboards') ?? '2', 0),
+    durationS,
+    ingest: ingest as Ingest,
+  };
+}
+
+async function measureMain(argv: string[]): Promise<number> {
+  let options: MeasureOptions;
+  try {
+    options = parseMeasureArgs(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`cost: ${e.message}\n${MEASURE_USAGE}`);
+    return 2;
+  }
+  const { formatMeasurement, measureFleet } = await import('./measure.js');
+  const measurement = await measureFleet(options);
+  console.log(formatMeasurement(measurement));
+  if (argv.includes('--json')) console.log(JSON.stringify(measurement.detail, null, 2));
+  return 0;
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = main(
-    process.argv.slice(2),
-    (text) => console.log(text),
-    (text) => console.error(text),
-  );
+  const argv = process.argv.slice(2);
+  if (argv.includes('--measure')) {
+    measureMain(argv).then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (err: Error) => {
+        console.error(`cost --measure failed: ${err.stack ?? err.message}`);
+        process.exitCode = 1;
+      },
+    );
+  } else {
+    process.exitCode = main(
+      argv,
+      (text) => console.log(text),
+      (text) => console.error(text),
+    );
+  }
 }

@@ -9,13 +9,20 @@ import type { PriceName } from './prices.js';
 import { PRICES, priced } from './prices.js';
 
 export type Design = 'vigia' | 'naive';
-export type Ingest = 'direct' | 'queued';
+export type Ingest = 'direct' | 'stream';
+
+/**
+ * The ingest mode vigia deploys unless told otherwise (lib/telemetry.ts INGEST_DEFAULTS): stream, because at
+ * both reference fleets (100 and 1,000 sensors every 5 s, 5 dashboards) it costs a fraction of direct, whose
+ * per-reading invocations, roll-up writes and frames grow with the fleet (README, "Which ingest mode").
+ */
+export const DEFAULT_INGEST: Ingest = 'stream';
 
 export interface Fleet {
   sensors: number;
   /** Seconds between two readings of one sensor; each reading is one MQTT message. */
   intervalS: number;
-  /** Dashboards open at the same time, each on the fleet view (subscribed to `*`). */
+  /** Dashboards open at the same time, each on the fleet view (subscribed to the cards on its screen). */
   dashboards: number;
   /** Hours a day the dashboards are open. @default 24 (a monitoring screen left on) */
   dashboardHoursPerDay?: number;
@@ -23,29 +30,47 @@ export interface Fleet {
   metricsPerReading?: number;
   design: Design;
   /**
-   * How IoT rules hand messages to the functions: `direct` invokes each function once per message (what the
-   * cloud stack deploys today); `queued` sends them to SQS and each function takes batches.
-   * @default 'direct'
+   * How telemetry reaches the functions: `stream`, one rule onto a Kinesis stream read in batches; `direct`,
+   * a rule per function invoking it once per message.
+   * @default DEFAULT_INGEST
    */
   ingest?: Ingest;
+  /**
+   * Stream ingest: devices publish by Basic Ingest (`$aws/rules/<rule>/…`), which IoT Core does not bill as
+   * messaging. Direct ingest has two telemetry rules, and a Basic Ingest message reaches one rule only.
+   * @default true in stream mode (contract §2 tells devices to), false in direct mode
+   */
+  basicIngest?: boolean;
+  /** Stream ingest: provisioned shards, or on-demand. @default streamShardsFor(fleet) */
+  shards?: number | 'on-demand';
+  /** Stream ingest: the history writer's batching window (context historyBatchWindowSeconds). @default 30 */
+  historyWindowS?: number;
+  /** Stream ingest: the broadcaster's batching window. @default 1 */
+  liveWindowS?: number;
+  /** Sensors each dashboard subscribes to: the fleet view's cards on screen. @default 30 */
+  cardsOnScreen?: number;
 }
 
 export type Service =
   | 'IoT Core'
+  | 'Kinesis'
   | 'Lambda'
   | 'DynamoDB'
   | 'API Gateway WebSocket'
   | 'HTTP API'
+  | 'Cognito'
   | 'CloudFront'
   | 'SQS'
   | 'CloudWatch';
 
 export const SERVICES: readonly Service[] = [
   'IoT Core',
+  'Kinesis',
   'Lambda',
   'DynamoDB',
   'API Gateway WebSocket',
   'HTTP API',
+  'Cognito',
   'CloudFront',
   'SQS',
   'CloudWatch',
@@ -60,14 +85,33 @@ export interface CostLine {
   usd: number;
 }
 
+/** Billable units that telemetry causes (the ingest path), as the local runtime also measures them. */
+export interface TelemetryUnits {
+  iotMessages: number;
+  iotRulesTriggered: number;
+  iotActions: number;
+  kinesisPutUnits: number;
+  lambdaInvocations: number;
+  lambdaGbSeconds: number;
+  dynamoWriteUnits: number;
+  dynamoReadUnits: number;
+  wsMessages: number;
+}
+
 export interface Estimate {
-  fleet: Required<Fleet>;
+  fleet: NormalizedFleet;
   lines: CostLine[];
   total: number;
   biggest: CostLine;
   /** Limits the fleet runs into, which no price shows. */
   warnings: string[];
+  /** Stream ingest: the provisioned shards priced (sized or given); undefined in direct mode or on demand. */
+  shards?: number;
+  /** Units the readings cause in the ingest path, per reading (dashboard overhead, storage, fixed items excluded). */
+  perReading: TelemetryUnits;
 }
+
+export type NormalizedFleet = Required<Omit<Fleet, 'shards'>> & { shards: number | 'on-demand' | undefined };
 
 // ---- Time ----------------------------------------------------------------------------------------------
 export const DAYS_PER_MONTH = 30;
@@ -75,13 +119,39 @@ export const SECONDS_PER_MONTH = 86_400 * DAYS_PER_MONTH;
 export const MINUTES_PER_MONTH = 1_440 * DAYS_PER_MONTH;
 
 // ---- Devices -------------------------------------------------------------------------------------------
-/** Every sensor stays connected around the clock; presence events (a reconnect now and then) are left out. */
+/** Every sensor stays connected around the clock. */
 export const SENSOR_CONNECTED_FRACTION = 1;
+/** A reconnect a day per sensor: a connected and a disconnected lifecycle event. */
+export const PRESENCE_EVENTS_PER_SENSOR_PER_DAY = 2;
 /** A one-reading message is well under IoT Core's 5 KB metering increment. */
 export const MESSAGE_BYTES = (metrics: number) => 60 + 30 * metrics;
 export const IOT_MESSAGE_INCREMENT_BYTES = 5 * 1024;
-/** Telemetry rules on `sensors/+/telemetry`: StoreTelemetry and BroadcastTelemetry, one action each. */
-export const TELEMETRY_RULES = 2;
+/** Telemetry rules per message: direct, StoreTelemetry and BroadcastTelemetry; stream, IngestTelemetry. */
+export const TELEMETRY_RULES: Record<Ingest, number> = { direct: 2, stream: 1 };
+/** IoT Core's default inbound publish rate per account (us-east-1; adjustable). */
+export const IOT_INBOUND_PUBLISH_RPS = 20_000;
+
+// ---- Kinesis -------------------------------------------------------------------------------------------
+/**
+ * A stream record is the rule's SELECT output as JSON: the payload in base64, the sensorId and receivedAt
+ * (lambdas/shared/rules.ts TELEMETRY_STREAM_RULE).
+ */
+export const STREAM_RECORD_BYTES = (metrics: number) => Math.ceil(MESSAGE_BYTES(metrics) / 3) * 4 + 70;
+export const KINESIS_PUT_UNIT_BYTES = 25 * 1024;
+/** A shard's write capacity; the two standard consumers share its 2 MB/s of reads, the same bound. */
+export const SHARD_RECORDS_PER_S = 1_000;
+export const SHARD_BYTES_PER_S = 1024 * 1024;
+/** Shards are sized to run at most this full, for bursts and uneven partition keys. */
+export const SHARD_TARGET_UTILIZATION = 0.8;
+/** The event source mappings' batch sizes (lib/telemetry.ts STREAM_CONSUMERS). */
+export const HISTORY_BATCH_SIZE = 10_000;
+export const LIVE_BATCH_SIZE = 1_000;
+/** Windows (lib/telemetry.ts): history from context, default 30 s; live 1 s. */
+export const HISTORY_WINDOW_S = 30;
+export const LIVE_WINDOW_S = 1;
+/** The lowest default shard quota of a region (us-east-1, us-west-2 and eu-west-1 allow 500). */
+export const KINESIS_SHARD_QUOTA = 200;
+const HOURS_PER_MONTH = 24 * DAYS_PER_MONTH;
 
 // ---- Lambda --------------------------------------------------------------------------------------------
 /** lib/function-defaults.ts: 256 MiB, arm64, for every function. */
@@ -93,24 +163,33 @@ export const LAMBDA_MEMORY_GB = 256 / 1024;
 export const DURATION_MS = {
   /** Conditional put, bucket batch-get, one raw query, two bucket puts, registry update: ~6 calls in a row. */
   writerDirect: 40,
-  /** A queued batch: raw batch-get and batch-write, bucket batch-get… */
+  /** A stream batch: decode, one batch get of buckets and registry entries, raw batch writes… */
   writerBatch: 40,
-  /** …plus each sensor's roll-ups and registry entry, refreshed 8 sensors at a time (~30 ms each). */
+  /** …each sensor's buckets and registry entry written, 8 sensors at a time (~30 ms each)… */
   writerPerSensorInBatch: 4,
+  /** …and decoding, validating and batching each record. */
+  writerPerRecord: 0.05,
   /** The two subscriber queries, in parallel. */
   broadcasterLookup: 12,
-  /** The live mark, then PostToConnection to up to 16 connections at once. */
+  /** The live marks, then PostToConnection to up to 16 connections at once. */
   broadcasterPushBase: 8,
   broadcasterPerWaveOf16: 10,
+  broadcasterPerRecord: 0.02,
   /** The naive writer: one put and one registry update. */
   naiveWriter: 15,
   /** The naive pusher: one query of the connections, then the posts. */
   naivePusherBase: 10,
-  /** GET /sensors scans the registry: a base plus ~20 ms per MB scanned (1 MB pages). */
+  /** GET /sensors: a base plus ~20 ms per MB scanned (a page of 1,000 is well under 1 MB). */
   httpBase: 30,
   httpPerMbScanned: 20,
   /** A WebSocket ping, or a subscribe. */
   websocket: 10,
+  /** The $connect authorizer: a JWT verified against cached keys. */
+  authorizer: 15,
+  /** A presence event: one conditional registry update and the subscribers told. */
+  presence: 30,
+  /** The alert silence check (i12): rules, alert states and a registry scan. */
+  alertSilence: 100,
 } as const;
 /** Concurrent executions a region allows by default. */
 export const DEFAULT_CONCURRENCY_LIMIT = 1_000;
@@ -129,28 +208,62 @@ export const EMF_BYTES = { writer: 250, broadcaster: 270, perPushedReading: 5.5,
 /** Metrics published in the Vigia namespace: ReadingsAccepted, BatchSize, LivePushes, GoneConnectionsRemoved,
  * ReceiveToPushLatency (ReadingsRejected only in a month with rejections, assumed none). */
 export const CUSTOM_METRICS = 5;
-/**
- * lib/operations.ts: dead-letter and no-telemetry alarms; per function (5) an error-rate alarm on errors ÷
- * invocations (2 metrics) and a throttle alarm; queued ingest adds one per ingest dead-letter queue (2).
- */
-export const ALARM_METRICS = { direct: 2 + 5 * (2 + 1), queued: 2 + 5 * (2 + 1) + 2 } as const;
+/** The functions lib/operations.ts watches (history writer, broadcaster, presence, WebSocket, authorizer, HTTP API). */
+export const WATCHED_FUNCTIONS = 6;
+/** Dead-letter and no-telemetry alarms; per function an error-rate alarm on errors ÷ invocations (2 metrics) and a throttle alarm. */
+export const ALARM_METRICS = 2 + WATCHED_FUNCTIONS * (2 + 1);
 /** The operations dashboard. */
 export const CLOUDWATCH_DASHBOARDS = 1;
+/** The alert silence check (i12) runs once a minute; its registry scan runs when a silence rule exists (assumed). */
+export const ALERT_SILENCE_RUNS_PER_MONTH = MINUTES_PER_MONTH;
+/** The history writer re-reads the alert rules once per container every 10 s (ALERT_RULES_TTL_SECONDS). */
+export const ALERT_RULES_REFRESH_S = 10;
 
 // ---- DynamoDB ------------------------------------------------------------------------------------------
 /** Item sizes (attribute names and values) as the adapters write them. */
 export const ITEM_BYTES = {
-  /** sensorId, ts, receivedAt, expiresAt, and the values map. */
+  /** sensorId, ts, receivedAt, expiresAt, seq, and the values map. */
   raw: (metrics: number) => 70 + 20 * metrics,
-  /** series, ts, readings, lastTs, expiresAt, and min/max/sum/count per metric. */
+  /** series, ts, readings, lastTs, expiresAt, seq, and min/max/sum/count per metric. */
   bucket: (metrics: number) => 80 + 45 * metrics,
-  /** The registry entry: metrics set, one unit attribute per metric, latest reading, presence. */
+  /** The registry entry: metrics set, one unit attribute per metric, latest reading, presence, stream position. */
   sensor: (metrics: number) => 150 + 40 * metrics,
+  /** A live mark: one per sensor and minute, the pushed timestamps in a number set. */
   liveMark: 50,
-  /** A connection item of the connections table (its subscription set: `*`). */
+  /** A connection item of the connections table. */
   connection: 100,
   /** A `sub#<sensorId>` subscription item. */
   subscription: 60,
+} as const;
+/**
+ * Requests per reading and per sensor of a batch, as lambdas/core writes them (see /work/notes/i11b.md; keep
+ * these in step with store-telemetry.ts, rollups.ts, broadcast-telemetry.ts and the DynamoDB adapters).
+ */
+export const DYNAMO_REQUESTS = {
+  direct: {
+    /** The raw item (conditional put), the 1-minute and 1-hour buckets, the registry entry. */
+    writesPerReading: { raw: 1, buckets: 2, registry: 1 },
+    /** Both buckets (one consistent batch get), one raw query; a reading opening a minute re-reads it. */
+    consistentReadsPerReading: 3,
+    /** subscribersOf: `sub#*` and `sub#<sensor>`, eventually consistent. */
+    lookupQueriesPerReading: 2,
+    /** A watched reading is claimed in its sensor's live mark (UpdateItem ADD). */
+    markWritesPerWatchedReading: 1,
+  },
+  stream: {
+    /** Raw items in batch writes, one unit each. */
+    rawWritesPerReading: 1,
+    /** Per sensor per batch: the touched 1-minute and 1-hour buckets, and the registry entry. */
+    writesPerSensorInBatch: 3,
+    /** Per sensor per batch: those three items read in one consistent batch get. */
+    consistentReadsPerSensorInBatch: 3,
+    /** Per live batch: one query of the connections' subscriptions. */
+    lookupQueriesPerBatch: 1,
+    /** Per watched sensor per live batch: one live-mark update. */
+    markWritesPerWatchedSensorInBatch: 1,
+    /** Alerts (i12), per sensor per batch: its alert states (query) and registry entry (batch get), eventually consistent. */
+    alertReadsPerSensorInBatch: 2,
+  },
 } as const;
 /** DynamoDB bills 100 bytes of index overhead per stored item. */
 export const STORAGE_OVERHEAD_BYTES = 100;
@@ -163,18 +276,13 @@ const writeUnits = (bytes: number) => Math.ceil(bytes / WRITE_UNIT_BYTES);
 const readUnits = (bytes: number, consistent: boolean) =>
   Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES)) * (consistent ? 1 : 0.5);
 
-// ---- Queued ingest -------------------------------------------------------------------------------------
-/** The event source mapping's batch: up to 100 messages, or what 1 s gathers. */
-export const QUEUED_BATCH_SIZE = 100;
-export const QUEUED_BATCH_WINDOW_S = 1;
-/** A ReceiveMessage or DeleteMessageBatch call handles up to 10 messages. */
-const SQS_MESSAGES_PER_CALL = 10;
-/** Lambda's pollers long-poll an idle queue: ~5 pollers × 3 receives a minute. */
-export const SQS_IDLE_RECEIVES_PER_MONTH = 5 * 3 * MINUTES_PER_MONTH;
-
 // ---- Dashboards ----------------------------------------------------------------------------------------
 /** The fleet view refreshes GET /sensors every 30 s (frontend/src/fleet-view.tsx). */
 export const FLEET_REFRESH_S = 30;
+/** GET /sensors answers 1,000 sensors a page (contract §5). */
+export const SENSORS_PAGE = 1_000;
+/** The fleet view subscribes to the cards on screen, not `*`. */
+export const CARDS_ON_SCREEN = 30;
 /** One sensor of GET /sensors in JSON. */
 export const SENSOR_JSON_BYTES = (metrics: number) => 140 + 40 * metrics;
 /** Each open dashboard loads 24 h of one sensor once an hour (`resolution=auto`, limit 1000). */
@@ -189,20 +297,46 @@ export const WS_MAX_CONNECTION_H = 2;
 export const DASHBOARD_LOADS_PER_DAY = 1;
 export const DASHBOARD_LOAD_REQUESTS = 4;
 export const DASHBOARD_LOAD_BYTES = 120 * 1024;
-/** A `readings` frame holds one reading as JSON. */
-const READING_FRAME_BYTES = (metrics: number) => 60 + 25 * metrics;
-const WS_INCREMENT_BYTES = 32 * 1024;
+/** One signed-in user (a Cognito monthly active user) per dashboard; the naive design has no sign-in. */
+export const USERS_PER_DASHBOARD = 1;
+/** A reading inside a `readings` frame, as JSON. */
+export const READING_FRAME_BYTES = (metrics: number) => 60 + 25 * metrics;
+export const WS_INCREMENT_BYTES = 32 * 1024;
 const HTTP_INCREMENT_BYTES = 512 * 1024;
 const GB = 1024 ** 3;
 const MB = 1024 ** 2;
 
+/** Chance that a Poisson count with mean `mean` is at least 1. */
+const someIn = (mean: number) => 1 - Math.exp(-mean);
+
+/**
+ * Provisioned shards a fleet needs: its records and bytes at 80 % of a shard, and enough shards that a
+ * history window's records fit one 10,000-record batch per shard (fuller batches cost more writes per reading).
+ */
+export function streamShardsFor(fleet: Pick<Fleet, 'sensors' | 'intervalS' | 'metricsPerReading' | 'historyWindowS'>): number {
+  const rps = fleet.sensors / fleet.intervalS;
+  const bytes = rps * STREAM_RECORD_BYTES(fleet.metricsPerReading ?? 2);
+  return Math.max(
+    1,
+    Math.ceil(rps / (SHARD_RECORDS_PER_S * SHARD_TARGET_UTILIZATION)),
+    Math.ceil(bytes / (SHARD_BYTES_PER_S * SHARD_TARGET_UTILIZATION)),
+    Math.ceil((rps * (fleet.historyWindowS ?? HISTORY_WINDOW_S)) / HISTORY_BATCH_SIZE),
+  );
+}
+
 /** The fleet with every default filled in; throws on values that make no fleet. */
-export function normalizeFleet(fleet: Fleet): Required<Fleet> {
-  const full: Required<Fleet> = {
+export function normalizeFleet(fleet: Fleet): NormalizedFleet {
+  const ingest = fleet.design === 'naive' ? 'direct' : (fleet.ingest ?? DEFAULT_INGEST);
+  const full: NormalizedFleet = {
     dashboardHoursPerDay: 24,
     metricsPerReading: 2,
-    ingest: 'direct',
+    historyWindowS: HISTORY_WINDOW_S,
+    liveWindowS: LIVE_WINDOW_S,
+    cardsOnScreen: CARDS_ON_SCREEN,
     ...fleet,
+    ingest,
+    basicIngest: fleet.basicIngest ?? (fleet.design === 'vigia' && ingest === 'stream'),
+    shards: undefined,
   };
   const check = (ok: boolean, message: string) => {
     if (!ok) throw new RangeError(message);
@@ -213,7 +347,16 @@ export function normalizeFleet(fleet: Fleet): Required<Fleet> {
   check(full.dashboardHoursPerDay >= 0 && full.dashboardHoursPerDay <= 24, 'dashboardHoursPerDay must be from 0 to 24');
   check(Number.isInteger(full.metricsPerReading) && full.metricsPerReading >= 1 && full.metricsPerReading <= 32, 'metricsPerReading must be 1 to 32');
   check(full.design === 'vigia' || full.design === 'naive', "design must be 'vigia' or 'naive'");
-  check(full.ingest === 'direct' || full.ingest === 'queued', "ingest must be 'direct' or 'queued'");
+  check(full.ingest === 'direct' || full.ingest === 'stream', "ingest must be 'direct' or 'stream'");
+  check(!(full.basicIngest && full.ingest === 'direct'), 'basicIngest needs stream ingest: in direct mode a Basic Ingest message reaches one of the two telemetry rules');
+  check(full.historyWindowS >= 0 && full.historyWindowS <= 300, 'historyWindowS must be from 0 to 300');
+  check(full.liveWindowS > 0 && full.liveWindowS <= 1, 'liveWindowS must be above 0 and at most 1');
+  check(Number.isInteger(full.cardsOnScreen) && full.cardsOnScreen >= 1, 'cardsOnScreen must be a whole number of at least 1');
+  if (full.ingest === 'stream') {
+    const shards = fleet.shards ?? streamShardsFor(full);
+    check(shards === 'on-demand' || (Number.isInteger(shards) && shards >= 1), "shards must be a whole number of at least 1 or 'on-demand'");
+    full.shards = shards;
+  }
   return full;
 }
 
@@ -242,8 +385,7 @@ class Bill {
 /** The monthly cost of a fleet, line by line. */
 export function monthlyCost(input: Fleet): Estimate {
   const fleet = normalizeFleet(input);
-  const { sensors, intervalS, dashboards, metricsPerReading: metrics, design } = fleet;
-  const ingest = design === 'naive' ? 'direct' : fleet.ingest;
+  const { sensors, intervalS, dashboards, metricsPerReading: metrics, design, ingest } = fleet;
   const bill = new Bill();
   const warnings: string[] = [];
 
@@ -251,29 +393,59 @@ export function monthlyCost(input: Fleet): Estimate {
   const readingsPerSecond = sensors / intervalS;
   /** Share of the month the dashboards are open (they are all open at the same hours). */
   const openFraction = dashboards > 0 ? fleet.dashboardHoursPerDay / 24 : 0;
-  /** Readings arriving while at least one dashboard watches. */
-  const watchedMessages = messages * openFraction;
+  const openSeconds = openFraction * SECONDS_PER_MONTH;
   const openDashboardMinutes = dashboards * fleet.dashboardHoursPerDay * 60 * DAYS_PER_MONTH;
-  /** Queued ingest: messages per batch, up to 100 or what 1 s gathers. */
-  const batch = Math.min(QUEUED_BATCH_SIZE, Math.max(1, readingsPerSecond * QUEUED_BATCH_WINDOW_S));
+  /** Sensors one dashboard subscribes to (vigia: the cards on its screen; naive: `*`, every sensor). */
+  const cardsPerDashboard = design === 'vigia' ? Math.min(sensors, fleet.cardsOnScreen) : sensors;
+  /** Sensors at least one dashboard watches (each dashboard on a page of its own, the costlier case). */
+  const watchedSensors = dashboards > 0 ? Math.min(sensors, cardsPerDashboard * dashboards) : 0;
+  const watchedMessages = messages * openFraction * (watchedSensors / sensors);
 
+  const telemetry: TelemetryUnits = {
+    iotMessages: 0, iotRulesTriggered: 0, iotActions: 0, kinesisPutUnits: 0, lambdaInvocations: 0,
+    lambdaGbSeconds: 0, dynamoWriteUnits: 0, dynamoReadUnits: 0, wsMessages: 0,
+  };
   let invocations = 0;
   let gbSeconds = 0;
   let logBytes = 0;
-  const invoke = (count: number, ms: number, emfBytes = 0) => {
+  const invoke = (count: number, ms: number, emfBytes = 0, ofTelemetry = false) => {
     invocations += count;
     gbSeconds += count * (ms / 1000) * LAMBDA_MEMORY_GB;
     logBytes += count * (LOG_BYTES_PER_INVOCATION + emfBytes);
+    if (ofTelemetry) {
+      telemetry.lambdaInvocations += count;
+      telemetry.lambdaGbSeconds += count * (ms / 1000) * LAMBDA_MEMORY_GB;
+    }
   };
   let writeUnitsUsed = 0;
   let readUnitsUsed = 0;
+  const write = (units: number, ofTelemetry = false) => {
+    writeUnitsUsed += units;
+    if (ofTelemetry) telemetry.dynamoWriteUnits += units;
+  };
+  const read = (units: number, ofTelemetry = false) => {
+    readUnitsUsed += units;
+    if (ofTelemetry) telemetry.dynamoReadUnits += units;
+  };
+  let liveFrames = 0;
   const concurrency: number[] = [];
 
-  // ---- IoT Core: the same for both designs.
+  // ---- IoT Core.
+  const rules = TELEMETRY_RULES[ingest];
+  const iotMessages = fleet.basicIngest ? 0 : messages * Math.ceil(MESSAGE_BYTES(metrics) / IOT_MESSAGE_INCREMENT_BYTES);
+  telemetry.iotMessages = iotMessages;
+  telemetry.iotRulesTriggered = messages * rules;
+  telemetry.iotActions = messages * rules;
   bill.add('IoT Core', 'connectivity', 'iotConnectivity', sensors * MINUTES_PER_MONTH * SENSOR_CONNECTED_FRACTION);
-  bill.add('IoT Core', 'messages', 'iotMessages', messages * Math.ceil(MESSAGE_BYTES(metrics) / IOT_MESSAGE_INCREMENT_BYTES));
-  bill.add('IoT Core', 'rules triggered', 'iotRulesTriggered', messages * TELEMETRY_RULES);
-  bill.add('IoT Core', ingest === 'queued' ? 'actions (SQS)' : 'actions (Lambda)', 'iotActions', messages * TELEMETRY_RULES);
+  bill.add('IoT Core', fleet.basicIngest ? 'messages (Basic Ingest: none billed)' : 'messages', 'iotMessages', iotMessages);
+  bill.add('IoT Core', 'rules triggered', 'iotRulesTriggered', telemetry.iotRulesTriggered);
+  bill.add('IoT Core', ingest === 'stream' ? 'actions (Kinesis)' : 'actions (Lambda)', 'iotActions', telemetry.iotActions);
+  if (readingsPerSecond > IOT_INBOUND_PUBLISH_RPS) {
+    warnings.push(
+      `~${Math.round(readingsPerSecond).toLocaleString('en-US')} publishes a second, over IoT Core's default ` +
+        `${IOT_INBOUND_PUBLISH_RPS.toLocaleString('en-US')} inbound publishes a second per account: ask for a higher quota.`,
+    );
+  }
 
   const rawWrite = writeUnits(ITEM_BYTES.raw(metrics));
   const bucketWrite = writeUnits(ITEM_BYTES.bucket(metrics));
@@ -281,112 +453,172 @@ export function monthlyCost(input: Fleet): Estimate {
   const markWrite = writeUnits(ITEM_BYTES.liveMark);
   /** Dashboards each get this many PostToConnection calls per frame sent. */
   const pushWaves = Math.ceil(dashboards / 16);
+  const frameMessages = (readingsInFrame: number) =>
+    Math.max(1, Math.ceil((readingsInFrame * READING_FRAME_BYTES(metrics)) / WS_INCREMENT_BYTES));
 
+  let shards: number | undefined;
   if (design === 'naive') {
-    // One invocation per reading per consumer; no roll-ups, no exactly-once marks.
-    invoke(messages, DURATION_MS.naiveWriter);
-    writeUnitsUsed += messages * (rawWrite + sensorWrite);
-    invoke(messages, DURATION_MS.naivePusherBase + (dashboards > 0 ? pushWaves * DURATION_MS.broadcasterPerWaveOf16 * openFraction : 0));
-    readUnitsUsed += messages * readUnits(dashboards * ITEM_BYTES.connection, false); // who is connected: one query per reading
-    concurrency.push(readingsPerSecond * (DURATION_MS.naiveWriter + DURATION_MS.naivePusherBase) / 1000);
+    // One invocation per reading per consumer; no roll-ups, no exactly-once marks; every dashboard gets every
+    // reading (subscribed to `*`).
+    invoke(messages, DURATION_MS.naiveWriter, 0, true);
+    write(messages * (rawWrite + sensorWrite), true);
+    invoke(messages, DURATION_MS.naivePusherBase + (dashboards > 0 ? pushWaves * DURATION_MS.broadcasterPerWaveOf16 * openFraction : 0), 0, true);
+    read(messages * readUnits(dashboards * ITEM_BYTES.connection, false), true); // who is connected: one query per reading
+    liveFrames = dashboards * messages * openFraction * frameMessages(1);
+    concurrency.push((readingsPerSecond * (DURATION_MS.naiveWriter + DURATION_MS.naivePusherBase)) / 1000);
   } else if (ingest === 'direct') {
-    // History writer (bench: 4 write units per one-reading message): the conditional put, the 1-minute and
-    // 1-hour buckets, the registry entry. Reads (rollups.ts): the two buckets (one strongly consistent batch
-    // get), the raw readings after the bucket's newest one (one query, shared by minute and hour), and, for a
-    // reading that opens a minute, that minute recomputed from its raw readings.
-    invoke(messages, DURATION_MS.writerDirect, EMF_BYTES.writer);
-    writeUnitsUsed += messages * (rawWrite + 2 * bucketWrite + sensorWrite);
-    readUnitsUsed += messages * (2 + 1 + Math.min(1, intervalS / 60));
-    // Broadcaster: subscribersOf queries `sub#*` and `sub#<sensor>` (eventually consistent, 0.5 unit each);
-    // while someone watches, one live mark per reading and one frame per dashboard.
+    const d = DYNAMO_REQUESTS.direct;
+    // History writer: per reading, the conditional put, two buckets, the registry entry; the buckets' reads,
+    // the raw query, and for a reading that opens a minute, that minute recomputed from its raw readings.
+    invoke(messages, DURATION_MS.writerDirect, EMF_BYTES.writer, true);
+    write(messages * (d.writesPerReading.raw * rawWrite + d.writesPerReading.buckets * bucketWrite + d.writesPerReading.registry * sensorWrite), true);
+    read(messages * (d.consistentReadsPerReading + Math.min(1, intervalS / 60)), true);
+    // Broadcaster: the subscriber lookup per reading; a watched reading claims its live mark and is pushed,
+    // one frame to each dashboard showing its card.
     const pushMs = DURATION_MS.broadcasterPushBase + pushWaves * DURATION_MS.broadcasterPerWaveOf16;
-    invoke(messages, DURATION_MS.broadcasterLookup + pushMs * openFraction, EMF_BYTES.broadcaster * openFraction);
-    readUnitsUsed += messages * 2 * readUnits(dashboards * ITEM_BYTES.subscription, false);
-    writeUnitsUsed += watchedMessages * markWrite;
-    concurrency.push(readingsPerSecond * (DURATION_MS.writerDirect + DURATION_MS.broadcasterLookup + pushMs) / 1000);
+    const watchedShare = sensors > 0 ? (openFraction * watchedSensors) / sensors : 0;
+    invoke(messages, DURATION_MS.broadcasterLookup + pushMs * watchedShare, EMF_BYTES.broadcaster * watchedShare, true);
+    read(messages * d.lookupQueriesPerReading * readUnits(dashboards * ITEM_BYTES.subscription, false), true);
+    write(watchedMessages * d.markWritesPerWatchedReading * markWrite, true);
+    /** Dashboards showing a watched sensor's card. */
+    const dashboardsPerWatched = watchedSensors > 0 ? (dashboards * cardsPerDashboard) / watchedSensors : 0;
+    liveFrames = watchedMessages * dashboardsPerWatched * frameMessages(1);
+    concurrency.push((readingsPerSecond * (DURATION_MS.writerDirect + DURATION_MS.broadcasterLookup + pushMs)) / 1000);
   } else {
-    // Queued: each rule's SQS action feeds a queue; each function takes batches of up to 100 messages or
-    // what 1 s gathers. Per batch (ingest.ts): raw keys checked with one batch get and written with batch
-    // writes; roll-ups and registry once per sensor in the batch; one subscriber lookup, one frame per
-    // connection.
-    const batches = messages / batch;
-    /** Distinct sensors in a batch, and readings of each. */
-    const sensorsPerBatch = Math.min(batch, sensors);
-    const readingsPerSensorInBatch = batch / sensorsPerBatch;
-    const sensorBatches = batches * sensorsPerBatch;
-
-    const writerMs = DURATION_MS.writerBatch + DURATION_MS.writerPerSensorInBatch * sensorsPerBatch;
-    invoke(batches, writerMs, EMF_BYTES.writer);
-    if (batch > 1) {
-      readUnitsUsed += messages; // existing keys: one strongly consistent unit per key
+    const st = DYNAMO_REQUESTS.stream;
+    // ---- Kinesis: one record per message, keyed by sensorId.
+    const recordBytes = STREAM_RECORD_BYTES(metrics);
+    telemetry.kinesisPutUnits = messages * Math.ceil(recordBytes / KINESIS_PUT_UNIT_BYTES);
+    const partitions = fleet.shards === 'on-demand' ? streamShardsFor(fleet) : fleet.shards!;
+    if (fleet.shards === 'on-demand') {
+      bill.add('Kinesis', 'on-demand stream-hours', 'kinesisOnDemandStreamHours', HOURS_PER_MONTH);
+      bill.add('Kinesis', 'data written (on-demand)', 'kinesisOnDemandIngest', (messages * recordBytes) / GB);
+      bill.add('Kinesis', 'data read by 2 consumers (on-demand)', 'kinesisOnDemandRetrieval', (2 * messages * recordBytes) / GB);
+    } else {
+      shards = partitions;
+      bill.add('Kinesis', `shard-hours (${shards} shard${shards === 1 ? '' : 's'})`, 'kinesisShardHours', shards * HOURS_PER_MONTH);
+      bill.add('Kinesis', 'PUT payload units', 'kinesisPutUnits', telemetry.kinesisPutUnits);
+      const perShard = readingsPerSecond / shards;
+      if (perShard > SHARD_RECORDS_PER_S || (perShard * recordBytes) > SHARD_BYTES_PER_S) {
+        warnings.push(
+          `${Math.round(perShard).toLocaleString('en-US')} records a second a shard, over a shard's 1,000 records or 1 MB a second: ` +
+            `deploy with -c streamShards=${streamShardsFor(fleet)} (or on-demand).`,
+        );
+      }
+      if (shards > KINESIS_SHARD_QUOTA) {
+        warnings.push(`${shards} shards, over the default ${KINESIS_SHARD_QUOTA}-shard quota of most regions: ask for more.`);
+      }
     }
-    writeUnitsUsed += messages * rawWrite;
-    writeUnitsUsed += sensorBatches * (2 * bucketWrite + sensorWrite);
-    readUnitsUsed += sensorBatches * (2 + 1 + Math.min(1, (readingsPerSensorInBatch * intervalS) / 60));
 
+    // ---- History writer: one batch per shard per window, of at most 10,000 records.
+    const sensorsPerShard = sensors / partitions;
+    const recordsPerShardWindow = (readingsPerSecond / partitions) * Math.max(fleet.historyWindowS, 0.001);
+    const historyBatchRecords = Math.min(HISTORY_BATCH_SIZE, Math.max(1, recordsPerShardWindow));
+    const historyBatches = messages / historyBatchRecords;
+    /** Distinct sensors in a batch (each sensor's readings are Poisson in the window). */
+    const sensorsPerHistoryBatch = Math.max(1, sensorsPerShard * someIn(historyBatchRecords / sensorsPerShard));
+    const writerMs =
+      DURATION_MS.writerBatch + DURATION_MS.writerPerSensorInBatch * sensorsPerHistoryBatch + DURATION_MS.writerPerRecord * historyBatchRecords;
+    invoke(historyBatches, writerMs, EMF_BYTES.writer, true);
+    write(messages * st.rawWritesPerReading * rawWrite, true);
+    const sensorBatches = historyBatches * sensorsPerHistoryBatch;
+    write(sensorBatches * st.writesPerSensorInBatch * Math.max(bucketWrite, sensorWrite), true);
+    read(sensorBatches * st.consistentReadsPerSensorInBatch, true);
+    // Alerts (i12): each sensor's states and registry entry per batch; the rules every 10 s per shard's container.
+    read(sensorBatches * st.alertReadsPerSensorInBatch * 0.5, true);
+    read(partitions * (SECONDS_PER_MONTH / ALERT_RULES_REFRESH_S) * 0.5);
+    const historyFillS = historyBatchRecords / (readingsPerSecond / partitions);
+    if (writerMs / 1000 > historyFillS) {
+      warnings.push(
+        `the history writer needs ${(writerMs / 1000).toFixed(1)} s for a batch that fills in ${historyFillS.toFixed(1)} s: ` +
+          `deploy with more shards (-c streamShards=${Math.ceil((partitions * writerMs) / 1000 / historyFillS)}).`,
+      );
+    }
+
+    // ---- Broadcaster: one batch per shard per live window with records in it.
+    const liveRecordsPerShardWindow = (readingsPerSecond / partitions) * fleet.liveWindowS;
+    const liveBatchesPerShardWindow = Math.max(someIn(liveRecordsPerShardWindow), liveRecordsPerShardWindow / LIVE_BATCH_SIZE);
+    const liveBatches = partitions * (SECONDS_PER_MONTH / fleet.liveWindowS) * liveBatchesPerShardWindow;
+    const liveBatchRecords = messages / liveBatches;
     const pushMs = DURATION_MS.broadcasterPushBase + pushWaves * DURATION_MS.broadcasterPerWaveOf16;
     invoke(
-      batches,
-      DURATION_MS.broadcasterLookup + pushMs * openFraction,
-      (EMF_BYTES.broadcaster + EMF_BYTES.perPushedReading * batch) * openFraction,
+      liveBatches,
+      DURATION_MS.broadcasterLookup + DURATION_MS.broadcasterPerRecord * liveBatchRecords + pushMs * openFraction,
+      (EMF_BYTES.broadcaster + EMF_BYTES.perPushedReading * liveBatchRecords * (watchedSensors / sensors)) * openFraction,
+      true,
     );
-    // More than 8 sensors: one query of every connection item; else one query per sensor and one for `*`.
-    const lookupQueries = sensorsPerBatch > 8 ? 1 : 1 + sensorsPerBatch;
-    readUnitsUsed += batches * lookupQueries * readUnits(dashboards * ITEM_BYTES.connection, false);
-    if (batch > 1) {
-      readUnitsUsed += watchedMessages; // marks checked with a batch get, then written
-    }
-    writeUnitsUsed += watchedMessages * markWrite;
-    concurrency.push((batches / SECONDS_PER_MONTH) * (writerMs + DURATION_MS.broadcasterLookup + pushMs) / 1000);
-
-    // Two queues: one SendMessage per message each, receives and deletes by tens, and idle long polls.
-    const perQueueReceives = Math.max(batches * Math.ceil(batch / SQS_MESSAGES_PER_CALL), SQS_IDLE_RECEIVES_PER_MONTH);
-    bill.add('SQS', 'telemetry queues: send', 'sqsRequests', TELEMETRY_RULES * messages);
-    bill.add('SQS', 'telemetry queues: receive and delete', 'sqsRequests',
-      TELEMETRY_RULES * (perQueueReceives + batches * Math.ceil(batch / SQS_MESSAGES_PER_CALL)));
+    read(liveBatches * st.lookupQueriesPerBatch * readUnits(dashboards * (ITEM_BYTES.connection + cardsPerDashboard * ITEM_BYTES.subscription), false), true);
+    // A watched sensor with readings in a live batch: one live-mark update.
+    const watchedPerShard = watchedSensors / partitions;
+    const readingsPerWatchedInLiveBatch = (liveBatchRecords / sensorsPerShard);
+    const markedPerLiveBatch = watchedPerShard * someIn(readingsPerWatchedInLiveBatch);
+    write(liveBatches * openFraction * markedPerLiveBatch * st.markWritesPerWatchedSensorInBatch * markWrite, true);
+    // One `readings` frame per dashboard per live batch holding its cards' readings, split at 32 KB.
+    // A dashboard's cards spread over the shards; each card has liveBatchRecords / sensorsPerShard readings in a batch.
+    const cardReadingsPerBatch = (cardsPerDashboard / partitions) * (liveBatchRecords / sensorsPerShard);
+    liveFrames = dashboards * liveBatches * openFraction * someIn(cardReadingsPerBatch) * frameMessages(Math.max(1, cardReadingsPerBatch));
+    concurrency.push(2 * partitions);
   }
-  // Rejected payloads only; a healthy fleet sends none.
+  telemetry.wsMessages = liveFrames;
+
+  // ---- Presence: a connect and a disconnect per sensor a day (the same in every mode).
+  const presenceEvents = sensors * PRESENCE_EVENTS_PER_SENSOR_PER_DAY * DAYS_PER_MONTH;
+  if (design === 'vigia') {
+    bill.add('IoT Core', 'rules triggered', 'iotRulesTriggered', presenceEvents);
+    bill.add('IoT Core', 'actions (Lambda)', 'iotActions', presenceEvents);
+    invoke(presenceEvents, DURATION_MS.presence);
+    write(presenceEvents * sensorWrite);
+    read(presenceEvents * readUnits(dashboards * ITEM_BYTES.subscription, false));
+  }
+
+  // Rejected payloads and poisoned records only; a healthy fleet sends none.
   bill.add('SQS', 'dead letters (none assumed)', 'sqsRequests', 0);
 
   // ---- API Gateway WebSocket: frames of live readings, pings and pongs, reconnects every 2 h.
-  // Direct: one frame per reading. Queued: one frame per connection per batch, in 32 KB increments.
-  const framesPerConnection =
-    ingest === 'queued'
-      ? (watchedMessages / batch) * Math.ceil((batch * READING_FRAME_BYTES(metrics)) / WS_INCREMENT_BYTES)
-      : watchedMessages * Math.ceil(READING_FRAME_BYTES(metrics) / WS_INCREMENT_BYTES);
-  bill.add('API Gateway WebSocket', 'messages: live readings', 'wsMessages', dashboards * framesPerConnection);
+  bill.add('API Gateway WebSocket', 'messages: live readings', 'wsMessages', liveFrames);
   const pings = openDashboardMinutes * PINGS_PER_MINUTE;
-  const reconnects = (openDashboardMinutes / 60) / WS_MAX_CONNECTION_H;
+  const reconnects = openDashboardMinutes / 60 / WS_MAX_CONNECTION_H;
   bill.add('API Gateway WebSocket', 'messages: pings, pongs, subscribes', 'wsMessages', 2 * pings + 2 * reconnects);
   bill.add('API Gateway WebSocket', 'connection minutes', 'wsConnectionMinutes', openDashboardMinutes);
-  // A ping; $connect, subscribe and $disconnect at each reconnect. Only vigia publishes operations metrics.
+  // A ping; $connect, subscribe and $disconnect at each reconnect; vigia authorizes each $connect.
   invoke(pings + reconnects * 3, DURATION_MS.websocket, design === 'vigia' ? EMF_BYTES.websocket : 0);
-  writeUnitsUsed += reconnects * 4; // connection item, subscription item, their deletes
+  if (design === 'vigia') invoke(reconnects, DURATION_MS.authorizer);
+  // The connection item and a subscription item per card (naive: one `*`), written and deleted.
+  write(reconnects * (2 + 2 * (design === 'vigia' ? cardsPerDashboard : 1)));
 
-  // ---- HTTP API: the fleet list every 30 s and one 24 h history load an hour, per open dashboard.
-  const fleetLists = dashboards * fleet.dashboardHoursPerDay * 3_600 / FLEET_REFRESH_S * DAYS_PER_MONTH;
-  const fleetListBytes = sensors * SENSOR_JSON_BYTES(metrics);
-  const registryBytes = sensors * ITEM_BYTES.sensor(metrics);
+  // ---- HTTP API: the fleet list every 30 s (vigia pages 1,000 at a time) and one 24 h history load an hour.
+  const fleetLists = (dashboards * fleet.dashboardHoursPerDay * 3_600) / FLEET_REFRESH_S * DAYS_PER_MONTH;
+  const pageSensors = design === 'vigia' ? Math.min(sensors, SENSORS_PAGE) : sensors;
+  const pages = Math.ceil(sensors / pageSensors);
+  const pageBytes = pageSensors * SENSOR_JSON_BYTES(metrics);
+  const pageRegistryBytes = pageSensors * ITEM_BYTES.sensor(metrics);
   const historyLoads = dashboards * fleet.dashboardHoursPerDay * HISTORY_LOADS_PER_DASHBOARD_HOUR * DAYS_PER_MONTH;
   const dayOfReadings = HISTORY_RANGE_S / intervalS;
-  bill.add('HTTP API', 'requests: fleet list', 'httpRequests', fleetLists * Math.ceil(fleetListBytes / HTTP_INCREMENT_BYTES));
+  bill.add('HTTP API', 'requests: fleet list', 'httpRequests', fleetLists * pages * Math.ceil(pageBytes / HTTP_INCREMENT_BYTES));
   bill.add('HTTP API', 'requests: history', 'httpRequests', historyLoads);
-  invoke(fleetLists, DURATION_MS.httpBase + DURATION_MS.httpPerMbScanned * (registryBytes / MB));
+  invoke(fleetLists * pages, DURATION_MS.httpBase + DURATION_MS.httpPerMbScanned * (pageRegistryBytes / MB));
   invoke(historyLoads, DURATION_MS.httpBase);
-  readUnitsUsed += fleetLists * readUnits(registryBytes, false); // a Scan of the registry
+  read(fleetLists * pages * readUnits(pageRegistryBytes, false)); // a Scan page of the registry
   if (design === 'vigia') {
     // `auto`: up to limit + 1 raw points to choose the resolution, then the range's 24 hour buckets.
     const rawRead = Math.min(dayOfReadings, HISTORY_LIMIT + 1);
-    readUnitsUsed += historyLoads * (readUnits(rawRead * ITEM_BYTES.raw(metrics), false) + readUnits(25 * ITEM_BYTES.bucket(metrics), false));
+    read(historyLoads * (readUnits(rawRead * ITEM_BYTES.raw(metrics), false) + readUnits(25 * ITEM_BYTES.bucket(metrics), false)));
   } else {
     // No roll-ups: every raw point of the day is read.
-    readUnitsUsed += historyLoads * readUnits(dayOfReadings * ITEM_BYTES.raw(metrics), false);
+    read(historyLoads * readUnits(dayOfReadings * ITEM_BYTES.raw(metrics), false));
   }
-  if (fleetListBytes > LAMBDA_RESPONSE_LIMIT_BYTES) {
+  if (pageBytes > LAMBDA_RESPONSE_LIMIT_BYTES) {
     warnings.push(
-      `GET /sensors would answer ${(fleetListBytes / MB).toFixed(0)} MB, over Lambda's 6 MB response limit: ` +
+      `GET /sensors would answer ${(pageBytes / MB).toFixed(0)} MB, over Lambda's 6 MB response limit: ` +
         'the fleet list needs paging at this size (priced here as if it worked).',
     );
+  }
+
+  // ---- Alerts (i12): the silence check once a minute: rules, alert states, a scan of the registry.
+  if (design === 'vigia') {
+    invoke(ALERT_SILENCE_RUNS_PER_MONTH, DURATION_MS.alertSilence);
+    read(ALERT_SILENCE_RUNS_PER_MONTH * (0.5 + 0.5 + readUnits(sensors * ITEM_BYTES.sensor(metrics), false)));
+    bill.add('Cognito', 'monthly active users (Plus)', 'cognitoPlusMau', dashboards * USERS_PER_DASHBOARD);
   }
 
   // ---- CloudFront: the dashboard's files.
@@ -401,7 +633,8 @@ export function monthlyCost(input: Fleet): Estimate {
   if (design === 'vigia') {
     storageBytes += stored(sensors * perSensor(RETENTION_DAYS.minute, 60), ITEM_BYTES.bucket(metrics));
     storageBytes += stored(sensors * perSensor(RETENTION_DAYS.hour, 3_600), ITEM_BYTES.bucket(metrics));
-    storageBytes += stored(sensors * perSensor(RETENTION_DAYS.liveMark, 0) * openFraction, ITEM_BYTES.liveMark);
+    // One live mark per watched sensor per minute, kept 24 h.
+    storageBytes += stored(watchedSensors * RETENTION_DAYS.liveMark * 1_440 * openFraction, ITEM_BYTES.liveMark + 10 * Math.min(60 / intervalS, 60));
   }
   const storageGb = storageBytes / GB;
 
@@ -414,7 +647,7 @@ export function monthlyCost(input: Fleet): Estimate {
   bill.add('CloudWatch', 'Lambda log ingestion', 'logsIngestion', logBytes / GB);
   if (design === 'vigia') {
     bill.add('CloudWatch', 'custom metrics (EMF)', 'cloudWatchMetrics', CUSTOM_METRICS);
-    bill.add('CloudWatch', 'alarms', 'cloudWatchAlarms', ALARM_METRICS[ingest]);
+    bill.add('CloudWatch', 'alarms', 'cloudWatchAlarms', ALARM_METRICS);
     bill.add('CloudWatch', 'operations dashboard', 'cloudWatchDashboards', CLOUDWATCH_DASHBOARDS);
   }
 
@@ -422,7 +655,7 @@ export function monthlyCost(input: Fleet): Estimate {
   if (peakConcurrency > DEFAULT_CONCURRENCY_LIMIT * 0.8) {
     warnings.push(
       `telemetry functions need ~${Math.round(peakConcurrency)} concurrent executions, near or over the default ` +
-        `${DEFAULT_CONCURRENCY_LIMIT} of a region: ask for a higher limit${ingest === 'direct' && design === 'vigia' ? ' or use queued ingest' : ''}.`,
+        `${DEFAULT_CONCURRENCY_LIMIT} of a region: ask for a higher limit${ingest === 'direct' && design === 'vigia' ? ' or use stream ingest' : ''}.`,
     );
   }
   const lines = bill.lines().sort((a, b) => SERVICES.indexOf(a.service) - SERVICES.indexOf(b.service));
@@ -439,7 +672,7 @@ export function monthlyCost(input: Fleet): Estimate {
       warnings.push(`${what} pass the first price tier (${tier} a month): the later, cheaper tiers are not applied.`);
     }
   }
-  const postsPerSecond = (dashboards * framesPerConnection) / (openFraction * SECONDS_PER_MONTH || 1);
+  const postsPerSecond = liveFrames / (openSeconds || 1);
   if (postsPerSecond > API_GATEWAY_ACCOUNT_RPS) {
     warnings.push(
       `~${Math.round(postsPerSecond).toLocaleString('en-US')} WebSocket posts a second, over API Gateway's default ` +
@@ -450,7 +683,8 @@ export function monthlyCost(input: Fleet): Estimate {
 
   const total = lines.reduce((sum, l) => sum + l.usd, 0);
   const biggest = lines.reduce((top, l) => (l.usd > top.usd ? l : top), lines[0]);
-  return { fleet: { ...fleet, ingest }, lines, total, biggest, warnings };
+  const perReading = Object.fromEntries(Object.entries(telemetry).map(([k, v]) => [k, v / messages])) as unknown as TelemetryUnits;
+  return { fleet, lines, total, biggest, warnings, shards, perReading };
 }
 
 /** Totals per service, in SERVICES order. */

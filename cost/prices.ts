@@ -40,6 +40,18 @@ export const PRICES = {
   cloudFrontRequests: { usd: 0.0075, per: 1e4, unit: 'HTTPS requests', source: page('cloudfront'), asOf: AS_OF },
   /** Standard queues; a request is 64 KB of payload at most. */
   sqsRequests: { usd: 0.4, per: 1e6, unit: 'requests (standard queue)', source: page('sqs'), asOf: AS_OF },
+  /** Provisioned mode: each shard takes 1 MB/s and 1,000 records/s of writes. */
+  kinesisShardHours: { usd: 0.015, per: 1, unit: 'shard-hours', source: page('kinesis/data-streams'), asOf: AS_OF },
+  /** Provisioned mode: a record is metered in 25 KB PUT payload units. */
+  kinesisPutUnits: { usd: 0.014, per: 1e6, unit: 'PUT payload units (25 KB)', source: page('kinesis/data-streams'), asOf: AS_OF },
+  /** Retention past 24 h (vigia keeps 24 h, so none is billed). */
+  kinesisExtendedRetention: { usd: 0.02, per: 1, unit: 'shard-hours of extended retention', source: page('kinesis/data-streams'), asOf: AS_OF },
+  kinesisOnDemandStreamHours: { usd: 0.04, per: 1, unit: 'on-demand stream-hours', source: page('kinesis/data-streams'), asOf: AS_OF },
+  kinesisOnDemandIngest: { usd: 0.08, per: 1, unit: 'GB written (on-demand)', source: page('kinesis/data-streams'), asOf: AS_OF },
+  /** On-demand bills every consumer's reads, standard consumers (Lambda's pollers) included. */
+  kinesisOnDemandRetrieval: { usd: 0.04, per: 1, unit: 'GB read (on-demand)', source: page('kinesis/data-streams'), asOf: AS_OF },
+  /** The Plus feature plan (lib/auth.ts sets it), which has no free tier. */
+  cognitoPlusMau: { usd: 0.02, per: 1, unit: 'monthly active users (Plus)', source: page('cognito'), asOf: AS_OF },
   logsIngestion: { usd: 0.5, per: 1, unit: 'GB of logs ingested', source: page('cloudwatch'), asOf: AS_OF },
   /** Standard resolution; an alarm on a metric-math expression is billed per metric in it. */
   cloudWatchAlarms: { usd: 0.1, per: 1, unit: 'alarm metric-months', source: page('cloudwatch'), asOf: AS_OF },

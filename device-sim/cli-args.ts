@@ -23,6 +23,9 @@ Sensors:
   --seed <n>            seed of the signal models (default random, printed in the summary)
   --buffer <n>          offline buffer per sensor, oldest dropped beyond (default 10000)
   --max-rate <n>        publishes per second per connection, at most 100 (default 100)
+  --basic-ingest <rule> publish telemetry by Basic Ingest to this IoT rule ($aws/rules/<rule>/sensors/<id>/telemetry),
+                        not billed as messaging; stream ingest only: the cloud stack's BasicIngestTopic output
+                        names the rule, locally it is IngestTelemetry (contract §2)
 
 Run:
   --duration <t>        stop after this long (e.g. 90, 30s, 5m, 1h; plain number = seconds)
@@ -76,6 +79,7 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       seed: { type: 'string' },
       buffer: { type: 'string' },
       'max-rate': { type: 'string' },
+      'basic-ingest': { type: 'string' },
       duration: { type: 'string' },
       count: { type: 'string' },
       drain: { type: 'string' },
@@ -107,6 +111,11 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     tls = { caPath: values.ca ?? join(certDir, 'ca.crt'), certDir };
   }
 
+  const basicIngestRule = values['basic-ingest'];
+  // IoT rule names: letters, digits and underscores, 1 to 128 (TopicRule API).
+  if (basicIngestRule !== undefined && !/^[A-Za-z0-9_]{1,128}$/.test(basicIngestRule)) {
+    throw new SimulationConfigError(`--basic-ingest must be an IoT rule name (letters, digits, _), got "${basicIngestRule}"`);
+  }
   const sensors: number | string[] = values.ids
     ? values.ids.split(',').map((s) => s.trim()).filter(Boolean)
     : (integer('sensors', values.sensors) ?? 5);
@@ -128,6 +137,7 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       maxPublishesPerSecond: integer('max-rate', values['max-rate']),
       failFast: true,
       sdkMetrics: Boolean(values.endpoint),
+      basicIngestRule,
     },
     durationMs,
     drainMs: values.drain !== undefined ? parseDuration(values.drain) : 10_000,

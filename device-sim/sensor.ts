@@ -4,6 +4,7 @@
  * and a handler for its commands topic.
  */
 import { TOPICS } from '../lambdas/shared/names.js';
+import { basicIngestTopic } from '../lambdas/shared/rules.js';
 import { parseCommand } from './commands.js';
 import { OfflineQueue } from './offline-queue.js';
 import { batchPayloads, MAX_BATCH_READINGS, readingPayload, type Reading } from './payload.js';
@@ -44,12 +45,15 @@ export interface SensorOptions {
   maxPublishesPerSecond: number;
   log: (line: string) => void;
   now?: () => number;
+  /** Basic Ingest: the rule to publish telemetry through instead of the plain topic (contract §2). */
+  basicIngestRule?: string;
 }
 
 export type ConnectOutcome = { ok: true } | { ok: false; reason: string };
 
 export class SimulatedSensor {
   readonly sensorId: string;
+  private readonly telemetryTopic: string;
   private readonly stats: SensorStats;
   private readonly queue: OfflineQueue<Reading>;
   private readonly window: PublishWindow;
@@ -69,6 +73,9 @@ export class SimulatedSensor {
 
   constructor(private readonly options: SensorOptions) {
     this.sensorId = options.sensorId;
+    this.telemetryTopic = options.basicIngestRule
+      ? basicIngestTopic(options.basicIngestRule, TOPICS.telemetry(options.sensorId))
+      : TOPICS.telemetry(options.sensorId);
     this.now = options.now ?? Date.now;
     this.queue = new OfflineQueue(options.bufferLimit);
     this.window = new PublishWindow(options.maxPublishesPerSecond, this.now);
@@ -214,7 +221,7 @@ export class SimulatedSensor {
     this.inFlight += 1;
     this.stats.sent += first.readings.length;
     this.transport
-      .publish(TOPICS.telemetry(this.sensorId), first.payload)
+      .publish(this.telemetryTopic, first.payload)
       .then(
         () => {
           this.stats.acknowledged += first.readings.length;

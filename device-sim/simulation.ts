@@ -46,6 +46,11 @@ export interface SimulationOptions {
   sdkMetrics?: boolean;
   /** Log lines (connection changes, commands, drops). @default discarded */
   log?: (line: string) => void;
+  /**
+   * Publish telemetry by Basic Ingest to this rule (`$aws/rules/<rule>/sensors/<id>/telemetry`): the cloud's
+   * BasicIngestTopic output names it; locally, stream ingest's `IngestTelemetry`. @default the plain topic
+   */
+  basicIngestRule?: string;
 }
 
 /** The sensors' counters summed (see {@link SensorStats} for each), with how many are connected now. */
@@ -188,6 +193,7 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
         bufferLimit: options.bufferLimit ?? 10_000,
         maxPublishesPerSecond,
         log,
+        basicIngestRule: options.basicIngestRule,
       }),
   );
   for (const sensor of sensors) {

@@ -5,6 +5,7 @@ import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { AwsCustomResource, AwsCustomResourcePolicy, PhysicalResourceId } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { TOPICS } from '../lambdas/shared/names.js';
+import { basicIngestTopic } from '../lambdas/shared/rules.js';
 
 const THING = '${iot:Connection.Thing.ThingName}';
 
@@ -31,18 +32,21 @@ export class Devices extends Construct {
   readonly dataEndpoint: string;
   /** ARN of every device's commands topic, `…:topic/sensors/*\/commands`. */
   readonly commandsTopicsArn: string;
+  /** The device policy's statements, open to additions until synth. */
+  private readonly statements: Array<Record<string, unknown>>;
+  private readonly iotArn: (resource: string, resourceName: string) => string;
 
   constructor(scope: Construct, id: string, props: DevicesProps = {}) {
     super(scope, id);
     const stack = Stack.of(this);
-    const iotArn = (resource: string, resourceName: string) =>
-      stack.formatArn({ service: 'iot', resource, resourceName });
+    const iotArn = (this.iotArn = (resource: string, resourceName: string) =>
+      stack.formatArn({ service: 'iot', resource, resourceName }));
 
     this.devicePolicy = new CfnPolicy(this, 'DevicePolicy', {
       policyName: props.policyName,
       policyDocument: {
         Version: '2012-10-17',
-        Statement: [
+        Statement: this.statements = [
           { Effect: 'Allow', Action: 'iot:Connect', Resource: iotArn('client', THING) },
           { Effect: 'Allow', Action: 'iot:Publish', Resource: iotArn('topic', TOPICS.telemetry(THING)) },
           { Effect: 'Allow', Action: 'iot:Subscribe', Resource: iotArn('topicfilter', TOPICS.commands(THING)) },
@@ -77,6 +81,19 @@ export class Devices extends Construct {
       reason: 'aws-cdk-lib AwsCustomResource provider: the basic execution policy only lets it write its own logs.',
     });
     this.dataEndpoint = `https://${lookup.getResponseField('endpointAddress')}`;
+  }
+
+  /**
+   * Lets each device publish its own telemetry through Basic Ingest to the rule named `ruleName`
+   * (`$aws/rules/<ruleName>/sensors/<own sensorId>/telemetry`), and to no other rule: a rule reached by
+   * Basic Ingest skips its FROM filter, so any other rule would take a device's payload as its own event.
+   */
+  allowBasicIngest(ruleName: string): void {
+    this.statements.push({
+      Effect: 'Allow',
+      Action: 'iot:Publish',
+      Resource: this.iotArn('topic', basicIngestTopic(ruleName, TOPICS.telemetry(THING))),
+    });
   }
 
   /** Lets `grantee` publish commands to any device's commands topic, and to nothing else. */

@@ -6,7 +6,7 @@ import { Architecture, type IDestination, Runtime, Tracing } from 'aws-cdk-lib/a
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { EnvName } from '../lambdas/shared/names.js';
+import { type EnvName, FUNCTION_MEMORY_MB } from '../lambdas/shared/names.js';
 
 /** Repository root: bundling resolves handlers and the lock file from here, whatever the cwd. */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -87,7 +87,7 @@ export class FunctionDefaults extends Construct {
     this.logRetention = props.logRetention ?? RetentionDays.ONE_MONTH;
     this.providerLogGroup = new LogGroup(this, 'ProviderLogs', { retention: this.logRetention });
     this.tracing = props.tracing ?? Tracing.DISABLED;
-    this.memorySize = props.memorySize ?? 256;
+    this.memorySize = props.memorySize ?? FUNCTION_MEMORY_MB;
   }
 
   /** A function of the app, created in `scope` with these defaults. */

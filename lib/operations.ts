@@ -33,12 +33,6 @@ export interface OperationsProps {
   readonly expectedErrors?: Record<string, Metric>;
   /** The dead-letter queue: any message in it is an alarm. */
   readonly deadLetterQueue: IQueue;
-  /**
-   * Queued ingest: the queues in front of the telemetry functions, by name; any message in one's dead-letter
-   * queue is an alarm, and the dashboard shows each queue's oldest message.
-   * @default - none (direct ingest)
-   */
-  readonly ingestQueues?: Record<string, { readonly queue: IQueue; readonly deadLetterQueue: IQueue }>;
   /** The HTTP API whose 4xx and 5xx the dashboard shows. */
   readonly httpApi: IHttpApi;
   /** The IoT topic rules, by id: their matches, failed actions and throttled messages. */
@@ -76,8 +70,6 @@ export class Operations extends Construct {
   readonly alarmTopic: Topic;
   readonly dashboard: CloudWatchDashboard;
   readonly deadLetterAlarm: Alarm;
-  /** Queued ingest, by queue name: any message in the queue's dead-letter queue. */
-  readonly ingestDeadLetterAlarms: Record<string, Alarm> = {};
   readonly noTelemetryAlarm: Alarm;
   /** By function name: error rate above 1 % over 5 minutes. */
   readonly errorRateAlarms: Record<string, Alarm> = {};
@@ -140,20 +132,6 @@ export class Operations extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     );
-
-    const ingestQueues = Object.entries(props.ingestQueues ?? {});
-    for (const [name, { deadLetterQueue }] of ingestQueues) {
-      this.ingestDeadLetterAlarms[name] = withActions(
-        new Alarm(this, `${name}DeadLetterAlarm`, {
-          alarmDescription: `A ${name} ingest batch failed all its receives and was dead-lettered`,
-          metric: deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES }),
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        }),
-      );
-    }
 
     const silence = props.silenceMinutes ?? 10;
     const accepted = vigiaMetric(METRICS.readingsAccepted);
@@ -292,23 +270,5 @@ export class Operations extends Construct {
         width: 8,
       }),
     );
-    if (ingestQueues.length > 0) {
-      this.dashboard.addWidgets(
-        new GraphWidget({
-          title: 'Ingest queues: oldest message (s)',
-          left: ingestQueues.map(([name, { queue }]) =>
-            queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: FIVE_MINUTES, label: name }),
-          ),
-          width: 12,
-        }),
-        new GraphWidget({
-          title: 'Ingest dead-letter queues depth',
-          left: ingestQueues.map(([name, { deadLetterQueue }]) =>
-            deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum', period: FIVE_MINUTES, label: name }),
-          ),
-          width: 12,
-        }),
-      );
-    }
   }
 }

@@ -1,12 +1,14 @@
 import { Aws, Duration, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
+import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { KinesisEventSource, type KinesisEventSourceProps, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/names.js';
-import { RULES, type RuleTarget, ruleSql } from '../lambdas/shared/rules.js';
+import { RULES, type RuleTarget, TELEMETRY_STREAM_RULE, ruleSql } from '../lambdas/shared/rules.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import type { HistoryTables } from './history.js';
 import type { Realtime } from './realtime.js';
@@ -23,36 +25,82 @@ export interface TelemetryProps {
    */
   readonly retryAttempts?: number;
   /**
-   * How the telemetry rules reach their functions: `direct`, the rule invokes the function once per message;
-   * `queued`, the rule sends to a queue per function (each with its own dead-letter queue) that the function
-   * reads in batches of up to 100 messages or 1 second. Presence is always direct. Context key `ingest`.
-   * @default 'direct'
+   * How telemetry reaches its functions: `stream`, one rule puts every message on a Kinesis data stream
+   * (partition key = sensorId) that the history writer and the broadcaster each read in batches; `direct`,
+   * a rule per function invokes it once per message (the original design; cheapest for a handful of
+   * sensors). Presence is always direct. Context key `ingest`.
+   * @default 'stream'
    */
   readonly ingest?: IngestMode;
+  /**
+   * Stream ingest: the stream's capacity, a number of provisioned shards (1 MB/s and 1,000 records/s of
+   * writes each; `npm run cost` prints what a fleet needs) or `'on-demand'`. Context key `streamShards`.
+   * @default 1
+   */
+  readonly streamShards?: StreamShards;
+  /**
+   * Stream ingest: how long the history writer's event source mapping gathers records before it invokes
+   * (up to 10,000 records): the longer, the fewer roll-up and registry writes per reading, the later history
+   * shows a reading. Context key `historyBatchWindowSeconds`.
+   * @default Duration.seconds(30)
+   */
+  readonly historyBatchWindow?: Duration;
 }
 
-export type IngestMode = 'direct' | 'queued';
+export type IngestMode = 'direct' | 'stream';
+export type StreamShards = number | 'on-demand';
 
-/** The `ingest` context value, checked. */
-export function ingestFromContext(scope: Construct): IngestMode {
-  const value = (scope.node.tryGetContext('ingest') as string | undefined) ?? 'direct';
-  if (value !== 'direct' && value !== 'queued') throw new Error(`Context key ingest must be direct or queued, got "${value}"`);
-  return value;
+/** The settings of stream ingest, as the context gives them (see TelemetryProps). */
+export interface IngestSettings {
+  readonly ingest: IngestMode;
+  readonly streamShards: StreamShards;
+  readonly historyBatchWindow: Duration;
 }
 
-/** A queue a telemetry rule sends to (queued ingest), and where the messages its function keeps failing go. */
-export interface IngestQueue {
-  readonly queue: Queue;
-  readonly deadLetterQueue: Queue;
-}
+export const INGEST_DEFAULTS = { ingest: 'stream', streamShards: 1, historyBatchWindowSeconds: 30 } as const;
 
-/** Telemetry rule targets that queued ingest puts a queue in front of. */
-const QUEUED_TARGETS: readonly RuleTarget[] = ['historyWriter', 'broadcaster'];
+/** The context keys `ingest`, `streamShards` and `historyBatchWindowSeconds`, checked. */
+export function ingestFromContext(scope: Construct): IngestSettings {
+  const context = (key: string) => {
+    const value = scope.node.tryGetContext(key) as unknown;
+    return value === undefined || value === '' ? undefined : String(value);
+  };
+  const ingest = context('ingest') ?? INGEST_DEFAULTS.ingest;
+  if (ingest !== 'direct' && ingest !== 'stream') {
+    throw new Error(`Context key ingest must be stream or direct, got "${ingest}"`);
+  }
+  const shards = context('streamShards') ?? String(INGEST_DEFAULTS.streamShards);
+  if (shards !== 'on-demand' && !(/^\d+$/.test(shards) && Number(shards) >= 1 && Number(shards) <= 500)) {
+    throw new Error(`Context key streamShards must be a number of shards from 1 to 500 or on-demand, got "${shards}"`);
+  }
+  const window = context('historyBatchWindowSeconds') ?? String(INGEST_DEFAULTS.historyBatchWindowSeconds);
+  if (!/^\d+$/.test(window) || Number(window) > 300) {
+    throw new Error(`Context key historyBatchWindowSeconds must be a whole number of seconds from 0 to 300, got "${window}"`);
+  }
+  return {
+    ingest,
+    streamShards: shards === 'on-demand' ? 'on-demand' : Number(shards),
+    historyBatchWindow: Duration.seconds(Number(window)),
+  };
+}
 
 /**
- * From devices to the system: one IoT topic rule per entry of RULES, each invoking its function,
- * and the dead-letter queue that keeps whatever could not be handled (rejected payloads, failed
- * invocations, failed rule actions).
+ * The event source mappings of stream ingest. Live: at most a second late, a failed record retried twice
+ * and dropped after a minute (a reading that old is no longer live). History: one batch per window, a
+ * failed record retried ten times while it is younger than the stream's 24 h retention. Both bisect a
+ * failing batch and report the records they could not handle, so only a poisoned record is dead-lettered.
+ */
+export const STREAM_CONSUMERS = {
+  broadcaster: { batchSize: 1_000, maxBatchingWindow: Duration.seconds(1), retryAttempts: 2, maxRecordAge: Duration.minutes(1) },
+  historyWriter: { batchSize: 10_000, retryAttempts: 10, maxRecordAge: Duration.hours(24) },
+} as const;
+
+/**
+ * From devices to the system. Direct ingest: one IoT topic rule per entry of RULES, each invoking its
+ * function. Stream ingest: one telemetry rule onto a Kinesis data stream that the history writer and the
+ * broadcaster read through their own event source mappings, and the presence rule as in direct mode.
+ * The dead-letter queue keeps whatever could not be handled (rejected payloads, failed invocations,
+ * poisoned stream records, failed rule actions).
  */
 export class Telemetry extends Construct {
   readonly deadLetterQueue: Queue;
@@ -63,8 +111,10 @@ export class Telemetry extends Construct {
   /** Role the rules' error action assumes to send to the dead-letter queue. */
   readonly errorActionRole: Role;
   readonly ingest: IngestMode;
-  /** Queued ingest: the queue in front of each telemetry function, by rule target; empty in direct mode. */
-  readonly ingestQueues: Partial<Record<RuleTarget, IngestQueue>> = {};
+  /** Stream ingest: the data stream the telemetry rule writes to; undefined in direct mode. */
+  readonly stream?: Stream;
+  /** Stream ingest: the role the telemetry rule's Kinesis action assumes; undefined in direct mode. */
+  readonly streamActionRole?: Role;
 
   constructor(scope: Construct, id: string, props: TelemetryProps) {
     super(scope, id);
@@ -80,6 +130,7 @@ export class Telemetry extends Construct {
       reason: 'This queue is itself the dead-letter queue of the telemetry pipeline.',
     });
 
+    // IoT invokes asynchronously (presence, and direct ingest); stream consumers are invoked synchronously.
     const asyncInvocation = {
       onFailure: new SqsDestination(this.deadLetterQueue),
       retryAttempts: props.retryAttempts ?? 2,
@@ -163,69 +214,95 @@ export class Telemetry extends Construct {
       broadcaster: this.broadcaster,
       presence: this.presence,
     };
-    this.ingest = props.ingest ?? 'direct';
-    let queueActionRole: Role | undefined;
-    if (this.ingest === 'queued') {
-      queueActionRole = new Role(this, 'RuleQueueActionRole', {
+    this.ingest = props.ingest ?? INGEST_DEFAULTS.ingest;
+    const errorAction: CfnTopicRule.ActionProperty = {
+      sqs: { queueUrl: this.deadLetterQueue.queueUrl, roleArn: errorActionRole.roleArn, useBase64: false },
+    };
+
+    if (this.ingest === 'stream') {
+      const shards = props.streamShards ?? INGEST_DEFAULTS.streamShards;
+      const stream = (this.stream = new Stream(this, 'TelemetryStream', {
+        // The aws/kinesis key: encrypted at rest, no key policy to keep, no KMS charge per call.
+        encryption: StreamEncryption.MANAGED,
+        retentionPeriod: Duration.hours(24),
+        ...(shards === 'on-demand'
+          ? { streamMode: StreamMode.ON_DEMAND }
+          : { streamMode: StreamMode.PROVISIONED, shardCount: shards }),
+      }));
+      const streamActionRole = (this.streamActionRole = new Role(this, 'RuleStreamActionRole', {
         assumedBy: new ServicePrincipal('iot.amazonaws.com', {
           conditions: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
         }),
-        description: 'Lets the telemetry rules send to the ingest queues',
+        description: 'Lets the telemetry rule put records on the telemetry stream',
+      }));
+      stream.grant(streamActionRole, 'kinesis:PutRecord');
+
+      const rule = TELEMETRY_STREAM_RULE;
+      this.rules[rule.id] = new CfnTopicRule(this, rule.id, {
+        topicRulePayload: {
+          description: rule.description,
+          sql: ruleSql(rule),
+          awsIotSqlVersion: '2016-03-23',
+          ruleDisabled: false,
+          actions: [
+            { kinesis: { streamName: stream.streamName, partitionKey: rule.partitionKey, roleArn: streamActionRole.roleArn } },
+          ],
+          errorAction,
+        },
       });
-      for (const target of QUEUED_TARGETS) {
-        const fn = targets[target];
-        const name = target.charAt(0).toUpperCase() + target.slice(1);
-        const deadLetterQueue = new Queue(this, `${name}DeadLetterQueue`, {
-          encryption: QueueEncryption.SQS_MANAGED,
-          enforceSSL: true,
-          retentionPeriod: Duration.days(14),
-        });
-        Validations.of(deadLetterQueue).acknowledge({
-          id: 'AwsSolutions-SQS3',
-          reason: `This queue is itself the dead-letter queue of the ${target} ingest queue.`,
-        });
-        const queue = new Queue(this, `${name}Queue`, {
-          encryption: QueueEncryption.SQS_MANAGED,
-          enforceSSL: true,
-          // Lambda's advice: six times the function timeout, so a retried batch is not delivered twice at once.
-          visibilityTimeout: fn.timeout ? Duration.seconds(fn.timeout.toSeconds() * 6) : Duration.minutes(1),
-          deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: 3 },
-        });
-        queue.grant(queueActionRole, 'sqs:SendMessage');
-        // The handlers take the whole batch or fail it whole: their work is idempotent per reading.
+
+      const consume = (fn: VigiaFunction, settings: KinesisConsumerSettings) =>
         fn.addEventSource(
-          new SqsEventSource(queue, { batchSize: 100, maxBatchingWindow: Duration.seconds(1), reportBatchItemFailures: false }),
+          new KinesisEventSource(stream, {
+            // A new stream is empty: from its start, so nothing put before the mapping exists is skipped.
+            startingPosition: StartingPosition.TRIM_HORIZON,
+            bisectBatchOnError: true,
+            reportBatchItemFailures: true,
+            onFailure: new SqsDlq(this.deadLetterQueue),
+            ...settings,
+          }),
         );
-        this.ingestQueues[target] = { queue, deadLetterQueue };
-      }
+      consume(this.broadcaster, STREAM_CONSUMERS.broadcaster);
+      consume(this.historyWriter, {
+        ...STREAM_CONSUMERS.historyWriter,
+        maxBatchingWindow: props.historyBatchWindow ?? Duration.seconds(INGEST_DEFAULTS.historyBatchWindowSeconds),
+      });
     }
 
     for (const rule of RULES) {
+      // Stream ingest: the stream rule above stands for the telemetry rules; presence stays a direct rule.
+      if (this.ingest === 'stream' && rule.target !== 'presence') continue;
       const target = targets[rule.target];
-      const ingestQueue = this.ingestQueues[rule.target];
-      const action: CfnTopicRule.ActionProperty = ingestQueue
-        ? { sqs: { queueUrl: ingestQueue.queue.queueUrl, roleArn: queueActionRole!.roleArn, useBase64: false } }
-        : { lambda: { functionArn: target.functionArn } };
       const topicRule = new CfnTopicRule(this, rule.id, {
         topicRulePayload: {
           description: rule.description,
           sql: ruleSql(rule),
           awsIotSqlVersion: '2016-03-23',
           ruleDisabled: false,
-          actions: [action],
-          errorAction: {
-            sqs: { queueUrl: this.deadLetterQueue.queueUrl, roleArn: errorActionRole.roleArn, useBase64: false },
-          },
+          actions: [{ lambda: { functionArn: target.functionArn } }],
+          errorAction,
         },
       });
-      if (!ingestQueue) {
-        target.addPermission(`InvokedBy${rule.id}`, {
-          principal: new ServicePrincipal('iot.amazonaws.com'),
-          sourceArn: topicRule.attrArn,
-          sourceAccount: Aws.ACCOUNT_ID,
-        });
-      }
+      target.addPermission(`InvokedBy${rule.id}`, {
+        principal: new ServicePrincipal('iot.amazonaws.com'),
+        sourceArn: topicRule.attrArn,
+        sourceAccount: Aws.ACCOUNT_ID,
+      });
       this.rules[rule.id] = topicRule;
     }
   }
+
+  /**
+   * Stream ingest: the one telemetry rule, which devices may also reach by Basic Ingest
+   * (`$aws/rules/<its name>/sensors/<id>/telemetry`). Undefined in direct mode, where a Basic Ingest message
+   * would reach one of the two telemetry rules only.
+   */
+  get basicIngestRule(): CfnTopicRule | undefined {
+    return this.ingest === 'stream' ? this.rules[TELEMETRY_STREAM_RULE.id] : undefined;
+  }
 }
+
+type KinesisConsumerSettings = Pick<
+  KinesisEventSourceProps,
+  'batchSize' | 'maxBatchingWindow' | 'retryAttempts' | 'maxRecordAge'
+>;

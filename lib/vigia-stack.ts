@@ -9,7 +9,7 @@ import { History, type Retention } from './history.js';
 import { METRICS } from '../lambdas/shared/names.js';
 import { Operations, vigiaMetric } from './operations.js';
 import { Realtime } from './realtime.js';
-import { type IngestMode, Telemetry, ingestFromContext } from './telemetry.js';
+import { type IngestSettings, Telemetry, ingestFromContext } from './telemetry.js';
 
 export interface VigiaStackProps extends StackProps {
   /**
@@ -23,10 +23,10 @@ export interface VigiaStackProps extends StackProps {
    */
   readonly alarmEmail?: string;
   /**
-   * How the telemetry rules reach their functions (see TelemetryProps.ingest).
-   * @default the context key `ingest`, else 'direct'
+   * How telemetry reaches its functions, and the stream's settings (see TelemetryProps).
+   * @default the context keys `ingest`, `streamShards`, `historyBatchWindowSeconds`, else stream ingest on 1 shard
    */
-  readonly ingest?: IngestMode;
+  readonly ingest?: IngestSettings;
 }
 
 /** The whole cloud side of vigia. Wiring only: each construct hands its resources to the next. */
@@ -64,8 +64,10 @@ export class VigiaStack extends Stack {
       functions,
       history,
       realtime,
-      ingest: props.ingest ?? ingestFromContext(this),
+      ...(props.ingest ?? ingestFromContext(this)),
     }));
+    const basicIngestRule = telemetry.basicIngestRule;
+    if (basicIngestRule) devices.allowBasicIngest(basicIngestRule.ref);
     const api = (this.api = new Api(this, 'Api', { functions, history, allowedOrigin: dashboard.url, auth }));
     // config.json needs both URLs, so it is written by a deployment of its own, after both exist.
     this.dashboardConfig = new DashboardConfig(this, 'DashboardConfig', {
@@ -87,9 +89,6 @@ export class VigiaStack extends Stack {
       },
       expectedErrors: { ConnectAuthorizer: vigiaMetric(METRICS.connectUnauthorized) },
       deadLetterQueue: telemetry.deadLetterQueue,
-      ingestQueues: Object.fromEntries(
-        Object.entries(telemetry.ingestQueues).map(([target, q]) => [target.charAt(0).toUpperCase() + target.slice(1), q]),
-      ),
       httpApi: api.httpApi,
       topicRules: telemetry.rules,
       alarmEmail: alarmEmail || undefined,
@@ -102,6 +101,9 @@ export class VigiaStack extends Stack {
     new CfnOutput(this, 'IotDataEndpoint', { value: devices.dataEndpoint, description: 'IoT data endpoint; devices connect to its host with MQTT over mutual TLS (port 8883)' });
     new CfnOutput(this, 'DevicePolicyName', { value: devices.devicePolicy.ref, description: 'IoT policy to attach to each device certificate' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.alarmTopic.topicArn, description: 'Alarm notifications (SNS); subscribe to it, or set the context key alarmEmail' });
+    if (basicIngestRule) {
+      new CfnOutput(this, 'BasicIngestTopic', { value: `$aws/rules/${basicIngestRule.ref}/sensors/{sensorId}/telemetry`, description: 'Basic Ingest: the telemetry topic IoT Core does not bill as messaging (contract §2)' });
+    }
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: telemetry.deadLetterQueue.queueUrl, description: 'Rejected payloads and failed deliveries' });
   }
 }

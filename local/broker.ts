@@ -25,6 +25,7 @@ import net, { type AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { MAX_PAYLOAD_BYTES, SENSOR_ID_PATTERN, TOPICS } from '../lambdas/shared/names.js';
+import { parseBasicIngestTopic } from '../lambdas/shared/rules.js';
 import { boundedLog } from './bounded-log.js';
 import { ensureBrokerCert, ensureCa } from './ca.js';
 
@@ -48,6 +49,11 @@ export interface BrokerOptions {
    * so stalled handshakes cannot exhaust the process's file descriptors. @default 1000
    */
   maxPendingConnections?: number;
+  /**
+   * Rules a device may reach by Basic Ingest, `$aws/rules/<rule>/sensors/<own sensorId>/telemetry`, as the
+   * cloud's device policy allows for the telemetry rule of stream ingest. @default none
+   */
+  basicIngestRules?: readonly string[];
 }
 
 export interface BrokerLogEntry {
@@ -123,6 +129,12 @@ function defaultLog(entry: BrokerLogEntry): void {
 
 export async function startBroker(options: BrokerOptions): Promise<LocalBroker> {
   const log = boundedLog(options.log ?? defaultLog);
+  const basicIngestRules = new Set(options.basicIngestRules ?? []);
+  /** Basic Ingest of the client's own telemetry to an allowed rule (the IoT policy's statement). */
+  const isOwnBasicIngest = (topic: string, clientId: string) => {
+    const basic = parseBasicIngestTopic(topic);
+    return basic !== undefined && basicIngestRules.has(basic.ruleName) && basic.topic === TOPICS.telemetry(clientId);
+  };
   const ca = await ensureCa(options.dataDir);
   const serverFiles = await ensureBrokerCert(options.dataDir);
   const [serverKey, serverCert] = await Promise.all([
@@ -247,7 +259,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
         client.disconnect({ reasonCode: DISCONNECT_PACKET_TOO_LARGE }, () => callback(error));
         return;
       }
-      if (packet.topic !== TOPICS.telemetry(client.id)) {
+      if (packet.topic !== TOPICS.telemetry(client.id) && !isOwnBasicIngest(packet.topic, client.id)) {
         log({ level: 'warn', message: 'publish refused', clientId: client.id, topic: packet.topic });
         // aedes answers MQTT 5 with PUBACK 0x87 and closes an MQTT 3.1.1 connection.
         if (client.version !== 5) markDisconnect(client, 'AUTH_ERROR');

@@ -1,9 +1,83 @@
 // Runs dynalite on its own thread, so the DynamoDB stand-in gets a core of its own.
+// It also meters what the cloud would bill: every data-plane request is sent on to dynalite with
+// ReturnConsumedCapacity TOTAL, and the capacity units of each answer are summed per table (read or write).
 import { timingSafeEqual } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
 
+const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
+const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
+/** table → { read, write } capacity units since the start. */
+const consumed = new Map();
+let changed = false;
+// The capacity entries of an answer, wherever they sit (one object, or an array for batch operations).
+const CAPACITY = /"CapacityUnits":(\d+(?:\.\d+)?),"TableName":"([^"\\]+)"/g;
+
+function record(table, kind, units) {
+  let entry = consumed.get(table);
+  if (!entry) consumed.set(table, (entry = { read: 0, write: 0 }));
+  entry[kind] += units;
+  changed = true;
+}
+
+function meter(operation, request, statusCode, body) {
+  const kind = READS.has(operation) ? 'read' : 'write';
+  if (statusCode === 200) {
+    for (const [, units, table] of body.matchAll(CAPACITY)) {
+      // A Query or Scan that reads nothing still costs DynamoDB's minimum read; dynalite reports 0.
+      const minimum = (operation === 'Query' || operation === 'Scan') ? (request.ConsistentRead ? 1 : 0.5) : 0;
+      record(table, kind, Math.max(Number(units), minimum));
+    }
+  } else if (kind === 'write' && body.includes('ConditionalCheckFailedException')) {
+    // DynamoDB bills a failed conditional write as a write (1 unit for a small item); dynalite reports none.
+    record(request.TableName ?? '?', 'write', 1);
+  }
+}
+
 const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+
+const [serveDynalite] = server.listeners('request');
+server.removeAllListeners('request');
+function meteredRequest(req, res) {
+  const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+  if (!READS.has(operation) && !WRITES.has(operation)) return serveDynalite(req, res);
+  const chunks = [];
+  req.on('data', (chunk) => chunks.push(chunk));
+  req.on('end', () => {
+    let body = Buffer.concat(chunks);
+    let request = {};
+    try {
+      request = JSON.parse(body.toString('utf8'));
+      if (request && typeof request === 'object' && (request.ReturnConsumedCapacity ?? 'NONE') === 'NONE') {
+        request.ReturnConsumedCapacity = 'TOTAL';
+        body = Buffer.from(JSON.stringify(request));
+      }
+    } catch {
+      // not JSON: dynalite answers it with the error DynamoDB would
+    }
+    const replay = new PassThrough();
+    Object.assign(replay, { headers: { ...req.headers, 'content-length': String(body.length) }, method: req.method, url: req.url });
+    const end = res.end.bind(res);
+    res.end = (chunk, ...rest) => {
+      try {
+        if (chunk != null) meter(operation, request, res.statusCode, String(chunk));
+      } catch {
+        // metering never fails a request
+      }
+      return end(chunk, ...rest);
+    };
+    serveDynalite(replay, res);
+    replay.end(body);
+  });
+}
+
+function report() {
+  changed = false;
+  parentPort.postMessage({ type: 'capacity', tables: Object.fromEntries(consumed) });
+}
+// The main thread's copy is at most this stale; a `capacity` request answers at once.
+const reporter = setInterval(() => changed && report(), 250);
 
 // dynalite answers any credentials: only a caller signing with the runtime's access key id gets through.
 const expected = Buffer.from(workerData.accessKeyId);
@@ -12,10 +86,8 @@ function signedByRuntime(authorization) {
   const given = Buffer.from(match ? match[1] : '');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
-const [dynaliteHandler] = server.listeners('request');
-server.removeAllListeners('request');
 server.on('request', (req, res) => {
-  if (signedByRuntime(req.headers.authorization)) return dynaliteHandler(req, res);
+  if (signedByRuntime(req.headers.authorization)) return meteredRequest(req, res);
   req.resume();
   const body = JSON.stringify({
     __type: 'com.amazonaws.dynamodb.v20120810#UnrecognizedClientException',
@@ -30,7 +102,9 @@ server.listen(0, workerData.host, () => {
   parentPort.postMessage({ type: 'listening', port: server.address().port });
 });
 parentPort.on('message', (msg) => {
+  if (msg === 'capacity') report();
   if (msg === 'close') {
+    clearInterval(reporter);
     server.close((err) => parentPort.postMessage({ type: 'closed', message: err?.message }));
   }
 });

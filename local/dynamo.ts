@@ -18,10 +18,17 @@ export const LOCAL_TABLES = {
   connections: { name: 'vigia-connections', definition: CONNECTIONS_TABLE },
 } as const;
 
+/** Capacity units consumed per table since the stand-in started, as DynamoDB on demand would bill them. */
+export type ConsumedCapacity = Record<string, { read: number; write: number }>;
+
 export interface LocalDynamo {
   endpoint: string;
   /** The only credentials it answers (any others get UnrecognizedClientException). */
   credentials: StandInCredentials;
+  /** The consumed capacity as last reported by the stand-in (at most 250 ms old). */
+  readonly consumed: ConsumedCapacity;
+  /** The consumed capacity up to now. */
+  capacity(): Promise<ConsumedCapacity>;
   close(): Promise<void>;
 }
 
@@ -61,6 +68,13 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
   worker.removeAllListeners('exit');
   worker.on('error', (err) => console.error(JSON.stringify({ level: 'error', message: 'DynamoDB stand-in failed', error: err.message })));
   const endpoint = `http://${host}:${port}`;
+  let consumed: ConsumedCapacity = {};
+  const capacityWaiters: Array<(c: ConsumedCapacity) => void> = [];
+  worker.on('message', (msg: { type: string; tables?: ConsumedCapacity }) => {
+    if (msg.type !== 'capacity') return;
+    consumed = msg.tables ?? {};
+    for (const resolve of capacityWaiters.splice(0)) resolve(consumed);
+  });
 
   const client = new DynamoDBClient({
     endpoint,
@@ -78,6 +92,14 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
   return {
     endpoint,
     credentials,
+    get consumed() {
+      return consumed;
+    },
+    capacity: () =>
+      new Promise<ConsumedCapacity>((resolve) => {
+        capacityWaiters.push(resolve);
+        worker.postMessage('capacity');
+      }),
     close: async () => {
       await new Promise<void>((resolve) => {
         worker.on('message', (msg: { type: string }) => {

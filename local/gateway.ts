@@ -35,6 +35,14 @@ export interface GatewayOptions {
   log: (entry: Record<string, unknown>) => void;
   /** A REQUEST authorizer on $connect (identity source: the `token` query parameter), as with sign-in on. */
   authorizer?: (() => Promise<AuthorizerHandler>) | null;
+  /** Told of what API Gateway bills: each frame either way, and how long each connection is open. */
+  meter?: GatewayMeter;
+}
+
+export interface GatewayMeter {
+  onWebSocketFrame(bytes: number): void;
+  onWebSocketOpen(connectionId: string): void;
+  onWebSocketClose(connectionId: string): void;
 }
 
 /** The route API Gateway selects with `$request.body.action`. */
@@ -170,12 +178,14 @@ export class WebSocketGateway {
     };
     const pending: Buffer[] = [];
     ws.on('message', (data: Buffer, isBinary) => {
+      this.options.meter?.onWebSocketFrame(data.length);
       if (!this.connections.has(connectionId)) pending.push(data);
       else this.receive(connectionId, conn, data, isBinary);
     });
     ws.on('error', (err) => this.options.log({ level: 'warn', message: 'websocket error', connectionId, error: err.message }));
     ws.on('close', () => {
       if (!this.connections.delete(connectionId)) return;
+      this.options.meter?.onWebSocketClose(connectionId);
       conn.queue = conn.queue.then(() => this.invoke(this.event(connectionId, '$disconnect', 'DISCONNECT', conn)));
     });
     try {
@@ -191,6 +201,7 @@ export class WebSocketGateway {
       return;
     }
     this.connections.set(connectionId, conn);
+    this.options.meter?.onWebSocketOpen(connectionId);
     for (const data of pending.splice(0)) this.receive(connectionId, conn, data, false);
   }
 
@@ -224,6 +235,7 @@ export class WebSocketGateway {
   async post(connectionId: string, data: Buffer): Promise<boolean> {
     const conn = this.connections.get(connectionId);
     if (!conn || conn.socket.readyState !== conn.socket.OPEN) return false;
+    this.options.meter?.onWebSocketFrame(data.length);
     await new Promise<void>((resolve, reject) => conn.socket.send(data.toString('utf8'), (err) => (err ? reject(err) : resolve())));
     return true;
   }

@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import type { RuleDefinition, RuleTarget } from '../lambdas/shared/rules.js';
-import { RULES, projectRuleEvent, topicMatches } from '../lambdas/shared/rules.js';
+import { RULES, parseBasicIngestTopic, projectRuleEvent, topicMatches } from '../lambdas/shared/rules.js';
 import type { MessageMeta } from './broker.js';
 
 export type RuleHandler = (event: Record<string, unknown>) => Promise<unknown>;
@@ -169,9 +169,10 @@ export class RuleRunner {
   readonly accept = async (topic: string, payload: Buffer, meta: MessageMeta): Promise<void> => {
     if (this.stopped) throw new Error('rules engine is stopping');
     const invocations: Invocation[] = [];
-    for (const rule of this.rules) {
-      if (!topicMatches(rule.topicFilter, topic)) continue;
-      const event = projectRuleEvent(rule, topic, payload, meta.receivedAt);
+    const route = this.route(topic);
+    for (const rule of route.rules) {
+      if (!topicMatches(rule.topicFilter, route.topic)) continue;
+      const event = projectRuleEvent(rule, route.topic, payload, meta.receivedAt);
       if (!event) continue;
       invocations.push({ id: randomUUID(), rule: rule.id, target: rule.target, event });
     }
@@ -180,6 +181,17 @@ export class RuleRunner {
     await this.journal.append(invocations.map((i) => `${JSON.stringify(i)}\n`).join(''));
     for (const invocation of invocations) this.enqueue(invocation);
   };
+
+  /**
+   * The rules a message may trigger and the topic they see: a Basic Ingest message
+   * (`$aws/rules/<rule>/<topic>`) goes to the named rule only, which sees `<topic>` (AWS IoT developer guide,
+   * "Reducing messaging costs with Basic Ingest"); any other message to every rule.
+   */
+  private route(topic: string): { rules: readonly RuleDefinition[]; topic: string } {
+    const basic = parseBasicIngestTopic(topic);
+    if (!basic) return { rules: this.rules, topic };
+    return { rules: this.rules.filter((r) => r.id === basic.ruleName), topic: basic.topic };
+  }
 
   private enqueue(invocation: Invocation): void {
     this.queuedAt.set(invocation.id, Date.now());

@@ -9,12 +9,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localMetricsRegistry } from '../lambdas/adapters/memory-metrics.js';
 import { ENV, METRICS_MODE_ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
-import { RULES } from '../lambdas/shared/rules.js';
+import { RULES, TELEMETRY_STREAM_RULE } from '../lambdas/shared/rules.js';
 import { authorize, bearerToken } from '../lambdas/core/auth.js';
 import { LocalAuthIssuer } from './auth-issuer.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type BrokerOptions, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
+import { BillingMeter, type BillingSnapshot } from './billing.js';
 import { boundedLog } from './bounded-log.js';
 import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
@@ -79,6 +80,10 @@ export interface LocalRuntime {
   rules: RuleRunner;
   /** The local token issuer when sign-in is on, else null. */
   authIssuer: LocalAuthIssuer | null;
+  /** The billable units caused so far (also in `GET /api/metrics`). */
+  billing: BillingMeter;
+  /** The billable units up to now, DynamoDB's capacity included without delay. */
+  billed(): Promise<BillingSnapshot>;
   close(): Promise<void>;
 }
 
@@ -125,6 +130,20 @@ const handlers = {
   presence: async () => (await import('../lambdas/handlers/presence.js')).handler as RuleHandler,
 };
 
+/** Each loaded handler wrapped so its calls are billed as invocations of the named function. */
+function meteredLoaders<K extends string, H extends (...args: never[]) => Promise<unknown>>(
+  billing: BillingMeter,
+  loaders: Record<K, () => Promise<H>>,
+  names: Record<K, string>,
+): Record<K, () => Promise<H>> {
+  return Object.fromEntries(
+    Object.entries<() => Promise<H>>(loaders).map(([key, load]) => {
+      let wrapped: Promise<H> | undefined;
+      return [key, () => (wrapped ??= load().then((h) => billing.metered(names[key as K], h as never) as unknown as H))];
+    }),
+  ) as Record<K, () => Promise<H>>;
+}
+
 async function listen(server: import('node:http').Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -167,12 +186,18 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     const credentials = newStandInCredentials();
     const dynamo: LocalDynamo = await startDynamo(dataDir, credentials);
     cleanups.push(() => dynamo.close());
+    const ingest = options.ingest ?? 'queued';
+    // Stream ingest bills one rule and a Kinesis record per message; the other modes a rule per function.
+    const billing = new BillingMeter({ ingest: String(ingest) === 'stream' ? 'stream' : 'direct', dynamo: () => dynamo.consumed });
 
     let bus: MessageBus | undefined;
     const authIssuer = options.auth ? await LocalAuthIssuer.create(dataDir) : null;
+    const websocketHandler = meteredLoaders(billing, { ws: async () => (await import('../lambdas/handlers/websocket.js')).handler }, { ws: 'WebSocket' }).ws;
+    const authorizerHandler = meteredLoaders(billing, { auth: async () => (await import('../lambdas/handlers/ws-authorizer.js')).handler }, { auth: 'ConnectAuthorizer' }).auth;
     const gateway = new WebSocketGateway({
-      handler: async () => (await import('../lambdas/handlers/websocket.js')).handler,
-      authorizer: authIssuer ? async () => (await import('../lambdas/handlers/ws-authorizer.js')).handler : null,
+      handler: websocketHandler,
+      authorizer: authIssuer ? authorizerHandler : null,
+      meter: billing,
       domainName: `${host}`,
       stage: 'ws',
       log,
@@ -197,11 +222,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     localMetricsRegistry.reset();
 
     const rules = new RuleRunner({
-      handlers,
+      handlers: meteredLoaders(billing, handlers, { historyWriter: 'HistoryWriter', broadcaster: 'Broadcaster', presence: 'Presence' }),
       journalFile: path.join(dataDir, 'rules-journal.jsonl'),
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
-      mode: options.ingest ?? 'queued',
+      mode: ingest,
       batchWindowMs: options.ingestWindowMs,
       log,
     });
@@ -215,6 +240,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       bus = external;
     } else {
       broker = await startBroker({
+        // Basic Ingest reaches one rule: only stream ingest has a single telemetry rule to send it to.
+        basicIngestRules: String(ingest) === 'stream' ? [TELEMETRY_STREAM_RULE.id] : [],
         host,
         mqttPort: options.mqttPort ?? 1883,
         mqttsPort: options.mqttsPort ?? 8883,
@@ -224,7 +251,10 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       });
       bus = broker;
     }
-    bus.onMessage(rules.accept);
+    bus.onMessage((topic, payload, meta) => {
+      billing.onMessage(topic, payload, meta.clientId !== null, meta.receivedAt);
+      return rules.accept(topic, payload, meta);
+    });
     // The broker closes first, so nothing new arrives while the rules drain.
     cleanups.push(() => bus!.close());
 
@@ -233,7 +263,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       allowedOrigins: options.allowedOrigins,
       staticDir,
       gateway,
-      handler: async () => (await import('../lambdas/handlers/http-api.js')).handler,
+      handler: meteredLoaders(billing, { api: async () => (await import('../lambdas/handlers/http-api.js')).handler }, { api: 'HttpApi' }).api,
       ready: () => (external ? external.connected : true),
       auth: null,
       authIssuer,
@@ -246,7 +276,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             return authorize(bearerToken(authorization), verifier);
           }
         : null,
-      metrics: () => localMetricsRegistry.toPrometheus() + deadLetters.toPrometheus(),
+      metrics: () => localMetricsRegistry.toPrometheus() + deadLetters.toPrometheus() + billing.toPrometheus(),
       log,
     });
     const port = await listen(server, options.port ?? 3000, host);
@@ -277,6 +307,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       gateway,
       rules,
       authIssuer,
+      billing,
+      billed: async () => {
+        await dynamo.capacity();
+        return billing.snapshot();
+      },
       urls: {
         dashboard: `${base}/`,
         api: `${base}/api`,

@@ -65,6 +65,9 @@ export const TOPICS = {
     `$aws/events/presence/${eventType}/${clientId}`,
 } as const;
 
+/** Memory of every function (lib/function-defaults.ts); the local runtime bills its GB-seconds at this size. */
+export const FUNCTION_MEMORY_MB = 256;
+
 /** The broker refuses larger payloads, as AWS IoT Core does. */
 export const MAX_PAYLOAD_BYTES = 128 * 1024;
 

@@ -70,6 +70,38 @@ export const RULES: readonly RuleDefinition[] = [
   },
 ];
 
+/**
+ * Stream ingest: the one telemetry rule. Its Kinesis action writes the SELECT output as the record's data,
+ * keyed by sensorId, so each sensor's readings stay in order on one shard.
+ */
+export const TELEMETRY_STREAM_RULE = {
+  id: 'IngestTelemetry',
+  description: 'Puts every telemetry reading on the telemetry stream, keyed by sensorId, for history and live',
+  topicFilter: TOPICS.telemetryFilter,
+  select: telemetrySelect,
+  /** The Kinesis action's partition key: a substitution template IoT evaluates per message. */
+  partitionKey: '${topic(2)}',
+} as const satisfies Omit<RuleDefinition, 'target'> & { partitionKey: string };
+
+/**
+ * Basic Ingest (https://docs.aws.amazon.com/iot/latest/developerguide/iot-basic-ingest.html): a message
+ * published to `$aws/rules/<rule>/<topic>` reaches the named rule only, and the rule's `topic(n)` sees
+ * `<topic>`, without the prefix.
+ */
+export const BASIC_INGEST_PREFIX = '$aws/rules/';
+
+/** `$aws/rules/<rule>/<topic>` → the rule's name and the topic its SQL sees; any other topic → undefined. */
+export function parseBasicIngestTopic(topic: string): { ruleName: string; topic: string } | undefined {
+  if (!topic.startsWith(BASIC_INGEST_PREFIX)) return undefined;
+  const rest = topic.slice(BASIC_INGEST_PREFIX.length);
+  const slash = rest.indexOf('/');
+  if (slash <= 0 || slash === rest.length - 1) return undefined;
+  return { ruleName: rest.slice(0, slash), topic: rest.slice(slash + 1) };
+}
+
+/** The Basic Ingest topic of a rule for an ordinary topic. */
+export const basicIngestTopic = (ruleName: string, topic: string) => `${BASIC_INGEST_PREFIX}${ruleName}/${topic}`;
+
 function renderProjection(p: Projection): string {
   switch (p.kind) {
     case 'payloadBase64':
@@ -84,14 +116,14 @@ function renderProjection(p: Projection): string {
 }
 
 /** The rule's SQL (version 2016-03-23). */
-export function ruleSql(rule: RuleDefinition): string {
+export function ruleSql(rule: Pick<RuleDefinition, 'select' | 'topicFilter' | 'cloudWhere'>): string {
   const where = rule.cloudWhere ? ` WHERE ${rule.cloudWhere}` : '';
   return `SELECT ${rule.select.map(renderProjection).join(', ')} FROM '${rule.topicFilter}'${where}`;
 }
 
 /** The event a Lambda action receives for a message that matched the rule. */
 export function projectRuleEvent(
-  rule: RuleDefinition,
+  rule: Pick<RuleDefinition, 'select'>,
   topic: string,
   payload: Buffer,
   receivedAt: number,

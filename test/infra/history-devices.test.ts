@@ -42,8 +42,9 @@ describe('History tables follow their shared definitions', () => {
 describe('Device policy', () => {
   const thing = '${iot:Connection.Thing.ThingName}';
 
-  it('lets a device connect as itself, publish its telemetry, subscribe to and receive its commands, nothing else', () => {
+  it('lets a device connect as itself, publish its telemetry (also by Basic Ingest to the telemetry rule), subscribe to and receive its commands, nothing else', () => {
     const policy = resources[vigia.logicalId(vigia.stack.devices.devicePolicy)].Properties.PolicyDocument;
+    const ruleId = vigia.logicalId(vigia.stack.telemetry.basicIngestRule!);
     const rendered = policy.Statement.map((s: any) => {
       expect(s.Effect).toBe('Allow');
       const parts = s.Resource['Fn::Join'][1];
@@ -54,14 +55,16 @@ describe('Device policy', () => {
         { Ref: 'AWS::Region' },
         ':',
         { Ref: 'AWS::AccountId' },
-        expect.any(String),
+        ...parts.slice(6).map(() => expect.anything()),
       ]);
-      return `${s.Action} ${parts[6]}`;
+      const rest = parts.slice(6).map((p: unknown) => (typeof p === 'string' ? p : JSON.stringify(p) === JSON.stringify({ Ref: ruleId }) ? '<telemetry rule>' : '<?>'));
+      return `${s.Action} ${rest.join('')}`;
     });
     expect(rendered.sort()).toEqual(
       [
         `iot:Connect :client/${thing}`,
         `iot:Publish :topic/sensors/${thing}/telemetry`,
+        `iot:Publish :topic/$aws/rules/<telemetry rule>/sensors/${thing}/telemetry`,
         `iot:Subscribe :topicfilter/sensors/${thing}/commands`,
         `iot:Receive :topic/sensors/${thing}/commands`,
       ].sort(),

@@ -1,112 +1,208 @@
-import { Match } from 'aws-cdk-lib/assertions';
+import { Capture, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { RULES, ruleSql } from '../../lambdas/shared/rules.js';
-import { arnOf, ref, type SynthesizedVigia, synthVigia } from './synth.js';
-
-const QUEUED = [
-  { ruleId: 'StoreTelemetry', target: 'historyWriter' },
-  { ruleId: 'BroadcastTelemetry', target: 'broadcaster' },
-] as const;
+import { RULES, TELEMETRY_STREAM_RULE, ruleSql } from '../../lambdas/shared/rules.js';
+import { actionsOn, arnOf, ref, roleStatements, type SynthesizedVigia, synthVigia } from './synth.js';
 
 const functionOf = (v: SynthesizedVigia, target: 'historyWriter' | 'broadcaster' | 'presence') => v.stack.telemetry[target];
+const nagFindings = (v: SynthesizedVigia) =>
+  new AwsSolutionsChecks()
+    .validateScope(v.app)
+    .violations.map((x) => `${x.ruleName} @ ${x.violatingResources.map((r) => r.constructPath).join(', ')}`);
 
-describe('ingest: direct (the default)', () => {
+describe('ingest: stream (the default)', () => {
   let vigia: SynthesizedVigia;
+  let streamId: string;
   beforeAll(() => {
     vigia = synthVigia();
+    streamId = vigia.logicalId(vigia.stack.telemetry.stream!);
   });
 
-  it('every rule invokes its function; no function reads a queue', () => {
+  it('is what a deploy without context gets', () => {
+    expect(vigia.stack.telemetry.ingest).toBe('stream');
+  });
+
+  it('the telemetry stream is encrypted with the aws/kinesis key, keeps 24 h and has 1 provisioned shard', () => {
+    vigia.template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+      RetentionPeriodHours: 24,
+      ShardCount: 1,
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+    });
+  });
+
+  it('one telemetry rule puts each message on the stream keyed by sensorId, failures to the dead-letter queue', () => {
+    const roleArn = new Capture();
+    vigia.template.hasResourceProperties('AWS::IoT::TopicRule', {
+      TopicRulePayload: {
+        Sql: ruleSql(TELEMETRY_STREAM_RULE),
+        AwsIotSqlVersion: '2016-03-23',
+        Actions: [{ Kinesis: { StreamName: ref(streamId), PartitionKey: '${topic(2)}', RoleArn: roleArn } }],
+        ErrorAction: { Sqs: { QueueUrl: ref(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue)), RoleArn: Match.anyValue() } },
+      },
+    });
+    expect(roleArn.asObject()).toEqual(arnOf(vigia.logicalId(vigia.stack.telemetry.streamActionRole!)));
+    expect(TELEMETRY_STREAM_RULE.select.find((p) => p.kind === 'topicSegment')).toMatchObject({ index: 2, as: 'sensorId' });
+  });
+
+  it('no rule invokes the history writer or the broadcaster; presence stays a direct rule', () => {
+    const sqls = Object.values(vigia.template.findResources('AWS::IoT::TopicRule')).map((r) => r.Properties.TopicRulePayload.Sql);
+    expect(sqls.filter((sql) => sql === ruleSql(TELEMETRY_STREAM_RULE))).toHaveLength(1);
+    const permissions = vigia.template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'iot.amazonaws.com' } });
+    const invoked = Object.values(permissions).map((p) => JSON.stringify(p.Properties.FunctionName));
+    for (const target of ['historyWriter', 'broadcaster'] as const) {
+      expect(invoked).not.toContain(JSON.stringify(arnOf(vigia.logicalId(functionOf(vigia, target)))));
+    }
+    const presence = RULES.find((r) => r.target === 'presence')!;
+    vigia.template.hasResourceProperties('AWS::IoT::TopicRule', {
+      TopicRulePayload: { Sql: ruleSql(presence), Actions: [{ Lambda: { FunctionArn: arnOf(vigia.logicalId(functionOf(vigia, 'presence'))) } }] },
+    });
+  });
+
+  it("the rule's Kinesis role is assumable by IoT of this account and may only put records on the stream", () => {
+    const roleId = vigia.logicalId(vigia.stack.telemetry.streamActionRole!);
+    vigia.template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'iot.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
+          }),
+        ],
+      },
+    });
+    const statements = roleStatements(vigia.template, roleId);
+    expect(statements.map((s) => [s.Effect, s.Action, s.Resource])).toEqual([['Allow', 'kinesis:PutRecord', arnOf(streamId)]]);
+  });
+
+  it('the broadcaster reads the stream live: 1 s window, 2 retries, records older than a minute dropped', () => {
+    vigia.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: ref(vigia.logicalId(functionOf(vigia, 'broadcaster'))),
+      EventSourceArn: arnOf(streamId),
+      StartingPosition: 'TRIM_HORIZON',
+      MaximumBatchingWindowInSeconds: 1,
+      BatchSize: 1000,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 2,
+      MaximumRecordAgeInSeconds: 60,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: arnOf(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue)) } },
+    });
+  });
+
+  it('the history writer reads the stream in its own, longer window: 30 s, 10 retries within 24 h', () => {
+    vigia.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: ref(vigia.logicalId(functionOf(vigia, 'historyWriter'))),
+      EventSourceArn: arnOf(streamId),
+      StartingPosition: 'TRIM_HORIZON',
+      MaximumBatchingWindowInSeconds: 30,
+      BatchSize: 10000,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 86400,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: arnOf(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue)) } },
+    });
+  });
+
+  it.each(['historyWriter', 'broadcaster'] as const)(
+    'the %s may read the stream and send its failed batches to the dead-letter queue',
+    (target) => {
+      const statements = roleStatements(vigia.template, vigia.logicalId(functionOf(vigia, target).role!));
+      const onStream = actionsOn(statements, arnOf(streamId));
+      expect(onStream).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']));
+      expect(onStream.filter((a) => /Put|Delete|Create|Merge|Split/.test(a))).toEqual([]);
+      expect(actionsOn(statements, arnOf(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue)))).toContain('sqs:SendMessage');
+    },
+  );
+
+  it('queues are gone: the dead-letter queue is the only SQS queue', () => {
+    const queues = Object.keys(vigia.template.findResources('AWS::SQS::Queue'));
+    expect(queues).toEqual([vigia.logicalId(vigia.stack.telemetry.deadLetterQueue)]);
+  });
+
+  it('devices may publish their own telemetry through Basic Ingest to the telemetry rule only; its topic is an output', () => {
+    vigia.template.hasOutput('BasicIngestTopic', {
+      Value: { 'Fn::Join': ['', ['$aws/rules/', ref(vigia.logicalId(vigia.stack.telemetry.basicIngestRule!)), '/sensors/{sensorId}/telemetry']] },
+    });
+    const ruleId = vigia.logicalId(vigia.stack.telemetry.basicIngestRule!);
+    vigia.template.hasResourceProperties('AWS::IoT::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Effect: 'Allow',
+            Action: 'iot:Publish',
+            Resource: {
+              'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':topic/\\$aws/rules/$'), ref(ruleId), '/sensors/${iot:Connection.Thing.ThingName}/telemetry'])],
+            },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('cdk-nag finds nothing in stream mode', () => {
+    expect(nagFindings(vigia)).toEqual([]);
+  });
+});
+
+describe('ingest: stream on demand, history window from context', () => {
+  it('streamShards=on-demand makes an on-demand stream; historyBatchWindowSeconds sets the history window only', () => {
+    const vigia = synthVigia({ streamShards: 'on-demand', historyBatchWindowSeconds: '120' });
+    vigia.template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      ShardCount: Match.absent(),
+    });
+    vigia.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: ref(vigia.logicalId(functionOf(vigia, 'historyWriter'))),
+      MaximumBatchingWindowInSeconds: 120,
+    });
+    vigia.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: ref(vigia.logicalId(functionOf(vigia, 'broadcaster'))),
+      MaximumBatchingWindowInSeconds: 1,
+    });
+  });
+
+  it('streamShards=4 provisions 4 shards', () => {
+    synthVigia({ streamShards: 4 }).template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 4 });
+  });
+});
+
+describe('ingest: direct (context ingest=direct)', () => {
+  let vigia: SynthesizedVigia;
+  beforeAll(() => {
+    vigia = synthVigia({ ingest: 'direct' });
+  });
+
+  it('every rule invokes its function; there is no stream and no event source mapping', () => {
     expect(vigia.stack.telemetry.ingest).toBe('direct');
-    expect(vigia.stack.telemetry.ingestQueues).toEqual({});
+    expect(vigia.stack.telemetry.stream).toBeUndefined();
     for (const rule of RULES) {
       vigia.template.hasResourceProperties('AWS::IoT::TopicRule', {
         TopicRulePayload: { Sql: ruleSql(rule), Actions: [{ Lambda: { FunctionArn: arnOf(vigia.logicalId(functionOf(vigia, rule.target))) } }] },
       });
     }
-    vigia.template.resourceCountIs('AWS::Lambda::EventSourceMapping', 0);
+    expect(vigia.template.findResources('AWS::Kinesis::Stream')).toEqual({});
+    expect(vigia.template.findResources('AWS::Lambda::EventSourceMapping')).toEqual({});
+  });
+
+  it('devices may not use Basic Ingest: it would reach one of the two telemetry rules only', () => {
+    expect(vigia.stack.telemetry.basicIngestRule).toBeUndefined();
+    const policy = Object.values(vigia.template.findResources('AWS::IoT::Policy'))[0]!;
+    expect(JSON.stringify(policy.Properties.PolicyDocument)).not.toContain('$aws/rules/');
+    expect(vigia.template.findOutputs('BasicIngestTopic')).toEqual({});
+  });
+
+  it('cdk-nag finds nothing in direct mode either', () => {
+    expect(nagFindings(vigia)).toEqual([]);
   });
 });
 
-describe('ingest: queued (context ingest=queued)', () => {
-  let vigia: SynthesizedVigia;
-  beforeAll(() => {
-    vigia = synthVigia({ ingest: 'queued' });
-  });
-
-  it.each(QUEUED)('$ruleId sends to its own queue with the same SQL and the queue action role', ({ ruleId, target }) => {
-    const ingestQueue = vigia.stack.telemetry.ingestQueues[target]!;
-    const rule = RULES.find((r) => r.id === ruleId)!;
-    vigia.template.hasResourceProperties('AWS::IoT::TopicRule', {
-      TopicRulePayload: {
-        Sql: ruleSql(rule),
-        Actions: [{ Sqs: { QueueUrl: ref(vigia.logicalId(ingestQueue.queue)), RoleArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('RuleQueueActionRole'), 'Arn'] }, UseBase64: false } }],
-        ErrorAction: { Sqs: { QueueUrl: ref(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue)) } },
-      },
-    });
-  });
-
-  it.each(QUEUED)('the $target function reads its queue in batches of 100 or 1 s, without partial batch responses', ({ target }) => {
-    const ingestQueue = vigia.stack.telemetry.ingestQueues[target]!;
-    vigia.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      FunctionName: ref(vigia.logicalId(functionOf(vigia, target))),
-      EventSourceArn: arnOf(vigia.logicalId(ingestQueue.queue)),
-      BatchSize: 100,
-      MaximumBatchingWindowInSeconds: 1,
-      FunctionResponseTypes: Match.absent(),
-    });
-  });
-
-  it.each(QUEUED)('the $target queue has a dead-letter queue of its own, alarmed into the alarm topic', ({ target }) => {
-    const { queue, deadLetterQueue } = vigia.stack.telemetry.ingestQueues[target]!;
-    const dlqId = vigia.logicalId(deadLetterQueue);
-    expect(dlqId).not.toBe(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue));
-    expect(vigia.template.toJSON().Resources[vigia.logicalId(queue)].Properties).toMatchObject({
-      RedrivePolicy: { deadLetterTargetArn: arnOf(dlqId), maxReceiveCount: 3 },
-      SqsManagedSseEnabled: true,
-    });
-    vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
-      Threshold: 1,
-      AlarmActions: [ref(vigia.logicalId(vigia.stack.operations.alarmTopic))],
-    });
-  });
-
-  it('the queued functions may no longer be invoked by IoT; presence still is, directly', () => {
-    const permissions = vigia.template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'iot.amazonaws.com' } });
-    const invoked = Object.values(permissions).map((p) => JSON.stringify(p.Properties.FunctionName));
-    for (const { target } of QUEUED) expect(invoked).not.toContain(JSON.stringify(arnOf(vigia.logicalId(functionOf(vigia, target)))));
-    expect(invoked).toContain(JSON.stringify(arnOf(vigia.logicalId(functionOf(vigia, 'presence')))));
-    vigia.template.hasResourceProperties('AWS::IoT::TopicRule', {
-      TopicRulePayload: { Actions: [{ Lambda: { FunctionArn: arnOf(vigia.logicalId(functionOf(vigia, 'presence'))) } }] },
-    });
-  });
-
-  it('the queue action role is assumable by IoT of this account and may only send to the two ingest queues', () => {
-    const roles = vigia.template.findResources('AWS::IAM::Role', {
-      Properties: { Description: 'Lets the telemetry rules send to the ingest queues' },
-    });
-    const [roleId] = Object.keys(roles);
-    expect(roles[roleId].Properties.AssumeRolePolicyDocument.Statement[0]).toMatchObject({
-      Principal: { Service: 'iot.amazonaws.com' },
-      Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
-    });
-    const policies = vigia.template.findResources('AWS::IAM::Policy', { Properties: { Roles: [ref(roleId)] } });
-    const statements = Object.values(policies).flatMap((p) => p.Properties.PolicyDocument.Statement);
-    expect(statements.map((s) => s.Action)).toEqual(['sqs:SendMessage', 'sqs:SendMessage']);
-    expect(statements.map((s) => s.Resource).sort()).toEqual(
-      QUEUED.map(({ target }) => arnOf(vigia.logicalId(vigia.stack.telemetry.ingestQueues[target]!.queue))).sort(),
-    );
-  });
-
-  it('cdk-nag finds nothing in queued mode either', () => {
-    const report = new AwsSolutionsChecks().validateScope(vigia.app);
-    expect(report.violations.map((v) => `${v.ruleName} @ ${v.violatingResources.map((r) => r.constructPath).join(', ')}`)).toEqual([]);
-  });
-});
-
-it('an ingest context value other than direct or queued fails the synth, naming the key', () => {
-  expect(() => synthVigia({ ingest: 'sometimes' })).toThrow(/ingest must be direct or queued/);
+it.each([
+  [{ ingest: 'queued' }, /ingest must be stream or direct, got "queued"/],
+  [{ streamShards: '0' }, /streamShards must be a number of shards from 1 to 500 or on-demand/],
+  [{ streamShards: 'lots' }, /streamShards must be/],
+  [{ historyBatchWindowSeconds: '301' }, /historyBatchWindowSeconds must be a whole number of seconds from 0 to 300/],
+])('a bad ingest context value (%o) fails the synth, naming the key', (context, message) => {
+  expect(() => synthVigia(context)).toThrow(message);
 });

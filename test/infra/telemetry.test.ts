@@ -5,7 +5,8 @@ import { arnOf, ref, type SynthesizedVigia, synthVigia } from './synth.js';
 
 let vigia: SynthesizedVigia;
 beforeAll(() => {
-  vigia = synthVigia();
+  // One rule per function is direct ingest's layout; stream ingest has its own tests (ingest-modes.test.ts).
+  vigia = synthVigia({ ingest: 'direct' });
 });
 
 const targetOf = (v: SynthesizedVigia, target: string) => {

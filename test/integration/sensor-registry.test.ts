@@ -12,7 +12,7 @@ import { handleApiRequest } from '../../lambdas/core/api.js';
 import { applyPresenceEvent } from '../../lambdas/core/presence.js';
 import { type LocalDynamo, LOCAL_TABLES, startDynamo } from '../../local/dynamo.js';
 import { FakeConnectionRegistry, FakeLiveSender, FakeMetrics, FakeReadingStore, FakeRollupStore, silentLog } from '../unit/fakes.js';
-import { HOST, makeDataDir, removeDataDir } from '../support/runtime.js';
+import { makeDataDir, removeDataDir } from '../support/runtime.js';
 
 const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
 const DAY = 86_400_000;
@@ -28,9 +28,9 @@ describe('DynamoSensorRegistry on the DynamoDB stand-in', () => {
 
   beforeAll(async () => {
     dataDir = await makeDataDir('vigia-registry-');
-    dynamo = await startDynamo(dataDir, HOST);
+    dynamo = await startDynamo(dataDir);
     doc = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+      new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: dynamo.credentials }),
     );
     registry = new DynamoSensorRegistry(doc, table, () => clock);
   });

@@ -23,9 +23,15 @@ describe('cost CLI arguments', () => {
   });
 
   it('reads a whole command line', () => {
-    expect(parseArgs(['--sensors', '100', '--interval', '5s', '--dashboards=5', '--ingest', 'queued', '--json'])).toEqual({
-      fleet: { sensors: 100, intervalS: 5, dashboards: 5, ingest: 'queued' },
+    expect(parseArgs(['--sensors', '100', '--interval', '5s', '--dashboards=5', '--ingest', 'direct', '--json'])).toEqual({
+      fleet: { sensors: 100, intervalS: 5, dashboards: 5, ingest: 'direct' },
       json: true,
+    });
+    expect(
+      parseArgs(['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--no-basic-ingest', '--shards', 'on-demand', '--history-window', '1m']),
+    ).toEqual({
+      fleet: { sensors: 100, intervalS: 5, dashboards: 5, ingest: 'stream', basicIngest: false, shards: 'on-demand', historyWindowS: 60 },
+      json: false,
     });
   });
 
@@ -37,7 +43,10 @@ describe('cost CLI arguments', () => {
     [['--sensors', '100', '--interval', '5 parsecs', '--dashboards', '5'], /--interval: '5 parsecs' is not a duration/],
     [['--sensors', '100', '--interval', '0s', '--dashboards', '5'], /--interval: '0s'/],
     [['--sensors', '100', '--interval', '5s', '--dashboards', '-1'], /--dashboards needs a value|--dashboards: '-1'/],
-    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--ingest', 'kinesis'], /--ingest: 'kinesis'/],
+    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--ingest', 'queued'], /--ingest: 'queued' is neither stream nor direct/],
+    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--shards', '0'], /--shards: '0'/],
+    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--ingest', 'direct', '--shards', '2'], /--shards and --history-window apply to --ingest stream only/],
+    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--history-window', '10m'], /--history-window: '10m' is over 300 s/],
     [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--hours', '30'], /--hours: '30'/],
     [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--metrics', '33'], /--metrics: 33/],
     [['--sensors', '100', '--sensors', '5', '--interval', '5s', '--dashboards', '5'], /--sensors is given twice/],
@@ -54,16 +63,24 @@ describe('cost CLI arguments', () => {
 
 describe('cost CLI output', () => {
   it('prints vigia and naive side by side, with totals and the biggest line', () => {
-    const { code, out } = run(['--sensors', '1000', '--interval', '5s', '--dashboards', '5', '--ingest', 'queued']);
+    const { code, out } = run(['--sensors', '1000', '--interval', '5s', '--dashboards', '5', '--no-basic-ingest']);
     expect(code).toBe(0);
     expect(out).toMatch(/^1,000 sensors, one reading every 5 s/);
+    expect(out).toMatch(/vigia with stream ingest \(devices on the message broker, 1 shard, history window 30 s\)/);
     expect(out).toContain('| service | item | vigia quantity | vigia | naive quantity | naive |');
-    for (const service of ['IoT Core', 'Lambda', 'DynamoDB', 'API Gateway WebSocket', 'HTTP API', 'CloudFront', 'SQS', 'CloudWatch']) {
+    for (const service of ['IoT Core', 'Kinesis', 'Lambda', 'DynamoDB', 'API Gateway WebSocket', 'HTTP API', 'Cognito', 'CloudFront', 'SQS', 'CloudWatch']) {
       expect(out).toContain(`| **${service}** |`);
     }
     expect(out).toContain('| IoT Core | messages | 518.4 M | $518.40 | 518.4 M | $518.40 |');
     expect(out).toMatch(/\| \*\*total a month\*\* \| \| \| \*\*\$[\d,.]+\*\* \| \| \*\*\$[\d,.]+\*\* \|/);
     expect(out).toContain('Biggest line: vigia DynamoDB, write request units');
+    expect(out).toMatch(/vigia costs \d+ % of the naive design\./);
+    expect(out).toContain('Stream shards this fleet needs: 1 (deploy with -c streamShards=1');
+  });
+
+  it('prints the shards 100,000 sensors every 5 s need', () => {
+    const { out } = run(['--sensors', '100000', '--interval', '5s', '--dashboards', '20']);
+    expect(out).toContain('Stream shards this fleet needs: 60 (deploy with -c streamShards=60');
   });
 
   it('answers JSON with --json', () => {

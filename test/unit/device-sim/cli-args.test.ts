@@ -21,6 +21,12 @@ describe('simulator command line', () => {
     expect(plan).toMatchObject({ simulation: { sensors: ['a', 'b'], port: 1999, tls: undefined, count: 5 }, durationMs: 120_000 });
   });
 
+  it('publishes by Basic Ingest to the rule --basic-ingest names, which must be an IoT rule name', () => {
+    expect(planFromArgs(['--tcp', '--basic-ingest', 'IngestTelemetry'], {})).toMatchObject({ simulation: { basicIngestRule: 'IngestTelemetry' } });
+    expect(planFromArgs(['--tcp'], {})).toMatchObject({ simulation: { basicIngestRule: undefined } });
+    expect(() => planFromArgs(['--basic-ingest', 'rules/../x'], {})).toThrow(/--basic-ingest must be an IoT rule name/);
+  });
+
   it('rejects bad values with a message', () => {
     expect(() => planFromArgs(['--protocol', 'mqtt4'])).toThrow(/mqtt5 or mqtt311/);
     expect(() => planFromArgs(['--interval', 'fast'])).toThrow(/--interval must be an integer/);
