@@ -4,6 +4,7 @@ import { acceptedReadings, readingKey } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
 import type { Reading } from './model.js';
 import { type PushDeps, pushToConnections } from './push.js';
+import type { SequencedEvent } from './sequence.js';
 
 export interface BroadcastDeps extends PushDeps {
   rawRetentionDays: number;
@@ -78,6 +79,23 @@ export async function broadcastTelemetryBatch(
     for (const r of pushedReadings) deps.metrics.observe(METRICS.receiveToPushLatency, Math.max(0, pushedAt - r.receivedAt));
   }
   return { pushed: pushedReadings.length, connections: sent };
+}
+
+/**
+ * The live broadcaster on stream ingest: the records' valid readings, each pushed once (the live claims make a
+ * redelivered batch push nothing again). When the subscribers or the claims cannot be read, nothing was pushed
+ * and the batch is reported failed from its first record; an invalid payload is skipped, never a failure.
+ */
+export async function broadcastTelemetryStream(
+  records: SequencedEvent[],
+  deps: BroadcastDeps,
+): Promise<{ pushed: number; connections: number; firstFailure: string | null }> {
+  try {
+    return { ...(await broadcastTelemetryBatch(records.map((r) => r.event), deps)), firstFailure: null };
+  } catch (err) {
+    deps.log.error('live batch failed', { error: (err as Error).message, records: records.length });
+    return { pushed: 0, connections: 0, firstFailure: records[0]?.sequenceNumber ?? null };
+  }
 }
 
 /** The live broadcaster for one rule event. */

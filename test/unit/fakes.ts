@@ -15,6 +15,8 @@ import type {
   RollupStore,
   SendResult,
   SensorRegistry,
+  StoredReading,
+  StreamProgress,
 } from '../../lambdas/core/ports.js';
 import type { Logger } from '../../lambdas/core/ports.js';
 import type { CounterMetric, ObservedMetric } from '../../lambdas/shared/names.js';
@@ -22,7 +24,24 @@ import type { CounterMetric, ObservedMetric } from '../../lambdas/shared/names.j
 const inRange = (ts: number, r: RawRange) => ts >= r.from && ts < r.to && (r.after === undefined || ts > r.after);
 
 export class FakeReadingStore implements ReadingStore {
-  readonly rows = new Map<string, Map<number, Reading>>();
+  readonly rows = new Map<string, Map<number, Reading & { seq?: string }>>();
+
+  async existing(keys: ReadingKey[]): Promise<StoredReading[]> {
+    const found: StoredReading[] = [];
+    for (const k of keys) {
+      const r = this.rows.get(k.sensorId)?.get(k.ts);
+      if (r) found.push({ sensorId: r.sensorId, ts: r.ts, values: { ...r.values }, ...(r.seq !== undefined ? { seq: r.seq } : {}) });
+    }
+    return found;
+  }
+
+  async putAll(readings: Array<Reading & { seq: string }>): Promise<void> {
+    for (const r of readings) {
+      let series = this.rows.get(r.sensorId);
+      if (!series) this.rows.set(r.sensorId, (series = new Map()));
+      series.set(r.ts, structuredClone(r));
+    }
+  }
 
   async insertNew(readings: Reading[]): Promise<Reading[]> {
     const fresh: Reading[] = [];
@@ -106,7 +125,31 @@ export class FakeSensorRegistry implements SensorRegistry {
     });
   }
 
-  async recordReadings(sensorId: string, readings: Reading[]): Promise<void> {
+  readonly progress = new Map<string, StreamProgress>();
+
+  async streamProgress(sensorIds: string[]): Promise<Map<string, StreamProgress>> {
+    const found = new Map<string, StreamProgress>();
+    for (const id of sensorIds) {
+      const p = this.progress.get(id);
+      const latestTs = this.records.get(id)?.latest?.ts ?? null;
+      if (p) found.set(id, { ...p, latestTs });
+      else if (this.records.has(id)) found.set(id, { streamSeq: null, storedMaxTs: null, latestTs });
+    }
+    return found;
+  }
+
+  async recordReadings(
+    sensorId: string,
+    readings: Reading[],
+    progress?: { previous: StreamProgress; next: { streamSeq: string; storedMaxTs: number | null } },
+  ): Promise<void> {
+    if (progress) {
+      // As the adapter's conditional update: only from the progress the caller read.
+      if ((this.progress.get(sensorId)?.streamSeq ?? null) !== progress.previous.streamSeq) {
+        throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
+      }
+      this.progress.set(sensorId, { ...progress.next, latestTs: null });
+    }
     const rec = this.record(sensorId);
     for (const r of readings) {
       for (const m of Object.keys(r.values)) if (!rec.metrics.includes(m)) rec.metrics.push(m);

@@ -168,12 +168,13 @@ describe('history writer ← IoT rule event', () => {
 describe('broadcaster ← IoT rule event', () => {
   it('marks the reading pushed and posts a readings frame to each subscriber (direct and *)', async () => {
     subscribers({ [SENSOR]: ['conn-a'], '*': ['conn-b'] });
-    ddb.on(PutCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
     expect(await broadcaster(fixture('iot-telemetry-rule-event'))).toEqual({ pushed: 1, connections: 2 });
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'connections',
-      Item: expect.objectContaining({ pk: `live#${SENSOR}`, sk: String(READING_TS) }),
-      ConditionExpression: 'attribute_not_exists(#pk)',
+      Key: { pk: `live#${SENSOR}`, sk: `m#${Math.floor(READING_TS / 60_000) * 60_000}` },
+      ExpressionAttributeValues: expect.objectContaining({ ':ts': new Set([READING_TS]) }),
+      ReturnValues: 'UPDATED_OLD',
     });
     const frame = { type: 'readings', readings: [{ sensorId: SENSOR, ts: READING_TS, values: { temperature: 21.4, humidity: 48 } }] };
     expect(posted().sort((a, b) => a.connectionId!.localeCompare(b.connectionId!))).toEqual([
@@ -184,7 +185,7 @@ describe('broadcaster ← IoT rule event', () => {
 
   it('the same event delivered again is not pushed again', async () => {
     subscribers({ [SENSOR]: ['conn-a'] });
-    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(UpdateCommand).resolves({ Attributes: { ts: new Set([READING_TS]) } });
     expect(await broadcaster(fixture('iot-telemetry-rule-event'))).toEqual({ pushed: 0, connections: 0 });
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
   });
