@@ -38,12 +38,15 @@ export interface RuntimeOptions {
   /** Where the dashboard is served from. @default frontend/dist, else frontend/placeholder */
   staticDir?: string;
   /**
-   * How rules reach the functions: `queued` batches what gathers while a function is busy (the cloud's
-   * queued ingest); `direct` invokes once per message (the cloud's default). @default queued
+   * How rules reach the functions: `stream`, the telemetry rule writes to a stream the history writer and
+   * the broadcaster read in batches (the cloud's stream ingest); `direct`, the rules invoke them once per
+   * message. @default stream
    */
   ingest?: IngestMode;
-  /** Queued ingest's batching window (the cloud's is 1 s). @default 0: what gathered while busy, at once */
-  ingestWindowMs?: number;
+  /** Stream ingest: the broadcaster's batching window. @default 5 ms */
+  liveWindowMs?: number;
+  /** Stream ingest: the history writer's batching window. @default 1000 ms */
+  historyWindowMs?: number;
   /** Retries of a failed rule invocation. @default [1000, 2000] ms */
   retryDelaysMs?: number[];
   /**
@@ -186,8 +189,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       journalFile: path.join(dataDir, 'rules-journal.jsonl'),
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
-      mode: options.ingest ?? 'queued',
-      batchWindowMs: options.ingestWindowMs,
+      mode: options.ingest ?? 'stream',
+      windowMs: { broadcaster: options.liveWindowMs, historyWriter: options.historyWindowMs },
       log,
     });
     await rules.recover();

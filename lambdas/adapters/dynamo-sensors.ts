@@ -163,6 +163,20 @@ export class DynamoSensorRegistry implements SensorRegistry {
     return out.Item ? toSensorRecord(out.Item) : undefined;
   }
 
+  async listPage(limit: number, after?: string): Promise<{ records: SensorRecord[]; lastKey: string | null }> {
+    const records: SensorRecord[] = [];
+    let startKey: Record<string, unknown> | undefined = after === undefined ? undefined : { [PK]: after };
+    do {
+      // A scan page stops at 1 MB as well as at Limit: go on until the page is full or the table ends.
+      const out = await this.doc.send(
+        new ScanCommand({ TableName: this.tableName, ExclusiveStartKey: startKey, Limit: limit - records.length }),
+      );
+      for (const item of out.Items ?? []) records.push(toSensorRecord(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && records.length < limit);
+    return { records, lastKey: startKey ? (startKey[PK] as string) : null };
+  }
+
   async list(): Promise<SensorRecord[]> {
     const records: SensorRecord[] = [];
     let startKey: Record<string, unknown> | undefined;

@@ -94,6 +94,11 @@ export interface SensorRegistry {
   applyPresence(sensorId: string, state: PresenceState): Promise<boolean>;
   get(sensorId: string): Promise<SensorRecord | undefined>;
   list(): Promise<SensorRecord[]>;
+  /**
+   * One page of the registry, in the store's order: at most `limit` records after the sensor `after`, and the
+   * sensor to continue after (null on the last page).
+   */
+  listPage(limit: number, after?: string): Promise<{ records: SensorRecord[]; lastKey: string | null }>;
 }
 
 export interface ReadingKey {

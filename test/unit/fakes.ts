@@ -176,6 +176,15 @@ export class FakeSensorRegistry implements SensorRegistry {
   async list(): Promise<SensorRecord[]> {
     return [...this.records.values()].map((r) => structuredClone(r));
   }
+
+  /** Pages in insertion order (a store's own order, not sorted). */
+  async listPage(limit: number, after?: string): Promise<{ records: SensorRecord[]; lastKey: string | null }> {
+    const all = [...this.records.values()];
+    const start = after === undefined ? 0 : all.findIndex((r) => r.sensorId === after) + 1;
+    const page = all.slice(start, start + limit);
+    const more = start + limit < all.length;
+    return { records: page.map((r) => structuredClone(r)), lastKey: more ? page[page.length - 1].sensorId : null };
+  }
 }
 
 export class FakeConnectionRegistry implements ConnectionRegistry {
