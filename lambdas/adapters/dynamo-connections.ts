@@ -4,7 +4,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import type { ConnectionRegistry, ReadingKey } from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
 import { inParallel } from '../core/concurrency.js';
-import { batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
+import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
 
 /** Every connection's item (with its subscription set) in one partition: read whole for a busy batch. */
 const CONNECTIONS_PARTITION = 'conns';
@@ -161,7 +161,7 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
    * and returns the set as it was, so a claim holds between invocations running at once; it is one write per
    * sensor and minute, however many readings.
    */
-  async markPushed(readings: ReadingKey[], now: number): Promise<ReadingKey[]> {
+  async markPushed(readings: ReadingKey[], now: number, exclusive = false): Promise<ReadingKey[]> {
     const expiresAt = epochSeconds(now) + PUSHED_TTL_SECONDS;
     const groups = new Map<string, { sensorId: string; minute: number; ts: Set<number> }>();
     for (const r of readings) {
@@ -172,6 +172,26 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
       else groups.set(id, { sensorId: r.sensorId, minute, ts: new Set([r.ts]) });
     }
     const claimed = new Set<string>();
+    if (exclusive && groups.size > 1) {
+      // No one else claims these sensors now: read every minute's set at once, write the unions in batches.
+      const markKey = (g: { sensorId: string; minute: number }) => ({ pk: `live#${g.sensorId}`, sk: `m#${g.minute}` });
+      const found = await batchGetAll(this.doc, this.tableName, [...groups.values()].map(markKey), {
+        expression: '#pk, #sk, #ts',
+        names: { '#pk': 'pk', '#sk': 'sk', '#ts': 'ts' },
+      });
+      const before = new Map(found.map((item) => [`${item.pk}\u0000${item.sk}`, item.ts as Set<number> | undefined]));
+      const writes = [];
+      for (const g of groups.values()) {
+        const key = markKey(g);
+        const old = before.get(`${key.pk}\u0000${key.sk}`);
+        const fresh = [...g.ts].filter((t) => !old?.has(t));
+        if (fresh.length === 0) continue;
+        for (const t of fresh) claimed.add(`${g.sensorId}\u0000${t}`);
+        writes.push({ PutRequest: { Item: { ...key, ts: new Set([...(old ?? []), ...fresh]), expiresAt } } });
+      }
+      await batchWriteAll(this.doc, this.tableName, writes);
+      return readings.filter((r) => claimed.delete(`${r.sensorId}\u0000${r.ts}`));
+    }
     await inParallel([...groups.values()], CLAIMS_IN_FLIGHT, async ({ sensorId, minute, ts }) => {
       const out = await this.doc.send(
         new UpdateCommand({

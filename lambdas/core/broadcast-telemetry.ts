@@ -41,6 +41,8 @@ export function readingsFrames(readings: LiveReading[]) {
 export async function broadcastTelemetryBatch(
   events: unknown[],
   deps: BroadcastDeps,
+  /** The only consumer of these sensors now (a stream shard's): claims may be batched. */
+  exclusive = false,
 ): Promise<{ pushed: number; connections: number }> {
   const valid = acceptedReadings(events, deps.rawRetentionDays).unique;
   if (valid.length === 0) return { pushed: 0, connections: 0 };
@@ -50,7 +52,7 @@ export async function broadcastTelemetryBatch(
   if (followed.length === 0) return { pushed: 0, connections: 0 };
   // Only readings not pushed before: a QoS 1 redelivery is not shown twice.
   const fresh = new Set(
-    (await deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now())).map(readingKey),
+    (await deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now(), exclusive)).map(readingKey),
   );
   const perConnection = new Map<string, LiveReading[]>();
   const pushedReadings: Reading[] = [];
@@ -91,7 +93,7 @@ export async function broadcastTelemetryStream(
   deps: BroadcastDeps,
 ): Promise<{ pushed: number; connections: number; firstFailure: string | null }> {
   try {
-    return { ...(await broadcastTelemetryBatch(records.map((r) => r.event), deps)), firstFailure: null };
+    return { ...(await broadcastTelemetryBatch(records.map((r) => r.event), deps, true)), firstFailure: null };
   } catch (err) {
     deps.log.error('live batch failed', { error: (err as Error).message, records: records.length });
     return { pushed: 0, connections: 0, firstFailure: records[0]?.sequenceNumber ?? null };

@@ -122,9 +122,10 @@ export interface ConnectionRegistry {
   takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean>;
   /**
    * Claims readings for a live push, atomically (so concurrent callers never both claim one); returns those
-   * no one claimed before.
+   * no one claimed before. `exclusive`: the caller is the only one working on these sensors now (a stream
+   * shard's consumer), so the claims may be read and written in batches instead.
    */
-  markPushed(readings: ReadingKey[], now: number): Promise<ReadingKey[]>;
+  markPushed(readings: ReadingKey[], now: number, exclusive?: boolean): Promise<ReadingKey[]>;
 }
 
 export type SendResult = 'sent' | 'gone';

@@ -312,6 +312,27 @@ describe('DynamoConnectionRegistry', () => {
     expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
   });
 
+  it('markPushed, exclusive (a stream shard’s consumer): one batch read of the minutes’ sets and one batch write of their unions', async () => {
+    const minute = Math.floor(NOW / 60_000) * 60_000;
+    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [{ pk: 'live#s1', sk: `m#${minute}`, ts: new Set([minute + 1]) }] } });
+    ddb.on(BatchWriteCommand).resolves({});
+    const keys = [
+      { sensorId: 's1', ts: minute + 2 },
+      { sensorId: 's1', ts: minute + 1 },
+      { sensorId: 's2', ts: minute + 1 },
+    ];
+    expect(await connections.markPushed(keys, NOW, true)).toEqual([keys[0], keys[2]]);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
+      RequestItems: {
+        connections: [
+          { PutRequest: { Item: { pk: 'live#s1', sk: `m#${minute}`, ts: new Set([minute + 1, minute + 2]), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
+          { PutRequest: { Item: { pk: 'live#s2', sk: `m#${minute}`, ts: new Set([minute + 1]), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
+        ],
+      },
+    });
+  });
+
   it('takeCommandToken: a new second starts the budget; within a second it counts up to the limit', async () => {
     ddb.on(UpdateCommand).rejectsOnce(conditionFailed()).resolvesOnce({}).rejects(conditionFailed());
     expect(await connections.takeCommandToken('c1', NOW + 250, 10)).toBe(true);

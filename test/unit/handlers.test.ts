@@ -291,14 +291,23 @@ describe('http api ← HTTP API payload format 2.0', () => {
     expect(res.headers!['content-type']).toMatch(/^application\/json/);
   });
 
-  it('GET /sensors scans the registry', async () => {
-    ddb.on(ScanCommand).resolves({ Items: [{ sensorId: SENSOR, metrics: new Set(['temperature']), 'unit:temperature': '°C' }] });
+  it('GET /sensors scans one page of the registry (at most 1,000), following scan pages until it is full or the table ends', async () => {
+    ddb
+      .on(ScanCommand)
+      .resolvesOnce({
+        Items: [{ sensorId: SENSOR, metrics: new Set(['temperature']), 'unit:temperature': '°C' }],
+        LastEvaluatedKey: { sensorId: SENSOR },
+      })
+      .resolves({ Items: [] });
     const event = { ...fixture('http-api-v2-health'), rawPath: '/sensors', routeKey: 'GET /sensors' };
     const res = await httpApi(event);
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body!)).toEqual({
       sensors: [{ sensorId: SENSOR, online: false, lastSeen: null, metrics: ['temperature'], units: { temperature: '°C' }, latest: null }],
+      nextCursor: null,
     });
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 1, { TableName: 'sensors', Limit: 1000 });
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 2, { TableName: 'sensors', Limit: 999, ExclusiveStartKey: { sensorId: SENSOR } });
   });
 
   it('GET /sensors/{id}/readings answers the raw page with a next cursor', async () => {

@@ -187,22 +187,21 @@ describe('handlers ← Kinesis batch of rule events', () => {
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
 
-  it('the broadcaster posts one frame per subscribed connection, claiming each sensor’s minute once', async () => {
+  it('the broadcaster posts one frame per subscribed connection; the claims are one batch read and one batch write', async () => {
     ddb.on(QueryCommand, { TableName: 'connections' }).callsFake((input) => ({
       Items: input.ExpressionAttributeValues[':pk'] === 'sub#*' ? [{ sk: 'dash-1' }] : [],
     }));
-    ddb.on(UpdateCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [] } });
+    ddb.on(BatchWriteCommand).resolves({});
     apigw.on(PostToConnectionCommand).resolves({});
 
     expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [] });
-    // greenhouse-1's minute and cellar-2's minute: one claim each, whatever the number of readings.
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
-    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
-      TableName: 'connections',
-      Key: { pk: 'live#cellar-2', sk: 'm#1764159960000' },
-      ExpressionAttributeValues: expect.objectContaining({ ':ts': new Set([1764159998000, 1764159999500]) }),
-      ReturnValues: 'UPDATED_OLD',
-    });
+    // One shard's consumer owns its sensors: greenhouse-1's minute and cellar-2's minute in one read and one write.
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    const marks = ddb.commandCalls(BatchWriteCommand)[0].args[0].input.RequestItems!.connections!.map((w) => w.PutRequest!.Item);
+    expect(marks).toContainEqual(expect.objectContaining({ pk: 'live#cellar-2', sk: 'm#1764159960000', ts: new Set([1764159998000, 1764159999500]) }));
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
     const input = apigw.commandCalls(PostToConnectionCommand)[0].args[0].input;
     expect(input.ConnectionId).toBe('dash-1');
@@ -218,7 +217,14 @@ describe('handlers ← Kinesis batch of rule events', () => {
 
   it('the broadcaster pushes nothing claimed before (a redelivery), and reports a failed lookup from the first record', async () => {
     ddb.on(QueryCommand, { TableName: 'connections' }).resolves({ Items: [{ sk: 'dash-1' }] });
-    ddb.on(UpdateCommand).callsFake((input) => ({ Attributes: { ts: input.ExpressionAttributeValues[':ts'] } }));
+    ddb.on(BatchGetCommand).callsFake((input) => ({
+      Responses: {
+        connections: input.RequestItems.connections.Keys.map((k: { pk: string; sk: string }) => ({
+          ...k,
+          ts: new Set([1764159998000, 1764159999000, 1764159999500]),
+        })),
+      },
+    }));
     apigw.on(PostToConnectionCommand).resolves({});
     expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [] });
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
