@@ -11,7 +11,7 @@
  * acknowledge it: an acknowledged reading survives a crash or a Ctrl-C and is replayed at the next start.
  */
 import { randomUUID } from 'node:crypto';
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { type FileHandle, appendFile, open, readFile, rename, writeFile } from 'node:fs/promises';
 import type { RuleDefinition, RuleTarget } from '../lambdas/shared/rules.js';
 import { RULES, projectRuleEvent, topicMatches } from '../lambdas/shared/rules.js';
 import type { MessageMeta } from './broker.js';
@@ -72,6 +72,9 @@ class GroupWriter {
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private writing: Promise<void> | null = null;
   private written = 0;
+  private handle: FileHandle | undefined;
+  /** After close, a late write (an invocation finishing after stop) opens the file for itself. */
+  private closed = false;
 
   constructor(
     private readonly file: string,
@@ -93,7 +96,9 @@ class GroupWriter {
       try {
         if (this.written > COMPACT_AFTER_BYTES) await this.compact();
         const text = lines.join('');
-        await appendFile(this.file, text);
+        // One handle kept open: opening and closing the file per group was a good share of the broker's thread.
+        if (this.closed) await appendFile(this.file, text);
+        else await (this.handle ??= await open(this.file, 'a')).appendFile(text);
         this.written += text.length;
         for (const w of waiters) w.resolve();
       } catch (err) {
@@ -105,6 +110,7 @@ class GroupWriter {
 
   /** Rewrites the journal as the open invocations alone (atomically: a crash keeps one or the other). */
   private async compact(): Promise<void> {
+    await this.closeHandle();
     const tmp = `${this.file}.tmp`;
     const text = this.snapshot();
     await writeFile(tmp, text);
@@ -114,6 +120,19 @@ class GroupWriter {
 
   async idle(): Promise<void> {
     while (this.writing) await this.writing;
+  }
+
+  private async closeHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+
+  /** Waits for the pending writes, then closes the file. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.idle();
+    await this.closeHandle();
   }
 }
 
@@ -376,6 +395,6 @@ export class RuleRunner {
     this.stopped = true;
     for (const timer of this.windowTimers.values()) clearTimeout(timer);
     this.windowTimers.clear();
-    await this.journal.idle();
+    await this.journal.close();
   }
 }

@@ -9,8 +9,11 @@ import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './
 /** Every connection's item (with its subscription set) in one partition: read whole for a busy batch. */
 const CONNECTIONS_PARTITION = 'conns';
 const connKey = (connectionId: string) => ({ pk: CONNECTIONS_PARTITION, sk: connectionId });
-/** Past this many sensors in one lookup, reading every connection once is cheaper than a query per sensor. */
-const SENSORS_PER_QUERY_LOOKUP = 8;
+/**
+ * Past this many sensors in one lookup, reading every connection once (one request) is cheaper than a query
+ * per sensor and one of `*`: requests are what a busy live path pays for.
+ */
+const SENSORS_PER_QUERY_LOOKUP = 2;
 const subKey = (sensorId: string, connectionId: string) => ({ pk: `sub#${sensorId}`, sk: connectionId });
 /** A reading's live mark outlives any QoS 1 redelivery window. */
 const PUSHED_TTL_SECONDS = 24 * 60 * 60;

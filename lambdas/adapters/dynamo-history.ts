@@ -190,20 +190,32 @@ export class DynamoRollupStore implements RollupStore {
     });
   }
 
-  async putBucket(sensorId: string, resolution: AggregateResolution, b: Bucket, expectedReadings: number | null): Promise<boolean> {
+  private bucketItem(sensorId: string, resolution: AggregateResolution, b: Bucket) {
     const days = resolution === '1m' ? this.retention.minuteDays : this.retention.hourDays;
+    return {
+      ...this.key(sensorId, resolution, b.ts),
+      stats: b.stats,
+      readings: b.readings,
+      lastTs: b.lastTs,
+      seq: b.seq,
+      [ROLLUPS_TABLE.timeToLiveAttribute!]: epochSeconds(b.ts + days * MS_PER_DAY),
+    };
+  }
+
+  async putBuckets(buckets: Array<{ sensorId: string; resolution: AggregateResolution; bucket: Bucket }>): Promise<void> {
+    await batchWriteAll(
+      this.doc,
+      this.tableName,
+      buckets.map((b) => ({ PutRequest: { Item: this.bucketItem(b.sensorId, b.resolution, b.bucket) } })),
+    );
+  }
+
+  async putBucket(sensorId: string, resolution: AggregateResolution, b: Bucket, expectedReadings: number | null): Promise<boolean> {
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            ...this.key(sensorId, resolution, b.ts),
-            stats: b.stats,
-            readings: b.readings,
-            lastTs: b.lastTs,
-            seq: b.seq,
-            [ROLLUPS_TABLE.timeToLiveAttribute!]: epochSeconds(b.ts + days * MS_PER_DAY),
-          },
+          Item: this.bucketItem(sensorId, resolution, b),
           ConditionExpression: expectedReadings === null ? 'attribute_not_exists(#n)' : '#n = :n',
           ExpressionAttributeNames: { '#n': 'readings' },
           ExpressionAttributeValues: expectedReadings === null ? undefined : { ':n': expectedReadings },

@@ -65,6 +65,8 @@ export interface RollupStore {
    * yet); false when another writer changed it first.
    */
   putBucket(sensorId: string, resolution: AggregateResolution, bucket: Bucket, expectedReadings: number | null): Promise<boolean>;
+  /** Writes buckets unconditionally, in batches (stream ingest: the caller is the only writer of their sensors). */
+  putBuckets(buckets: Array<{ sensorId: string; resolution: AggregateResolution; bucket: Bucket }>): Promise<void>;
   queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }>;
 }
 

@@ -4,8 +4,9 @@
  * sensor, and it can keep its progress on the sensor's registry entry instead of re-reading what it wrote.
  *
  * Per sensor per batch: the registry entry and the touched buckets are read once (one batch read for all),
- * raw items are written unconditionally in batches (a key is read first only when its reading is not newer
- * than everything stored), each touched bucket is written once, merged in memory, and the registry once.
+ * raw items and buckets are written unconditionally in batches (a raw key is read first only when its reading
+ * is not newer than everything stored; a bucket is merged in memory from its read), and the registry once,
+ * conditional on the progress read.
  *
  * What holds, and why:
  * - First write wins: a reading newer than the sensor's newest stored one (`storedMaxTs`) cannot have been
@@ -14,7 +15,9 @@
  *   into buckets that have not seen it, so a batch retried after a crash (whole, or from its first failed
  *   record) never counts a reading twice nor misses one.
  * - A redelivered batch: records at or before the sensor's `streamSeq` were wholly done and are skipped.
- * Two writers on one sensor at once (which Kinesis does not do) would fail the conditional writes and retry.
+ * Two writers on one sensor at once (which Kinesis does not do) would make one registry write fail, and that
+ * batch be retried; their bucket writes could overwrite each other, so this path relies on Kinesis' one
+ * consumer per shard.
  */
 import { METRICS } from '../shared/names.js';
 import { acceptedReadings } from './accepted-readings.js';
@@ -174,18 +177,13 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
     fail(writing, err, 'writing raw readings');
   }
 
-  // 5. Each touched bucket once, merged in memory.
-  await inParallel(
-    work.filter((w) => !w.failed && w.fresh.length > 0),
-    SENSOR_CONCURRENCY,
-    async (w) => {
-      try {
-        await mergeIntoBuckets(w, buckets, deps);
-      } catch (err) {
-        fail([w], err, 'writing roll-ups');
-      }
-    },
-  );
+  // 5. Each touched bucket once, merged in memory, all sensors' in shared requests.
+  const merging = work.filter((w) => !w.failed && w.fresh.length > 0);
+  try {
+    await deps.rollups.putBuckets(merging.flatMap((w) => mergedBuckets(w, buckets)));
+  } catch (err) {
+    fail(merging, err, 'writing roll-ups');
+  }
 
   // 6. Alerts see the new readings before the registry's `latest` moves past them.
   const stored6 = work.filter((w) => !w.failed && w.pending.length > 0);
@@ -219,8 +217,9 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
   return work;
 }
 
-/** Merges a sensor's fresh readings into each bucket they touch that has not seen their record. */
-async function mergeIntoBuckets(w: SensorWork, known: Map<string, Bucket>, deps: StoreDeps): Promise<void> {
+/** A sensor's fresh readings merged into each bucket they touch that has not seen their record. */
+function mergedBuckets(w: SensorWork, known: Map<string, Bucket>) {
+  const out: Array<{ sensorId: string; resolution: AggregateResolution; bucket: Bucket }> = [];
   for (const resolution of RESOLUTIONS) {
     const groups = new Map<number, Entry[]>();
     for (const e of w.fresh) {
@@ -237,13 +236,12 @@ async function mergeIntoBuckets(w: SensorWork, known: Map<string, Bucket>, deps:
         add.map((e) => e.reading).sort((a, b) => a.ts - b.ts),
         resolution,
       )[0];
-      const next: Bucket = current ? mergeBuckets([current, delta], resolution)[0] : delta;
+      const bucket: Bucket = current ? mergeBuckets([current, delta], resolution)[0] : delta;
       let seq = current?.seq;
       for (const e of add) seq = maxSeq(seq, e.seq);
-      next.seq = seq;
-      if (!(await deps.rollups.putBucket(w.sensorId, resolution, next, current?.readings ?? null))) {
-        throw new Error(`roll-up ${w.sensorId} ${resolution} ${start} changed under this batch`);
-      }
+      bucket.seq = seq;
+      out.push({ sensorId: w.sensorId, resolution, bucket });
     }
   }
+  return out;
 }

@@ -87,6 +87,15 @@ export class FakeRollupStore implements RollupStore {
     return true;
   }
 
+  async putBuckets(buckets: Array<{ sensorId: string; resolution: AggregateResolution; bucket: Bucket }>): Promise<void> {
+    for (const b of buckets) {
+      const key = `${b.sensorId}#${b.resolution}`;
+      let series = this.series.get(key);
+      if (!series) this.series.set(key, (series = new Map()));
+      series.set(b.bucket.ts, structuredClone(b.bucket));
+    }
+  }
+
   async queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }> {
     const all = [...(this.series.get(`${range.sensorId}#${range.resolution}`)?.values() ?? [])]
       .filter((b) => inRange(b.ts, range))

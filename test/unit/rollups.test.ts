@@ -236,7 +236,7 @@ describe('roll-ups and first write wins through storeTelemetryStream', () => {
               return async (...args: unknown[]) => {
                 const roll = random();
                 if (faultsOn && roll < s.faultRate / 2) throw new Error(`injected before ${String(prop)}`);
-                if (faultsOn && prop === 'putAll' && roll < s.faultRate) {
+                if (faultsOn && (prop === 'putAll' || prop === 'putBuckets') && roll < s.faultRate) {
                   const all = args[0] as unknown[];
                   await (value as (...a: unknown[]) => Promise<unknown>).call(obj, all.slice(0, Math.floor(all.length / 2)));
                   throw new Error('injected: half a batch write');
@@ -249,7 +249,7 @@ describe('roll-ups and first write wins through storeTelemetryStream', () => {
           });
         const deps = {
           readings: flaky(readingsStore, ['putAll']),
-          rollups: flaky(rollups, ['putBucket']),
+          rollups: flaky(rollups, ['putBuckets']),
           sensors: flaky(sensors, ['recordReadings']),
           rejections: new FakeRejectionSink(),
           rawRetentionDays: 30,

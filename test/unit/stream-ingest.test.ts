@@ -123,7 +123,7 @@ describe('handlers ← Kinesis batch of rule events', () => {
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
   }
 
-  it('the history writer stores the batch with one raw write, one write per bucket and per sensor, and dead-letters the rejected record', async () => {
+  it('the history writer stores the batch with one raw batch write, one bucket batch write and one registry write per sensor, and dead-letters the rejected record', async () => {
     historyTables();
     expect(await historyWriter(kinesis())).toEqual({ batchItemFailures: [] });
 
@@ -135,14 +135,15 @@ describe('handlers ← Kinesis batch of rule events', () => {
       ['cellar-2', 1764159998000, seqOf(1)],
       ['cellar-2', 1764159999500, seqOf(1)],
     ]);
-    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
-    // Roll-ups: the 1m and the 1h bucket of each sensor, once each; no raw re-read.
-    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 4);
+    // Roll-ups: the 1m and the 1h bucket of each sensor, once each, in one batch write; no raw re-read.
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 2);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
-      TableName: 'rollups',
-      Item: expect.objectContaining({ series: 'cellar-2#1m', readings: 2, seq: seqOf(1) }),
-    });
+    const buckets = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((c) => (c.args[0].input.RequestItems!.rollups ?? []).map((w) => w.PutRequest!.Item!));
+    expect(buckets.map((b) => b.series).sort()).toEqual(['cellar-2#1h', 'cellar-2#1m', 'greenhouse-1#1h', 'greenhouse-1#1m']);
+    expect(buckets).toContainEqual(expect.objectContaining({ series: 'cellar-2#1m', readings: 2, seq: seqOf(1) }));
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'sensors',
       Key: { sensorId: 'cellar-2' },
