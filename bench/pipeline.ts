@@ -1,6 +1,7 @@
 /**
- * Issue 3's benchmark: the broker's QoS 1 ceiling, the pipeline's sustained ingest with zero loss, and
- * publish → WebSocket latency at 1,000 readings/s across 100 sensors.
+ * The pipeline's benchmark (issues 3 and 11): the broker's QoS 1 ceiling, sustained ingest with every reading
+ * stored and pushed exactly once, publish → WebSocket latency at 1,000 readings/s across 100 sensors, one
+ * reading to 1,000 WebSocket clients, and history freshness (PUBACK → visible in the readings API).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -95,7 +96,7 @@ async function subscribeAll(port: number): Promise<LiveCollector> {
  * Offers `rate` readings/s for `seconds` across `sensors` devices (each reading's ts unique per sensor and
  * its publish time in a `sent` metric), then waits for every one to be delivered live.
  */
-async function offerLoad(port: number, mqttPort: number, sensors: number, rate: number, seconds: number, tag: string) {
+export async function offerLoad(port: number, mqttPort: number, sensors: number, rate: number, seconds: number, tag: string) {
   const ids = Array.from({ length: sensors }, (_, i) => `${tag}-${i}`);
   const clients = await connectDevices(mqttPort, ids);
   const live = await subscribeAll(port);
@@ -183,7 +184,95 @@ async function storedCount(port: number, ids: string[]): Promise<number> {
   return stored;
 }
 
-export async function pipelineBench(options: { sustainRate: number; sustainSeconds: number; latencySeconds: number }) {
+async function openClients(port: number, count: number, sensorIds: string[]): Promise<WebSocket[]> {
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < count; i += 50) {
+    const wave = await Promise.all(
+      Array.from({ length: Math.min(50, count - i) }, async () => {
+        const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+        await new Promise<void>((resolve, reject) => {
+          ws.once('open', () => resolve());
+          ws.once('error', reject);
+        });
+        const subscribed = new Promise<void>((resolve) =>
+          ws.on('message', function first(data: Buffer) {
+            if ((JSON.parse(data.toString()) as { type: string }).type === 'subscribed') {
+              ws.off('message', first);
+              resolve();
+            }
+          }),
+        );
+        ws.send(JSON.stringify({ action: 'subscribe', sensorIds }));
+        await subscribed;
+        return ws;
+      }),
+    );
+    sockets.push(...wave);
+  }
+  return sockets;
+}
+
+/** One reading to `clients` dashboards on `*`: publish → the last client's frame, a few times. */
+async function fanOut(port: number, mqttPort: number, clients: number, rounds: number) {
+  const sockets = await openClients(port, clients, ['*']);
+  const [device] = await connectDevices(mqttPort, ['fanout-1']);
+  const times: number[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const ts = Date.now() - 1000 + round;
+      let got = 0;
+      const all = new Promise<number>((resolve) => {
+        for (const ws of sockets) {
+          const listener = (data: Buffer) => {
+            const frame = JSON.parse(data.toString()) as { type: string; readings?: Array<{ ts: number }> };
+            if (frame.type !== 'readings' || !frame.readings!.some((r) => r.ts === ts)) return;
+            ws.off('message', listener);
+            if (++got === sockets.length) resolve(performance.now());
+          };
+          ws.on('message', listener);
+        }
+      });
+      const sent = performance.now();
+      await device.publishAsync('sensors/fanout-1/telemetry', JSON.stringify({ ts, values: { v: round } }), { qos: 1 });
+      const last = await Promise.race([all, sleep(30_000).then(() => NaN)]);
+      times.push(Math.round(last - sent));
+      await sleep(300);
+    }
+  } finally {
+    for (const ws of sockets) ws.close();
+    await device.endAsync();
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return { clients, rounds, p50: percentile(sorted, 50), max: sorted[sorted.length - 1] };
+}
+
+/** PUBACK → the reading in `GET /sensors/{id}/readings`, polled every 10 ms, a few times. */
+async function freshness(port: number, mqttPort: number, rounds: number) {
+  const [device] = await connectDevices(mqttPort, ['fresh-1']);
+  const times: number[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const ts = Date.now() - 1000;
+      await device.publishAsync('sensors/fresh-1/telemetry', JSON.stringify({ ts, values: { v: round } }), { qos: 1 });
+      const acked = performance.now();
+      const url = `http://127.0.0.1:${port}/api/sensors/fresh-1/readings?resolution=raw&from=${ts}&to=${ts + 1}`;
+      for (;;) {
+        const res = await fetch(url);
+        if (res.ok && ((await res.json()) as { points: unknown[] }).points.length === 1) break;
+        if (performance.now() - acked > 60_000) break;
+        await sleep(10);
+      }
+      times.push(Math.round(performance.now() - acked));
+      await sleep(Math.random() * 500);
+    }
+  } finally {
+    await device.endAsync();
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  return { rounds, p50: percentile(sorted, 50), max: sorted[sorted.length - 1] };
+}
+
+export async function pipelineBench(options: { sustainRate: number; sustainSeconds: number; latencySeconds: number; fanOutClients: number }) {
   const runtime = await startRuntimeProcess();
   try {
     const latency = await offerLoad(runtime.port, runtime.mqttPort, 100, 1000, options.latencySeconds, 'lat');
@@ -192,6 +281,8 @@ export async function pipelineBench(options: { sustainRate: number; sustainSecon
     const sustainStored = await waitStored(runtime.port, sustain.ids, sustain.offered);
     // End to end: until every reading is both pushed live and stored.
     const allDoneSeconds = Math.max(sustain.doneSeconds, (sustainStored.at - sustain.started) / 1000);
+    const fresh = await freshness(runtime.port, runtime.mqttPort, 10);
+    const fan = await fanOut(runtime.port, runtime.mqttPort, options.fanOutClients, 5);
     return {
       latency: { ...latency, ids: undefined, stored: latencyStored.stored },
       sustain: {
@@ -201,6 +292,8 @@ export async function pipelineBench(options: { sustainRate: number; sustainSecon
         storedSeconds: (sustainStored.at - sustain.started) / 1000,
         throughput: Math.round(Math.min(sustain.delivered, sustainStored.stored) / allDoneSeconds),
       },
+      freshness: fresh,
+      fanOut: fan,
     };
   } finally {
     await runtime.stop();
@@ -210,7 +303,7 @@ export async function pipelineBench(options: { sustainRate: number; sustainSecon
 /** The same modest load through each ingest mode: what batching buys on one machine. */
 export async function ingestModesBench(options: { sensors: number; rate: number; seconds: number }) {
   const results: Record<string, { p50: number; p99: number; pushedSeconds: number; storedSeconds: number; stored: number; offered: number }> = {};
-  for (const mode of ['direct', 'queued'] as const) {
+  for (const mode of ['direct', 'stream'] as const) {
     const runtime = await startRuntimeProcess(undefined, { INGEST: mode });
     try {
       const run = await offerLoad(runtime.port, runtime.mqttPort, options.sensors, options.rate, options.seconds, `mode-${mode}`);

@@ -34,9 +34,9 @@ function portEnv(name: string, fallback: number): number {
   return Number(text);
 }
 
-function ingestEnv(): 'direct' | 'queued' {
-  const text = process.env.INGEST || 'queued';
-  if (text !== 'direct' && text !== 'queued') usage(`INGEST must be direct or queued, got "${text}"`);
+function ingestEnv(): 'direct' | 'stream' {
+  const text = process.env.INGEST || 'stream';
+  if (text !== 'direct' && text !== 'stream') usage(`INGEST must be direct or stream, got "${text}"`);
   return text;
 }
 
@@ -46,9 +46,10 @@ function authEnv(): boolean {
   return text === 'on';
 }
 
-function windowEnv(): number {
-  const text = process.env.INGEST_WINDOW_MS || '0';
-  if (!/^\d+$/.test(text) || Number(text) > 10_000) usage(`INGEST_WINDOW_MS must be 0 to 10000, got "${text}"`);
+function windowEnv(name: string): number | undefined {
+  const text = process.env[name];
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+$/.test(text) || Number(text) > 300_000) usage(`${name} must be 0 to 300000 (ms), got "${text}"`);
   return Number(text);
 }
 
@@ -83,7 +84,8 @@ async function main(): Promise<void> {
     dataDir: process.env.DATA_DIR || '.data',
     mqttUrl: process.env.MQTT_URL || undefined,
     ingest: ingestEnv(),
-    ingestWindowMs: windowEnv(),
+    liveWindowMs: windowEnv('LIVE_WINDOW_MS'),
+    historyWindowMs: windowEnv('HISTORY_WINDOW_MS'),
     auth: authEnv(),
     allowedOrigins: originsEnv(),
   });
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
       : `  MQTT        ${runtime.urls.mqtt}   (external broker)`,
     ...(runtime.mqttsPort !== null ? [`  MQTT + TLS  ${runtime.urls.mqtts}   (certificate CN = sensorId; npm run cert -- <sensorId>)`] : []),
     `  Data        ${runtime.dataDir}`,
-    `  Ingest      ${runtime.rules.mode} (INGEST=direct|queued)`,
+    `  Ingest      ${runtime.rules.mode} (INGEST=direct|stream; LIVE_WINDOW_MS, HISTORY_WINDOW_MS)`,
     `  Rejected    ${runtime.deadLetterFile}`,
     runtime.authIssuer
       ? `  Sign-in     on (AUTH=on): local users operator@local, viewer@local; issuer ${runtime.authIssuer.issuer}`

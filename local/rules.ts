@@ -1,16 +1,19 @@
 /**
  * The rules engine stand-in: the same rule definitions as the cloud's IoT topic rules, evaluated on every
- * message, invoking the target handlers asynchronously, with Lambda's asynchronous retry policy (two
- * retries) and an on-failure destination (a JSON-lines file in the data folder). `direct` invokes once per
- * message, as IoT does; `queued` hands a function what gathered while it was busy, as an SQS batch.
+ * message. `direct` invokes the target handlers once per message, asynchronously, with Lambda's asynchronous
+ * retry policy (two retries) and an on-failure destination (a JSON-lines file in the data folder). `stream`
+ * mirrors the cloud's Kinesis ingest: each telemetry message becomes one stream record (base64 data, partition
+ * key = sensorId, an increasing sequence number) that the history writer and the broadcaster each consume in
+ * order, one batch in flight each (one shard), per window, with ReportBatchItemFailures: a batch is retried
+ * from the first record its function reports failed. Presence stays direct, as in the cloud.
  *
  * A matched message is first appended to a journal in the data folder, and only then does the broker
  * acknowledge it: an acknowledged reading survives a crash or a Ctrl-C and is replayed at the next start.
  */
 import { randomUUID } from 'node:crypto';
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { type FileHandle, appendFile, open, readFile, rename, writeFile } from 'node:fs/promises';
 import type { RuleDefinition, RuleTarget } from '../lambdas/shared/rules.js';
-import { RULES, parseBasicIngestTopic, projectRuleEvent, topicMatches } from '../lambdas/shared/rules.js';
+import { RULES, TELEMETRY_STREAM_RULE, parseBasicIngestTopic, projectRuleEvent, topicMatches } from '../lambdas/shared/rules.js';
 import type { MessageMeta } from './broker.js';
 
 export type RuleHandler = (event: Record<string, unknown>) => Promise<unknown>;
@@ -20,20 +23,21 @@ export interface RuleRunnerOptions {
   journalFile: string;
   failedFile: string;
   log: (entry: Record<string, unknown>) => void;
-  /** Delays before the retries of a failed invocation. @default [1000, 2000] (Lambda: about 1 and 2 minutes) */
+  /** Delays before the retries of a failed invocation or batch. @default [1000, 2000] (Lambda: about 1 and 2 minutes) */
   retryDelaysMs?: number[];
-  /** @default queued */
+  /** @default stream */
   mode?: IngestMode;
   /** Direct mode: invocations of one function in flight at once. @default 32 */
   concurrency?: number;
-  /** Queued mode: rule events per invocation at most. @default 2000 */
-  maxBatch?: number;
+  /** Stream mode: records per batch at most, per consumer. @default {historyWriter: 10000, broadcaster: 1000} */
+  maxBatch?: Partial<Record<StreamConsumer, number>>;
   /**
-   * Queued mode: how long the first waiting event may wait for others to join its batch, as the cloud's
-   * queue event source does (maxBatchingWindow 1 s). 0 hands over at once what gathered while the function
-   * was busy, which keeps the local dashboard live. @default 0
+   * Stream mode: how long the first waiting record may wait for others to join its batch (the event source
+   * mapping's batching window), per consumer. The live window is small so a reading reaches dashboards at
+   * once; the history window longer, so a batch holds several readings of a sensor.
+   * @default {historyWriter: 1000, broadcaster: 5}
    */
-  batchWindowMs?: number;
+  windowMs?: Partial<Record<StreamConsumer, number>>;
   rules?: readonly RuleDefinition[];
 }
 
@@ -42,7 +46,17 @@ interface Invocation {
   rule: string;
   target: RuleTarget;
   event: Record<string, unknown>;
+  /** Stream mode: the record's sequence number (kept in the journal, so a replay keeps its place). */
+  seq?: string;
 }
+
+/** The functions that read the telemetry stream, each through its own event source mapping. */
+export type StreamConsumer = 'historyWriter' | 'broadcaster';
+const STREAM_CONSUMERS: readonly RuleTarget[] = ['historyWriter', 'broadcaster'];
+export const STREAM_DEFAULTS = {
+  maxBatch: { historyWriter: 10_000, broadcaster: 1_000 },
+  windowMs: { historyWriter: 1_000, broadcaster: 5 },
+} as const;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -58,6 +72,9 @@ class GroupWriter {
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private writing: Promise<void> | null = null;
   private written = 0;
+  private handle: FileHandle | undefined;
+  /** After close, a late write (an invocation finishing after stop) opens the file for itself. */
+  private closed = false;
 
   constructor(
     private readonly file: string,
@@ -79,7 +96,9 @@ class GroupWriter {
       try {
         if (this.written > COMPACT_AFTER_BYTES) await this.compact();
         const text = lines.join('');
-        await appendFile(this.file, text);
+        // One handle kept open: opening and closing the file per group was a good share of the broker's thread.
+        if (this.closed) await appendFile(this.file, text);
+        else await (this.handle ??= await open(this.file, 'a')).appendFile(text);
         this.written += text.length;
         for (const w of waiters) w.resolve();
       } catch (err) {
@@ -91,6 +110,7 @@ class GroupWriter {
 
   /** Rewrites the journal as the open invocations alone (atomically: a crash keeps one or the other). */
   private async compact(): Promise<void> {
+    await this.closeHandle();
     const tmp = `${this.file}.tmp`;
     const text = this.snapshot();
     await writeFile(tmp, text);
@@ -101,14 +121,27 @@ class GroupWriter {
   async idle(): Promise<void> {
     while (this.writing) await this.writing;
   }
+
+  private async closeHandle(): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+
+  /** Waits for the pending writes, then closes the file. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.idle();
+    await this.closeHandle();
+  }
 }
 
 /**
  * How rules reach their functions, as the cloud's `ingest` setting: `direct`, the rule invokes the function
- * once per message; `queued`, the rule sends to a queue and the function takes what has gathered (up to
- * `maxBatch`) in one invocation, as an SQS batch event.
+ * once per message; `stream`, the telemetry rule writes to a stream the functions read in batches, as
+ * Kinesis events.
  */
-export type IngestMode = 'direct' | 'queued';
+export type IngestMode = 'direct' | 'stream';
 
 export class RuleRunner {
   private readonly rules: readonly RuleDefinition[];
@@ -120,9 +153,12 @@ export class RuleRunner {
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
   private readonly retryDelaysMs: number[];
-  /** When each waiting event was queued (queued mode's batching window). */
+  /** When each waiting event was queued (stream mode's batching window). */
   private readonly queuedAt = new Map<string, number>();
   private readonly windowTimers = new Map<RuleTarget, NodeJS.Timeout>();
+  /** Sequence numbers: this start's time, then a counter, so they keep increasing across restarts. */
+  private readonly seqBase = BigInt(Date.now()) * 1_000_000_000n;
+  private seqNext = 0n;
   readonly mode: IngestMode;
 
   constructor(private readonly options: RuleRunnerOptions) {
@@ -131,7 +167,7 @@ export class RuleRunner {
       [...this.open.values()].map((i) => `${JSON.stringify(i)}\n`).join(''),
     );
     this.retryDelaysMs = options.retryDelaysMs ?? [1000, 2000];
-    this.mode = options.mode ?? 'queued';
+    this.mode = options.mode ?? 'stream';
   }
 
   /** Replays what an earlier run accepted but did not finish, then starts afresh. */
@@ -169,12 +205,14 @@ export class RuleRunner {
   readonly accept = async (topic: string, payload: Buffer, meta: MessageMeta): Promise<void> => {
     if (this.stopped) throw new Error('rules engine is stopping');
     const invocations: Invocation[] = [];
-    const route = this.route(topic);
-    for (const rule of route.rules) {
-      if (!topicMatches(rule.topicFilter, route.topic)) continue;
-      const event = projectRuleEvent(rule, route.topic, payload, meta.receivedAt);
+    // One stream record per message, read by each consumer.
+    let seq: string | undefined;
+    for (const { rule, topic: ruleTopic } of this.rulesFor(topic)) {
+      const event = projectRuleEvent(rule, ruleTopic, payload, meta.receivedAt);
       if (!event) continue;
-      invocations.push({ id: randomUUID(), rule: rule.id, target: rule.target, event });
+      const streamed = this.isStreamed(rule.target);
+      if (streamed) seq ??= String(this.seqBase + this.seqNext++);
+      invocations.push({ id: randomUUID(), rule: rule.id, target: rule.target, event, ...(streamed ? { seq } : {}) });
     }
     if (invocations.length === 0) return;
     for (const invocation of invocations) this.open.set(invocation.id, invocation);
@@ -183,14 +221,23 @@ export class RuleRunner {
   };
 
   /**
-   * The rules a message may trigger and the topic they see: a Basic Ingest message
-   * (`$aws/rules/<rule>/<topic>`) goes to the named rule only, which sees `<topic>` (AWS IoT developer guide,
-   * "Reducing messaging costs with Basic Ingest"); any other message to every rule.
+   * The rules a message on this topic triggers, each with the topic its SQL sees. The one place a topic meets
+   * the rules: a Basic Ingest message (`$aws/rules/<rule>/<topic>`) goes to the named rule only, which sees
+   * `<topic>` (AWS IoT developer guide, "Reducing messaging costs with Basic Ingest"); any other message to
+   * every rule its topic matches.
    */
-  private route(topic: string): { rules: readonly RuleDefinition[]; topic: string } {
+  rulesFor(topic: string): Array<{ rule: RuleDefinition; topic: string }> {
     const basic = parseBasicIngestTopic(topic);
-    if (!basic) return { rules: this.rules, topic };
-    return { rules: this.rules.filter((r) => r.id === basic.ruleName), topic: basic.topic };
+    // Locally, stream ingest's one telemetry rule is its two consumers' rules.
+    const named = (r: RuleDefinition) =>
+      r.id === basic?.ruleName || (basic?.ruleName === TELEMETRY_STREAM_RULE.id && this.isStreamed(r.target));
+    const rules = basic ? this.rules.filter(named) : this.rules;
+    const seen = basic ? basic.topic : topic;
+    return rules.filter((rule) => topicMatches(rule.topicFilter, seen)).map((rule) => ({ rule, topic: seen }));
+  }
+
+  private isStreamed(target: RuleTarget): boolean {
+    return this.mode === 'stream' && STREAM_CONSUMERS.includes(target);
   }
 
   private enqueue(invocation: Invocation): void {
@@ -201,17 +248,24 @@ export class RuleRunner {
     this.pump(invocation.target);
   }
 
-  /** Invocations of one target in flight at once. Presence keeps its events in order. */
+  /** Invocations of one target in flight at once: a stream shard is read one batch at a time, in order. */
   private concurrency(target: RuleTarget): number {
-    if (target === 'presence') return 1;
-    return this.mode === 'direct' ? (this.options.concurrency ?? 32) : 2;
+    if (target === 'presence' || this.isStreamed(target)) return 1;
+    return this.options.concurrency ?? 32;
   }
 
-  /** Queued mode: how long to wait before the next batch of this target may go (0: now). */
+  private maxBatch(target: RuleTarget): number {
+    if (!this.isStreamed(target)) return 1;
+    const consumer = target as StreamConsumer;
+    return this.options.maxBatch?.[consumer] ?? STREAM_DEFAULTS.maxBatch[consumer];
+  }
+
+  /** Stream mode: how long to wait before the next batch of this consumer may go (0: now). */
   private windowWait(target: RuleTarget, queue: Invocation[]): number {
-    const windowMs = this.options.batchWindowMs ?? 0;
-    if (this.mode === 'direct' || target === 'presence' || windowMs <= 0) return 0;
-    if (queue.length >= (this.options.maxBatch ?? 2000)) return 0;
+    if (!this.isStreamed(target)) return 0;
+    const consumer = target as StreamConsumer;
+    const windowMs = this.options.windowMs?.[consumer] ?? STREAM_DEFAULTS.windowMs[consumer];
+    if (windowMs <= 0 || queue.length >= this.maxBatch(target)) return 0;
     return (this.queuedAt.get(queue[0].id) ?? 0) + windowMs - Date.now();
   }
 
@@ -231,7 +285,7 @@ export class RuleRunner {
         }
         return;
       }
-      const batch = queue.splice(0, this.mode === 'direct' ? 1 : (this.options.maxBatch ?? 2000));
+      const batch = queue.splice(0, this.maxBatch(target));
       for (const i of batch) this.queuedAt.delete(i.id);
       this.active.set(target, (this.active.get(target) ?? 0) + 1);
       void this.run(target, batch).finally(() => {
@@ -242,75 +296,96 @@ export class RuleRunner {
     }
   }
 
-  /** The event the function receives: the rule's own event, or an SQS batch of them. */
-  private eventFor(batch: Invocation[]): Record<string, unknown> {
-    if (this.mode === 'direct') return batch[0].event;
-    const now = Date.now();
+  /** The event the function receives: the rule's own event, or a Kinesis batch of stream records. */
+  private eventFor(target: RuleTarget, batch: Invocation[]): Record<string, unknown> {
+    if (!this.isStreamed(target)) return batch[0].event;
     return {
       Records: batch.map((i) => ({
-        messageId: i.id,
-        receiptHandle: i.id,
-        body: JSON.stringify(i.event),
-        attributes: {
-          ApproximateReceiveCount: '1',
-          SentTimestamp: String(now),
-          SenderId: 'iot.amazonaws.com',
-          ApproximateFirstReceiveTimestamp: String(now),
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: String(i.event.sensorId ?? ''),
+          sequenceNumber: i.seq!,
+          data: Buffer.from(JSON.stringify(i.event)).toString('base64'),
+          approximateArrivalTimestamp: Number(i.event.receivedAt ?? Date.now()) / 1000,
         },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: `arn:aws:sqs:local:000000000000:vigia-${i.target}`,
+        eventSource: 'aws:kinesis',
+        eventVersion: '1.0',
+        eventID: `shardId-000000000000:${i.seq}`,
+        eventName: 'aws:kinesis:record',
+        invokeIdentityArn: `arn:aws:iam::000000000000:role/vigia-${i.target}`,
         awsRegion: 'local',
+        eventSourceARN: 'arn:aws:kinesis:local:000000000000:stream/vigia-telemetry',
       })),
     };
+  }
+
+  /**
+   * Where a batch must go on from after its function answered: the index of the first record it reported
+   * failed (Kinesis retries from the lowest), or null when the whole batch is done. An identifier that names
+   * no record of the batch fails the whole batch, as Lambda does.
+   */
+  private static firstFailed(batch: Invocation[], answer: unknown): number | null {
+    const failures = (answer as { batchItemFailures?: Array<{ itemIdentifier?: unknown }> } | null)?.batchItemFailures;
+    if (!Array.isArray(failures) || failures.length === 0) return null;
+    let first: number | null = null;
+    for (const f of failures) {
+      const at = batch.findIndex((i) => i.seq === f?.itemIdentifier);
+      if (at < 0) return 0;
+      if (first === null || at < first) first = at;
+    }
+    return first;
   }
 
   private async run(target: RuleTarget, batch: Invocation[]): Promise<void> {
     const attempts = this.retryDelaysMs.length + 1;
     let lastError: Error | undefined;
+    let remaining = batch;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (attempt > 0) await sleep(this.retryDelaysMs[attempt - 1]);
       try {
         const handler = await this.options.handlers[target]();
-        await handler(this.eventFor(batch));
-        await this.finish(batch);
-        return;
+        const answer = await handler(this.eventFor(target, remaining));
+        const failedAt = this.isStreamed(target) ? RuleRunner.firstFailed(remaining, answer) : null;
+        await this.finish(remaining.slice(0, failedAt ?? remaining.length));
+        if (failedAt === null) return;
+        remaining = remaining.slice(failedAt);
+        lastError = new Error(`batch item failure at ${remaining[0].seq}`);
       } catch (err) {
         lastError = err as Error;
-        if (this.stopped) return; // left in the journal: replayed at the next start
-        this.options.log({
-          level: 'warn',
-          message: 'rule invocation failed',
-          rules: [...new Set(batch.map((i) => i.rule))],
-          events: batch.length,
-          attempt: attempt + 1,
-          error: lastError.message,
-        });
       }
+      if (this.stopped) return; // left in the journal: replayed at the next start
+      this.options.log({
+        level: 'warn',
+        message: 'rule invocation failed',
+        rules: [...new Set(remaining.map((i) => i.rule))],
+        events: remaining.length,
+        attempt: attempt + 1,
+        error: lastError.message,
+      });
     }
     if (this.stopped) return;
-    if (batch.length > 1) {
-      // One bad event must not take its batch with it: each event gets its own invocations.
-      this.options.log({ level: 'warn', message: 'batch failed; retrying its events one by one', events: batch.length });
-      for (const invocation of batch) await this.run(target, [invocation]);
+    if (remaining.length > 1) {
+      // One bad record must not take its batch with it: each is retried alone, in order (bisect on error).
+      this.options.log({ level: 'warn', message: 'batch failed; retrying its records one by one', events: remaining.length });
+      for (const invocation of remaining) await this.run(target, [invocation]);
       return;
     }
-    // Lambda's on-failure destination (the queue's dead-letter queue when queued): kept for an operator.
+    // Lambda's on-failure destination (the stream mapping's, or the asynchronous invocation's): for an operator.
     const at = new Date().toISOString();
     await appendFile(
       this.options.failedFile,
-      batch
+      remaining
         .map(
           (i) =>
-            `${JSON.stringify({ at, rule: i.rule, target: i.target, condition: 'RetriesExhausted', error: lastError?.message, event: i.event })}\n`,
+            `${JSON.stringify({ at, rule: i.rule, target: i.target, condition: 'RetriesExhausted', error: lastError?.message, event: i.event, ...(i.seq ? { sequenceNumber: i.seq } : {}) })}\n`,
         )
         .join(''),
     );
-    await this.finish(batch);
+    await this.finish(remaining);
   }
 
   private async finish(batch: Invocation[]): Promise<void> {
+    if (batch.length === 0) return;
     for (const i of batch) this.open.delete(i.id);
     await this.journal.append(batch.map((i) => `${JSON.stringify({ done: i.id })}\n`).join(''));
   }
@@ -328,6 +403,6 @@ export class RuleRunner {
     this.stopped = true;
     for (const timer of this.windowTimers.values()) clearTimeout(timer);
     this.windowTimers.clear();
-    await this.journal.idle();
+    await this.journal.close();
   }
 }

@@ -42,12 +42,15 @@ export interface RuntimeOptions {
   /** Where the dashboard is served from. @default frontend/dist, else frontend/placeholder */
   staticDir?: string;
   /**
-   * How rules reach the functions: `queued` batches what gathers while a function is busy (the cloud's
-   * queued ingest); `direct` invokes once per message (the cloud's default). @default queued
+   * How rules reach the functions: `stream`, the telemetry rule writes to a stream the history writer and
+   * the broadcaster read in batches (the cloud's stream ingest); `direct`, the rules invoke them once per
+   * message. @default stream
    */
   ingest?: IngestMode;
-  /** Queued ingest's batching window (the cloud's is 1 s). @default 0: what gathered while busy, at once */
-  ingestWindowMs?: number;
+  /** Stream ingest: the broadcaster's batching window. @default 5 ms */
+  liveWindowMs?: number;
+  /** Stream ingest: the history writer's batching window. @default 1000 ms */
+  historyWindowMs?: number;
   /** Retries of a failed rule invocation. @default [1000, 2000] ms */
   retryDelaysMs?: number[];
   /**
@@ -186,9 +189,9 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     const credentials = newStandInCredentials();
     const dynamo: LocalDynamo = await startDynamo(dataDir, credentials);
     cleanups.push(() => dynamo.close());
-    const ingest = options.ingest ?? 'queued';
-    // Stream ingest bills one rule and a Kinesis record per message; the other modes a rule per function.
-    const billing = new BillingMeter({ ingest: String(ingest) === 'stream' ? 'stream' : 'direct', dynamo: () => dynamo.consumed });
+    const ingest = options.ingest ?? 'stream';
+    // Stream ingest bills one rule and a Kinesis record per message; direct ingest a rule per function.
+    const billing = new BillingMeter({ ingest, dynamo: () => dynamo.consumed });
 
     let bus: MessageBus | undefined;
     const authIssuer = options.auth ? await LocalAuthIssuer.create(dataDir) : null;
@@ -227,7 +230,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
       mode: ingest,
-      batchWindowMs: options.ingestWindowMs,
+      windowMs: { broadcaster: options.liveWindowMs, historyWriter: options.historyWindowMs },
       log,
     });
     await rules.recover();
@@ -241,7 +244,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     } else {
       broker = await startBroker({
         // Basic Ingest reaches one rule: only stream ingest has a single telemetry rule to send it to.
-        basicIngestRules: String(ingest) === 'stream' ? [TELEMETRY_STREAM_RULE.id] : [],
+        basicIngestRules: ingest === 'stream' ? [TELEMETRY_STREAM_RULE.id] : [],
         host,
         mqttPort: options.mqttPort ?? 1883,
         mqttsPort: options.mqttsPort ?? 8883,

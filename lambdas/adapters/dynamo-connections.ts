@@ -3,17 +3,24 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionRegistry, ReadingKey } from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
+import { inParallel } from '../core/concurrency.js';
 import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
 
 /** Every connection's item (with its subscription set) in one partition: read whole for a busy batch. */
 const CONNECTIONS_PARTITION = 'conns';
 const connKey = (connectionId: string) => ({ pk: CONNECTIONS_PARTITION, sk: connectionId });
-/** Past this many sensors in one lookup, reading every connection once is cheaper than a query per sensor. */
-const SENSORS_PER_QUERY_LOOKUP = 8;
+/**
+ * Past this many sensors in one lookup, reading every connection once (one request) is cheaper than a query
+ * per sensor and one of `*`: requests are what a busy live path pays for.
+ */
+const SENSORS_PER_QUERY_LOOKUP = 2;
 const subKey = (sensorId: string, connectionId: string) => ({ pk: `sub#${sensorId}`, sk: connectionId });
 /** A reading's live mark outlives any QoS 1 redelivery window. */
 const PUSHED_TTL_SECONDS = 24 * 60 * 60;
 const WILDCARD = '*';
+/** Live marks are grouped per sensor per minute of reading ts. */
+const MARK_BUCKET_MS = 60_000;
+const CLAIMS_IN_FLIGHT = 16;
 
 export class DynamoConnectionRegistry implements ConnectionRegistry {
   constructor(
@@ -152,40 +159,56 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
     }
   }
 
-  async markPushed(readings: ReadingKey[], now: number): Promise<ReadingKey[]> {
+  /**
+   * One item per sensor per minute of reading ts holds the pushed readings' ts as a number set. `ADD` is atomic
+   * and returns the set as it was, so a claim holds between invocations running at once; it is one write per
+   * sensor and minute, however many readings.
+   */
+  async markPushed(readings: ReadingKey[], now: number, exclusive = false): Promise<ReadingKey[]> {
     const expiresAt = epochSeconds(now) + PUSHED_TTL_SECONDS;
-    const markKey = (r: ReadingKey) => ({ pk: `live#${r.sensorId}`, sk: String(r.ts) });
-    if (readings.length === 1) {
-      try {
-        await this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: { ...markKey(readings[0]), expiresAt },
-            ConditionExpression: 'attribute_not_exists(#pk)',
-            ExpressionAttributeNames: { '#pk': 'pk' },
-          }),
-        );
-        return readings;
-      } catch (err) {
-        if (isConditionFailure(err)) return [];
-        throw err;
-      }
+    const groups = new Map<string, { sensorId: string; minute: number; ts: Set<number> }>();
+    for (const r of readings) {
+      const minute = Math.floor(r.ts / MARK_BUCKET_MS) * MARK_BUCKET_MS;
+      const id = `${r.sensorId}\u0000${minute}`;
+      const group = groups.get(id);
+      if (group) group.ts.add(r.ts);
+      else groups.set(id, { sensorId: r.sensorId, minute, ts: new Set([r.ts]) });
     }
-    // Many readings (a queued batch, an offline buffer): read the marks, then write the missing ones.
-    const existing = await batchGetAll(this.doc, this.tableName, readings.map(markKey), {
-      expression: '#pk, #sk',
-      names: { '#pk': 'pk', '#sk': 'sk' },
+    const claimed = new Set<string>();
+    if (exclusive && groups.size > 1) {
+      // No one else claims these sensors now: read every minute's set at once, write the unions in batches.
+      const markKey = (g: { sensorId: string; minute: number }) => ({ pk: `live#${g.sensorId}`, sk: `m#${g.minute}` });
+      const found = await batchGetAll(this.doc, this.tableName, [...groups.values()].map(markKey), {
+        expression: '#pk, #sk, #ts',
+        names: { '#pk': 'pk', '#sk': 'sk', '#ts': 'ts' },
+      });
+      const before = new Map(found.map((item) => [`${item.pk}\u0000${item.sk}`, item.ts as Set<number> | undefined]));
+      const writes = [];
+      for (const g of groups.values()) {
+        const key = markKey(g);
+        const old = before.get(`${key.pk}\u0000${key.sk}`);
+        const fresh = [...g.ts].filter((t) => !old?.has(t));
+        if (fresh.length === 0) continue;
+        for (const t of fresh) claimed.add(`${g.sensorId}\u0000${t}`);
+        writes.push({ PutRequest: { Item: { ...key, ts: new Set([...(old ?? []), ...fresh]), expiresAt } } });
+      }
+      await batchWriteAll(this.doc, this.tableName, writes);
+      return readings.filter((r) => claimed.delete(`${r.sensorId}\u0000${r.ts}`));
+    }
+    await inParallel([...groups.values()], CLAIMS_IN_FLIGHT, async ({ sensorId, minute, ts }) => {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `live#${sensorId}`, sk: `m#${minute}` },
+          UpdateExpression: 'ADD #ts :ts SET #exp = :exp',
+          ExpressionAttributeNames: { '#ts': 'ts', '#exp': 'expiresAt' },
+          ExpressionAttributeValues: { ':ts': ts, ':exp': expiresAt },
+          ReturnValues: 'UPDATED_OLD',
+        }),
+      );
+      const before = out.Attributes?.ts as Set<number> | undefined;
+      for (const t of ts) if (!before?.has(t)) claimed.add(`${sensorId}\u0000${t}`);
     });
-    const marked = new Set(existing.map((item) => `${item.pk}\u0000${item.sk}`));
-    const fresh = readings.filter((r) => {
-      const k = markKey(r);
-      return !marked.has(`${k.pk}\u0000${k.sk}`);
-    });
-    await batchWriteAll(
-      this.doc,
-      this.tableName,
-      fresh.map((r) => ({ PutRequest: { Item: { ...markKey(r), expiresAt } } })),
-    );
-    return fresh;
+    return readings.filter((r) => claimed.delete(`${r.sensorId}\u0000${r.ts}`));
   }
 }

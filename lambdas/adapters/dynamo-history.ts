@@ -3,13 +3,16 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AggregateResolution, Bucket, MetricStats, RawPoint, Reading } from '../core/model.js';
 import { MS_PER_DAY } from '../core/model.js';
-import type { BucketKey, BucketRange, RawRange, ReadingStore, RollupStore } from '../core/ports.js';
+import { inParallel } from '../core/concurrency.js';
+import type { BucketKey, BucketRange, RawRange, ReadingKey, ReadingStore, RollupStore, StoredReading } from '../core/ports.js';
 import { READINGS_TABLE, ROLLUPS_TABLE } from '../shared/tables.js';
 import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
 
 const PK = READINGS_TABLE.partitionKey.name;
 const SK = READINGS_TABLE.sortKey!.name;
 const TTL = READINGS_TABLE.timeToLiveAttribute!;
+/** Conditional puts of one call in flight at once. */
+const PUTS_IN_FLIGHT = 16;
 
 interface PageRequest {
   table: string;
@@ -70,39 +73,51 @@ export class DynamoReadingStore implements ReadingStore {
     };
   }
 
+  /** One conditional put per reading: the first write wins even between invocations running at once. */
   async insertNew(readings: Reading[]): Promise<Reading[]> {
-    if (readings.length === 0) return [];
-    if (readings.length === 1) {
+    const fresh: Reading[] = [];
+    await inParallel(readings, PUTS_IN_FLIGHT, async (r) => {
       try {
         await this.doc.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: this.item(readings[0]),
+            Item: this.item(r),
             ConditionExpression: 'attribute_not_exists(#ts)',
             ExpressionAttributeNames: { '#ts': SK },
           }),
         );
-        return readings;
+        fresh.push(r);
       } catch (err) {
-        if (isConditionFailure(err)) return [];
-        throw err;
+        if (!isConditionFailure(err)) throw err;
       }
-    }
-    // A batch: learn which keys exist, then write the others in chunks of 25.
-    const existing = await batchGetAll(
+    });
+    // In the order given, as callers match them back to their events.
+    const order = new Map(readings.map((r, i) => [r, i]));
+    return fresh.sort((a, b) => order.get(a)! - order.get(b)!);
+  }
+
+  async existing(keys: ReadingKey[]): Promise<StoredReading[]> {
+    if (keys.length === 0) return [];
+    const items = await batchGetAll(
       this.doc,
       this.tableName,
-      readings.map((r) => ({ [PK]: r.sensorId, [SK]: r.ts })),
-      { expression: '#pk, #ts', names: { '#pk': PK, '#ts': SK } },
+      keys.map((k) => ({ [PK]: k.sensorId, [SK]: k.ts })),
+      { expression: '#pk, #ts, #v, #seq', names: { '#pk': PK, '#ts': SK, '#v': 'values', '#seq': 'seq' } },
     );
-    const known = new Set(existing.map((item) => `${item[PK]}#${item[SK]}`));
-    const fresh = readings.filter((r) => !known.has(`${r.sensorId}#${r.ts}`));
+    return items.map((i) => ({
+      sensorId: i[PK] as string,
+      ts: i[SK] as number,
+      values: i.values as Record<string, number>,
+      ...(typeof i.seq === 'string' ? { seq: i.seq } : {}),
+    }));
+  }
+
+  async putAll(readings: Array<Reading & { seq: string }>): Promise<void> {
     await batchWriteAll(
       this.doc,
       this.tableName,
-      fresh.map((r) => ({ PutRequest: { Item: this.item(r) } })),
+      readings.map((r) => ({ PutRequest: { Item: { ...this.item(r), seq: r.seq } } })),
     );
-    return fresh;
   }
 
   async queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }> {
@@ -128,6 +143,7 @@ function toBucket(item: Record<string, unknown>): Bucket {
     stats: item.stats as Record<string, MetricStats>,
     readings: item.readings as number,
     lastTs: typeof item.lastTs === 'number' ? item.lastTs : undefined,
+    ...(typeof item.seq === 'string' ? { seq: item.seq } : {}),
   };
 }
 
@@ -157,7 +173,10 @@ export class DynamoRollupStore implements RollupStore {
       this.doc,
       this.tableName,
       keys.map((k) => this.key(k.sensorId, k.resolution, k.ts)),
-      { expression: '#s, #ts, #st, #n, #l', names: { '#s': 'series', '#ts': 'ts', '#st': 'stats', '#n': 'readings', '#l': 'lastTs' } },
+      {
+        expression: '#s, #ts, #st, #n, #l, #seq',
+        names: { '#s': 'series', '#ts': 'ts', '#st': 'stats', '#n': 'readings', '#l': 'lastTs', '#seq': 'seq' },
+      },
     );
     return items.map((item) => {
       const series = item.series as string;
@@ -171,19 +190,32 @@ export class DynamoRollupStore implements RollupStore {
     });
   }
 
-  async putBucket(sensorId: string, resolution: AggregateResolution, b: Bucket, expectedReadings: number | null): Promise<boolean> {
+  private bucketItem(sensorId: string, resolution: AggregateResolution, b: Bucket) {
     const days = resolution === '1m' ? this.retention.minuteDays : this.retention.hourDays;
+    return {
+      ...this.key(sensorId, resolution, b.ts),
+      stats: b.stats,
+      readings: b.readings,
+      lastTs: b.lastTs,
+      seq: b.seq,
+      [ROLLUPS_TABLE.timeToLiveAttribute!]: epochSeconds(b.ts + days * MS_PER_DAY),
+    };
+  }
+
+  async putBuckets(buckets: Array<{ sensorId: string; resolution: AggregateResolution; bucket: Bucket }>): Promise<void> {
+    await batchWriteAll(
+      this.doc,
+      this.tableName,
+      buckets.map((b) => ({ PutRequest: { Item: this.bucketItem(b.sensorId, b.resolution, b.bucket) } })),
+    );
+  }
+
+  async putBucket(sensorId: string, resolution: AggregateResolution, b: Bucket, expectedReadings: number | null): Promise<boolean> {
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            ...this.key(sensorId, resolution, b.ts),
-            stats: b.stats,
-            readings: b.readings,
-            lastTs: b.lastTs,
-            [ROLLUPS_TABLE.timeToLiveAttribute!]: epochSeconds(b.ts + days * MS_PER_DAY),
-          },
+          Item: this.bucketItem(sensorId, resolution, b),
           ConditionExpression: expectedReadings === null ? 'attribute_not_exists(#n)' : '#n = :n',
           ExpressionAttributeNames: { '#n': 'readings' },
           ExpressionAttributeValues: expectedReadings === null ? undefined : { ':n': expectedReadings },

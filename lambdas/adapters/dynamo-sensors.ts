@@ -2,10 +2,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { PresenceState, Reading, SensorRecord } from '../core/model.js';
-import type { SensorRegistry } from '../core/ports.js';
+import type { SensorRegistry, StreamProgress } from '../core/ports.js';
 import { VERSION_RESTART_AFTER_MS } from '../core/presence.js';
 import { SENSORS_TABLE } from '../shared/tables.js';
-import { isConditionFailure } from './dynamo-util.js';
+import { batchGetAll, isConditionFailure } from './dynamo-util.js';
 
 const PK = SENSORS_TABLE.partitionKey.name;
 const TTL = SENSORS_TABLE.timeToLiveAttribute!;
@@ -46,37 +46,86 @@ export class DynamoSensorRegistry implements SensorRegistry {
     return typeof item[TTL] === 'number' && (item[TTL] as number) <= Math.floor(this.now() / 1000);
   }
 
-  async recordReadings(sensorId: string, readings: Reading[]): Promise<void> {
-    if (readings.length === 0) return;
+  async recordReadings(
+    sensorId: string,
+    readings: Reading[],
+    progress?: { previous: StreamProgress; next: { streamSeq: string; storedMaxTs: number | null } },
+  ): Promise<void> {
+    if (readings.length === 0 && !progress) return;
     const metrics = new Set<string>();
     const units: Record<string, string> = {};
-    let newest = readings[0];
+    let newest: Reading | undefined;
     let receivedAt = 0;
     for (const r of [...readings].sort((a, b) => a.ts - b.ts)) {
       for (const m of Object.keys(r.values)) metrics.add(m);
       Object.assign(units, r.units);
-      if (r.ts >= newest.ts) newest = r;
+      if (!newest || r.ts >= newest.ts) newest = r;
       receivedAt = Math.max(receivedAt, r.receivedAt);
     }
-    const names: Record<string, string> = { '#rt': 'lastReadingAt', '#m': 'metrics', '#exp': TTL };
-    const values: Record<string, unknown> = { ':metrics': metrics, ':rt': receivedAt };
-    const sets = ['#rt = :rt'];
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = {};
+    const sets: string[] = [];
+    const adds: string[] = [];
+    const removes: string[] = [];
+    if (newest) {
+      // An accepted reading makes the sensor permanent: it is no longer forgotten (contract §5).
+      Object.assign(names, { '#rt': 'lastReadingAt', '#m': 'metrics', '#exp': TTL });
+      Object.assign(values, { ':metrics': metrics, ':rt': receivedAt });
+      sets.push('#rt = :rt');
+      adds.push('#m :metrics');
+      removes.push('#exp');
+    }
     Object.entries(units).forEach(([metric, unit], i) => {
       names[`#u${i}`] = `${UNIT_PREFIX}${metric}`;
       values[`:u${i}`] = unit;
       sets.push(`#u${i} = :u${i}`);
     });
+    const expression = (extraSets: string[]) =>
+      [
+        `SET ${[...sets, ...extraSets].join(', ')}`,
+        ...(adds.length > 0 ? [`ADD ${adds.join(', ')}`] : []),
+        ...(removes.length > 0 ? [`REMOVE ${removes.join(', ')}`] : []),
+      ].join(' ');
+    const latest = newest ? { ':latest': { ts: newest.ts, values: newest.values }, ':lts': newest.ts } : {};
+
+    if (progress) {
+      // Stream ingest: one write, conditional on the progress this batch started from.
+      const { previous, next } = progress;
+      const extra = ['#seq = :seq'];
+      const streamNames: Record<string, string> = { ...names, '#seq': 'streamSeq' };
+      const streamValues: Record<string, unknown> = { ...values, ':seq': next.streamSeq };
+      if (next.storedMaxTs !== null) {
+        extra.push('#smt = :smt');
+        streamNames['#smt'] = 'storedMaxTs';
+        streamValues[':smt'] = next.storedMaxTs;
+      }
+      if (newest && (previous.latestTs === null || newest.ts > previous.latestTs)) {
+        extra.push('#l = :latest', '#lts = :lts');
+        Object.assign(streamNames, { '#l': 'latest', '#lts': 'latestTs' });
+        Object.assign(streamValues, latest);
+      }
+      if (previous.streamSeq !== null) streamValues[':prev'] = previous.streamSeq;
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [PK]: sensorId },
+          UpdateExpression: expression(extra),
+          ConditionExpression: previous.streamSeq === null ? 'attribute_not_exists(#seq)' : '#seq = :prev',
+          ExpressionAttributeNames: streamNames,
+          ExpressionAttributeValues: streamValues,
+        }),
+      );
+      return;
+    }
+
     const update = (withLatest: boolean) =>
       new UpdateCommand({
         TableName: this.tableName,
         Key: { [PK]: sensorId },
-        // An accepted reading makes the sensor permanent: it is no longer forgotten (contract §5).
-        UpdateExpression: `SET ${[...sets, ...(withLatest ? ['#l = :latest', '#lts = :lts'] : [])].join(', ')} ADD #m :metrics REMOVE #exp`,
+        UpdateExpression: expression(withLatest ? ['#l = :latest', '#lts = :lts'] : []),
         ConditionExpression: withLatest ? 'attribute_not_exists(#lts) OR #lts < :lts' : undefined,
         ExpressionAttributeNames: withLatest ? { ...names, '#l': 'latest', '#lts': 'latestTs' } : names,
-        ExpressionAttributeValues: withLatest
-          ? { ...values, ':latest': { ts: newest.ts, values: newest.values }, ':lts': newest.ts }
-          : values,
+        ExpressionAttributeValues: withLatest ? { ...values, ...latest } : values,
       });
     try {
       await this.doc.send(update(true));
@@ -85,6 +134,26 @@ export class DynamoSensorRegistry implements SensorRegistry {
       if (!isConditionFailure(err)) throw err;
       await this.doc.send(update(false));
     }
+  }
+
+  async streamProgress(sensorIds: string[]): Promise<Map<string, StreamProgress>> {
+    if (sensorIds.length === 0) return new Map();
+    const items = await batchGetAll(
+      this.doc,
+      this.tableName,
+      sensorIds.map((id) => ({ [PK]: id })),
+      { expression: '#pk, #seq, #smt, #lts', names: { '#pk': PK, '#seq': 'streamSeq', '#smt': 'storedMaxTs', '#lts': 'latestTs' } },
+    );
+    return new Map(
+      items.map((i) => [
+        i[PK] as string,
+        {
+          streamSeq: typeof i.streamSeq === 'string' ? i.streamSeq : null,
+          storedMaxTs: typeof i.storedMaxTs === 'number' ? i.storedMaxTs : null,
+          latestTs: typeof i.latestTs === 'number' ? i.latestTs : null,
+        },
+      ]),
+    );
   }
 
   /**
@@ -163,6 +232,28 @@ export class DynamoSensorRegistry implements SensorRegistry {
   async get(sensorId: string): Promise<SensorRecord | undefined> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: { [PK]: sensorId }, ConsistentRead: true }));
     return out.Item && !this.isForgotten(out.Item) ? toSensorRecord(out.Item) : undefined;
+  }
+
+  async listPage(limit: number, after?: string): Promise<{ records: SensorRecord[]; lastKey: string | null }> {
+    const records: SensorRecord[] = [];
+    let startKey: Record<string, unknown> | undefined = after === undefined ? undefined : { [PK]: after };
+    do {
+      // A scan page stops at 1 MB as well as at Limit: go on until the page is full or the table ends.
+      // DynamoDB's TTL deletes an expired item up to days late: until then it is hidden here.
+      const out = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ExclusiveStartKey: startKey,
+          Limit: limit - records.length,
+          FilterExpression: 'attribute_not_exists(#exp) OR #exp > :nowSeconds',
+          ExpressionAttributeNames: { '#exp': TTL },
+          ExpressionAttributeValues: { ':nowSeconds': Math.floor(this.now() / 1000) },
+        }),
+      );
+      for (const item of out.Items ?? []) records.push(toSensorRecord(item));
+      startKey = out.LastEvaluatedKey;
+    } while (startKey && records.length < limit);
+    return { records, lastKey: startKey ? (startKey[PK] as string) : null };
   }
 
   async list(): Promise<SensorRecord[]> {

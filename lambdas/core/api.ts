@@ -84,12 +84,7 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
     if (segments[0] !== 'sensors' || segments.length > 3) {
       return errorResponse(404, 'NOT_FOUND', `no route for ${req.path}`);
     }
-    if (segments.length === 1) {
-      const now = deps.now();
-      const records = await deps.sensors.list();
-      const sensors = records.map((r) => sensorView(r, now)).sort((a, b) => (a.sensorId < b.sensorId ? -1 : 1));
-      return json(200, { sensors });
-    }
+    if (segments.length === 1) return await listSensors(req.query, deps);
     const sensorId = decodeSegment(segments[1]);
     if (segments.length === 2) {
       assertSensorId(sensorId);
@@ -107,6 +102,35 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
   } catch (err) {
     if (err instanceof ApiError) return errorResponse(err.status, err.code, err.message);
     throw err;
+  }
+}
+
+/** `GET /sensors` answers at most this many sensors a page (Lambda's 6 MB response holds ~1,000 full records). */
+export const SENSORS_PAGE_MAX = 1000;
+
+/** `GET /sensors?limit=&cursor=`: one page of the registry, each page sorted by sensorId; `nextCursor` goes on. */
+async function listSensors(query: Record<string, string | undefined>, deps: ApiDeps): Promise<ApiResponse> {
+  const limitText = query.limit ?? String(SENSORS_PAGE_MAX);
+  if (!/^\d{1,4}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > SENSORS_PAGE_MAX) {
+    throw new ApiError(400, 'INVALID_PARAMETER', `limit must be an integer from 1 to ${SENSORS_PAGE_MAX}`);
+  }
+  const after = query.cursor === undefined ? undefined : decodeSensorsCursor(query.cursor);
+  const now = deps.now();
+  const page = await deps.sensors.listPage(Number(limitText), after);
+  const sensors = page.records.map((r) => sensorView(r, now)).sort((a, b) => (a.sensorId < b.sensorId ? -1 : 1));
+  const nextCursor = page.lastKey === null ? null : Buffer.from(JSON.stringify({ after: page.lastKey }), 'utf8').toString('base64url');
+  return json(200, { sensors, nextCursor });
+}
+
+function decodeSensorsCursor(text: string): string {
+  try {
+    if (!/^[A-Za-z0-9_-]{1,200}$/.test(text)) throw new Error('not base64url');
+    const state = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as { after?: unknown };
+    if (typeof state?.after !== 'string') throw new Error('no sensor');
+    assertSensorId(state.after);
+    return state.after;
+  } catch {
+    throw new ApiError(400, 'INVALID_PARAMETER', 'cursor is not a cursor of GET /sensors');
   }
 }
 

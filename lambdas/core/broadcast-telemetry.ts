@@ -4,6 +4,7 @@ import { acceptedReadings, readingKey } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
 import type { Reading } from './model.js';
 import { type PushDeps, pushToConnections } from './push.js';
+import type { SequencedEvent } from './sequence.js';
 
 export interface BroadcastDeps extends PushDeps {
   rawRetentionDays: number;
@@ -40,6 +41,8 @@ export function readingsFrames(readings: LiveReading[]) {
 export async function broadcastTelemetryBatch(
   events: unknown[],
   deps: BroadcastDeps,
+  /** The only consumer of these sensors now (a stream shard's): claims may be batched. */
+  exclusive = false,
 ): Promise<{ pushed: number; connections: number }> {
   const valid = acceptedReadings(events, deps.rawRetentionDays).unique;
   if (valid.length === 0) return { pushed: 0, connections: 0 };
@@ -49,7 +52,7 @@ export async function broadcastTelemetryBatch(
   if (followed.length === 0) return { pushed: 0, connections: 0 };
   // Only readings not pushed before: a QoS 1 redelivery is not shown twice.
   const fresh = new Set(
-    (await deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now())).map(readingKey),
+    (await deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now(), exclusive)).map(readingKey),
   );
   const perConnection = new Map<string, LiveReading[]>();
   const pushedReadings: Reading[] = [];
@@ -78,6 +81,23 @@ export async function broadcastTelemetryBatch(
     for (const r of pushedReadings) deps.metrics.observe(METRICS.receiveToPushLatency, Math.max(0, pushedAt - r.receivedAt));
   }
   return { pushed: pushedReadings.length, connections: sent };
+}
+
+/**
+ * The live broadcaster on stream ingest: the records' valid readings, each pushed once (the live claims make a
+ * redelivered batch push nothing again). When the subscribers or the claims cannot be read, nothing was pushed
+ * and the batch is reported failed from its first record; an invalid payload is skipped, never a failure.
+ */
+export async function broadcastTelemetryStream(
+  records: SequencedEvent[],
+  deps: BroadcastDeps,
+): Promise<{ pushed: number; connections: number; firstFailure: string | null }> {
+  try {
+    return { ...(await broadcastTelemetryBatch(records.map((r) => r.event), deps, true)), firstFailure: null };
+  } catch (err) {
+    deps.log.error('live batch failed', { error: (err as Error).message, records: records.length });
+    return { pushed: 0, connections: 0, firstFailure: records[0]?.sequenceNumber ?? null };
+  }
 }
 
 /** The live broadcaster for one rule event. */

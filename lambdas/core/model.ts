@@ -35,6 +35,8 @@ export interface Bucket {
    * readings after it; an earlier one (late, or redelivered) recomputes the bucket whole.
    */
   lastTs?: number;
+  /** Stream ingest: the newest stream record merged in; a record at or before it is never merged again. */
+  seq?: string;
 }
 
 export interface RawPoint {

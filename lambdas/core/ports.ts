@@ -21,9 +21,27 @@ export interface RawRange {
   consistent?: boolean;
 }
 
+/** A stored raw reading as the stream path reads it back: `seq` is the stream record that wrote it. */
+export interface StoredReading {
+  sensorId: string;
+  ts: number;
+  values: Record<string, number>;
+  seq?: string;
+}
+
 export interface ReadingStore {
-  /** Stores the readings whose key (sensorId, ts) is new and returns exactly those: the first write wins. */
+  /**
+   * Stores the readings whose key (sensorId, ts) is new and returns exactly those: the first write wins, also
+   * between concurrent callers (direct ingest).
+   */
   insertNew(readings: Reading[]): Promise<Reading[]>;
+  /** The stored readings at these keys (strongly consistent); missing keys are left out. */
+  existing(keys: ReadingKey[]): Promise<StoredReading[]>;
+  /**
+   * Writes readings unconditionally, each with the sequence number of the stream record it came from (stream
+   * ingest: the caller has already ruled out keys stored by earlier records).
+   */
+  putAll(readings: Array<Reading & { seq: string }>): Promise<void>;
   /** Raw points in ascending ts, and how many items were read. */
   queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }>;
 }
@@ -47,16 +65,42 @@ export interface RollupStore {
    * yet); false when another writer changed it first.
    */
   putBucket(sensorId: string, resolution: AggregateResolution, bucket: Bucket, expectedReadings: number | null): Promise<boolean>;
+  /** Writes buckets unconditionally, in batches (stream ingest: the caller is the only writer of their sensors). */
+  putBuckets(buckets: Array<{ sensorId: string; resolution: AggregateResolution; bucket: Bucket }>): Promise<void>;
   queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }>;
 }
 
+/** Where the stream path has got to for one sensor, kept on its registry entry. */
+export interface StreamProgress {
+  /** The newest stream record whose readings are wholly stored, rolled up and registered (null: none yet). */
+  streamSeq: string | null;
+  /** The newest reading ts stored by those records: a later reading cannot have been stored before. */
+  storedMaxTs: number | null;
+  /** The ts of the registry's `latest` reading. */
+  latestTs: number | null;
+}
+
 export interface SensorRegistry {
-  /** Records newly stored readings of one sensor: metrics, units, receive time, and the latest reading. */
-  recordReadings(sensorId: string, readings: Reading[]): Promise<void>;
+  /**
+   * Records newly stored readings of one sensor: metrics, units, receive time, and the latest reading. With
+   * `progress` (stream ingest) it also moves the sensor's progress to `next`, only if it still is `previous`.
+   */
+  recordReadings(
+    sensorId: string,
+    readings: Reading[],
+    progress?: { previous: StreamProgress; next: { streamSeq: string; storedMaxTs: number | null } },
+  ): Promise<void>;
+  /** The stream progress of these sensors (strongly consistent); a sensor never recorded is absent. */
+  streamProgress(sensorIds: string[]): Promise<Map<string, StreamProgress>>;
   /** Applies a presence event unless a newer one (by ts, then versionNumber) was applied; true when applied. */
   applyPresence(sensorId: string, state: PresenceState): Promise<boolean>;
   get(sensorId: string): Promise<SensorRecord | undefined>;
   list(): Promise<SensorRecord[]>;
+  /**
+   * One page of the registry, in the store's order: at most `limit` records after the sensor `after`, and the
+   * sensor to continue after (null on the last page).
+   */
+  listPage(limit: number, after?: string): Promise<{ records: SensorRecord[]; lastKey: string | null }>;
 }
 
 export interface ReadingKey {
@@ -78,8 +122,12 @@ export interface ConnectionRegistry {
   subscribersOf(sensorIds: string[]): Promise<Map<string, string[]>>;
   /** Takes one command token from the connection's per-second budget; false when it is spent. */
   takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean>;
-  /** Marks readings as pushed live; returns those not pushed before. */
-  markPushed(readings: ReadingKey[], now: number): Promise<ReadingKey[]>;
+  /**
+   * Claims readings for a live push, atomically (so concurrent callers never both claim one); returns those
+   * no one claimed before. `exclusive`: the caller is the only one working on these sensors now (a stream
+   * shard's consumer), so the claims may be read and written in batches instead.
+   */
+  markPushed(readings: ReadingKey[], now: number, exclusive?: boolean): Promise<ReadingKey[]>;
 }
 
 export type SendResult = 'sent' | 'gone';

@@ -1,10 +1,12 @@
 /**
  * The history writer's use case: stores new readings, keeps roll-ups and the registry current, and
- * dead-letters rejected payloads.
+ * dead-letters rejected payloads. This file is direct ingest (one rule event per invocation, invocations
+ * running at once); store-telemetry-stream.ts is stream ingest.
  */
 import { METRICS, TOPICS } from '../shared/names.js';
-import { acceptedReadings, groupBySensor, readingKey } from './accepted-readings.js';
+import { type EventVerdict, acceptedReadings, groupBySensor, readingKey } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
+import type { Reading } from './model.js';
 import type { Logger, Metrics, ReadingStore, RejectionSink, RollupStore, SensorRegistry } from './ports.js';
 import { refreshRollupsOf } from './rollups.js';
 import type { RejectionCode } from './telemetry.js';
@@ -21,20 +23,23 @@ export interface StoreDeps {
   rawRetentionDays: number;
   log: Logger;
   metrics: Metrics;
+  /**
+   * Called once per batch with its accepted unique readings once they are stored (retries included), before
+   * the registry moves on: alert evaluation hangs here. A throw fails the batch, which is retried.
+   */
+  onStored?: (readings: Reading[]) => Promise<void>;
 }
 
 /** Sensors whose roll-ups and registry entry are refreshed at once. */
-const SENSOR_CONCURRENCY = 8;
+export const SENSOR_CONCURRENCY = 8;
 
 /**
- * The history writer, for one rule event (direct ingest) or a batch of them: work per sensor is done once
- * per batch, however many of its readings the batch holds.
+ * Counts the verdicts and dead-letters the rejected payloads; each verdict's promise settles when its
+ * rejection is kept (an event that is not a telemetry event at all is only logged). Fills `outcomes` for the
+ * rejected ones.
  */
-export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): Promise<StoreOutcome[]> {
-  deps.metrics.observe(METRICS.batchSize, events.length);
-  const { verdicts, unique } = acceptedReadings(events, deps.rawRetentionDays);
-  const outcomes: StoreOutcome[] = [];
-  const rejections: Promise<void>[] = [];
+export function rejectInvalid(verdicts: EventVerdict[], outcomes: StoreOutcome[], deps: StoreDeps): Array<Promise<void> | undefined> {
+  const kept: Array<Promise<void> | undefined> = [];
   for (const v of verdicts) {
     if (v.ok) {
       deps.metrics.count(METRICS.readingsAccepted, v.readings.length);
@@ -49,11 +54,27 @@ export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): P
     const { payload, sensorId, receivedAt } = v.event;
     const topic = TOPICS.telemetry(sensorId);
     deps.log.warn('telemetry rejected', { code: v.code, reason: v.message, topic, bytes: payload.length });
-    rejections.push(
-      deps.rejections.reject({ topic, sensorId, code: v.code, message: v.message, payload: payload.toString('base64'), receivedAt }),
-    );
+    kept[v.index] = deps.rejections.reject({
+      topic,
+      sensorId,
+      code: v.code,
+      message: v.message,
+      payload: payload.toString('base64'),
+      receivedAt,
+    });
   }
-  await Promise.all(rejections);
+  return kept;
+}
+
+/**
+ * The history writer for rule events delivered directly: work per sensor is done once per call, however
+ * many of its readings the events hold; correct while other invocations store the same keys at once.
+ */
+export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): Promise<StoreOutcome[]> {
+  deps.metrics.observe(METRICS.batchSize, events.length);
+  const { verdicts, unique } = acceptedReadings(events, deps.rawRetentionDays);
+  const outcomes: StoreOutcome[] = [];
+  await Promise.all(rejectInvalid(verdicts, outcomes, deps));
   if (unique.length === 0) return outcomes;
 
   const stored = await deps.readings.insertNew(unique);
@@ -62,6 +83,7 @@ export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): P
   // Every valid reading, not only the new ones: an invocation retried after its readings were stored but
   // before roll-ups or the registry were written must still complete them. Both updates are idempotent.
   await refreshRollupsOf(unique, deps);
+  await deps.onStored?.(unique);
   await inParallel([...groupBySensor(unique)], SENSOR_CONCURRENCY, async ([sensorId, readings]) => {
     await deps.sensors.recordReadings(sensorId, readings);
   });

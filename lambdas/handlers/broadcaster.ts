@@ -1,16 +1,19 @@
-/** IoT rule (or its queue) → live: pushes readings to the WebSocket connections subscribed to their sensor. */
-import { broadcastTelemetryBatch } from '../core/broadcast-telemetry.js';
+/** Telemetry (an IoT rule event, or a Kinesis batch of them) → live: one frame per subscribed connection. */
+import { broadcastTelemetry, broadcastTelemetryStream } from '../core/broadcast-telemetry.js';
 import { connectionRegistry, liveSender, logger, retention, withMetrics } from '../shared/clients.js';
-import { ruleEvents } from '../shared/rule-events.js';
+import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
 export const handler = async (event: unknown) =>
-  withMetrics((metrics) =>
-    broadcastTelemetryBatch(ruleEvents(event), {
+  withMetrics(async (metrics) => {
+    const deps = {
       connections: connectionRegistry(),
       live: liveSender(),
       log: logger,
       metrics,
       now: Date.now,
       rawRetentionDays: retention().rawDays,
-    }),
-  );
+    };
+    const records = streamRecords(event);
+    if (records) return batchItemFailures((await broadcastTelemetryStream(records, deps)).firstFailure);
+    return broadcastTelemetry(event, deps);
+  });

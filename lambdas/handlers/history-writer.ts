@@ -1,11 +1,12 @@
-/** IoT rule (or its queue) → history: stores readings, keeps roll-ups and the registry, dead-letters rejects. */
-import { storeTelemetryBatch } from '../core/store-telemetry.js';
+/** Telemetry (an IoT rule event, or a Kinesis batch of them) → history, roll-ups, registry; rejects dead-lettered. */
+import { storeTelemetry } from '../core/store-telemetry.js';
+import { storeTelemetryStream } from '../core/store-telemetry-stream.js';
 import { logger, readingStore, rejectionSink, retention, rollupStore, sensorRegistry, withMetrics } from '../shared/clients.js';
-import { ruleEvents } from '../shared/rule-events.js';
+import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
 export const handler = async (event: unknown) =>
   withMetrics(async (metrics) => {
-    const outcomes = await storeTelemetryBatch(ruleEvents(event), {
+    const deps = {
       readings: readingStore(),
       rollups: rollupStore(),
       sensors: sensorRegistry(),
@@ -13,6 +14,8 @@ export const handler = async (event: unknown) =>
       rawRetentionDays: retention().rawDays,
       log: logger,
       metrics,
-    });
-    return outcomes.length === 1 ? outcomes[0] : { outcomes };
+    };
+    const records = streamRecords(event);
+    if (records) return batchItemFailures((await storeTelemetryStream(records, deps)).firstFailure);
+    return storeTelemetry(event, deps);
   });

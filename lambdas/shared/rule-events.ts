@@ -1,27 +1,38 @@
 /**
- * A rule's events as a handler receives them: one IoT rule event (direct ingest: the rule invokes the
- * function), or an SQS batch whose message bodies are rule events (queued ingest: the rule sends to a
- * queue the function reads).
+ * A telemetry function's events as it receives them: one IoT rule event (direct ingest: the rule invokes the
+ * function), or a Kinesis batch whose records' data are rule events (stream ingest: the rule's Kinesis action
+ * writes the SELECT output as JSON, partition key = sensorId, and an event source mapping reads the stream).
  */
-interface SqsRecord {
-  messageId: string;
-  body: string;
-  eventSource?: string;
+import type { SequencedEvent } from '../core/sequence.js';
+
+interface KinesisRecord {
+  kinesis: { data: string; partitionKey?: string; sequenceNumber: string };
 }
 
-export function isSqsBatch(event: unknown): event is { Records: SqsRecord[] } {
+function isKinesisRecord(record: unknown): record is KinesisRecord {
+  const k = (record as { kinesis?: Partial<KinesisRecord['kinesis']> } | null)?.kinesis;
+  return typeof k?.data === 'string' && typeof k.sequenceNumber === 'string';
+}
+
+/**
+ * The records of a Kinesis event, each with its rule event decoded; undefined for a direct rule event. Data
+ * that is not base64 JSON is passed on as it is, to be rejected (never a batch failure).
+ */
+export function streamRecords(event: unknown): SequencedEvent[] | undefined {
   const records = (event as { Records?: unknown } | null)?.Records;
-  return Array.isArray(records) && records.every((r) => typeof (r as SqsRecord)?.body === 'string');
+  if (!Array.isArray(records) || records.length === 0 || !records.every(isKinesisRecord)) return undefined;
+  return records.map(({ kinesis }) => {
+    let decoded: unknown = kinesis.data;
+    try {
+      decoded = JSON.parse(Buffer.from(kinesis.data, 'base64').toString('utf8'));
+    } catch {
+      // not JSON: judged (and rejected) by the core as an invalid event
+    }
+    return { sequenceNumber: kinesis.sequenceNumber, partitionKey: kinesis.partitionKey ?? '', event: decoded };
+  });
 }
 
-/** The rule events an invocation carries. A body that is not JSON is passed on as it is, to be rejected. */
-export function ruleEvents(event: unknown): unknown[] {
-  if (!isSqsBatch(event)) return [event];
-  return event.Records.map((record) => {
-    try {
-      return JSON.parse(record.body) as unknown;
-    } catch {
-      return record.body;
-    }
-  });
+/** The answer a Kinesis event source mapping with ReportBatchItemFailures reads: retry from this record on. */
+export function batchItemFailures(firstFailure: string | null): { batchItemFailures: Array<{ itemIdentifier: string }> } {
+  return { batchItemFailures: firstFailure === null ? [] : [{ itemIdentifier: firstFailure }] };
 }

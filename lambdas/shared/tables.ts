@@ -42,7 +42,8 @@ export const SENSORS_TABLE: TableDefinition = {
  *   touching many sensors reads every connection's set at once);
  * - pk `sub#{sensorId|*}`, sk `{connectionId}`: one item per subscription, so the subscribers of a
  *   sensor are one Query, never a Scan;
- * - pk `live#{sensorId}`, sk `{ts}`: marks a reading as pushed, so a redelivery is not pushed again.
+ * - pk `live#{sensorId}`, sk `m#{minute start}`: the ts of the readings of that minute pushed live (a number
+ *   set), so a redelivery is not pushed again.
  */
 export const CONNECTIONS_TABLE: TableDefinition = {
   partitionKey: { name: 'pk', type: 'S' },

@@ -44,6 +44,8 @@ describe.sequential('zero loss across a graceful restart and a crash', () => {
         MQTTS_PORT: String(ports.mqtts),
         DATA_DIR: dataDir,
         MQTT_URL: '',
+        // Stream ingest (the default), named: the journal must hold a message's record before its PUBACK.
+        INGEST: 'stream',
         POWERTOOLS_LOG_LEVEL: 'ERROR',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -51,17 +51,11 @@ type WriteRequests = Array<{ PutRequest?: { Item: Record<string, unknown> }; Del
 const writeCalls = () =>
   ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems![TABLE] as WriteRequests);
 
-describe('DynamoReadingStore.insertNew', () => {
+describe('DynamoReadingStore: stream writes (putAll, existing)', () => {
   const store = new DynamoReadingStore(doc, TABLE, 30);
 
-  it('a 500-reading batch: BatchGet in chunks of 100, then BatchWrite of the new ones in chunks of 25, retrying unprocessed items', async () => {
-    const batch = Array.from({ length: 500 }, (_, i) => reading(NOW - 500_000 + i * 1000));
-    const existing = new Set(batch.slice(0, 20).map((r) => r.ts));
-    ddb.on(BatchGetCommand).callsFake((input) => ({
-      Responses: {
-        [TABLE]: (input.RequestItems[TABLE].Keys as Array<{ sensorId: string; ts: number }>).filter((k) => existing.has(k.ts)),
-      },
-    }));
+  it('putAll: 500 readings in BatchWrites of 25, each item with its record’s sequence number, retrying unprocessed items', async () => {
+    const batch = Array.from({ length: 500 }, (_, i) => ({ ...reading(NOW - 500_000 + i * 1000), seq: `${1000 + i}` }));
     let firstWrite = true;
     ddb.on(BatchWriteCommand).callsFake((input) => {
       const requests = input.RequestItems[TABLE] as WriteRequests;
@@ -72,49 +66,58 @@ describe('DynamoReadingStore.insertNew', () => {
       return { UnprocessedItems: {} };
     });
 
-    const stored = await store.insertNew(batch);
+    await store.putAll(batch);
 
-    expect(stored).toEqual(batch.slice(20));
-    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 5);
-    for (const call of ddb.commandCalls(BatchGetCommand)) {
-      expect(call.args[0].input.RequestItems![TABLE].Keys).toHaveLength(100);
-    }
-    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, {
-      RequestItems: { [TABLE]: expect.objectContaining({ ConsistentRead: true }) },
-    });
-    // 480 new readings: 19 chunks of 25 and one of 5; the first chunk's 5 unprocessed items are retried before the next chunk.
+    // 20 chunks of 25; the first chunk's 5 unprocessed items are retried before the next chunk.
     const calls = writeCalls();
-    expect(calls.map((c) => c.length)).toEqual([25, 5, ...Array(18).fill(25), 5]);
+    expect(calls.map((c) => c.length)).toEqual([25, 5, ...Array(19).fill(25)]);
     expect(calls[1]).toEqual(calls[0].slice(0, 5));
     const written = calls.flat().map((w) => w.PutRequest!.Item.ts as number);
-    expect(new Set(written)).toEqual(new Set(batch.slice(20).map((r) => r.ts)));
-    expect(written).toHaveLength(485);
+    expect(new Set(written)).toEqual(new Set(batch.map((r) => r.ts)));
     expect(calls[0][0].PutRequest!.Item).toEqual({
       sensorId: 's1',
-      ts: batch[20].ts,
-      values: batch[20].values,
+      ts: batch[0].ts,
+      values: batch[0].values,
       receivedAt: NOW,
-      expiresAt: Math.floor((batch[20].ts + 30 * 86_400_000) / 1000),
+      seq: '1000',
+      expiresAt: Math.floor((batch[0].ts + 30 * 86_400_000) / 1000),
     });
   });
 
-  it('retries unprocessed BatchGet keys too', async () => {
-    const batch = Array.from({ length: 3 }, (_, i) => reading(NOW - i));
+  it('existing: strongly consistent BatchGets of 100 keys, retrying unprocessed keys, answering values and seq', async () => {
+    const keys = Array.from({ length: 150 }, (_, i) => ({ sensorId: 's1', ts: NOW - i }));
     ddb
       .on(BatchGetCommand)
       .resolvesOnce({ Responses: { [TABLE]: [] }, UnprocessedKeys: { [TABLE]: { Keys: [{ sensorId: 's1', ts: NOW }] } } })
-      .resolves({ Responses: { [TABLE]: [{ sensorId: 's1', ts: NOW }] } });
-    ddb.on(BatchWriteCommand).resolves({});
-    expect((await store.insertNew(batch)).map((r) => r.ts)).toEqual([NOW - 1, NOW - 2]);
-    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 2);
-    expect(ddb).toHaveReceivedNthCommandWith(BatchGetCommand, 2, { RequestItems: { [TABLE]: expect.objectContaining({ Keys: [{ sensorId: 's1', ts: NOW }] }) } });
+      .resolves({ Responses: { [TABLE]: [{ sensorId: 's1', ts: NOW, values: { t: 1 }, seq: '7' }] } });
+    const found = await store.existing(keys);
+    expect(found).toContainEqual({ sensorId: 's1', ts: NOW, values: { t: 1 }, seq: '7' });
+    expect(ddb.commandCalls(BatchGetCommand).map((c) => c.args[0].input.RequestItems![TABLE].Keys!.length)).toEqual([100, 1, 50]);
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: { [TABLE]: expect.objectContaining({ ConsistentRead: true }) },
+    });
   });
 
   it('gives up with an error when items stay unprocessed', async () => {
-    ddb.on(BatchGetCommand).resolves({ Responses: { [TABLE]: [] } });
     ddb.on(BatchWriteCommand).callsFake((input) => ({ UnprocessedItems: input.RequestItems }));
-    await expect(store.insertNew([reading(NOW), reading(NOW - 1)])).rejects.toThrow(/unprocessed/);
+    await expect(store.putAll([{ ...reading(NOW), seq: '1' }, { ...reading(NOW - 1), seq: '2' }])).rejects.toThrow(/unprocessed/);
     expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 8);
+  });
+});
+
+describe('DynamoReadingStore.insertNew (direct ingest)', () => {
+  const store = new DynamoReadingStore(doc, TABLE, 30);
+
+  it('many readings: one conditional Put each, so the first write wins even against a concurrent invocation', async () => {
+    const batch = Array.from({ length: 40 }, (_, i) => reading(NOW - i));
+    const taken = new Set(batch.slice(0, 10).map((r) => r.ts));
+    ddb.on(PutCommand).callsFake((input) => {
+      if (taken.has(input.Item.ts)) throw conditionFailed();
+      return {};
+    });
+    expect(await store.insertNew(batch)).toEqual(batch.slice(10));
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 40);
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 0);
   });
 
   it('a single reading is a conditional Put', async () => {
@@ -324,34 +327,52 @@ describe('DynamoSensorRegistry.recordReadings and get', () => {
 describe('DynamoConnectionRegistry', () => {
   const connections = new DynamoConnectionRegistry(doc, 'connections');
 
-  it('markPushed marks one reading with a conditional Put: a redelivery gets nothing back', async () => {
-    ddb.on(PutCommand).resolves({});
+  it('markPushed claims a sensor’s minute with one atomic ADD to its set of pushed ts: a redelivery gets nothing back', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    const minute = Math.floor(NOW / 60_000) * 60_000;
     expect(await connections.markPushed([{ sensorId: 's1', ts: NOW }], NOW)).toEqual([{ sensorId: 's1', ts: NOW }]);
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'connections',
-      Item: { pk: 'live#s1', sk: String(NOW), expiresAt: Math.floor(NOW / 1000) + 86_400 },
-      ConditionExpression: 'attribute_not_exists(#pk)',
+      Key: { pk: 'live#s1', sk: `m#${minute}` },
+      UpdateExpression: 'ADD #ts :ts SET #exp = :exp',
+      ExpressionAttributeValues: { ':ts': new Set([NOW]), ':exp': Math.floor(NOW / 1000) + 86_400 },
+      ReturnValues: 'UPDATED_OLD',
     });
     ddb.reset();
-    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(UpdateCommand).resolves({ Attributes: { ts: new Set([NOW]) } });
     expect(await connections.markPushed([{ sensorId: 's1', ts: NOW }], NOW)).toEqual([]);
   });
 
-  it('markPushed for many readings of many sensors reads the marks once and writes only the missing ones', async () => {
-    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [{ pk: 'live#s1', sk: String(NOW - 1) }] } });
-    ddb.on(BatchWriteCommand).resolves({});
+  it('markPushed for many readings of many sensors writes once per sensor and minute, and answers those no one claimed', async () => {
+    const minute = Math.floor(NOW / 60_000) * 60_000;
+    ddb.on(UpdateCommand, { Key: { pk: 'live#s1', sk: `m#${minute}` } }).resolves({ Attributes: { ts: new Set([minute + 1]) } });
+    ddb.on(UpdateCommand, { Key: { pk: 'live#s2', sk: `m#${minute}` } }).resolves({});
     const keys = [
-      { sensorId: 's1', ts: NOW - 2 },
-      { sensorId: 's1', ts: NOW - 1 },
-      { sensorId: 's2', ts: NOW - 1 },
+      { sensorId: 's1', ts: minute + 2 },
+      { sensorId: 's1', ts: minute + 1 },
+      { sensorId: 's2', ts: minute + 1 },
     ];
     expect(await connections.markPushed(keys, NOW)).toEqual([keys[0], keys[2]]);
-    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
+  });
+
+  it('markPushed, exclusive (a stream shard’s consumer): one batch read of the minutes’ sets and one batch write of their unions', async () => {
+    const minute = Math.floor(NOW / 60_000) * 60_000;
+    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [{ pk: 'live#s1', sk: `m#${minute}`, ts: new Set([minute + 1]) }] } });
+    ddb.on(BatchWriteCommand).resolves({});
+    const keys = [
+      { sensorId: 's1', ts: minute + 2 },
+      { sensorId: 's1', ts: minute + 1 },
+      { sensorId: 's2', ts: minute + 1 },
+    ];
+    expect(await connections.markPushed(keys, NOW, true)).toEqual([keys[0], keys[2]]);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
     expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
       RequestItems: {
         connections: [
-          { PutRequest: { Item: { pk: 'live#s1', sk: String(NOW - 2), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
-          { PutRequest: { Item: { pk: 'live#s2', sk: String(NOW - 1), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
+          { PutRequest: { Item: { pk: 'live#s1', sk: `m#${minute}`, ts: new Set([minute + 1, minute + 2]), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
+          { PutRequest: { Item: { pk: 'live#s2', sk: `m#${minute}`, ts: new Set([minute + 1]), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
         ],
       },
     });

@@ -79,7 +79,9 @@ describe('GET /sensors and /sensors/{id}', () => {
     const res = await get('/sensors');
     expect(res.status).toBe(200);
     const { sensors } = body(res);
-    expect(Object.keys(body(res))).toEqual(['sensors']);
+    // Paged (shared decision of issue 11): the one page of a small fleet ends with nextCursor null.
+    expect(Object.keys(body(res))).toEqual(['sensors', 'nextCursor']);
+    expect(body(res).nextCursor).toBeNull();
     expect(sensors).toEqual([
       { sensorId: 'a-sensor', online: true, lastSeen: NOW - 5000, metrics: [], units: {}, latest: null },
       {
@@ -98,7 +100,35 @@ describe('GET /sensors and /sensors/{id}', () => {
 
   it('an empty registry lists no sensors', async () => {
     deps.sensors.records.clear();
-    expect(body(await get('/sensors'))).toEqual({ sensors: [] });
+    expect(body(await get('/sensors'))).toEqual({ sensors: [], nextCursor: null });
+  });
+
+  it('pages with ?limit= and ?cursor=: every sensor once across the pages, the last page’s nextCursor null', async () => {
+    deps.sensors.records.clear();
+    const ids = Array.from({ length: 7 }, (_, i) => `p-${i}`);
+    for (const id of ids) await deps.sensors.applyPresence(id, { online: true, ts: NOW - 1000, versionNumber: 1 });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await get('/sensors', { limit: '3', ...(cursor ? { cursor } : {}) });
+      expect(res.status).toBe(200);
+      const page = body(res) as { sensors: Array<{ sensorId: string }>; nextCursor: string | null };
+      expect(page.sensors.length).toBeLessThanOrEqual(3);
+      seen.push(...page.sensors.map((x) => x.sensorId));
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor !== null && pages < 10);
+    expect(pages).toBe(3);
+    expect(seen.sort()).toEqual(ids);
+  });
+
+  it('a limit outside 1–1000 or a cursor not from GET /sensors is 400 INVALID_PARAMETER, never clamped', async () => {
+    for (const limit of ['0', '1001', '-1', '2.5', 'ten', '']) expectError(await get('/sensors', { limit }), 400, 'INVALID_PARAMETER');
+    for (const cursor of ['', '!!!', Buffer.from('{"after":"bad id"}').toString('base64url'), Buffer.from('[1]').toString('base64url')]) {
+      expectError(await get('/sensors', { cursor }), 400, 'INVALID_PARAMETER');
+    }
+    expect((await get('/sensors', { limit: '1000' })).status).toBe(200);
   });
 
   it('GET /sensors/{id} answers one of those objects', async () => {

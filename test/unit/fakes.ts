@@ -15,6 +15,8 @@ import type {
   RollupStore,
   SendResult,
   SensorRegistry,
+  StoredReading,
+  StreamProgress,
 } from '../../lambdas/core/ports.js';
 import type { Logger } from '../../lambdas/core/ports.js';
 import { presenceSupersedes } from '../../lambdas/core/presence.js';
@@ -23,7 +25,24 @@ import type { CounterMetric, ObservedMetric } from '../../lambdas/shared/names.j
 const inRange = (ts: number, r: RawRange) => ts >= r.from && ts < r.to && (r.after === undefined || ts > r.after);
 
 export class FakeReadingStore implements ReadingStore {
-  readonly rows = new Map<string, Map<number, Reading>>();
+  readonly rows = new Map<string, Map<number, Reading & { seq?: string }>>();
+
+  async existing(keys: ReadingKey[]): Promise<StoredReading[]> {
+    const found: StoredReading[] = [];
+    for (const k of keys) {
+      const r = this.rows.get(k.sensorId)?.get(k.ts);
+      if (r) found.push({ sensorId: r.sensorId, ts: r.ts, values: { ...r.values }, ...(r.seq !== undefined ? { seq: r.seq } : {}) });
+    }
+    return found;
+  }
+
+  async putAll(readings: Array<Reading & { seq: string }>): Promise<void> {
+    for (const r of readings) {
+      let series = this.rows.get(r.sensorId);
+      if (!series) this.rows.set(r.sensorId, (series = new Map()));
+      series.set(r.ts, structuredClone(r));
+    }
+  }
 
   async insertNew(readings: Reading[]): Promise<Reading[]> {
     const fresh: Reading[] = [];
@@ -69,6 +88,15 @@ export class FakeRollupStore implements RollupStore {
     return true;
   }
 
+  async putBuckets(buckets: Array<{ sensorId: string; resolution: AggregateResolution; bucket: Bucket }>): Promise<void> {
+    for (const b of buckets) {
+      const key = `${b.sensorId}#${b.resolution}`;
+      let series = this.series.get(key);
+      if (!series) this.series.set(key, (series = new Map()));
+      series.set(b.bucket.ts, structuredClone(b.bucket));
+    }
+  }
+
   async queryBuckets(range: BucketRange): Promise<{ buckets: Bucket[]; itemsRead: number }> {
     const all = [...(this.series.get(`${range.sensorId}#${range.resolution}`)?.values() ?? [])]
       .filter((b) => inRange(b.ts, range))
@@ -107,7 +135,31 @@ export class FakeSensorRegistry implements SensorRegistry {
     });
   }
 
-  async recordReadings(sensorId: string, readings: Reading[]): Promise<void> {
+  readonly progress = new Map<string, StreamProgress>();
+
+  async streamProgress(sensorIds: string[]): Promise<Map<string, StreamProgress>> {
+    const found = new Map<string, StreamProgress>();
+    for (const id of sensorIds) {
+      const p = this.progress.get(id);
+      const latestTs = this.records.get(id)?.latest?.ts ?? null;
+      if (p) found.set(id, { ...p, latestTs });
+      else if (this.records.has(id)) found.set(id, { streamSeq: null, storedMaxTs: null, latestTs });
+    }
+    return found;
+  }
+
+  async recordReadings(
+    sensorId: string,
+    readings: Reading[],
+    progress?: { previous: StreamProgress; next: { streamSeq: string; storedMaxTs: number | null } },
+  ): Promise<void> {
+    if (progress) {
+      // As the adapter's conditional update: only from the progress the caller read.
+      if ((this.progress.get(sensorId)?.streamSeq ?? null) !== progress.previous.streamSeq) {
+        throw Object.assign(new Error('The conditional request failed'), { name: 'ConditionalCheckFailedException' });
+      }
+      this.progress.set(sensorId, { ...progress.next, latestTs: null });
+    }
     const rec = this.record(sensorId);
     for (const r of readings) {
       for (const m of Object.keys(r.values)) if (!rec.metrics.includes(m)) rec.metrics.push(m);
@@ -132,6 +184,15 @@ export class FakeSensorRegistry implements SensorRegistry {
 
   async list(): Promise<SensorRecord[]> {
     return [...this.records.values()].map((r) => structuredClone(r));
+  }
+
+  /** Pages in insertion order (a store's own order, not sorted). */
+  async listPage(limit: number, after?: string): Promise<{ records: SensorRecord[]; lastKey: string | null }> {
+    const all = [...this.records.values()];
+    const start = after === undefined ? 0 : all.findIndex((r) => r.sensorId === after) + 1;
+    const page = all.slice(start, start + limit);
+    const more = start + limit < all.length;
+    return { records: page.map((r) => structuredClone(r)), lastKey: more ? page[page.length - 1].sensorId : null };
   }
 }
 

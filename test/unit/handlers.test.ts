@@ -168,12 +168,13 @@ describe('history writer ← IoT rule event', () => {
 describe('broadcaster ← IoT rule event', () => {
   it('marks the reading pushed and posts a readings frame to each subscriber (direct and *)', async () => {
     subscribers({ [SENSOR]: ['conn-a'], '*': ['conn-b'] });
-    ddb.on(PutCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
     expect(await broadcaster(fixture('iot-telemetry-rule-event'))).toEqual({ pushed: 1, connections: 2 });
-    expect(ddb).toHaveReceivedCommandWith(PutCommand, {
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       TableName: 'connections',
-      Item: expect.objectContaining({ pk: `live#${SENSOR}`, sk: String(READING_TS) }),
-      ConditionExpression: 'attribute_not_exists(#pk)',
+      Key: { pk: `live#${SENSOR}`, sk: `m#${Math.floor(READING_TS / 60_000) * 60_000}` },
+      ExpressionAttributeValues: expect.objectContaining({ ':ts': new Set([READING_TS]) }),
+      ReturnValues: 'UPDATED_OLD',
     });
     const frame = { type: 'readings', readings: [{ sensorId: SENSOR, ts: READING_TS, values: { temperature: 21.4, humidity: 48 } }] };
     expect(posted().sort((a, b) => a.connectionId!.localeCompare(b.connectionId!))).toEqual([
@@ -184,7 +185,7 @@ describe('broadcaster ← IoT rule event', () => {
 
   it('the same event delivered again is not pushed again', async () => {
     subscribers({ [SENSOR]: ['conn-a'] });
-    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(UpdateCommand).resolves({ Attributes: { ts: new Set([READING_TS]) } });
     expect(await broadcaster(fixture('iot-telemetry-rule-event'))).toEqual({ pushed: 0, connections: 0 });
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
   });
@@ -299,14 +300,23 @@ describe('http api ← HTTP API payload format 2.0', () => {
     expect(res.headers!['content-type']).toMatch(/^application\/json/);
   });
 
-  it('GET /sensors scans the registry', async () => {
-    ddb.on(ScanCommand).resolves({ Items: [{ sensorId: SENSOR, metrics: new Set(['temperature']), 'unit:temperature': '°C' }] });
+  it('GET /sensors scans one page of the registry (at most 1,000), following scan pages until it is full or the table ends', async () => {
+    ddb
+      .on(ScanCommand)
+      .resolvesOnce({
+        Items: [{ sensorId: SENSOR, metrics: new Set(['temperature']), 'unit:temperature': '°C' }],
+        LastEvaluatedKey: { sensorId: SENSOR },
+      })
+      .resolves({ Items: [] });
     const event = { ...fixture('http-api-v2-health'), rawPath: '/sensors', routeKey: 'GET /sensors' };
     const res = await httpApi(event);
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body!)).toEqual({
       sensors: [{ sensorId: SENSOR, online: false, lastSeen: null, metrics: ['temperature'], units: { temperature: '°C' }, latest: null }],
+      nextCursor: null,
     });
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 1, { TableName: 'sensors', Limit: 1000 });
+    expect(ddb).toHaveReceivedNthCommandWith(ScanCommand, 2, { TableName: 'sensors', Limit: 999, ExclusiveStartKey: { sensorId: SENSOR } });
   });
 
   it('GET /sensors/{id}/readings answers the raw page with a next cursor', async () => {

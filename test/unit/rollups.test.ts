@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { storeTelemetry, storeTelemetryBatch } from '../../lambdas/core/store-telemetry.js';
 import type { Bucket } from '../../lambdas/core/model.js';
+import type { SequencedEvent } from '../../lambdas/core/sequence.js';
+import { storeTelemetryStream } from '../../lambdas/core/store-telemetry-stream.js';
 import { aggregatePoints, bucketStart, contiguousRanges, mergeBuckets } from '../../lambdas/core/rollups.js';
 import { FakeMetrics, FakeReadingStore, FakeRejectionSink, FakeRollupStore, FakeSensorRegistry, silentLog } from './fakes.js';
 
@@ -179,6 +181,147 @@ describe('roll-ups through storeTelemetry', () => {
         expect(deps.readings.rows.get('s1')?.size).toBe(readings.length);
         expectSameBuckets(rollups.bucketsOf('s1', '1m'), readings, MINUTE);
         expectSameBuckets(rollups.bucketsOf('s1', '1h'), readings, HOUR);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('roll-ups and first write wins through storeTelemetryStream', () => {
+  const metricValues = fc
+    .dictionary(fc.constantFrom('temperature', 'humidity'), fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }), {
+      minKeys: 1,
+    })
+    .map((values) => JSON.parse(JSON.stringify(values)) as Record<string, number>);
+  // Two sensors (so batches mix them), readings spanning minutes and hours, arriving mostly in order with
+  // late readings (an offline buffer) and redeliveries whose values differ (the first must win).
+  const scenario = fc
+    .record({
+      count: fc.integer({ min: 1, max: 80 }),
+      span: fc.constantFrom(3 * HOUR, 5 * MINUTE),
+    })
+    .chain(({ count, span }) =>
+      fc.record({
+        readings: fc.uniqueArray(
+          fc.record({ sensorId: fc.constantFrom('s1', 's2'), ts: fc.integer({ min: NOW - span, max: NOW }), values: metricValues }),
+          { minLength: 1, maxLength: count, selector: (r) => `${r.sensorId}:${r.ts}` },
+        ),
+        sortedShare: fc.double({ min: 0, max: 1, noNaN: true }),
+        shuffle: fc.array(fc.nat(), { minLength: 200, maxLength: 200 }),
+        duplicates: fc.array(fc.record({ at: fc.nat(), of: fc.nat(), values: metricValues }), { maxLength: 20 }),
+        perRecord: fc.integer({ min: 1, max: 3 }),
+        batchSizes: fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 10 }),
+        faultSeed: fc.integer(),
+        faultRate: fc.constantFrom(0, 0.05, 0.2),
+        lostAnswers: fc.array(fc.boolean(), { minLength: 1, maxLength: 10 }),
+      }),
+    );
+
+  it('any split into batches, redelivery of a batch, crash mid-batch or late reading: raw holds the first write and every bucket is exact', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenario, async (s) => {
+        let seed = s.faultSeed;
+        const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+        let faultsOn = true;
+        const readingsStore = new FakeReadingStore();
+        const rollups = new FakeRollupStore();
+        const sensors = new FakeSensorRegistry();
+        const stored: Array<{ sensorId: string; ts: number }> = [];
+        // A call may fail before it writes, or after (the answer lost); a batch write may land half.
+        const flaky = <T extends object>(target: T, writes: string[]): T =>
+          new Proxy(target, {
+            get(obj, prop, receiver) {
+              const value = Reflect.get(obj, prop, receiver);
+              if (typeof value !== 'function') return value;
+              return async (...args: unknown[]) => {
+                const roll = random();
+                if (faultsOn && roll < s.faultRate / 2) throw new Error(`injected before ${String(prop)}`);
+                if (faultsOn && (prop === 'putAll' || prop === 'putBuckets') && roll < s.faultRate) {
+                  const all = args[0] as unknown[];
+                  await (value as (...a: unknown[]) => Promise<unknown>).call(obj, all.slice(0, Math.floor(all.length / 2)));
+                  throw new Error('injected: half a batch write');
+                }
+                const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(obj, args);
+                if (faultsOn && writes.includes(String(prop)) && roll < s.faultRate) throw new Error(`injected after ${String(prop)}`);
+                return result;
+              };
+            },
+          });
+        const deps = {
+          readings: flaky(readingsStore, ['putAll']),
+          rollups: flaky(rollups, ['putBuckets']),
+          sensors: flaky(sensors, ['recordReadings']),
+          rejections: new FakeRejectionSink(),
+          rawRetentionDays: 30,
+          log: silentLog,
+          metrics: new FakeMetrics(),
+          onStored: async (readings: Array<{ sensorId: string; ts: number }>) => {
+            stored.push(...readings.map(({ sensorId, ts }) => ({ sensorId, ts })));
+          },
+        };
+
+        // Arrival order: a share in ts order, the rest shuffled in (late readings), then redeliveries.
+        const cut = Math.floor(s.readings.length * s.sortedShare);
+        const inOrder = [...s.readings].sort((a, b) => a.ts - b.ts);
+        const arrivals = [
+          ...inOrder.slice(0, cut),
+          ...inOrder
+            .slice(cut)
+            .map((r, i) => ({ r, k: s.shuffle[i % s.shuffle.length] }))
+            .sort((a, b) => a.k - b.k)
+            .map(({ r }) => r),
+        ];
+        for (const d of s.duplicates) {
+          const original = arrivals[d.of % arrivals.length];
+          arrivals.splice(d.at % (arrivals.length + 1), 0, { ...original, values: d.values });
+        }
+        // The first arrival of a key is what must be stored.
+        const firsts = new Map<string, { sensorId: string; ts: number; values: Record<string, number> }>();
+        for (const a of arrivals) if (!firsts.has(`${a.sensorId}:${a.ts}`)) firsts.set(`${a.sensorId}:${a.ts}`, a);
+
+        // Stream records (one or more readings each, of one sensor), with increasing sequence numbers.
+        const records: SequencedEvent[] = [];
+        for (let i = 0; i < arrivals.length; ) {
+          const group = [arrivals[i]];
+          while (group.length < s.perRecord && i + group.length < arrivals.length && arrivals[i + group.length].sensorId === group[0].sensorId) {
+            group.push(arrivals[i + group.length]);
+          }
+          i += group.length;
+          const doc = group.length > 1 ? group.map(({ ts, values }) => ({ ts, values })) : { ts: group[0].ts, values: group[0].values };
+          const seq = String(1_000_000_000 + records.length * 7);
+          records.push({
+            sequenceNumber: seq,
+            partitionKey: group[0].sensorId,
+            event: { payload: Buffer.from(JSON.stringify(doc)).toString('base64'), sensorId: group[0].sensorId, receivedAt: NOW },
+          });
+        }
+
+        // Kinesis: batches in order; after a failure, the next batch starts at the failed record; an answer
+        // may be lost, and the same batch comes again.
+        let at = 0;
+        for (let attempt = 0; at < records.length; attempt++) {
+          if (attempt > 200) faultsOn = false;
+          expect(attempt).toBeLessThan(400);
+          const batch = records.slice(at, at + s.batchSizes[attempt % s.batchSizes.length]);
+          const { firstFailure } = await storeTelemetryStream(batch, deps);
+          if (firstFailure !== null) at = records.findIndex((r) => r.sequenceNumber === firstFailure);
+          else if (!(faultsOn && s.lostAnswers[attempt % s.lostAnswers.length] && random() < 0.3)) at += batch.length;
+        }
+
+        for (const sensorId of ['s1', 's2']) {
+          const expected = [...firsts.values()].filter((r) => r.sensorId === sensorId);
+          const rows = [...(readingsStore.rows.get(sensorId)?.values() ?? [])];
+          expect(rows.length).toBe(expected.length);
+          for (const e of expected) expect(readingsStore.rows.get(sensorId)!.get(e.ts)!.values).toEqual(e.values);
+          expectSameBuckets(rollups.bucketsOf(sensorId, '1m'), expected, MINUTE);
+          expectSameBuckets(rollups.bucketsOf(sensorId, '1h'), expected, HOUR);
+          if (expected.length > 0) {
+            const newest = expected.reduce((a, b) => (b.ts > a.ts ? b : a));
+            expect(sensors.records.get(sensorId)!.latest).toEqual({ ts: newest.ts, values: newest.values });
+          }
+        }
+        // Alerts saw every stored reading (at least once: retries included).
+        expect(new Set(stored.map((r) => `${r.sensorId}:${r.ts}`))).toEqual(new Set(firsts.keys()));
       }),
       { numRuns: 300 },
     );

@@ -1,11 +1,21 @@
-/** The local rules engine: journaling, batching, retries, and one bad event never taking its batch with it. */
+/** The local rules engine: journaling, stream batches and their failures, one bad record never taking its batch with it. */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RuleRunner, type RuleHandler } from '../../local/rules.js';
 
-const telemetry = (sensorId: string, value: unknown) => Buffer.from(JSON.stringify({ values: { v: value } }), 'utf8');
+const telemetry = (value: unknown) => Buffer.from(JSON.stringify({ values: { v: value } }), 'utf8');
+
+interface KinesisEvent {
+  Records: Array<{ eventSource: string; kinesis: { data: string; partitionKey: string; sequenceNumber: string } }>;
+}
+const records = (event: unknown) =>
+  (event as KinesisEvent).Records.map((r) => ({
+    seq: r.kinesis.sequenceNumber,
+    key: r.kinesis.partitionKey,
+    event: JSON.parse(Buffer.from(r.kinesis.data, 'base64').toString('utf8')) as { sensorId: string; payload: string; receivedAt: number },
+  }));
 
 describe('RuleRunner', () => {
   let dir: string;
@@ -16,86 +26,126 @@ describe('RuleRunner', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function runner(historyWriter: RuleHandler, mode: 'direct' | 'queued' = 'queued', batchWindowMs = 0) {
+  function runner(historyWriter: RuleHandler, options: { mode?: 'direct' | 'stream'; historyWindowMs?: number; broadcaster?: RuleHandler } = {}) {
     const ok: RuleHandler = async () => undefined;
     return new RuleRunner({
-      handlers: { historyWriter: async () => historyWriter, broadcaster: async () => ok, presence: async () => ok },
+      handlers: { historyWriter: async () => historyWriter, broadcaster: async () => options.broadcaster ?? ok, presence: async () => ok },
       journalFile: path.join(dir, 'journal.jsonl'),
       failedFile: path.join(dir, 'failed.jsonl'),
       retryDelaysMs: [1, 1],
-      mode,
-      batchWindowMs,
+      mode: options.mode ?? 'stream',
+      windowMs: { historyWriter: options.historyWindowMs ?? 0, broadcaster: 0 },
       log: () => undefined,
     });
   }
+  const meta = () => ({ clientId: null, receivedAt: Date.now() });
 
-  it('a batch that keeps failing is retried event by event: only the bad event is dead-lettered', async () => {
-    const stored: string[] = [];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const writer: RuleHandler = async (event) => {
-      const events = (event as { Records?: Array<{ body: string }> }).Records?.map((r) => JSON.parse(r.body)) ?? [event];
-      if (events.some((e) => e.sensorId === 'first')) await gate; // hold the first so the rest gather in one batch
-      if (events.some((e) => e.sensorId === 'poison')) throw new Error('cannot store this one');
-      for (const e of events) stored.push(e.sensorId as string);
-    };
-    const rules = runner(writer);
+  it('hands both consumers the same Kinesis records: base64 rule event, partition key = sensorId, increasing sequence numbers', async () => {
+    const seen: Record<string, Array<ReturnType<typeof records>[number]>> = { history: [], live: [] };
+    const rules = runner(async (e) => void seen.history.push(...records(e)), { broadcaster: async (e) => void seen.live.push(...records(e)) });
     await rules.recover();
-    const meta = { clientId: null, receivedAt: Date.now() };
-    await rules.accept('sensors/first/telemetry', telemetry('first', 1), meta);
-    for (const id of ['a', 'poison', 'b', 'c']) await rules.accept(`sensors/${id}/telemetry`, telemetry(id, 1), meta);
-    release();
+    for (const id of ['a', 'b', 'a']) await rules.accept(`sensors/${id}/telemetry`, telemetry(1), meta());
     await rules.idle();
-    expect(stored.sort()).toEqual(['a', 'b', 'c', 'first']);
-    const failed = (await readFile(path.join(dir, 'failed.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(failed.map((f) => f.event.sensorId)).toEqual(['poison']);
-    expect(failed[0]).toMatchObject({ rule: 'StoreTelemetry', condition: 'RetriesExhausted', error: 'cannot store this one' });
+    expect(seen.history.map((r) => r.key)).toEqual(['a', 'b', 'a']);
+    expect(seen.history.map((r) => r.event.sensorId)).toEqual(['a', 'b', 'a']);
+    expect(Buffer.from(seen.history[0].event.payload, 'base64').toString()).toBe('{"values":{"v":1}}');
+    const seqs = seen.history.map((r) => BigInt(r.seq));
+    expect([...seqs].sort((x, y) => (x < y ? -1 : 1))).toEqual(seqs);
+    expect(new Set(seqs).size).toBe(3);
+    expect(seen.live.map((r) => r.seq)).toEqual(seen.history.map((r) => r.seq));
   });
 
-  it('with a batching window, events that arrive within it go to the function together', async () => {
+  it('with a batching window, records that arrive within it go to the function together', async () => {
     const batches: number[] = [];
-    const rules = runner(async (event) => {
-      batches.push((event as { Records: unknown[] }).Records.length);
-    }, 'queued', 300);
+    const rules = runner(async (event) => void batches.push((event as unknown as KinesisEvent).Records.length), { historyWindowMs: 300 });
     await rules.recover();
-    for (let i = 0; i < 5; i++) {
-      await rules.accept(`sensors/w${i}/telemetry`, telemetry(`w${i}`, i), { clientId: null, receivedAt: Date.now() });
-    }
+    for (let i = 0; i < 5; i++) await rules.accept(`sensors/w${i}/telemetry`, telemetry(i), meta());
     await rules.idle();
     expect(batches).toEqual([5]);
   });
 
-  it('without a window, what gathers while the function is busy is the next batch', async () => {
-    const batches: number[] = [];
+  it('a reported batch item failure retries from that record on; the records before it are done', async () => {
+    const calls: string[][] = [];
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const rules = runner(async (event) => {
-      batches.push((event as { Records: unknown[] }).Records.length);
-      if (batches.length === 1) await gate;
+      const rs = records(event);
+      calls.push(rs.map((r) => r.event.sensorId));
+      if (rs[0].event.sensorId === 'first') {
+        await gate; // hold the first so the rest gather in one batch
+        return { batchItemFailures: [] };
+      }
+      if (calls.length === 2) return { batchItemFailures: [{ itemIdentifier: rs[1].seq }] };
+      return { batchItemFailures: [] };
     });
     await rules.recover();
-    for (let i = 0; i < 7; i++) {
-      await rules.accept(`sensors/n${i}/telemetry`, telemetry(`n${i}`, i), { clientId: null, receivedAt: Date.now() });
-    }
+    await rules.accept('sensors/first/telemetry', telemetry(0), meta());
+    for (const id of ['a', 'b', 'c']) await rules.accept(`sensors/${id}/telemetry`, telemetry(1), meta());
     release();
     await rules.idle();
-    // The first invocation took the first event; what arrived while it was busy went in later batches.
-    expect(batches.reduce((a, b) => a + b, 0)).toBe(7);
-    expect(batches[0]).toBe(1);
+    expect(calls).toEqual([['first'], ['a', 'b', 'c'], ['b', 'c']]);
   });
 
-  it('replays what was journaled but not finished', async () => {
+  it('a record that keeps failing is retried alone and then dead-lettered; the others are stored', async () => {
+    const stored: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const writer: RuleHandler = async (event) => {
+      const rs = records(event);
+      if (rs.some((r) => r.event.sensorId === 'first')) await gate;
+      const poison = rs.findIndex((r) => r.event.sensorId === 'poison');
+      const done = poison < 0 ? rs : rs.slice(0, poison);
+      for (const r of done) stored.push(r.event.sensorId);
+      return { batchItemFailures: poison < 0 ? [] : [{ itemIdentifier: rs[poison].seq }] };
+    };
+    const rules = runner(writer);
+    await rules.recover();
+    await rules.accept('sensors/first/telemetry', telemetry(1), meta());
+    for (const id of ['a', 'poison', 'b', 'c']) await rules.accept(`sensors/${id}/telemetry`, telemetry(1), meta());
+    release();
+    await rules.idle();
+    expect(stored).toEqual(['first', 'a', 'b', 'c']);
+    const failed = (await readFile(path.join(dir, 'failed.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(failed.map((f) => f.event.sensorId)).toEqual(['poison']);
+    expect(failed[0]).toMatchObject({ rule: 'StoreTelemetry', condition: 'RetriesExhausted', sequenceNumber: expect.any(String) });
+  });
+
+  it('a function that throws fails its whole batch; an unknown item identifier too', async () => {
+    const calls: number[] = [];
+    const rules = runner(async (event) => {
+      calls.push(records(event).length);
+      if (calls.length === 1) throw new Error('crashed');
+      if (calls.length === 2) return { batchItemFailures: [{ itemIdentifier: 'not-a-record' }] };
+      return { batchItemFailures: [] };
+    }, { historyWindowMs: 200 });
+    await rules.recover();
+    for (let i = 0; i < 3; i++) await rules.accept(`sensors/x${i}/telemetry`, telemetry(i), meta());
+    await rules.idle();
+    expect(calls).toEqual([3, 3, 3]);
+  });
+
+  it('direct mode invokes once per message with the rule event itself', async () => {
+    const events: unknown[] = [];
+    const rules = runner(async (e) => void events.push(e), { mode: 'direct' });
+    await rules.recover();
+    await rules.accept('sensors/d/telemetry', telemetry(1), meta());
+    await rules.idle();
+    expect(events).toEqual([expect.objectContaining({ sensorId: 'd', payload: telemetry(1).toString('base64') })]);
+  });
+
+  it('replays what was journaled but not finished, with its sequence number', async () => {
     const seen: string[] = [];
     const first = runner(async () => new Promise(() => undefined)); // never finishes, as a crash mid-invocation
     await first.recover();
-    await first.accept('sensors/left/telemetry', telemetry('left', 1), { clientId: 'left', receivedAt: Date.now() });
+    await first.accept('sensors/left/telemetry', telemetry(1), { clientId: 'left', receivedAt: Date.now() });
     await first.stop(10);
+    const journal = (await readFile(path.join(dir, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const seq = journal.find((j) => j.target === 'historyWriter').seq;
     const second = runner(async (event) => {
-      const events = (event as { Records?: Array<{ body: string }> }).Records?.map((r) => JSON.parse(r.body)) ?? [event];
-      for (const e of events) seen.push(e.sensorId as string);
+      for (const r of records(event)) seen.push(`${r.event.sensorId}@${r.seq}`);
     });
     expect(await second.recover()).toBe(1); // the history writer's; the broadcaster's had finished
     await second.idle();
-    expect(seen).toEqual(['left']);
+    expect(seen).toEqual([`left@${seq}`]);
   });
 });

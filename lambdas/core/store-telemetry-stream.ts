@@ -1,0 +1,247 @@
+/**
+ * The history writer on stream ingest. Kinesis hands one shard's records in order, one batch at a time, and a
+ * sensor's records all go to one shard (partition key = sensorId): so one invocation at a time works on a
+ * sensor, and it can keep its progress on the sensor's registry entry instead of re-reading what it wrote.
+ *
+ * Per sensor per batch: the registry entry and the touched buckets are read once (one batch read for all),
+ * raw items and buckets are written unconditionally in batches (a raw key is read first only when its reading
+ * is not newer than everything stored; a bucket is merged in memory from its read), and the registry once,
+ * conditional on the progress read.
+ *
+ * What holds, and why:
+ * - First write wins: a reading newer than the sensor's newest stored one (`storedMaxTs`) cannot have been
+ *   stored by an earlier record; an older one is checked against the raw item.
+ * - Exact roll-ups: a bucket remembers the newest record merged into it (`seq`); a record is merged only
+ *   into buckets that have not seen it, so a batch retried after a crash (whole, or from its first failed
+ *   record) never counts a reading twice nor misses one.
+ * - A redelivered batch: records at or before the sensor's `streamSeq` were wholly done and are skipped.
+ * Two writers on one sensor at once (which Kinesis does not do) would make one registry write fail, and that
+ * batch be retried; their bucket writes could overwrite each other, so this path relies on Kinesis' one
+ * consumer per shard.
+ */
+import { METRICS } from '../shared/names.js';
+import { acceptedReadings } from './accepted-readings.js';
+import { inParallel } from './concurrency.js';
+import type { AggregateResolution, Bucket, Reading } from './model.js';
+import type { BucketKey, StoredReading, StreamProgress } from './ports.js';
+import { aggregatePoints, bucketId, bucketStart, mergeBuckets } from './rollups.js';
+import { type SequencedEvent, compareSequence, isAfter } from './sequence.js';
+import { SENSOR_CONCURRENCY, type StoreDeps, type StoreOutcome, rejectInvalid } from './store-telemetry.js';
+
+export interface StreamStoreResult {
+  outcomes: StoreOutcome[];
+  /** The first record not wholly stored: the stream retries from it (later records are idempotent). */
+  firstFailure: string | null;
+}
+
+interface Entry {
+  reading: Reading;
+  seq: string;
+  index: number;
+}
+
+/** One sensor's share of the batch. */
+interface SensorWork {
+  sensorId: string;
+  previous: StreamProgress;
+  /** Records after `previous.streamSeq`, one reading per key (the first in stream order). */
+  pending: Entry[];
+  /** Of those, the first stored ones: by this batch, or by an earlier attempt at the same records. */
+  fresh: Entry[];
+  toWrite: Entry[];
+  failed: boolean;
+}
+
+const NO_PROGRESS: StreamProgress = { streamSeq: null, storedMaxTs: null, latestTs: null };
+const RESOLUTIONS: AggregateResolution[] = ['1m', '1h'];
+const keyOf = (sensorId: string, ts: number) => `${sensorId}\u0000${ts}`;
+const maxSeq = (a: string | undefined, b: string) => (a === undefined || compareSequence(b, a) > 0 ? b : a);
+
+export async function storeTelemetryStream(records: SequencedEvent[], deps: StoreDeps): Promise<StreamStoreResult> {
+  deps.metrics.observe(METRICS.batchSize, records.length);
+  const { verdicts } = acceptedReadings(
+    records.map((r) => r.event),
+    deps.rawRetentionDays,
+  );
+  const outcomes: StoreOutcome[] = [];
+  const failedRecords = new Set<number>();
+  const rejections = Promise.all(
+    rejectInvalid(verdicts, outcomes, deps).map((kept, index) =>
+      kept?.catch((err: Error) => {
+        deps.log.error('dead-letter failed', { error: err.message, sequenceNumber: records[index].sequenceNumber });
+        failedRecords.add(index);
+      }),
+    ),
+  );
+
+  const entries = new Map<string, Entry[]>();
+  for (const v of verdicts) {
+    if (!v.ok) continue;
+    for (const reading of v.readings) {
+      const list = entries.get(reading.sensorId);
+      const entry = { reading, seq: records[v.index].sequenceNumber, index: v.index };
+      if (list) list.push(entry);
+      else entries.set(reading.sensorId, [entry]);
+    }
+  }
+  const work = await storeSensors(entries, deps);
+  await rejections;
+
+  const storedPerRecord = new Map<number, number>();
+  for (const w of work) {
+    for (const e of w.fresh) storedPerRecord.set(e.index, (storedPerRecord.get(e.index) ?? 0) + 1);
+    if (w.failed && w.pending.length > 0) failedRecords.add(w.pending[0].index);
+  }
+  for (const v of verdicts) {
+    if (!v.ok) continue;
+    const stored = storedPerRecord.get(v.index) ?? 0;
+    outcomes[v.index] = { accepted: true, stored, duplicates: v.readings.length - stored };
+  }
+  const first = failedRecords.size > 0 ? Math.min(...failedRecords) : null;
+  return { outcomes, firstFailure: first === null ? null : records[first].sequenceNumber };
+}
+
+/** Stores every sensor's readings; a sensor whose work fails is marked `failed`, the others complete. */
+async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Promise<SensorWork[]> {
+  if (entries.size === 0) return [];
+  const sensorIds = [...entries.keys()];
+  const work: SensorWork[] = [];
+  const fail = (items: SensorWork[], err: unknown, step: string) => {
+    const live = items.filter((w) => !w.failed && w.pending.length > 0);
+    if (live.length > 0) deps.log.error(`stream batch: ${step} failed`, { error: (err as Error).message, sensors: live.length });
+    for (const w of live) w.failed = true;
+  };
+
+  // 1. What is known: each sensor's progress and the buckets its readings touch, in one round.
+  const touched = new Map<string, BucketKey>();
+  for (const list of entries.values()) {
+    for (const { reading } of list) {
+      for (const resolution of RESOLUTIONS) {
+        const key = { sensorId: reading.sensorId, resolution, ts: bucketStart(reading.ts, resolution) };
+        touched.set(bucketId(key), key);
+      }
+    }
+  }
+  let progress: Map<string, StreamProgress>;
+  let buckets: Map<string, Bucket>;
+  try {
+    const [p, b] = await Promise.all([deps.sensors.streamProgress(sensorIds), deps.rollups.getBuckets([...touched.values()])]);
+    progress = p;
+    buckets = new Map(b.map((found) => [bucketId(found), found.bucket]));
+  } catch (err) {
+    const all = sensorIds.map((sensorId) => ({ sensorId, previous: NO_PROGRESS, pending: entries.get(sensorId)!, fresh: [], toWrite: [], failed: false }));
+    fail(all, err, 'reading progress');
+    return all;
+  }
+
+  // 2. Per sensor, the records not done yet, one reading per key.
+  for (const [sensorId, list] of entries) {
+    const previous = progress.get(sensorId) ?? NO_PROGRESS;
+    const seen = new Set<number>();
+    const pending = list.filter((e) => isAfter(e.seq, previous.streamSeq) && !seen.has(e.reading.ts) && seen.add(e.reading.ts));
+    work.push({ sensorId, previous, pending, fresh: [], toWrite: [], failed: false });
+  }
+
+  // 3. Which are new: a reading newer than everything stored is; an older one is looked up.
+  const late = work.flatMap((w) =>
+    w.pending.filter((e) => w.previous.storedMaxTs !== null && e.reading.ts <= w.previous.storedMaxTs),
+  );
+  let stored = new Map<string, StoredReading>();
+  try {
+    if (late.length > 0) {
+      const found = await deps.readings.existing(late.map((e) => ({ sensorId: e.reading.sensorId, ts: e.reading.ts })));
+      stored = new Map(found.map((s) => [keyOf(s.sensorId, s.ts), s]));
+    }
+  } catch (err) {
+    fail(work, err, 'reading stored keys');
+    return work;
+  }
+  for (const w of work) {
+    for (const e of w.pending) {
+      const existing = stored.get(keyOf(w.sensorId, e.reading.ts));
+      if (!existing) {
+        w.fresh.push(e);
+        w.toWrite.push(e);
+      } else if (existing.seq !== undefined && isAfter(existing.seq, w.previous.streamSeq)) {
+        // Stored by an earlier attempt at these very records that did not finish: still to roll up, as stored.
+        w.fresh.push({ reading: { ...e.reading, values: existing.values }, seq: existing.seq, index: e.index });
+      }
+    }
+  }
+
+  // 4. Raw items, all sensors' in shared requests.
+  const writing = work.filter((w) => w.toWrite.length > 0);
+  try {
+    await deps.readings.putAll(writing.flatMap((w) => w.toWrite.map((e) => ({ ...e.reading, seq: e.seq }))));
+  } catch (err) {
+    fail(writing, err, 'writing raw readings');
+  }
+
+  // 5. Each touched bucket once, merged in memory, all sensors' in shared requests.
+  const merging = work.filter((w) => !w.failed && w.fresh.length > 0);
+  try {
+    await deps.rollups.putBuckets(merging.flatMap((w) => mergedBuckets(w, buckets)));
+  } catch (err) {
+    fail(merging, err, 'writing roll-ups');
+  }
+
+  // 6. Alerts see the new readings before the registry's `latest` moves past them.
+  const stored6 = work.filter((w) => !w.failed && w.pending.length > 0);
+  try {
+    const fresh = stored6.flatMap((w) => w.fresh.map((e) => e.reading));
+    if (fresh.length > 0) await deps.onStored?.(fresh);
+  } catch (err) {
+    fail(stored6, err, 'onStored');
+  }
+
+  // 7. The registry, with the sensor's progress: from here a redelivery of these records is skipped.
+  await inParallel(
+    work.filter((w) => !w.failed && w.pending.length > 0),
+    SENSOR_CONCURRENCY,
+    async (w) => {
+      let storedMaxTs = w.previous.storedMaxTs;
+      let streamSeq: string | undefined;
+      for (const e of w.pending) streamSeq = maxSeq(streamSeq, e.seq);
+      for (const e of w.fresh) if (storedMaxTs === null || e.reading.ts > storedMaxTs) storedMaxTs = e.reading.ts;
+      try {
+        await deps.sensors.recordReadings(
+          w.sensorId,
+          w.pending.map((e) => e.reading),
+          { previous: w.previous, next: { streamSeq: streamSeq!, storedMaxTs } },
+        );
+      } catch (err) {
+        fail([w], err, 'writing the registry');
+      }
+    },
+  );
+  return work;
+}
+
+/** A sensor's fresh readings merged into each bucket they touch that has not seen their record. */
+function mergedBuckets(w: SensorWork, known: Map<string, Bucket>) {
+  const out: Array<{ sensorId: string; resolution: AggregateResolution; bucket: Bucket }> = [];
+  for (const resolution of RESOLUTIONS) {
+    const groups = new Map<number, Entry[]>();
+    for (const e of w.fresh) {
+      const start = bucketStart(e.reading.ts, resolution);
+      const group = groups.get(start);
+      if (group) group.push(e);
+      else groups.set(start, [e]);
+    }
+    for (const [start, group] of groups) {
+      const current = known.get(bucketId({ sensorId: w.sensorId, resolution, ts: start }));
+      const add = group.filter((e) => isAfter(e.seq, current?.seq));
+      if (add.length === 0) continue;
+      const delta = aggregatePoints(
+        add.map((e) => e.reading).sort((a, b) => a.ts - b.ts),
+        resolution,
+      )[0];
+      const bucket: Bucket = current ? mergeBuckets([current, delta], resolution)[0] : delta;
+      let seq = current?.seq;
+      for (const e of add) seq = maxSeq(seq, e.seq);
+      bucket.seq = seq;
+      out.push({ sensorId: w.sensorId, resolution, bucket });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,236 @@
+/**
+ * Stream ingest: the telemetry rule writes rule events to Kinesis and the history writer and broadcaster read
+ * them in batches. Core with fakes, and the handlers with a Kinesis event of the shape AWS documents.
+ */
+import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { broadcastTelemetryBatch, readingsFrames } from '../../lambdas/core/broadcast-telemetry.js';
+import { batchItemFailures, streamRecords } from '../../lambdas/shared/rule-events.js';
+import './aws-matchers.js';
+// Sets the handlers' environment: imported before the handlers are.
+import { DLQ, fixture } from './handler-env.js';
+import { FakeConnectionRegistry, FakeLiveSender, FakeMetrics, silentLog } from './fakes.js';
+
+const NOW = 1764160000000;
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const apigw = mockClient(ApiGatewayManagementApiClient);
+const sqs = mockClient(SQSClient);
+const historyWriter = (await import('../../lambdas/handlers/history-writer.js')).handler;
+const broadcaster = (await import('../../lambdas/handlers/broadcaster.js')).handler;
+
+describe('readingsFrames', () => {
+  it('splits many readings into frames under API Gateway’s 32 KB frame size, keeping every reading once in order', () => {
+    const values = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`metric_${i}`, 1234.5678 + i]));
+    const readings = Array.from({ length: 500 }, (_, i) => ({ sensorId: 's1', ts: NOW - 500 + i, values }));
+    const frames = readingsFrames(readings);
+    expect(frames.length).toBeGreaterThan(1);
+    for (const frame of frames) {
+      expect(frame.type).toBe('readings');
+      expect(Buffer.byteLength(JSON.stringify(frame))).toBeLessThanOrEqual(32 * 1024);
+    }
+    expect(frames.flatMap((f) => f.readings)).toEqual(readings);
+  });
+
+  it('a few readings make one frame', () => {
+    const readings = [{ sensorId: 's1', ts: NOW, values: { t: 1 } }];
+    expect(readingsFrames(readings)).toEqual([{ type: 'readings', readings }]);
+  });
+});
+
+describe('broadcastTelemetryBatch with fakes', () => {
+  const event = (sensorId: string, payload: unknown) => ({
+    payload: Buffer.from(JSON.stringify(payload)).toString('base64'),
+    sensorId,
+    receivedAt: NOW,
+  });
+  let connections: FakeConnectionRegistry;
+  let live: FakeLiveSender;
+  beforeEach(async () => {
+    connections = new FakeConnectionRegistry();
+    live = new FakeLiveSender();
+    await connections.setSubscriptions('all', ['*'], ['*'], [], NOW);
+    await connections.setSubscriptions('a-only', ['a'], ['a'], [], NOW);
+  });
+
+  it('each reading once, only to its subscribers; readings of one batch share a frame per connection', async () => {
+    const events = [
+      event('a', { ts: NOW - 2, values: { t: 1 } }),
+      event('b', { ts: NOW - 1, values: { t: 2 } }),
+      event('a', { ts: NOW - 2, values: { t: 1 } }), // a redelivery inside the batch
+      event('a', { values: { t: 'bad' } }),
+    ];
+    const result = await broadcastTelemetryBatch(events, { connections, live, log: silentLog, metrics: new FakeMetrics(), now: () => NOW, rawRetentionDays: 30 });
+    expect(result).toEqual({ pushed: 2, connections: 2 });
+    expect(live.framesTo('all')).toEqual([
+      {
+        type: 'readings',
+        readings: [
+          { sensorId: 'a', ts: NOW - 2, values: { t: 1 } },
+          { sensorId: 'b', ts: NOW - 1, values: { t: 2 } },
+        ],
+      },
+    ]);
+    expect(live.framesTo('a-only')).toEqual([{ type: 'readings', readings: [{ sensorId: 'a', ts: NOW - 2, values: { t: 1 } }] }]);
+    // The same batch again (a redelivery) pushes nothing.
+    expect(await broadcastTelemetryBatch(events, { connections, live, log: silentLog, metrics: new FakeMetrics(), now: () => NOW, rawRetentionDays: 30 })).toEqual({
+      pushed: 0,
+      connections: 0,
+    });
+  });
+});
+
+const kinesis = () => fixture('kinesis-telemetry-batch') as { Records: Array<{ kinesis: { sequenceNumber: string; data: string } }> };
+const seqOf = (i: number) => kinesis().Records[i].kinesis.sequenceNumber;
+
+describe('streamRecords', () => {
+  it('decodes each Kinesis record’s data into its rule event, with its sequence number and partition key', () => {
+    const records = streamRecords(kinesis())!;
+    expect(records.map((r) => [r.sequenceNumber, r.partitionKey, (r.event as { sensorId: string }).sensorId])).toEqual([
+      [seqOf(0), 'greenhouse-1', 'greenhouse-1'],
+      [seqOf(1), 'cellar-2', 'cellar-2'],
+      [seqOf(2), 'attic-3', 'attic-3'],
+    ]);
+  });
+
+  it('a direct rule event is not a stream batch; data that is not base64 JSON is passed on to be rejected', () => {
+    expect(streamRecords(fixture('iot-telemetry-rule-event'))).toBeUndefined();
+    const [record] = streamRecords({ Records: [{ kinesis: { data: '%%%not base64 json', sequenceNumber: '1', partitionKey: 'x' } }] })!;
+    expect(typeof record.event).toBe('string');
+  });
+
+  it('batchItemFailures names only the first failed record (Kinesis retries from it)', () => {
+    expect(batchItemFailures(null)).toEqual({ batchItemFailures: [] });
+    expect(batchItemFailures('42')).toEqual({ batchItemFailures: [{ itemIdentifier: '42' }] });
+  });
+});
+
+describe('handlers ← Kinesis batch of rule events', () => {
+  beforeEach(() => {
+    ddb.reset();
+    apigw.reset();
+    sqs.reset();
+  });
+
+  function historyTables() {
+    ddb.on(BatchGetCommand).resolves({ Responses: {} });
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
+  }
+
+  it('the history writer stores the batch with one raw batch write, one bucket batch write and one registry write per sensor, and dead-letters the rejected record', async () => {
+    historyTables();
+    expect(await historyWriter(kinesis())).toEqual({ batchItemFailures: [] });
+
+    const written = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((c) => (c.args[0].input.RequestItems!.readings ?? []).map((w) => [w.PutRequest!.Item!.sensorId, w.PutRequest!.Item!.ts, w.PutRequest!.Item!.seq]));
+    expect(written).toEqual([
+      ['greenhouse-1', 1764159999000, seqOf(0)],
+      ['cellar-2', 1764159998000, seqOf(1)],
+      ['cellar-2', 1764159999500, seqOf(1)],
+    ]);
+    // Roll-ups: the 1m and the 1h bucket of each sensor, once each, in one batch write; no raw re-read.
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 2);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 0);
+    const buckets = ddb
+      .commandCalls(BatchWriteCommand)
+      .flatMap((c) => (c.args[0].input.RequestItems!.rollups ?? []).map((w) => w.PutRequest!.Item!));
+    expect(buckets.map((b) => b.series).sort()).toEqual(['cellar-2#1h', 'cellar-2#1m', 'greenhouse-1#1h', 'greenhouse-1#1m']);
+    expect(buckets).toContainEqual(expect.objectContaining({ series: 'cellar-2#1m', readings: 2, seq: seqOf(1) }));
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      TableName: 'sensors',
+      Key: { sensorId: 'cellar-2' },
+      ConditionExpression: 'attribute_not_exists(#seq)',
+      ExpressionAttributeValues: expect.objectContaining({ ':seq': seqOf(1), ':smt': 1764159999500 }),
+    });
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
+    expect(sqs).toHaveReceivedCommandTimes(SendMessageCommand, 1);
+    expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
+      QueueUrl: DLQ,
+      MessageAttributes: { code: { DataType: 'String', StringValue: 'INVALID_VALUE' } },
+    });
+  });
+
+  it('a sensor whose write fails reports its first record; the records before it are done', async () => {
+    historyTables();
+    ddb.on(UpdateCommand, { Key: { sensorId: 'cellar-2' } }).rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    expect(await historyWriter(kinesis())).toEqual({ batchItemFailures: [{ itemIdentifier: seqOf(1) }] });
+  });
+
+  it('a dead letter that cannot be kept is a failure at its record, never the invalid payload itself', async () => {
+    historyTables();
+    sqs.on(SendMessageCommand).rejects(new Error('queue unavailable'));
+    expect(await historyWriter(kinesis())).toEqual({ batchItemFailures: [{ itemIdentifier: seqOf(2) }] });
+  });
+
+  it('a redelivered batch (records at or before each sensor’s progress) writes nothing again', async () => {
+    ddb.on(BatchGetCommand).callsFake((input) => ({
+      Responses: {
+        sensors: (input.RequestItems.sensors?.Keys ?? []).map((k: { sensorId: string }) => ({
+          sensorId: k.sensorId,
+          streamSeq: seqOf(2),
+          storedMaxTs: 1764159999500,
+          latestTs: 1764159999500,
+        })),
+      },
+    }));
+    sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
+    expect(await historyWriter(kinesis())).toEqual({ batchItemFailures: [] });
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+  });
+
+  it('the broadcaster posts one frame per subscribed connection; the claims are one batch read and one batch write', async () => {
+    ddb.on(QueryCommand, { TableName: 'connections' }).callsFake((input) => ({
+      Items: input.ExpressionAttributeValues[':pk'] === 'sub#*' ? [{ sk: 'dash-1' }] : [],
+    }));
+    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [] } });
+    ddb.on(BatchWriteCommand).resolves({});
+    apigw.on(PostToConnectionCommand).resolves({});
+
+    expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [] });
+    // One shard's consumer owns its sensors: greenhouse-1's minute and cellar-2's minute in one read and one write.
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    const marks = ddb.commandCalls(BatchWriteCommand)[0].args[0].input.RequestItems!.connections!.map((w) => w.PutRequest!.Item);
+    expect(marks).toContainEqual(expect.objectContaining({ pk: 'live#cellar-2', sk: 'm#1764159960000', ts: new Set([1764159998000, 1764159999500]) }));
+    expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+    const input = apigw.commandCalls(PostToConnectionCommand)[0].args[0].input;
+    expect(input.ConnectionId).toBe('dash-1');
+    expect(JSON.parse(Buffer.from(input.Data as Uint8Array).toString('utf8'))).toEqual({
+      type: 'readings',
+      readings: [
+        { sensorId: 'cellar-2', ts: 1764159998000, values: { temperature: 19.5 } },
+        { sensorId: 'greenhouse-1', ts: 1764159999000, values: { temperature: 21.4, humidity: 48 } },
+        { sensorId: 'cellar-2', ts: 1764159999500, values: { temperature: 19.6 } },
+      ],
+    });
+  });
+
+  it('the broadcaster pushes nothing claimed before (a redelivery), and reports a failed lookup from the first record', async () => {
+    ddb.on(QueryCommand, { TableName: 'connections' }).resolves({ Items: [{ sk: 'dash-1' }] });
+    ddb.on(BatchGetCommand).callsFake((input) => ({
+      Responses: {
+        connections: input.RequestItems.connections.Keys.map((k: { pk: string; sk: string }) => ({
+          ...k,
+          ts: new Set([1764159998000, 1764159999000, 1764159999500]),
+        })),
+      },
+    }));
+    apigw.on(PostToConnectionCommand).resolves({});
+    expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [] });
+    expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
+
+    ddb.on(QueryCommand, { TableName: 'connections' }).rejects(new Error('throttled'));
+    expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [{ itemIdentifier: seqOf(0) }] });
+  });
+});
