@@ -5,6 +5,7 @@
 import { METRICS, TOPICS } from '../shared/names.js';
 import { acceptedReadings, groupBySensor, readingKey } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
+import type { Reading } from './model.js';
 import type { Logger, Metrics, ReadingStore, RejectionSink, RollupStore, SensorRegistry } from './ports.js';
 import { refreshRollupsOf } from './rollups.js';
 import type { RejectionCode } from './telemetry.js';
@@ -21,6 +22,11 @@ export interface StoreDeps {
   rawRetentionDays: number;
   log: Logger;
   metrics: Metrics;
+  /**
+   * Called once per batch with its unique accepted readings once they are stored (retries included), before
+   * the registry records them: alert evaluation reads the registry's latest as "newest before this batch".
+   */
+  onStored?: (readings: Reading[]) => Promise<void>;
 }
 
 /** Sensors whose roll-ups and registry entry are refreshed at once. */
@@ -61,7 +67,8 @@ export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): P
 
   // Every valid reading, not only the new ones: an invocation retried after its readings were stored but
   // before roll-ups or the registry were written must still complete them. Both updates are idempotent.
-  await refreshRollupsOf(unique, deps);
+  // Alert evaluation beside the roll-ups, both before the registry moves `latest`.
+  await Promise.all([refreshRollupsOf(unique, deps), deps.onStored?.(unique)]);
   await inParallel([...groupBySensor(unique)], SENSOR_CONCURRENCY, async ([sensorId, readings]) => {
     await deps.sensors.recordReadings(sensorId, readings);
   });
