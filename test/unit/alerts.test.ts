@@ -49,10 +49,8 @@ describe('alert rule validation', () => {
       silentMinutes: 10,
       severity: 'warning',
     });
-    expect(parseRuleSpec({ name: 'b', sensorIds: ['a'], metric: 'm', condition: { op: 'outside', low: 1, high: 5 } }).condition).toEqual({
-      op: 'outside',
-      low: 1,
-      high: 5,
+    expect(parseRuleSpec({ name: 'b', sensorIds: ['a'], metric: 'm', condition: { op: 'outside', low: 1, high: 5 } })).toMatchObject({
+      condition: { op: 'outside', low: 1, high: 5 },
     });
   });
 
