@@ -52,6 +52,19 @@ function windowEnv(): number {
   return Number(text);
 }
 
+function webhookEnv(): string | undefined {
+  const text = process.env.ALERT_WEBHOOK_URL;
+  if (!text) return undefined;
+  if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol)) usage(`ALERT_WEBHOOK_URL must be an http(s) URL, got "${text}"`);
+  return text;
+}
+
+function silenceCheckEnv(): number {
+  const text = process.env.ALERT_SILENCE_CHECK_MS || '60000';
+  if (!/^\d+$/.test(text) || Number(text) < 100 || Number(text) > 3_600_000) usage(`ALERT_SILENCE_CHECK_MS must be 100 to 3600000, got "${text}"`);
+  return Number(text);
+}
+
 async function main(): Promise<void> {
   const { sensors } = parseArgs(process.argv.slice(2));
   try {
@@ -69,6 +82,8 @@ async function main(): Promise<void> {
     ingest: ingestEnv(),
     ingestWindowMs: windowEnv(),
     auth: authEnv(),
+    alertWebhookUrl: webhookEnv(),
+    alertSilenceCheckMs: silenceCheckEnv(),
   });
 
   let sim: Simulation | undefined;
