@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { Alerts } from './alerts.js';
 import { Api } from './api.js';
 import { Auth } from './auth.js';
 import { Dashboard, DashboardConfig } from './dashboard.js';
@@ -26,6 +27,11 @@ export interface VigiaStackProps extends StackProps {
    * @default the context key `ingest`, else 'direct'
    */
   readonly ingest?: IngestMode;
+  /**
+   * Where fired and resolved alerts are e-mailed.
+   * @default the context key `alertEmail`, else no subscription
+   */
+  readonly alertEmail?: string;
 }
 
 /** The whole cloud side of vigia. Wiring only: each construct hands its resources to the next. */
@@ -39,6 +45,7 @@ export class VigiaStack extends Stack {
   readonly api: Api;
   readonly dashboardConfig: DashboardConfig;
   readonly operations: Operations;
+  readonly alerts: Alerts;
 
   constructor(scope: Construct, id: string, props: VigiaStackProps = {}) {
     super(scope, id, props);
@@ -72,6 +79,15 @@ export class VigiaStack extends Stack {
       wsUrl: realtime.url,
       auth: auth.dashboardConfig,
     });
+    const alertEmail = props.alertEmail ?? (this.node.tryGetContext('alertEmail') as string | undefined);
+    const alerts = (this.alerts = new Alerts(this, 'Alerts', {
+      functions,
+      history,
+      realtime,
+      evaluators: [telemetry.historyWriter],
+      api: api.handler,
+      alertEmail: alertEmail || undefined,
+    }));
     const alarmEmail = props.alarmEmail ?? (this.node.tryGetContext('alarmEmail') as string | undefined);
     this.operations = new Operations(this, 'Operations', {
       functions: {
@@ -81,6 +97,7 @@ export class VigiaStack extends Stack {
         WebSocket: realtime.webSocketFunction,
         ConnectAuthorizer: realtime.authorizerFunction,
         HttpApi: api.handler,
+        AlertSilence: alerts.silenceFunction,
       },
       deadLetterQueue: telemetry.deadLetterQueue,
       ingestQueues: Object.fromEntries(
@@ -98,6 +115,7 @@ export class VigiaStack extends Stack {
     new CfnOutput(this, 'IotDataEndpoint', { value: devices.dataEndpoint, description: 'IoT data endpoint; devices connect to its host with MQTT over mutual TLS (port 8883)' });
     new CfnOutput(this, 'DevicePolicyName', { value: devices.devicePolicy.ref, description: 'IoT policy to attach to each device certificate' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.alarmTopic.topicArn, description: 'Alarm notifications (SNS); subscribe to it, or set the context key alarmEmail' });
+    new CfnOutput(this, 'AlertTopicArn', { value: alerts.topic.topicArn, description: 'Alert notifications (SNS): fired and resolved alerts; or set the context key alertEmail' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: telemetry.deadLetterQueue.queueUrl, description: 'Rejected payloads and failed deliveries' });
   }
 }
