@@ -83,7 +83,15 @@ export class Alerts extends Construct {
       realtime.grantPush(fn);
     };
     for (const fn of props.evaluators) {
-      fn.useTable(ENV.alertsTable, this.table, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem');
+      fn.useTable(
+        ENV.alertsTable,
+        this.table,
+        'dynamodb:Query',
+        'dynamodb:BatchGetItem',
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:BatchWriteItem',
+      );
       fn.useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:BatchGetItem');
       fn.addEnvironment(ENV.alertRulesTtlSeconds, ttl);
       pushFrames(fn);
@@ -95,13 +103,14 @@ export class Alerts extends Construct {
       'dynamodb:Query',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
       'dynamodb:DeleteItem',
       'dynamodb:BatchWriteItem',
     );
     pushFrames(props.api);
 
     this.silenceFunction
-      .useTable(ENV.alertsTable, this.table, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem')
+      .useTable(ENV.alertsTable, this.table, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem')
       .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:Scan')
       .addEnvironment(ENV.alertRulesTtlSeconds, ttl);
     pushFrames(this.silenceFunction);

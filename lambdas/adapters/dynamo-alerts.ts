@@ -1,6 +1,6 @@
 /** Alert rules, states and history in the alerts table (lambdas/shared/tables.ts: ALERTS_TABLE). */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type {
   ActivitySource,
   AlertEvent,
@@ -13,14 +13,13 @@ import type {
   StoredAlert,
 } from '../core/alert-ports.js';
 import type { AlertRule } from '../core/alerts.js';
-import { ALERT_EVENT_TTL_DAYS, ALERT_OK_STATE_TTL_DAYS } from '../shared/tables.js';
-import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
+import { ALERT_EVENT_TTL_DAYS } from '../shared/tables.js';
+import { BATCH_GET_SIZE, backoffMs, batchGetAll, batchWriteAll, chunk, epochSeconds, isConditionFailure, sleep } from './dynamo-util.js';
 
 const RULES = 'rules';
 const STATES = 'alerts';
 const EVENTS = 'events';
 const DAY_MS = 86_400_000;
-const stateKey = (ruleId: string, sensorId: string) => ({ pk: STATES, sk: `${sensorId}#${ruleId}` });
 const pad = (ts: number) => String(Math.max(0, Math.trunc(ts))).padStart(15, '0');
 const eventKey = (e: AlertEvent) => ({ pk: EVENTS, sk: `${pad(e.ts)}#${e.alertId}#${e.kind}` });
 
@@ -130,19 +129,34 @@ export class CachedRuleSource implements RuleSource {
   }
 }
 
-function toStored(item: Record<string, unknown>): StoredAlert {
+/** A sensor's states: one item per sensor, one attribute per rule (`r:{ruleId}`), read for many sensors at once. */
+const RULE_PREFIX = 'r:';
+const sensorKey = (sensorId: string) => ({ pk: STATES, sk: sensorId });
+
+function toStored(sensorId: string, ruleId: string, s: Record<string, unknown>): StoredAlert {
   return {
-    ruleId: item.ruleId as string,
-    sensorId: item.sensorId as string,
-    state: item.state as StoredAlert['state'],
-    since: (item.since as number | null) ?? null,
-    episode: (item.episode as number | null) ?? null,
-    value: (item.value as number | null) ?? null,
-    lastTs: typeof item.lastTs === 'number' ? item.lastTs : Number.NEGATIVE_INFINITY,
-    acknowledged: item.acknowledged === true,
-    acknowledgedBy: (item.acknowledgedBy as string | null) ?? null,
-    version: item.version as number,
+    ruleId,
+    sensorId,
+    state: s.state as StoredAlert['state'],
+    since: (s.since as number | null) ?? null,
+    episode: (s.episode as number | null) ?? null,
+    value: (s.value as number | null) ?? null,
+    lastTs: typeof s.lastTs === 'number' ? s.lastTs : Number.NEGATIVE_INFINITY,
+    acknowledged: s.acknowledged === true,
+    acknowledgedBy: (s.acknowledgedBy as string | null) ?? null,
+    version: s.version as number,
   };
+}
+
+function statesOfItem(item: Record<string, unknown>): StoredAlert[] {
+  const sensorId = item.sk as string;
+  const states: StoredAlert[] = [];
+  for (const [key, value] of Object.entries(item)) {
+    if (key.startsWith(RULE_PREFIX) && value && typeof value === 'object') {
+      states.push(toStored(sensorId, key.slice(RULE_PREFIX.length), value as Record<string, unknown>));
+    }
+  }
+  return states;
 }
 
 export class DynamoAlertStateStore implements AlertStateStore {
@@ -153,46 +167,57 @@ export class DynamoAlertStateStore implements AlertStateStore {
   ) {}
 
   async statesOf(sensorId: string): Promise<StoredAlert[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': STATES, ':prefix': `${sensorId}#` },
-      ConsistentRead: true,
-    });
-    return items.map(toStored);
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: sensorKey(sensorId), ConsistentRead: true }));
+    return out.Item ? statesOfItem(out.Item) : [];
+  }
+
+  async statesOfMany(sensorIds: string[]): Promise<Map<string, StoredAlert[]>> {
+    const found = new Map<string, StoredAlert[]>();
+    // Whole items (the rule attributes' names are not known in advance), 100 keys a request.
+    for (const part of chunk(sensorIds.map(sensorKey), BATCH_GET_SIZE)) {
+      let pending: Record<string, unknown>[] = part;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= 8) throw new Error(`BatchGetItem on ${this.tableName}: ${pending.length} keys still unprocessed`);
+        if (attempt > 0) await sleep(backoffMs(attempt));
+        const out = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of (out.Responses?.[this.tableName] as Record<string, unknown>[] | undefined) ?? []) {
+          found.set(item.sk as string, statesOfItem(item));
+        }
+        pending = (out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+      }
+    }
+    return found;
   }
 
   async get(ruleId: string, sensorId: string): Promise<StoredAlert | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: stateKey(ruleId, sensorId), ConsistentRead: true }));
-    return out.Item ? toStored(out.Item) : undefined;
+    return (await this.statesOf(sensorId)).find((s) => s.ruleId === ruleId);
   }
 
   async active(): Promise<StoredAlert[]> {
     const items = await queryAll(this.doc, {
       TableName: this.tableName,
       KeyConditionExpression: 'pk = :pk',
-      FilterExpression: '#state <> :ok',
-      ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: { ':pk': STATES, ':ok': 'ok' },
+      ExpressionAttributeValues: { ':pk': STATES },
       ConsistentRead: true,
     });
-    return items.map(toStored);
+    return items.flatMap(statesOfItem).filter((s) => s.state !== 'ok');
   }
 
   async save(alert: StoredAlert): Promise<boolean> {
-    const { lastTs, ...rest } = alert;
-    const item: Record<string, unknown> = { ...stateKey(alert.ruleId, alert.sensorId), ...rest };
-    if (Number.isFinite(lastTs)) item.lastTs = lastTs;
-    // Back at ok the item only guards retried batches: it expires; an open alert never does.
-    if (alert.state === 'ok') item.expiresAt = epochSeconds(this.now() + ALERT_OK_STATE_TTL_DAYS * DAY_MS);
+    const { lastTs, ruleId: _r, sensorId: _s, ...rest } = alert;
+    const state: Record<string, unknown> = { ...rest };
+    if (Number.isFinite(lastTs)) state.lastTs = lastTs;
     try {
       await this.doc.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.tableName,
-          Item: item,
-          ConditionExpression: alert.version <= 1 ? 'attribute_not_exists(pk)' : '#v = :prev',
-          ExpressionAttributeNames: alert.version <= 1 ? undefined : { '#v': 'version' },
-          ExpressionAttributeValues: alert.version <= 1 ? undefined : { ':prev': alert.version - 1 },
+          Key: sensorKey(alert.sensorId),
+          UpdateExpression: 'SET #r = :state',
+          ConditionExpression: alert.version <= 1 ? 'attribute_not_exists(#r)' : '#r.#v = :prev',
+          ExpressionAttributeNames: { '#r': `${RULE_PREFIX}${alert.ruleId}`, ...(alert.version <= 1 ? {} : { '#v': 'version' }) },
+          ExpressionAttributeValues: { ':state': state, ...(alert.version <= 1 ? {} : { ':prev': alert.version - 1 }) },
         }),
       );
       return true;

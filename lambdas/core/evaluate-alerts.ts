@@ -140,20 +140,32 @@ export async function evaluateAlerts(readings: Reading[], deps: AlertDeps): Prom
   if (rules.length === 0) return;
   const bySensor = [...groupBySensor(readings)].filter(([sensorId]) => rules.some((r) => covers(r, sensorId)));
   if (bySensor.length === 0) return;
-  const newest = await deps.newest.newestTs(bySensor.map(([sensorId]) => sensorId));
+  const sensorIds = bySensor.map(([sensorId]) => sensorId);
+  // Two batch reads per batch, whatever its size: the registry's newest readings and the sensors' states.
+  const [newest, states] = await Promise.all([deps.newest.newestTs(sensorIds), deps.states.statesOfMany(sensorIds)]);
   await inParallel(bySensor, SENSOR_CONCURRENCY, async ([sensorId, sensorReadings]) => {
     const applicable = rules.filter((r) => covers(r, sensorId));
-    await evaluateSensor(sensorId, sensorReadings, applicable, newest.get(sensorId) ?? Number.NEGATIVE_INFINITY, deps);
+    const newestBefore = newest.get(sensorId) ?? Number.NEGATIVE_INFINITY;
+    await evaluateSensor(sensorId, sensorReadings, applicable, newestBefore, states.get(sensorId) ?? [], deps);
   });
 }
 
-async function evaluateSensor(sensorId: string, readings: Reading[], rules: AlertRule[], newestBefore: number, deps: AlertDeps): Promise<void> {
+async function evaluateSensor(
+  sensorId: string,
+  readings: Reading[],
+  rules: AlertRule[],
+  newestBefore: number,
+  prefetched: StoredAlert[],
+  deps: AlertDeps,
+): Promise<void> {
   const units: Record<string, string> = {};
   for (const r of readings) Object.assign(units, r.units);
   let pending = rules;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt >= MAX_ATTEMPTS) throw new Error(`alert states of ${sensorId} kept changing under evaluation`);
-    const stored = new Map((await deps.states.statesOf(sensorId)).map((s) => [s.ruleId, s]));
+    // A lost race reads the winner's states again.
+    const current = attempt === 0 ? prefetched : await deps.states.statesOf(sensorId);
+    const stored = new Map(current.map((s) => [s.ruleId, s]));
     const lost: AlertRule[] = [];
     for (const rule of pending) {
       const before = stored.get(rule.id) ?? unstored(rule.id, sensorId);

@@ -52,7 +52,8 @@ export const CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 5 * 60;
 /**
  * Alerts (contract §8), single-table:
  * - pk `rules`, sk `{ruleId}`: the rules (at most 200: one Query reads them all);
- * - pk `alerts`, sk `{sensorId}#{ruleId}`: each (rule, sensor)'s state (one Query per sensor of a batch);
+ * - pk `alerts`, sk `{sensorId}`: the sensor's alert states, one attribute `r:{ruleId}` per rule (a batch's
+ *   sensors are one BatchGetItem; a transition is one UpdateItem);
  * - pk `events`, sk `{ts, 15 digits}#{alertId}#{kind}`: the history, newest first by a reverse Query.
  */
 export const ALERTS_TABLE: TableDefinition = {
@@ -61,6 +62,5 @@ export const ALERTS_TABLE: TableDefinition = {
   timeToLiveAttribute: 'expiresAt',
 };
 
-/** Alert history is kept this long; a state back at ok is kept long enough for any retried batch. */
+/** Alert history is kept this long. */
 export const ALERT_EVENT_TTL_DAYS = 90;
-export const ALERT_OK_STATE_TTL_DAYS = 2;

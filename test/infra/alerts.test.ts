@@ -76,7 +76,13 @@ describe('Alerts: silence schedule', () => {
 describe('Alerts: grants equal the calls made', () => {
   it('history writer: alert states and events, the rules (Query), no rule changes', () => {
     const fn = vigia.stack.telemetry.historyWriter;
-    expect(dynamoOn(fn, vigia.stack.alerts.table)).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query']);
+    expect(dynamoOn(fn, vigia.stack.alerts.table)).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
     expect(envOf(fn)[ENV.alertsTable]).toEqual(ref(vigia.logicalId(vigia.stack.alerts.table)));
     expect(statementsOf(fn).flatMap(actionsOf)).toContain('execute-api:ManageConnections');
   });
@@ -89,13 +95,14 @@ describe('Alerts: grants equal the calls made', () => {
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
+      'dynamodb:UpdateItem',
     ]);
     expect(statementsOf(fn).flatMap(actionsOf)).toContain('execute-api:ManageConnections');
   });
 
   it('silence function: the registry by Scan, alert states and events, frames', () => {
     const fn = vigia.stack.alerts.silenceFunction;
-    expect(dynamoOn(fn, vigia.stack.alerts.table)).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']);
+    expect(dynamoOn(fn, vigia.stack.alerts.table)).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     expect(dynamoOn(fn, vigia.stack.history.sensorsTable)).toEqual(['dynamodb:Scan']);
     expect(dynamoOn(fn, vigia.stack.history.readingsTable)).toEqual([]);
     expect(dynamoOn(fn, vigia.stack.realtime.connectionsTable)).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query']);

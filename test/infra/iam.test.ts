@@ -114,7 +114,7 @@ describe('Least privilege per function', () => {
     const alerts = arnOf(vigia.logicalId(vigia.stack.alerts.table));
     const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
     const alertsWrites = actionsOn(statementsOf(fn), alerts).filter((a) => writes.includes(a));
-    expect(alertsWrites).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem']);
+    expect(alertsWrites).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     const history = [vigia.stack.history.readingsTable, vigia.stack.history.rollupsTable, vigia.stack.history.sensorsTable];
     for (const table of history) {
       expect(actionsOn(statementsOf(fn), arnOf(vigia.logicalId(table))).filter((a) => writes.includes(a))).toEqual([]);

@@ -64,6 +64,14 @@ export class FakeStateStore implements AlertStateStore {
   async statesOf(sensorId: string) {
     return [...this.states.values()].filter((s) => s.sensorId === sensorId).map((s) => ({ ...s }));
   }
+  async statesOfMany(sensorIds: string[]) {
+    const m = new Map<string, StoredAlert[]>();
+    for (const id of sensorIds) {
+      const found = await this.statesOf(id);
+      if (found.length > 0) m.set(id, found);
+    }
+    return m;
+  }
   async get(ruleId: string, sensorId: string) {
     const s = this.states.get(`${ruleId}#${sensorId}`);
     return s ? { ...s } : undefined;
