@@ -205,7 +205,7 @@ export class DynamoAlertStateStore implements AlertStateStore {
     return items.flatMap(statesOfItem).filter((s) => s.state !== 'ok');
   }
 
-  async save(alert: StoredAlert): Promise<boolean> {
+  async save(alert: StoredAlert, forget: string[] = []): Promise<boolean> {
     const { lastTs, ruleId: _r, sensorId: _s, ...rest } = alert;
     const state: Record<string, unknown> = { ...rest };
     if (Number.isFinite(lastTs)) state.lastTs = lastTs;
@@ -214,9 +214,13 @@ export class DynamoAlertStateStore implements AlertStateStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: sensorKey(alert.sensorId),
-          UpdateExpression: 'SET #r = :state',
+          UpdateExpression: `SET #r = :state${forget.length ? ` REMOVE ${forget.map((_, i) => `#f${i}`).join(', ')}` : ''}`,
           ConditionExpression: alert.version <= 1 ? 'attribute_not_exists(#r)' : '#r.#v = :prev',
-          ExpressionAttributeNames: { '#r': `${RULE_PREFIX}${alert.ruleId}`, ...(alert.version <= 1 ? {} : { '#v': 'version' }) },
+          ExpressionAttributeNames: {
+            '#r': `${RULE_PREFIX}${alert.ruleId}`,
+            ...(alert.version <= 1 ? {} : { '#v': 'version' }),
+            ...Object.fromEntries(forget.map((id, i) => [`#f${i}`, `${RULE_PREFIX}${id}`])),
+          },
           ExpressionAttributeValues: { ':state': state, ...(alert.version <= 1 ? {} : { ':prev': alert.version - 1 }) },
         }),
       );

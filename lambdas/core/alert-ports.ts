@@ -55,8 +55,12 @@ export interface AlertStateStore {
   get(ruleId: string, sensorId: string): Promise<StoredAlert | undefined>;
   /** The states that are not ok (pending or firing), of every sensor. */
   active(): Promise<StoredAlert[]>;
-  /** Writes the state if the stored version is still `alert.version - 1`; false when another writer came first. */
-  save(alert: StoredAlert): Promise<boolean>;
+  /**
+   * Writes the state if the stored version is still `alert.version - 1`; false when another writer came first.
+   * `forget`: states of deleted rules on the same sensor, dropped in the same write (so a sensor's states stay
+   * bounded by the rules that exist).
+   */
+  save(alert: StoredAlert, forget?: string[]): Promise<boolean>;
   /** Idempotent: the same event (ts, alert, kind) is stored once however often it is added. */
   addEvents(events: AlertEvent[]): Promise<void>;
   removeEvents(events: AlertEvent[]): Promise<void>;

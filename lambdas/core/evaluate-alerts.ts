@@ -96,10 +96,11 @@ export async function commitTransitions(
   transitions: Transition[],
   deps: Pick<AlertDeps, 'states' | 'notifier' | 'frames' | 'log'>,
   units?: Record<string, string>,
+  forget?: string[],
 ): Promise<boolean> {
   const events = eventsOf(rule, before.sensorId, before, transitions);
   if (events.length > 0) await deps.states.addEvents(events);
-  const saved = await deps.states.save({ ...after, ruleId: rule.id, sensorId: before.sensorId, version: before.version + 1 });
+  const saved = await deps.states.save({ ...after, ruleId: rule.id, sensorId: before.sensorId, version: before.version + 1 }, forget);
   if (!saved) {
     if (events.length > 0) await deps.states.removeEvents(events);
     return false;
@@ -146,7 +147,8 @@ export async function evaluateAlerts(readings: Reading[], deps: AlertDeps): Prom
   await inParallel(bySensor, SENSOR_CONCURRENCY, async ([sensorId, sensorReadings]) => {
     const applicable = rules.filter((r) => covers(r, sensorId));
     const newestBefore = newest.get(sensorId) ?? Number.NEGATIVE_INFINITY;
-    await evaluateSensor(sensorId, sensorReadings, applicable, newestBefore, states.get(sensorId) ?? [], deps);
+    const known = new Set(rules.map((r) => r.id));
+    await evaluateSensor(sensorId, sensorReadings, applicable, newestBefore, states.get(sensorId) ?? [], known, deps);
   });
 }
 
@@ -156,6 +158,7 @@ async function evaluateSensor(
   rules: AlertRule[],
   newestBefore: number,
   prefetched: StoredAlert[],
+  known: Set<string>,
   deps: AlertDeps,
 ): Promise<void> {
   const units: Record<string, string> = {};
@@ -166,6 +169,7 @@ async function evaluateSensor(
     // A lost race reads the winner's states again.
     const current = attempt === 0 ? prefetched : await deps.states.statesOf(sensorId);
     const stored = new Map(current.map((s) => [s.ruleId, s]));
+    const forget = current.filter((s) => !known.has(s.ruleId)).map((s) => s.ruleId);
     const lost: AlertRule[] = [];
     for (const rule of pending) {
       const before = stored.get(rule.id) ?? unstored(rule.id, sensorId);
@@ -173,7 +177,7 @@ async function evaluateSensor(
         ? evaluateSilenceResolution(before, readings, newestBefore)
         : evaluateSeries(rule, before, seriesOf(rule, readings), newestBefore);
       if (transitions.length === 0) continue;
-      if (!(await commitTransitions(rule, before, state, transitions, deps, units))) lost.push(rule);
+      if (!(await commitTransitions(rule, before, state, transitions, deps, units, forget))) lost.push(rule);
     }
     pending = lost;
   }

@@ -79,11 +79,12 @@ export class FakeStateStore implements AlertStateStore {
   async active() {
     return [...this.states.values()].filter((s) => s.state !== 'ok').map((s) => ({ ...s }));
   }
-  async save(alert: StoredAlert) {
+  async save(alert: StoredAlert, forget: string[] = []) {
     this.maybeFail();
     const key = `${alert.ruleId}#${alert.sensorId}`;
     if ((this.states.get(key)?.version ?? 0) !== alert.version - 1) return false;
     this.states.set(key, { ...alert });
+    for (const ruleId of forget) this.states.delete(`${ruleId}#${alert.sensorId}`);
     this.saves += 1;
     return true;
   }

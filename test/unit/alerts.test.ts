@@ -329,6 +329,17 @@ describe('alert evaluation over batches (property)', () => {
     );
   });
 
+  it('drops the states of deleted rules with the next write on that sensor, so its states stay bounded', async () => {
+    const rule: ThresholdRule = { ...HOT, sensorIds: ['*'], forSeconds: 0, hysteresis: 0 };
+    const gone: ThresholdRule = { ...rule, id: 'gone' };
+    const fakes = alertFakes([rule, gone]);
+    await deliver(fakes, [{ ...readingOf('s1', 1000, 0), values: { temperature: 40 } }]);
+    expect([...fakes.states.states.keys()].sort()).toEqual(['gone#s1', 'rule-1#s1']);
+    fakes.ruleStore.byId.delete('gone');
+    await deliver(fakes, [{ ...readingOf('s1', 2000, 0), values: { temperature: 10 } }]);
+    expect([...fakes.states.states.keys()]).toEqual(['rule-1#s1']);
+  });
+
   it('writes state once per batch that moves it, never per reading', async () => {
     const rule: ThresholdRule = { ...HOT, sensorIds: ['*'], forSeconds: 0, hysteresis: 0 };
     const fakes = alertFakes([rule]);
