@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   if (runs('init')) await initSection(lines);
   if (runs('history')) await historySection(lines);
   if (runs('dashboard')) await dashboardSection(lines);
+  if (runs('alerts')) await (await import('./alerts.js')).alertsSection(lines, quick);
 
   const file = path.join(ROOT, only ? `bench/results-${only}.md` : 'bench/results.md');
   await writeFile(file, `${lines.join('\n')}\n`);

@@ -13,6 +13,14 @@ import type { HistoryTables } from './history.js';
 /** Contract §5: every route is a GET answered by the one HTTP API function; all but /health need sign-in. */
 const ROUTES = ['/health', '/sensors', '/sensors/{sensorId}', '/sensors/{sensorId}/readings'] as const;
 const OPEN_ROUTES: readonly string[] = ['/health'];
+/** Contract §8: alert rules, current alerts, their history and acknowledgement; the function checks the role. */
+const ALERT_ROUTES: ReadonlyArray<{ path: string; methods: HttpMethod[] }> = [
+  { path: '/alert-rules', methods: [HttpMethod.GET, HttpMethod.POST] },
+  { path: '/alert-rules/{ruleId}', methods: [HttpMethod.GET, HttpMethod.PUT, HttpMethod.DELETE] },
+  { path: '/alerts', methods: [HttpMethod.GET] },
+  { path: '/alerts/history', methods: [HttpMethod.GET] },
+  { path: '/alerts/{alertId}/ack', methods: [HttpMethod.POST] },
+];
 
 /**
  * One JSON line per request, of HTTP API $context variables only (the CLF default names REST-only ones that an
@@ -80,7 +88,7 @@ export class Api extends Construct {
       createDefaultStage: false,
       corsPreflight: {
         allowOrigins: [props.allowedOrigin],
-        allowMethods: [CorsHttpMethod.GET],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.PUT, CorsHttpMethod.DELETE],
         allowHeaders: ['content-type', 'accept', 'authorization'],
         exposeHeaders: ['x-next-cursor'],
         maxAge: Duration.hours(1),
@@ -105,6 +113,8 @@ export class Api extends Construct {
         }
       }
     }
+
+    for (const { path, methods } of ALERT_ROUTES) this.httpApi.addRoutes({ path, methods, integration, authorizer });
 
     const throttle = props.throttle ?? { rateLimit: 50, burstLimit: 100 };
     this.stage = this.httpApi.addStage('DefaultStage', {

@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { Alerts } from './alerts.js';
 import { Api } from './api.js';
 import { Auth, threatProtectionFromContext } from './auth.js';
 import { Dashboard, DashboardConfig } from './dashboard.js';
@@ -27,6 +28,11 @@ export interface VigiaStackProps extends StackProps {
    * @default the context keys `ingest`, `streamShards`, `historyBatchWindowSeconds`, else stream ingest on 1 shard
    */
   readonly ingest?: IngestSettings;
+  /**
+   * Where fired and resolved alerts are e-mailed.
+   * @default the context key `alertEmail`, else no subscription
+   */
+  readonly alertEmail?: string;
 }
 
 /** The whole cloud side of vigia. Wiring only: each construct hands its resources to the next. */
@@ -40,6 +46,7 @@ export class VigiaStack extends Stack {
   readonly api: Api;
   readonly dashboardConfig: DashboardConfig;
   readonly operations: Operations;
+  readonly alerts: Alerts;
 
   constructor(scope: Construct, id: string, props: VigiaStackProps = {}) {
     super(scope, id, props);
@@ -77,6 +84,15 @@ export class VigiaStack extends Stack {
       auth: auth.dashboardConfig,
       deploymentLogGroup: functions.providerLogGroup,
     });
+    const alertEmail = props.alertEmail ?? (this.node.tryGetContext('alertEmail') as string | undefined);
+    const alerts = (this.alerts = new Alerts(this, 'Alerts', {
+      functions,
+      history,
+      realtime,
+      evaluators: [telemetry.historyWriter],
+      api: api.handler,
+      alertEmail: alertEmail || undefined,
+    }));
     const alarmEmail = props.alarmEmail ?? (this.node.tryGetContext('alarmEmail') as string | undefined);
     this.operations = new Operations(this, 'Operations', {
       functions: {
@@ -86,6 +102,7 @@ export class VigiaStack extends Stack {
         WebSocket: realtime.webSocketFunction,
         ConnectAuthorizer: realtime.authorizerFunction,
         HttpApi: api.handler,
+        AlertSilence: alerts.silenceFunction,
       },
       expectedErrors: { ConnectAuthorizer: vigiaMetric(METRICS.connectUnauthorized) },
       deadLetterQueue: telemetry.deadLetterQueue,
@@ -104,6 +121,7 @@ export class VigiaStack extends Stack {
     if (basicIngestRule) {
       new CfnOutput(this, 'BasicIngestTopic', { value: `$aws/rules/${basicIngestRule.ref}/sensors/{sensorId}/telemetry`, description: 'Basic Ingest: the telemetry topic IoT Core does not bill as messaging (contract §2)' });
     }
+    new CfnOutput(this, 'AlertTopicArn', { value: alerts.topic.topicArn, description: 'Alert notifications (SNS): fired and resolved alerts; or set the context key alertEmail' });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: telemetry.deadLetterQueue.queueUrl, description: 'Rejected payloads and failed deliveries' });
   }
 }

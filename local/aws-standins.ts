@@ -1,8 +1,9 @@
 /**
  * The AWS service endpoints the handlers' unchanged SDK clients call locally, on an internal loopback
- * port: API Gateway's management API (`/@connections/{id}`), the IoT data plane (`/topics/{topic}`) and
- * SQS `SendMessage` (into the dead-letter file). Only requests signed with the runtime's access key id are
- * answered (403 otherwise), and it listens on loopback whatever HOST is.
+ * port: API Gateway's management API (`/@connections/{id}`), the IoT data plane (`/topics/{topic}`), SQS
+ * `SendMessage` (into the dead-letter file) and SNS `Publish` (alert notifications, to `onAlert`). Only requests
+ * signed with the runtime's access key id are answered (403 otherwise), and it listens on loopback whatever
+ * HOST is.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
@@ -46,6 +47,8 @@ export async function startAwsStandIns(options: {
   gateway: WebSocketGateway;
   bus: MessageBus;
   deadLetters: DeadLetterFile;
+  /** An SNS Publish to the alerts topic: its subject and message. */
+  onAlert?: (notice: { subject: string; message: string }) => void;
   log: (entry: Record<string, unknown>) => void;
 }): Promise<AwsStandIns> {
   const { gateway, bus, deadLetters, log } = options;
@@ -91,6 +94,16 @@ export async function startAwsStandIns(options: {
       await deadLetters.append({ at: new Date().toISOString(), ...(typeof message === 'object' && message !== null ? message : { message }) });
       const md5 = createHash('md5').update(input.MessageBody, 'utf8').digest('hex');
       return send(res, 200, { MessageId: randomUUID(), MD5OfMessageBody: md5 });
+    }
+    // SNS speaks the query protocol: a form body in, XML out.
+    if (req.method === 'POST' && (req.headers['content-type'] ?? '').includes('application/x-www-form-urlencoded')) {
+      const form = new URLSearchParams(body.toString('utf8'));
+      if (form.get('Action') === 'Publish') {
+        options.onAlert?.({ subject: form.get('Subject') ?? '', message: form.get('Message') ?? '' });
+        const xml = `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${randomUUID()}</MessageId></PublishResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishResponse>`;
+        res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
+        return void res.end(xml);
+      }
     }
     send(res, 404, { message: `no local stand-in for ${req.method} ${url.pathname}` });
   }

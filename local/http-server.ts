@@ -61,6 +61,23 @@ function capField(value: string | undefined): string | undefined {
   return value === undefined || value.length <= 200 ? value : `${value.slice(0, 200)}…`;
 }
 
+/** The largest request body the local API reads. */
+const MAX_API_BODY = 256 * 1024;
+
+/** The body as text, or undefined when it is over MAX_API_BODY (the rest is not kept). */
+function readApiBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_API_BODY) chunks.push(c);
+    });
+    req.on('end', () => resolve(size > MAX_API_BODY ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
@@ -177,9 +194,15 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
         if (!decision.ok) return sendJson(res, decision.status, { error: { code: decision.code, message: decision.message } });
         claims = decision.claims;
       }
-      // The HTTP API routes GET only; a body is never read.
+      // Only the alert routes take a body (a rule); API Gateway's own limit is far larger, ours bounds memory.
+      let requestBody: string | undefined;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        requestBody = await readApiBody(req);
+        if (requestBody === undefined) return sendJson(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body is over ${MAX_API_BODY} bytes` } });
+      }
       const handler = await options.handler();
       const event = toHttpApiEvent(req, url, apiPath);
+      if (requestBody !== undefined) Object.assign(event, { body: requestBody, isBase64Encoded: false });
       if (claims) Object.assign(event.requestContext, { authorizer: { jwt: { claims, scopes: null } } });
       const result = await handler(event);
       const body = result.body ?? '';

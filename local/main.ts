@@ -69,6 +69,19 @@ function originsEnv(): string[] {
   return list;
 }
 
+function webhookEnv(): string | undefined {
+  const text = process.env.ALERT_WEBHOOK_URL;
+  if (!text) return undefined;
+  if (!URL.canParse(text) || !/^https?:$/.test(new URL(text).protocol)) usage(`ALERT_WEBHOOK_URL must be an http(s) URL, got "${text}"`);
+  return text;
+}
+
+function silenceCheckEnv(): number {
+  const text = process.env.ALERT_SILENCE_CHECK_MS || '60000';
+  if (!/^\d+$/.test(text) || Number(text) < 100 || Number(text) > 3_600_000) usage(`ALERT_SILENCE_CHECK_MS must be 100 to 3600000, got "${text}"`);
+  return Number(text);
+}
+
 async function main(): Promise<void> {
   const { sensors } = parseArgs(process.argv.slice(2));
   try {
@@ -88,6 +101,8 @@ async function main(): Promise<void> {
     historyWindowMs: windowEnv('HISTORY_WINDOW_MS'),
     auth: authEnv(),
     allowedOrigins: originsEnv(),
+    alertWebhookUrl: webhookEnv(),
+    alertSilenceCheckMs: silenceCheckEnv(),
   });
 
   let sim: Simulation | undefined;

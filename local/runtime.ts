@@ -21,6 +21,7 @@ import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { WebSocketGateway } from './gateway.js';
+import { AlertWebhook } from './alert-webhook.js';
 import { createHttpServer } from './http-server.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
 
@@ -58,6 +59,10 @@ export interface RuntimeOptions {
    * on `/api` (but `/api/health`) and a `?token=` on `/ws`, verified as in the cloud. @default false
    */
   auth?: boolean;
+  /** Alert notifications are also POSTed here as JSON (contract §8). @default none: log lines only */
+  alertWebhookUrl?: string;
+  /** How often silence rules are checked (the cloud: once a minute). @default 60000 ms */
+  alertSilenceCheckMs?: number;
   log?: (entry: Record<string, unknown>) => void;
   /**
    * Origins besides the runtime's own whose pages may use `/ws` and whose Host is answered (e.g. the Vite
@@ -93,7 +98,8 @@ export interface LocalRuntime {
 function defaultLog(entry: Record<string, unknown>): void {
   const line = JSON.stringify({ time: new Date().toISOString(), ...entry });
   if (entry.level === 'error' || entry.level === 'warn') console.error(line);
-  else if (process.env.VIGIA_VERBOSE) console.log(line);
+  // Every alert notice is a log line (contract §8), as the cloud's would be an SNS message.
+  else if (process.env.VIGIA_VERBOSE || entry.component === 'alerts') console.log(line);
 }
 
 /** The settings the handlers read, pointed at the local stand-ins. */
@@ -103,6 +109,9 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
     [ENV.rollupsTable]: LOCAL_TABLES.rollups.name,
     [ENV.sensorsTable]: LOCAL_TABLES.sensors.name,
     [ENV.connectionsTable]: LOCAL_TABLES.connections.name,
+    [ENV.alertsTable]: LOCAL_TABLES.alerts.name,
+    [ENV.alertTopicArn]: LOCAL_ALERT_TOPIC_ARN,
+    AWS_ENDPOINT_URL_SNS: awsEndpoint,
     [ENV.wsManagementEndpoint]: awsEndpoint,
     [ENV.iotDataEndpoint]: awsEndpoint,
     [ENV.deadLetterQueueUrl]: `${awsEndpoint}/000000000000/vigia-dead-letters`,
@@ -126,6 +135,9 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   process.env.POWERTOOLS_SERVICE_NAME ??= 'vigia-local';
 }
+
+/** The alerts topic's local name: the SNS stand-in logs what is published there and hands it to the webhook. */
+const LOCAL_ALERT_TOPIC_ARN = 'arn:aws:sns:local:000000000000:vigia-alerts';
 
 const handlers = {
   historyWriter: async () => (await import('../lambdas/handlers/history-writer.js')).handler as RuleHandler,
@@ -205,6 +217,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       stage: 'ws',
       log,
     });
+    const webhook = options.alertWebhookUrl ? new AlertWebhook({ url: options.alertWebhookUrl, log: (e) => log({ component: 'alerts', ...e }) }) : null;
+    if (webhook) cleanups.push(() => webhook.close());
     const aws: AwsStandIns = await startAwsStandIns({
       credentials,
       gateway,
@@ -217,6 +231,10 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         close: async () => undefined,
       },
       deadLetters,
+      onAlert: ({ subject, message }) => {
+        log({ level: 'info', component: 'alerts', message: subject, notice: safeJson(message) });
+        webhook?.enqueue(message);
+      },
       log,
     });
     cleanups.push(() => aws.close());
@@ -235,6 +253,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     });
     await rules.recover();
     cleanups.push(() => rules.stop());
+    const silence = startSilenceChecks(options.alertSilenceCheckMs ?? 60_000, log);
+    cleanups.push(silence.stop);
 
     let broker: LocalBroker | undefined;
     let external: Awaited<ReturnType<typeof connectExternalBroker>> | undefined;
@@ -329,4 +349,35 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     await closeAll();
     throw err;
   }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The cloud's once-a-minute schedule of the silence function: one run at a time, stopped with the runtime. */
+function startSilenceChecks(intervalMs: number, log: (entry: Record<string, unknown>) => void): { stop: () => Promise<void> } {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = (async () => {
+      const { handler } = await import('../lambdas/handlers/alert-silence.js');
+      await handler();
+    })()
+      .catch((err: Error) => log({ level: 'error', component: 'alerts', message: 'silence check failed', error: err.message }))
+      .finally(() => {
+        running = undefined;
+      });
+  }, intervalMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

@@ -87,6 +87,22 @@ export class Api {
     return (await res.json()) as T;
   }
 
+  /** Any JSON request (the alert routes); errors as for GET. A 204 answers undefined. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const token = this.auth?.token();
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (res.status === 204) return undefined as T;
+    const json = (await res.json().catch(() => null)) as (T & { error?: { code?: string; message?: string } }) | null;
+    if (!res.ok) {
+      if (res.status === 401 && this.auth) this.auth.onUnauthorized();
+      throw new ApiError(res.status, json?.error?.code ?? 'HTTP_ERROR', json?.error?.message ?? `${path} answered ${res.status}`);
+    }
+    return json as T;
+  }
+
   async sensors(signal?: AbortSignal): Promise<SensorInfo[]> {
     return (await this.get<{ sensors: SensorInfo[] }>('/sensors', signal)).sensors;
   }

@@ -17,6 +17,10 @@ import {
   type Role,
   type Session,
 } from './auth';
+import { AlertBar } from './alert-bar';
+import { AlertsContext } from './alert-chart';
+import { AlertHistoryPage, RulesPage } from './alert-pages';
+import { AlertStore } from './alerts';
 import { FleetStore } from './fleet';
 import { ErrorState, FleetView, Loading } from './fleet-view';
 import { useHashRoute, useNow } from './hooks';
@@ -161,7 +165,7 @@ function Dashboard({
   onUnauthorized: ((why: string) => void) | null;
 }) {
   const [forbidden, setForbidden] = useState(false);
-  const { api, live, fleet } = useMemo(() => {
+  const { api, live, fleet, alerts } = useMemo(() => {
     const api = new Api(
       config.apiUrl,
       session
@@ -174,15 +178,18 @@ function Dashboard({
     );
     const live = new LiveConnection(session ? () => withToken(config.wsUrl, session.idToken) : config.wsUrl);
     const fleet = new FleetStore(api, live);
-    (window as unknown as { __vigia?: unknown }).__vigia = { live, fleet };
-    return { api, live, fleet };
+    const alerts = new AlertStore(api, live);
+    (window as unknown as { __vigia?: unknown }).__vigia = { live, fleet, alerts };
+    return { api, live, fleet, alerts };
   }, [config, session]);
   const [connection, setConnection] = useState<ConnectionState>(live.state);
   useEffect(() => {
     const off = live.on('state', setConnection);
     live.start();
+    alerts.start();
     return () => {
       off();
+      alerts.stop();
       live.stop();
     };
   }, [live]);
@@ -202,10 +209,11 @@ function Dashboard({
   }, [sensorId]);
 
   const role: Role = session ? session.role : 'operator';
+  const alertPage = hash.startsWith('#/alerts/rules') ? 'rules' : hash.startsWith('#/alerts/history') ? 'history' : null;
   const commandBlock = role === 'operator' ? null : role === 'viewer' ? 'Operators only: you are signed in as a viewer.' : 'Operators only: your account has no role.';
 
   return (
-    <>
+    <AlertsContext.Provider value={alerts}>
       <Header connection={connection} retryAt={live.retryAt} account={session ? { session, onSignOut } : 'local'} />
       <main id="main" tabIndex={-1}>
         {forbidden ? (
@@ -213,13 +221,18 @@ function Dashboard({
             {NO_ROLE_MESSAGE[0].toUpperCase() + NO_ROLE_MESSAGE.slice(1)}.
           </p>
         ) : null}
-        {sensorId ? (
+        <AlertBar store={alerts} canChange={role === 'operator'} />
+        {alertPage === 'rules' ? (
+          <RulesPage api={api} canChange={role === 'operator'} />
+        ) : alertPage === 'history' ? (
+          <AlertHistoryPage api={api} />
+        ) : sensorId ? (
           <SensorView key={sensorId} sensorId={sensorId} api={api} live={live} connection={connection} commandBlock={commandBlock} />
         ) : (
           <FleetView store={fleet} connection={connection} />
         )}
       </main>
-    </>
+    </AlertsContext.Provider>
   );
 }
 

@@ -12,6 +12,8 @@ interface Props {
   /** Changes whenever `series` changed in place. */
   revision: number;
   height?: number;
+  /** More uPlot plugins (alert thresholds and spans); read when the chart is created. */
+  plugins?: uPlot.Plugin[];
 }
 
 function palette(dark: boolean) {
@@ -93,7 +95,7 @@ function tooltipPlugin(metric: string, unit: string, aggregated: boolean): uPlot
   };
 }
 
-export function MetricChart({ series, metric, unit = '', revision, height = 220 }: Props) {
+export function MetricChart({ series, metric, unit = '', revision, height = 220, plugins = [] }: Props) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const frame = useRef<number | null>(null);
@@ -128,7 +130,7 @@ export function MetricChart({ series, metric, unit = '', revision, height = 220 
           ]
         : [{}, { label: metric, stroke: c.line, width: 1.5, points: { show: false } }],
       bands: aggregated ? [{ series: [2, 1], fill: c.band }] : undefined,
-      plugins: [tooltipPlugin(metric, unit, aggregated)],
+      plugins: [tooltipPlugin(metric, unit, aggregated), ...plugins],
     };
     const u = new uPlot(opts, columns(series, metric), el);
     plot.current = u;

@@ -1,3 +1,4 @@
+import { CardAlertBadge } from './alert-bar';
 import { memo } from 'preact/compat';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { filterAndSort, formatAgo, formatValue, type Reading, type SortKey } from './data';
@@ -89,6 +90,7 @@ const SensorCard = memo(function SensorCard({
         <div class="card-head">
           <h2>{sensor.sensorId}</h2>
           <StatusBadge online={sensor.online} />
+          <CardAlertBadge sensorId={sensor.sensorId} />
         </div>
         {values.length > 0 ? (
           <dl class="values">

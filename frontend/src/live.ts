@@ -19,6 +19,8 @@ export interface LiveEvents {
   state: ConnectionState;
   /** The socket is open again after a drop; the argument is when (epoch ms). */
   reconnected: number;
+  /** An alert fired, resolved or was acknowledged (contract §8); every connection gets it. */
+  alert: Record<string, unknown>;
 }
 
 type Listener<T> = (value: T) => void;
@@ -155,6 +157,9 @@ export class LiveConnection {
         break;
       case 'error':
         this.emit('error', frame as unknown as LiveEvents['error']);
+        break;
+      case 'alert':
+        if (frame.alert && typeof frame.alert === 'object') this.emit('alert', frame.alert as Record<string, unknown>);
         break;
     }
   }

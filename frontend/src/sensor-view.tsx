@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, type Api, type SensorInfo } from './api';
+import { useAlertOverlay } from './alert-chart';
 import { MetricChart } from './chart';
 import {
   BUCKET_MS,
@@ -73,6 +74,7 @@ export function SensorView({
   /** Why this user may not send commands (sign-in on, not an operator); null when they may. */
   commandBlock?: string | null;
 }) {
+  const alertOverlay = useAlertOverlay(api, sensorId);
   const [info, setInfo] = useState<SensorInfo | null>(null);
   const [range, setRange] = useState<RangeKey>('live');
   const [custom, setCustom] = useState(() => ({ from: toLocalInput(Date.now() - 3_600_000), to: toLocalInput(Date.now()) }));
@@ -351,7 +353,7 @@ export function SensorView({
                     {m}
                     {own(info?.units, m) ? <span class="muted"> ({own(info?.units, m)})</span> : null}
                   </figcaption>
-                  <MetricChart series={s.series} metric={m} unit={own(info?.units, m)} revision={revision} />
+                  <MetricChart series={s.series} metric={m} unit={own(info?.units, m)} revision={revision} plugins={[alertOverlay.plugin(m)]} />
                 </figure>
               ))
             : null}

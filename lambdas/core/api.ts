@@ -6,6 +6,8 @@ import type { Bucket, RawPoint, Resolution, SensorRecord } from './model.js';
 import type { ReadingStore, RollupStore, SensorRegistry } from './ports.js';
 import type { ReadingsQuery } from './query.js';
 import { ApiError, assertSensorId, nextCursor, parseReadingsQuery } from './query.js';
+import { InvalidRule } from './alerts.js';
+import { type AlertApiDeps, type AlertCaller, handleAlertRequest } from './alerts-api.js';
 
 export const OFFLINE_AFTER_MS = 10 * 60_000;
 
@@ -15,6 +17,10 @@ export interface ApiRequest {
   path: string;
   query: Record<string, string | undefined>;
   headers: Record<string, string | undefined>;
+  /** The request body (alert rules); absent for GET. */
+  body?: string;
+  /** Who asks: absent when sign-in is off (everyone may change). */
+  caller?: AlertCaller;
 }
 
 export interface ApiResponse {
@@ -28,6 +34,8 @@ export interface ApiDeps {
   rollups: RollupStore;
   sensors: SensorRegistry;
   now: () => number;
+  /** The alert routes of contract §8; absent, they answer 404. */
+  alerts?: AlertApiDeps;
 }
 
 export interface SensorView {
@@ -77,6 +85,12 @@ function decodeSegment(segment: string): string {
 export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
   try {
     const segments = req.path.split('/').filter((s) => s !== '');
+    if (deps.alerts && (segments[0] === 'alert-rules' || segments[0] === 'alerts')) {
+      const caller = req.caller ?? { mayChange: true, name: null };
+      const answer = await handleAlertRequest({ method: req.method, segments, query: req.query, body: req.body, caller }, deps.alerts);
+      if (answer?.status === 204) return { status: 204, headers: { 'cache-control': 'no-store' }, body: '' };
+      if (answer) return json(answer.status, answer.body);
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return errorResponse(405, 'METHOD_NOT_ALLOWED', 'only GET is supported');
     }
@@ -101,6 +115,7 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
     return query.format === 'csv' ? csvPage(query, record, body) : json(200, body);
   } catch (err) {
     if (err instanceof ApiError) return errorResponse(err.status, err.code, err.message);
+    if (err instanceof InvalidRule) return errorResponse(400, err.code, err.message);
     throw err;
   }
 }

@@ -24,8 +24,8 @@ export interface StoreDeps {
   log: Logger;
   metrics: Metrics;
   /**
-   * Called once per batch with its accepted unique readings once they are stored (retries included), before
-   * the registry moves on: alert evaluation hangs here. A throw fails the batch, which is retried.
+   * Called once per batch with its unique accepted readings once they are stored (retries included), before
+   * the registry records them: alert evaluation reads the registry's latest as "newest before this batch".
    */
   onStored?: (readings: Reading[]) => Promise<void>;
 }
@@ -82,8 +82,8 @@ export async function storeTelemetryBatch(events: unknown[], deps: StoreDeps): P
 
   // Every valid reading, not only the new ones: an invocation retried after its readings were stored but
   // before roll-ups or the registry were written must still complete them. Both updates are idempotent.
-  await refreshRollupsOf(unique, deps);
-  await deps.onStored?.(unique);
+  // Alert evaluation beside the roll-ups, both before the registry moves `latest`.
+  await Promise.all([refreshRollupsOf(unique, deps), deps.onStored?.(unique)]);
   await inParallel([...groupBySensor(unique)], SENSOR_CONCURRENCY, async ([sensorId, readings]) => {
     await deps.sensors.recordReadings(sensorId, readings);
   });

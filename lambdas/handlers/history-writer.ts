@@ -1,7 +1,9 @@
-/** Telemetry (an IoT rule event, or a Kinesis batch of them) → history, roll-ups, registry; rejects dead-lettered. */
+/** Telemetry (an IoT rule event, or a Kinesis batch of them) → history, roll-ups, registry, alerts; rejects dead-lettered. */
+import type { Reading } from '../core/model.js';
+import { evaluateAlerts } from '../core/evaluate-alerts.js';
 import { storeTelemetry } from '../core/store-telemetry.js';
 import { storeTelemetryStream } from '../core/store-telemetry-stream.js';
-import { logger, readingStore, rejectionSink, retention, rollupStore, sensorRegistry, withMetrics } from '../shared/clients.js';
+import { alertDeps, alertsEnabled, logger, readingStore, rejectionSink, retention, rollupStore, sensorRegistry, withMetrics } from '../shared/clients.js';
 import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
 export const handler = async (event: unknown) =>
@@ -14,6 +16,7 @@ export const handler = async (event: unknown) =>
       rawRetentionDays: retention().rawDays,
       log: logger,
       metrics,
+      onStored: alertsEnabled() ? (readings: Reading[]) => evaluateAlerts(readings, alertDeps(metrics)) : undefined,
     };
     const records = streamRecords(event);
     if (records) return batchItemFailures((await storeTelemetryStream(records, deps)).firstFailure);

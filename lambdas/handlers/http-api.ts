@@ -2,13 +2,59 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorResponse, handleApiRequest } from '../core/api.js';
 import { roleFromClaims } from '../core/auth.js';
-import { logger, readingStore, rollupStore, sensorRegistry, signInRequired } from '../shared/clients.js';
+import { randomUUID } from 'node:crypto';
+import type { AlertCaller } from '../core/alerts-api.js';
+import {
+  alertBroadcaster,
+  alertRuleStore,
+  alertRules,
+  alertStateStore,
+  alertsEnabled,
+  logger,
+  readingStore,
+  rollupStore,
+  sensorRegistry,
+  signInRequired,
+} from '../shared/clients.js';
+import type { Metrics } from '../core/ports.js';
 
 /** The JWT authorizer validated the token; a user in neither group may still not read (403). */
+function claimsOf(event: APIGatewayProxyEventV2): Record<string, unknown> | undefined {
+  return (event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } }).authorizer?.jwt?.claims;
+}
+
 function forbidden(event: APIGatewayProxyEventV2): boolean {
   if (!signInRequired() || event.rawPath === '/health') return false;
-  const claims = (event.requestContext as { authorizer?: { jwt?: { claims?: Record<string, unknown> } } }).authorizer?.jwt?.claims;
-  return roleFromClaims(claims) === null;
+  return roleFromClaims(claimsOf(event)) === null;
+}
+
+/** Operators change alert rules and acknowledge; with sign-in off, everyone may. */
+function alertCaller(event: APIGatewayProxyEventV2): AlertCaller {
+  if (!signInRequired()) return { mayChange: true, name: null };
+  const claims = claimsOf(event);
+  const name = [claims?.email, claims?.['cognito:username'], claims?.sub].find((v): v is string => typeof v === 'string' && v !== '');
+  return { mayChange: roleFromClaims(claims) === 'operator', name: name?.slice(0, 256) ?? null };
+}
+
+/** Frames are counted nowhere from this function: its requests are the HTTP API's metrics. */
+const uncounted: Metrics = { count: () => undefined, observe: () => undefined, flush: () => undefined };
+
+function alertApi() {
+  if (!alertsEnabled()) return undefined;
+  return {
+    rules: alertRuleStore(),
+    states: alertStateStore(),
+    frames: alertBroadcaster(uncounted),
+    rulesChanged: () => alertRules().invalidate(),
+    newId: randomUUID,
+    now: Date.now,
+    log: logger,
+  };
+}
+
+function bodyOf(event: APIGatewayProxyEventV2): string | undefined {
+  if (event.body === undefined) return undefined;
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
@@ -23,8 +69,10 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
         path: event.rawPath,
         query: event.queryStringParameters ?? {},
         headers: event.headers ?? {},
+        body: bodyOf(event),
+        caller: alertCaller(event),
       },
-      { readings: readingStore(), rollups: rollupStore(), sensors: sensorRegistry(), now: Date.now },
+      { readings: readingStore(), rollups: rollupStore(), sensors: sensorRegistry(), now: Date.now, alerts: alertApi() },
     );
     return { statusCode: res.status, headers: res.headers, body: res.body };
   } catch (err) {

@@ -6,10 +6,13 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient } from '@aws-sdk/client-iot-data-plane';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+import { SnsAlertNotifier, WebSocketAlertBroadcaster } from '../adapters/alert-notifications.js';
+import { CachedRuleSource, DynamoAlertRuleStore, DynamoAlertStateStore, DynamoSensorActivity } from '../adapters/dynamo-alerts.js';
 import { ApiGatewayLiveSender, IotDevicePublisher, SqsRejectionSink } from '../adapters/aws-services.js';
 import { DynamoConnectionRegistry } from '../adapters/dynamo-connections.js';
 import { DynamoReadingStore, DynamoRollupStore } from '../adapters/dynamo-history.js';
@@ -18,6 +21,8 @@ import { EmfMetrics } from '../adapters/emf-metrics.js';
 import { JwtTokenVerifier } from '../adapters/jwt-verifier.js';
 import { MemoryMetrics, localMetricsRegistry } from '../adapters/memory-metrics.js';
 import type { TokenVerifier } from '../core/auth.js';
+import type { AlertNotifier } from '../core/alert-ports.js';
+import type { AlertDeps } from '../core/evaluate-alerts.js';
 import type { Metrics } from '../core/ports.js';
 import { ENV, METRICS, METRICS_MODE_ENV, RETENTION_DEFAULTS, intEnv, requireEnv } from './names.js';
 
@@ -44,6 +49,7 @@ const SETTINGS = [
   'AWS_ENDPOINT_URL',
   'AWS_ENDPOINT_URL_DYNAMODB',
   'AWS_ENDPOINT_URL_SQS',
+  'AWS_ENDPOINT_URL_SNS',
   'AWS_REGION',
 ];
 
@@ -114,4 +120,43 @@ export async function withMetrics<T>(invocation: (metrics: Metrics) => Promise<T
   } finally {
     m.flush();
   }
+}
+
+/** True where the alerts table is wired: the history writer then evaluates alerts (contract §8). */
+export const alertsEnabled = (): boolean => Boolean(process.env[ENV.alertsTable]);
+export const alertRuleStore = /* @__PURE__ */ once(() => new DynamoAlertRuleStore(documentClient(), requireEnv(ENV.alertsTable)));
+export const alertStateStore = /* @__PURE__ */ once(() => new DynamoAlertStateStore(documentClient(), requireEnv(ENV.alertsTable)));
+/** One rules cache per process: the API's changes drop it at once here, other containers within the TTL. */
+export const alertRules = /* @__PURE__ */ once(
+  () => new CachedRuleSource(alertRuleStore(), intEnv(ENV.alertRulesTtlSeconds, 10) * 1000),
+);
+export const sensorActivity = /* @__PURE__ */ once(() => new DynamoSensorActivity(documentClient(), requireEnv(ENV.sensorsTable)));
+/** The alerts topic; without one (a function not wired to it) notices are only logged. */
+export const alertNotifier = /* @__PURE__ */ once(
+  (): AlertNotifier =>
+    process.env[ENV.alertTopicArn]
+      ? new SnsAlertNotifier(new SNSClient({}), requireEnv(ENV.alertTopicArn))
+      : { notify: async (n) => logger.info('alert notice (no topic)', { kind: n.kind, subject: n.subject }) },
+);
+
+export function alertBroadcaster(metrics: Metrics): WebSocketAlertBroadcaster {
+  return new WebSocketAlertBroadcaster(documentClient(), requireEnv(ENV.connectionsTable), {
+    connections: connectionRegistry(),
+    live: liveSender(),
+    log: logger,
+    metrics,
+    now: Date.now,
+  });
+}
+
+/** What alert evaluation needs, for one invocation's metrics. */
+export function alertDeps(metrics: Metrics): AlertDeps {
+  return {
+    rules: alertRules(),
+    states: alertStateStore(),
+    newest: sensorActivity(),
+    notifier: alertNotifier(),
+    frames: alertBroadcaster(metrics),
+    log: logger,
+  };
 }

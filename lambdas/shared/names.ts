@@ -22,6 +22,12 @@ export const ENV = {
   /** The `aud` of accepted ID tokens: the app client id. */
   authAudience: 'AUTH_AUDIENCE',
   authJwksUri: 'AUTH_JWKS_URI',
+  /** Alert rules, states and history (contract §8); unset, the history writer evaluates no alerts. */
+  alertsTable: 'ALERTS_TABLE',
+  /** The alerts SNS topic: fired and resolved alerts are published there. */
+  alertTopicArn: 'ALERT_TOPIC_ARN',
+  /** How long a function keeps the alert rules before reading them again. @default 10 */
+  alertRulesTtlSeconds: 'ALERT_RULES_TTL_SECONDS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

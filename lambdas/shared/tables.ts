@@ -53,3 +53,19 @@ export const CONNECTIONS_TABLE: TableDefinition = {
 
 /** Connections and subscriptions live about as long as an API Gateway WebSocket connection (2 h). */
 export const CONNECTION_TTL_SECONDS = 2 * 60 * 60 + 5 * 60;
+
+/**
+ * Alerts (contract §8), single-table:
+ * - pk `rules`, sk `{ruleId}`: the rules (at most 200: one Query reads them all);
+ * - pk `alerts`, sk `{sensorId}`: the sensor's alert states, one attribute `r:{ruleId}` per rule (a batch's
+ *   sensors are one BatchGetItem; a transition is one UpdateItem);
+ * - pk `events`, sk `{ts, 15 digits}#{alertId}#{kind}`: the history, newest first by a reverse Query.
+ */
+export const ALERTS_TABLE: TableDefinition = {
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  timeToLiveAttribute: 'expiresAt',
+};
+
+/** Alert history is kept this long. */
+export const ALERT_EVENT_TTL_DAYS = 90;

@@ -49,14 +49,16 @@ const allActions = (fn: Fn) => statementsOf(fn).flatMap(actionsOf);
 describe('Least privilege per function', () => {
   it('history writer: its history tables, the sensors registry, sqs:SendMessage on the dead-letter queue', () => {
     const fn = vigia.stack.telemetry.historyWriter;
+    // Alerts (contract §8) are evaluated here: the registry's newest readings (BatchGetItem), and alert
+    // frames to every connection (Query, closing gone ones with GetItem + BatchWriteItem, ManageConnections).
     expectDynamoGrants(fn, {
       readings: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
       rollups: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'],
-      sensors: ['dynamodb:UpdateItem'],
+      sensors: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
+      connections: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem'],
     });
     const queue = arnOf(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue));
     expect(actionsOn(statementsOf(fn), queue)).toContain('sqs:SendMessage');
-    expect(allActions(fn)).not.toContain('execute-api:ManageConnections');
     expect(allActions(fn)).not.toContain('iot:Publish');
   });
 
@@ -100,19 +102,24 @@ describe('Least privilege per function', () => {
     expect(allActions(fn)).toContain('execute-api:ManageConnections');
   });
 
-  it('http api: reads only (no writes of any kind)', () => {
+  it('http api: reads history only; writes only alert rules, states and events (contract §8)', () => {
     const fn = vigia.stack.api.handler;
     expectDynamoGrants(fn, {
       readings: ['dynamodb:Query'],
       rollups: ['dynamodb:Query'],
       sensors: ['dynamodb:GetItem', 'dynamodb:Scan'],
+      // An acknowledgement is pushed to every dashboard as an alert frame.
+      connections: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem'],
     });
-    const actions = allActions(fn);
-    for (const write of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
-      expect(actions).not.toContain(write);
+    const alerts = arnOf(vigia.logicalId(vigia.stack.alerts.table));
+    const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
+    const alertsWrites = actionsOn(statementsOf(fn), alerts).filter((a) => writes.includes(a));
+    expect(alertsWrites).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    const history = [vigia.stack.history.readingsTable, vigia.stack.history.rollupsTable, vigia.stack.history.sensorsTable];
+    for (const table of history) {
+      expect(actionsOn(statementsOf(fn), arnOf(vigia.logicalId(table))).filter((a) => writes.includes(a))).toEqual([]);
     }
-    expect(actions).not.toContain('execute-api:ManageConnections');
-    expect(actions).not.toContain('sqs:SendMessage');
+    expect(allActions(fn)).not.toContain('sqs:SendMessage');
   });
 
   it('pushing to connections is limited to the WebSocket stage', () => {

@@ -50,14 +50,27 @@ describe('Realtime (WebSocket API)', () => {
 });
 
 describe('Api (HTTP API)', () => {
-  it('answers the four GET routes of the contract with the http-api function', () => {
+  it('answers the routes of the contract (§5 GETs, §8 alerts) with the http-api function', () => {
     const apiId = vigia.logicalId(vigia.stack.api.httpApi);
     const fnId = vigia.logicalId(vigia.stack.api.handler);
     const routes = Object.values(vigia.template.findResources('AWS::ApiGatewayV2::Route', {
       Properties: { ApiId: ref(apiId) },
     }));
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(
-      ['GET /health', 'GET /sensors', 'GET /sensors/{sensorId}', 'GET /sensors/{sensorId}/readings'].sort(),
+      [
+        'GET /health',
+        'GET /sensors',
+        'GET /sensors/{sensorId}',
+        'GET /sensors/{sensorId}/readings',
+        'GET /alert-rules',
+        'POST /alert-rules',
+        'GET /alert-rules/{ruleId}',
+        'PUT /alert-rules/{ruleId}',
+        'DELETE /alert-rules/{ruleId}',
+        'GET /alerts',
+        'GET /alerts/history',
+        'POST /alerts/{alertId}/ack',
+      ].sort(),
     );
     for (const route of routes) {
       const integration = resources[route.Properties.Target['Fn::Join'][1][1].Ref].Properties;
@@ -65,13 +78,13 @@ describe('Api (HTTP API)', () => {
     }
   });
 
-  it("allows CORS only from the dashboard's CloudFront origin, for GET", () => {
+  it("allows CORS only from the dashboard's CloudFront origin, for GET and the alert routes' methods", () => {
     const distributionId = vigia.logicalId(vigia.stack.dashboard.distribution);
     vigia.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       ProtocolType: 'HTTP',
       CorsConfiguration: Match.objectLike({
         AllowOrigins: [{ 'Fn::Join': ['', ['https://', { 'Fn::GetAtt': [distributionId, 'DomainName'] }]] }],
-        AllowMethods: ['GET'],
+        AllowMethods: ['GET', 'POST', 'PUT', 'DELETE'],
       }),
     });
   });

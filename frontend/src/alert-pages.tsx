@@ -1,0 +1,347 @@
+/** The alert rules page (create, edit, delete with validation) and the alert history (contract §8). */
+import { useEffect, useState } from 'preact/hooks';
+import type { Api } from './api';
+import { type AlertEvent, type AlertRule, type Condition, type Severity, SEVERITIES, describeRule } from './alerts';
+
+const SENSOR_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const METRIC = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+interface Draft {
+  kind: 'threshold' | 'silence';
+  name: string;
+  sensorIds: string;
+  metric: string;
+  op: Condition['op'];
+  value: string;
+  low: string;
+  high: string;
+  hysteresis: string;
+  forSeconds: string;
+  silentMinutes: string;
+  severity: Severity;
+}
+
+const EMPTY: Draft = {
+  kind: 'threshold',
+  name: '',
+  sensorIds: '*',
+  metric: 'temperature',
+  op: '>',
+  value: '',
+  low: '',
+  high: '',
+  hysteresis: '0',
+  forSeconds: '0',
+  silentMinutes: '10',
+  severity: 'warning',
+};
+
+function draftOf(rule: AlertRule): Draft {
+  const c = rule.condition;
+  return {
+    ...EMPTY,
+    kind: rule.silentMinutes !== undefined ? 'silence' : 'threshold',
+    name: rule.name,
+    sensorIds: rule.sensorIds.join(', '),
+    metric: rule.metric ?? EMPTY.metric,
+    op: c?.op ?? '>',
+    value: c && c.op !== 'outside' ? String(c.value) : '',
+    low: c && c.op === 'outside' ? String(c.low) : '',
+    high: c && c.op === 'outside' ? String(c.high) : '',
+    hysteresis: String(rule.hysteresis ?? 0),
+    forSeconds: String(rule.forSeconds ?? 0),
+    silentMinutes: String(rule.silentMinutes ?? 10),
+    severity: rule.severity,
+  };
+}
+
+const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
+
+/** The rule the API gets, or the first problem as `[field, message]` (the server checks again). */
+export function ruleFromDraft(d: Draft): { rule: Omit<AlertRule, 'id'> } | { field: string; message: string } {
+  const name = d.name.trim();
+  if (!name || [...name].length > 100) return { field: 'name', message: 'A name of 1 to 100 characters' };
+  const ids = [...new Set(d.sensorIds.split(/[\s,]+/).filter((s) => s !== ''))];
+  if (ids.length === 0 || ids.length > 100) return { field: 'sensorIds', message: '1 to 100 sensor ids, or *' };
+  if (!(ids.length === 1 && ids[0] === '*') && !ids.every((id) => SENSOR_ID.test(id))) {
+    return { field: 'sensorIds', message: 'Sensor ids are letters, digits, _ and - (or * alone)' };
+  }
+  if (d.kind === 'silence') {
+    const minutes = num(d.silentMinutes);
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) return { field: 'silentMinutes', message: 'Whole minutes, 1 to 1440' };
+    return { rule: { name, sensorIds: ids, silentMinutes: minutes, severity: d.severity } };
+  }
+  if (!METRIC.test(d.metric) || ['ts', 'values', 'units'].includes(d.metric)) return { field: 'metric', message: 'A metric name' };
+  let condition: Condition;
+  if (d.op === 'outside') {
+    const low = num(d.low);
+    const high = num(d.high);
+    if (!Number.isFinite(low)) return { field: 'low', message: 'A number' };
+    if (!Number.isFinite(high)) return { field: 'high', message: 'A number' };
+    if (!(low < high)) return { field: 'low', message: 'Low must be below high' };
+    condition = { op: 'outside', low, high };
+  } else {
+    const value = num(d.value);
+    if (!Number.isFinite(value)) return { field: 'value', message: 'A number' };
+    condition = { op: d.op, value };
+  }
+  const hysteresis = num(d.hysteresis);
+  if (!Number.isFinite(hysteresis) || hysteresis < 0) return { field: 'hysteresis', message: 'A number ≥ 0' };
+  const forSeconds = num(d.forSeconds);
+  if (!Number.isInteger(forSeconds) || forSeconds < 0 || forSeconds > 86_400) return { field: 'forSeconds', message: 'Whole seconds, 0 to 86400' };
+  return { rule: { name, sensorIds: ids, metric: d.metric, condition, hysteresis, forSeconds, severity: d.severity } };
+}
+
+export function RulesPage({ api, canChange }: { api: Api; canChange: boolean }) {
+  const [rules, setRules] = useState<AlertRule[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [editing, setEditing] = useState<{ id: string | null; draft: Draft } | null>(null);
+  const load = () =>
+    api.request<{ rules: AlertRule[] }>('GET', '/alert-rules').then(
+      (r) => setRules(r.rules),
+      (err: Error) => setError(err.message),
+    );
+  useEffect(() => {
+    document.title = 'Alert rules · vigia';
+    void load();
+  }, [api]);
+  const remove = (rule: AlertRule) => {
+    if (!confirm(`Delete the rule “${rule.name}”?`)) return;
+    api.request('DELETE', `/alert-rules/${encodeURIComponent(rule.id)}`).then(load, (err: Error) => setError(err.message));
+  };
+  return (
+    <section class="alert-page" aria-labelledby="rules-title">
+      <div class="toolbar">
+        <h1 id="rules-title">Alert rules</h1>
+        {canChange ? (
+          <button type="button" onClick={() => setEditing({ id: null, draft: EMPTY })} disabled={editing !== null}>
+            New rule
+          </button>
+        ) : (
+          <p class="muted">Operators only may change rules: you are signed in as a viewer.</p>
+        )}
+      </div>
+      {error ? (
+        <p class="problem" role="alert">
+          {error}
+        </p>
+      ) : null}
+      {editing ? (
+        <RuleForm
+          api={api}
+          id={editing.id}
+          initial={editing.draft}
+          onDone={() => {
+            setEditing(null);
+            void load();
+          }}
+        />
+      ) : null}
+      {rules === null ? (
+        <p class="muted">Loading rules…</p>
+      ) : rules.length === 0 ? (
+        <p class="muted">No rules yet.</p>
+      ) : (
+        <table class="rules">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Sensors</th>
+              <th scope="col">Condition</th>
+              <th scope="col">Severity</th>
+              {canChange ? <th scope="col">Actions</th> : null}
+            </tr>
+          </thead>
+          <tbody>
+            {rules.map((r) => (
+              <tr key={r.id} data-rule-id={r.id}>
+                <td>{r.name}</td>
+                <td>{r.sensorIds[0] === '*' ? 'every sensor' : r.sensorIds.join(', ')}</td>
+                <td>{describeRule(r)}</td>
+                <td>
+                  <span class={`sev ${r.severity}`}>{r.severity}</span>
+                </td>
+                {canChange ? (
+                  <td class="actions">
+                    <button type="button" class="secondary" onClick={() => setEditing({ id: r.id, draft: draftOf(r) })}>
+                      Edit
+                    </button>
+                    <button type="button" class="secondary" onClick={() => remove(r)}>
+                      Delete
+                    </button>
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function RuleForm({ api, id, initial, onDone }: { api: Api; id: string | null; initial: Draft; onDone: () => void }) {
+  const [d, setD] = useState<Draft>(initial);
+  const [problem, setProblem] = useState<{ field: string; message: string } | null>(null);
+  const [saving, setSaving] = useState(false);
+  const set = (key: keyof Draft) => (e: Event) => setD({ ...d, [key]: (e.currentTarget as HTMLInputElement).value });
+  const submit = (e: Event) => {
+    e.preventDefault();
+    const result = ruleFromDraft(d);
+    if ('field' in result) return setProblem(result);
+    setSaving(true);
+    setProblem(null);
+    const request = id ? api.request('PUT', `/alert-rules/${encodeURIComponent(id)}`, result.rule) : api.request('POST', '/alert-rules', result.rule);
+    request.then(onDone, (err: Error) => {
+      setSaving(false);
+      setProblem({ field: err.message.split(':')[0], message: err.message });
+    });
+  };
+  const field = (key: string, label: string, input: preact.JSX.Element) => (
+    <label class={`field ${problem?.field === key ? 'invalid' : ''}`}>
+      {label}
+      {input}
+    </label>
+  );
+  const invalid = (key: string) => (problem?.field === key || problem?.field === `condition.${key}` ? true : undefined);
+  return (
+    <form class="rule-form" onSubmit={submit} aria-label={id ? 'Edit rule' : 'New rule'} noValidate>
+      <div class="controls">
+        {field('kind', 'Kind', (
+          <select value={d.kind} onChange={set('kind')} name="kind" disabled={id !== null}>
+            <option value="threshold">threshold</option>
+            <option value="silence">silence</option>
+          </select>
+        ))}
+        {field('name', 'Name', <input name="name" value={d.name} onInput={set('name')} maxLength={100} aria-invalid={invalid('name')} />)}
+        {field('sensorIds', 'Sensors (ids, or *)', <input name="sensorIds" value={d.sensorIds} onInput={set('sensorIds')} aria-invalid={invalid('sensorIds')} />)}
+        {field('severity', 'Severity', (
+          <select name="severity" value={d.severity} onChange={set('severity')}>
+            {SEVERITIES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        ))}
+      </div>
+      {d.kind === 'silence' ? (
+        <div class="controls">
+          {field('silentMinutes', 'Silent for (minutes)', (
+            <input name="silentMinutes" inputMode="numeric" value={d.silentMinutes} onInput={set('silentMinutes')} aria-invalid={invalid('silentMinutes')} />
+          ))}
+        </div>
+      ) : (
+        <div class="controls">
+          {field('metric', 'Metric', <input name="metric" value={d.metric} onInput={set('metric')} aria-invalid={invalid('metric')} />)}
+          {field('op', 'Condition', (
+            <select name="op" value={d.op} onChange={set('op')}>
+              {['>', '>=', '<', '<=', 'outside'].map((op) => (
+                <option key={op} value={op}>
+                  {op}
+                </option>
+              ))}
+            </select>
+          ))}
+          {d.op === 'outside' ? (
+            <>
+              {field('low', 'Low', <input name="low" inputMode="decimal" value={d.low} onInput={set('low')} aria-invalid={invalid('low')} />)}
+              {field('high', 'High', <input name="high" inputMode="decimal" value={d.high} onInput={set('high')} aria-invalid={invalid('high')} />)}
+            </>
+          ) : (
+            field('value', 'Threshold', <input name="value" inputMode="decimal" value={d.value} onInput={set('value')} aria-invalid={invalid('value')} />)
+          )}
+          {field('hysteresis', 'Hysteresis', <input name="hysteresis" inputMode="decimal" value={d.hysteresis} onInput={set('hysteresis')} aria-invalid={invalid('hysteresis')} />)}
+          {field('forSeconds', 'For (seconds)', <input name="forSeconds" inputMode="numeric" value={d.forSeconds} onInput={set('forSeconds')} aria-invalid={invalid('forSeconds')} />)}
+        </div>
+      )}
+      {problem ? (
+        <p class="problem" role="alert" data-field={problem.field}>
+          {problem.message}
+        </p>
+      ) : null}
+      <div class="controls">
+        <button type="submit" disabled={saving}>
+          {id ? 'Save rule' : 'Create rule'}
+        </button>
+        <button type="button" class="secondary" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function AlertHistoryPage({ api }: { api: Api }) {
+  const [events, setEvents] = useState<AlertEvent[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [range] = useState(() => ({ from: Date.now() - 7 * 86_400_000, to: Date.now() + 60_000 }));
+  const page = (after: string | null) => {
+    const params = new URLSearchParams({ from: String(range.from), to: String(range.to), limit: '100' });
+    if (after) params.set('cursor', after);
+    api.request<{ events: AlertEvent[]; nextCursor: string | null }>('GET', `/alerts/history?${params}`).then(
+      (r) => {
+        setEvents((prev) => [...(after ? (prev ?? []) : []), ...r.events]);
+        setCursor(r.nextCursor);
+      },
+      (err: Error) => setError(err.message),
+    );
+  };
+  useEffect(() => {
+    document.title = 'Alert history · vigia';
+    page(null);
+  }, [api]);
+  return (
+    <section class="alert-page" aria-labelledby="history-title">
+      <div class="toolbar">
+        <h1 id="history-title">Alert history</h1>
+        <p class="muted">The last 7 days, newest first</p>
+      </div>
+      {error ? (
+        <p class="problem" role="alert">
+          {error}
+        </p>
+      ) : null}
+      {events === null ? (
+        <p class="muted">Loading…</p>
+      ) : events.length === 0 ? (
+        <p class="muted">No alert events in the last 7 days.</p>
+      ) : (
+        <table class="alert-history">
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">Event</th>
+              <th scope="col">Sensor</th>
+              <th scope="col">Severity</th>
+              <th scope="col">Value</th>
+              <th scope="col">By</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((e) => (
+              <tr key={`${e.ts}${e.alertId}${e.kind}`} data-kind={e.kind}>
+                <td>{new Date(e.ts).toLocaleString()}</td>
+                <td>{e.kind}</td>
+                <td>
+                  <a href={`#/sensors/${encodeURIComponent(e.sensorId)}`}>{e.sensorId}</a>
+                </td>
+                <td>
+                  <span class={`sev ${e.severity}`}>{e.severity}</span>
+                </td>
+                <td>{e.value ?? ''}</td>
+                <td>{e.by ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {cursor ? (
+        <button type="button" class="secondary" onClick={() => page(cursor)}>
+          Older events
+        </button>
+      ) : null}
+    </section>
+  );
+}
