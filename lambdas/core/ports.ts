@@ -53,9 +53,14 @@ export interface RollupStore {
 export interface SensorRegistry {
   /** Records newly stored readings of one sensor: metrics, units, receive time, and the latest reading. */
   recordReadings(sensorId: string, readings: Reading[]): Promise<void>;
-  /** Applies a presence event unless a newer one (by ts, then versionNumber) was applied; true when applied. */
+  /**
+   * Applies a presence event when it supersedes the applied one (presenceSupersedes, contract §6), atomically;
+   * true when applied. A disconnect of a sensor without readings also starts its 24 h forgetting (contract §5).
+   */
   applyPresence(sensorId: string, state: PresenceState): Promise<boolean>;
+  /** The sensor, unless never seen or forgotten (past its forget time, even before the store deletes it). */
   get(sensorId: string): Promise<SensorRecord | undefined>;
+  /** Every sensor seen and not forgotten. */
   list(): Promise<SensorRecord[]>;
 }
 
