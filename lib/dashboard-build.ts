@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
+import type { AssetOptions } from 'aws-cdk-lib/aws-s3-assets';
 import { type ISource, Source } from 'aws-cdk-lib/aws-s3-deployment';
 
 export const FRONTEND_DIR = fileURLToPath(new URL('../frontend', import.meta.url));
@@ -50,13 +51,12 @@ export function buildDashboard(outputDir: string, frontendDir = FRONTEND_DIR): v
   }
 }
 
-/** The dashboard's files for a BucketDeployment, built at bundling time. */
-export function dashboardSource(options: { exclude?: string[]; frontendDir?: string } = {}): ISource {
-  const frontendDir = options.frontendDir ?? FRONTEND_DIR;
-  return Source.asset(frontendDir, {
+/** How the dashboard asset is made: hashed over its sources, built by vite at bundling time. */
+export function dashboardAssetOptions(frontendDir = FRONTEND_DIR, exclude: string[] = []): AssetOptions {
+  return {
     assetHashType: AssetHashType.CUSTOM,
     assetHash: frontendSourceHash(frontendDir),
-    exclude: [...NOT_SOURCES, ...(options.exclude ?? [])],
+    exclude: [...NOT_SOURCES, ...exclude],
     bundling: {
       // Only used when the local build declines, which it never does: it builds or fails the synth.
       image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22'),
@@ -67,5 +67,11 @@ export function dashboardSource(options: { exclude?: string[]; frontendDir?: str
         },
       },
     },
-  });
+  };
+}
+
+/** The dashboard's files for a BucketDeployment, built at bundling time. */
+export function dashboardSource(options: { exclude?: string[]; frontendDir?: string } = {}): ISource {
+  const frontendDir = options.frontendDir ?? FRONTEND_DIR;
+  return Source.asset(frontendDir, dashboardAssetOptions(frontendDir, options.exclude));
 }

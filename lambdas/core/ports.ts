@@ -92,9 +92,14 @@ export interface SensorRegistry {
   ): Promise<void>;
   /** The stream progress of these sensors (strongly consistent); a sensor never recorded is absent. */
   streamProgress(sensorIds: string[]): Promise<Map<string, StreamProgress>>;
-  /** Applies a presence event unless a newer one (by ts, then versionNumber) was applied; true when applied. */
+  /**
+   * Applies a presence event when it supersedes the applied one (presenceSupersedes, contract §6), atomically;
+   * true when applied. A disconnect of a sensor without readings also starts its 24 h forgetting (contract §5).
+   */
   applyPresence(sensorId: string, state: PresenceState): Promise<boolean>;
+  /** The sensor, unless never seen or forgotten (past its forget time, even before the store deletes it). */
   get(sensorId: string): Promise<SensorRecord | undefined>;
+  /** Every sensor seen and not forgotten. */
   list(): Promise<SensorRecord[]>;
   /**
    * One page of the registry, in the store's order: at most `limit` records after the sensor `after`, and the
