@@ -10,7 +10,7 @@ import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import type { HistoryTables } from './history.js';
 
 /** Contract §5: every route is a GET answered by the one HTTP API function; all but /health need sign-in. */
-const ROUTES = ['/health', '/sensors', '/sensors/{sensorId}', '/sensors/{sensorId}/readings'] as const;
+const ROUTES = ['/health', '/sensors', '/sensors/{sensorId}', '/sensors/{sensorId}/readings', '/readings'] as const;
 const OPEN_ROUTES: readonly string[] = ['/health'];
 
 export interface ApiProps {

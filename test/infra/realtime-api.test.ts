@@ -50,14 +50,14 @@ describe('Realtime (WebSocket API)', () => {
 });
 
 describe('Api (HTTP API)', () => {
-  it('answers the four GET routes of the contract with the http-api function', () => {
+  it('answers the GET routes of the contract (and the batched /readings) with the http-api function', () => {
     const apiId = vigia.logicalId(vigia.stack.api.httpApi);
     const fnId = vigia.logicalId(vigia.stack.api.handler);
     const routes = Object.values(vigia.template.findResources('AWS::ApiGatewayV2::Route', {
       Properties: { ApiId: ref(apiId) },
     }));
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(
-      ['GET /health', 'GET /sensors', 'GET /sensors/{sensorId}', 'GET /sensors/{sensorId}/readings'].sort(),
+      ['GET /health', 'GET /sensors', 'GET /sensors/{sensorId}', 'GET /sensors/{sensorId}/readings', 'GET /readings'].sort(),
     );
     for (const route of routes) {
       const integration = resources[route.Properties.Target['Fn::Join'][1][1].Ref].Properties;
