@@ -290,6 +290,8 @@ export function MetricChart({ series, metric, unit = '', revision, range, decima
       host.current.dataset.points = String(cols.data[0].length);
       host.current.dataset.from = String(u.scales.x.min! * 1000);
       host.current.dataset.to = String(u.scales.x.max! * 1000);
+      // Where the plot area is (CSS px within the chart), for the tests that look at its pixels.
+      host.current.dataset.plot = [u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height].map((v) => Math.round(v / devicePixelRatio)).join(',');
     });
   }, [series, revision, range.from, range.to]);
 
