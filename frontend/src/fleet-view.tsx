@@ -87,8 +87,11 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const win = useGridWindow(list, order.length);
   const first = win.firstRow * win.columns;
   const shownIds = order.slice(first, (win.lastRow + 1) * win.columns);
-  const shownKey = shownIds.join(',');
-  useEffect(() => store.show(shownIds), [shownKey, store]);
+  // An empty fleet listens to every sensor (`*`, one subscription, nothing to send yet), so the first one
+  // to speak shows at once; otherwise only the cards on screen.
+  const subscribeTo = store.load.kind === 'ready' && all.length === 0 ? ['*'] : shownIds;
+  const shownKey = subscribeTo.join(',');
+  useEffect(() => store.show(subscribeTo), [shownKey, store]);
   useEffect(() => () => store.show([]), [store]);
 
   if (store.load.kind === 'loading') return <Loading what="sensors" />;
