@@ -322,11 +322,14 @@ export interface SensorSummary {
   lastSeen: number | null;
 }
 
+/** One collator for every comparison: `localeCompare` with options builds one per call (1,000 sensors: ~10⁴ calls). */
+const nameOrder = new Intl.Collator(undefined, { numeric: true });
+
 /** The fleet's filter and sort: case-insensitive substring of the name; online first for status. */
 export function filterAndSort<T extends SensorSummary>(sensors: ReadonlyArray<T>, filter: string, sort: SortKey): T[] {
   const needle = filter.trim().toLowerCase();
   const list = needle ? sensors.filter((s) => s.sensorId.toLowerCase().includes(needle)) : [...sensors];
-  const byName = (a: T, b: T) => a.sensorId.localeCompare(b.sensorId, undefined, { numeric: true });
+  const byName = (a: T, b: T) => nameOrder.compare(a.sensorId, b.sensorId);
   if (sort === 'name') list.sort(byName);
   else if (sort === 'lastSeen') list.sort((a, b) => (b.lastSeen ?? 0) - (a.lastSeen ?? 0) || byName(a, b));
   else list.sort((a, b) => Number(b.online) - Number(a.online) || byName(a, b));

@@ -1,5 +1,5 @@
 import { memo } from 'preact/compat';
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { filterAndSort, formatAgo, gapThreshold, keepOrder, type Reading, type SortKey } from './data';
 import { SPARK_WINDOW_MS, precision, type FleetSensor, type FleetStore } from './fleet';
 import { useNow, usePrefersDark, useStore } from './hooks';
@@ -78,11 +78,12 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   useEffect(() => sessionStorage.setItem('vigia.filter', filter), [filter]);
   useEffect(() => sessionStorage.setItem('vigia.sort', sort), [sort]);
 
-  const all = [...store.sensors.values()];
-  const sorted = filterAndSort(all, filter, sort).map((s) => s.sensorId);
+  const all = useMemo(() => [...store.sensors.values()], [store.version, store.sensors]);
+  // Sorted again when the data, the filter or the sort changes; not when the window moves with a scroll.
+  const sorted = useMemo(() => filterAndSort(all, filter, sort).map((s) => s.sensorId), [all, filter, sort]);
   const key = `${sort}\u0000${filter.trim().toLowerCase()}`;
   if (held.current.key !== key) held.current = { key, order: sorted };
-  const { order, moved } = keepOrder(held.current.order, sorted);
+  const { order, moved } = useMemo(() => keepOrder(held.current.order, sorted), [sorted, held.current]);
   held.current.order = order;
   const win = useGridWindow(list, order.length);
   const first = win.firstRow * win.columns;
@@ -134,7 +135,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
             </select>
           </label>
           <div class="field resort">
-            <span aria-live="polite" data-moved={moved}>{moved > 0 ? `${moved} out of order` : 'In order'}</span>
+            <span data-moved={moved}>{moved > 0 ? `${moved} out of order` : 'In order'}</span>
             <button
               type="button"
               class="secondary"
