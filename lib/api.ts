@@ -11,7 +11,7 @@ import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import type { HistoryTables } from './history.js';
 
 /** Contract §5: every route is a GET answered by the one HTTP API function; all but /health need sign-in. */
-const ROUTES = ['/health', '/sensors', '/sensors/{sensorId}', '/sensors/{sensorId}/readings'] as const;
+const ROUTES = ['/health', '/sensors', '/sensors/{sensorId}', '/sensors/{sensorId}/readings', '/readings'] as const;
 const OPEN_ROUTES: readonly string[] = ['/health'];
 /** Contract §8: alert rules, current alerts, their history and acknowledgement; the function checks the role. */
 const ALERT_ROUTES: ReadonlyArray<{ path: string; methods: HttpMethod[] }> = [

@@ -5,10 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { AuthDecision } from '../lambdas/core/auth.js';
 import { dashboardContentSecurityPolicy } from '../lambdas/shared/csp.js';
@@ -78,6 +80,80 @@ function readApiBody(req: IncomingMessage): Promise<string | undefined> {
   });
 }
 
+/** Types worth compressing (images and fonts here are already compressed). */
+const COMPRESSIBLE = new Set(['.html', '.js', '.mjs', '.css', '.json', '.svg', '.txt', '.map']);
+/** Under this size, compression saves less than its headers cost. */
+const COMPRESS_MIN_BYTES = 1024;
+/** Files larger than this are streamed as they are (the dashboard's largest is ~120 KB). */
+const COMPRESS_MAX_BYTES = 8 * 1024 * 1024;
+/** The compressed answers kept in memory, at most (files × encodings), oldest dropped first. */
+const COMPRESSED_CACHE_BYTES = 16 * 1024 * 1024;
+
+export type ContentEncoding = 'br' | 'gzip';
+
+/**
+ * The encoding to answer with, from an Accept-Encoding header: brotli before gzip when both are acceptable,
+ * `q=0` refusing one, `*` standing for any not named. Null: send the file as it is.
+ */
+export function pickEncoding(header: string | undefined): ContentEncoding | null {
+  if (!header) return null;
+  const q = new Map<string, number>();
+  for (const part of header.toLowerCase().split(',')) {
+    const [name, ...params] = part.trim().split(';');
+    if (!name) continue;
+    let weight = 1;
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([0-9.]+)\s*$/.exec(p);
+      if (m) weight = Number(m[1]);
+    }
+    q.set(name.trim(), Number.isFinite(weight) ? weight : 0);
+  }
+  const weightOf = (name: string) => q.get(name) ?? q.get('*') ?? 0;
+  const br = weightOf('br');
+  const gz = Math.max(weightOf('gzip'), q.get('x-gzip') ?? 0);
+  if (br > 0 && br >= gz) return 'br';
+  if (gz > 0) return 'gzip';
+  return null;
+}
+
+const brotli = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
+
+/** Compressed copies of the dashboard's files, keyed by path, mtime and encoding; bounded in bytes. */
+class CompressedFiles {
+  private readonly entries = new Map<string, Promise<Buffer>>();
+  private readonly sizes = new Map<string, number>();
+  private bytes = 0;
+
+  get(file: string, mtimeMs: number, encoding: ContentEncoding): Promise<Buffer> {
+    const key = `${encoding}:${mtimeMs}:${file}`;
+    const held = this.entries.get(key);
+    if (held) return held;
+    const made = readFile(file).then((raw) =>
+      encoding === 'br'
+        ? brotli(raw, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 11, [zlibConstants.BROTLI_PARAM_SIZE_HINT]: raw.length } })
+        : gzipAsync(raw, { level: 9 }),
+    );
+    this.entries.set(key, made);
+    made.then(
+      (buf) => {
+        if (!this.entries.has(key)) return;
+        this.sizes.set(key, buf.length);
+        this.bytes += buf.length;
+        // Oldest first (a Map iterates in insertion order); a rebuilt file's old copies go this way too.
+        for (const [old, size] of this.sizes) {
+          if (this.bytes <= COMPRESSED_CACHE_BYTES) break;
+          this.entries.delete(old);
+          this.sizes.delete(old);
+          this.bytes -= size;
+        }
+      },
+      () => this.entries.delete(key),
+    );
+    return made;
+  }
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
@@ -121,7 +197,14 @@ export function toHttpApiEvent(req: IncomingMessage, url: URL, apiPath: string):
   };
 }
 
-async function serveStatic(staticDir: string, pathname: string, res: ServerResponse, method: string): Promise<void> {
+async function serveStatic(
+  staticDir: string,
+  pathname: string,
+  res: ServerResponse,
+  method: string,
+  acceptEncoding: string | undefined,
+  compressed: CompressedFiles,
+): Promise<void> {
   let relative: string;
   try {
     relative = decodeURIComponent(pathname);
@@ -144,13 +227,25 @@ async function serveStatic(staticDir: string, pathname: string, res: ServerRespo
     if (!info) return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'the dashboard is not built' } });
   }
   const immutable = relative.startsWith('/assets/');
-  res.writeHead(200, {
-    'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
-    'content-length': info.size,
+  const ext = path.extname(file);
+  const headers: Record<string, string | number> = {
+    'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
     'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
     'x-content-type-options': 'nosniff',
     'content-security-policy': DASHBOARD_CSP,
-  });
+  };
+  const compressible = COMPRESSIBLE.has(ext) && info.size >= COMPRESS_MIN_BYTES && info.size <= COMPRESS_MAX_BYTES;
+  if (compressible) {
+    // Caches between here and the browser must keep one copy per encoding.
+    headers.vary = 'Accept-Encoding';
+    const encoding = pickEncoding(acceptEncoding);
+    if (encoding) {
+      const body = await compressed.get(file, info.mtimeMs, encoding);
+      res.writeHead(200, { ...headers, 'content-encoding': encoding, 'content-length': body.length });
+      return void res.end(method === 'HEAD' ? undefined : body);
+    }
+  }
+  res.writeHead(200, { ...headers, 'content-length': info.size });
   if (method === 'HEAD') return void res.end();
   createReadStream(file).pipe(res);
 }
@@ -158,6 +253,7 @@ async function serveStatic(staticDir: string, pathname: string, res: ServerRespo
 export function createHttpServer(options: HttpServerOptions): http.Server {
   const { gateway, log } = options;
   const hosts = createHostPolicy(options.host, () => (server.address() as AddressInfo | null)?.port ?? 0, options.allowedOrigins);
+  const compressed = new CompressedFiles();
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
@@ -213,7 +309,7 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return sendJson(res, 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'only GET is supported' } });
     }
-    return serveStatic(options.staticDir, url.pathname, res, req.method);
+    return serveStatic(options.staticDir, url.pathname, res, req.method, req.headers['accept-encoding'], compressed);
   }
 
   const server: http.Server = http.createServer((req, res) => {

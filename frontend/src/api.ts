@@ -45,6 +45,9 @@ export interface ReadingsQuery {
   limit?: number;
 }
 
+export const BATCH_MAX_SENSORS = 100;
+export const BATCH_MAX_POINTS = 1000;
+
 interface ReadingsPage {
   resolution: Resolution;
   points: Reading[] | Bucket[];
@@ -103,8 +106,38 @@ export class Api {
     return json as T;
   }
 
-  async sensors(signal?: AbortSignal): Promise<SensorInfo[]> {
-    return (await this.get<{ sensors: SensorInfo[] }>('/sensors', signal)).sensors;
+  /** The whole fleet: follows `nextCursor` page after page (a server that does not page answers in one). */
+  async sensors(signal?: AbortSignal, maxPages = 1000): Promise<SensorInfo[]> {
+    const all: SensorInfo[] = [];
+    let cursor: string | null = null;
+    const seen = new Set<string>();
+    for (let pages = 0; pages < maxPages; pages++) {
+      const path: string = cursor === null ? '/sensors' : `/sensors?cursor=${encodeURIComponent(cursor)}`;
+      const page: { sensors: SensorInfo[]; nextCursor?: string | null } = await this.get(path, signal);
+      for (const s of page.sensors) all.push(s);
+      cursor = page.nextCursor ?? null;
+      // A cursor seen before would loop for ever.
+      if (cursor === null || seen.has(cursor)) break;
+      seen.add(cursor);
+    }
+    return all;
+  }
+
+  /**
+   * Recent points of many sensors in one request (`GET /readings?sensorIds=…`, at most `BATCH_MAX_SENSORS`
+   * ids, `BATCH_MAX_POINTS` points each): the fleet's sparklines.
+   */
+  async readingsOfMany(sensorIds: string[], query: ReadingsQuery, signal?: AbortSignal): Promise<Array<{ sensorId: string } & Series>> {
+    const params = new URLSearchParams({
+      sensorIds: sensorIds.join(','),
+      from: String(query.from),
+      to: String(query.to),
+      resolution: query.resolution ?? 'auto',
+      limit: String(query.limit ?? 100),
+    });
+    if (query.metrics?.length) params.set('metrics', query.metrics.join(','));
+    const answer = await this.get<{ series: Array<{ sensorId: string } & ReadingsPage> }>(`/readings?${params}`, signal);
+    return answer.series as Array<{ sensorId: string } & Series>;
   }
 
   sensor(sensorId: string, signal?: AbortSignal): Promise<SensorInfo> {

@@ -1,8 +1,8 @@
 import { CardAlertBadge } from './alert-bar';
 import { memo } from 'preact/compat';
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { filterAndSort, formatAgo, formatValue, type Reading, type SortKey } from './data';
-import { SPARK_WINDOW_MS, type FleetSensor, type FleetStore } from './fleet';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { filterAndSort, formatAgo, gapThreshold, keepOrder, type Reading, type SortKey } from './data';
+import { SPARK_WINDOW_MS, precision, type FleetSensor, type FleetStore } from './fleet';
 import { useNow, usePrefersDark, useStore } from './hooks';
 import type { ConnectionState } from './live';
 import { own } from './own';
@@ -10,21 +10,92 @@ import { own } from './own';
 /** A sensor silent this long is shown with stale values even before the 10-minute offline rule. */
 export const STALE_AFTER_MS = 60_000;
 
+/** Every card has this size (CSS agrees: `.card`), so the grid can be windowed and never shifts. */
+export const CARD_HEIGHT = 216;
+export const CARD_GAP = 14;
+export const CARD_MIN_WIDTH = 250;
+/** Rows rendered above and below the screen, so a scroll shows cards, not blanks. */
+const OVERSCAN_ROWS = 2;
+/** Values a card shows (the first by name); the sensor view shows all. */
+const CARD_METRICS = 4;
+
+interface Window {
+  columns: number;
+  firstRow: number;
+  lastRow: number;
+}
+
+/** Which rows of the grid are on screen (plus overscan), from the list's place in the viewport. */
+export function visibleRows(listTop: number, listWidth: number, viewportHeight: number, count: number): Window {
+  const columns = Math.max(1, Math.floor((listWidth + CARD_GAP) / (CARD_MIN_WIDTH + CARD_GAP)));
+  const rows = Math.ceil(count / columns);
+  const rowHeight = CARD_HEIGHT + CARD_GAP;
+  const firstRow = Math.max(0, Math.floor(-listTop / rowHeight) - OVERSCAN_ROWS);
+  const lastRow = Math.min(rows - 1, Math.ceil((viewportHeight - listTop) / rowHeight) + OVERSCAN_ROWS);
+  return { columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
+}
+
+function useGridWindow(list: { current: HTMLElement | null }, count: number): Window {
+  const [win, setWin] = useState<Window>({ columns: 1, firstRow: 0, lastRow: 5 });
+  useLayoutEffect(() => {
+    let frame: number | null = null;
+    const measure = () => {
+      frame = null;
+      const el = list.current;
+      if (!el) return;
+      const rect = el.getBoundingClientRect();
+      const next = visibleRows(rect.top, el.clientWidth, innerHeight, count);
+      setWin((old) => (old.columns === next.columns && old.firstRow === next.firstRow && old.lastRow === next.lastRow ? old : next));
+    };
+    const schedule = () => {
+      if (frame === null) frame = requestAnimationFrame(measure);
+    };
+    measure();
+    addEventListener('scroll', schedule, { passive: true });
+    addEventListener('resize', schedule);
+    return () => {
+      removeEventListener('scroll', schedule);
+      removeEventListener('resize', schedule);
+      if (frame !== null) cancelAnimationFrame(frame);
+    };
+  }, [count, list.current]);
+  return win;
+}
+
 export function FleetView({ store, connection }: { store: FleetStore; connection: ConnectionState }) {
   useStore(store.subscribe.bind(store) as never);
   const [filter, setFilter] = useState(() => sessionStorage.getItem('vigia.filter') ?? '');
   const [sort, setSort] = useState<SortKey>(() => (sessionStorage.getItem('vigia.sort') as SortKey) || 'name');
+  // The order on screen holds still (cards never move under the pointer) until a re-sort is asked for.
+  const held = useRef<{ key: string; order: string[] }>({ key: '', order: [] });
+  const list = useRef<HTMLUListElement>(null);
   const now = useNow(1000);
 
   useEffect(() => {
-    store.watch();
     void store.refresh();
-    // Live frames carry readings and presence; the list itself (a quiet sensor's catch-up) is re-read now and then.
+    // Live frames carry readings and presence of the cards on screen; the list itself is re-read now and then.
     const every = setInterval(() => void store.refresh(), 30_000);
     return () => clearInterval(every);
   }, [store]);
   useEffect(() => sessionStorage.setItem('vigia.filter', filter), [filter]);
   useEffect(() => sessionStorage.setItem('vigia.sort', sort), [sort]);
+
+  const all = useMemo(() => [...store.sensors.values()], [store.version, store.sensors]);
+  // Sorted again when the data, the filter or the sort changes; not when the window moves with a scroll.
+  const sorted = useMemo(() => filterAndSort(all, filter, sort).map((s) => s.sensorId), [all, filter, sort]);
+  const key = `${sort}\u0000${filter.trim().toLowerCase()}`;
+  if (held.current.key !== key) held.current = { key, order: sorted };
+  const { order, moved } = useMemo(() => keepOrder(held.current.order, sorted), [sorted, held.current]);
+  held.current.order = order;
+  const win = useGridWindow(list, order.length);
+  const first = win.firstRow * win.columns;
+  const shownIds = order.slice(first, (win.lastRow + 1) * win.columns);
+  // An empty fleet listens to every sensor (`*`, one subscription, nothing to send yet), so the first one
+  // to speak shows at once; otherwise only the cards on screen.
+  const subscribeTo = store.load.kind === 'ready' && all.length === 0 ? ['*'] : shownIds;
+  const shownKey = subscribeTo.join(',');
+  useEffect(() => store.show(subscribeTo), [shownKey, store]);
+  useEffect(() => () => store.show([]), [store]);
 
   if (store.load.kind === 'loading') return <Loading what="sensors" />;
   if (store.load.kind === 'error') {
@@ -32,16 +103,25 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
       <ErrorState title="The sensor list could not be loaded" message={store.load.message} retry={() => void store.refresh()} />
     );
   }
-  const all = [...store.sensors.values()];
   if (all.length === 0) return <EmptyFleet />;
-  const shown = filterAndSort(all, filter, sort);
-  const online = all.filter((s) => s.online).length;
+  let online = 0;
+  let matchingOnline = 0;
+  for (const s of all) if (s.online) online++;
+  for (const id of order) if (store.sensors.get(id)?.online) matchingOnline++;
+  const filtered = filter.trim() !== '';
+  const rows = Math.ceil(order.length / win.columns);
+  const rowHeight = CARD_HEIGHT + CARD_GAP;
 
   return (
     <section aria-labelledby="fleet-title">
       <div class="toolbar">
         <h1 id="fleet-title">
-          Fleet <span class="muted">{online} of {all.length} online</span>
+          Fleet{' '}
+          <span class="muted" data-count={order.length} aria-live="polite">
+            {filtered
+              ? `${order.length} of ${all.length} sensors match, ${matchingOnline} online`
+              : `${online} of ${all.length} online`}
+          </span>
         </h1>
         <div class="controls">
           <label class="field">
@@ -56,15 +136,51 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
               <option value="status">Status</option>
             </select>
           </label>
+          <div class="field resort">
+            <span data-moved={moved}>{moved > 0 ? `${moved} out of order` : 'In order'}</span>
+            <button
+              type="button"
+              class="secondary"
+              disabled={moved === 0}
+              onClick={() => {
+                held.current = { key, order: sorted };
+                store.notify();
+              }}
+            >
+              Re-sort
+            </button>
+          </div>
         </div>
       </div>
-      {shown.length === 0 ? (
+      {order.length === 0 ? (
         <p class="empty-inline">No sensor name contains “{filter}”.</p>
       ) : (
-        <ul class="cards" aria-label="Sensors">
-          {shown.map((s) => (
-            <SensorCard key={s.sensorId} sensor={s} revision={s.revision} now={now} connectionLive={connection === 'live'} />
-          ))}
+        <ul
+          class="cards"
+          ref={list}
+          aria-label="Sensors"
+          data-total={order.length}
+          style={{
+            gridTemplateColumns: `repeat(${win.columns}, minmax(0, 1fr))`,
+            paddingTop: `${win.firstRow * rowHeight}px`,
+            height: `${rows * rowHeight - CARD_GAP}px`,
+          }}
+        >
+          {shownIds.map((id, i) => {
+            const s = store.sensors.get(id)!;
+            return (
+              <SensorCard
+                key={id}
+                sensor={s}
+                revision={s.revision}
+                now={now}
+                connectionLive={connection === 'live'}
+                position={first + i + 1}
+                total={order.length}
+                precisionVersion={precision.version}
+              />
+            );
+          })}
         </ul>
       )}
     </section>
@@ -75,18 +191,24 @@ const SensorCard = memo(function SensorCard({
   sensor,
   now,
   connectionLive,
+  position,
+  total,
 }: {
   sensor: FleetSensor;
   revision: number;
   now: number;
   connectionLive: boolean;
+  position: number;
+  total: number;
+  precisionVersion: number;
 }) {
   const silentFor = sensor.lastSeen === null ? Infinity : now - sensor.lastSeen;
   const stale = !connectionLive || !sensor.online || silentFor > STALE_AFTER_MS;
   const values = sensor.latest ? Object.entries(sensor.latest.values).sort(([a], [b]) => a.localeCompare(b)) : [];
+  const more = values.length - CARD_METRICS;
   return (
-    <li class={`card${stale ? ' stale' : ''}`} data-sensor={sensor.sensorId}>
-      <a class="card-link" href={`#/sensors/${encodeURIComponent(sensor.sensorId)}`} aria-label={`Open ${sensor.sensorId}`}>
+    <li class={`card${stale ? ' stale' : ''}`} data-sensor={sensor.sensorId} aria-setsize={total} aria-posinset={position}>
+      <a class="card-link" href={`#/sensors/${encodeURIComponent(sensor.sensorId)}`}>
         <div class="card-head">
           <h2>{sensor.sensorId}</h2>
           <StatusBadge online={sensor.online} />
@@ -94,22 +216,23 @@ const SensorCard = memo(function SensorCard({
         </div>
         {values.length > 0 ? (
           <dl class="values">
-            {values.map(([metric, v]) => (
+            {values.slice(0, CARD_METRICS).map(([metric, v]) => (
               <div key={metric}>
                 <dt>{metric}</dt>
                 <dd data-metric={metric}>
-                  {formatValue(v)}
+                  {precision.format(metric, v)}
                   {own(sensor.units, metric) ? <span class="unit"> {own(sensor.units, metric)}</span> : null}
                 </dd>
               </div>
             ))}
           </dl>
         ) : (
-          <p class="muted">No reading yet</p>
+          <p class="values muted">No reading yet</p>
         )}
         <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} />
         <p class="seen">
           {sensor.lastSeen === null ? 'never seen' : <>last seen <time dateTime={new Date(sensor.lastSeen).toISOString()}>{formatAgo(Math.max(0, silentFor))}</time></>}
+          {more > 0 ? <span class="more"> · {more} more</span> : null}
           {stale && values.length > 0 ? <span class="stale-tag">stale</span> : null}
         </p>
       </a>
@@ -141,9 +264,9 @@ function Sparkline({ points, metric, now }: { points: Reading[]; metric: string 
     ctx.clearRect(0, 0, width, height);
     if (!metric || points.length < 2) return;
     const end = Date.now();
-    // The line spans the window, or what there is of it so far.
-    const start = Math.max(end - SPARK_WINDOW_MS, points[0].ts);
-    const span = Math.max(1, end - start);
+    // The line spans the whole window: a sensor that has been up a minute fills only the right fifth.
+    const start = end - SPARK_WINDOW_MS;
+    const gap = gapThreshold(points);
     let lo = Infinity;
     let hi = -Infinity;
     for (const p of points) {
@@ -159,18 +282,19 @@ function Sparkline({ points, metric, now }: { points: Reading[]; metric: string 
     ctx.beginPath();
     ctx.lineWidth = 1.5;
     ctx.strokeStyle = dark ? '#4cc2ff' : '#0a6fc2';
-    let first = true;
+    let prevTs: number | null = null;
     // More points than pixels draw nothing more: at most two per pixel column.
     const stride = Math.max(1, Math.floor(points.length / (width * 2)));
     for (let i = 0; i < points.length; i += stride) {
       const p = points[i];
       const v = own(p.values, metric);
       if (v === undefined || p.ts < start) continue;
-      const x = ((p.ts - start) / span) * width;
+      const x = ((p.ts - start) / SPARK_WINDOW_MS) * width;
       const y = height - ((v - lo) / (hi - lo)) * height;
-      if (first) ctx.moveTo(x, y);
+      // A gap breaks the line, as on the sensor's chart.
+      if (prevTs === null || p.ts - prevTs > gap * stride) ctx.moveTo(x, y);
       else ctx.lineTo(x, y);
-      first = false;
+      prevTs = p.ts;
     }
     ctx.stroke();
   }, [points.length > 0 && points[0], dark, metric, now, points.length < 3 ? points.length : 0]);

@@ -3,17 +3,27 @@
  * at once to plain objects; views are told at most every `NOTIFY_MS`, so 200 readings a second cost a few
  * renders, not 200.
  */
-import type { Api, SensorInfo } from './api';
-import { backfillSpan, mergeReadings, trimBefore, type Reading } from './data';
+import { BATCH_MAX_SENSORS, type Api, type SensorInfo } from './api';
+import { MetricPrecision, mergeReadings, trimBefore, type Reading } from './data';
 import type { LiveConnection, LiveReading } from './live';
 
 export const SPARK_WINDOW_MS = 5 * 60_000;
+/** Points per sparkline asked for: more than its pixels; beyond it `auto` answers minute buckets. */
+const SPARK_POINTS = 400;
+const SPARK_SETTLE_MS = 150;
+/** Contract §6: at most 100 subscriptions per connection. */
+export const MAX_SUBSCRIPTIONS = 100;
 const NOTIFY_MS = 250;
+
+/** Decimal places per metric, shared by every view so a metric reads the same everywhere. */
+export const precision = new MetricPrecision();
 
 export interface FleetSensor extends SensorInfo {
   /** The metric the sparkline draws. */
   sparkMetric: string | null;
   spark: Reading[];
+  /** When the sparkline's history was asked for while on screen; null when it must be read (again). */
+  sparkLoadedAt: number | null;
   /** Bumped on every change, so a card can skip work when it has none. */
   revision: number;
 }
@@ -32,6 +42,10 @@ export class FleetStore {
   private listeners = new Set<() => void>();
   private notifyTimer: ReturnType<typeof setTimeout> | undefined;
   private fetchingUnknown = false;
+  private visible = new Set<string>();
+  private sparkTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Batched sparkline requests made (tests and the benchmark read it). */
+  sparkRequests = 0;
   private fetchAgain = false;
 
   constructor(
@@ -47,12 +61,18 @@ export class FleetStore {
       sensor.revision++;
       this.changed();
     });
-    live.on('reconnected', (at) => void this.backfill(at));
+    live.on('reconnected', () => void this.backfill());
   }
 
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Tells the views now (a change of the view's own, such as a re-sort asked for). */
+  notify(): void {
+    this.version++;
+    for (const l of this.listeners) l();
   }
 
   private changed(): void {
@@ -64,7 +84,7 @@ export class FleetStore {
     }, NOTIFY_MS);
   }
 
-  /** Loads the list and each sensor's recent sparkline history. */
+  /** Loads the list (every page); sparklines load for the cards on screen only (`show`). */
   async refresh(): Promise<void> {
     try {
       const list = await this.api.sensors();
@@ -73,49 +93,102 @@ export class FleetStore {
         const old = this.sensors.get(info.sensorId);
         // A live frame may be newer than the list, which was read a moment ago.
         const latest = old?.latest && (!info.latest || old.latest.ts > info.latest.ts) ? old.latest : info.latest;
+        for (const [m, v] of Object.entries(latest?.values ?? {})) precision.see(m, v);
         next.set(info.sensorId, {
           ...info,
           latest,
           lastSeen: Math.max(info.lastSeen ?? 0, old?.lastSeen ?? 0) || null,
           sparkMetric: pickSparkMetric(info.metrics),
           spark: old?.spark ?? [],
+          sparkLoadedAt: old?.sparkLoadedAt ?? null,
           revision: (old?.revision ?? 0) + 1,
         });
       }
       this.sensors = next;
       this.load = { kind: 'ready' };
       this.changed();
-      await Promise.all([...next.values()].map((s) => this.loadSpark(s, Date.now())));
+      this.loadSparksSoon();
     } catch (err) {
       if (this.load.kind !== 'ready') this.load = { kind: 'error', message: (err as Error).message };
       this.changed();
     }
   }
 
-  private async loadSpark(sensor: FleetSensor, now: number): Promise<void> {
-    if (!sensor.sparkMetric) return;
-    const held = sensor.spark.length ? sensor.spark[sensor.spark.length - 1].ts : null;
-    const span = backfillSpan(held, now, SPARK_WINDOW_MS);
-    if (!span) return;
-    try {
-      const series = await this.api.readings(sensor.sensorId, { ...span, metrics: [sensor.sparkMetric], resolution: 'auto', limit: 1000 }, undefined, 1);
-      const points: Reading[] =
-        series.resolution === 'raw'
-          ? series.points
-          : series.points.map((b) => ({ ts: b.ts, values: Object.fromEntries(Object.entries(b.values).map(([m, a]) => [m, a.avg])) }));
-      sensor.spark = trimBefore(mergeReadings(sensor.spark, points), Date.now() - SPARK_WINDOW_MS);
-      sensor.revision++;
-      this.changed();
-    } catch {
-      // A sparkline without history still fills from live frames.
+  /**
+   * The cards on screen: only these are subscribed to (at most `MAX_SUBSCRIPTIONS`, contract §6) and only
+   * their sparklines are loaded, in one batched request per metric.
+   */
+  show(sensorIds: string[]): void {
+    const ids = sensorIds.slice(0, MAX_SUBSCRIPTIONS);
+    const next = new Set(ids);
+    // A card that leaves the screen stops getting live readings: its sparkline must be read again on return.
+    for (const id of this.visible) if (!next.has(id)) {
+      const s = this.sensors.get(id);
+      if (s) s.sparkLoadedAt = null;
+    }
+    this.visible = next;
+    this.live.setSubscriptions(ids);
+    this.loadSparksSoon();
+  }
+
+  /** Whether live readings reach this sensor now (tests and the benchmark read it). */
+  isShown(sensorId: string): boolean {
+    return this.visible.has(sensorId);
+  }
+
+  private loadSparksSoon(): void {
+    clearTimeout(this.sparkTimer);
+    // Scrolling moves the window many times a second: load where it comes to rest.
+    this.sparkTimer = setTimeout(() => void this.loadSparks(), SPARK_SETTLE_MS);
+  }
+
+  private async loadSparks(): Promise<void> {
+    const now = Date.now();
+    const byMetric = new Map<string, FleetSensor[]>();
+    for (const id of this.visible) {
+      const s = this.sensors.get(id);
+      if (!s || !s.sparkMetric || s.sparkLoadedAt !== null) continue;
+      let group = byMetric.get(s.sparkMetric);
+      if (!group) byMetric.set(s.sparkMetric, (group = []));
+      group.push(s);
+    }
+    for (const [metric, group] of byMetric) {
+      for (let i = 0; i < group.length; i += BATCH_MAX_SENSORS) {
+        const chunk = group.slice(i, i + BATCH_MAX_SENSORS);
+        for (const s of chunk) s.sparkLoadedAt = now;
+        this.sparkRequests++;
+        try {
+          const answer = await this.api.readingsOfMany(
+            chunk.map((s) => s.sensorId),
+            { from: now - SPARK_WINDOW_MS, to: now + 1, metrics: [metric], resolution: 'auto', limit: SPARK_POINTS },
+          );
+          for (const series of answer) {
+            const sensor = this.sensors.get(series.sensorId);
+            if (!sensor) continue;
+            const points: Reading[] =
+              series.resolution === 'raw'
+                ? series.points
+                : series.points.map((b) => ({ ts: b.ts, values: Object.fromEntries(Object.entries(b.values).map(([m, a]) => [m, a.avg])) }));
+            sensor.spark = trimBefore(mergeReadings(sensor.spark, points), Date.now() - SPARK_WINDOW_MS);
+            sensor.revision++;
+          }
+          this.changed();
+        } catch {
+          // A sparkline without history still fills from live frames; the next window move asks again.
+          for (const s of chunk) s.sparkLoadedAt = null;
+        }
+      }
     }
   }
 
-  private async backfill(reconnectedAt: number): Promise<void> {
+  private async backfill(): Promise<void> {
     // Let readings made just before the reconnection reach the store first.
     await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (const id of this.visible) {
+      const s = this.sensors.get(id);
+      if (s) s.sparkLoadedAt = null;
+    }
     await this.refresh();
-    await Promise.all([...this.sensors.values()].map((s) => this.loadSpark(s, Math.max(reconnectedAt, Date.now()))));
   }
 
   applyReadings(readings: LiveReading[]): void {
@@ -127,10 +200,11 @@ export class FleetStore {
         // Shown at once; the list fetched next brings its units.
         unknown = true;
         const metrics = Object.keys(r.values).sort();
-        sensor = { sensorId: r.sensorId, online: true, lastSeen: now, metrics, units: {}, latest: null, sparkMetric: pickSparkMetric(metrics), spark: [], revision: 0 };
+        sensor = { sensorId: r.sensorId, online: true, lastSeen: now, metrics, units: {}, latest: null, sparkMetric: pickSparkMetric(metrics), spark: [], sparkLoadedAt: null, revision: 0 };
         this.sensors.set(r.sensorId, sensor);
       }
       if (!sensor.latest || r.ts >= sensor.latest.ts) sensor.latest = { ts: r.ts, values: r.values };
+      for (const [m, v] of Object.entries(r.values)) precision.see(m, v);
       sensor.lastSeen = Math.max(sensor.lastSeen ?? 0, now);
       sensor.online = true;
       for (const m of Object.keys(r.values)) {
@@ -172,8 +246,4 @@ export class FleetStore {
     });
   }
 
-  /** The fleet view is on screen: every sensor, `*` counting as one subscription. */
-  watch(): void {
-    this.live.setSubscriptions(['*']);
-  }
 }

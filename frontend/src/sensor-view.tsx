@@ -8,7 +8,6 @@ import {
   backfillSpan,
   foldIntoBuckets,
   formatAgo,
-  formatValue,
   mergeReadings,
   metricsOf,
   readingRate,
@@ -18,6 +17,7 @@ import {
   type Reading,
   type Series,
 } from './data';
+import { precision } from './fleet';
 import { ErrorState, Loading, STALE_AFTER_MS, StatusBadge } from './fleet-view';
 import { useNow } from './hooks';
 import type { ConnectionState, LiveConnection } from './live';
@@ -150,13 +150,17 @@ export function SensorView({
     live.setSubscriptions([sensorId]);
     const controller = new AbortController();
     setInfo(null);
-    api.sensor(sensorId, controller.signal).then(setInfo, (err: Error) => {
+    api.sensor(sensorId, controller.signal).then((got) => {
+      for (const [m, v] of Object.entries(got.latest?.values ?? {})) precision.see(m, v);
+      setInfo(got);
+    }, (err: Error) => {
       if (err instanceof ApiError && err.status === 404) setLoad({ kind: 'not-found' });
     });
     const offReadings = live.on('readings', (readings) => {
       const mine: Reading[] = [];
       for (const r of readings) if (r.sensorId === sensorId) mine.push({ ts: r.ts, values: r.values });
       if (mine.length === 0) return;
+      for (const r of mine) for (const [m, v] of Object.entries(r.values)) precision.see(m, v);
       for (const r of mine) liveTs.current.push(r.ts);
       if (liveTs.current.length > 64) liveTs.current = liveTs.current.slice(-32);
       setInfo((old) =>
@@ -294,7 +298,7 @@ export function SensorView({
               <div key={m}>
                 <dt>{m}</dt>
                 <dd>
-                  {formatValue(v)}
+                  {precision.format(m, v)}
                   {own(info.units, m) ? <span class="unit"> {own(info.units, m)}</span> : null}
                 </dd>
               </div>
@@ -353,7 +357,15 @@ export function SensorView({
                     {m}
                     {own(info?.units, m) ? <span class="muted"> ({own(info?.units, m)})</span> : null}
                   </figcaption>
-                  <MetricChart series={s.series} metric={m} unit={own(info?.units, m)} revision={revision} plugins={[alertOverlay.plugin(m)]} />
+                  <MetricChart
+                    series={s.series}
+                    metric={m}
+                    unit={own(info?.units, m)}
+                    revision={revision}
+                    range={s.follows ? { from: now - s.windowMs, to: now } : { from: s.from, to: s.to }}
+                    decimals={precision.decimals(m)}
+                    plugins={[alertOverlay.plugin(m)]}
+                  />
                 </figure>
               ))
             : null}

@@ -5,6 +5,7 @@
 import type { Bucket, RawPoint, Resolution, SensorRecord } from './model.js';
 import type { ReadingStore, RollupStore, SensorRegistry } from './ports.js';
 import type { ReadingsQuery } from './query.js';
+import { inParallel } from './concurrency.js';
 import { ApiError, assertSensorId, nextCursor, parseReadingsQuery } from './query.js';
 import { InvalidRule } from './alerts.js';
 import { type AlertApiDeps, type AlertCaller, handleAlertRequest } from './alerts-api.js';
@@ -95,6 +96,7 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
       return errorResponse(405, 'METHOD_NOT_ALLOWED', 'only GET is supported');
     }
     if (segments.length === 1 && segments[0] === 'health') return json(200, { status: 'ok' });
+    if (segments.length === 1 && segments[0] === 'readings') return await readingsOfMany(req, deps);
     if (segments[0] !== 'sensors' || segments.length > 3) {
       return errorResponse(404, 'NOT_FOUND', `no route for ${req.path}`);
     }
@@ -147,6 +149,49 @@ function decodeSensorsCursor(text: string): string {
   } catch {
     throw new ApiError(400, 'INVALID_PARAMETER', 'cursor is not a cursor of GET /sensors');
   }
+}
+
+/** `GET /readings?sensorIds=…`: at most this many sensors per request. */
+export const BATCH_MAX_SENSORS = 100;
+/** … and at most this many points per sensor (`limit`; default `BATCH_DEFAULT_POINTS`). */
+export const BATCH_MAX_POINTS = 1000;
+export const BATCH_DEFAULT_POINTS = 100;
+/** Sensors read at once for one batched request. */
+const BATCH_CONCURRENCY = 8;
+
+/**
+ * Recent readings of many sensors in one request (the fleet's sparklines): each sensor answered as its own
+ * readings query would be, first page only; `nextCursor` continues on `/sensors/{id}/readings`. Checked in
+ * the contract's order: the ids, the range, the other parameters. A sensor never seen is listed in `notFound`.
+ */
+async function readingsOfMany(req: ApiRequest, deps: ApiDeps): Promise<ApiResponse> {
+  const text = req.query.sensorIds;
+  if (text === undefined || text === '') throw new ApiError(400, 'INVALID_PARAMETER', 'sensorIds is required: a comma list of sensor ids');
+  const ids = [...new Set(text.split(','))];
+  if (ids.length > BATCH_MAX_SENSORS) {
+    throw new ApiError(400, 'INVALID_PARAMETER', `sensorIds lists at most ${BATCH_MAX_SENSORS} sensors`);
+  }
+  for (const id of ids) assertSensorId(id);
+  // The per-sensor rules for range, metrics and resolution; the limit is this route's own, and there is no cursor.
+  const { limit: limitText, cursor: _cursor, format: _format, ...rest } = req.query;
+  const base = parseReadingsQuery(ids[0], rest, undefined, deps.now());
+  let limit = BATCH_DEFAULT_POINTS;
+  if (limitText !== undefined) {
+    limit = /^\d{1,5}$/.test(limitText) ? Number(limitText) : 0;
+    if (limit < 1 || limit > BATCH_MAX_POINTS) {
+      throw new ApiError(400, 'INVALID_PARAMETER', `limit must be an integer from 1 to ${BATCH_MAX_POINTS} (points per sensor)`);
+    }
+  }
+  const answers = new Map<string, Omit<ReadingsPage, 'itemsRead'> | null>();
+  await inParallel(ids, BATCH_CONCURRENCY, async (sensorId) => {
+    const record = await deps.sensors.get(sensorId);
+    if (!record) return void answers.set(sensorId, null);
+    const { itemsRead: _read, ...page } = await readPage({ ...base, sensorId, limit, format: 'json' }, deps);
+    answers.set(sensorId, page);
+  });
+  const series = ids.map((id) => answers.get(id)).filter((p): p is Omit<ReadingsPage, 'itemsRead'> => Boolean(p));
+  const notFound = ids.filter((id) => answers.get(id) === null);
+  return json(200, { series, notFound });
 }
 
 function notFound(sensorId: string): ApiResponse {

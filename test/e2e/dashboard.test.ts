@@ -93,7 +93,9 @@ describe('dashboard', () => {
     await expect.poll(() => chart.getAttribute('data-points').then(Number), { timeout: 15_000 }).toBeGreaterThan(before + 3);
     await chart.scrollIntoViewIfNeeded();
     const box = (await chart.boundingBox())!;
-    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+    // Near the right edge of the plot: the live chart spans 5 minutes, and the stack has run for less (the rest is empty).
+    const [left, , width] = (await chart.getAttribute('data-plot'))!.split(',').map(Number);
+    await page.mouse.move(box.x + left + width * 0.95, box.y + box.height / 2);
     await expect.poll(() => page.locator('.chart[data-metric="temperature"] .chart-tip').textContent(), { timeout: 10_000 }).toMatch(/temperature\s*-?\d+(\.\d+)?\s+°C/);
     await shot('sensor-live');
     await page.mouse.move(0, 0);
@@ -180,7 +182,8 @@ describe('dashboard', () => {
     await expect.poll(() => chart.getAttribute('data-points').then(Number), { timeout: 10_000 }).toBe(aggregated.points.length);
     await chart.scrollIntoViewIfNeeded();
     const box = (await chart.boundingBox())!;
-    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height / 2);
+    // Within the last two hours (the history seeded), near the right edge of the 24 h axis.
+    await page.mouse.move(box.x + box.width * 0.97, box.y + box.height / 2);
     await expect.poll(() => page.locator('.chart[data-metric="temperature"] .chart-tip').textContent(), { timeout: 10_000 }).toMatch(/avg.*min.*max/s);
 
     const download = page.waitForEvent('download');

@@ -86,6 +86,14 @@ describe('Dashboard', () => {
     ]);
   });
 
+  it('compresses the dashboard files: Compress on, under a cache policy that keys on gzip and brotli', () => {
+    const config = resources[vigia.logicalId(vigia.stack.dashboard.distribution)].Properties.DistributionConfig;
+    expect(config.DefaultCacheBehavior.Compress).toBe(true);
+    // Managed-CachingOptimized: EnableAcceptEncodingGzip and EnableAcceptEncodingBrotli are on, which
+    // CloudFront needs before it compresses (a policy without them gets the uncompressed copy cached).
+    expect(config.DefaultCacheBehavior.CachePolicyId).toBe('658327ea-f89d-4fab-a63d-7e88639e58f6');
+  });
+
   it('never caches /config.json', () => {
     const config = resources[vigia.logicalId(vigia.stack.dashboard.distribution)].Properties.DistributionConfig;
     expect(config.CacheBehaviors).toContainEqual(

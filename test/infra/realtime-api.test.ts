@@ -50,7 +50,7 @@ describe('Realtime (WebSocket API)', () => {
 });
 
 describe('Api (HTTP API)', () => {
-  it('answers the routes of the contract (§5 GETs, §8 alerts) with the http-api function', () => {
+  it('answers the routes of the contract (§5 GETs, §8 alerts, the batched /readings) with the http-api function', () => {
     const apiId = vigia.logicalId(vigia.stack.api.httpApi);
     const fnId = vigia.logicalId(vigia.stack.api.handler);
     const routes = Object.values(vigia.template.findResources('AWS::ApiGatewayV2::Route', {
@@ -62,6 +62,7 @@ describe('Api (HTTP API)', () => {
         'GET /sensors',
         'GET /sensors/{sensorId}',
         'GET /sensors/{sensorId}/readings',
+        'GET /readings',
         'GET /alert-rules',
         'POST /alert-rules',
         'GET /alert-rules/{ruleId}',

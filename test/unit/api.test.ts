@@ -424,3 +424,53 @@ describe('GET /sensors/{id}/readings: paging property', () => {
     );
   });
 });
+
+describe('GET /readings (many sensors at once)', () => {
+  beforeEach(async () => {
+    await seed('a', series(NOW - 10 * MINUTE, NOW, 10_000));
+    await seed('b', series(NOW - 5 * MINUTE, NOW, 30_000));
+  });
+
+  it('answers each sensor as its own first page would, in the order asked, and lists sensors never seen', async () => {
+    const q = { from: String(NOW - 10 * MINUTE), to: String(NOW), metrics: 'temperature', limit: '100' };
+    const res = await get('/readings', { ...q, sensorIds: 'b,ghost,a,b' });
+    expect(res.status).toBe(200);
+    const answer = body(res);
+    expect(answer.notFound).toEqual(['ghost']);
+    expect(answer.series.map((s: { sensorId: string }) => s.sensorId)).toEqual(['b', 'a']);
+    for (const s of answer.series) {
+      const single = body(await get(`/sensors/${s.sensorId}/readings`, q));
+      expect(s).toEqual(single);
+    }
+    expect(answer.series[1].points).toHaveLength(60);
+  });
+
+  it('bounds points per sensor by limit (1 to 1000) and continues with the per-sensor cursor', async () => {
+    const q = { from: String(NOW - 10 * MINUTE), to: String(NOW), resolution: 'raw' };
+    const first = body(await get('/readings', { ...q, sensorIds: 'a', limit: '25' })).series[0];
+    expect(first.points).toHaveLength(25);
+    const next = await get('/sensors/a/readings', { ...q, limit: '1000', cursor: first.nextCursor });
+    expect(next.status).toBe(200);
+    expect(body(next).points[0].ts).toBe(first.points[24].ts + 10_000);
+    expectError(await get('/readings', { ...q, sensorIds: 'a', limit: '1001' }), 400, 'INVALID_PARAMETER');
+    expectError(await get('/readings', { ...q, sensorIds: 'a', limit: '0' }), 400, 'INVALID_PARAMETER');
+  });
+
+  it('refuses a missing, invalid or over-long id list first, then a bad range, then other parameters', async () => {
+    expectError(await get('/readings', {}), 400, 'INVALID_PARAMETER');
+    expectError(await get('/readings', { sensorIds: '' }), 400, 'INVALID_PARAMETER');
+    expectError(await get('/readings', { sensorIds: 'a,<b>', from: 'nonsense' }), 400, 'INVALID_PARAMETER');
+    const many = Array.from({ length: 101 }, (_, i) => `s${i}`).join(',');
+    expectError(await get('/readings', { sensorIds: many }), 400, 'INVALID_PARAMETER');
+    expectError(await get('/readings', { sensorIds: 'a', from: 'nonsense', resolution: 'weekly' }), 400, 'INVALID_RANGE');
+    expectError(await get('/readings', { sensorIds: 'a', resolution: 'weekly' }), 400, 'INVALID_PARAMETER');
+    expectError(await get('/readings', { sensorIds: 'a', metrics: 'bad metric' }), 400, 'INVALID_PARAMETER');
+  });
+
+  it('takes 100 ids, and a sensor named like an Object.prototype member is just a sensor', async () => {
+    const ids = ['constructor', ...Array.from({ length: 99 }, (_, i) => `s${i}`)];
+    const answer = body(await get('/readings', { sensorIds: ids.join(',') }));
+    expect(answer.series).toEqual([]);
+    expect(answer.notFound).toEqual(ids);
+  });
+});

@@ -6,7 +6,12 @@ import {
   filterAndSort,
   foldIntoBuckets,
   formatAgo,
+  formatValue,
+  gapThreshold,
+  keepOrder,
+  MetricPrecision,
   mergeReadings,
+  pointAt,
   readingRate,
   readingsToColumns,
   seriesToCsv,
@@ -213,5 +218,79 @@ describe('metrics named like Object.prototype members', () => {
     expect(own({ temperature: '°C' }, 'constructor')).toBeUndefined();
     expect(own({ constructor: 'V' }, 'constructor')).toBe('V');
     expect(own(undefined, 'temperature')).toBeUndefined();
+  });
+});
+
+describe('gaps break the line (raw and aggregated)', () => {
+  const everySecond = (from: number, to: number) => Array.from({ length: (to - from) / 1000 }, (_, i) => r(from + i * 1000));
+
+  it('puts a null row inside a 10-minute hole in readings every second, and none elsewhere', () => {
+    const readings = [...everySecond(0, 60_000), ...everySecond(660_000, 720_000)];
+    const { x, y } = readingsToColumns(readings, 'temperature');
+    expect(x).toHaveLength(readings.length + 1);
+    const hole = y.indexOf(null);
+    expect(hole).toBe(60);
+    expect(x[hole]).toBeGreaterThan(59);
+    expect(x[hole]).toBeLessThan(660);
+    expect(y.filter((v) => v === null)).toHaveLength(1);
+  });
+
+  it('judges a gap by the sensor\'s own interval: a sensor reading every minute is not broken every minute', () => {
+    const minutely = Array.from({ length: 30 }, (_, i) => r(i * 60_000));
+    expect(readingsToColumns(minutely, 'temperature').y).not.toContain(null);
+    expect(gapThreshold(minutely)).toBe(180_000);
+  });
+
+  it('breaks the band and the average line where minute buckets are missing', () => {
+    const bucket = (ts: number): Bucket => ({ ts, values: { t: { min: 1, max: 3, avg: 2, count: 60 } } });
+    const buckets = [...Array.from({ length: 10 }, (_, i) => bucket(i * 60_000)), ...Array.from({ length: 10 }, (_, i) => bucket((30 + i) * 60_000))];
+    const band = bucketsToBand(buckets, 't');
+    expect(band.avg.filter((v) => v === null)).toHaveLength(1);
+    expect(band.min[band.avg.indexOf(null)]).toBeNull();
+    expect(band.max[band.avg.indexOf(null)]).toBeNull();
+  });
+});
+
+describe('pointAt (tooltips never interpolate)', () => {
+  const x = [10, 11, 12, 700, 701];
+  const y = [1, 2, 3, 4, 5];
+  it('shows the nearest real reading within reach', () => {
+    expect(pointAt(x, y, 11.4, 1.5)).toBe(1);
+    expect(pointAt(x, y, 699.5, 1.5)).toBe(3);
+  });
+  it('shows nothing over a gap, never the next reading after it', () => {
+    expect(pointAt(x, y, 300, 1.5)).toBeNull();
+    expect(pointAt(x, [1, 2, null, 4, 5], 12, 1.5)).toBe(1);
+  });
+});
+
+describe('fixed decimals per metric', () => {
+  it('gives every value of a metric the most decimals seen, so widths hold still', () => {
+    const p = new MetricPrecision();
+    p.see('humidity', 60.6);
+    expect(p.format('humidity', 61)).toBe('61.0');
+    expect(p.format('humidity', 60.6)).toBe('60.6');
+    p.see('temperature', 21.25);
+    expect(p.format('temperature', 21.5)).toBe('21.50');
+    expect(p.format('temperature', 21)).toBe('21.00');
+  });
+  it('never drops decimals once seen, caps at three, and writes a true minus sign', () => {
+    const p = new MetricPrecision();
+    p.see('x', 1.23456);
+    p.see('x', 2);
+    expect(p.format('x', 2)).toBe('2.000');
+    expect(formatValue(-1.5, 1)).toBe('\u22121.5');
+  });
+});
+
+describe('keepOrder (cards do not move under the pointer)', () => {
+  it('keeps the held order while a fresh sort differs, and counts the cards out of place', () => {
+    const { order, moved } = keepOrder(['a', 'b', 'c'], ['c', 'a', 'b']);
+    expect(order).toEqual(['a', 'b', 'c']);
+    expect(moved).toBe(3);
+  });
+  it('drops sensors gone from the list and puts new ones at the end, in sorted order', () => {
+    expect(keepOrder(['a', 'b', 'c'], ['d', 'c', 'a', 'e'])).toEqual({ order: ['a', 'c', 'd', 'e'], moved: 2 });
+    expect(keepOrder(['a', 'b'], ['a', 'b'])).toEqual({ order: ['a', 'b'], moved: 0 });
   });
 });

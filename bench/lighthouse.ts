@@ -1,0 +1,91 @@
+/**
+ * Lighthouse (mobile, its default config: simulated slow 4G and 4× CPU slowdown) on the fleet view with 20
+ * simulated sensors, in Debian's Chromium through chrome-launcher. Targets (issue 16): performance ≥ 90,
+ * accessibility 100, CLS ≤ 0.05. Run alone: npx tsx bench/lighthouse.ts
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as chromeLauncher from 'chrome-launcher';
+import lighthouse from 'lighthouse';
+import { CHROMIUM, buildFrontendIfStale, startStack } from '../test/e2e/harness.js';
+
+export interface LighthouseResult {
+  sensors: number;
+  performance: number;
+  accessibility: number;
+  cls: number;
+  lcpMs: number;
+  tbtMs: number;
+  fcpMs: number;
+  /** Audits of the accessibility category that failed (empty at 100). */
+  accessibilityFailures: string[];
+  targets: { performance: number; accessibility: number; cls: number };
+  pass: boolean;
+}
+
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export async function runLighthouse(sensors = 20): Promise<LighthouseResult> {
+  buildFrontendIfStale();
+  const stack = await startStack({ sensors, intervalMs: 1000 });
+  const chrome = await chromeLauncher.launch({ chromePath: CHROMIUM, chromeFlags: FLAGS });
+  try {
+    // Let every sensor be listed with some history, as a user opening a running fleet sees it.
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const run = await lighthouse(stack.runtime.urls.dashboard, {
+      port: chrome.port,
+      output: 'json',
+      logLevel: 'error',
+      onlyCategories: ['performance', 'accessibility'],
+    });
+    if (!run) throw new Error('lighthouse returned nothing');
+    const lhr = run.lhr;
+    if (lhr.runtimeError) throw new Error(`lighthouse: ${lhr.runtimeError.code} ${lhr.runtimeError.message}`);
+    const score = (id: string) => Math.round((lhr.categories[id]?.score ?? 0) * 100);
+    const metric = (id: string) => Number(lhr.audits[id]?.numericValue ?? NaN);
+    const accessibilityFailures = (lhr.categories.accessibility?.auditRefs ?? [])
+      .filter((ref) => ref.weight > 0 && lhr.audits[ref.id]?.score !== null && (lhr.audits[ref.id]?.score ?? 1) < 1)
+      .map((ref) => ref.id);
+    const result: LighthouseResult = {
+      sensors,
+      performance: score('performance'),
+      accessibility: score('accessibility'),
+      cls: Number(metric('cumulative-layout-shift').toFixed(3)),
+      lcpMs: Math.round(metric('largest-contentful-paint')),
+      tbtMs: Math.round(metric('total-blocking-time')),
+      fcpMs: Math.round(metric('first-contentful-paint')),
+      accessibilityFailures,
+      targets: { performance: 90, accessibility: 100, cls: 0.05 },
+      pass: false,
+    };
+    result.pass = result.performance >= 90 && result.accessibility === 100 && result.cls <= 0.05;
+    return result;
+  } finally {
+    chrome.kill();
+    await stack.close();
+  }
+}
+
+export function describeLighthouse(r: LighthouseResult): string {
+  return (
+    `Lighthouse mobile, fleet view with ${r.sensors} sensors: performance ${r.performance} (≥ ${r.targets.performance}), ` +
+    `accessibility ${r.accessibility} (${r.targets.accessibility})${r.accessibilityFailures.length ? ` [${r.accessibilityFailures.join(', ')}]` : ''}, ` +
+    `CLS ${r.cls} (≤ ${r.targets.cls}); FCP ${r.fcpMs} ms, LCP ${r.lcpMs} ms, TBT ${r.tbtMs} ms  ${r.pass ? 'PASS' : 'FAIL'}`
+  );
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const result = await runLighthouse();
+  console.log(describeLighthouse(result));
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
