@@ -47,7 +47,11 @@ describe('device simulator → local runtime', () => {
         return got.length === 5 ? got : undefined;
       });
       expect(points.every((p: { values: Record<string, number> }) => typeof p.values.temperature === 'number')).toBe(true);
-      const sensor = (await getJson(`${runtime.urls.api}/sensors/${id}`)).body;
+      // The registry entry is written after the readings, in the same batch.
+      const sensor = await eventually(`${id} registered with its metrics`, async () => {
+        const body = (await getJson(`${runtime.urls.api}/sensors/${id}`)).body;
+        return body.metrics?.length === 4 ? body : undefined;
+      });
       expect(sensor).toMatchObject({ sensorId: id, online: true, units: { temperature: '°C', humidity: '%' } });
       expect(sensor.metrics).toEqual(['battery', 'humidity', 'pressure', 'temperature']);
     }
