@@ -259,7 +259,8 @@ export const DYNAMO_REQUESTS = {
     consistentReadsPerSensorInBatch: 3,
     /** Per live batch: one query of the connections' subscriptions. */
     lookupQueriesPerBatch: 1,
-    /** Per watched sensor per live batch: one live-mark update. */
+    /** Per watched sensor per live batch: its live mark read (one batch get) and written back (one batch write). */
+    markReadsPerWatchedSensorInBatch: 1,
     markWritesPerWatchedSensorInBatch: 1,
     /** Alerts (i12), per sensor per batch: its alert states (query) and registry entry (batch get), eventually consistent. */
     alertReadsPerSensorInBatch: 2,
@@ -553,6 +554,7 @@ export function monthlyCost(input: Fleet): Estimate {
     const readingsPerWatchedInLiveBatch = (liveBatchRecords / sensorsPerShard);
     const markedPerLiveBatch = watchedPerShard * someIn(readingsPerWatchedInLiveBatch);
     write(liveBatches * openFraction * markedPerLiveBatch * st.markWritesPerWatchedSensorInBatch * markWrite, true);
+    read(liveBatches * openFraction * markedPerLiveBatch * st.markReadsPerWatchedSensorInBatch, true);
     // One `readings` frame per dashboard per live batch holding its cards' readings, split at 32 KB.
     // A dashboard's cards spread over the shards; each card has liveBatchRecords / sensorsPerShard readings in a batch.
     const cardReadingsPerBatch = (cardsPerDashboard / partitions) * (liveBatchRecords / sensorsPerShard);
