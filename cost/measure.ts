@@ -22,7 +22,10 @@ export interface MeasureOptions {
   ingest: Ingest;
   /** Sensors each dashboard subscribes to. @default 30 (the fleet view's cards on screen) */
   cardsOnScreen?: number;
-  /** The local engine's windows, for the model (stream ingest). @default 0.01 live, 1 history */
+  /**
+   * Stream ingest: the local engine's batching windows, given to it and to the model. @default 1 live (the
+   * cloud's), 5 history: long enough that the handlers' local run time does not set the batch size.
+   */
   liveWindowS?: number;
   historyWindowS?: number;
 }
@@ -84,7 +87,7 @@ async function settled(billed: () => Promise<BillingSnapshot>, quietMs = 1_500, 
 }
 
 export async function measureFleet(input: MeasureOptions): Promise<Measurement> {
-  const options: Required<MeasureOptions> = { cardsOnScreen: 30, liveWindowS: 0.01, historyWindowS: 1, ...input };
+  const options: Required<MeasureOptions> = { cardsOnScreen: 30, liveWindowS: 1, historyWindowS: 5, ...input };
   const { sensors, dashboards, ingest } = options;
   const dataDir = await mkdtemp(path.join(tmpdir(), 'vigia-measure-'));
   const runtime = await startLocalRuntime({
@@ -94,6 +97,8 @@ export async function measureFleet(input: MeasureOptions): Promise<Measurement> 
     dataDir,
     ingest: ingest as never,
     log: () => undefined,
+    // The local stream engine's windows (RuntimeOptions of local/runtime.ts in stream mode).
+    ...({ liveWindowMs: options.liveWindowS * 1000, historyWindowMs: options.historyWindowS * 1000 } as object),
   });
   const devices: mqtt.MqttClient[] = [];
   const sockets: WebSocket[] = [];

@@ -253,13 +253,17 @@ export const DYNAMO_REQUESTS = {
   stream: {
     /** Raw items in batch writes, one unit each. */
     rawWritesPerReading: 1,
-    /** Per sensor per batch: the touched 1-minute and 1-hour buckets, and the registry entry. */
-    writesPerSensorInBatch: 3,
-    /** Per sensor per batch: those three items read in one consistent batch get. */
-    consistentReadsPerSensorInBatch: 3,
+    /**
+     * Per sensor per batch: the touched 1-minute and 1-hour buckets (one more for each minute or hour boundary
+     * the batch spans) and the registry entry are read in one consistent batch get, then each written once.
+     */
+    bucketsPerSensorInBatch: 2,
+    registryWritesPerSensorInBatch: 1,
+    registryReadsPerSensorInBatch: 1,
     /** Per live batch: one query of the connections' subscriptions. */
     lookupQueriesPerBatch: 1,
-    /** Per watched sensor per live batch: one live-mark update. */
+    /** Per watched sensor per live batch: its live mark read (one batch get) and written back (one batch write). */
+    markReadsPerWatchedSensorInBatch: 1,
     markWritesPerWatchedSensorInBatch: 1,
     /** Alerts (i12), per sensor per batch: its alert states (query) and registry entry (batch get), eventually consistent. */
     alertReadsPerSensorInBatch: 2,
@@ -306,8 +310,20 @@ const HTTP_INCREMENT_BYTES = 512 * 1024;
 const GB = 1024 ** 3;
 const MB = 1024 ** 2;
 
-/** Chance that a Poisson count with mean `mean` is at least 1. */
-const someIn = (mean: number) => 1 - Math.exp(-mean);
+/**
+ * Batches an event source mapping invokes a second on one shard: it waits for a first record (1 / rate on
+ * average), gathers for the window, then invokes; a full batch goes at once. The function's own run time is
+ * left out (well under the window in the cloud).
+ */
+export function batchesPerSecond(windowS: number, recordsPerSecond: number, maxBatch: number): number {
+  return Math.max(1 / (windowS + 1 / recordsPerSecond), recordsPerSecond / maxBatch);
+}
+
+/**
+ * Share of batches a sensor (or a set of cards) has a reading in, from its expected readings per batch: sensors
+ * report on a fixed interval, so one is in every batch spanning its interval, else in that share of them.
+ */
+const presentIn = (expectedReadings: number) => Math.min(1, expectedReadings);
 
 /**
  * Provisioned shards a fleet needs: its records and bytes at 80 % of a shard, and enough shards that a
@@ -512,22 +528,25 @@ export function monthlyCost(input: Fleet): Estimate {
 
     // ---- History writer: one batch per shard per window, of at most 10,000 records.
     const sensorsPerShard = sensors / partitions;
-    const recordsPerShardWindow = (readingsPerSecond / partitions) * Math.max(fleet.historyWindowS, 0.001);
-    const historyBatchRecords = Math.min(HISTORY_BATCH_SIZE, Math.max(1, recordsPerShardWindow));
-    const historyBatches = messages / historyBatchRecords;
-    /** Distinct sensors in a batch (each sensor's readings are Poisson in the window). */
-    const sensorsPerHistoryBatch = Math.max(1, sensorsPerShard * someIn(historyBatchRecords / sensorsPerShard));
+    const shardRate = readingsPerSecond / partitions;
+    const historyBatches = SECONDS_PER_MONTH * partitions * batchesPerSecond(fleet.historyWindowS, shardRate, HISTORY_BATCH_SIZE);
+    const historyBatchRecords = messages / historyBatches;
+    /** Distinct sensors in a batch. */
+    const sensorsPerHistoryBatch = Math.max(1, sensorsPerShard * presentIn(historyBatchRecords / sensorsPerShard));
     const writerMs =
       DURATION_MS.writerBatch + DURATION_MS.writerPerSensorInBatch * sensorsPerHistoryBatch + DURATION_MS.writerPerRecord * historyBatchRecords;
     invoke(historyBatches, writerMs, EMF_BYTES.writer, true);
     write(messages * st.rawWritesPerReading * rawWrite, true);
     const sensorBatches = historyBatches * sensorsPerHistoryBatch;
-    write(sensorBatches * st.writesPerSensorInBatch * Math.max(bucketWrite, sensorWrite), true);
-    read(sensorBatches * st.consistentReadsPerSensorInBatch, true);
+    // A batch spanning a minute (or hour) boundary touches the next bucket too.
+    const batchSpanS = historyBatchRecords / shardRate;
+    const bucketsTouched = st.bucketsPerSensorInBatch + batchSpanS / 60 + batchSpanS / 3_600;
+    write(sensorBatches * (bucketsTouched * bucketWrite + st.registryWritesPerSensorInBatch * sensorWrite), true);
+    read(sensorBatches * (bucketsTouched + st.registryReadsPerSensorInBatch), true);
     // Alerts (i12): each sensor's states and registry entry per batch; the rules every 10 s per shard's container.
     read(sensorBatches * st.alertReadsPerSensorInBatch * 0.5, true);
     read(partitions * (SECONDS_PER_MONTH / ALERT_RULES_REFRESH_S) * 0.5);
-    const historyFillS = historyBatchRecords / (readingsPerSecond / partitions);
+    const historyFillS = historyBatchRecords / shardRate;
     if (writerMs / 1000 > historyFillS) {
       warnings.push(
         `the history writer needs ${(writerMs / 1000).toFixed(1)} s for a batch that fills in ${historyFillS.toFixed(1)} s: ` +
@@ -536,9 +555,7 @@ export function monthlyCost(input: Fleet): Estimate {
     }
 
     // ---- Broadcaster: one batch per shard per live window with records in it.
-    const liveRecordsPerShardWindow = (readingsPerSecond / partitions) * fleet.liveWindowS;
-    const liveBatchesPerShardWindow = Math.max(someIn(liveRecordsPerShardWindow), liveRecordsPerShardWindow / LIVE_BATCH_SIZE);
-    const liveBatches = partitions * (SECONDS_PER_MONTH / fleet.liveWindowS) * liveBatchesPerShardWindow;
+    const liveBatches = SECONDS_PER_MONTH * partitions * batchesPerSecond(fleet.liveWindowS, shardRate, LIVE_BATCH_SIZE);
     const liveBatchRecords = messages / liveBatches;
     const pushMs = DURATION_MS.broadcasterPushBase + pushWaves * DURATION_MS.broadcasterPerWaveOf16;
     invoke(
@@ -551,12 +568,13 @@ export function monthlyCost(input: Fleet): Estimate {
     // A watched sensor with readings in a live batch: one live-mark update.
     const watchedPerShard = watchedSensors / partitions;
     const readingsPerWatchedInLiveBatch = (liveBatchRecords / sensorsPerShard);
-    const markedPerLiveBatch = watchedPerShard * someIn(readingsPerWatchedInLiveBatch);
+    const markedPerLiveBatch = watchedPerShard * presentIn(readingsPerWatchedInLiveBatch);
     write(liveBatches * openFraction * markedPerLiveBatch * st.markWritesPerWatchedSensorInBatch * markWrite, true);
+    read(liveBatches * openFraction * markedPerLiveBatch * st.markReadsPerWatchedSensorInBatch, true);
     // One `readings` frame per dashboard per live batch holding its cards' readings, split at 32 KB.
     // A dashboard's cards spread over the shards; each card has liveBatchRecords / sensorsPerShard readings in a batch.
     const cardReadingsPerBatch = (cardsPerDashboard / partitions) * (liveBatchRecords / sensorsPerShard);
-    liveFrames = dashboards * liveBatches * openFraction * someIn(cardReadingsPerBatch) * frameMessages(Math.max(1, cardReadingsPerBatch));
+    liveFrames = dashboards * liveBatches * openFraction * presentIn(cardReadingsPerBatch) * frameMessages(Math.max(1, cardReadingsPerBatch));
     concurrency.push(2 * partitions);
   }
   telemetry.wsMessages = liveFrames;

@@ -2,6 +2,8 @@ import { Capture, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RULES, TELEMETRY_STREAM_RULE, ruleSql } from '../../lambdas/shared/rules.js';
+import { DEFAULT_INGEST, HISTORY_BATCH_SIZE, HISTORY_WINDOW_S, LIVE_BATCH_SIZE, LIVE_WINDOW_S } from '../../cost/model.js';
+import { INGEST_DEFAULTS, STREAM_CONSUMERS } from '../../lib/telemetry.js';
 import { actionsOn, arnOf, ref, roleStatements, type SynthesizedVigia, synthVigia } from './synth.js';
 
 const functionOf = (v: SynthesizedVigia, target: 'historyWriter' | 'broadcaster' | 'presence') => v.stack.telemetry[target];
@@ -196,6 +198,14 @@ describe('ingest: direct (context ingest=direct)', () => {
   it('cdk-nag finds nothing in direct mode either', () => {
     expect(nagFindings(vigia)).toEqual([]);
   });
+});
+
+it('the cost model prices the stack as it is deployed: default mode, history window, batch sizes', () => {
+  expect(DEFAULT_INGEST).toBe(INGEST_DEFAULTS.ingest);
+  expect(HISTORY_WINDOW_S).toBe(INGEST_DEFAULTS.historyBatchWindowSeconds);
+  expect(HISTORY_BATCH_SIZE).toBe(STREAM_CONSUMERS.historyWriter.batchSize);
+  expect(LIVE_BATCH_SIZE).toBe(STREAM_CONSUMERS.broadcaster.batchSize);
+  expect(LIVE_WINDOW_S).toBe(STREAM_CONSUMERS.broadcaster.maxBatchingWindow.toSeconds());
 });
 
 it.each([

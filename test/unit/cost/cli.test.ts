@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { main, parseArgs, parseInterval } from '../../../cost/cli.js';
+import { main, parseArgs, parseInterval, parseMeasureArgs } from '../../../cost/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -58,6 +58,28 @@ describe('cost CLI arguments', () => {
     expect(err).toMatch(message);
     expect(err).toMatch(/usage: npm run cost --/);
     expect(out).toBe('');
+  });
+});
+
+describe('cost CLI --measure arguments', () => {
+  it('runs a small fleet by default, in the default ingest mode', () => {
+    expect(parseMeasureArgs(['--measure'])).toEqual({ sensors: 20, intervalS: 1, dashboards: 2, durationS: 10, ingest: 'stream' });
+    expect(parseMeasureArgs(['--measure', '--sensors=5', '--interval', '2s', '--dashboards', '0', '--duration', '1m', '--ingest', 'direct'])).toEqual({
+      sensors: 5,
+      intervalS: 2,
+      dashboards: 0,
+      durationS: 60,
+      ingest: 'direct',
+    });
+  });
+
+  it.each([
+    [['--measure', '--sensors', '5000'], /at most 2,000/],
+    [['--measure', '--duration', '1h'], /at most 10 minutes/],
+    [['--measure', '--ingest', 'queued'], /neither stream nor direct/],
+    [['--measure', '--hours', '3'], /unknown argument '--hours' with --measure/],
+  ])('refuses %j', (argv, message) => {
+    expect(() => parseMeasureArgs(argv)).toThrow(message);
   });
 });
 
