@@ -16,7 +16,7 @@ import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
-import { WebSocketGateway } from './gateway.js';
+import { GatewayLiveSender, WebSocketGateway } from './gateway.js';
 import { createHttpServer } from './http-server.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
 
@@ -181,6 +181,9 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     });
     cleanups.push(() => aws.close());
     configureHandlerEnvironment(dynamo.endpoint, aws.endpoint);
+    // Frames reach this runtime's gateway in-process; the handlers' module is the same one Lambda runs.
+    const { liveSenderSeam } = await import('../lambdas/shared/clients.js');
+    liveSenderSeam.make = () => new GatewayLiveSender(gateway);
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 
