@@ -148,13 +148,20 @@ export async function offerLoad(port: number, mqttPort: number, sensors: number,
   };
 }
 
-/** Waits until `expected` readings are stored, or until the count stops growing for 30 s. */
+/**
+ * Waits until `expected` readings are stored, or until the count stops growing for 30 s. Polls the 1-hour
+ * roll-ups (one item a sensor: polling must not load the store it measures), then counts the raw readings once.
+ */
 async function waitStored(port: number, ids: string[], expected: number): Promise<{ stored: number; at: number }> {
   let last = -1;
   let lastChange = Date.now();
   for (;;) {
-    const stored = await storedCount(port, ids);
-    if (stored >= expected) return { stored, at: Date.now() };
+    const rolledUp = await rolledUpCount(port, ids);
+    if (rolledUp >= expected) {
+      const at = Date.now();
+      return { stored: await storedCount(port, ids), at };
+    }
+    const stored = rolledUp;
     if (stored !== last) {
       last = stored;
       lastChange = Date.now();
@@ -163,6 +170,18 @@ async function waitStored(port: number, ids: string[], expected: number): Promis
     }
     await sleep(500);
   }
+}
+
+async function rolledUpCount(port: number, ids: string[]): Promise<number> {
+  // From the start of the hour before: a bucket is answered when its start is in the range.
+  const from = Math.floor((Date.now() - 10 * 60_000) / 3_600_000) * 3_600_000;
+  let count = 0;
+  for (const id of ids) {
+    const url = `http://127.0.0.1:${port}/api/sensors/${id}/readings?from=${from}&resolution=1h&metrics=v`;
+    const page = (await (await fetch(url)).json()) as { points?: Array<{ values: { v?: { count: number } } }> };
+    for (const p of page.points ?? []) count += p.values.v?.count ?? 0;
+  }
+  return count;
 }
 
 async function storedCount(port: number, ids: string[]): Promise<number> {

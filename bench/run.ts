@@ -106,7 +106,7 @@ async function historySection(lines: string[]): Promise<void> {
   const history = await historyBench({ days: quick ? 2 : 30 });
   lines.push('## History at any range (issue 5)', '');
   lines.push(
-    `${history.readings} readings of one sensor (every 10 s, 3 metrics) written through the history writer in batches of 500 ` +
+    `${history.readings} readings of one sensor (every 10 s, 3 metrics) written through the history writer (stream ingest: Kinesis events) in messages of 500 ` +
       `in ${history.loadSeconds} s; then \`resolution=auto&limit=1000\` queries through the REST handler, 20 runs each.`,
     '',
   );
@@ -116,8 +116,8 @@ async function historySection(lines: string[]): Promise<void> {
   }
   lines.push('');
   lines.push(
-    `Write cost including roll-up maintenance: **${history.writeUnitsPerReading} write units per reading** when readings arrive in batches of 500, ` +
-      `**${history.writeUnitsPerSingleReading}** when each message holds one reading (the raw item, the 1-minute and 1-hour buckets, the sensor's registry entry). ` +
+    `Write cost including roll-up maintenance: **${history.writeUnitsPerReading} write units per reading** when readings arrive in messages of 500, ` +
+      `**${history.writeUnitsPerSingleReading}** when each message holds one reading and a stream batch holds 10 of them (the raw items, then once per batch the 1-minute and 1-hour buckets and the sensor's registry entry; target ≈ 1). ` +
       `${history.requestsPerReading} DynamoDB requests per reading while loading.`,
     '',
   );

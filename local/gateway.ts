@@ -279,3 +279,22 @@ export class WebSocketGateway {
     this.wss.close();
   }
 }
+
+/**
+ * The handlers' LiveSender in local mode: frames go straight into the gateway, as PostToConnection would put
+ * them (a connection that is gone answers `gone`, as the management API's 410). The management API stand-in
+ * (`/@connections/{id}`) still serves any SDK client.
+ */
+export class GatewayLiveSender {
+  /** The last frame serialized: one frame sent to many connections is serialized once. */
+  private last: { frame: unknown; data: Buffer } | undefined;
+
+  constructor(private readonly gateway: WebSocketGateway) {}
+
+  async send(connectionId: string, frame: unknown): Promise<'sent' | 'gone'> {
+    const last = this.last;
+    const data = last !== undefined && last.frame === frame ? last.data : Buffer.from(JSON.stringify(frame));
+    this.last = { frame, data };
+    return (await this.gateway.post(connectionId, data)) ? 'sent' : 'gone';
+  }
+}

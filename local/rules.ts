@@ -216,8 +216,12 @@ export class RuleRunner {
     }
     if (invocations.length === 0) return;
     for (const invocation of invocations) this.open.set(invocation.id, invocation);
-    await this.journal.append(invocations.map((i) => `${JSON.stringify(i)}\n`).join(''));
+    // The functions may start at once; only the PUBACK waits for the journal. The journal keeps its lines in
+    // order, so a `done` can never precede its record, and a record lost with a crash was never acknowledged
+    // (the device sends it again, and the first write wins).
+    const journaled = this.journal.append(invocations.map((i) => `${JSON.stringify(i)}\n`).join(''));
     for (const invocation of invocations) this.enqueue(invocation);
+    await journaled;
   };
 
   /**

@@ -20,7 +20,7 @@ import { boundedLog } from './bounded-log.js';
 import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
-import { WebSocketGateway } from './gateway.js';
+import { GatewayLiveSender, WebSocketGateway } from './gateway.js';
 import { AlertWebhook } from './alert-webhook.js';
 import { createHttpServer } from './http-server.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
@@ -239,6 +239,9 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     });
     cleanups.push(() => aws.close());
     configureHandlerEnvironment(dynamo.endpoint, aws.endpoint, credentials);
+    // Frames reach this runtime's gateway in-process; the handlers' module is the same one Lambda runs.
+    const { liveSenderSeam } = await import('../lambdas/shared/clients.js');
+    liveSenderSeam.make = () => new GatewayLiveSender(gateway);
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 

@@ -3,7 +3,7 @@ import { METRICS } from '../shared/names.js';
 import { acceptedReadings, readingKey } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
 import type { Reading } from './model.js';
-import { type PushDeps, pushToConnections } from './push.js';
+import { type PushDeps, pushToEach } from './push.js';
 import type { SequencedEvent } from './sequence.js';
 
 export interface BroadcastDeps extends PushDeps {
@@ -68,13 +68,23 @@ export async function broadcastTelemetryBatch(
   }
   if (perConnection.size === 0) return { pushed: 0, connections: 0 };
 
+  // Connections that get the same readings (every `*` dashboard, say) share their frames: built once, sent at once.
+  const groups = new Map<string, { items: LiveReading[]; connectionIds: string[] }>();
+  for (const [connectionId, items] of perConnection) {
+    const signature = items.map((i) => i.sensorId).join('\u0000');
+    const group = groups.get(signature);
+    if (group) group.connectionIds.push(connectionId);
+    else groups.set(signature, { items, connectionIds: [connectionId] });
+  }
   let sent = 0;
-  await inParallel([...perConnection], 16, async ([connectionId, items]) => {
+  await inParallel([...groups.values()], 16, async ({ items, connectionIds }) => {
     items.sort((a, b) => a.ts - b.ts);
+    let open = connectionIds;
     for (const frame of readingsFrames(items)) {
-      if ((await pushToConnections([connectionId], frame, deps)) === 0) return;
+      open = await pushToEach(open, frame, deps);
+      if (open.length === 0) return;
     }
-    sent += 1;
+    sent += open.length;
   });
   if (sent > 0) {
     const pushedAt = deps.now();

@@ -12,7 +12,12 @@ export interface PushDeps {
 
 /** Sends one frame to each connection; a gone connection is forgotten with its subscriptions. */
 export async function pushToConnections(connectionIds: string[], frame: unknown, deps: PushDeps): Promise<number> {
-  let sent = 0;
+  return (await pushToEach(connectionIds, frame, deps)).length;
+}
+
+/** The same, answering the connections that got the frame. */
+export async function pushToEach(connectionIds: string[], frame: unknown, deps: PushDeps): Promise<string[]> {
+  const sent: string[] = [];
   await Promise.all(
     connectionIds.map(async (connectionId) => {
       try {
@@ -21,7 +26,7 @@ export async function pushToConnections(connectionIds: string[], frame: unknown,
           deps.metrics.count(METRICS.goneConnectionsRemoved, 1);
           deps.log.info('gone connection removed', { connectionId });
         } else {
-          sent += 1;
+          sent.push(connectionId);
           deps.metrics.count(METRICS.livePushes, 1);
         }
       } catch (err) {

@@ -186,12 +186,12 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
   }
 
   // 6. Alerts see the new readings before the registry's `latest` moves past them.
-  const stored6 = work.filter((w) => !w.failed && w.pending.length > 0);
+  const done = work.filter((w) => !w.failed && w.pending.length > 0);
   try {
-    const fresh = stored6.flatMap((w) => w.fresh.map((e) => e.reading));
+    const fresh = done.flatMap((w) => w.fresh.map((e) => e.reading));
     if (fresh.length > 0) await deps.onStored?.(fresh);
   } catch (err) {
-    fail(stored6, err, 'onStored');
+    fail(done, err, 'onStored');
   }
 
   // 7. The registry, with the sensor's progress: from here a redelivery of these records is skipped.

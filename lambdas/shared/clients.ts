@@ -23,7 +23,7 @@ import { MemoryMetrics, localMetricsRegistry } from '../adapters/memory-metrics.
 import type { TokenVerifier } from '../core/auth.js';
 import type { AlertNotifier } from '../core/alert-ports.js';
 import type { AlertDeps } from '../core/evaluate-alerts.js';
-import type { Metrics } from '../core/ports.js';
+import type { LiveSender, Metrics } from '../core/ports.js';
 import { ENV, METRICS, METRICS_MODE_ENV, RETENTION_DEFAULTS, intEnv, requireEnv } from './names.js';
 
 /**
@@ -83,8 +83,17 @@ export const sensorRegistry = /* @__PURE__ */ once(() => new DynamoSensorRegistr
 export const connectionRegistry = /* @__PURE__ */ once(
   () => new DynamoConnectionRegistry(documentClient(), requireEnv(ENV.connectionsTable)),
 );
+/**
+ * A host's own way to frames, in place of the management API client: the local runtime hands them straight to
+ * its WebSocket gateway (a reading to a thousand dashboards is then a thousand socket writes, not a thousand
+ * signed HTTP requests). Nothing sets it in Lambda.
+ */
+export const liveSenderSeam: { make?: () => LiveSender } = {};
+
 export const liveSender = /* @__PURE__ */ once(
-  () => new ApiGatewayLiveSender(new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsManagementEndpoint) })),
+  (): LiveSender =>
+    liveSenderSeam.make?.() ??
+    new ApiGatewayLiveSender(new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsManagementEndpoint) })),
 );
 export const devicePublisher = /* @__PURE__ */ once(
   () => new IotDevicePublisher(new IoTDataPlaneClient({ endpoint: requireEnv(ENV.iotDataEndpoint) })),

@@ -108,6 +108,24 @@ describe('streamRecords', () => {
   });
 });
 
+describe('broadcastTelemetryBatch: dashboards that get the same readings share their frames', () => {
+  it('500 connections on * and one gone: each open one gets the one frame, the gone one is forgotten', async () => {
+    const connections = new FakeConnectionRegistry();
+    const live = new FakeLiveSender();
+    for (let i = 0; i < 500; i++) await connections.setSubscriptions(`c${i}`, ['*'], ['*'], [], NOW);
+    live.gone.add('c7');
+    const events = [
+      { payload: Buffer.from(JSON.stringify({ ts: NOW - 1, values: { t: 1 } })).toString('base64'), sensorId: 'x', receivedAt: NOW },
+    ];
+    const result = await broadcastTelemetryBatch(events, { connections, live, log: silentLog, metrics: new FakeMetrics(), now: () => NOW, rawRetentionDays: 30 });
+    expect(result).toEqual({ pushed: 1, connections: 499 });
+    expect(live.sent).toHaveLength(499);
+    expect(new Set(live.sent.map((s) => s.connectionId)).size).toBe(499);
+    for (const s of live.sent) expect(s.frame).toEqual({ type: 'readings', readings: [{ sensorId: 'x', ts: NOW - 1, values: { t: 1 } }] });
+    expect(connections.closed).toEqual(['c7']);
+  });
+});
+
 describe('handlers ← Kinesis batch of rule events', () => {
   beforeEach(() => {
     ddb.reset();
