@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AlertOverlay } from '../../../frontend/src/alert-chart';
-import { ruleFromDraft } from '../../../frontend/src/alert-pages';
-import { AlertStore, type AlertEvent, type AlertRule, type AlertView } from '../../../frontend/src/alerts';
-import type { Api } from '../../../frontend/src/api';
-import type { LiveConnection, LiveEvents } from '../../../frontend/src/live';
+import { AlertOverlay } from '../../../frontend/src/alert-chart.js';
+import { AlertStore, type AlertEvent, type AlertRule, type AlertView, ruleFromDraft } from '../../../frontend/src/alerts.js';
+import type { LiveEvents } from '../../../frontend/src/live.js';
 
 const RULES: AlertRule[] = [
   { id: 'hot', name: 'Hot', sensorIds: ['a'], metric: 'temperature', condition: { op: '>', value: 30 }, severity: 'critical' },
@@ -66,19 +64,21 @@ describe('rule form validation', () => {
 describe('alert store', () => {
   it('keeps open alerts from the list and the alert frames: firing added, ok removed, newest first', async () => {
     const listeners = new Map<string, (v: unknown) => void>();
-    const live = { on: <K extends keyof LiveEvents>(e: K, l: (v: LiveEvents[K]) => void) => (listeners.set(e, l as (v: unknown) => void), () => undefined) };
+    const live = {
+      on: <K extends keyof LiveEvents>(e: K, l: (v: LiveEvents[K]) => void) => (listeners.set(String(e), l as (v: unknown) => void), () => undefined),
+    };
     const listed: AlertView = { id: 'x.a.1', ruleId: 'x', ruleName: 'X', sensorId: 'a', metric: 'm', severity: 'info', state: 'pending', since: 1, value: 1, acknowledged: false, acknowledgedBy: null };
     const api = { request: async () => ({ alerts: [listed] }) };
-    const store = new AlertStore(api as unknown as Api, live as unknown as LiveConnection);
+    const store = new AlertStore(api as never, live as never);
     store.start();
     await store.refresh();
     store.stop();
     const frame = { ...listed, id: 'y.a.2', ruleId: 'y', severity: 'critical', state: 'firing', since: 2 };
     listeners.get('alert')!(frame);
-    expect(store.alerts().map((a) => a.id)).toEqual(['y.a.2', 'x.a.1']);
-    expect(store.firingOf('a').map((a) => a.id)).toEqual(['y.a.2']);
+    expect(store.alerts().map((a: AlertView) => a.id)).toEqual(['y.a.2', 'x.a.1']);
+    expect(store.firingOf('a').map((a: AlertView) => a.id)).toEqual(['y.a.2']);
     listeners.get('alert')!({ ...frame, state: 'ok' });
-    expect(store.alerts().map((a) => a.id)).toEqual(['x.a.1']);
+    expect(store.alerts().map((a: AlertView) => a.id)).toEqual(['x.a.1']);
     listeners.get('alert')!({ nonsense: true });
     expect(store.alerts()).toHaveLength(1);
   });
