@@ -2,8 +2,15 @@
  * Alerts on the dashboard (contract §8): the open alerts, kept current from `alert` frames and a slow poll
  * (pending is never pushed), and the rules. State lives here, outside the views, as FleetStore's does.
  */
-import type { Api } from './api';
-import type { LiveConnection } from './live';
+
+/** What the store needs of the API client (Api.request) and of the live connection (LiveConnection.on). */
+export interface RequestApi {
+  request<T>(method: string, path: string, body?: unknown): Promise<T>;
+}
+export interface AlertFrameSource {
+  on(event: 'alert', listener: (alert: Record<string, unknown>) => void): () => void;
+  on(event: 'reconnected', listener: (at: number) => void): () => void;
+}
 
 export type Severity = 'info' | 'warning' | 'critical';
 export const SEVERITIES: Severity[] = ['critical', 'warning', 'info'];
@@ -63,8 +70,8 @@ export class AlertStore {
   loaded = false;
 
   constructor(
-    private readonly api: Api,
-    private readonly live: LiveConnection,
+    private readonly api: RequestApi,
+    private readonly live: AlertFrameSource,
   ) {}
 
   start(): void {
@@ -140,4 +147,95 @@ export function describeRule(rule: Omit<AlertRule, 'id'>): string {
   const cond = c.op === 'outside' ? `${rule.metric} outside ${c.low}–${c.high}` : `${rule.metric} ${c.op} ${c.value}`;
   const s = rule.forSeconds ?? 0;
   return s > 0 ? `${cond} for ${s % 60 === 0 ? `${s / 60} min` : `${s} s`}` : cond;
+}
+
+// --- The rules page's form: text fields in, the rule the API takes out ---
+
+const SENSOR_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const METRIC = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+export interface Draft {
+  kind: 'threshold' | 'silence';
+  name: string;
+  sensorIds: string;
+  metric: string;
+  op: Condition['op'];
+  value: string;
+  low: string;
+  high: string;
+  hysteresis: string;
+  forSeconds: string;
+  silentMinutes: string;
+  severity: Severity;
+}
+
+export const EMPTY_DRAFT: Draft = {
+  kind: 'threshold',
+  name: '',
+  sensorIds: '*',
+  metric: 'temperature',
+  op: '>',
+  value: '',
+  low: '',
+  high: '',
+  hysteresis: '0',
+  forSeconds: '0',
+  silentMinutes: '10',
+  severity: 'warning',
+};
+
+export function draftOf(rule: AlertRule): Draft {
+  const c = rule.condition;
+  return {
+    ...EMPTY_DRAFT,
+    kind: rule.silentMinutes !== undefined ? 'silence' : 'threshold',
+    name: rule.name,
+    sensorIds: rule.sensorIds.join(', '),
+    metric: rule.metric ?? EMPTY_DRAFT.metric,
+    op: c?.op ?? '>',
+    value: c && c.op !== 'outside' ? String(c.value) : '',
+    low: c && c.op === 'outside' ? String(c.low) : '',
+    high: c && c.op === 'outside' ? String(c.high) : '',
+    hysteresis: String(rule.hysteresis ?? 0),
+    forSeconds: String(rule.forSeconds ?? 0),
+    silentMinutes: String(rule.silentMinutes ?? 10),
+    severity: rule.severity,
+  };
+}
+
+const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
+
+/** The rule the API gets, or the first problem as `[field, message]` (the server checks again). */
+export function ruleFromDraft(d: Draft): { rule: Omit<AlertRule, 'id'> } | { field: string; message: string } {
+  const name = d.name.trim();
+  if (!name || [...name].length > 100) return { field: 'name', message: 'A name of 1 to 100 characters' };
+  const ids = [...new Set(d.sensorIds.split(/[\s,]+/).filter((s) => s !== ''))];
+  if (ids.length === 0 || ids.length > 100) return { field: 'sensorIds', message: '1 to 100 sensor ids, or *' };
+  if (!(ids.length === 1 && ids[0] === '*') && !ids.every((id) => SENSOR_ID.test(id))) {
+    return { field: 'sensorIds', message: 'Sensor ids are letters, digits, _ and - (or * alone)' };
+  }
+  if (d.kind === 'silence') {
+    const minutes = num(d.silentMinutes);
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) return { field: 'silentMinutes', message: 'Whole minutes, 1 to 1440' };
+    return { rule: { name, sensorIds: ids, silentMinutes: minutes, severity: d.severity } };
+  }
+  if (!METRIC.test(d.metric) || ['ts', 'values', 'units'].includes(d.metric)) return { field: 'metric', message: 'A metric name' };
+  let condition: Condition;
+  if (d.op === 'outside') {
+    const low = num(d.low);
+    const high = num(d.high);
+    if (!Number.isFinite(low)) return { field: 'low', message: 'A number' };
+    if (!Number.isFinite(high)) return { field: 'high', message: 'A number' };
+    if (!(low < high)) return { field: 'low', message: 'Low must be below high' };
+    condition = { op: 'outside', low, high };
+  } else {
+    const value = num(d.value);
+    if (!Number.isFinite(value)) return { field: 'value', message: 'A number' };
+    condition = { op: d.op, value };
+  }
+  const hysteresis = num(d.hysteresis);
+  if (!Number.isFinite(hysteresis) || hysteresis < 0) return { field: 'hysteresis', message: 'A number ≥ 0' };
+  const forSeconds = num(d.forSeconds);
+  if (!Number.isInteger(forSeconds) || forSeconds < 0 || forSeconds > 86_400) return { field: 'forSeconds', message: 'Whole seconds, 0 to 86400' };
+  return { rule: { name, sensorIds: ids, metric: d.metric, condition, hysteresis, forSeconds, severity: d.severity } };
 }

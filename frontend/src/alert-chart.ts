@@ -6,8 +6,7 @@
 import { createContext } from 'preact';
 import { useContext, useEffect, useMemo } from 'preact/hooks';
 import type uPlot from 'uplot';
-import type { Api } from './api';
-import type { AlertEvent, AlertRule, AlertStore } from './alerts';
+import type { AlertEvent, AlertRule, AlertStore, RequestApi } from './alerts.js';
 
 /** The dashboard's alert store, for components deep in others' views (fleet cards, the sensor chart). */
 export const AlertsContext = createContext<AlertStore | null>(null);
@@ -117,7 +116,7 @@ export class AlertOverlay {
 }
 
 /** The overlay of one sensor view: rules and 7 days of events, refreshed when its alerts change. */
-export function useAlertOverlay(api: Api, sensorId: string): AlertOverlay {
+export function useAlertOverlay(api: RequestApi, sensorId: string): AlertOverlay {
   const store = useContext(AlertsContext);
   const overlay = useMemo(() => new AlertOverlay(), [sensorId]);
   useEffect(() => {
