@@ -18,6 +18,7 @@ import { connectExternalBroker, type MessageBus } from './bus.js';
 import { boundedLog } from './bounded-log.js';
 import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
+import { startTtlSweeper } from './ttl-sweeper.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { WebSocketGateway } from './gateway.js';
 import { createHttpServer } from './http-server.js';
@@ -60,6 +61,8 @@ export interface RuntimeOptions {
    * dev server, `http://localhost:5173`). @default none
    */
   allowedOrigins?: string[];
+  /** Time between the starts of two passes of the local TTL sweeper. @default 60 000 ms */
+  ttlSweepIntervalMs?: number;
   /** Caps of the dead-letter file (size before rotation, payload kept per entry). */
   deadLetterLimits?: DeadLetterLimits;
   /** The embedded broker's limits on connections not yet accepted (handshake and CONNECT timeouts, cap). */
@@ -167,6 +170,15 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     const credentials = newStandInCredentials();
     const dynamo: LocalDynamo = await startDynamo(dataDir, credentials);
     cleanups.push(() => dynamo.close());
+    // Retention as DynamoDB TTL does it, on each table's TTL attribute (dynalite has none).
+    const ttlSweeper = startTtlSweeper({
+      endpoint: dynamo.endpoint,
+      credentials,
+      tables: Object.values(LOCAL_TABLES),
+      intervalMs: options.ttlSweepIntervalMs,
+      log,
+    });
+    cleanups.push(() => ttlSweeper.stop());
 
     let bus: MessageBus | undefined;
     const authIssuer = options.auth ? await LocalAuthIssuer.create(dataDir) : null;
@@ -246,7 +258,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             return authorize(bearerToken(authorization), verifier);
           }
         : null,
-      metrics: () => localMetricsRegistry.toPrometheus() + deadLetters.toPrometheus(),
+      metrics: () => localMetricsRegistry.toPrometheus() + deadLetters.toPrometheus() + ttlSweeper.toPrometheus(),
       log,
     });
     const port = await listen(server, options.port ?? 3000, host);
