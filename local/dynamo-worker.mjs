@@ -29,6 +29,13 @@ server.on('error', (err) => parentPort.postMessage({ type: 'error', message: err
 server.listen(0, workerData.host, () => {
   parentPort.postMessage({ type: 'listening', port: server.address().port });
 });
+// The thread's heap, for the runtime's memory gauges (its RSS is the process's, shared with the main thread).
+const memoryReport = setInterval(() => {
+  const { heapUsed, external, arrayBuffers } = process.memoryUsage();
+  parentPort.postMessage({ type: 'memory', heapUsed, external, arrayBuffers });
+}, 5000);
+memoryReport.unref();
+
 parentPort.on('message', (msg) => {
   if (msg === 'close') {
     server.close((err) => parentPort.postMessage({ type: 'closed', message: err?.message }));

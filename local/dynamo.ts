@@ -22,6 +22,8 @@ export interface LocalDynamo {
   endpoint: string;
   /** The only credentials it answers (any others get UnrecognizedClientException). */
   credentials: StandInCredentials;
+  /** The worker thread's last reported heap (every 5 s), in bytes; zeros before the first report. */
+  memory(): { heapUsed: number; external: number; arrayBuffers: number };
   close(): Promise<void>;
 }
 
@@ -57,6 +59,10 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
       }
     });
   });
+  let memory = { heapUsed: 0, external: 0, arrayBuffers: 0 };
+  worker.on('message', (msg: { type: string; heapUsed?: number; external?: number; arrayBuffers?: number }) => {
+    if (msg.type === 'memory') memory = { heapUsed: msg.heapUsed ?? 0, external: msg.external ?? 0, arrayBuffers: msg.arrayBuffers ?? 0 };
+  });
   worker.removeAllListeners('error');
   worker.removeAllListeners('exit');
   worker.on('error', (err) => console.error(JSON.stringify({ level: 'error', message: 'DynamoDB stand-in failed', error: err.message })));
@@ -78,6 +84,7 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
   return {
     endpoint,
     credentials,
+    memory: () => memory,
     close: async () => {
       await new Promise<void>((resolve) => {
         worker.on('message', (msg: { type: string }) => {

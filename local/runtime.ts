@@ -122,6 +122,24 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
   process.env.POWERTOOLS_SERVICE_NAME ??= 'vigia-local';
 }
 
+/** The process's memory, and each thread's heap, for `/api/metrics` (the soak benchmark reads them). */
+function memoryGauges(dynamo: { heapUsed: number; external: number }): string {
+  const main = process.memoryUsage();
+  return `${[
+    '# HELP vigia_local_rss_bytes Resident memory of the runtime process (every thread).',
+    '# TYPE vigia_local_rss_bytes gauge',
+    `vigia_local_rss_bytes ${main.rss}`,
+    '# HELP vigia_local_heap_used_bytes JavaScript heap in use, by thread.',
+    '# TYPE vigia_local_heap_used_bytes gauge',
+    `vigia_local_heap_used_bytes{thread="main"} ${main.heapUsed}`,
+    `vigia_local_heap_used_bytes{thread="dynamodb"} ${dynamo.heapUsed}`,
+    '# HELP vigia_local_external_bytes Memory of C++ objects bound to JavaScript (buffers included), by thread.',
+    '# TYPE vigia_local_external_bytes gauge',
+    `vigia_local_external_bytes{thread="main"} ${main.external}`,
+    `vigia_local_external_bytes{thread="dynamodb"} ${dynamo.external}`,
+  ].join('\n')}\n`;
+}
+
 const handlers = {
   historyWriter: async () => (await import('../lambdas/handlers/history-writer.js')).handler as RuleHandler,
   broadcaster: async () => (await import('../lambdas/handlers/broadcaster.js')).handler as RuleHandler,
@@ -258,7 +276,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             return authorize(bearerToken(authorization), verifier);
           }
         : null,
-      metrics: () => localMetricsRegistry.toPrometheus() + deadLetters.toPrometheus() + ttlSweeper.toPrometheus(),
+      metrics: () =>
+        localMetricsRegistry.toPrometheus() + deadLetters.toPrometheus() + ttlSweeper.toPrometheus() + memoryGauges(dynamo.memory()),
       log,
     });
     const port = await listen(server, options.port ?? 3000, host);
