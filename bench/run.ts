@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every benchmark in one run on this machine; figures into bench/results.md.
  *   npm run bench -- [--quick]    (--quick: shorter runs, for a smoke check)
+ *   npm run bench -- soak [--minutes 30] [--sensors 100]   (memory and disk over a long run)
  */
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { historyBench } from './history.js';
 import { initBench } from './init.js';
 import { brokerCeiling, ingestModesBench, pipelineBench } from './pipeline.js';
+import { soakMain } from './soak.js';
 import { ROOT } from './support.js';
 
 const quick = process.argv.includes('--quick');
@@ -19,6 +21,13 @@ const runs = (part: string) => only === undefined || only === part;
 const mark = (ok: boolean) => (ok ? 'met' : '**not met**');
 
 async function main(): Promise<void> {
+  // `npm run bench -- soak [--minutes N]`: the long-run memory/disk soak alone, into bench/results-soak.md.
+  if (process.argv[2] === 'soak') {
+    return soakMain(process.argv.slice(3), async (soakLines) => {
+      await writeFile(path.join(ROOT, 'bench/results-soak.md'), `${['# Soak benchmark', '', ...soakLines].join('\n')}\n`);
+      console.log(soakLines.join('\n'));
+    });
+  }
   const lines: string[] = [];
   const started = new Date();
   lines.push('# Benchmark results', '');

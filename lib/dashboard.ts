@@ -162,7 +162,10 @@ export class Dashboard extends Construct {
       { id: 'AwsSolutions-CFR1', reason: 'Sensors and operators may be anywhere; no country is to be refused.' },
       {
         id: 'AwsSolutions-CFR2',
-        reason: 'A static, read-only dashboard with no sign-in yet; a WAF web ACL comes with the sign-in issue if needed.',
+        reason:
+          'Static files only: every data request goes to the HTTP and WebSocket APIs, which verify Cognito tokens ' +
+          '(managed login, threat protection enforced) and are throttled per stage. A CloudFront web ACL must live in ' +
+          'us-east-1 (a second stack) and costs from $5 a month, so it is left to deployments that need IP or bot rules.',
       },
     );
 

@@ -1,5 +1,8 @@
-import { type CfnElement, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { CfnRoute, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { type CfnElement, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
+import { CfnRoute, LogGroupLogDestination, WebSocketApi, WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { ManagedPolicy, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -43,6 +46,8 @@ export interface RealtimeProps {
 export class Realtime extends Construct {
   readonly webSocketApi: WebSocketApi;
   readonly stage: WebSocketStage;
+  /** The stage's access log (connects, messages, disconnects, with their status). */
+  readonly accessLogGroup: LogGroup;
   readonly connectionsTable: Table;
   readonly webSocketFunction: VigiaFunction;
   readonly authorizerFunction: VigiaFunction;
@@ -102,18 +107,42 @@ export class Realtime extends Construct {
     }
 
     const throttle = props.throttle ?? { rateLimit: 100, burstLimit: 200 };
+    // WebSocket stages log through the account's API Gateway CloudWatch role; set it as RestApi's
+    // cloudWatchRole does (kept on stack deletion: other APIs of the account may rely on it).
+    const cloudWatchRole = new Role(this, 'ApiGatewayCloudWatchRole', {
+      assumedBy: new ServicePrincipal('apigateway.amazonaws.com'),
+      managedPolicies: [ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+    });
+    cloudWatchRole.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    Validations.of(cloudWatchRole).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason: 'AWS\'s own policy for API Gateway\'s account-level logging role, as CDK\'s RestApi uses it.',
+    });
+    const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: cloudWatchRole.roleArn });
+    account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    this.accessLogGroup = new LogGroup(this, 'AccessLogs', { retention: props.functions.logRetention });
     this.stage = new WebSocketStage(this, 'Stage', {
       webSocketApi: this.webSocketApi,
       stageName: props.stageName ?? 'live',
       autoDeploy: true,
       throttle,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogGroup),
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: '$context.requestId',
+            ip: '$context.identity.sourceIp',
+            requestTime: '$context.requestTime',
+            eventType: '$context.eventType',
+            routeKey: '$context.routeKey',
+            status: '$context.status',
+            connectionId: '$context.connectionId',
+            error: '$context.error.message',
+          }),
+        ),
+      },
     });
-    Validations.of(this.stage).acknowledge({
-      id: 'AwsSolutions-APIG1',
-      reason:
-        'WebSocket access logs need the account-wide API Gateway CloudWatch role, an account setting this app ' +
-        'must not own; the WebSocket function logs every connect, frame and disconnect.',
-    });
+    this.stage.node.addDependency(account);
     this.acknowledgeOpenRoutes();
 
     this.grantPush(this.webSocketFunction);

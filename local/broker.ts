@@ -355,7 +355,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   });
   broker.on('connectionError', (client, err) => {
     if (refusals.has(err)) return;
-    logThrottled(`connect:${errorMessage(err)}`, { level: 'warn', message: 'connection error before CONNECT completed', ipAddress: remoteAddress(client), error: errorMessage(err) });
+    logThrottled(`connect:${(err as NodeJS.ErrnoException).code ?? err.name}`, { level: 'warn', message: 'connection error before CONNECT completed', ipAddress: remoteAddress(client), error: errorMessage(err) });
   });
   // aedes emits 'error' for persistence failures; an EventEmitter 'error' without a listener would throw.
   (broker as EventEmitter).on('error', (err: unknown) => log({ level: 'error', message: 'broker error', error: errorMessage(err) }));

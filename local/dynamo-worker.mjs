@@ -41,7 +41,8 @@ const [serveDynalite] = server.listeners('request');
 server.removeAllListeners('request');
 function meteredRequest(req, res) {
   const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
-  if (!READS.has(operation) && !WRITES.has(operation)) return serveDynalite(req, res);
+  // The local TTL sweeper's requests (ttl-sweeper.ts UNBILLED_HEADER): DynamoDB's own TTL is free.
+  if ((!READS.has(operation) && !WRITES.has(operation)) || req.headers['x-vigia-unbilled']) return serveDynalite(req, res);
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
@@ -101,6 +102,13 @@ server.on('error', (err) => parentPort.postMessage({ type: 'error', message: err
 server.listen(0, workerData.host, () => {
   parentPort.postMessage({ type: 'listening', port: server.address().port });
 });
+// The thread's heap, for the runtime's memory gauges (its RSS is the process's, shared with the main thread).
+const memoryReport = setInterval(() => {
+  const { heapUsed, external, arrayBuffers } = process.memoryUsage();
+  parentPort.postMessage({ type: 'memory', heapUsed, external, arrayBuffers });
+}, 5000);
+memoryReport.unref();
+
 parentPort.on('message', (msg) => {
   if (msg === 'capacity') report();
   if (msg === 'close') {

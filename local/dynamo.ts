@@ -30,6 +30,8 @@ export interface LocalDynamo {
   readonly consumed: ConsumedCapacity;
   /** The consumed capacity up to now. */
   capacity(): Promise<ConsumedCapacity>;
+  /** The worker thread's last reported heap (every 5 s), in bytes; zeros before the first report. */
+  memory(): { heapUsed: number; external: number; arrayBuffers: number };
   close(): Promise<void>;
 }
 
@@ -64,6 +66,10 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
         reject(/lock/i.test(msg.message ?? '') ? new Error(`The data folder ${dataDir} is in use by another vigia process`) : new Error(msg.message));
       }
     });
+  });
+  let memory = { heapUsed: 0, external: 0, arrayBuffers: 0 };
+  worker.on('message', (msg: { type: string; heapUsed?: number; external?: number; arrayBuffers?: number }) => {
+    if (msg.type === 'memory') memory = { heapUsed: msg.heapUsed ?? 0, external: msg.external ?? 0, arrayBuffers: msg.arrayBuffers ?? 0 };
   });
   worker.removeAllListeners('error');
   worker.removeAllListeners('exit');
@@ -101,6 +107,7 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
         capacityWaiters.push(resolve);
         worker.postMessage('capacity');
       }),
+    memory: () => memory,
     close: async () => {
       await new Promise<void>((resolve) => {
         worker.on('message', (msg: { type: string }) => {

@@ -19,6 +19,7 @@ import { BillingMeter, type BillingSnapshot } from './billing.js';
 import { boundedLog } from './bounded-log.js';
 import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
+import { startTtlSweeper } from './ttl-sweeper.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { GatewayLiveSender, WebSocketGateway } from './gateway.js';
 import { AlertWebhook } from './alert-webhook.js';
@@ -69,6 +70,8 @@ export interface RuntimeOptions {
    * dev server, `http://localhost:5173`). @default none
    */
   allowedOrigins?: string[];
+  /** Time between the starts of two passes of the local TTL sweeper. @default 60 000 ms */
+  ttlSweepIntervalMs?: number;
   /** Caps of the dead-letter file (size before rotation, payload kept per entry). */
   deadLetterLimits?: DeadLetterLimits;
   /** The embedded broker's limits on connections not yet accepted (handshake and CONNECT timeouts, cap). */
@@ -139,6 +142,24 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
 /** The alerts topic's local name: the SNS stand-in logs what is published there and hands it to the webhook. */
 const LOCAL_ALERT_TOPIC_ARN = 'arn:aws:sns:local:000000000000:vigia-alerts';
 
+/** The process's memory, and each thread's heap, for `/api/metrics` (the soak benchmark reads them). */
+function memoryGauges(dynamo: { heapUsed: number; external: number }): string {
+  const main = process.memoryUsage();
+  return `${[
+    '# HELP vigia_local_rss_bytes Resident memory of the runtime process (every thread).',
+    '# TYPE vigia_local_rss_bytes gauge',
+    `vigia_local_rss_bytes ${main.rss}`,
+    '# HELP vigia_local_heap_used_bytes JavaScript heap in use, by thread.',
+    '# TYPE vigia_local_heap_used_bytes gauge',
+    `vigia_local_heap_used_bytes{thread="main"} ${main.heapUsed}`,
+    `vigia_local_heap_used_bytes{thread="dynamodb"} ${dynamo.heapUsed}`,
+    '# HELP vigia_local_external_bytes Memory of C++ objects bound to JavaScript (buffers included), by thread.',
+    '# TYPE vigia_local_external_bytes gauge',
+    `vigia_local_external_bytes{thread="main"} ${main.external}`,
+    `vigia_local_external_bytes{thread="dynamodb"} ${dynamo.external}`,
+  ].join('\n')}\n`;
+}
+
 const handlers = {
   historyWriter: async () => (await import('../lambdas/handlers/history-writer.js')).handler as RuleHandler,
   broadcaster: async () => (await import('../lambdas/handlers/broadcaster.js')).handler as RuleHandler,
@@ -204,6 +225,15 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     const ingest = options.ingest ?? 'stream';
     // Stream ingest bills one rule and a Kinesis record per message; direct ingest a rule per function.
     const billing = new BillingMeter({ ingest, dynamo: () => dynamo.consumed });
+    // Retention as DynamoDB TTL does it, on each table's TTL attribute (dynalite has none).
+    const ttlSweeper = startTtlSweeper({
+      endpoint: dynamo.endpoint,
+      credentials,
+      tables: Object.values(LOCAL_TABLES),
+      intervalMs: options.ttlSweepIntervalMs,
+      log,
+    });
+    cleanups.push(() => ttlSweeper.stop());
 
     let bus: MessageBus | undefined;
     const authIssuer = options.auth ? await LocalAuthIssuer.create(dataDir) : null;
@@ -302,7 +332,12 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             return authorize(bearerToken(authorization), verifier);
           }
         : null,
-      metrics: () => localMetricsRegistry.toPrometheus() + deadLetters.toPrometheus() + billing.toPrometheus(),
+      metrics: () =>
+        localMetricsRegistry.toPrometheus() +
+        deadLetters.toPrometheus() +
+        billing.toPrometheus() +
+        ttlSweeper.toPrometheus() +
+        memoryGauges(dynamo.memory()),
       log,
     });
     const port = await listen(server, options.port ?? 3000, host);

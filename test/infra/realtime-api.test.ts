@@ -10,6 +10,24 @@ beforeAll(() => {
 });
 
 describe('Realtime (WebSocket API)', () => {
+  it("logs every WebSocket request to its own log group, after the account's API Gateway CloudWatch role is set", () => {
+    const stageId = vigia.logicalId(vigia.stack.realtime.stage);
+    const stage = resources[stageId];
+    const logGroupId = vigia.logicalId(vigia.stack.realtime.accessLogGroup);
+    expect(stage.Properties.AccessLogSettings.DestinationArn).toEqual({ 'Fn::GetAtt': [logGroupId, 'Arn'] });
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format);
+    expect(format).toMatchObject({ requestId: '$context.requestId', routeKey: '$context.routeKey', status: '$context.status' });
+    expect(resources[logGroupId].Properties.RetentionInDays).toEqual(expect.any(Number));
+
+    const [accountId, account] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ApiGateway::Account')!;
+    expect(stage.DependsOn).toContain(accountId);
+    const role = resources[account.Properties.CloudWatchRoleArn['Fn::GetAtt'][0]];
+    expect(role.Properties.AssumeRolePolicyDocument.Statement).toContainEqual(
+      expect.objectContaining({ Principal: { Service: 'apigateway.amazonaws.com' }, Action: 'sts:AssumeRole' }),
+    );
+    expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain('AmazonAPIGatewayPushToCloudWatchLogs');
+  });
+
   it('routes on the action field of the body', () => {
     vigia.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
       ProtocolType: 'WEBSOCKET',

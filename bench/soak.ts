@@ -1,0 +1,192 @@
+/**
+ * The soak benchmark (issue 15): `npm start` in a child process fed by N simulated sensors for a long
+ * while, to show that memory and disk stay bounded. Sampled each interval: the runtime process's RSS
+ * (its DynamoDB worker thread included) and the data folder's size; throughout: `/api/health` latency.
+ * At the end the data folder is measured again after a full LevelDB compaction, per stored reading.
+ *   npm run bench -- soak [--minutes 30] [--sensors 100] [--sample-seconds 60]
+ */
+import { execFileSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { startSimulation } from '../device-sim/index.js';
+import { percentile, sleep, startRuntimeProcess } from './support.js';
+
+export interface SoakOptions {
+  /** @default 100 */
+  sensors?: number;
+  /** @default 30 */
+  minutes?: number;
+  /** @default 60 */
+  sampleSeconds?: number;
+  /** Samples before this are warm-up: RSS growth is measured from its end. @default 1/6 of the run, at least one sample */
+  warmupMinutes?: number;
+}
+
+export interface SoakSample {
+  minute: number;
+  rssMiB: number;
+  /** JavaScript heap in use: the main thread's and the DynamoDB worker's (the rest of RSS is native). */
+  mainHeapMiB: number;
+  dynamoHeapMiB: number;
+  dataMiB: number;
+  acknowledged: number;
+  healthP99Ms: number;
+}
+
+export interface SoakResult {
+  sensors: number;
+  minutes: number;
+  samples: SoakSample[];
+  /** RSS growth from the end of warm-up to the last sample, in percent. */
+  rssGrowthPercent: number;
+  acknowledged: number;
+  dataBytesBeforeCompaction: number;
+  dataBytesAfterCompaction: number;
+  bytesPerReading: number;
+  health: { count: number; failures: number; p50: number; p99: number; max: number };
+}
+
+/** Resident set size of a process (Linux), in MiB. */
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+/** Each thread's heap in use, from the runtime's `/api/metrics` gauges, in MiB. */
+async function heapMiB(port: number): Promise<{ main: number; dynamodb: number }> {
+  const text = await fetch(`http://127.0.0.1:${port}/api/metrics`).then((r) => r.text(), () => '');
+  const read = (thread: string) => Number(new RegExp(`^vigia_local_heap_used_bytes\\{thread="${thread}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return { main: Math.round(read('main') / 2 ** 20), dynamodb: Math.round(read('dynamodb') / 2 ** 20) };
+}
+
+function folderBytes(dir: string): number {
+  return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
+}
+
+export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> {
+  const sensors = options.sensors ?? 100;
+  const minutes = options.minutes ?? 30;
+  const sampleMs = (options.sampleSeconds ?? 60) * 1000;
+  const warmupMs = (options.warmupMinutes ?? minutes / 6) * 60_000;
+  const runtime = await startRuntimeProcess(undefined, { VIGIA_VERBOSE: '' });
+  const pid = runtime.child.pid!;
+  const sim = await startSimulation({ sensors, host: '127.0.0.1', port: runtime.mqttPort, protocol: 'mqtt5', intervalMs: 1000, log: () => undefined });
+
+  const latencies: number[] = [];
+  let healthFailures = 0;
+  let windowLatencies: number[] = [];
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      const started = performance.now();
+      try {
+        const res = await fetch(`http://127.0.0.1:${runtime.port}/api/health`);
+        await res.text();
+        if (!res.ok) healthFailures += 1;
+      } catch {
+        healthFailures += 1;
+      }
+      const ms = performance.now() - started;
+      latencies.push(ms);
+      windowLatencies.push(ms);
+      await sleep(Math.max(0, 1000 - ms));
+    }
+  })();
+
+  const samples: SoakSample[] = [];
+  const started = Date.now();
+  const take = async () => {
+    const sorted = windowLatencies.sort((a, b) => a - b);
+    windowLatencies = [];
+    const heaps = await heapMiB(runtime.port);
+    const sample: SoakSample = {
+      minute: Math.round(((Date.now() - started) / 60_000) * 10) / 10,
+      rssMiB: Math.round(await rssMiB(pid)),
+      mainHeapMiB: heaps.main,
+      dynamoHeapMiB: heaps.dynamodb,
+      dataMiB: Math.round((folderBytes(runtime.dataDir) / 2 ** 20) * 10) / 10,
+      acknowledged: sim.stats().acknowledged,
+      healthP99Ms: sorted.length > 0 ? Math.round(percentile(sorted, 99) * 10) / 10 : 0,
+    };
+    samples.push(sample);
+    console.log(`  ${JSON.stringify(sample)}`);
+  };
+  await take();
+  while (Date.now() - started < minutes * 60_000) {
+    await sleep(Math.min(sampleMs, minutes * 60_000 - (Date.now() - started)));
+    await take();
+  }
+
+  await sim.stop({ drainMs: 10_000 });
+  polling = false;
+  await poller;
+  const acknowledged = sim.stats().acknowledged;
+  // Let the history writer finish the last readings before the runtime stops.
+  await sleep(3000);
+  const dataDir = runtime.dataDir;
+  const dataBytesBeforeCompaction = folderBytes(dataDir);
+  // Keep the folder for the compaction below; stop() would remove it.
+  runtime.child.kill('SIGINT');
+  await new Promise<void>((resolve) => (runtime.child.exitCode !== null ? resolve() : runtime.child.once('exit', () => resolve())));
+  const db = new ClassicLevel(path.join(dataDir, 'dynamodb'));
+  await db.open();
+  await db.compactRange('', '\xff\xff\xff\xff');
+  await db.close();
+  const dataBytesAfterCompaction = folderBytes(dataDir);
+  execFileSync('rm', ['-rf', dataDir]);
+
+  const warm = samples.find((s) => s.minute * 60_000 >= warmupMs) ?? samples[0];
+  const last = samples[samples.length - 1];
+  const sorted = latencies.sort((a, b) => a - b);
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    sensors,
+    minutes,
+    samples,
+    rssGrowthPercent: round(((last.rssMiB - warm.rssMiB) / warm.rssMiB) * 100),
+    acknowledged,
+    dataBytesBeforeCompaction,
+    dataBytesAfterCompaction,
+    bytesPerReading: Math.round(dataBytesAfterCompaction / Math.max(1, acknowledged)),
+    health: {
+      count: sorted.length,
+      failures: healthFailures,
+      p50: round(percentile(sorted, 50)),
+      p99: round(percentile(sorted, 99)),
+      max: round(sorted[sorted.length - 1] ?? 0),
+    },
+  };
+}
+
+/** The result as a markdown section with the targets. */
+export function soakReport(r: SoakResult): string[] {
+  const mark = (ok: boolean) => (ok ? 'met' : '**not met**');
+  return [
+    `## Soak: ${r.sensors} sensors at 1 Hz for ${r.minutes} min (issue 15)`,
+    '',
+    '| measure | figure | target | |',
+    '| --- | --- | --- | --- |',
+    `| RSS of the runtime process, after warm-up to the end | ${r.rssGrowthPercent} % | ≤ 10 % | ${mark(r.rssGrowthPercent <= 10)} |`,
+    `| data folder after compaction, per stored reading (${r.acknowledged} acknowledged) | ${r.bytesPerReading} B (${(r.dataBytesAfterCompaction / 2 ** 20).toFixed(1)} MiB; ${(r.dataBytesBeforeCompaction / 2 ** 20).toFixed(1)} MiB before) | ≤ 1 KB | ${mark(r.bytesPerReading <= 1024)} |`,
+    `| \`/api/health\` latency, once a second throughout (${r.health.count} requests, ${r.health.failures} failed) | p50 ${r.health.p50} ms, p99 ${r.health.p99} ms, max ${r.health.max} ms | p99 ≤ 50 ms | ${mark(r.health.p99 <= 50 && r.health.failures === 0)} |`,
+    '',
+    '| minute | RSS MiB | main heap MiB | DynamoDB worker heap MiB | data MiB | acknowledged | health p99 ms |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...r.samples.map(
+      (s) => `| ${s.minute} | ${s.rssMiB} | ${s.mainHeapMiB} | ${s.dynamoHeapMiB} | ${s.dataMiB} | ${s.acknowledged} | ${s.healthP99Ms} |`,
+    ),
+    '',
+  ];
+}
+
+/** `npm run bench -- soak [--minutes N] [--sensors N] [--sample-seconds N]`: writes bench/results-soak.md. */
+export async function soakMain(argv: string[], write: (lines: string[]) => Promise<void>): Promise<void> {
+  const arg = (name: string) => {
+    const at = argv.indexOf(`--${name}`);
+    return at >= 0 ? Number(argv[at + 1]) : undefined;
+  };
+  const result = await soakBench({ minutes: arg('minutes'), sensors: arg('sensors'), sampleSeconds: arg('sample-seconds') });
+  await write(soakReport(result));
+}
