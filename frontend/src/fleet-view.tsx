@@ -14,6 +14,8 @@ export const CARD_GAP = 14;
 export const CARD_MIN_WIDTH = 250;
 /** Rows rendered above and below the screen, so a scroll shows cards, not blanks. */
 const OVERSCAN_ROWS = 2;
+/** How long the window must rest before the subscriptions follow it. */
+const SUBSCRIBE_SETTLE_MS = 200;
 /** Values a card shows (the first by name); the sensor view shows all. */
 const CARD_METRICS = 4;
 
@@ -68,6 +70,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const held = useRef<{ key: string; order: string[] }>({ key: '', order: [] });
   const list = useRef<HTMLUListElement>(null);
   const now = useNow(1000);
+  const dark = usePrefersDark();
 
   useEffect(() => {
     void store.refresh();
@@ -92,7 +95,18 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   // to speak shows at once; otherwise only the cards on screen.
   const subscribeTo = store.load.kind === 'ready' && all.length === 0 ? ['*'] : shownIds;
   const shownKey = subscribeTo.join(',');
-  useEffect(() => store.show(subscribeTo), [shownKey, store]);
+  // While the window moves (a scroll), subscriptions and sparkline loads wait for it to rest: the cards
+  // flying past would be subscribed and unsubscribed within a frame or two.
+  const settled = useRef(false);
+  useEffect(() => {
+    if (!settled.current) {
+      settled.current = subscribeTo.length > 0;
+      store.show(subscribeTo);
+      return;
+    }
+    const timer = setTimeout(() => store.show(subscribeTo), SUBSCRIBE_SETTLE_MS);
+    return () => clearTimeout(timer);
+  }, [shownKey, store]);
   useEffect(() => () => store.show([]), [store]);
 
   if (store.load.kind === 'loading') return <Loading what="sensors" />;
@@ -176,6 +190,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
                 position={first + i + 1}
                 total={order.length}
                 precisionVersion={precision.version}
+                dark={dark}
               />
             );
           })}
@@ -191,6 +206,7 @@ const SensorCard = memo(function SensorCard({
   connectionLive,
   position,
   total,
+  dark,
 }: {
   sensor: FleetSensor;
   revision: number;
@@ -199,6 +215,7 @@ const SensorCard = memo(function SensorCard({
   position: number;
   total: number;
   precisionVersion: number;
+  dark: boolean;
 }) {
   const silentFor = sensor.lastSeen === null ? Infinity : now - sensor.lastSeen;
   const stale = !connectionLive || !sensor.online || silentFor > STALE_AFTER_MS;
@@ -226,7 +243,7 @@ const SensorCard = memo(function SensorCard({
         ) : (
           <p class="values muted">No reading yet</p>
         )}
-        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} />
+        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} dark={dark} />
         <p class="seen">
           {sensor.lastSeen === null ? 'never seen' : <>last seen <time dateTime={new Date(sensor.lastSeen).toISOString()}>{formatAgo(Math.max(0, silentFor))}</time></>}
           {more > 0 ? <span class="more"> · {more} more</span> : null}
@@ -243,9 +260,8 @@ export function StatusBadge({ online }: { online: boolean }) {
 
 /** A plain canvas line of the last minutes: far cheaper than a chart per card. */
 /** Redrawn once a second with the clock (a pixel of it spans over a second), not on every reading. */
-function Sparkline({ points, metric, now }: { points: Reading[]; metric: string | null; now: number }) {
+function Sparkline({ points, metric, now, dark }: { points: Reading[]; metric: string | null; now: number; dark: boolean }) {
   const canvas = useRef<HTMLCanvasElement>(null);
-  const dark = usePrefersDark();
   useLayoutEffect(() => {
     const el = canvas.current;
     if (!el) return;
