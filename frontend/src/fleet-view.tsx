@@ -14,12 +14,16 @@ export const CARD_GAP = 14;
 export const CARD_MIN_WIDTH = 250;
 /** Rows rendered above and below the screen, so a scroll shows cards, not blanks. */
 const OVERSCAN_ROWS = 2;
+/** A card's border and horizontal padding (CSS px; `.card`, `.card-link`). */
+const CARD_CHROME_PX = 2 + 30;
 /** How long the window must rest before the subscriptions follow it. */
 const SUBSCRIBE_SETTLE_MS = 200;
 /** Values a card shows (the first by name); the sensor view shows all. */
 const CARD_METRICS = 4;
 
 interface Window {
+  /** The list's inner width (CSS px). */
+  width: number;
   columns: number;
   firstRow: number;
   lastRow: number;
@@ -32,11 +36,11 @@ export function visibleRows(listTop: number, listWidth: number, viewportHeight: 
   const rowHeight = CARD_HEIGHT + CARD_GAP;
   const firstRow = Math.max(0, Math.floor(-listTop / rowHeight) - OVERSCAN_ROWS);
   const lastRow = Math.min(rows - 1, Math.ceil((viewportHeight - listTop) / rowHeight) + OVERSCAN_ROWS);
-  return { columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
+  return { width: listWidth, columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
 }
 
 function useGridWindow(list: { current: HTMLElement | null }, count: number): Window {
-  const [win, setWin] = useState<Window>({ columns: 1, firstRow: 0, lastRow: 5 });
+  const [win, setWin] = useState<Window>({ width: 0, columns: 1, firstRow: 0, lastRow: 5 });
   useLayoutEffect(() => {
     let frame: number | null = null;
     const measure = () => {
@@ -45,7 +49,7 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
       if (!el) return;
       const rect = el.getBoundingClientRect();
       const next = visibleRows(rect.top, el.clientWidth, innerHeight, count);
-      setWin((old) => (old.columns === next.columns && old.firstRow === next.firstRow && old.lastRow === next.lastRow ? old : next));
+      setWin((old) => (old.width === next.width && old.columns === next.columns && old.firstRow === next.firstRow && old.lastRow === next.lastRow ? old : next));
     };
     const schedule = () => {
       if (frame === null) frame = requestAnimationFrame(measure);
@@ -123,6 +127,9 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const filtered = filter.trim() !== '';
   const rows = Math.ceil(order.length / win.columns);
   const rowHeight = CARD_HEIGHT + CARD_GAP;
+  // The sparkline's width from the grid's own arithmetic: reading it from the DOM would force a layout per
+  // card mounted (a dozen per scroll step).
+  const sparkWidth = Math.max(100, Math.floor((win.width - (win.columns - 1) * CARD_GAP) / win.columns) - CARD_CHROME_PX);
 
   return (
     <section aria-labelledby="fleet-title">
@@ -191,6 +198,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
                 total={order.length}
                 precisionVersion={precision.version}
                 dark={dark}
+                sparkWidth={sparkWidth}
               />
             );
           })}
@@ -207,6 +215,7 @@ const SensorCard = memo(function SensorCard({
   position,
   total,
   dark,
+  sparkWidth,
 }: {
   sensor: FleetSensor;
   revision: number;
@@ -216,6 +225,7 @@ const SensorCard = memo(function SensorCard({
   total: number;
   precisionVersion: number;
   dark: boolean;
+  sparkWidth: number;
 }) {
   const silentFor = sensor.lastSeen === null ? Infinity : now - sensor.lastSeen;
   const stale = !connectionLive || !sensor.online || silentFor > STALE_AFTER_MS;
@@ -243,7 +253,7 @@ const SensorCard = memo(function SensorCard({
         ) : (
           <p class="values muted">No reading yet</p>
         )}
-        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} dark={dark} />
+        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} dark={dark} width={sparkWidth} />
         <p class="seen">
           {sensor.lastSeen === null ? 'never seen' : <>last seen <time dateTime={new Date(sensor.lastSeen).toISOString()}>{formatAgo(Math.max(0, silentFor))}</time></>}
           {more > 0 ? <span class="more"> · {more} more</span> : null}
@@ -258,20 +268,18 @@ export function StatusBadge({ online }: { online: boolean }) {
   return <span class={`badge ${online ? 'online' : 'offline'}`}>{online ? 'online' : 'offline'}</span>;
 }
 
+const SPARK_HEIGHT = 40;
+
 /** A plain canvas line of the last minutes: far cheaper than a chart per card. */
 /** Redrawn once a second with the clock (a pixel of it spans over a second), not on every reading. */
-function Sparkline({ points, metric, now, dark }: { points: Reading[]; metric: string | null; now: number; dark: boolean }) {
+function Sparkline({ points, metric, now, dark, width }: { points: Reading[]; metric: string | null; now: number; dark: boolean; width: number }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useLayoutEffect(() => {
     const el = canvas.current;
     if (!el) return;
     const dpr = devicePixelRatio || 1;
-    const width = el.clientWidth || 240;
-    const height = el.clientHeight || 40;
-    if (el.width !== Math.round(width * dpr) || el.height !== Math.round(height * dpr)) {
-      el.width = Math.round(width * dpr);
-      el.height = Math.round(height * dpr);
-    }
+    const height = SPARK_HEIGHT;
+    // Sized in render (attributes below), never by reading layout here.
     const ctx = el.getContext('2d')!;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
@@ -310,10 +318,12 @@ function Sparkline({ points, metric, now, dark }: { points: Reading[]; metric: s
       prevTs = p.ts;
     }
     ctx.stroke();
-  }, [points.length > 0 && points[0], dark, metric, now, points.length < 3 ? points.length : 0]);
+  }, [points.length > 0 && points[0], dark, metric, now, width, points.length < 3 ? points.length : 0]);
   return (
     <canvas
       ref={canvas}
+      width={Math.round(width * (devicePixelRatio || 1))}
+      height={Math.round(SPARK_HEIGHT * (devicePixelRatio || 1))}
       class="spark"
       role="img"
       aria-label={metric ? `${metric}, last ${SPARK_WINDOW_MS / 60_000} minutes` : 'no data'}
