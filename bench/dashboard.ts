@@ -54,7 +54,16 @@ export interface FleetAtScaleResult {
   /** Sensors subscribed over the WebSocket once settled (the cards on screen). */
   subscribed: number;
   live: { seconds: number; readings: number; longestFrameMs: number; framesOver100ms: number; longTasks: number; longTasksMs: number };
-  scroll: { ms: number; frames: number; longestFrameMs: number; framesOver100ms: number; bottomCardsShown: boolean };
+  scroll: {
+    ms: number;
+    frames: number;
+    longestFrameMs: number;
+    framesOver100ms: number;
+    bottomCardsShown: boolean;
+    /** The same scroll on a static page as tall, at the same time: the machine's share. */
+    blankPageLongestFrameMs: number;
+    blankPageMedianFrameMs: number;
+  };
   filter: { keys: number; medianKeyMs: number; maxKeyMs: number; clearMs: number };
   targets: { firstCardsMs: number; frameGapMs: number; keyMs: number };
   pass: boolean;
@@ -308,7 +317,7 @@ async function fleetAtScale(browser: import('playwright-core').Browser): Promise
       });
       return { ms: performance.now() - start, deltas };
     });
-    await page.waitForTimeout(500);
+    await page.waitForTimeout(1000);
     const bottomIds = await page.locator('.card').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-sensor')));
     const bottomCardsShown = bottomIds.includes(ids[sensors - 1]);
     await page.evaluate(() => scrollTo(0, 0));
@@ -336,6 +345,26 @@ async function fleetAtScale(browser: import('playwright-core').Browser): Promise
     const typed = keys.slice(0, text.length);
     const clearMs = keys[keys.length - 1];
     await page.close();
+    // The same scroll on a static page as tall: what the machine alone costs a frame right now.
+    const blank = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await blank.setContent(`<!doctype html><div style="height:${Math.ceil(sensors / 4) * 230}px;background:linear-gradient(#fff,#ccc)"></div>`);
+    await blank.evaluate('globalThis.__name = (f) => f');
+    const blankScroll = await blank.evaluate(async () => {
+      const deltas: number[] = [];
+      let last = performance.now();
+      await new Promise<void>((resolve) => {
+        const tick = (t: number) => {
+          deltas.push(t - last);
+          last = t;
+          if (scrollY >= document.documentElement.scrollHeight - innerHeight - 1) return resolve();
+          scrollBy(0, 600);
+          requestAnimationFrame(tick);
+        };
+        requestAnimationFrame(tick);
+      });
+      return deltas.slice(1);
+    });
+    await blank.close();
 
     const sortedKeys = [...typed].sort((a, b) => a - b);
     const liveLongest = Math.max(...live.deltas.slice(1));
@@ -365,6 +394,8 @@ async function fleetAtScale(browser: import('playwright-core').Browser): Promise
         longestFrameMs: Math.round(scrollLongest),
         framesOver100ms: over(scroll.deltas.slice(1)),
         bottomCardsShown,
+        blankPageLongestFrameMs: Math.round(Math.max(...blankScroll)),
+        blankPageMedianFrameMs: Math.round([...blankScroll].sort((a, b) => a - b)[blankScroll.length >> 1]),
       },
       filter: {
         keys: typed.length,
@@ -414,7 +445,8 @@ export function describeFleetAtScale(r: FleetAtScaleResult): string[] {
     `  live ${r.live.seconds} s: ${r.live.readings} readings received, longest frame ${r.live.longestFrameMs} ms (≤ ${r.targets.frameGapMs}), ` +
       `${r.live.framesOver100ms} frames over 100 ms, ${r.live.longTasks} long tasks (${r.live.longTasksMs} ms)`,
     `  scroll to the bottom: ${r.scroll.ms} ms, ${r.scroll.frames} frames, longest ${r.scroll.longestFrameMs} ms (≤ ${r.targets.frameGapMs}), ` +
-      `${r.scroll.framesOver100ms} over 100 ms; last sensor's card shown: ${r.scroll.bottomCardsShown}`,
+      `${r.scroll.framesOver100ms} over 100 ms; last sensor's card shown: ${r.scroll.bottomCardsShown}; ` +
+      `a static page as tall: longest ${r.scroll.blankPageLongestFrameMs} ms, median ${r.scroll.blankPageMedianFrameMs} ms`,
     `  filter: ${r.filter.keys} keys, median ${r.filter.medianKeyMs} ms, max ${r.filter.maxKeyMs} ms a key (≤ ${r.targets.keyMs}); clearing ${r.filter.clearMs} ms  ${r.pass ? 'PASS' : 'FAIL'}`,
   ];
 }

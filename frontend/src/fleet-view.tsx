@@ -16,10 +16,16 @@ export const CARD_GAP = 14;
 export const CARD_MIN_WIDTH = 250;
 /** Rows rendered above and below the screen, so a scroll shows cards, not blanks. */
 const OVERSCAN_ROWS = 2;
+/** A card's border and horizontal padding (CSS px; `.card`, `.card-link`). */
+const CARD_CHROME_PX = 2 + 30;
+/** How long the window must rest before the subscriptions follow it. */
+const SUBSCRIBE_SETTLE_MS = 200;
 /** Values a card shows (the first by name); the sensor view shows all. */
 const CARD_METRICS = 4;
 
 interface Window {
+  /** The list's inner width (CSS px). */
+  width: number;
   columns: number;
   firstRow: number;
   lastRow: number;
@@ -32,11 +38,11 @@ export function visibleRows(listTop: number, listWidth: number, viewportHeight: 
   const rowHeight = CARD_HEIGHT + CARD_GAP;
   const firstRow = Math.max(0, Math.floor(-listTop / rowHeight) - OVERSCAN_ROWS);
   const lastRow = Math.min(rows - 1, Math.ceil((viewportHeight - listTop) / rowHeight) + OVERSCAN_ROWS);
-  return { columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
+  return { width: listWidth, columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
 }
 
 function useGridWindow(list: { current: HTMLElement | null }, count: number): Window {
-  const [win, setWin] = useState<Window>({ columns: 1, firstRow: 0, lastRow: 5 });
+  const [win, setWin] = useState<Window>({ width: 0, columns: 1, firstRow: 0, lastRow: 5 });
   useLayoutEffect(() => {
     let frame: number | null = null;
     const measure = () => {
@@ -45,7 +51,7 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
       if (!el) return;
       const rect = el.getBoundingClientRect();
       const next = visibleRows(rect.top, el.clientWidth, innerHeight, count);
-      setWin((old) => (old.columns === next.columns && old.firstRow === next.firstRow && old.lastRow === next.lastRow ? old : next));
+      setWin((old) => (old.width === next.width && old.columns === next.columns && old.firstRow === next.firstRow && old.lastRow === next.lastRow ? old : next));
     };
     const schedule = () => {
       if (frame === null) frame = requestAnimationFrame(measure);
@@ -70,6 +76,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const held = useRef<{ key: string; order: string[] }>({ key: '', order: [] });
   const list = useRef<HTMLUListElement>(null);
   const now = useNow(1000);
+  const dark = usePrefersDark();
 
   useEffect(() => {
     void store.refresh();
@@ -94,7 +101,18 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   // to speak shows at once; otherwise only the cards on screen.
   const subscribeTo = store.load.kind === 'ready' && all.length === 0 ? ['*'] : shownIds;
   const shownKey = subscribeTo.join(',');
-  useEffect(() => store.show(subscribeTo), [shownKey, store]);
+  // While the window moves (a scroll), subscriptions and sparkline loads wait for it to rest: the cards
+  // flying past would be subscribed and unsubscribed within a frame or two.
+  const settled = useRef(false);
+  useEffect(() => {
+    if (!settled.current) {
+      settled.current = subscribeTo.length > 0;
+      store.show(subscribeTo);
+      return;
+    }
+    const timer = setTimeout(() => store.show(subscribeTo), SUBSCRIBE_SETTLE_MS);
+    return () => clearTimeout(timer);
+  }, [shownKey, store]);
   useEffect(() => () => store.show([]), [store]);
 
   if (store.load.kind === 'loading') return <Loading what="sensors" />;
@@ -111,6 +129,9 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const filtered = filter.trim() !== '';
   const rows = Math.ceil(order.length / win.columns);
   const rowHeight = CARD_HEIGHT + CARD_GAP;
+  // The sparkline's width from the grid's own arithmetic: reading it from the DOM would force a layout per
+  // card mounted (a dozen per scroll step).
+  const sparkWidth = Math.max(100, Math.floor((win.width - (win.columns - 1) * CARD_GAP) / win.columns) - CARD_CHROME_PX);
 
   return (
     <section aria-labelledby="fleet-title">
@@ -178,6 +199,8 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
                 position={first + i + 1}
                 total={order.length}
                 precisionVersion={precision.version}
+                dark={dark}
+                sparkWidth={sparkWidth}
               />
             );
           })}
@@ -193,6 +216,8 @@ const SensorCard = memo(function SensorCard({
   connectionLive,
   position,
   total,
+  dark,
+  sparkWidth,
 }: {
   sensor: FleetSensor;
   revision: number;
@@ -201,6 +226,8 @@ const SensorCard = memo(function SensorCard({
   position: number;
   total: number;
   precisionVersion: number;
+  dark: boolean;
+  sparkWidth: number;
 }) {
   const silentFor = sensor.lastSeen === null ? Infinity : now - sensor.lastSeen;
   const stale = !connectionLive || !sensor.online || silentFor > STALE_AFTER_MS;
@@ -229,7 +256,7 @@ const SensorCard = memo(function SensorCard({
         ) : (
           <p class="values muted">No reading yet</p>
         )}
-        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} />
+        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} dark={dark} width={sparkWidth} />
         <p class="seen">
           {sensor.lastSeen === null ? 'never seen' : <>last seen <time dateTime={new Date(sensor.lastSeen).toISOString()}>{formatAgo(Math.max(0, silentFor))}</time></>}
           {more > 0 ? <span class="more"> · {more} more</span> : null}
@@ -244,21 +271,18 @@ export function StatusBadge({ online }: { online: boolean }) {
   return <span class={`badge ${online ? 'online' : 'offline'}`}>{online ? 'online' : 'offline'}</span>;
 }
 
+const SPARK_HEIGHT = 40;
+
 /** A plain canvas line of the last minutes: far cheaper than a chart per card. */
 /** Redrawn once a second with the clock (a pixel of it spans over a second), not on every reading. */
-function Sparkline({ points, metric, now }: { points: Reading[]; metric: string | null; now: number }) {
+function Sparkline({ points, metric, now, dark, width }: { points: Reading[]; metric: string | null; now: number; dark: boolean; width: number }) {
   const canvas = useRef<HTMLCanvasElement>(null);
-  const dark = usePrefersDark();
   useLayoutEffect(() => {
     const el = canvas.current;
     if (!el) return;
     const dpr = devicePixelRatio || 1;
-    const width = el.clientWidth || 240;
-    const height = el.clientHeight || 40;
-    if (el.width !== Math.round(width * dpr) || el.height !== Math.round(height * dpr)) {
-      el.width = Math.round(width * dpr);
-      el.height = Math.round(height * dpr);
-    }
+    const height = SPARK_HEIGHT;
+    // Sized in render (attributes below), never by reading layout here.
     const ctx = el.getContext('2d')!;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
@@ -297,10 +321,12 @@ function Sparkline({ points, metric, now }: { points: Reading[]; metric: string 
       prevTs = p.ts;
     }
     ctx.stroke();
-  }, [points.length > 0 && points[0], dark, metric, now, points.length < 3 ? points.length : 0]);
+  }, [points.length > 0 && points[0], dark, metric, now, width, points.length < 3 ? points.length : 0]);
   return (
     <canvas
       ref={canvas}
+      width={Math.round(width * (devicePixelRatio || 1))}
+      height={Math.round(SPARK_HEIGHT * (devicePixelRatio || 1))}
       class="spark"
       role="img"
       aria-label={metric ? `${metric}, last ${SPARK_WINDOW_MS / 60_000} minutes` : 'no data'}

@@ -175,8 +175,8 @@ describe('truthful charts', () => {
     const asked = Date.now();
     await page.getByText('1 h', { exact: true }).click();
     const chart = page.locator('.chart[data-metric="temperature"]');
-    // One hour of readings every 5 s, less the hole: 600 readings, all raw.
-    await expect.poll(() => chart.getAttribute('data-points').then(Number), { timeout: 15_000 }).toBeGreaterThan(590);
+    // One hour of readings every 5 s, less the hole: ~600 readings, all raw (fewer as the hour slides on).
+    await expect.poll(() => chart.getAttribute('data-points').then(Number), { timeout: 15_000 }).toBeGreaterThan(520);
     await expect.poll(() => chart.getAttribute('data-from').then(Number), { timeout: 5000 }).toBeGreaterThan(asked - 3_600_000 - 5000);
 
     // The x-axis spans the hour asked (it follows the clock), not only the span that has data.
@@ -222,7 +222,7 @@ describe('truthful charts', () => {
     await openSensor(page, GAP_SENSOR);
     await page.getByText('1 h', { exact: true }).click();
     const chart = page.locator('.chart[data-metric="temperature"]');
-    await expect.poll(() => chart.getAttribute('data-points').then(Number), { timeout: 15_000 }).toBeGreaterThan(590);
+    await expect.poll(() => chart.getAttribute('data-points').then(Number), { timeout: 15_000 }).toBeGreaterThan(520);
     // Tab reaches the chart (it is in the tab order, not only clickable).
     let reached = false;
     for (let i = 0; i < 40 && !reached; i++) {
