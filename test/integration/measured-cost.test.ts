@@ -10,9 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { COMPARED_UNITS, disagreements, measureFleet } from '../../cost/measure.js';
 import { startLocalRuntime } from '../../local/runtime.js';
 
-// Stream ingest joins this list once the local rules engine runs it (i11b's local/rules.ts); on a trial merge
-// with i11b (2026-12-02) both modes were within 10 %.
-const MEASURED_MODES = ['direct'] as const;
+const MEASURED_MODES = ['direct', 'stream'] as const;
 
 /** A fleet per mode, long enough that a run's first and last partial batches weigh little. */
 const FLEETS = {
