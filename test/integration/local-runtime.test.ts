@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueDeviceCert } from '../../local/ca.js';
 import type { LocalRuntime } from '../../local/runtime.js';
 import { PROJECT_ROOT, startLocalRuntime } from '../../local/runtime.js';
+import { checkedFetch } from '../support/openapi.js';
 import {
   freePort,
   killChildren,
@@ -668,7 +669,7 @@ describe.sequential('local runtime with an external broker (mosquitto)', () => {
     mosquitto.kill('SIGTERM');
     await exited;
     await eventually('health to report the lost broker', async () => {
-      const res = await fetch(`${runtime!.urls.api}/health`);
+      const res = await checkedFetch(`${runtime!.urls.api}/health`);
       await res.arrayBuffer();
       return res.status === 503 ? true : undefined;
     });
