@@ -13,6 +13,7 @@ import { issueDeviceCert } from '../../local/ca.js';
 import type { LocalRuntime } from '../../local/runtime.js';
 import { PROJECT_ROOT, startLocalRuntime } from '../../local/runtime.js';
 import { checkedFetch } from '../support/openapi.js';
+import { OPENAPI_DOCUMENT } from '../../lambdas/shared/openapi.js';
 import {
   freePort,
   killChildren,
@@ -455,6 +456,11 @@ describe.sequential('local runtime (embedded broker)', () => {
     expect(config.status).toBe(200);
     expect(config.body).toEqual({ apiUrl: runtime.urls.api, wsUrl: runtime.urls.ws, auth: null });
     expect((await getJson(`${config.body.apiUrl}/health`)).body).toEqual({ status: 'ok' });
+
+    // The API's own description, the very document every answer above was checked against.
+    const described = await getJson(`${config.body.apiUrl}/openapi.json`);
+    expect(described.status).toBe(200);
+    expect(described.body).toEqual(OPENAPI_DOCUMENT);
   });
 });
 
