@@ -88,6 +88,8 @@ const silenceFields: Record<string, Schema> = {
   severity: ref('Severity'),
 };
 const ruleId: Schema = { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' };
+/** `{ruleId}.{sensorId}.{episode}`, the episode being the ts its pending began. */
+const alertId: Schema = { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}\\.[A-Za-z0-9_-]{1,64}\\.-?\\d{1,16}$' };
 
 const ruleIdParameter: Schema = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const ruleBody: Schema = {
@@ -220,7 +222,7 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': {
             description: 'One series per sensor seen, in the order asked; the others in `notFound`.',
-            content: jsonContent(exact({ series: { type: 'array', items: ref('ReadingsPage') }, notFound: { type: 'array', items: sensorId } })),
+            content: jsonContent(exact({ series: { type: 'array', items: ref('ReadingsPage') }, notFound: { type: 'array', items: sensorId, uniqueItems: true } })),
           },
           '400': errorAnswer('Bad sensorIds or parameter (`INVALID_PARAMETER`), or a bad range (`INVALID_RANGE`).', [
             'INVALID_PARAMETER',
@@ -390,8 +392,8 @@ export const OPENAPI_DOCUMENT = {
         sensorId,
         online: { type: 'boolean' },
         lastSeen: nullable(epochMs),
-        metrics: { type: 'array', items: metricName },
-        units: { type: 'object', propertyNames: metricName, additionalProperties: { type: 'string', minLength: 1 } },
+        metrics: { type: 'array', items: metricName, uniqueItems: true },
+        units: { type: 'object', propertyNames: metricName, additionalProperties: { type: 'string', minLength: 1, maxLength: 16 } },
         latest: nullable(ref('RawPoint')),
       }),
       RawPoint: exact({
@@ -426,7 +428,7 @@ export const OPENAPI_DOCUMENT = {
       RuleSensorIds: {
         oneOf: [
           { type: 'array', items: { const: '*' }, minItems: 1, maxItems: 1 },
-          { type: 'array', items: sensorId, minItems: 1, maxItems: 100 },
+          { type: 'array', items: sensorId, minItems: 1, maxItems: 100, uniqueItems: true },
         ],
       },
       Condition: {
@@ -451,7 +453,7 @@ export const OPENAPI_DOCUMENT = {
         oneOf: [exact({ id: ruleId, ...thresholdFields }), exact({ id: ruleId, ...silenceFields })],
       },
       Alert: exact({
-        id: { type: 'string', description: '`{ruleId}.{sensorId}.{episode}`' },
+        id: alertId,
         ruleId,
         ruleName: { type: 'string' },
         sensorId,
@@ -465,7 +467,7 @@ export const OPENAPI_DOCUMENT = {
       }),
       AlertEvent: exact({
         ts: epochMs,
-        alertId: { type: 'string' },
+        alertId,
         ruleId,
         sensorId,
         kind: { enum: ['fired', 'resolved', 'acknowledged'] },

@@ -5,6 +5,7 @@ import { OFFLINE_AFTER_MS, handleApiRequest, sensorView } from '../../lambdas/co
 import type { Reading, SensorRecord } from '../../lambdas/core/model.js';
 import { refreshRollups } from '../../lambdas/core/rollups.js';
 import { FakeReadingStore, FakeRollupStore, FakeSensorRegistry } from './fakes.js';
+import { openApiChecker } from '../support/openapi.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const MINUTE = 60_000;
@@ -29,8 +30,11 @@ async function seed(sensorId: string, points: Array<[number, Record<string, numb
   await deps.sensors.recordReadings(sensorId, stored);
 }
 
-function get(path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}) {
-  return handleApiRequest({ method: 'GET', path, query, headers }, deps);
+/** Every answer is also checked against the OpenAPI document (docs/openapi.json). */
+async function get(path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}) {
+  const res = await handleApiRequest({ method: 'GET', path, query, headers }, deps);
+  openApiChecker().check({ method: 'GET', path, status: res.status, contentType: res.headers['content-type'] ?? null, body: res.body });
+  return res;
 }
 
 const body = (res: ApiResponse) => JSON.parse(res.body);
