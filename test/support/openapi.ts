@@ -44,7 +44,8 @@ export class OpenApiChecker {
 
   /** The problems with an answer: empty when the document allows it. */
   problems(answer: ApiAnswer): string[] {
-    const path = answer.path === '' ? '/' : answer.path.replace(/\/+$/, '') || '/';
+    // The API reads a path by its non-empty segments: `/sensors/` and `//sensors` are `/sensors`.
+    const path = `/${answer.path.split('/').filter((s) => s !== '').join('/')}`;
     const method = answer.method.toLowerCase() === 'head' ? 'get' : answer.method.toLowerCase();
     const found = this.templates.find((t) => t.pattern.test(path));
     const pathItem = found ? (this.doc.paths as Record<string, Record<string, unknown>>)[found.template] : undefined;
@@ -77,7 +78,9 @@ export class OpenApiChecker {
     if (!(mediaType in response.content)) {
       return [`${where}: content type ${JSON.stringify(answer.contentType)} is not listed (listed: ${Object.keys(response.content).join(', ')})`];
     }
-    if (mediaType !== 'application/json') return typeof answer.body === 'string' ? [] : [`${where}: no text body`];
+    // A HEAD answer has GET's status and headers but no body.
+    if (answer.method.toUpperCase() === 'HEAD') return answer.body === '' ? [] : [`${where}: a HEAD answer with a body`];
+    if (mediaType !== 'application/json') return [];
     let body: unknown;
     try {
       body = JSON.parse(answer.body);

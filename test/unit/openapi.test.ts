@@ -121,6 +121,9 @@ describe('checking answers against the document', () => {
       answer('/sensors', 401, { error: { code: 'UNAUTHORIZED', message: 'sign in' } }),
       answer('/no/such/route', 404, { error: { code: 'NOT_FOUND', message: 'no route' } }),
       answer('/sensors', 405, { error: { code: 'METHOD_NOT_ALLOWED', message: 'only GET' } }, { method: 'POST' }),
+      answer('/sensors/', 200, { sensors: [], nextCursor: null }),
+      answer('//sensors//lab-1', 200, sensor),
+      answer('/sensors/lab-1', 200, '', { method: 'HEAD' }),
     ];
     for (const a of accepted) expect(checker.problems(a), `${a.method} ${a.path} ${a.status}`).toEqual([]);
   });
