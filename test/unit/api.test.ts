@@ -65,6 +65,8 @@ describe('routes', () => {
   it('an unknown path is 404 and another method 405, both in the error shape', async () => {
     expectError(await get('/nothing'), 404, 'NOT_FOUND');
     expectError(await get('/sensors/a/history'), 404, 'NOT_FOUND');
+    // Unknown whatever its sensorId segment holds, even one that is not URL encoding.
+    expectError(await get('/sensors/%ZZ/history'), 404, 'NOT_FOUND');
     expectError(await handleApiRequest({ method: 'POST', path: '/sensors', query: {}, headers: {} }, deps), 405, 'METHOD_NOT_ALLOWED');
   });
 });
