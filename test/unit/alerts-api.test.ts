@@ -51,6 +51,9 @@ describe('alert rules API', () => {
     expect((await call('GET', '/alert-rules/rule-1')).body.error.code).toBe('RULE_NOT_FOUND');
     expect((await call('PUT', '/alert-rules/rule-9', RULE, operator)).body.error.code).toBe('RULE_NOT_FOUND');
     expect((await call('DELETE', '/alert-rules/%E0', undefined, operator)).body.error.code).toBe('RULE_NOT_FOUND');
+    // A method the route does not serve is 405 whatever the id, valid or not.
+    expect(await call('POST', '/alert-rules/rule-9', RULE, operator)).toMatchObject({ status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED' } } });
+    expect(await call('PATCH', '/alert-rules/not.an.id', RULE, operator)).toMatchObject({ status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED' } } });
     expect(changes()).toBe(3);
   });
 
