@@ -1,8 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { handleApiRequest } from '../../lambdas/core/api.js';
+import type { Reading } from '../../lambdas/core/model.js';
+import { refreshRollups } from '../../lambdas/core/rollups.js';
 import { OPENAPI_DOCUMENT, openApiJson } from '../../lambdas/shared/openapi.js';
 import { type ApiAnswer, OpenApiChecker, apiPathOf } from '../support/openapi.js';
+import { FakeRuleStore, FakeStateStore, RecordingFrames, quietLog } from './alert-fakes.js';
+import { FakeReadingStore, FakeRollupStore, FakeSensorRegistry } from './fakes.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const answer = (path: string, status: number, body: unknown, extra: Partial<ApiAnswer> = {}): ApiAnswer => ({
@@ -156,5 +162,64 @@ describe('checking answers against the document', () => {
     expect(apiPathOf('http://127.0.0.1:3000/api')).toBe('/');
     expect(apiPathOf('http://127.0.0.1:3000/config.json')).toBeNull();
     expect(apiPathOf('http://127.0.0.1:3000/apiary')).toBeNull();
+  });
+});
+
+describe('the core API against the document, for any request', () => {
+  const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
+
+  async function seededDeps() {
+    const deps = {
+      readings: new FakeReadingStore(),
+      rollups: new FakeRollupStore(),
+      sensors: new FakeSensorRegistry(),
+      now: () => NOW,
+      alerts: {
+        rules: new FakeRuleStore(),
+        states: new FakeStateStore(),
+        frames: new RecordingFrames(),
+        rulesChanged: () => undefined,
+        newId: () => `rule-${Math.random().toString(36).slice(2, 10)}`,
+        now: () => NOW,
+        log: quietLog,
+      },
+    };
+    const readings: Reading[] = Array.from({ length: 30 }, (_, i) => ({
+      sensorId: 'lab-1',
+      ts: NOW - 40 * 60_000 + i * 61_000,
+      values: i % 3 === 0 ? { temperature: 20 + i } : ({ temperature: 20 + i, humidity: 40 } as Record<string, number>),
+      units: { temperature: '°C' },
+      receivedAt: NOW - 40 * 60_000 + i * 61_000,
+    }));
+    const stored = await deps.readings.insertNew(readings);
+    await refreshRollups('lab-1', stored, deps);
+    await deps.sensors.recordReadings('lab-1', stored);
+    await deps.sensors.applyPresence('quiet', { online: false, ts: NOW - 5000, versionNumber: 1 });
+    await deps.alerts.rules.create({ ...rule, id: 'r-1', sensorIds: ['*'] } as never, 200);
+    return deps;
+  }
+
+  const segment = fc.constantFrom('sensors', 'lab-1', 'quiet', 'nobody', 'readings', 'alert-rules', 'alerts', 'history', 'ack', 'r-1', 'health', 'bad.id', '%ZZ', 'r-1.lab-1.1', '');
+  const value = fc.constantFrom('', '0', '1', '2', '1000', '10001', '-1', '1e3', 'raw', '1m', '1h', 'auto', '5m', 'csv', 'xml', 'temperature', 'humidity,temperature', '1bad', String(NOW - 3_600_000), String(NOW), '2026-01-15', '2026-02-30', 'garbage', 'lab-1,nobody,lab-1', 'bad.id');
+  const request = fc.record({
+    method: fc.constantFrom('GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
+    segments: fc.array(segment, { minLength: 0, maxLength: 4 }),
+    query: fc.dictionary(fc.constantFrom('from', 'to', 'limit', 'cursor', 'metrics', 'resolution', 'format', 'sensorIds', 'other'), value),
+    accept: fc.constantFrom(undefined, 'text/csv', 'application/json'),
+    body: fc.constantFrom(undefined, 'not json', JSON.stringify(rule), JSON.stringify({ name: 'Quiet', sensorIds: ['*'], silentMinutes: 10 }), JSON.stringify({ ...rule, condition: { op: 'outside', low: 1, high: 0 } })),
+  });
+
+  it('answers only what the document lists (fast-check, 2,000 requests)', async () => {
+    const checker = new OpenApiChecker();
+    const deps = await seededDeps();
+    await fc.assert(
+      fc.asyncProperty(request, async (r) => {
+        const path = `/${r.segments.join('/')}`;
+        const headers: Record<string, string> = r.accept ? { accept: r.accept } : {};
+        const res = await handleApiRequest({ method: r.method, path, query: r.query, headers, body: r.method === 'GET' ? undefined : r.body }, deps);
+        expect(checker.problems({ method: r.method, path, status: res.status, contentType: res.headers['content-type'] ?? null, body: res.body })).toEqual([]);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
