@@ -17,10 +17,13 @@ import { BucketDeployment, CacheControl, Source } from 'aws-cdk-lib/aws-s3-deplo
 import type { ILogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { dashboardContentSecurityPolicy } from '../lambdas/shared/csp.js';
+import { OPENAPI_DOCUMENT } from '../lambdas/shared/openapi.js';
 import type { DashboardAuthConfig } from '../lambdas/shared/names.js';
 import { dashboardSource } from './dashboard-build.js';
 
 const CONFIG_FILE = 'config.json';
+/** The HTTP API's OpenAPI document, written beside config.json with the deployed apiUrl as its server. */
+const OPENAPI_FILE = 'openapi.json';
 /** Vite's build.assetsDir: file names carry a content hash. */
 const HASHED_ASSETS_DIR = 'assets';
 
@@ -184,8 +187,8 @@ export class Dashboard extends Construct {
     this.siteDeployment = new BucketDeployment(this, 'SiteDeployment', {
       sources: [site],
       destinationBucket: this.siteBucket,
-      // config.json is written by DashboardConfig and the hashed assets above; keep them out of this prune.
-      exclude: [CONFIG_FILE, `${HASHED_ASSETS_DIR}/*`],
+      // config.json and openapi.json are written by DashboardConfig and the hashed assets above; keep them out of this prune.
+      exclude: [CONFIG_FILE, OPENAPI_FILE, `${HASHED_ASSETS_DIR}/*`],
       cacheControl: [CacheControl.noCache()],
       distribution: this.distribution,
       distributionPaths: ['/*'],
@@ -268,7 +271,10 @@ export class DashboardConfig extends Construct {
   constructor(scope: Construct, id: string, props: DashboardConfigProps) {
     super(scope, id);
     this.deployment = new BucketDeployment(this, 'Deployment', {
-      sources: [Source.jsonData(CONFIG_FILE, { apiUrl: props.apiUrl, wsUrl: props.wsUrl, auth: props.auth ?? null })],
+      sources: [
+        Source.jsonData(CONFIG_FILE, { apiUrl: props.apiUrl, wsUrl: props.wsUrl, auth: props.auth ?? null }),
+        Source.jsonData(OPENAPI_FILE, { ...OPENAPI_DOCUMENT, servers: [{ url: props.apiUrl, description: 'This deployment.' }] }),
+      ],
       destinationBucket: props.dashboard.siteBucket,
       prune: false,
       cacheControl: [CacheControl.noCache()],

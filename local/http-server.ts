@@ -14,6 +14,7 @@ import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { AuthDecision } from '../lambdas/core/auth.js';
 import { dashboardContentSecurityPolicy } from '../lambdas/shared/csp.js';
+import { openApiJson } from '../lambdas/shared/openapi.js';
 import type { LocalAuthIssuer } from './auth-issuer.js';
 import type { WebSocketGateway } from './gateway.js';
 import { createHostPolicy } from './host-policy.js';
@@ -276,6 +277,17 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
         'content-type': 'text/plain; version=0.0.4; charset=utf-8',
         'content-length': Buffer.byteLength(text),
         'cache-control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : text);
+      return;
+    }
+    // The API's description is public, as /api/health is: no sign-in.
+    if (url.pathname === '/api/openapi.json' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const text = openApiJson();
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-cache',
       });
       res.end(req.method === 'HEAD' ? undefined : text);
       return;

@@ -84,6 +84,8 @@ export async function handleAlertRequest(req: AlertRequest, deps: AlertApiDeps):
       deps.rulesChanged();
       return { status: 201, body: ruleView(rule) };
     }
+    // A method this route does not serve is 405 whatever the id, as everywhere else in the API.
+    if (!reading && req.method !== 'PUT' && req.method !== 'DELETE') throw notAllowed('GET, PUT, DELETE');
     const ruleId = ruleIdOf(id);
     if (reading) {
       const rule = await deps.rules.get(ruleId);

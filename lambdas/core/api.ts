@@ -101,6 +101,8 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
       return errorResponse(404, 'NOT_FOUND', `no route for ${req.path}`);
     }
     if (segments.length === 1) return await listSensors(req.query, deps);
+    // An unknown path is 404 whatever its sensorId segment holds (checked before decoding it).
+    if (segments.length === 3 && segments[2] !== 'readings') return errorResponse(404, 'NOT_FOUND', `no route for ${req.path}`);
     const sensorId = decodeSegment(segments[1]);
     if (segments.length === 2) {
       assertSensorId(sensorId);
@@ -108,7 +110,6 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
       if (!record) return notFound(sensorId);
       return json(200, sensorView(record, deps.now()));
     }
-    if (segments[2] !== 'readings') return errorResponse(404, 'NOT_FOUND', `no route for ${req.path}`);
     const query = parseReadingsQuery(sensorId, req.query, headerValue(req.headers, 'accept'), deps.now());
     const record = await deps.sensors.get(sensorId);
     if (!record) return notFound(sensorId);

@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { OPENAPI_DOCUMENT } from '../../lambdas/shared/openapi.js';
 import { ref, type SynthesizedVigia, synthVigia } from './synth.js';
 
 let vigia: SynthesizedVigia;
@@ -122,6 +125,20 @@ describe('Dashboard', () => {
     const markers = JSON.stringify(config.Properties.SourceMarkers);
     expect(markers).toContain(JSON.stringify({ 'Fn::GetAtt': [vigia.logicalId(vigia.stack.api.httpApi), 'ApiEndpoint'] }));
     expect(markers).toContain(`{"Ref":"${vigia.logicalId(vigia.stack.realtime.webSocketApi)}"}`);
+  });
+
+  it('deploys the OpenAPI document as /openapi.json beside config.json, its server the deployed API, kept out of the site prune', () => {
+    const { site, config } = deploymentsOf(vigia);
+    expect(site.Properties.Exclude).toContain('openapi.json');
+    // Source.jsonData with a deploy-time value: a marker in the file stands for the API's endpoint.
+    const markers = config.Properties.SourceMarkers as Array<Record<string, unknown>>;
+    expect(markers).toHaveLength(2);
+    expect(JSON.stringify(markers[1])).toContain(JSON.stringify({ 'Fn::GetAtt': [vigia.logicalId(vigia.stack.api.httpApi), 'ApiEndpoint'] }));
+    // The staged file is the repository's document, its server the endpoint's marker.
+    const staged = readdirSync(vigia.outdir, { recursive: true, encoding: 'utf8' }).filter((f) => basename(f) === 'openapi.json');
+    expect(staged).toHaveLength(1);
+    const deployed = JSON.parse(readFileSync(join(vigia.outdir, staged[0]), 'utf8'));
+    expect(deployed).toEqual({ ...OPENAPI_DOCUMENT, servers: [{ url: expect.stringMatching(/^<<marker:0xbaba:\d+>>$/), description: 'This deployment.' }] });
   });
 
   it('index.html and config.json are never cached; hashed assets are, for a year, kept across deploys and uploaded first', () => {

@@ -23,6 +23,7 @@ import {
   startTestRuntime,
   telemetryTopic,
 } from '../support/runtime.js';
+import { checkedFetch } from '../support/openapi.js';
 
 interface Received {
   contentType: string | undefined;
@@ -49,8 +50,9 @@ async function startReceiver(): Promise<{ url: string; received: Received[]; clo
   };
 }
 
+/** Every answer is checked against the OpenAPI document on the way. */
 async function send(method: string, url: string, body?: unknown) {
-  const res = await fetch(url, {
+  const res = await checkedFetch(url, {
     method,
     headers: { 'content-type': 'application/json' },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),

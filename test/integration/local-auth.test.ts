@@ -77,8 +77,9 @@ describe.sequential('local runtime with sign-in (AUTH=on)', () => {
     expect(jwks.body.keys).toEqual([expect.objectContaining({ kty: 'RSA', alg: 'RS256', use: 'sig', kid: expect.any(String) })]);
   });
 
-  it('keeps /api/health open and answers 401 UNAUTHORIZED on /api/sensors without a token', async () => {
+  it('keeps /api/health and /api/openapi.json open and answers 401 UNAUTHORIZED on /api/sensors without a token', async () => {
     expect((await getJson(`${runtime.urls.api}/health`)).body).toEqual({ status: 'ok' });
+    expect((await getJson(`${runtime.urls.api}/openapi.json`)).body.openapi).toBe('3.1.0');
     const res = await getJson(`${runtime.urls.api}/sensors`);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('UNAUTHORIZED');

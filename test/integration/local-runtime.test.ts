@@ -12,6 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { issueDeviceCert } from '../../local/ca.js';
 import type { LocalRuntime } from '../../local/runtime.js';
 import { PROJECT_ROOT, startLocalRuntime } from '../../local/runtime.js';
+import { checkedFetch } from '../support/openapi.js';
+import { OPENAPI_DOCUMENT } from '../../lambdas/shared/openapi.js';
 import {
   freePort,
   killChildren,
@@ -454,6 +456,11 @@ describe.sequential('local runtime (embedded broker)', () => {
     expect(config.status).toBe(200);
     expect(config.body).toEqual({ apiUrl: runtime.urls.api, wsUrl: runtime.urls.ws, auth: null });
     expect((await getJson(`${config.body.apiUrl}/health`)).body).toEqual({ status: 'ok' });
+
+    // The API's own description, the very document every answer above was checked against.
+    const described = await getJson(`${config.body.apiUrl}/openapi.json`);
+    expect(described.status).toBe(200);
+    expect(described.body).toEqual(OPENAPI_DOCUMENT);
   });
 });
 
@@ -668,7 +675,7 @@ describe.sequential('local runtime with an external broker (mosquitto)', () => {
     mosquitto.kill('SIGTERM');
     await exited;
     await eventually('health to report the lost broker', async () => {
-      const res = await fetch(`${runtime!.urls.api}/health`);
+      const res = await checkedFetch(`${runtime!.urls.api}/health`);
       await res.arrayBuffer();
       return res.status === 503 ? true : undefined;
     });

@@ -13,6 +13,7 @@ import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-pla
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { startLocalRuntime, type LocalRuntime, type RuntimeOptions } from '../../local/runtime.js';
+import { checkedFetch } from './openapi.js';
 
 export const HOST = '127.0.0.1';
 /** How long a wait for an event may take before the test fails. */
@@ -276,8 +277,9 @@ export interface JsonResponse<T = any> {
   body: T;
 }
 
+/** Every `/api` answer is checked against the OpenAPI document on the way (./openapi.ts). */
 export async function getJson<T = any>(url: string, init?: RequestInit): Promise<JsonResponse<T>> {
-  const res = await fetch(url, init);
+  const res = await checkedFetch(url, init);
   const text = await res.text();
   let body: unknown;
   try {
@@ -289,7 +291,7 @@ export async function getJson<T = any>(url: string, init?: RequestInit): Promise
 }
 
 export async function getText(url: string, init?: RequestInit): Promise<{ status: number; headers: Headers; text: string }> {
-  const res = await fetch(url, init);
+  const res = await checkedFetch(url, init);
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 

@@ -4,6 +4,7 @@ import { handleApiRequest } from '../../lambdas/core/api.js';
 import { MAX_RULES } from '../../lambdas/core/alerts.js';
 import { FakeReadingStore, FakeRollupStore, FakeSensorRegistry } from './fakes.js';
 import { FakeRuleStore, FakeStateStore, RecordingFrames, quietLog } from './alert-fakes.js';
+import { openApiChecker } from '../support/openapi.js';
 
 const RULE = { name: 'Hot', sensorIds: ['a'], metric: 'temperature', condition: { op: '>', value: 30 } };
 
@@ -25,6 +26,7 @@ function api() {
       { method, path, query: {}, headers: {}, body: body === undefined ? undefined : JSON.stringify(body), caller },
       deps,
     );
+    openApiChecker().check({ method, path, status: res.status, contentType: res.headers['content-type'] ?? null, body: res.body });
     return { status: res.status, body: res.body ? JSON.parse(res.body) : undefined };
   };
   return { call, rules, states, frames, changes: () => changed };
@@ -49,6 +51,9 @@ describe('alert rules API', () => {
     expect((await call('GET', '/alert-rules/rule-1')).body.error.code).toBe('RULE_NOT_FOUND');
     expect((await call('PUT', '/alert-rules/rule-9', RULE, operator)).body.error.code).toBe('RULE_NOT_FOUND');
     expect((await call('DELETE', '/alert-rules/%E0', undefined, operator)).body.error.code).toBe('RULE_NOT_FOUND');
+    // A method the route does not serve is 405 whatever the id, valid or not.
+    expect(await call('POST', '/alert-rules/rule-9', RULE, operator)).toMatchObject({ status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED' } } });
+    expect(await call('PATCH', '/alert-rules/not.an.id', RULE, operator)).toMatchObject({ status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED' } } });
     expect(changes()).toBe(3);
   });
 
@@ -116,6 +121,7 @@ function api2(states: FakeStateStore) {
         alerts: { rules: new FakeRuleStore(), states, frames: new RecordingFrames(), rulesChanged: () => undefined, newId: () => 'x', now: () => 10_000, log: quietLog },
       },
     );
+    openApiChecker().check({ method: 'GET', path: '/alerts/history', status: res.status, contentType: res.headers['content-type'] ?? null, body: res.body });
     return { status: res.status, body: JSON.parse(res.body) };
   };
 }

@@ -5,6 +5,7 @@ import { OFFLINE_AFTER_MS, handleApiRequest, sensorView } from '../../lambdas/co
 import type { Reading, SensorRecord } from '../../lambdas/core/model.js';
 import { refreshRollups } from '../../lambdas/core/rollups.js';
 import { FakeReadingStore, FakeRollupStore, FakeSensorRegistry } from './fakes.js';
+import { openApiChecker } from '../support/openapi.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const MINUTE = 60_000;
@@ -29,8 +30,11 @@ async function seed(sensorId: string, points: Array<[number, Record<string, numb
   await deps.sensors.recordReadings(sensorId, stored);
 }
 
-function get(path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}) {
-  return handleApiRequest({ method: 'GET', path, query, headers }, deps);
+/** Every answer is also checked against the OpenAPI document (docs/openapi.json). */
+async function get(path: string, query: Record<string, string> = {}, headers: Record<string, string> = {}) {
+  const res = await handleApiRequest({ method: 'GET', path, query, headers }, deps);
+  openApiChecker().check({ method: 'GET', path, status: res.status, contentType: res.headers['content-type'] ?? null, body: res.body });
+  return res;
 }
 
 const body = (res: ApiResponse) => JSON.parse(res.body);
@@ -61,6 +65,8 @@ describe('routes', () => {
   it('an unknown path is 404 and another method 405, both in the error shape', async () => {
     expectError(await get('/nothing'), 404, 'NOT_FOUND');
     expectError(await get('/sensors/a/history'), 404, 'NOT_FOUND');
+    // Unknown whatever its sensorId segment holds, even one that is not URL encoding.
+    expectError(await get('/sensors/%ZZ/history'), 404, 'NOT_FOUND');
     expectError(await handleApiRequest({ method: 'POST', path: '/sensors', query: {}, headers: {} }, deps), 405, 'METHOD_NOT_ALLOWED');
   });
 });
