@@ -1,6 +1,6 @@
 /**
  * The dashboard end to end: Debian's Chromium, driven by playwright-core, against the local runtime on random
- * ports with simulated sensors. Each screen is saved to docs/screenshots/.
+ * ports with simulated sensors. Each screen is saved to test-results/screenshots/ (`npm run screenshots`: docs/screenshots/).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';

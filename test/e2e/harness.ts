@@ -12,7 +12,8 @@ import { PROJECT_ROOT, startLocalRuntime, type LocalRuntime } from '../../local/
 
 export { buildFrontendIfStale } from '../../local/frontend.js';
 export const DIST = FRONTEND_DIST;
-export const SCREENSHOTS = path.join(PROJECT_ROOT, 'docs/screenshots');
+/** Where e2e screens are saved: a git-ignored folder; `npm run screenshots` points it at docs/screenshots. */
+export const SCREENSHOTS = path.resolve(PROJECT_ROOT, process.env.SCREENSHOTS_DIR ?? 'test-results/screenshots');
 export const CHROMIUM = '/usr/bin/chromium';
 
 export interface Stack {
