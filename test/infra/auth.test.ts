@@ -94,7 +94,9 @@ describe('sign-in on the APIs', () => {
   it('guards every HTTP API route but GET /health with a JWT authorizer for the pool and the dashboard client', () => {
     const apiId = vigia.logicalId(vigia.stack.api.httpApi);
     const routes = routesOf(apiId);
-    expect(routes.length).toBe(4);
+    // Every route of the contract (§5, §8 and the batched /readings) is here; only /health is public.
+    expect(routes.map((r) => r.Properties.RouteKey)).toEqual(expect.arrayContaining(['GET /health', 'GET /sensors', 'POST /alert-rules']));
+    expect(routes.filter((r) => (r.Properties.AuthorizationType ?? 'NONE') === 'NONE').map((r) => r.Properties.RouteKey)).toEqual(['GET /health']);
     for (const route of routes) {
       if (route.Properties.RouteKey === 'GET /health') {
         expect(route.Properties.AuthorizationType ?? 'NONE').toBe('NONE');
