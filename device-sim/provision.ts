@@ -6,7 +6,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { type CloudFormationClient, DescribeStacksCommand, type Stack } from '@aws-sdk/client-cloudformation';
 import {
   AttachPolicyCommand,
   AttachThingPrincipalCommand,
@@ -18,7 +18,7 @@ import {
   DescribeThingCommand,
   DetachPolicyCommand,
   DetachThingPrincipalCommand,
-  IoTClient,
+  type IoTClient,
   ListAttachedPoliciesCommand,
   ListThingPrincipalsCommand,
   UpdateCertificateCommand,
@@ -57,7 +57,7 @@ function checkSensorId(sensorId: string): void {
 
 /** The device policy's name from the stack's outputs. */
 export async function devicePolicyFromStack(cloudFormation: CloudFormationClient, stackName = STACK_NAME): Promise<string> {
-  let stacks;
+  let stacks: Stack[] | undefined;
   try {
     stacks = (await cloudFormation.send(new DescribeStacksCommand({ StackName: stackName }))).Stacks;
   } catch (error) {

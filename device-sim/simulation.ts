@@ -1,5 +1,5 @@
 /** Runs N simulated sensors, each over its own connection. See index.ts for the public API. */
-import { X509Certificate, createPrivateKey, randomInt } from 'node:crypto';
+import { type KeyObject, X509Certificate, createPrivateKey, randomInt } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -104,7 +104,7 @@ export function checkDeviceCredentials(sensorId: string, certPath: string, keyPa
   } catch (error) {
     throw new SimulationConfigError(`Certificate of ${sensorId} unusable: ${certPath}: ${reason(error)}`);
   }
-  let key;
+  let key: KeyObject;
   try {
     key = createPrivateKey(readFileSync(keyPath));
   } catch (error) {

@@ -52,10 +52,7 @@ export async function connectExternalBroker(
       resolve();
     });
   });
-  await client.subscribeAsync(topicFilters.map((topic) => ({ topic, qos: 1 as const })).reduce(
-    (acc, s) => ({ ...acc, [s.topic]: { qos: s.qos } }),
-    {} as Record<string, { qos: 0 | 1 }>,
-  ));
+  await client.subscribeAsync(Object.fromEntries(topicFilters.map((topic) => [topic, { qos: 1 as const }])));
   return {
     get connected() {
       return client.connected;

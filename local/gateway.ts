@@ -166,7 +166,7 @@ export class WebSocketGateway {
   }
 
   private async accept(ws: WebSocket, req: IncomingMessage, authorizer?: Record<string, unknown>): Promise<void> {
-    const connectionId = randomUUID().replace(/-/g, '').slice(0, 16) + '=';
+    const connectionId = `${randomUUID().replace(/-/g, '').slice(0, 16)}=`;
     const now = Date.now();
     const conn: Connection = {
       socket: ws,

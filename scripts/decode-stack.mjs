@@ -17,7 +17,7 @@ const map = new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8')));
 export function decodeLine(line) {
   return line.replace(/index\.mjs:(\d+):(\d+)/g, (whole, l, c) => {
     const entry = map.findEntry(Number(l) - 1, Number(c) - 1);
-    if (!entry || !entry.originalSource) return whole;
+    if (!entry?.originalSource) return whole;
     return `${entry.originalSource.replace(/^(\.\.\/)+/, '')}:${entry.originalLine + 1}:${entry.originalColumn + 1}`;
   });
 }

@@ -109,6 +109,7 @@ function RuleForm({ api, id, initial, onDone }: { api: Api; id: string | null; i
     });
   };
   const field = (key: string, label: string, input: preact.JSX.Element) => (
+    // biome-ignore lint/a11y/noLabelWithoutControl: the control is `input`, passed in and rendered inside the label
     <label class={`field ${problem?.field === key ? 'invalid' : ''}`}>
       {label}
       {input}

@@ -93,14 +93,14 @@ export function App() {
         if (isSignInReturn(query)) {
           try {
             const { session, hash } = await completeSignIn(auth, query, location.origin, sessionStorage);
-            history.replaceState(null, '', '/' + (location.hash || hash));
+            history.replaceState(null, '', `/${location.hash || hash}`);
             if (isExpired(session)) {
               clearSession(sessionStorage);
               return setBoot({ kind: 'signed-out', auth, message: 'The new ID token is already expired: is this computer’s clock right?' });
             }
             return setBoot({ kind: 'ready', config, auth, session });
           } catch (err) {
-            history.replaceState(null, '', '/' + location.hash);
+            history.replaceState(null, '', `/${location.hash}`);
             return setBoot({ kind: 'signed-out', auth, message: (err as Error).message });
           }
         }
@@ -117,7 +117,7 @@ export function App() {
   };
   useEffect(start, []);
 
-  let body;
+  let body: preact.JSX.Element;
   if (boot.kind === 'ready') {
     const { auth, session } = boot;
     return (

@@ -63,7 +63,7 @@ export async function pkceChallenge(verifier: string): Promise<string> {
 
 /** Where the issuer sends the browser back: the dashboard's root (routes live in the hash). */
 export function redirectUri(origin: string): string {
-  return origin.replace(/\/+$/, '') + '/';
+  return `${origin.replace(/\/+$/, '')}/`;
 }
 
 export function authorizeUrl(config: AuthConfig, p: { redirectUri: string; state: string; challenge: string }): string {

@@ -333,6 +333,7 @@ export function MetricChart({ series, metric, unit = '', revision, range, decima
         ref={host}
         data-metric={metric}
         role="img"
+        // biome-ignore lint/a11y/noNoninteractiveTabindex: focusable so the keyboard can step through the readings (arrow keys)
         tabIndex={0}
         aria-label={`${metric} chart, ${new Date(range.from).toLocaleString()} to ${new Date(range.to).toLocaleString()}. Use the arrow keys to read values.`}
         onKeyDown={onKeyDown}

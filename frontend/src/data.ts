@@ -104,7 +104,7 @@ export function backfillSpan(
  */
 export function foldIntoBuckets(buckets: Bucket[], reading: Reading, bucketMs: number): Bucket[] {
   const start = Math.floor(reading.ts / bucketMs) * bucketMs;
-  let i = lowerBound(buckets, start);
+  const i = lowerBound(buckets, start);
   if (i >= buckets.length || buckets[i].ts !== start) {
     buckets.splice(i, 0, { ts: start, values: {} });
   }
@@ -234,7 +234,7 @@ export function seriesToCsv(series: Series, metrics: string[]): string {
       rows.push([new Date(p.ts).toISOString(), ...cells].join(','));
     }
   }
-  return rows.join('\n') + '\n';
+  return `${rows.join('\n')}\n`;
 }
 
 /**

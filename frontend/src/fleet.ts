@@ -147,7 +147,7 @@ export class FleetStore {
     const byMetric = new Map<string, FleetSensor[]>();
     for (const id of this.visible) {
       const s = this.sensors.get(id);
-      if (!s || !s.sparkMetric || s.sparkLoadedAt !== null) continue;
+      if (!s?.sparkMetric || s.sparkLoadedAt !== null) continue;
       let group = byMetric.get(s.sparkMetric);
       if (!group) byMetric.set(s.sparkMetric, (group = []));
       group.push(s);

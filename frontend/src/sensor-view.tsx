@@ -98,7 +98,7 @@ export function SensorView({
   const absorb = useCallback(
     (readings: Reading[]) => {
       const s = shown.current;
-      if (!s || !s.follows) return;
+      if (!s?.follows) return;
       if (s.series.resolution === 'raw') {
         s.series = { resolution: 'raw', points: trimBefore(mergeReadings(s.series.points, readings), Date.now() - s.windowMs) };
       } else {
@@ -182,7 +182,7 @@ export function SensorView({
     });
     const offReconnected = live.on('reconnected', () => {
       const s = shown.current;
-      if (!s || !s.follows) return;
+      if (!s?.follows) return;
       fillGap(s);
     });
     return () => {
@@ -307,6 +307,7 @@ export function SensorView({
       ) : null}
 
       <div class="range-bar">
+        {/* biome-ignore lint/a11y/noNoninteractiveElementToInteractiveRole: radio buttons shown as a segmented control */}
         <fieldset class="segmented" role="radiogroup">
           <legend class="sr-only">Time range</legend>
           {RANGES.map((r) => (

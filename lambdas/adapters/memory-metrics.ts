@@ -85,7 +85,9 @@ export class MetricsRegistry {
       const { name: promName, help, buckets } = PROMETHEUS[name];
       const h = this.histograms.get(name) ?? { buckets: buckets!, counts: buckets!.map(() => 0), sum: 0, count: 0 };
       lines.push(`# HELP ${promName} ${help}`, `# TYPE ${promName} histogram`);
-      h.buckets.forEach((le, i) => lines.push(`${promName}_bucket{le="${le}"} ${h.counts[i]}`));
+      h.buckets.forEach((le, i) => {
+        lines.push(`${promName}_bucket{le="${le}"} ${h.counts[i]}`);
+      });
       lines.push(`${promName}_bucket{le="+Inf"} ${h.count}`, `${promName}_sum ${h.sum}`, `${promName}_count ${h.count}`);
     }
     return `${lines.join('\n')}\n`;

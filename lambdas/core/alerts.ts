@@ -286,6 +286,7 @@ export const MAX_SUBJECT = 99;
 /** `[critical] sensor-7 temperature > 30 °C for 2 min` (fired) or `[critical] resolved: sensor-7 …`. */
 export function notificationSubject(kind: 'fired' | 'resolved', rule: RuleSpec, sensorId: string, unit?: string): string {
   const text = `[${rule.severity}] ${kind === 'resolved' ? 'resolved: ' : ''}${sensorId} ${describeRule(rule, unit)}`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what an e-mail subject must not carry
   const chars = [...text.replace(/[\u0000-\u001f\u007f]/g, ' ')];
   return chars.length <= MAX_SUBJECT ? chars.join('') : `${chars.slice(0, MAX_SUBJECT - 1).join('')}…`;
 }

@@ -234,6 +234,10 @@ export function parseTelemetry(payload: Uint8Array, ctx: TelemetryContext): Tele
   const seen = new Set<number>();
   return {
     ok: true,
-    readings: readings.filter((r) => (seen.has(r.ts) ? false : (seen.add(r.ts), true))),
+    readings: readings.filter((r) => {
+      if (seen.has(r.ts)) return false;
+      seen.add(r.ts);
+      return true;
+    }),
   };
 }

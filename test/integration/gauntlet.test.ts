@@ -92,7 +92,7 @@ describe.sequential('bad-input gauntlet against one local runtime', () => {
     const now = Date.now();
     const ts = now - 3 * MINUTE;
     const thirtyThree = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`m${i}`, i]));
-    const nested = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
+    const nested = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
     const cases: Array<{ name: string; payload: string | Buffer; code: string | string[] }> = [
       { name: 'not UTF-8', payload: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d]), code: 'INVALID_JSON' },
       { name: 'truncated JSON', payload: '{"ts": 1, "values": {"temperature": 2', code: 'INVALID_JSON' },

@@ -78,7 +78,9 @@ export function openRawSession(target: RawTarget): Promise<RawSession> {
     let received = Buffer.alloc(0);
     let closed = false;
     const waiters: Array<() => void> = [];
-    const wake = () => waiters.splice(0).forEach((w) => w());
+    const wake = () => {
+      for (const w of waiters.splice(0)) w();
+    };
     const socket: net.Socket = target.tls
       ? tls.connect({ host: target.host, port: target.port, ...target.tls, servername: 'localhost' }, () => resolve(session))
       : net.connect(target.port, target.host, () => resolve(session));

@@ -19,7 +19,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import './aws-matchers.js';
 // Sets the handlers' environment: imported before the handlers are.
-import { DLQ, ENDPOINT, fixture } from './handler-env.js';
+import { DLQ, fixture } from './handler-env.js';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const apigw = mockClient(ApiGatewayManagementApiClient);

@@ -301,7 +301,7 @@ describe('parseTelemetry: several broken rules give the first code in table orde
   });
 
   it('a payload over 128 KiB with 33 metrics is TOO_MANY_METRICS; with a bad sensor id it is TOO_LARGE', () => {
-    const tooBig = (body: string) => body.slice(0, -1) + ' '.repeat(128 * 1024) + '}';
+    const tooBig = (body: string) => `${body.slice(0, -1) + ' '.repeat(128 * 1024)}}`;
     expect(codeOf(parse(tooBig(JSON.stringify({ values: metrics(33) }))))).toBe('TOO_MANY_METRICS');
     expect(codeOf(parse(tooBig(JSON.stringify({ values: { a: 1 } })), { sensorId: 'bad id' }))).toBe('TOO_LARGE');
   });

@@ -120,7 +120,11 @@ describe('bucketsToBand (bucket to band)', () => {
     fc.assert(
       fc.property(fc.array(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 20 }), { maxLength: 30 }), (groups) => {
         let folded: Bucket[] = [];
-        groups.forEach((values, i) => values.forEach((v, j) => (folded = foldIntoBuckets(folded, { ts: i * 60_000 + j, values: { m: v } }, 60_000))));
+        groups.forEach((values, i) => {
+          values.forEach((v, j) => {
+            folded = foldIntoBuckets(folded, { ts: i * 60_000 + j, values: { m: v } }, 60_000);
+          });
+        });
         const band = bucketsToBand(folded, 'm');
         band.x.forEach((_, i) => {
           expect(band.min[i]!).toBeLessThanOrEqual(band.avg[i]! + 1e-6);
