@@ -26,7 +26,7 @@ function hundredRules(): unknown[] {
 }
 
 async function run(withRules: boolean, perSensor: number): Promise<number> {
-  const rt: RuntimeProcess = await startRuntimeProcess(undefined, { INGEST: 'queued', POWERTOOLS_LOG_LEVEL: 'ERROR' });
+  const rt: RuntimeProcess = await startRuntimeProcess(undefined, { INGEST: 'stream', POWERTOOLS_LOG_LEVEL: 'ERROR' });
   const clients: MqttClient[] = [];
   try {
     const api = `http://127.0.0.1:${rt.port}/api`;
