@@ -1,5 +1,5 @@
 /** GET /alerts/history's parameters: the readings query's range, limit and cursor rules (contract §5, §8). */
-import { ApiError, DEFAULT_LIMIT, DEFAULT_RANGE_MS, MAX_LIMIT, MAX_RANGE_MS, parseInstant } from './query.js';
+import { ApiError, parseLimit, parsePagedRange } from './query.js';
 
 export { ApiError };
 
@@ -19,7 +19,6 @@ interface EventsCursor {
 }
 
 const invalidParameter = (message: string) => new ApiError(400, 'INVALID_PARAMETER', message);
-const invalidRange = (message: string) => new ApiError(400, 'INVALID_RANGE', message);
 
 function decodeCursor(text: string): EventsCursor {
   try {
@@ -35,35 +34,8 @@ function decodeCursor(text: string): EventsCursor {
 }
 
 export function parseEventsQuery(params: Record<string, string | undefined>, now: number): EventsQuery {
-  const bound = (name: 'from' | 'to'): number | undefined => {
-    const text = params[name];
-    if (text === undefined) return undefined;
-    const value = parseInstant(text.trim());
-    if (value === undefined) throw invalidRange(`${name} must be epoch milliseconds or an ISO-8601 date-time`);
-    return value;
-  };
-  let from = bound('from');
-  let to = bound('to');
-  let cursor: EventsCursor | undefined;
-  let cursorError: ApiError | undefined;
-  if (params.cursor !== undefined) {
-    try {
-      cursor = decodeCursor(params.cursor);
-    } catch (err) {
-      cursorError = err as ApiError;
-    }
-  }
-  to ??= cursor ? cursor.t : now;
-  from ??= cursor ? cursor.f : to - DEFAULT_RANGE_MS;
-  if (from >= to) throw invalidRange('from must be before to');
-  if (to - from > MAX_RANGE_MS) throw invalidRange('the range may span at most 366 days');
-  let limit = DEFAULT_LIMIT;
-  if (params.limit !== undefined) {
-    if (!/^\d{1,6}$/.test(params.limit) || Number(params.limit) < 1 || Number(params.limit) > MAX_LIMIT) {
-      throw invalidParameter(`limit must be an integer from 1 to ${MAX_LIMIT}`);
-    }
-    limit = Number(params.limit);
-  }
+  const { from, to, cursor, cursorError } = parsePagedRange(params, now, decodeCursor);
+  const limit = parseLimit(params.limit);
   if (cursorError) throw cursorError;
   if (cursor && (cursor.f !== from || cursor.t !== to)) throw invalidParameter('cursor belongs to another query (from or to)');
   const [f, t] = [from, to];

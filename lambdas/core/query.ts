@@ -139,6 +139,49 @@ function sameList(a: string[] | null, b: string[] | null): boolean {
 }
 
 /**
+ * `from` and `to` of a paged query (epoch ms or ISO-8601): a bound left out of a later page is the cursor's,
+ * never a fresh default, since `now` has moved on. A bad cursor is handed back, for the caller to throw after
+ * the checks the contract puts before it.
+ */
+export function parsePagedRange<C extends { f: number; t: number }>(
+  params: Record<string, string | undefined>,
+  now: number,
+  decode: (text: string) => C,
+): { from: number; to: number; cursor: C | undefined; cursorError: ApiError | undefined } {
+  const parseBound = (name: 'from' | 'to'): number | undefined => {
+    const text = params[name];
+    if (text === undefined) return undefined;
+    const value = parseInstant(text.trim());
+    if (value === undefined) throw invalidRange(`${name} must be epoch milliseconds or an ISO-8601 date-time`);
+    return value;
+  };
+  let from = parseBound('from');
+  let to = parseBound('to');
+  let cursor: C | undefined;
+  let cursorError: ApiError | undefined;
+  if (params.cursor !== undefined) {
+    try {
+      cursor = decode(params.cursor);
+    } catch (err) {
+      cursorError = err as ApiError;
+    }
+  }
+  to ??= cursor ? cursor.t : now;
+  from ??= cursor ? cursor.f : to - DEFAULT_RANGE_MS;
+  if (from >= to) throw invalidRange('from must be before to');
+  if (to - from > MAX_RANGE_MS) throw invalidRange('the range may span at most 366 days');
+  return { from, to, cursor, cursorError };
+}
+
+/** `limit`: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent; never clamped. */
+export function parseLimit(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_LIMIT;
+  const limit = /^\d{1,6}$/.test(text) ? Number(text) : 0;
+  if (limit < 1 || limit > MAX_LIMIT) throw invalidParameter(`limit must be an integer from 1 to ${MAX_LIMIT}`);
+  return limit;
+}
+
+/**
  * Validates a readings query. Checked in the contract's order: range, then the other parameters; the
  * sensor's existence is the caller's next check.
  */
@@ -150,40 +193,9 @@ export function parseReadingsQuery(
 ): ReadingsQuery {
   assertSensorId(sensorId);
 
-  const parseBound = (name: 'from' | 'to'): number | undefined => {
-    const text = params[name];
-    if (text === undefined) return undefined;
-    const value = parseInstant(text.trim());
-    if (value === undefined) {
-      throw invalidRange(`${name} must be epoch milliseconds or an ISO-8601 date-time`);
-    }
-    return value;
-  };
-  let from = parseBound('from');
-  let to = parseBound('to');
-
   // A later page may leave out the range: it is the cursor's.
-  let cursor: CursorState | undefined;
-  let cursorError: ApiError | undefined;
-  if (params.cursor !== undefined) {
-    try {
-      cursor = decodeCursor(params.cursor);
-    } catch (err) {
-      cursorError = err as ApiError;
-    }
-  }
-  // A bound left out of a later page is the cursor's, never a fresh default: `now` has moved on since.
-  to ??= cursor ? cursor.t : now;
-  from ??= cursor ? cursor.f : to - DEFAULT_RANGE_MS;
-  if (from >= to) throw invalidRange('from must be before to');
-  if (to - from > MAX_RANGE_MS) throw invalidRange('the range may span at most 366 days');
-
-  let limit = DEFAULT_LIMIT;
-  if (params.limit !== undefined) {
-    if (!/^\d{1,6}$/.test(params.limit)) throw invalidParameter(`limit must be an integer from 1 to ${MAX_LIMIT}`);
-    limit = Number(params.limit);
-    if (limit < 1 || limit > MAX_LIMIT) throw invalidParameter(`limit must be an integer from 1 to ${MAX_LIMIT}`);
-  }
+  const { from, to, cursor, cursorError } = parsePagedRange(params, now, decodeCursor);
+  const limit = parseLimit(params.limit);
 
   let requested: RequestedResolution | undefined;
   if (params.resolution !== undefined) {
