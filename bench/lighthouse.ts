@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as chromeLauncher from 'chrome-launcher';
 import lighthouse from 'lighthouse';
-import { CHROMIUM, buildFrontendIfStale, startStack } from '../test/e2e/harness.js';
+import { CHROMIUM, CHROMIUM_FLAGS, buildFrontendIfStale, startStack } from '../test/e2e/harness.js';
 
 export interface LighthouseResult {
   sensors: number;
@@ -23,21 +23,10 @@ export interface LighthouseResult {
   pass: boolean;
 }
 
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
 export async function runLighthouse(sensors = 20): Promise<LighthouseResult> {
   buildFrontendIfStale();
   const stack = await startStack({ sensors, intervalMs: 1000 });
-  const chrome = await chromeLauncher.launch({ chromePath: CHROMIUM, chromeFlags: FLAGS });
+  const chrome = await chromeLauncher.launch({ chromePath: CHROMIUM, chromeFlags: CHROMIUM_FLAGS });
   try {
     // Let every sensor be listed with some history, as a user opening a running fleet sees it.
     await new Promise((resolve) => setTimeout(resolve, 5000));
