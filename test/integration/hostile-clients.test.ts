@@ -9,7 +9,6 @@ import net from 'node:net';
 import os from 'node:os';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { IoTDataPlaneClient, PublishCommand } from '@aws-sdk/client-iot-data-plane';
-import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../local/runtime.js';
 import { issueDeviceCert } from '../../local/ca.js';
@@ -30,6 +29,7 @@ import {
   runtimeLogs,
   startTestRuntime,
   telemetryTopic,
+  upgradeStatus,
 } from '../support/runtime.js';
 import { connackCode, openRawSession, rawPackets, type ProtocolLevel, type RawTarget } from '../support/raw-mqtt.js';
 
@@ -201,22 +201,6 @@ describe("pages and names that are not the server's own", () => {
     });
   }
 
-  /** The HTTP status a WebSocket upgrade gets (101 when it opens). */
-  function upgradeStatus(headers: { origin?: string; host?: string }): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(runtime.urls.ws, { origin: headers.origin, headers: headers.host ? { host: headers.host } : {} });
-      socket.once('open', () => {
-        socket.terminate();
-        resolve(101);
-      });
-      socket.once('unexpected-response', (_req, res) => {
-        resolve(res.statusCode ?? 0);
-        socket.terminate();
-      });
-      socket.once('error', (err) => reject(err));
-    });
-  }
-
   it('/config.json gives the endpoints of the Host it was asked by when that is the server, and nothing to a forged Host', async () => {
     const own = await getWithHost('/config.json', `localhost:${runtime.port}`);
     expect(own.status).toBe(200);
@@ -238,12 +222,12 @@ describe("pages and names that are not the server's own", () => {
   });
 
   it('/ws refuses an upgrade from a page of another origin or with a forged Host, and accepts its own page and non-browser clients', async () => {
-    expect(await upgradeStatus({ origin: 'http://evil.example' })).toBe(403);
-    expect(await upgradeStatus({ origin: `http://127.0.0.1:${runtime.port + 1}` })).toBe(403);
-    expect(await upgradeStatus({ origin: 'null' })).toBe(403);
-    expect(await upgradeStatus({ origin: `http://127.0.0.1:${runtime.port}`, host: `evil.example:${runtime.port}` })).toBe(403);
-    expect(await upgradeStatus({ origin: `http://127.0.0.1:${runtime.port}` })).toBe(101);
-    expect(await upgradeStatus({ origin: `http://localhost:${runtime.port}`, host: `localhost:${runtime.port}` })).toBe(101);
+    expect(await upgradeStatus(runtime.urls.ws, { origin: 'http://evil.example' })).toBe(403);
+    expect(await upgradeStatus(runtime.urls.ws, { origin: `http://127.0.0.1:${runtime.port + 1}` })).toBe(403);
+    expect(await upgradeStatus(runtime.urls.ws, { origin: 'null' })).toBe(403);
+    expect(await upgradeStatus(runtime.urls.ws, { origin: `http://127.0.0.1:${runtime.port}`, host: `evil.example:${runtime.port}` })).toBe(403);
+    expect(await upgradeStatus(runtime.urls.ws, { origin: `http://127.0.0.1:${runtime.port}` })).toBe(101);
+    expect(await upgradeStatus(runtime.urls.ws, { origin: `http://localhost:${runtime.port}`, host: `localhost:${runtime.port}` })).toBe(101);
     // The dashboard's own page subscribes as before.
     const ws = await WsClient.open(runtime.urls.ws);
     expect((await ws.subscribe(['*'])).sensorIds).toEqual(['*']);

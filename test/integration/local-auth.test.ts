@@ -5,7 +5,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import { LOCAL_USERS, type LocalAuthIssuer } from '../../local/auth-issuer.js';
 import type { LocalRuntime } from '../../local/runtime.js';
 import {
@@ -17,27 +16,12 @@ import {
   makeDataDir,
   removeDataDir,
   startTestRuntime,
+  upgradeStatus,
 } from '../support/runtime.js';
 
 const operator = LOCAL_USERS.find((u) => u.email === 'operator@local')!;
 const viewer = LOCAL_USERS.find((u) => u.email === 'viewer@local')!;
 const SET_INTERVAL = { name: 'setInterval', args: { intervalMs: 1000 } };
-
-/** The HTTP status the server answers a WebSocket upgrade with (101 when it opens). */
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
-    socket.once('open', () => {
-      socket.terminate();
-      resolve(101);
-    });
-    socket.once('unexpected-response', (_req, res) => {
-      resolve(res.statusCode ?? 0);
-      socket.terminate();
-    });
-    socket.once('error', (err) => reject(err));
-  });
-}
 
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 

@@ -374,3 +374,19 @@ export async function killChildren(children: Iterable<import('node:child_process
     }
   }
 }
+
+/** The HTTP status the server answers a WebSocket upgrade with (101 when it opens). */
+export function upgradeStatus(url: string, headers: { origin?: string; host?: string } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { origin: headers.origin, headers: headers.host ? { host: headers.host } : {} });
+    socket.once('open', () => {
+      socket.terminate();
+      resolve(101);
+    });
+    socket.once('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      socket.terminate();
+    });
+    socket.once('error', (err) => reject(err));
+  });
+}
