@@ -212,6 +212,8 @@ export const CUSTOM_METRICS = 5;
 export const WATCHED_FUNCTIONS = 6;
 /** Dead-letter and no-telemetry alarms; per function an error-rate alarm on errors ÷ invocations (2 metrics) and a throttle alarm. */
 export const ALARM_METRICS = 2 + WATCHED_FUNCTIONS * (2 + 1);
+/** Stream ingest adds the stream's read-lag alarm (GetRecords.IteratorAgeMilliseconds, lib/operations.ts). */
+export const STREAM_ALARM_METRICS = 1;
 /** The operations dashboard. */
 export const CLOUDWATCH_DASHBOARDS = 1;
 /** The alert silence check (i12) runs once a minute; its registry scan runs when a silence rule exists (assumed). */
@@ -220,6 +222,8 @@ export const ALERT_SILENCE_RUNS_PER_MONTH = MINUTES_PER_MONTH;
 export const ALERT_RULES_REFRESH_S = 10;
 
 // ---- DynamoDB ------------------------------------------------------------------------------------------
+/** A sensorId as a fleet names them (`greenhouse-12`, the simulator's `sim-0042`). */
+export const SENSOR_ID_BYTES = 12;
 /** Item sizes (attribute names and values) as the adapters write them. */
 export const ITEM_BYTES = {
   /** sensorId, ts, receivedAt, expiresAt, seq, and the values map. */
@@ -228,8 +232,13 @@ export const ITEM_BYTES = {
   bucket: (metrics: number) => 80 + 45 * metrics,
   /** The registry entry: metrics set, one unit attribute per metric, latest reading, presence, stream position. */
   sensor: (metrics: number) => 150 + 40 * metrics,
-  /** A live mark: one per sensor and minute, the pushed timestamps in a number set. */
+  /** A live mark: one per sensor and minute, the pushed timestamps in a number set (~10 bytes each, added below). */
   liveMark: 50,
+  /**
+   * A stream shard's live state (lambdas/adapters/dynamo-connections.ts): key, sequence number and TTL, then per
+   * active sensor its id, a 4-byte minute and 2 bytes per ts pushed in that minute so far.
+   */
+  liveShardState: (sensors: number, ts: number) => 130 + sensors * (SENSOR_ID_BYTES + 7) + 2 * ts,
   /** A connection item of the connections table. */
   connection: 100,
   /** A `sub#<sensorId>` subscription item. */
@@ -262,9 +271,14 @@ export const DYNAMO_REQUESTS = {
     registryReadsPerSensorInBatch: 1,
     /** Per live batch: one query of the connections' subscriptions. */
     lookupQueriesPerBatch: 1,
-    /** Per watched sensor per live batch: its live mark read (one batch get) and written back (one batch write). */
-    markReadsPerWatchedSensorInBatch: 1,
-    markWritesPerWatchedSensorInBatch: 1,
+    /**
+     * Per live batch with watched readings: the shard's live state read (strongly consistent) and saved once,
+     * whatever the batch holds (lambdas/core/live-shard.ts).
+     */
+    liveStateReadsPerBatch: 1,
+    liveStateWritesPerBatch: 1,
+    /** Per watched sensor per minute: the closed minute's pushed ts added to its live mark (one UpdateItem ADD). */
+    markWritesPerWatchedSensorMinute: 1,
     /** Alerts (i12), per sensor per batch: its alert states (query) and registry entry (batch get), eventually consistent. */
     alertReadsPerSensorInBatch: 2,
   },
@@ -565,12 +579,25 @@ export function monthlyCost(input: Fleet): Estimate {
       true,
     );
     read(liveBatches * st.lookupQueriesPerBatch * readUnits(dashboards * (ITEM_BYTES.connection + cardsPerDashboard * ITEM_BYTES.subscription), false), true);
-    // A watched sensor with readings in a live batch: one live-mark update.
+    // A live batch with watched readings: the shard's state read and saved once. It holds each watched sensor's
+    // ts of its open minute, so its size (and the units of a save) grows through the minute: averaged over it.
     const watchedPerShard = watchedSensors / partitions;
-    const readingsPerWatchedInLiveBatch = (liveBatchRecords / sensorsPerShard);
-    const markedPerLiveBatch = watchedPerShard * presentIn(readingsPerWatchedInLiveBatch);
-    write(liveBatches * openFraction * markedPerLiveBatch * st.markWritesPerWatchedSensorInBatch * markWrite, true);
-    read(liveBatches * openFraction * markedPerLiveBatch * st.markReadsPerWatchedSensorInBatch, true);
+    const watchedReadingsPerLiveBatch = watchedPerShard * (liveBatchRecords / sensorsPerShard);
+    const claimingBatches = liveBatches * openFraction * presentIn(watchedReadingsPerLiveBatch);
+    const perMinute = Math.min(60 / intervalS, 60);
+    const STEPS = 12;
+    let stateWrite = 0;
+    let stateRead = 0;
+    for (let k = 0; k < STEPS; k++) {
+      const bytes = ITEM_BYTES.liveShardState(watchedPerShard, watchedPerShard * perMinute * ((k + 0.5) / STEPS));
+      stateWrite += writeUnits(bytes) / STEPS;
+      stateRead += readUnits(bytes, true) / STEPS;
+    }
+    write(claimingBatches * st.liveStateWritesPerBatch * stateWrite, true);
+    read(claimingBatches * st.liveStateReadsPerBatch * stateRead, true);
+    // Each watched sensor's minute, once closed, goes to its live mark.
+    const closedMinuteWrite = writeUnits(ITEM_BYTES.liveMark + 10 * perMinute);
+    write(watchedSensors * openFraction * MINUTES_PER_MONTH * st.markWritesPerWatchedSensorMinute * closedMinuteWrite, true);
     // One `readings` frame per dashboard per live batch holding its cards' readings, split at 32 KB.
     // A dashboard's cards spread over the shards; each card has liveBatchRecords / sensorsPerShard readings in a batch.
     const cardReadingsPerBatch = (cardsPerDashboard / partitions) * (liveBatchRecords / sensorsPerShard);
@@ -665,7 +692,7 @@ export function monthlyCost(input: Fleet): Estimate {
   bill.add('CloudWatch', 'Lambda log ingestion', 'logsIngestion', logBytes / GB);
   if (design === 'vigia') {
     bill.add('CloudWatch', 'custom metrics (EMF)', 'cloudWatchMetrics', CUSTOM_METRICS);
-    bill.add('CloudWatch', 'alarms', 'cloudWatchAlarms', ALARM_METRICS);
+    bill.add('CloudWatch', 'alarms', 'cloudWatchAlarms', ALARM_METRICS + (ingest === 'stream' ? STREAM_ALARM_METRICS : 0));
     bill.add('CloudWatch', 'operations dashboard', 'cloudWatchDashboards', CLOUDWATCH_DASHBOARDS);
   }
 

@@ -15,6 +15,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -35,6 +36,16 @@ export interface OperationsProps {
   readonly deadLetterQueue: IQueue;
   /** The HTTP API whose 4xx and 5xx the dashboard shows. */
   readonly httpApi: IHttpApi;
+  /**
+   * Stream ingest: the telemetry stream, whose read lag (`GetRecords.IteratorAgeMilliseconds`) is alarmed and shown.
+   * @default - none (direct ingest)
+   */
+  readonly telemetryStream?: IStream;
+  /**
+   * How old the stream's oldest unread record may get, sustained for 3 minutes, before the lag alarm fires.
+   * @default 1 minute (the broadcaster's maximum record age: older records are no longer pushed live)
+   */
+  readonly streamIteratorAgeLimit?: Duration;
   /** The IoT topic rules, by id: their matches, failed actions and throttled messages. */
   readonly topicRules: Record<string, CfnTopicRule>;
   /**
@@ -71,6 +82,8 @@ export class Operations extends Construct {
   readonly dashboard: CloudWatchDashboard;
   readonly deadLetterAlarm: Alarm;
   readonly noTelemetryAlarm: Alarm;
+  /** Stream ingest only: the telemetry stream's consumers fall behind. */
+  readonly streamLagAlarm?: Alarm;
   /** By function name: error rate above 1 % over 5 minutes. */
   readonly errorRateAlarms: Record<string, Alarm> = {};
   /** By function name: any throttled invocation. */
@@ -146,6 +159,22 @@ export class Operations extends Construct {
         treatMissingData: TreatMissingData.BREACHING,
       }),
     );
+
+    const iteratorAge = props.telemetryStream?.metricGetRecordsIteratorAgeMilliseconds({ statistic: 'Maximum', period: Duration.minutes(1) });
+    if (iteratorAge) {
+      const limit = props.streamIteratorAgeLimit ?? Duration.minutes(1);
+      this.streamLagAlarm = withActions(
+        new Alarm(this, 'StreamLagAlarm', {
+          alarmDescription: `Telemetry waits over ${limit.toHumanString()} in the stream: its consumers fall behind (history lags, live pushes are dropped)`,
+          metric: iteratorAge,
+          threshold: limit.toMilliseconds(),
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          // An idle stream reports nothing: no lag.
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        }),
+      );
+    }
 
     for (const [name, fn] of Object.entries(props.functions)) {
       const expected = props.expectedErrors?.[name];
@@ -270,5 +299,10 @@ export class Operations extends Construct {
         width: 8,
       }),
     );
+    if (iteratorAge) {
+      this.dashboard.addWidgets(
+        new GraphWidget({ title: 'Telemetry stream: oldest unread record (ms)', left: [iteratorAge.with({ label: 'iterator age, max' })], width: 8 }),
+      );
+    }
   }
 }

@@ -10,7 +10,7 @@ import { History, type Retention } from './history.js';
 import { METRICS } from '../lambdas/shared/names.js';
 import { Operations, vigiaMetric } from './operations.js';
 import { Realtime } from './realtime.js';
-import { type IngestSettings, Telemetry, ingestFromContext } from './telemetry.js';
+import { type IngestSettings, STREAM_CONSUMERS, Telemetry, ingestFromContext } from './telemetry.js';
 
 export interface VigiaStackProps extends StackProps {
   /**
@@ -108,6 +108,8 @@ export class VigiaStack extends Stack {
       deadLetterQueue: telemetry.deadLetterQueue,
       httpApi: api.httpApi,
       topicRules: telemetry.rules,
+      telemetryStream: telemetry.stream,
+      streamIteratorAgeLimit: STREAM_CONSUMERS.broadcaster.maxRecordAge,
       alarmEmail: alarmEmail || undefined,
     });
 

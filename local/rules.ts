@@ -15,6 +15,7 @@ import { type FileHandle, appendFile, open, readFile, rename, writeFile } from '
 import type { RuleDefinition, RuleTarget } from '../lambdas/shared/rules.js';
 import { RULES, TELEMETRY_STREAM_RULE, parseBasicIngestTopic, projectRuleEvent, topicMatches } from '../lambdas/shared/rules.js';
 import type { MessageMeta } from './broker.js';
+import { FailedInvocationFile, type FailedInvocationLimits } from './failed-invocations.js';
 
 export type RuleHandler = (event: Record<string, unknown>) => Promise<unknown>;
 
@@ -22,6 +23,8 @@ export interface RuleRunnerOptions {
   handlers: Record<RuleTarget, () => Promise<RuleHandler>>;
   journalFile: string;
   failedFile: string;
+  /** Bounds of the on-failure file (size, rotation). @default FailedInvocationFile's */
+  failedFileLimits?: FailedInvocationLimits;
   log: (entry: Record<string, unknown>) => void;
   /** Delays before the retries of a failed invocation or batch. @default [1000, 2000] (Lambda: about 1 and 2 minutes) */
   retryDelaysMs?: number[];
@@ -160,9 +163,12 @@ export class RuleRunner {
   private readonly seqBase = BigInt(Date.now()) * 1_000_000_000n;
   private seqNext = 0n;
   readonly mode: IngestMode;
+  /** The on-failure destination, bounded (its counts are in /api/metrics). */
+  readonly failedInvocations: FailedInvocationFile;
 
   constructor(private readonly options: RuleRunnerOptions) {
     this.rules = options.rules ?? RULES;
+    this.failedInvocations = new FailedInvocationFile(options.failedFile, options.failedFileLimits);
     this.journal = new GroupWriter(options.journalFile, () =>
       [...this.open.values()].map((i) => `${JSON.stringify(i)}\n`).join(''),
     );
@@ -376,14 +382,8 @@ export class RuleRunner {
     }
     // Lambda's on-failure destination (the stream mapping's, or the asynchronous invocation's): for an operator.
     const at = new Date().toISOString();
-    await appendFile(
-      this.options.failedFile,
-      remaining
-        .map(
-          (i) =>
-            `${JSON.stringify({ at, rule: i.rule, target: i.target, condition: 'RetriesExhausted', error: lastError?.message, event: i.event, ...(i.seq ? { sequenceNumber: i.seq } : {}) })}\n`,
-        )
-        .join(''),
+    await this.failedInvocations.append(
+      remaining.map((i) => ({ at, rule: i.rule, target: i.target, condition: 'RetriesExhausted', error: lastError?.message, event: i.event, ...(i.seq ? { sequenceNumber: i.seq } : {}) })),
     );
     await this.finish(remaining);
   }

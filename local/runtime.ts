@@ -335,6 +335,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       metrics: () =>
         localMetricsRegistry.toPrometheus() +
         deadLetters.toPrometheus() +
+        rules.failedInvocations.toPrometheus() +
         billing.toPrometheus() +
         ttlSweeper.toPrometheus() +
         memoryGauges(dynamo.memory()),

@@ -1,10 +1,10 @@
 /** WebSocket connections, subscriptions and live-push marks in one DynamoDB table. */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ConnectionRegistry, ReadingKey } from '../core/ports.js';
+import type { ConnectionRegistry, LiveMark, LiveShardState, ReadingKey } from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
 import { inParallel } from '../core/concurrency.js';
-import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
+import { batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
 
 /** Every connection's item (with its subscription set) in one partition: read whole for a busy batch. */
 const CONNECTIONS_PARTITION = 'conns';
@@ -159,56 +159,100 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
     }
   }
 
+  /** Direct ingest: each reading's sensor-minute mark gets its ts atomically; those not there before are claimed. */
+  async markPushed(readings: ReadingKey[], now: number): Promise<ReadingKey[]> {
+    const groups = new Map<string, LiveMark>();
+    for (const r of readings) {
+      const minute = Math.floor(r.ts / MARK_BUCKET_MS) * MARK_BUCKET_MS;
+      const id = `${r.sensorId}\u0000${minute}`;
+      const group = groups.get(id);
+      if (group) group.ts.push(r.ts);
+      else groups.set(id, { sensorId: r.sensorId, minute, ts: [r.ts] });
+    }
+    const marks = [...groups.values()];
+    const before = await this.addLiveMarks(marks, now);
+    const claimed = new Set<string>();
+    marks.forEach(({ sensorId, ts }, i) => {
+      for (const t of ts) if (!before[i].has(t)) claimed.add(`${sensorId}\u0000${t}`);
+    });
+    return readings.filter((r) => claimed.delete(`${r.sensorId}\u0000${r.ts}`));
+  }
+
   /**
    * One item per sensor per minute of reading ts holds the pushed readings' ts as a number set. `ADD` is atomic
    * and returns the set as it was, so a claim holds between invocations running at once; it is one write per
    * sensor and minute, however many readings.
    */
-  async markPushed(readings: ReadingKey[], now: number, exclusive = false): Promise<ReadingKey[]> {
+  async addLiveMarks(marks: LiveMark[], now: number): Promise<Array<Set<number>>> {
     const expiresAt = epochSeconds(now) + PUSHED_TTL_SECONDS;
-    const groups = new Map<string, { sensorId: string; minute: number; ts: Set<number> }>();
-    for (const r of readings) {
-      const minute = Math.floor(r.ts / MARK_BUCKET_MS) * MARK_BUCKET_MS;
-      const id = `${r.sensorId}\u0000${minute}`;
-      const group = groups.get(id);
-      if (group) group.ts.add(r.ts);
-      else groups.set(id, { sensorId: r.sensorId, minute, ts: new Set([r.ts]) });
+    const before: Array<Set<number>> = marks.map(() => new Set());
+    await inParallel(
+      marks.map((mark, i) => ({ mark, i })),
+      CLAIMS_IN_FLIGHT,
+      async ({ mark: { sensorId, minute, ts }, i }) => {
+        if (ts.length === 0) return;
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: `live#${sensorId}`, sk: `m#${minute}` },
+            UpdateExpression: 'ADD #ts :ts SET #exp = :exp',
+            ExpressionAttributeNames: { '#ts': 'ts', '#exp': 'expiresAt' },
+            ExpressionAttributeValues: { ':ts': new Set(ts), ':exp': expiresAt },
+            ReturnValues: 'UPDATED_OLD',
+          }),
+        );
+        before[i] = new Set((out.Attributes?.ts as Set<number> | undefined) ?? []);
+      },
+    );
+    return before;
+  }
+
+  async liveShard(shardId: string): Promise<LiveShardState> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: shardKey(shardId), ConsistentRead: true }));
+    const sensors = new Map<string, { minute: number; ts: number[] }>();
+    for (const [sensorId, packed] of Object.entries((out.Item?.sensors as Record<string, Uint8Array> | undefined) ?? {})) {
+      sensors.set(sensorId, unpackPushed(packed));
     }
-    const claimed = new Set<string>();
-    if (exclusive && groups.size > 1) {
-      // No one else claims these sensors now: read every minute's set at once, write the unions in batches.
-      const markKey = (g: { sensorId: string; minute: number }) => ({ pk: `live#${g.sensorId}`, sk: `m#${g.minute}` });
-      const found = await batchGetAll(this.doc, this.tableName, [...groups.values()].map(markKey), {
-        expression: '#pk, #sk, #ts',
-        names: { '#pk': 'pk', '#sk': 'sk', '#ts': 'ts' },
-      });
-      const before = new Map(found.map((item) => [`${item.pk}\u0000${item.sk}`, item.ts as Set<number> | undefined]));
-      const writes = [];
-      for (const g of groups.values()) {
-        const key = markKey(g);
-        const old = before.get(`${key.pk}\u0000${key.sk}`);
-        const fresh = [...g.ts].filter((t) => !old?.has(t));
-        if (fresh.length === 0) continue;
-        for (const t of fresh) claimed.add(`${g.sensorId}\u0000${t}`);
-        writes.push({ PutRequest: { Item: { ...key, ts: new Set([...(old ?? []), ...fresh]), expiresAt } } });
-      }
-      await batchWriteAll(this.doc, this.tableName, writes);
-      return readings.filter((r) => claimed.delete(`${r.sensorId}\u0000${r.ts}`));
-    }
-    await inParallel([...groups.values()], CLAIMS_IN_FLIGHT, async ({ sensorId, minute, ts }) => {
-      const out = await this.doc.send(
-        new UpdateCommand({
+    return { seq: (out.Item?.seq as string | undefined) ?? null, sensors };
+  }
+
+  async saveLiveShard(shardId: string, previousSeq: string | null, next: LiveShardState, now: number): Promise<boolean> {
+    const sensors = Object.fromEntries([...next.sensors].map(([sensorId, s]) => [sensorId, packPushed(s)]));
+    try {
+      await this.doc.send(
+        new PutCommand({
           TableName: this.tableName,
-          Key: { pk: `live#${sensorId}`, sk: `m#${minute}` },
-          UpdateExpression: 'ADD #ts :ts SET #exp = :exp',
-          ExpressionAttributeNames: { '#ts': 'ts', '#exp': 'expiresAt' },
-          ExpressionAttributeValues: { ':ts': ts, ':exp': expiresAt },
-          ReturnValues: 'UPDATED_OLD',
+          Item: { ...shardKey(shardId), seq: next.seq, sensors, expiresAt: epochSeconds(now) + PUSHED_TTL_SECONDS },
+          ConditionExpression: previousSeq === null ? 'attribute_not_exists(#seq)' : '#seq = :prev',
+          ExpressionAttributeNames: { '#seq': 'seq' },
+          ...(previousSeq === null ? {} : { ExpressionAttributeValues: { ':prev': previousSeq } }),
         }),
       );
-      const before = out.Attributes?.ts as Set<number> | undefined;
-      for (const t of ts) if (!before?.has(t)) claimed.add(`${sensorId}\u0000${t}`);
-    });
-    return readings.filter((r) => claimed.delete(`${r.sensorId}\u0000${r.ts}`));
+      return true;
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
   }
+}
+
+/** A shard's live state: one item per Kinesis shard (a closed shard's expires with its marks' TTL). */
+const shardKey = (shardId: string) => ({ pk: `liveshard#${shardId}`, sk: 'state' });
+
+/** A sensor's open minute (4 bytes, in minutes) and its pushed ts as 2-byte offsets into the minute: 2 bytes a reading. */
+function packPushed({ minute, ts }: { minute: number; ts: number[] }): Uint8Array {
+  const bytes = Buffer.alloc(4 + 2 * ts.length);
+  bytes.writeUInt32BE(minute / MARK_BUCKET_MS, 0);
+  ts.forEach((t, i) => {
+    bytes.writeUInt16BE(t - minute, 4 + 2 * i);
+  });
+  return new Uint8Array(bytes);
+}
+
+function unpackPushed(packed: Uint8Array): { minute: number; ts: number[] } {
+  const bytes = Buffer.from(packed);
+  const minute = bytes.readUInt32BE(0) * MARK_BUCKET_MS;
+  const ts: number[] = [];
+  for (let at = 4; at + 1 < bytes.length; at += 2) ts.push(minute + bytes.readUInt16BE(at));
+  return { minute, ts };
 }

@@ -2,7 +2,9 @@
 import { METRICS } from '../shared/names.js';
 import { acceptedReadings, readingKey } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
+import { claimOnShard } from './live-shard.js';
 import type { Reading } from './model.js';
+import type { ReadingKey } from './ports.js';
 import { type PushDeps, pushToEach } from './push.js';
 import type { SequencedEvent } from './sequence.js';
 
@@ -34,6 +36,13 @@ export function readingsFrames(readings: LiveReading[]) {
   return frames;
 }
 
+/** Picks the readings not pushed before among the followed ones (each with the index of its event). */
+type Claim = (followed: Array<Reading & { event: number }>) => Promise<ReadingKey[]>;
+
+/** Direct ingest: each sensor-minute's mark is claimed atomically (invocations run at once). */
+const claimEach = (deps: BroadcastDeps): Claim => async (followed) =>
+  deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now());
+
 /**
  * The live broadcaster, for one rule event or a batch: each connection gets one frame for all its
  * readings of the batch. Invalid payloads are the history writer's to dead-letter; here they are skipped.
@@ -41,19 +50,27 @@ export function readingsFrames(readings: LiveReading[]) {
 export async function broadcastTelemetryBatch(
   events: unknown[],
   deps: BroadcastDeps,
-  /** The only consumer of these sensors now (a stream shard's): claims may be batched. */
-  exclusive = false,
+  claim: Claim = claimEach(deps),
 ): Promise<{ pushed: number; connections: number }> {
-  const valid = acceptedReadings(events, deps.rawRetentionDays).unique;
+  const { verdicts } = acceptedReadings(events, deps.rawRetentionDays);
+  const seen = new Set<string>();
+  const valid: Array<Reading & { event: number }> = [];
+  for (const v of verdicts) {
+    if (!v.ok) continue;
+    for (const r of v.readings) {
+      const key = readingKey(r);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      valid.push({ ...r, event: v.index });
+    }
+  }
   if (valid.length === 0) return { pushed: 0, connections: 0 };
 
   const subscribers = await deps.connections.subscribersOf([...new Set(valid.map((r) => r.sensorId))]);
   const followed = valid.filter((r) => subscribers.has(r.sensorId));
   if (followed.length === 0) return { pushed: 0, connections: 0 };
-  // Only readings not pushed before: a QoS 1 redelivery is not shown twice.
-  const fresh = new Set(
-    (await deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now(), exclusive)).map(readingKey),
-  );
+  // Only readings not pushed before: a QoS 1 redelivery or a retried batch is not shown twice.
+  const fresh = new Set((await claim(followed)).map(readingKey));
   const perConnection = new Map<string, LiveReading[]>();
   const pushedReadings: Reading[] = [];
   for (const r of followed) {
@@ -94,16 +111,31 @@ export async function broadcastTelemetryBatch(
 }
 
 /**
- * The live broadcaster on stream ingest: the records' valid readings, each pushed once (the live claims make a
- * redelivered batch push nothing again). When the subscribers or the claims cannot be read, nothing was pushed
- * and the batch is reported failed from its first record; an invalid payload is skipped, never a failure.
+ * The live broadcaster on stream ingest: the records' valid readings, each pushed once. One shard's claims are
+ * its state's (lambdas/core/live-shard.ts): a redelivered batch or a QoS 1 duplicate pushes nothing again.
+ * When the subscribers or the claims cannot be read or saved, nothing was pushed and the batch is reported
+ * failed from its first record; an invalid payload is skipped, never a failure.
  */
 export async function broadcastTelemetryStream(
   records: SequencedEvent[],
   deps: BroadcastDeps,
 ): Promise<{ pushed: number; connections: number; firstFailure: string | null }> {
+  const shards = new Set(records.map((r) => r.shardId));
+  const shardId = records[0]?.shardId;
+  // An event source mapping's batch is one shard's; records without one (no eventID) are claimed one by one.
+  const claim: Claim | undefined =
+    shardId !== undefined && shards.size === 1
+      ? (followed) =>
+          claimOnShard(
+            shardId,
+            followed.map((r) => ({ seq: records[r.event].sequenceNumber, reading: r })),
+            records[records.length - 1].sequenceNumber,
+            deps.connections,
+            deps.now(),
+          )
+      : undefined;
   try {
-    return { ...(await broadcastTelemetryBatch(records.map((r) => r.event), deps, true)), firstFailure: null };
+    return { ...(await broadcastTelemetryBatch(records.map((r) => r.event), deps, claim)), firstFailure: null };
   } catch (err) {
     deps.log.error('live batch failed', { error: (err as Error).message, records: records.length });
     return { pushed: 0, connections: 0, firstFailure: records[0]?.sequenceNumber ?? null };

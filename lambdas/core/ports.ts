@@ -129,10 +129,33 @@ export interface ConnectionRegistry {
   takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean>;
   /**
    * Claims readings for a live push, atomically (so concurrent callers never both claim one); returns those
-   * no one claimed before. `exclusive`: the caller is the only one working on these sensors now (a stream
-   * shard's consumer), so the claims may be read and written in batches instead.
+   * no one claimed before (direct ingest).
    */
-  markPushed(readings: ReadingKey[], now: number, exclusive?: boolean): Promise<ReadingKey[]>;
+  markPushed(readings: ReadingKey[], now: number): Promise<ReadingKey[]>;
+  /**
+   * Adds ts to sensor-minute live marks, each atomically, and answers each mark's ts as they were before, in
+   * the order given.
+   */
+  addLiveMarks(marks: LiveMark[], now: number): Promise<Array<Set<number>>>;
+  /** A stream shard's live state (strongly consistent); `seq` null and no sensors when never saved. */
+  liveShard(shardId: string): Promise<LiveShardState>;
+  /** Saves a shard's live state if its `seq` still is `previousSeq`; false when another consumer moved it first. */
+  saveLiveShard(shardId: string, previousSeq: string | null, next: LiveShardState, now: number): Promise<boolean>;
+}
+
+/** The pushed ts of one sensor in one minute of reading ts (the minute's start). */
+export interface LiveMark {
+  sensorId: string;
+  minute: number;
+  ts: number[];
+}
+
+/** What a stream shard's live broadcaster has claimed (lambdas/core/live-shard.ts). */
+export interface LiveShardState {
+  /** The last record claimed for live push; null: none yet. */
+  seq: string | null;
+  /** Per recently active sensor: its open minute and the ts pushed in it (none: spilled to the minute's mark). */
+  sensors: Map<string, { minute: number; ts: number[] }>;
 }
 
 export type SendResult = 'sent' | 'gone';

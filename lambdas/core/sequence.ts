@@ -4,6 +4,8 @@
 export interface SequencedEvent {
   sequenceNumber: string;
   partitionKey: string;
+  /** The Kinesis shard the record comes from (its eventID's part before `:`); absent when unknown. */
+  shardId?: string;
   event: unknown;
 }
 

@@ -3,9 +3,12 @@
  * function), or a Kinesis batch whose records' data are rule events (stream ingest: the rule's Kinesis action
  * writes the SELECT output as JSON, partition key = sensorId, and an event source mapping reads the stream).
  */
+import { shardOf } from '../core/live-shard.js';
 import type { SequencedEvent } from '../core/sequence.js';
 
 interface KinesisRecord {
+  /** `shardId-000000000000:<sequenceNumber>`: the shard and the record. */
+  eventID?: string;
   kinesis: { data: string; partitionKey?: string; sequenceNumber: string };
 }
 
@@ -21,14 +24,15 @@ function isKinesisRecord(record: unknown): record is KinesisRecord {
 export function streamRecords(event: unknown): SequencedEvent[] | undefined {
   const records = (event as { Records?: unknown } | null)?.Records;
   if (!Array.isArray(records) || records.length === 0 || !records.every(isKinesisRecord)) return undefined;
-  return records.map(({ kinesis }) => {
+  return records.map(({ kinesis, eventID }) => {
     let decoded: unknown = kinesis.data;
     try {
       decoded = JSON.parse(Buffer.from(kinesis.data, 'base64').toString('utf8'));
     } catch {
       // not JSON: judged (and rejected) by the core as an invalid event
     }
-    return { sequenceNumber: kinesis.sequenceNumber, partitionKey: kinesis.partitionKey ?? '', event: decoded };
+    const shardId = shardOf(eventID);
+    return { sequenceNumber: kinesis.sequenceNumber, partitionKey: kinesis.partitionKey ?? '', ...(shardId ? { shardId } : {}), event: decoded };
   });
 }
 

@@ -92,6 +92,14 @@ describe('ingest: stream (the default)', () => {
     });
   });
 
+  it('the broadcaster reads each shard one batch at a time (its live claims are per shard: lambdas/core/live-shard.ts)', () => {
+    const mappings = Object.values(vigia.template.findResources('AWS::Lambda::EventSourceMapping')).filter(
+      (m) => JSON.stringify(m.Properties.FunctionName) === JSON.stringify(ref(vigia.logicalId(functionOf(vigia, 'broadcaster')))),
+    );
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0].Properties.ParallelizationFactor ?? 1).toBe(1);
+  });
+
   it('the history writer reads the stream in its own, longer window: 30 s, 10 retries within 24 h', () => {
     vigia.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionName: ref(vigia.logicalId(functionOf(vigia, 'historyWriter'))),

@@ -159,6 +159,33 @@ describe('Operations: alarms', () => {
   );
 });
 
+describe('Operations: the telemetry stream', () => {
+  it('stream ingest: an alarm when the stream’s oldest unread record is over a minute old for 3 minutes, and a dashboard graph', () => {
+    const stream = vigia.stack.telemetry.stream!;
+    vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Kinesis',
+      MetricName: 'GetRecords.IteratorAgeMilliseconds',
+      Dimensions: [{ Name: 'StreamName', Value: ref(vigia.logicalId(stream)) }],
+      Statistic: 'Maximum',
+      Period: 60,
+      // The broadcaster's maximum record age: past it, records are no longer pushed live.
+      Threshold: 60_000,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 3,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [ref(vigia.logicalId(vigia.stack.operations.alarmTopic))],
+    });
+    const dashboard = JSON.stringify(Object.values(vigia.template.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
+    expect(dashboard).toContain('GetRecords.IteratorAgeMilliseconds');
+  });
+
+  it('direct ingest has no stream, so no such alarm', () => {
+    const direct = synthVigia({ ingest: 'direct' });
+    expect(direct.stack.operations.streamLagAlarm).toBeUndefined();
+    direct.template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'GetRecords.IteratorAgeMilliseconds' }, 0);
+  });
+});
+
 describe('Operations: the WebSocket authorizer', () => {
   it("leaves its 401s (counted as ConnectUnauthorized) out of its error rate: a stale tab's token is no failure", () => {
     const fnDimension = [{ Name: 'FunctionName', Value: ref(vigia.logicalId(vigia.stack.realtime.authorizerFunction)) }];

@@ -357,25 +357,40 @@ describe('DynamoConnectionRegistry', () => {
     expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 0);
   });
 
-  it('markPushed, exclusive (a stream shard’s consumer): one batch read of the minutes’ sets and one batch write of their unions', async () => {
+  it('a shard’s live state: one strongly consistent read; saved only if its seq is still the one read', async () => {
     const minute = Math.floor(NOW / 60_000) * 60_000;
-    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [{ pk: 'live#s1', sk: `m#${minute}`, ts: new Set([minute + 1]) }] } });
-    ddb.on(BatchWriteCommand).resolves({});
-    const keys = [
-      { sensorId: 's1', ts: minute + 2 },
-      { sensorId: 's1', ts: minute + 1 },
-      { sensorId: 's2', ts: minute + 1 },
-    ];
-    expect(await connections.markPushed(keys, NOW, true)).toEqual([keys[0], keys[2]]);
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
-    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
-      RequestItems: {
-        connections: [
-          { PutRequest: { Item: { pk: 'live#s1', sk: `m#${minute}`, ts: new Set([minute + 1, minute + 2]), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
-          { PutRequest: { Item: { pk: 'live#s2', sk: `m#${minute}`, ts: new Set([minute + 1]), expiresAt: Math.floor(NOW / 1000) + 86_400 } } },
-        ],
-      },
-    });
+    ddb.on(GetCommand).resolves({});
+    expect(await connections.liveShard('shardId-000000000001')).toEqual({ seq: null, sensors: new Map() });
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: { pk: 'liveshard#shardId-000000000001', sk: 'state' }, ConsistentRead: true });
+
+    ddb.on(PutCommand).resolvesOnce({}).rejects(conditionFailed());
+    const state = { seq: '42', sensors: new Map([['s1', { minute, ts: [minute + 5, minute + 59_999] }], ['s2', { minute, ts: [] }]]) };
+    expect(await connections.saveLiveShard('shardId-000000000001', null, state, NOW)).toBe(true);
+    const saved = ddb.commandCalls(PutCommand)[0].args[0].input;
+    expect(saved).toMatchObject({ ConditionExpression: 'attribute_not_exists(#seq)', Item: { pk: 'liveshard#shardId-000000000001', sk: 'state', seq: '42' } });
+    // 2 bytes a pushed reading, 4 for the minute: the item stays small however many sensors it holds.
+    expect((saved.Item!.sensors as Record<string, Uint8Array>).s1.byteLength).toBe(8);
+    expect(await connections.saveLiveShard('shardId-000000000001', '41', state, NOW)).toBe(false);
+    expect(ddb.commandCalls(PutCommand)[1].args[0].input).toMatchObject({ ConditionExpression: '#seq = :prev', ExpressionAttributeValues: { ':prev': '41' } });
+
+    ddb.on(GetCommand).resolves({ Item: saved.Item });
+    expect(await connections.liveShard('shardId-000000000001')).toEqual(state);
+  });
+
+  it('addLiveMarks: one atomic ADD per sensor-minute, answering each mark’s ts as they were', async () => {
+    const minute = Math.floor(NOW / 60_000) * 60_000;
+    ddb.on(UpdateCommand, { Key: { pk: 'live#s1', sk: `m#${minute}` } }).resolves({ Attributes: { ts: new Set([minute + 1]) } });
+    ddb.on(UpdateCommand, { Key: { pk: 'live#s2', sk: `m#${minute}` } }).resolves({});
+    const before = await connections.addLiveMarks(
+      [
+        { sensorId: 's1', minute, ts: [minute + 1, minute + 2] },
+        { sensorId: 's2', minute, ts: [minute + 3] },
+      ],
+      NOW,
+    );
+    expect(before).toEqual([new Set([minute + 1]), new Set()]);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { Key: { pk: 'live#s1', sk: `m#${minute}` }, ExpressionAttributeValues: { ':ts': new Set([minute + 1, minute + 2]), ':exp': Math.floor(NOW / 1000) + 86_400 } });
   });
 
   it('takeCommandToken: a new second starts the budget; within a second it counts up to the limit', async () => {

@@ -5,7 +5,9 @@ import type {
   BucketRange,
   ConnectionRegistry,
   DevicePublisher,
+  LiveMark,
   LiveSender,
+  LiveShardState,
   Metrics,
   RawRange,
   ReadingKey,
@@ -249,6 +251,33 @@ export class FakeConnectionRegistry implements ConnectionRegistry {
       fresh.push(r);
     }
     return fresh;
+  }
+
+  /** Sensor-minute live marks (`pushed` holds their keys too) and shards' live states, as stored. */
+  readonly shards = new Map<string, LiveShardState>();
+  markWrites = 0;
+
+  private readonly marks = new Map<string, Set<number>>();
+
+  async addLiveMarks(marks: LiveMark[]): Promise<Array<Set<number>>> {
+    return marks.map(({ sensorId, minute, ts }) => {
+      this.markWrites += 1;
+      const id = `${sensorId}\u0000${minute}`;
+      const before = new Set(this.marks.get(id) ?? []);
+      this.marks.set(id, new Set([...before, ...ts]));
+      for (const t of ts) this.pushed.add(`${sensorId}#${t}`);
+      return before;
+    });
+  }
+
+  async liveShard(shardId: string): Promise<LiveShardState> {
+    return structuredClone(this.shards.get(shardId) ?? { seq: null, sensors: new Map() });
+  }
+
+  async saveLiveShard(shardId: string, previousSeq: string | null, next: LiveShardState): Promise<boolean> {
+    if ((this.shards.get(shardId)?.seq ?? null) !== previousSeq) return false;
+    this.shards.set(shardId, structuredClone(next));
+    return true;
   }
 }
 

@@ -108,6 +108,8 @@ describe('RuleRunner', () => {
     const failed = (await readFile(path.join(dir, 'failed.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(failed.map((f) => f.event.sensorId)).toEqual(['poison']);
     expect(failed[0]).toMatchObject({ rule: 'StoreTelemetry', condition: 'RetriesExhausted', sequenceNumber: expect.any(String) });
+    // Counted for /api/metrics.
+    expect(rules.failedInvocations.toPrometheus()).toMatch(/^vigia_local_failed_invocations_total 1$/m);
   });
 
   it('a function that throws fails its whole batch; an unknown item identifier too', async () => {

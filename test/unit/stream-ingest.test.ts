@@ -4,7 +4,8 @@
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { broadcastTelemetryBatch, readingsFrames } from '../../lambdas/core/broadcast-telemetry.js';
@@ -206,21 +207,28 @@ describe('handlers ← Kinesis batch of rule events', () => {
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
 
-  it('the broadcaster posts one frame per subscribed connection; the claims are one batch read and one batch write', async () => {
+  it('the broadcaster posts one frame per subscribed connection; the shard’s live state is read once and saved once', async () => {
     ddb.on(QueryCommand, { TableName: 'connections' }).callsFake((input) => ({
       Items: input.ExpressionAttributeValues[':pk'] === 'sub#*' ? [{ sk: 'dash-1' }] : [],
     }));
-    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [] } });
-    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(GetCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
     apigw.on(PostToConnectionCommand).resolves({});
 
     expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [] });
-    // One shard's consumer owns its sensors: greenhouse-1's minute and cellar-2's minute in one read and one write.
-    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
-    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
-    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
-    const marks = ddb.commandCalls(BatchWriteCommand)[0].args[0].input.RequestItems!.connections!.map((w) => w.PutRequest!.Item);
-    expect(marks).toContainEqual(expect.objectContaining({ pk: 'live#cellar-2', sk: 'm#1764159960000', ts: new Set([1764159998000, 1764159999500]) }));
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: { pk: 'liveshard#shardId-000000000000', sk: 'state' }, ConsistentRead: true });
+    // The shard's state moves to the batch's last record, on the condition that no one moved it since the read.
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(ddb.commandCalls(PutCommand)[0].args[0].input).toMatchObject({
+      Item: { pk: 'liveshard#shardId-000000000000', sk: 'state', seq: seqOf(2) },
+      ConditionExpression: 'attribute_not_exists(#seq)',
+    });
+    // Sensors the state does not hold yet (and readings older than it keeps) are claimed in their minutes' marks.
+    const marks = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(marks).toContainEqual(expect.objectContaining({ Key: { pk: 'live#cellar-2', sk: 'm#1764159960000' }, UpdateExpression: 'ADD #ts :ts SET #exp = :exp' }));
+    expect(marks.find((m) => m.Key?.pk === 'live#cellar-2')!.ExpressionAttributeValues![':ts']).toEqual(new Set([1764159998000, 1764159999500]));
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
     const input = apigw.commandCalls(PostToConnectionCommand)[0].args[0].input;
     expect(input.ConnectionId).toBe('dash-1');
@@ -234,21 +242,27 @@ describe('handlers ← Kinesis batch of rule events', () => {
     });
   });
 
-  it('the broadcaster pushes nothing claimed before (a redelivery), and reports a failed lookup from the first record', async () => {
+  it('the broadcaster pushes nothing claimed before (a redelivered batch), and reports a failed lookup from the first record', async () => {
     ddb.on(QueryCommand, { TableName: 'connections' }).resolves({ Items: [{ sk: 'dash-1' }] });
-    ddb.on(BatchGetCommand).callsFake((input) => ({
-      Responses: {
-        connections: input.RequestItems.connections.Keys.map((k: { pk: string; sk: string }) => ({
-          ...k,
-          ts: new Set([1764159998000, 1764159999000, 1764159999500]),
-        })),
-      },
-    }));
+    ddb.on(GetCommand).resolves({ Item: { pk: 'liveshard#shardId-000000000000', sk: 'state', seq: seqOf(2), sensors: {} } });
     apigw.on(PostToConnectionCommand).resolves({});
     expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [] });
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
 
     ddb.on(QueryCommand, { TableName: 'connections' }).rejects(new Error('throttled'));
     expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [{ itemIdentifier: seqOf(0) }] });
   });
+
+  it('the broadcaster reports its batch failed, pushing nothing, when another consumer moved the shard’s state first', async () => {
+    ddb.on(QueryCommand, { TableName: 'connections' }).resolves({ Items: [{ sk: 'dash-1' }] });
+    ddb.on(GetCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'moved', $metadata: {} }));
+    apigw.on(PostToConnectionCommand).resolves({});
+    expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [{ itemIdentifier: seqOf(0) }] });
+    expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
+  });
 });
+

@@ -1,0 +1,165 @@
+/**
+ * Live claims on stream ingest (lambdas/core/live-shard.ts): one shard state read and saved per batch, and no
+ * reading pushed twice, whatever the batching, Kinesis redelivery, crash between writes, QoS 1 duplicate or late
+ * reading.
+ */
+import fc from 'fast-check';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { broadcastTelemetryStream } from '../../lambdas/core/broadcast-telemetry.js';
+import { claimOnShard, IDLE_SENSOR_MS, MAX_STATE_BYTES, shardOf, stateBytes } from '../../lambdas/core/live-shard.js';
+import type { ReadingKey } from '../../lambdas/core/ports.js';
+import type { SequencedEvent } from '../../lambdas/core/sequence.js';
+import { FakeConnectionRegistry, FakeLiveSender, FakeMetrics, silentLog } from './fakes.js';
+
+const MINUTE = 60_000;
+const NOW = Math.floor(1764160000000 / MINUTE) * MINUTE + 30_000;
+const SHARD = 'shardId-000000000000';
+const seq = (n: number) => String(49_590_000_000 + n);
+const items = (from: number, keys: ReadingKey[]) => keys.map((reading, i) => ({ seq: seq(from + i), reading }));
+
+describe('shardOf', () => {
+  it('reads the shard from a Kinesis eventID; anything else has none', () => {
+    expect(shardOf('shardId-000000000003:49590338271490256608559692538361571095921575989136588898')).toBe('shardId-000000000003');
+    expect(shardOf('49590338271490256608559692538361571095921575989136588898')).toBeUndefined();
+    expect(shardOf(undefined)).toBeUndefined();
+    expect(shardOf(':1')).toBeUndefined();
+  });
+});
+
+describe('claimOnShard', () => {
+  let registry: FakeConnectionRegistry;
+  beforeEach(() => {
+    registry = new FakeConnectionRegistry();
+  });
+
+  it('a steady sensor costs one state read and one save a batch: no mark written until its minute closes', async () => {
+    const a = (ts: number) => ({ sensorId: 'a', ts });
+    // First sight of the sensor: claimed in its minute's mark (it may have been pushed before the state knew it).
+    expect(await claimOnShard(SHARD, items(1, [a(NOW - 2000)]), seq(1), registry, NOW)).toEqual([a(NOW - 2000)]);
+    expect(registry.markWrites).toBe(1);
+    for (let i = 1; i <= 5; i += 1) {
+      expect(await claimOnShard(SHARD, items(1 + i, [a(NOW - 2000 + i * 1000)]), seq(1 + i), registry, NOW + i * 1000)).toEqual([a(NOW - 2000 + i * 1000)]);
+    }
+    expect(registry.markWrites).toBe(1);
+    expect(registry.shards.get(SHARD)!.seq).toBe(seq(6));
+    // The next minute: the closed minute's ts move to its mark, once.
+    expect(await claimOnShard(SHARD, items(7, [a(NOW + 40_000)]), seq(7), registry, NOW + 40_000)).toEqual([a(NOW + 40_000)]);
+    expect(registry.markWrites).toBe(2);
+    expect(registry.pushed.has(`a#${NOW + 3000}`)).toBe(true);
+  });
+
+  it('a redelivered batch (records at or below the shard’s seq) claims nothing and writes nothing', async () => {
+    const keys = [{ sensorId: 'a', ts: NOW }, { sensorId: 'b', ts: NOW }];
+    expect(await claimOnShard(SHARD, items(1, keys), seq(2), registry, NOW)).toEqual(keys);
+    const writes = registry.markWrites;
+    expect(await claimOnShard(SHARD, items(1, keys), seq(2), registry, NOW)).toEqual([]);
+    expect(registry.markWrites).toBe(writes);
+  });
+
+  it('a QoS 1 duplicate in a later record is not claimed again: of the newest reading, of an older one, of a late one', async () => {
+    const a = (ts: number) => ({ sensorId: 'a', ts });
+    await claimOnShard(SHARD, items(1, [a(NOW - 3000), a(NOW - 2000)]), seq(2), registry, NOW);
+    // x, y, then x again: x is no longer the newest.
+    expect(await claimOnShard(SHARD, items(3, [a(NOW - 1000), a(NOW - 3000), a(NOW - 2000)]), seq(5), registry, NOW)).toEqual([a(NOW - 1000)]);
+    // A late reading, minutes old: pushed once, then a duplicate of it is not.
+    const late = a(NOW - 10 * MINUTE);
+    expect(await claimOnShard(SHARD, items(6, [late]), seq(6), registry, NOW)).toEqual([late]);
+    expect(await claimOnShard(SHARD, items(7, [late]), seq(7), registry, NOW)).toEqual([]);
+  });
+
+  it('a save that loses to another consumer throws: the batch is retried and claims nothing twice', async () => {
+    const keys = [{ sensorId: 'a', ts: NOW }];
+    await claimOnShard(SHARD, items(1, keys), seq(1), registry, NOW);
+    const racing = Object.assign(Object.create(registry), { saveLiveShard: async () => false, liveShard: registry.liveShard.bind(registry), addLiveMarks: registry.addLiveMarks.bind(registry) });
+    await expect(claimOnShard(SHARD, items(2, [{ sensorId: 'a', ts: NOW + 1 }]), seq(2), racing, NOW)).rejects.toThrow(/another consumer/);
+    expect(registry.shards.get(SHARD)!.seq).toBe(seq(1));
+  });
+
+  it('an idle sensor leaves the state; the state stays under its size bound with thousands of sensors', async () => {
+    await claimOnShard(SHARD, items(1, [{ sensorId: 'idle', ts: NOW }]), seq(1), registry, NOW);
+    await claimOnShard(SHARD, items(2, [{ sensorId: 'busy', ts: NOW + IDLE_SENSOR_MS + MINUTE }]), seq(2), registry, NOW + IDLE_SENSOR_MS + MINUTE);
+    expect([...registry.shards.get(SHARD)!.sensors.keys()]).toEqual(['busy']);
+    expect(registry.pushed.has(`idle#${NOW}`)).toBe(true);
+
+    const t = NOW + 10 * MINUTE;
+    const many = Array.from({ length: 3000 }, (_, i) => ({ sensorId: `sensor-with-a-long-name-${i}`, ts: t }));
+    await claimOnShard(SHARD, items(3, many), seq(3002), registry, t);
+    const next = many.map((r) => ({ ...r, ts: t + 1000 }));
+    expect(await claimOnShard(SHARD, items(3003, next), seq(6002), registry, t + 1000)).toHaveLength(3000);
+    expect(stateBytes(registry.shards.get(SHARD)!.sensors)).toBeLessThanOrEqual(MAX_STATE_BYTES);
+    // Spilled sensors are still never claimed twice.
+    expect(await claimOnShard(SHARD, items(6003, [...many, ...next]), seq(12002), registry, t + 2000)).toEqual([]);
+  });
+});
+
+describe('property: never pushed twice on a shard', () => {
+  const sensors = ['a', 'b', 'c'];
+  /** Records: each a few readings of one sensor, ts spread over ~5 minutes, with duplicates and late readings. */
+  const record = fc.record({
+    sensor: fc.constantFrom(...sensors),
+    ts: fc.array(fc.integer({ min: 0, max: 300 }).map((s) => NOW + s * 1000 - 4 * MINUTE), { minLength: 1, maxLength: 4 }),
+  });
+  const plan = fc.record({
+    records: fc.array(record, { minLength: 1, maxLength: 40 }),
+    cuts: fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 40 }),
+    /** Per batch: 0 fine; 1 retried after a crash between the marks and the save; 2 redelivered after success. */
+    faults: fc.array(fc.constantFrom(0, 0, 0, 1, 2), { minLength: 1, maxLength: 40 }),
+    watched: fc.subarray(sensors, { minLength: 1 }),
+  });
+
+  it('each reading is pushed at most once; with no crash, every followed reading exactly once', async () => {
+    await fc.assert(
+      fc.asyncProperty(plan, async ({ records, cuts, faults, watched }) => {
+        const connections = new FakeConnectionRegistry();
+        const live = new FakeLiveSender();
+        await connections.setSubscriptions('dash', watched, watched, [], NOW);
+        let crash = false;
+        const registry = Object.assign(Object.create(connections) as FakeConnectionRegistry, {
+          subscribersOf: connections.subscribersOf.bind(connections),
+          addLiveMarks: connections.addLiveMarks.bind(connections),
+          liveShard: connections.liveShard.bind(connections),
+          saveLiveShard: async (...args: Parameters<FakeConnectionRegistry['saveLiveShard']>) => {
+            if (crash) throw new Error('crash');
+            return connections.saveLiveShard(...args);
+          },
+        });
+        const stream: SequencedEvent[] = records.map((r, i) => ({
+          sequenceNumber: seq(i),
+          partitionKey: r.sensor,
+          shardId: SHARD,
+          event: {
+            payload: Buffer.from(JSON.stringify(r.ts.map((ts) => ({ ts, values: { v: 1 } })))).toString('base64'),
+            sensorId: r.sensor,
+            receivedAt: NOW,
+          },
+        }));
+        const deps = { connections: registry, live, log: silentLog, metrics: new FakeMetrics(), rawRetentionDays: 30 };
+        let at = 0;
+        let crashed = false;
+        for (let b = 0; at < stream.length; b += 1) {
+          const batch = stream.slice(at, at + cuts[b % cuts.length]);
+          const now = () => NOW + at * 1000;
+          const fault = faults[b % faults.length];
+          if (fault === 1) {
+            crash = true;
+            const failed = await broadcastTelemetryStream(batch, { ...deps, now });
+            crash = false;
+            // Only a batch with followed readings touches the state (and so meets the crash).
+            if (failed.firstFailure !== null) crashed = true;
+            expect([null, batch[0].sequenceNumber]).toContain(failed.firstFailure);
+          }
+          expect((await broadcastTelemetryStream(batch, { ...deps, now })).firstFailure).toBeNull();
+          if (fault === 2) await broadcastTelemetryStream(stream.slice(Math.max(0, at - 3), at + batch.length), { ...deps, now });
+          at += batch.length;
+        }
+        const pushed = live.framesTo('dash').flatMap((f: { readings: Array<{ sensorId: string; ts: number }> }) => f.readings.map((r) => `${r.sensorId}#${r.ts}`));
+        expect(new Set(pushed).size).toBe(pushed.length);
+        if (!crashed) {
+          const expected = new Set(records.filter((r) => watched.includes(r.sensor)).flatMap((r) => r.ts.map((ts) => `${r.sensor}#${ts}`)));
+          expect(new Set(pushed)).toEqual(expected);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
