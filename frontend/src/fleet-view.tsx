@@ -1,7 +1,7 @@
 import { CardAlertBadge } from './alert-bar';
 import { memo } from 'preact/compat';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { filterAndSort, formatAgo, gapThreshold, keepOrder, type Reading, type SortKey } from './data';
+import { formatAgo, gapThreshold, keepOrder, orderFleet, sortByName, type Reading, type SortKey } from './data';
 import { SPARK_WINDOW_MS, precision, type FleetSensor, type FleetStore } from './fleet';
 import { useNow, usePrefersDark, useStore } from './hooks';
 import type { ConnectionState } from './live';
@@ -41,10 +41,18 @@ export function visibleRows(listTop: number, listWidth: number, viewportHeight: 
   return { width: listWidth, columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
 }
 
+/** The window before the list is measured: from the viewport alone, so the first render reads no layout. */
+function estimatedWindow(count: number): Window {
+  const padding = innerWidth <= 520 ? 26 : 40;
+  return visibleRows(0, Math.min(innerWidth, 1280) - padding, innerHeight, count);
+}
+
 function useGridWindow(list: { current: HTMLElement | null }, count: number): Window {
-  const [win, setWin] = useState<Window>({ width: 0, columns: 1, firstRow: 0, lastRow: 5 });
-  useLayoutEffect(() => {
+  const [win, setWin] = useState<Window>(() => estimatedWindow(count));
+  useEffect(() => {
     let frame: number | null = null;
+    // Measured in an animation frame, where the layout it reads is the one about to be painted: reading it
+    // right after a render (a layout effect) would force a layout inside the render's task.
     const measure = () => {
       frame = null;
       const el = list.current;
@@ -56,7 +64,7 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
     const schedule = () => {
       if (frame === null) frame = requestAnimationFrame(measure);
     };
-    measure();
+    schedule();
     addEventListener('scroll', schedule, { passive: true });
     addEventListener('resize', schedule);
     return () => {
@@ -68,10 +76,34 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
   return win;
 }
 
+/**
+ * The filter and sort live in this history entry's state, so going back from a sensor restores them. Not
+ * sessionStorage: its first read in a page waits on the browser process (tens of ms on a loaded phone).
+ */
+interface FleetViewState {
+  filter: string;
+  sort: SortKey;
+}
+const SORT_KEYS: readonly SortKey[] = ['name', 'lastSeen', 'status'];
+
+function savedViewState(): FleetViewState {
+  const saved = (history.state as { fleet?: Partial<FleetViewState> } | null)?.fleet;
+  return {
+    filter: typeof saved?.filter === 'string' ? saved.filter : '',
+    sort: SORT_KEYS.includes(saved?.sort as SortKey) ? (saved?.sort as SortKey) : 'name',
+  };
+}
+
+function saveViewState(state: FleetViewState): void {
+  const current = history.state as Record<string, unknown> | null;
+  history.replaceState({ ...current, fleet: state }, '');
+}
+
 export function FleetView({ store, connection }: { store: FleetStore; connection: ConnectionState }) {
-  useStore(store.subscribe.bind(store) as never);
-  const [filter, setFilter] = useState(() => sessionStorage.getItem('vigia.filter') ?? '');
-  const [sort, setSort] = useState<SortKey>(() => (sessionStorage.getItem('vigia.sort') as SortKey) || 'name');
+  const subscribe = useMemo(() => store.subscribe.bind(store), [store]);
+  useStore(subscribe);
+  const [filter, setFilter] = useState(() => savedViewState().filter);
+  const [sort, setSort] = useState<SortKey>(() => savedViewState().sort);
   // The order on screen holds still (cards never move under the pointer) until a re-sort is asked for.
   const held = useRef<{ key: string; order: string[] }>({ key: '', order: [] });
   const list = useRef<HTMLUListElement>(null);
@@ -84,12 +116,16 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
     const every = setInterval(() => void store.refresh(), 30_000);
     return () => clearInterval(every);
   }, [store]);
-  useEffect(() => sessionStorage.setItem('vigia.filter', filter), [filter]);
-  useEffect(() => sessionStorage.setItem('vigia.sort', sort), [sort]);
+  useEffect(() => saveViewState({ filter, sort }), [filter, sort]);
 
-  const all = useMemo(() => [...store.sensors.values()], [store.version, store.sensors]);
-  // Sorted again when the data, the filter or the sort changes; not when the window moves with a scroll.
-  const sorted = useMemo(() => filterAndSort(all, filter, sort).map((s) => s.sensorId), [all, filter, sort]);
+  // The collator's sort runs when sensors join or leave; a key in the filter or a live frame only scans.
+  const byName = useMemo(() => sortByName([...store.sensors.values()]), [store.membership]);
+  // Name order does not change with live data, so it is not redone per frame; the other sorts are.
+  const dataVersion = sort === 'name' ? 0 : store.version;
+  const sorted = useMemo(
+    () => orderFleet(byName.map((s) => store.sensors.get(s.sensorId) ?? s), filter, sort).map((s) => s.sensorId),
+    [byName, filter, sort, dataVersion],
+  );
   const key = `${sort}\u0000${filter.trim().toLowerCase()}`;
   if (held.current.key !== key) held.current = { key, order: sorted };
   const { order, moved } = useMemo(() => keepOrder(held.current.order, sorted), [sorted, held.current]);
@@ -99,7 +135,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const shownIds = order.slice(first, (win.lastRow + 1) * win.columns);
   // An empty fleet listens to every sensor (`*`, one subscription, nothing to send yet), so the first one
   // to speak shows at once; otherwise only the cards on screen.
-  const subscribeTo = store.load.kind === 'ready' && all.length === 0 ? ['*'] : shownIds;
+  const subscribeTo = store.load.kind === 'ready' && store.sensors.size === 0 ? ['*'] : shownIds;
   const shownKey = subscribeTo.join(',');
   // While the window moves (a scroll), subscriptions and sparkline loads wait for it to rest: the cards
   // flying past would be subscribed and unsubscribed within a frame or two.
@@ -121,10 +157,10 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
       <ErrorState title="The sensor list could not be loaded" message={store.load.message} retry={() => void store.refresh()} />
     );
   }
-  if (all.length === 0) return <EmptyFleet />;
+  if (store.sensors.size === 0) return <EmptyFleet />;
   let online = 0;
   let matchingOnline = 0;
-  for (const s of all) if (s.online) online++;
+  for (const s of store.sensors.values()) if (s.online) online++;
   for (const id of order) if (store.sensors.get(id)?.online) matchingOnline++;
   const filtered = filter.trim() !== '';
   const rows = Math.ceil(order.length / win.columns);
@@ -140,8 +176,8 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
           Fleet{' '}
           <span class="muted" data-count={order.length} aria-live="polite">
             {filtered
-              ? `${order.length} of ${all.length} sensors match, ${matchingOnline} online`
-              : `${online} of ${all.length} online`}
+              ? `${order.length} of ${store.sensors.size} sensors match, ${matchingOnline} online`
+              : `${online} of ${store.sensors.size} online`}
           </span>
         </h1>
         <div class="controls">
