@@ -1,9 +1,9 @@
 import { CardAlertBadge } from './alert-bar';
 import { memo } from 'preact/compat';
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatAgo, gapThreshold, keepOrder, orderFleet, sortByName, type Reading, type SortKey } from './data';
 import { SPARK_WINDOW_MS, precision, type FleetSensor, type FleetStore } from './fleet';
-import { useNow, usePrefersDark, useStore } from './hooks';
+import { useNow, useStore } from './hooks';
 import type { ConnectionState } from './live';
 import { own } from './own';
 
@@ -108,7 +108,6 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const held = useRef<{ key: string; order: string[] }>({ key: '', order: [] });
   const list = useRef<HTMLUListElement>(null);
   const now = useNow(1000);
-  const dark = usePrefersDark();
 
   useEffect(() => {
     void store.refresh();
@@ -167,6 +166,9 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const rowHeight = CARD_HEIGHT + CARD_GAP;
   // The sparkline's width from the grid's own arithmetic: reading it from the DOM would force a layout per
   // card mounted (a dozen per scroll step).
+  // Cards are keyed by slot (position modulo the most the window holds), not by sensor: a scroll hands the
+  // elements of a card leaving to a sensor entering instead of dropping a dozen cards and building a dozen.
+  const slots = Math.max(shownIds.length, win.columns * (Math.ceil(innerHeight / rowHeight) + 2 * OVERSCAN_ROWS + 2));
   const sparkWidth = Math.max(100, Math.floor((win.width - (win.columns - 1) * CARD_GAP) / win.columns) - CARD_CHROME_PX);
 
   return (
@@ -227,15 +229,13 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
             const s = store.sensors.get(id)!;
             return (
               <SensorCard
-                key={id}
+                key={(first + i) % slots}
                 sensor={s}
                 revision={s.revision}
-                now={now}
-                connectionLive={connection === 'live'}
+                stale={connection !== 'live' || !s.online || s.lastSeen === null || now - s.lastSeen > STALE_AFTER_MS}
                 position={first + i + 1}
                 total={order.length}
                 precisionVersion={precision.version}
-                dark={dark}
                 sparkWidth={sparkWidth}
               />
             );
@@ -248,25 +248,20 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
 
 const SensorCard = memo(function SensorCard({
   sensor,
-  now,
-  connectionLive,
+  stale,
   position,
   total,
-  dark,
   sparkWidth,
 }: {
   sensor: FleetSensor;
   revision: number;
-  now: number;
-  connectionLive: boolean;
+  /** Decided by the view, so a card re-renders when it turns stale, not with every tick of the clock. */
+  stale: boolean;
   position: number;
   total: number;
   precisionVersion: number;
-  dark: boolean;
   sparkWidth: number;
 }) {
-  const silentFor = sensor.lastSeen === null ? Infinity : now - sensor.lastSeen;
-  const stale = !connectionLive || !sensor.online || silentFor > STALE_AFTER_MS;
   const values = sensor.latest ? Object.entries(sensor.latest.values).sort(([a], [b]) => a.localeCompare(b)) : [];
   const more = values.length - CARD_METRICS;
   return (
@@ -292,9 +287,9 @@ const SensorCard = memo(function SensorCard({
         ) : (
           <p class="values muted">No reading yet</p>
         )}
-        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} dark={dark} width={sparkWidth} />
+        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} width={sparkWidth} />
         <p class="seen">
-          {sensor.lastSeen === null ? 'never seen' : <>last seen <time dateTime={new Date(sensor.lastSeen).toISOString()}>{formatAgo(Math.max(0, silentFor))}</time></>}
+          {sensor.lastSeen === null ? 'never seen' : <>last seen <SeenAgo lastSeen={sensor.lastSeen} /></>}
           {more > 0 ? <span class="more"> · {more} more</span> : null}
           {stale && values.length > 0 ? <span class="stale-tag">stale</span> : null}
         </p>
@@ -303,71 +298,73 @@ const SensorCard = memo(function SensorCard({
   );
 });
 
+/** The one part of a card that changes with the clock alone: it re-renders each second, the card does not. */
+function SeenAgo({ lastSeen }: { lastSeen: number }) {
+  const now = useNow(1000);
+  return <time dateTime={new Date(lastSeen).toISOString()}>{formatAgo(Math.max(0, now - lastSeen))}</time>;
+}
+
 export function StatusBadge({ online }: { online: boolean }) {
   return <span class={`badge ${online ? 'online' : 'offline'}`}>{online ? 'online' : 'offline'}</span>;
 }
 
 const SPARK_HEIGHT = 40;
 
-/** A plain canvas line of the last minutes: far cheaper than a chart per card. */
-/** Redrawn once a second with the clock (a pixel of it spans over a second), not on every reading. */
-function Sparkline({ points, metric, now, dark, width }: { points: Reading[]; metric: string | null; now: number; dark: boolean; width: number }) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-  useLayoutEffect(() => {
-    const el = canvas.current;
-    if (!el) return;
-    const dpr = devicePixelRatio || 1;
-    const height = SPARK_HEIGHT;
-    // Sized in render (attributes below), never by reading layout here.
-    const ctx = el.getContext('2d')!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    if (!metric || points.length < 2) return;
-    const end = Date.now();
-    // The line spans the whole window: a sensor that has been up a minute fills only the right fifth.
-    const start = end - SPARK_WINDOW_MS;
-    const gap = gapThreshold(points);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const p of points) {
-      const v = own(p.values, metric);
-      if (v === undefined || p.ts < start) continue;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    if (lo === Infinity) return;
-    const pad = hi === lo ? 1 : (hi - lo) * 0.1;
-    lo -= pad;
-    hi += pad;
-    ctx.beginPath();
-    ctx.lineWidth = 1.5;
-    ctx.strokeStyle = dark ? '#4cc2ff' : '#0a6fc2';
-    let prevTs: number | null = null;
-    // More points than pixels draw nothing more: at most two per pixel column.
-    const stride = Math.max(1, Math.floor(points.length / (width * 2)));
-    for (let i = 0; i < points.length; i += stride) {
-      const p = points[i];
-      const v = own(p.values, metric);
-      if (v === undefined || p.ts < start) continue;
-      const x = ((p.ts - start) / SPARK_WINDOW_MS) * width;
-      const y = height - ((v - lo) / (hi - lo)) * height;
-      // A gap breaks the line, as on the sensor's chart.
-      if (prevTs === null || p.ts - prevTs > gap * stride) ctx.moveTo(x, y);
-      else ctx.lineTo(x, y);
-      prevTs = p.ts;
-    }
-    ctx.stroke();
-  }, [points.length > 0 && points[0], dark, metric, now, width, points.length < 3 ? points.length : 0]);
+/**
+ * The sparkline's path: the last minutes of one metric, broken at gaps as on the sensor's chart, at most two
+ * points per pixel column. Null when there is nothing to draw.
+ */
+export function sparkPath(points: ReadonlyArray<Reading>, metric: string | null, end: number, width: number, height = SPARK_HEIGHT): string | null {
+  if (!metric || points.length < 2) return null;
+  // The line spans the whole window: a sensor that has been up a minute fills only the right fifth.
+  const start = end - SPARK_WINDOW_MS;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const p of points) {
+    const v = own(p.values, metric);
+    if (v === undefined || p.ts < start) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo === Infinity) return null;
+  const pad = hi === lo ? 1 : (hi - lo) * 0.1;
+  lo -= pad;
+  hi += pad;
+  const gap = gapThreshold(points);
+  const stride = Math.max(1, Math.floor(points.length / (width * 2)));
+  let d = '';
+  let prevTs: number | null = null;
+  for (let i = 0; i < points.length; i += stride) {
+    const p = points[i];
+    const v = own(p.values, metric);
+    if (v === undefined || p.ts < start) continue;
+    const x = ((p.ts - start) / SPARK_WINDOW_MS) * width;
+    const y = height - ((v - lo) / (hi - lo)) * height;
+    d += `${prevTs === null || p.ts - prevTs > gap * stride ? 'M' : 'L'}${x.toFixed(1)} ${y.toFixed(1)}`;
+    prevTs = p.ts;
+  }
+  return d;
+}
+
+/**
+ * An SVG line of the last minutes: no canvas, so a card costs no 2D context or bitmap to create (a canvas
+ * each was most of the time to first cards and of a scroll frame). Redrawn once a second with the clock (a
+ * pixel of it spans over a second), not on every reading.
+ */
+function Sparkline({ points, metric, width }: { points: Reading[]; metric: string | null; width: number }) {
+  const now = useNow(1000);
+  const d = useMemo(() => sparkPath(points, metric, Date.now(), width), [points, points.length, metric, now, width]);
   return (
-    <canvas
-      ref={canvas}
-      width={Math.round(width * (devicePixelRatio || 1))}
-      height={Math.round(SPARK_HEIGHT * (devicePixelRatio || 1))}
+    <svg
       class="spark"
+      viewBox={`0 0 ${width} ${SPARK_HEIGHT}`}
+      preserveAspectRatio="none"
       role="img"
       aria-label={metric ? `${metric}, last ${SPARK_WINDOW_MS / 60_000} minutes` : 'no data'}
       data-points={points.length}
-    />
+    >
+      {d ? <path d={d} /> : null}
+    </svg>
   );
 }
 

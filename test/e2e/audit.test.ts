@@ -94,7 +94,7 @@ async function openFleet(page: Page, filter = 'sim-'): Promise<void> {
   if (filter) await page.getByLabel('Filter by name').fill(filter);
   if (!filter.startsWith('sim')) return;
   await page.locator('.card[data-sensor="sim-1"] dd[data-metric="temperature"]').waitFor();
-  await expect.poll(() => page.locator('.card[data-sensor="sim-1"] canvas.spark').getAttribute('data-points').then(Number), { timeout: 10_000 }).toBeGreaterThan(2);
+  await expect.poll(() => page.locator('.card[data-sensor="sim-1"] svg.spark').getAttribute('data-points').then(Number), { timeout: 10_000 }).toBeGreaterThan(2);
 }
 
 async function openSensor(page: Page, sensorId: string): Promise<void> {
