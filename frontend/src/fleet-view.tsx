@@ -1,5 +1,5 @@
 import { CardAlertBadge } from './alert-bar';
-import { memo } from 'preact/compat';
+import { Component } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatAgo, gapThreshold, keepOrder, orderFleet, sortByName, type Reading, type SortKey } from './data';
 import { SPARK_WINDOW_MS, precision, type FleetSensor, type FleetStore } from './fleet';
@@ -105,7 +105,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const [filter, setFilter] = useState(() => savedViewState().filter);
   const [sort, setSort] = useState<SortKey>(() => savedViewState().sort);
   // The order on screen holds still (cards never move under the pointer) until a re-sort is asked for.
-  const held = useRef<{ key: string; order: string[] }>({ key: '', order: [] });
+  const held = useRef<{ key: string; order: string[]; provisional?: boolean }>({ key: '', order: [] });
   const list = useRef<HTMLUListElement>(null);
   const now = useNow(1000);
 
@@ -126,7 +126,8 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
     [byName, filter, sort, dataVersion],
   );
   const key = `${sort}\u0000${filter.trim().toLowerCase()}`;
-  if (held.current.key !== key) held.current = { key, order: sorted };
+  // An order taken while the first list was still coming is not held: its pages arrive in the registry's order.
+  if (held.current.key !== key || held.current.provisional) held.current = { key, order: sorted, provisional: store.listing || store.load.kind !== 'ready' };
   const { order, moved } = useMemo(() => keepOrder(held.current.order, sorted), [sorted, held.current]);
   held.current.order = order;
   const win = useGridWindow(list, order.length);
@@ -166,9 +167,6 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const rowHeight = CARD_HEIGHT + CARD_GAP;
   // The sparkline's width from the grid's own arithmetic: reading it from the DOM would force a layout per
   // card mounted (a dozen per scroll step).
-  // Cards are keyed by slot (position modulo the most the window holds), not by sensor: a scroll hands the
-  // elements of a card leaving to a sensor entering instead of dropping a dozen cards and building a dozen.
-  const slots = Math.max(shownIds.length, win.columns * (Math.ceil(innerHeight / rowHeight) + 2 * OVERSCAN_ROWS + 2));
   const sparkWidth = Math.max(100, Math.floor((win.width - (win.columns - 1) * CARD_GAP) / win.columns) - CARD_CHROME_PX);
 
   return (
@@ -229,7 +227,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
             const s = store.sensors.get(id)!;
             return (
               <SensorCard
-                key={(first + i) % slots}
+                key={id}
                 sensor={s}
                 revision={s.revision}
                 stale={connection !== 'live' || !s.online || s.lastSeen === null || now - s.lastSeen > STALE_AFTER_MS}
@@ -246,7 +244,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   );
 }
 
-const SensorCard = memo(function SensorCard({
+const SensorCard = memoized(function SensorCard({
   sensor,
   stale,
   position,
@@ -302,6 +300,25 @@ const SensorCard = memo(function SensorCard({
 function SeenAgo({ lastSeen }: { lastSeen: number }) {
   const now = useNow(1000);
   return <time dateTime={new Date(lastSeen).toISOString()}>{formatAgo(Math.max(0, now - lastSeen))}</time>;
+}
+
+/**
+ * Preact's `memo` without preact/compat: compat's vnode hook runs for every element of every render, and the
+ * fleet was its only user. Re-renders when a prop differs (by identity).
+ */
+function memoized<P extends object>(view: (props: P) => preact.JSX.Element) {
+  return class Memoized extends Component<P> {
+    shouldComponentUpdate(next: P): boolean {
+      const now = this.props as Record<string, unknown>;
+      const then = next as Record<string, unknown>;
+      for (const key in then) if (then[key] !== now[key]) return true;
+      for (const key in now) if (!(key in then)) return true;
+      return false;
+    }
+    render(props: P) {
+      return view(props);
+    }
+  };
 }
 
 export function StatusBadge({ online }: { online: boolean }) {

@@ -43,6 +43,8 @@ export class FleetStore {
   version = 0;
   /** Bumped when a sensor joins or leaves the list (not when one changes): the name order follows it. */
   membership = 0;
+  /** The first list is still coming page by page (its pages are in the registry's order, not by name). */
+  listing = false;
   private listeners = new Set<() => void>();
   private notifyTimer: ReturnType<typeof setTimeout> | undefined;
   private fetchingUnknown = false;
@@ -93,7 +95,9 @@ export class FleetStore {
     try {
       // The first time, the first page shows at once: a thousand sensors are listed while the first cards draw.
       const progress = this.load.kind === 'ready' ? undefined : { firstPage: FIRST_PAGE, onPage: (soFar: SensorInfo[]) => this.takeList(soFar, true) };
-      this.takeList(await this.api.sensors(undefined, 1000, progress), false);
+      this.listing = progress !== undefined;
+      const list = await this.api.sensors(undefined, 1000, progress).finally(() => (this.listing = false));
+      this.takeList(list, false);
     } catch (err) {
       if (this.load.kind !== 'ready') this.load = { kind: 'error', message: (err as Error).message };
       this.changed();

@@ -385,6 +385,8 @@ describe('the fleet at scale', () => {
       }),
     );
     await openFleet(page, '');
+    // The first page of the list draws first; the rest follows at once.
+    await expect.poll(() => page.locator('ul.cards').getAttribute('data-total').then(Number), { timeout: 10_000 }).toBeGreaterThanOrEqual(SEEDED + 4);
     const total = Number(await page.locator('ul.cards').getAttribute('data-total'));
     expect(total).toBeGreaterThanOrEqual(SEEDED + 4);
     const rendered = await page.locator('.card').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-sensor')!));
