@@ -106,19 +106,28 @@ export class Api {
     return json as T;
   }
 
-  /** The whole fleet: follows `nextCursor` page after page (a server that does not page answers in one). */
-  async sensors(signal?: AbortSignal, maxPages = 1000): Promise<SensorInfo[]> {
+  /**
+   * The whole fleet: follows `nextCursor` page after page (a server that does not page answers in one).
+   * `firstPage` asks a small first page (the first screen, by name) and hands each page to `onPage` as it
+   * comes, so a view can show cards before a fleet of thousands is listed.
+   */
+  async sensors(signal?: AbortSignal, maxPages = 1000, progress?: { firstPage: number; onPage: (soFar: SensorInfo[]) => void }): Promise<SensorInfo[]> {
     const all: SensorInfo[] = [];
     let cursor: string | null = null;
     const seen = new Set<string>();
     for (let pages = 0; pages < maxPages; pages++) {
-      const path: string = cursor === null ? '/sensors' : `/sensors?cursor=${encodeURIComponent(cursor)}`;
+      const query = new URLSearchParams();
+      if (pages === 0 && progress) query.set('limit', String(progress.firstPage));
+      if (cursor !== null) query.set('cursor', cursor);
+      const q = query.toString();
+      const path: string = q === '' ? '/sensors' : `/sensors?${q}`;
       const page: { sensors: SensorInfo[]; nextCursor?: string | null } = await this.get(path, signal);
       for (const s of page.sensors) all.push(s);
       cursor = page.nextCursor ?? null;
       // A cursor seen before would loop for ever.
       if (cursor === null || seen.has(cursor)) break;
       seen.add(cursor);
+      progress?.onPage(all);
     }
     return all;
   }

@@ -19,7 +19,7 @@ import {
 } from './auth';
 import { AlertBar } from './alert-bar';
 import { AlertsContext } from './alert-chart';
-import { AlertHistoryPage, RulesPage } from './alert-pages';
+import type { AlertHistoryPage as AlertHistoryPageType, RulesPage as RulesPageType } from './alert-pages';
 import { AlertStore } from './alerts';
 import { FleetStore } from './fleet';
 import { ErrorState, FleetView, Loading } from './fleet-view';
@@ -28,23 +28,31 @@ import { LiveConnection, type ConnectionState } from './live';
 import type { SensorView as SensorViewType } from './sensor-view';
 
 /**
- * The sensor view (and uPlot with it) loads on first use: the fleet view, where most sessions start, then
- * parses a third less script. A module chunk, so no inline script or eval is needed (CSP).
+ * A view whose module loads on first use: the fleet view, where most sessions start, parses only its own
+ * script. A module chunk, so no inline script or eval is needed (CSP).
  */
-let sensorViewModule: Promise<typeof SensorViewType> | null = null;
-const loadSensorView = () => (sensorViewModule ??= import('./sensor-view').then((m) => m.SensorView));
-
-function LazySensorView(props: Parameters<typeof SensorViewType>[0]) {
-  const [View, setView] = useState<typeof SensorViewType | null>(null);
-  useEffect(() => {
-    let live = true;
-    void loadSensorView().then((v) => live && setView(() => v));
-    return () => {
-      live = false;
-    };
-  }, []);
-  return View ? <View {...props} /> : <Loading what="the sensor" />;
+function lazyView<P extends object>(load: () => Promise<(props: P) => preact.JSX.Element>, what: string) {
+  let module: Promise<(props: P) => preact.JSX.Element> | null = null;
+  return function LazyView(props: P) {
+    const [View, setView] = useState<((props: P) => preact.JSX.Element) | null>(null);
+    useEffect(() => {
+      let live = true;
+      void (module ??= load()).then((v) => live && setView(() => v));
+      return () => {
+        live = false;
+      };
+    }, []);
+    return View ? <View {...props} /> : <Loading what={what} />;
+  };
 }
+
+/** The sensor view brings uPlot; the alert pages their forms and tables. */
+const LazySensorView = lazyView<Parameters<typeof SensorViewType>[0]>(() => import('./sensor-view').then((m) => m.SensorView), 'the sensor');
+const LazyRulesPage = lazyView<Parameters<typeof RulesPageType>[0]>(() => import('./alert-pages').then((m) => m.RulesPage), 'the alert rules');
+const LazyAlertHistoryPage = lazyView<Parameters<typeof AlertHistoryPageType>[0]>(
+  () => import('./alert-pages').then((m) => m.AlertHistoryPage),
+  'the alert history',
+);
 
 type Boot =
   | { kind: 'loading' }
@@ -242,9 +250,9 @@ function Dashboard({
         ) : null}
         <AlertBar store={alerts} canChange={role === 'operator'} />
         {alertPage === 'rules' ? (
-          <RulesPage api={api} canChange={role === 'operator'} />
+          <LazyRulesPage api={api} canChange={role === 'operator'} />
         ) : alertPage === 'history' ? (
-          <AlertHistoryPage api={api} />
+          <LazyAlertHistoryPage api={api} />
         ) : sensorId ? (
           <LazySensorView key={sensorId} sensorId={sensorId} api={api} live={live} connection={connection} commandBlock={commandBlock} />
         ) : (

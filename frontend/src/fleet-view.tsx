@@ -1,9 +1,9 @@
 import { CardAlertBadge } from './alert-bar';
-import { memo } from 'preact/compat';
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { filterAndSort, formatAgo, gapThreshold, keepOrder, type Reading, type SortKey } from './data';
+import { Component } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { formatAgo, gapThreshold, keepOrder, orderFleet, sortByName, type Reading, type SortKey } from './data';
 import { SPARK_WINDOW_MS, precision, type FleetSensor, type FleetStore } from './fleet';
-import { useNow, usePrefersDark, useStore } from './hooks';
+import { useNow, useStore } from './hooks';
 import type { ConnectionState } from './live';
 import { own } from './own';
 
@@ -41,10 +41,18 @@ export function visibleRows(listTop: number, listWidth: number, viewportHeight: 
   return { width: listWidth, columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
 }
 
+/** The window before the list is measured: from the viewport alone, so the first render reads no layout. */
+function estimatedWindow(count: number): Window {
+  const padding = innerWidth <= 520 ? 26 : 40;
+  return visibleRows(0, Math.min(innerWidth, 1280) - padding, innerHeight, count);
+}
+
 function useGridWindow(list: { current: HTMLElement | null }, count: number): Window {
-  const [win, setWin] = useState<Window>({ width: 0, columns: 1, firstRow: 0, lastRow: 5 });
-  useLayoutEffect(() => {
+  const [win, setWin] = useState<Window>(() => estimatedWindow(count));
+  useEffect(() => {
     let frame: number | null = null;
+    // Measured in an animation frame, where the layout it reads is the one about to be painted: reading it
+    // right after a render (a layout effect) would force a layout inside the render's task.
     const measure = () => {
       frame = null;
       const el = list.current;
@@ -56,7 +64,7 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
     const schedule = () => {
       if (frame === null) frame = requestAnimationFrame(measure);
     };
-    measure();
+    schedule();
     addEventListener('scroll', schedule, { passive: true });
     addEventListener('resize', schedule);
     return () => {
@@ -68,15 +76,38 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
   return win;
 }
 
+/**
+ * The filter and sort live in this history entry's state, so going back from a sensor restores them. Not
+ * sessionStorage: its first read in a page waits on the browser process (tens of ms on a loaded phone).
+ */
+interface FleetViewState {
+  filter: string;
+  sort: SortKey;
+}
+const SORT_KEYS: readonly SortKey[] = ['name', 'lastSeen', 'status'];
+
+function savedViewState(): FleetViewState {
+  const saved = (history.state as { fleet?: Partial<FleetViewState> } | null)?.fleet;
+  return {
+    filter: typeof saved?.filter === 'string' ? saved.filter : '',
+    sort: SORT_KEYS.includes(saved?.sort as SortKey) ? (saved?.sort as SortKey) : 'name',
+  };
+}
+
+function saveViewState(state: FleetViewState): void {
+  const current = history.state as Record<string, unknown> | null;
+  history.replaceState({ ...current, fleet: state }, '');
+}
+
 export function FleetView({ store, connection }: { store: FleetStore; connection: ConnectionState }) {
-  useStore(store.subscribe.bind(store) as never);
-  const [filter, setFilter] = useState(() => sessionStorage.getItem('vigia.filter') ?? '');
-  const [sort, setSort] = useState<SortKey>(() => (sessionStorage.getItem('vigia.sort') as SortKey) || 'name');
+  const subscribe = useMemo(() => store.subscribe.bind(store), [store]);
+  useStore(subscribe);
+  const [filter, setFilter] = useState(() => savedViewState().filter);
+  const [sort, setSort] = useState<SortKey>(() => savedViewState().sort);
   // The order on screen holds still (cards never move under the pointer) until a re-sort is asked for.
-  const held = useRef<{ key: string; order: string[] }>({ key: '', order: [] });
+  const held = useRef<{ key: string; order: string[]; provisional?: boolean }>({ key: '', order: [] });
   const list = useRef<HTMLUListElement>(null);
   const now = useNow(1000);
-  const dark = usePrefersDark();
 
   useEffect(() => {
     void store.refresh();
@@ -84,14 +115,19 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
     const every = setInterval(() => void store.refresh(), 30_000);
     return () => clearInterval(every);
   }, [store]);
-  useEffect(() => sessionStorage.setItem('vigia.filter', filter), [filter]);
-  useEffect(() => sessionStorage.setItem('vigia.sort', sort), [sort]);
+  useEffect(() => saveViewState({ filter, sort }), [filter, sort]);
 
-  const all = useMemo(() => [...store.sensors.values()], [store.version, store.sensors]);
-  // Sorted again when the data, the filter or the sort changes; not when the window moves with a scroll.
-  const sorted = useMemo(() => filterAndSort(all, filter, sort).map((s) => s.sensorId), [all, filter, sort]);
+  // The collator's sort runs when sensors join or leave; a key in the filter or a live frame only scans.
+  const byName = useMemo(() => sortByName([...store.sensors.values()]), [store.membership]);
+  // Name order does not change with live data, so it is not redone per frame; the other sorts are.
+  const dataVersion = sort === 'name' ? 0 : store.version;
+  const sorted = useMemo(
+    () => orderFleet(byName.map((s) => store.sensors.get(s.sensorId) ?? s), filter, sort).map((s) => s.sensorId),
+    [byName, filter, sort, dataVersion],
+  );
   const key = `${sort}\u0000${filter.trim().toLowerCase()}`;
-  if (held.current.key !== key) held.current = { key, order: sorted };
+  // An order taken while the first list was still coming is not held: its pages arrive in the registry's order.
+  if (held.current.key !== key || held.current.provisional) held.current = { key, order: sorted, provisional: store.listing || store.load.kind !== 'ready' };
   const { order, moved } = useMemo(() => keepOrder(held.current.order, sorted), [sorted, held.current]);
   held.current.order = order;
   const win = useGridWindow(list, order.length);
@@ -99,7 +135,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const shownIds = order.slice(first, (win.lastRow + 1) * win.columns);
   // An empty fleet listens to every sensor (`*`, one subscription, nothing to send yet), so the first one
   // to speak shows at once; otherwise only the cards on screen.
-  const subscribeTo = store.load.kind === 'ready' && all.length === 0 ? ['*'] : shownIds;
+  const subscribeTo = store.load.kind === 'ready' && store.sensors.size === 0 ? ['*'] : shownIds;
   const shownKey = subscribeTo.join(',');
   // While the window moves (a scroll), subscriptions and sparkline loads wait for it to rest: the cards
   // flying past would be subscribed and unsubscribed within a frame or two.
@@ -121,10 +157,10 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
       <ErrorState title="The sensor list could not be loaded" message={store.load.message} retry={() => void store.refresh()} />
     );
   }
-  if (all.length === 0) return <EmptyFleet />;
+  if (store.sensors.size === 0) return <EmptyFleet />;
   let online = 0;
   let matchingOnline = 0;
-  for (const s of all) if (s.online) online++;
+  for (const s of store.sensors.values()) if (s.online) online++;
   for (const id of order) if (store.sensors.get(id)?.online) matchingOnline++;
   const filtered = filter.trim() !== '';
   const rows = Math.ceil(order.length / win.columns);
@@ -140,8 +176,8 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
           Fleet{' '}
           <span class="muted" data-count={order.length} aria-live="polite">
             {filtered
-              ? `${order.length} of ${all.length} sensors match, ${matchingOnline} online`
-              : `${online} of ${all.length} online`}
+              ? `${order.length} of ${store.sensors.size} sensors match, ${matchingOnline} online`
+              : `${online} of ${store.sensors.size} online`}
           </span>
         </h1>
         <div class="controls">
@@ -194,12 +230,10 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
                 key={id}
                 sensor={s}
                 revision={s.revision}
-                now={now}
-                connectionLive={connection === 'live'}
+                stale={connection !== 'live' || !s.online || s.lastSeen === null || now - s.lastSeen > STALE_AFTER_MS}
                 position={first + i + 1}
                 total={order.length}
                 precisionVersion={precision.version}
-                dark={dark}
                 sparkWidth={sparkWidth}
               />
             );
@@ -210,27 +244,22 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   );
 }
 
-const SensorCard = memo(function SensorCard({
+const SensorCard = memoized(function SensorCard({
   sensor,
-  now,
-  connectionLive,
+  stale,
   position,
   total,
-  dark,
   sparkWidth,
 }: {
   sensor: FleetSensor;
   revision: number;
-  now: number;
-  connectionLive: boolean;
+  /** Decided by the view, so a card re-renders when it turns stale, not with every tick of the clock. */
+  stale: boolean;
   position: number;
   total: number;
   precisionVersion: number;
-  dark: boolean;
   sparkWidth: number;
 }) {
-  const silentFor = sensor.lastSeen === null ? Infinity : now - sensor.lastSeen;
-  const stale = !connectionLive || !sensor.online || silentFor > STALE_AFTER_MS;
   const values = sensor.latest ? Object.entries(sensor.latest.values).sort(([a], [b]) => a.localeCompare(b)) : [];
   const more = values.length - CARD_METRICS;
   return (
@@ -256,9 +285,9 @@ const SensorCard = memo(function SensorCard({
         ) : (
           <p class="values muted">No reading yet</p>
         )}
-        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} now={now} dark={dark} width={sparkWidth} />
+        <Sparkline points={sensor.spark} metric={sensor.sparkMetric} width={sparkWidth} />
         <p class="seen">
-          {sensor.lastSeen === null ? 'never seen' : <>last seen <time dateTime={new Date(sensor.lastSeen).toISOString()}>{formatAgo(Math.max(0, silentFor))}</time></>}
+          {sensor.lastSeen === null ? 'never seen' : <>last seen <SeenAgo lastSeen={sensor.lastSeen} /></>}
           {more > 0 ? <span class="more"> · {more} more</span> : null}
           {stale && values.length > 0 ? <span class="stale-tag">stale</span> : null}
         </p>
@@ -267,71 +296,92 @@ const SensorCard = memo(function SensorCard({
   );
 });
 
+/** The one part of a card that changes with the clock alone: it re-renders each second, the card does not. */
+function SeenAgo({ lastSeen }: { lastSeen: number }) {
+  const now = useNow(1000);
+  return <time dateTime={new Date(lastSeen).toISOString()}>{formatAgo(Math.max(0, now - lastSeen))}</time>;
+}
+
+/**
+ * Preact's `memo` without preact/compat: compat's vnode hook runs for every element of every render, and the
+ * fleet was its only user. Re-renders when a prop differs (by identity).
+ */
+function memoized<P extends object>(view: (props: P) => preact.JSX.Element) {
+  return class Memoized extends Component<P> {
+    shouldComponentUpdate(next: P): boolean {
+      const now = this.props as Record<string, unknown>;
+      const then = next as Record<string, unknown>;
+      for (const key in then) if (then[key] !== now[key]) return true;
+      for (const key in now) if (!(key in then)) return true;
+      return false;
+    }
+    render(props: P) {
+      return view(props);
+    }
+  };
+}
+
 export function StatusBadge({ online }: { online: boolean }) {
   return <span class={`badge ${online ? 'online' : 'offline'}`}>{online ? 'online' : 'offline'}</span>;
 }
 
 const SPARK_HEIGHT = 40;
 
-/** A plain canvas line of the last minutes: far cheaper than a chart per card. */
-/** Redrawn once a second with the clock (a pixel of it spans over a second), not on every reading. */
-function Sparkline({ points, metric, now, dark, width }: { points: Reading[]; metric: string | null; now: number; dark: boolean; width: number }) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-  useLayoutEffect(() => {
-    const el = canvas.current;
-    if (!el) return;
-    const dpr = devicePixelRatio || 1;
-    const height = SPARK_HEIGHT;
-    // Sized in render (attributes below), never by reading layout here.
-    const ctx = el.getContext('2d')!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    if (!metric || points.length < 2) return;
-    const end = Date.now();
-    // The line spans the whole window: a sensor that has been up a minute fills only the right fifth.
-    const start = end - SPARK_WINDOW_MS;
-    const gap = gapThreshold(points);
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const p of points) {
-      const v = own(p.values, metric);
-      if (v === undefined || p.ts < start) continue;
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-    if (lo === Infinity) return;
-    const pad = hi === lo ? 1 : (hi - lo) * 0.1;
-    lo -= pad;
-    hi += pad;
-    ctx.beginPath();
-    ctx.lineWidth = 1.5;
-    ctx.strokeStyle = dark ? '#4cc2ff' : '#0a6fc2';
-    let prevTs: number | null = null;
-    // More points than pixels draw nothing more: at most two per pixel column.
-    const stride = Math.max(1, Math.floor(points.length / (width * 2)));
-    for (let i = 0; i < points.length; i += stride) {
-      const p = points[i];
-      const v = own(p.values, metric);
-      if (v === undefined || p.ts < start) continue;
-      const x = ((p.ts - start) / SPARK_WINDOW_MS) * width;
-      const y = height - ((v - lo) / (hi - lo)) * height;
-      // A gap breaks the line, as on the sensor's chart.
-      if (prevTs === null || p.ts - prevTs > gap * stride) ctx.moveTo(x, y);
-      else ctx.lineTo(x, y);
-      prevTs = p.ts;
-    }
-    ctx.stroke();
-  }, [points.length > 0 && points[0], dark, metric, now, width, points.length < 3 ? points.length : 0]);
+/**
+ * The sparkline's path: the last minutes of one metric, broken at gaps as on the sensor's chart, at most two
+ * points per pixel column. Null when there is nothing to draw.
+ */
+export function sparkPath(points: ReadonlyArray<Reading>, metric: string | null, end: number, width: number, height = SPARK_HEIGHT): string | null {
+  if (!metric || points.length < 2) return null;
+  // The line spans the whole window: a sensor that has been up a minute fills only the right fifth.
+  const start = end - SPARK_WINDOW_MS;
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const p of points) {
+    const v = own(p.values, metric);
+    if (v === undefined || p.ts < start) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (lo === Infinity) return null;
+  const pad = hi === lo ? 1 : (hi - lo) * 0.1;
+  lo -= pad;
+  hi += pad;
+  const gap = gapThreshold(points);
+  const stride = Math.max(1, Math.floor(points.length / (width * 2)));
+  let d = '';
+  let prevTs: number | null = null;
+  for (let i = 0; i < points.length; i += stride) {
+    const p = points[i];
+    const v = own(p.values, metric);
+    if (v === undefined || p.ts < start) continue;
+    const x = ((p.ts - start) / SPARK_WINDOW_MS) * width;
+    const y = height - ((v - lo) / (hi - lo)) * height;
+    d += `${prevTs === null || p.ts - prevTs > gap * stride ? 'M' : 'L'}${x.toFixed(1)} ${y.toFixed(1)}`;
+    prevTs = p.ts;
+  }
+  return d;
+}
+
+/**
+ * An SVG line of the last minutes: no canvas, so a card costs no 2D context or bitmap to create (a canvas
+ * each was most of the time to first cards and of a scroll frame). Redrawn once a second with the clock (a
+ * pixel of it spans over a second), not on every reading.
+ */
+function Sparkline({ points, metric, width }: { points: Reading[]; metric: string | null; width: number }) {
+  const now = useNow(1000);
+  const d = useMemo(() => sparkPath(points, metric, Date.now(), width), [points, points.length, metric, now, width]);
   return (
-    <canvas
-      ref={canvas}
-      width={Math.round(width * (devicePixelRatio || 1))}
-      height={Math.round(SPARK_HEIGHT * (devicePixelRatio || 1))}
+    <svg
       class="spark"
+      viewBox={`0 0 ${width} ${SPARK_HEIGHT}`}
+      preserveAspectRatio="none"
       role="img"
       aria-label={metric ? `${metric}, last ${SPARK_WINDOW_MS / 60_000} minutes` : 'no data'}
       data-points={points.length}
-    />
+    >
+      {d ? <path d={d} /> : null}
+    </svg>
   );
 }
 

@@ -14,6 +14,8 @@ const SPARK_SETTLE_MS = 150;
 /** Contract §6: at most 100 subscriptions per connection. */
 export const MAX_SUBSCRIPTIONS = 100;
 const NOTIFY_MS = 250;
+/** The first page of the first list: a few screens of cards, shown while the rest of a big fleet loads. */
+const FIRST_PAGE = 100;
 
 /** Decimal places per metric, shared by every view so a metric reads the same everywhere. */
 export const precision = new MetricPrecision();
@@ -39,6 +41,10 @@ export class FleetStore {
   sensors = new Map<string, FleetSensor>();
   load: LoadState = { kind: 'loading' };
   version = 0;
+  /** Bumped when a sensor joins or leaves the list (not when one changes): the name order follows it. */
+  membership = 0;
+  /** The first list is still coming page by page (its pages are in the registry's order, not by name). */
+  listing = false;
   private listeners = new Set<() => void>();
   private notifyTimer: ReturnType<typeof setTimeout> | undefined;
   private fetchingUnknown = false;
@@ -87,31 +93,44 @@ export class FleetStore {
   /** Loads the list (every page); sparklines load for the cards on screen only (`show`). */
   async refresh(): Promise<void> {
     try {
-      const list = await this.api.sensors();
-      const next = new Map<string, FleetSensor>();
-      for (const info of list) {
-        const old = this.sensors.get(info.sensorId);
-        // A live frame may be newer than the list, which was read a moment ago.
-        const latest = old?.latest && (!info.latest || old.latest.ts > info.latest.ts) ? old.latest : info.latest;
-        for (const [m, v] of Object.entries(latest?.values ?? {})) precision.see(m, v);
-        next.set(info.sensorId, {
-          ...info,
-          latest,
-          lastSeen: Math.max(info.lastSeen ?? 0, old?.lastSeen ?? 0) || null,
-          sparkMetric: pickSparkMetric(info.metrics),
-          spark: old?.spark ?? [],
-          sparkLoadedAt: old?.sparkLoadedAt ?? null,
-          revision: (old?.revision ?? 0) + 1,
-        });
-      }
-      this.sensors = next;
-      this.load = { kind: 'ready' };
-      this.changed();
-      this.loadSparksSoon();
+      // The first time, the first page shows at once: a thousand sensors are listed while the first cards draw.
+      const progress = this.load.kind === 'ready' ? undefined : { firstPage: FIRST_PAGE, onPage: (soFar: SensorInfo[]) => this.takeList(soFar, true) };
+      this.listing = progress !== undefined;
+      const list = await this.api.sensors(undefined, 1000, progress).finally(() => (this.listing = false));
+      this.takeList(list, false);
     } catch (err) {
       if (this.load.kind !== 'ready') this.load = { kind: 'error', message: (err as Error).message };
       this.changed();
     }
+  }
+
+  /** The list read (or its pages so far, `partial`: sensors not in it yet are kept). */
+  private takeList(list: SensorInfo[], partial: boolean): void {
+    const next = new Map<string, FleetSensor>();
+    for (const info of list) {
+      const old = this.sensors.get(info.sensorId);
+      // A live frame may be newer than the list, which was read a moment ago.
+      const latest = old?.latest && (!info.latest || old.latest.ts > info.latest.ts) ? old.latest : info.latest;
+      for (const [m, v] of Object.entries(latest?.values ?? {})) precision.see(m, v);
+      next.set(info.sensorId, {
+        ...info,
+        latest,
+        lastSeen: Math.max(info.lastSeen ?? 0, old?.lastSeen ?? 0) || null,
+        sparkMetric: pickSparkMetric(info.metrics),
+        spark: old?.spark ?? [],
+        sparkLoadedAt: old?.sparkLoadedAt ?? null,
+        revision: (old?.revision ?? 0) + 1,
+      });
+    }
+    if (partial) for (const [id, s] of this.sensors) if (!next.has(id)) next.set(id, s);
+    if (next.size !== this.sensors.size || [...next.keys()].some((id) => !this.sensors.has(id))) this.membership++;
+    const first = this.load.kind !== 'ready';
+    this.sensors = next;
+    this.load = { kind: 'ready' };
+    // The first cards are not held back by the batching of live frames.
+    if (first) this.notify();
+    else this.changed();
+    this.loadSparksSoon();
   }
 
   /**
@@ -202,6 +221,7 @@ export class FleetStore {
         const metrics = Object.keys(r.values).sort();
         sensor = { sensorId: r.sensorId, online: true, lastSeen: now, metrics, units: {}, latest: null, sparkMetric: pickSparkMetric(metrics), spark: [], sparkLoadedAt: null, revision: 0 };
         this.sensors.set(r.sensorId, sensor);
+        this.membership++;
       }
       if (!sensor.latest || r.ts >= sensor.latest.ts) sensor.latest = { ts: r.ts, values: r.values };
       for (const [m, v] of Object.entries(r.values)) precision.see(m, v);

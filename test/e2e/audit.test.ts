@@ -94,7 +94,7 @@ async function openFleet(page: Page, filter = 'sim-'): Promise<void> {
   if (filter) await page.getByLabel('Filter by name').fill(filter);
   if (!filter.startsWith('sim')) return;
   await page.locator('.card[data-sensor="sim-1"] dd[data-metric="temperature"]').waitFor();
-  await expect.poll(() => page.locator('.card[data-sensor="sim-1"] canvas.spark').getAttribute('data-points').then(Number), { timeout: 10_000 }).toBeGreaterThan(2);
+  await expect.poll(() => page.locator('.card[data-sensor="sim-1"] svg.spark').getAttribute('data-points').then(Number), { timeout: 10_000 }).toBeGreaterThan(2);
 }
 
 async function openSensor(page: Page, sensorId: string): Promise<void> {
@@ -385,6 +385,8 @@ describe('the fleet at scale', () => {
       }),
     );
     await openFleet(page, '');
+    // The first page of the list draws first; the rest follows at once.
+    await expect.poll(() => page.locator('ul.cards').getAttribute('data-total').then(Number), { timeout: 10_000 }).toBeGreaterThanOrEqual(SEEDED + 4);
     const total = Number(await page.locator('ul.cards').getAttribute('data-total'));
     expect(total).toBeGreaterThanOrEqual(SEEDED + 4);
     const rendered = await page.locator('.card').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-sensor')!));

@@ -73,7 +73,7 @@ describe('dashboard', () => {
     const first = await temperature.textContent();
     await expect.poll(() => temperature.textContent(), { timeout: 15_000 }).not.toBe(first);
     await expect.poll(() => page.locator('.card[data-sensor="sim-1"] .seen').textContent(), { timeout: 10_000 }).toMatch(/last seen/);
-    await expect.poll(() => page.locator('.card[data-sensor="sim-1"] canvas.spark').getAttribute('data-points').then(Number), { timeout: 10_000 }).toBeGreaterThan(2);
+    await expect.poll(() => page.locator('.card[data-sensor="sim-1"] svg.spark').getAttribute('data-points').then(Number), { timeout: 10_000 }).toBeGreaterThan(2);
 
     await page.getByLabel('Filter by name').fill('sim-2');
     await expect.poll(() => page.locator('.card').count(), { timeout: 10_000 }).toBe(1);

@@ -4,6 +4,8 @@ import {
   backfillSpan,
   bucketsToBand,
   filterAndSort,
+  orderFleet,
+  sortByName,
   foldIntoBuckets,
   formatAgo,
   formatValue,
@@ -296,5 +298,24 @@ describe('keepOrder (cards do not move under the pointer)', () => {
   it('drops sensors gone from the list and puts new ones at the end, in sorted order', () => {
     expect(keepOrder(['a', 'b', 'c'], ['d', 'c', 'a', 'e'])).toEqual({ order: ['a', 'c', 'd', 'e'], moved: 2 });
     expect(keepOrder(['a', 'b'], ['a', 'b'])).toEqual({ order: ['a', 'b'], moved: 0 });
+  });
+});
+
+describe('orderFleet (filter and sort from name order)', () => {
+  const byName = sortByName([
+    { sensorId: 'b-3', online: false, lastSeen: 700 },
+    { sensorId: 'a-10', online: true, lastSeen: 700 },
+    { sensorId: 'a-2', online: false, lastSeen: 900 },
+    { sensorId: 'c-1', online: true, lastSeen: null },
+  ]);
+  it('keeps name order among ties, without comparing names again', () => {
+    expect(byName.map((s) => s.sensorId)).toEqual(['a-2', 'a-10', 'b-3', 'c-1']);
+    expect(orderFleet(byName, '', 'lastSeen').map((s) => s.sensorId)).toEqual(['a-2', 'a-10', 'b-3', 'c-1']);
+    expect(orderFleet(byName, '', 'status').map((s) => s.sensorId)).toEqual(['a-10', 'c-1', 'a-2', 'b-3']);
+  });
+  it('filters before sorting and never changes the list it was given', () => {
+    expect(orderFleet(byName, ' A-', 'status').map((s) => s.sensorId)).toEqual(['a-10', 'a-2']);
+    expect(orderFleet(byName, 'zzz', 'name')).toEqual([]);
+    expect(byName.map((s) => s.sensorId)).toEqual(['a-2', 'a-10', 'b-3', 'c-1']);
   });
 });
