@@ -60,7 +60,11 @@ export const STREAM_DEFAULTS = {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Journal size past which it is rewritten holding only the open invocations. */
+/**
+ * Bytes appended since the last compaction past which the journal is rewritten holding only the open
+ * invocations: at least this, and at least twice what the last rewrite kept, so a large backlog is not
+ * re-serialized again and again (each byte appended pays for a bounded share of the rewrites).
+ */
 const COMPACT_AFTER_BYTES = 8 * 1024 * 1024;
 
 /**
@@ -72,6 +76,8 @@ class GroupWriter {
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private writing: Promise<void> | null = null;
   private written = 0;
+  /** What the last compaction kept (the open invocations then). */
+  private kept = 0;
   private handle: FileHandle | undefined;
   /** After close, a late write (an invocation finishing after stop) opens the file for itself. */
   private closed = false;
@@ -94,7 +100,7 @@ class GroupWriter {
       const lines = this.pending.splice(0);
       const waiters = this.waiters.splice(0);
       try {
-        if (this.written > COMPACT_AFTER_BYTES) await this.compact();
+        if (this.written - this.kept > Math.max(COMPACT_AFTER_BYTES, 2 * this.kept)) await this.compact();
         const text = lines.join('');
         // One handle kept open: opening and closing the file per group was a good share of the broker's thread.
         if (this.closed) await appendFile(this.file, text);
@@ -116,6 +122,7 @@ class GroupWriter {
     await writeFile(tmp, text);
     await rename(tmp, this.file);
     this.written = text.length;
+    this.kept = text.length;
   }
 
   async idle(): Promise<void> {
