@@ -2,7 +2,7 @@
  * CPU time the runtime process spends, by thread, read from /proc (Linux): a figure the machine's other load
  * does not distort, unlike wall-clock rates.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second of /proc's utime and stime (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
@@ -12,6 +12,7 @@ export type ThreadCpu = Map<string, number>;
 /** CPU ms per thread of `pid`, keyed by "<name>#<tid>" (the main thread's tid is the pid). */
 export function threadCpu(pid: number): ThreadCpu {
   const out: ThreadCpu = new Map();
+  if (!existsSync(`/proc/${pid}/task`)) return out; // not Linux: no figure
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
@@ -28,7 +29,10 @@ export function threadCpu(pid: number): ThreadCpu {
   return out;
 }
 
-/** CPU µs per reading for each thread that used any between two samples, and the total, busiest first. */
+/**
+ * CPU µs per reading between two samples: the total, the main thread, the busiest other thread (the DynamoDB
+ * stand-in's worker when it runs), and every thread that used any, busiest first.
+ */
 export function cpuPerReading(before: ThreadCpu, after: ThreadCpu, readings: number, pid: number) {
   const threads: Array<{ thread: string; usPerReading: number }> = [];
   let total = 0;
@@ -41,5 +45,6 @@ export function cpuPerReading(before: ThreadCpu, after: ThreadCpu, readings: num
     threads.push({ thread, usPerReading: Math.round((used * 1000) / readings) });
   }
   threads.sort((a, b) => b.usPerReading - a.usPerReading);
-  return { totalUsPerReading: Math.round((total * 1000) / readings), threads };
+  const main = threads.find((t) => t.thread === 'main')?.usPerReading ?? 0;
+  return { totalUsPerReading: Math.round((total * 1000) / readings), mainUsPerReading: main, threads };
 }
