@@ -9,6 +9,7 @@ import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { startBroker } from '../local/broker.js';
+import { cpuPerReading, threadCpu } from './cpu.js';
 import { percentile, sleep, startRuntimeProcess } from './support.js';
 
 async function connectDevices(port: number, ids: string[]): Promise<MqttClient[]> {
@@ -293,23 +294,31 @@ async function freshness(port: number, mqttPort: number, rounds: number) {
 
 export async function pipelineBench(options: { sustainRate: number; sustainSeconds: number; latencySeconds: number; fanOutClients: number }) {
   const runtime = await startRuntimeProcess();
+  const pid = runtime.child.pid!;
   try {
+    // CPU time of the runtime's threads from the first publish until every reading is stored (the bench's own
+    // history polling included): per reading, a figure the machine's other load hardly moves.
+    let cpuBefore = threadCpu(pid);
     const latency = await offerLoad(runtime.port, runtime.mqttPort, 100, 1000, options.latencySeconds, 'lat');
     const latencyStored = await waitStored(runtime.port, latency.ids, latency.offered);
+    const latencyCpu = cpuPerReading(cpuBefore, threadCpu(pid), latency.offered, pid);
+    cpuBefore = threadCpu(pid);
     const sustain = await offerLoad(runtime.port, runtime.mqttPort, 100, options.sustainRate, options.sustainSeconds, 'sus');
     const sustainStored = await waitStored(runtime.port, sustain.ids, sustain.offered);
+    const sustainCpu = cpuPerReading(cpuBefore, threadCpu(pid), sustain.offered, pid);
     // End to end: until every reading is both pushed live and stored.
     const allDoneSeconds = Math.max(sustain.doneSeconds, (sustainStored.at - sustain.started) / 1000);
     const fresh = await freshness(runtime.port, runtime.mqttPort, 10);
     const fan = await fanOut(runtime.port, runtime.mqttPort, options.fanOutClients, 5);
     return {
-      latency: { ...latency, ids: undefined, stored: latencyStored.stored },
+      latency: { ...latency, ids: undefined, stored: latencyStored.stored, cpu: latencyCpu },
       sustain: {
         ...sustain,
         ids: undefined,
         stored: sustainStored.stored,
         storedSeconds: (sustainStored.at - sustain.started) / 1000,
         throughput: Math.round(Math.min(sustain.delivered, sustainStored.stored) / allDoneSeconds),
+        cpu: sustainCpu,
       },
       freshness: fresh,
       fanOut: fan,

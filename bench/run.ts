@@ -79,6 +79,10 @@ async function pipelineSection(lines: string[]): Promise<void> {
     `| publish → WebSocket latency at 1,000 readings/s over 100 sensors (${l.offered} readings) | **p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms**, max ${l.latency.max} ms; ` +
       `${l.stored} stored, ${l.delivered} pushed | p50 ≤ 10 ms, p99 ≤ 50 ms | ${mark(l.latency.p50 <= 10 && l.latency.p99 <= 50)} |`,
   );
+  const cpu = (c: typeof s.cpu) => `${c.totalUsPerReading} µs (main thread ${c.mainUsPerReading} µs)`;
+  lines.push(
+    `| runtime CPU per reading, all threads, first publish → all stored (bench polling included; load-independent) | sustained: **${cpu(s.cpu)}**; at 1,000/s: **${cpu(l.cpu)}** | | |`,
+  );
   lines.push(
     `| one reading to ${f.clients} WebSocket clients on \`*\` (publish → the last client's frame, ${f.rounds} rounds) | **p50 ${f.p50} ms**, max ${f.max} ms | ≤ 250 ms | ${mark(f.p50 <= 250)} |`,
   );

@@ -32,8 +32,21 @@ export interface RuntimeProcess {
   stop(): Promise<void>;
 }
 
-/** `npm start -- --no-sim` in a child process, so the load generator does not share its event loop. */
+/**
+ * `npm start -- --no-sim` in a child process, so the load generator does not share its event loop. A port taken
+ * between `freePort()` and the child's listen (another process on a shared machine) is tried again with others.
+ */
 export async function startRuntimeProcess(dataDir?: string, env: Record<string, string> = {}): Promise<RuntimeProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRuntimeProcessOnce(dataDir, env);
+    } catch (err) {
+      if (attempt >= 3 || !/already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startRuntimeProcessOnce(dataDir: string | undefined, env: Record<string, string>): Promise<RuntimeProcess> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'vigia-bench-')));
   const [port, mqttPort, mqttsPort] = [await freePort(), await freePort(), await freePort()];
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
@@ -47,7 +60,10 @@ export async function startRuntimeProcess(dataDir?: string, env: Record<string, 
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`local runtime exited: ${output}`);
+    if (child.exitCode !== null) {
+      if (!dataDir) await rm(dir, { recursive: true, force: true });
+      throw new Error(`local runtime exited: ${output}`);
+    }
     try {
       const res = await fetch(`http://127.0.0.1:${port}/api/health`);
       if (res.ok) break;

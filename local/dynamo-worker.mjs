@@ -4,6 +4,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 import dynalite from 'dynalite';
 
 const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
@@ -35,12 +36,67 @@ function meter(operation, request, statusCode, body) {
   }
 }
 
+// dynalite reads and decodes a table's description from LevelDB for every item it writes (twice per item of a
+// BatchWriteItem): as many reads as the items themselves. Data-plane requests never change a table, so an ACTIVE table's
+// description is kept until the next control-plane request (CreateTable, DeleteTable, UpdateTable, …).
+const tableCache = new Map();
+const dynaliteStore = createRequire(import.meta.url)('dynalite/db');
+const createStore = dynaliteStore.create;
+dynaliteStore.create = (options) => {
+  const store = createStore(options);
+  const getTable = store.getTable;
+  store.getTable = (name, checkStatus, cb) => {
+    const callback = typeof checkStatus === 'function' ? checkStatus : cb;
+    const cached = tableCache.get(name);
+    if (cached) return process.nextTick(callback, null, cached);
+    getTable(name, typeof checkStatus === 'function' ? false : checkStatus, (err, table) => {
+      if (!err && table?.TableStatus === 'ACTIVE') tableCache.set(name, table);
+      callback(err, table);
+    });
+  };
+  return store;
+};
+
 const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+
+// The live path first: requests on these tables (the broadcaster's connections and claims) never wait behind
+// the history writer's; requests on other tables are let into dynalite a few at a time.
+const priorityTables = new Set(workerData.priorityTables ?? []);
+const OTHERS_IN_FLIGHT = 4;
+let othersInFlight = 0;
+const othersWaiting = [];
+function tablesOf(request) {
+  if (typeof request?.TableName === 'string') return [request.TableName];
+  return request?.RequestItems && typeof request.RequestItems === 'object' ? Object.keys(request.RequestItems) : [];
+}
+function admit(request, res, serve) {
+  const tables = tablesOf(request);
+  if (tables.length > 0 && tables.every((t) => priorityTables.has(t))) return serve();
+  let started = false;
+  const start = () => {
+    if (res.destroyed) return othersWaiting.shift()?.(); // its caller left while it waited
+    started = true;
+    othersInFlight += 1;
+    serve();
+  };
+  res.once('close', () => {
+    if (!started) return;
+    othersInFlight -= 1;
+    othersWaiting.shift()?.();
+  });
+  if (othersInFlight < OTHERS_IN_FLIGHT) start();
+  else othersWaiting.push(start);
+}
 
 const [serveDynalite] = server.listeners('request');
 server.removeAllListeners('request');
 function meteredRequest(req, res) {
   const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+  if (!READS.has(operation) && !WRITES.has(operation)) {
+    // A control-plane request may change a table: forget the descriptions, now and once it is answered.
+    tableCache.clear();
+    res.once('close', () => tableCache.clear());
+  }
   // The local TTL sweeper's requests (ttl-sweeper.ts UNBILLED_HEADER): DynamoDB's own TTL is free.
   if ((!READS.has(operation) && !WRITES.has(operation)) || req.headers['x-vigia-unbilled']) return serveDynalite(req, res);
   const chunks = [];
@@ -68,8 +124,10 @@ function meteredRequest(req, res) {
       }
       return end(chunk, ...rest);
     };
-    serveDynalite(replay, res);
-    replay.end(body);
+    admit(request, res, () => {
+      serveDynalite(replay, res);
+      replay.end(body);
+    });
   });
 }
 

@@ -54,7 +54,7 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
   await mkdir(dbPath, { recursive: true });
   const host = STAND_IN_HOST;
   const worker = new Worker(new URL('./dynamo-worker.mjs', import.meta.url), {
-    workerData: { path: dbPath, host, accessKeyId: credentials.accessKeyId },
+    workerData: { path: dbPath, host, accessKeyId: credentials.accessKeyId, priorityTables: [LOCAL_TABLES.connections.name] },
   });
   const port = await new Promise<number>((resolve, reject) => {
     worker.once('error', reject);

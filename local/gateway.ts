@@ -3,6 +3,7 @@
  * CONNECT / MESSAGE / DISCONNECT events for the very handler Lambda runs (route selection on the frame's
  * `action`), and the management API (`post`, `disconnect`, `info`) reaches them back.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -236,7 +237,10 @@ export class WebSocketGateway {
     const conn = this.connections.get(connectionId);
     if (!conn || conn.socket.readyState !== conn.socket.OPEN) return false;
     this.options.meter?.onWebSocketFrame(data.length);
-    await new Promise<void>((resolve, reject) => conn.socket.send(data.toString('utf8'), (err) => (err ? reject(err) : resolve())));
+    // A text frame from the bytes as they are (one frame fanned out to many connections is not decoded and
+    // re-encoded per connection); bytes that are not UTF-8 are decoded as before, so a frame is always text.
+    const text = isUtf8(data) ? data : data.toString('utf8');
+    await new Promise<void>((resolve, reject) => conn.socket.send(text, { binary: false }, (err) => (err ? reject(err) : resolve())));
     return true;
   }
 

@@ -63,7 +63,25 @@ export const STREAM_DEFAULTS = {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Journal size past which it is rewritten holding only the open invocations. */
+/** Each event's JSON, made once: the journal line and the stream record's data both hold it. */
+const eventJson = new WeakMap<Record<string, unknown>, string>();
+function jsonOf(event: Record<string, unknown>): string {
+  let json = eventJson.get(event);
+  if (json === undefined) eventJson.set(event, (json = JSON.stringify(event)));
+  return json;
+}
+
+/** The journal line of an invocation, as `JSON.stringify(invocation)` would write it, its event serialized once. */
+function journalLine(i: Invocation): string {
+  const seq = i.seq === undefined ? '' : `,"seq":${JSON.stringify(i.seq)}`;
+  return `{"id":${JSON.stringify(i.id)},"rule":${JSON.stringify(i.rule)},"target":${JSON.stringify(i.target)},"event":${jsonOf(i.event)}${seq}}\n`;
+}
+
+/**
+ * Bytes appended since the last compaction past which the journal is rewritten holding only the open
+ * invocations: at least this, and at least twice what the last rewrite kept, so a large backlog is not
+ * re-serialized again and again (each byte appended pays for a bounded share of the rewrites).
+ */
 const COMPACT_AFTER_BYTES = 8 * 1024 * 1024;
 
 /**
@@ -75,6 +93,8 @@ class GroupWriter {
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private writing: Promise<void> | null = null;
   private written = 0;
+  /** What the last compaction kept (the open invocations then). */
+  private kept = 0;
   private handle: FileHandle | undefined;
   /** After close, a late write (an invocation finishing after stop) opens the file for itself. */
   private closed = false;
@@ -97,7 +117,7 @@ class GroupWriter {
       const lines = this.pending.splice(0);
       const waiters = this.waiters.splice(0);
       try {
-        if (this.written > COMPACT_AFTER_BYTES) await this.compact();
+        if (this.written - this.kept > Math.max(COMPACT_AFTER_BYTES, 2 * this.kept)) await this.compact();
         const text = lines.join('');
         // One handle kept open: opening and closing the file per group was a good share of the broker's thread.
         if (this.closed) await appendFile(this.file, text);
@@ -119,6 +139,7 @@ class GroupWriter {
     await writeFile(tmp, text);
     await rename(tmp, this.file);
     this.written = text.length;
+    this.kept = text.length;
   }
 
   async idle(): Promise<void> {
@@ -169,9 +190,7 @@ export class RuleRunner {
   constructor(private readonly options: RuleRunnerOptions) {
     this.rules = options.rules ?? RULES;
     this.failedInvocations = new FailedInvocationFile(options.failedFile, options.failedFileLimits);
-    this.journal = new GroupWriter(options.journalFile, () =>
-      [...this.open.values()].map((i) => `${JSON.stringify(i)}\n`).join(''),
-    );
+    this.journal = new GroupWriter(options.journalFile, () => [...this.open.values()].map(journalLine).join(''));
     this.retryDelaysMs = options.retryDelaysMs ?? [1000, 2000];
     this.mode = options.mode ?? 'stream';
   }
@@ -213,11 +232,16 @@ export class RuleRunner {
     const invocations: Invocation[] = [];
     // One stream record per message, read by each consumer.
     let seq: string | undefined;
+    let streamedEvent: Record<string, unknown> | undefined;
     for (const { rule, topic: ruleTopic } of this.rulesFor(topic)) {
-      const event = projectRuleEvent(rule, ruleTopic, payload, meta.receivedAt);
-      if (!event) continue;
       const streamed = this.isStreamed(rule.target);
-      if (streamed) seq ??= String(this.seqBase + this.seqNext++);
+      // The stream's consumers read one record: the telemetry rule's projection, made once.
+      const event = streamed && streamedEvent ? streamedEvent : projectRuleEvent(rule, ruleTopic, payload, meta.receivedAt);
+      if (!event) continue;
+      if (streamed) {
+        streamedEvent = event;
+        seq ??= String(this.seqBase + this.seqNext++);
+      }
       invocations.push({ id: randomUUID(), rule: rule.id, target: rule.target, event, ...(streamed ? { seq } : {}) });
     }
     if (invocations.length === 0) return;
@@ -225,7 +249,7 @@ export class RuleRunner {
     // The functions may start at once; only the PUBACK waits for the journal. The journal keeps its lines in
     // order, so a `done` can never precede its record, and a record lost with a crash was never acknowledged
     // (the device sends it again, and the first write wins).
-    const journaled = this.journal.append(invocations.map((i) => `${JSON.stringify(i)}\n`).join(''));
+    const journaled = this.journal.append(invocations.map(journalLine).join(''));
     for (const invocation of invocations) this.enqueue(invocation);
     await journaled;
   };
@@ -315,7 +339,7 @@ export class RuleRunner {
           kinesisSchemaVersion: '1.0',
           partitionKey: String(i.event.sensorId ?? ''),
           sequenceNumber: i.seq!,
-          data: Buffer.from(JSON.stringify(i.event)).toString('base64'),
+          data: Buffer.from(jsonOf(i.event)).toString('base64'),
           approximateArrivalTimestamp: Number(i.event.receivedAt ?? Date.now()) / 1000,
         },
         eventSource: 'aws:kinesis',

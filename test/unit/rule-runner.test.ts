@@ -135,6 +135,28 @@ describe('RuleRunner', () => {
     expect(events).toEqual([expect.objectContaining({ sensorId: 'd', payload: telemetry(1).toString('base64') })]);
   });
 
+  it('a backlog past the journal compaction size is kept whole through its rewrites and replayed', async () => {
+    const backlog = 20_000;
+    const first = runner(async () => new Promise(() => undefined)); // the history writer never finishes
+    await first.recover();
+    const padding = 'x'.repeat(400); // ~20 MB of journal lines for the backlog: past the 8 MB rewrite size
+    for (let i = 0; i < backlog; i += 1000) {
+      await Promise.all(
+        Array.from({ length: 1000 }, (_, k) =>
+          first.accept(`sensors/b${(i + k) % 100}/telemetry`, Buffer.from(JSON.stringify({ values: { v: i + k }, note: padding })), meta()),
+        ),
+      );
+    }
+    await first.stop(10);
+    const replayed = new Set<number>();
+    const second = runner(async (event) => {
+      for (const r of records(event)) replayed.add((JSON.parse(Buffer.from(r.event.payload, 'base64').toString()) as { values: { v: number } }).values.v);
+    });
+    expect(await second.recover()).toBe(backlog);
+    await second.idle();
+    expect(replayed.size).toBe(backlog);
+  }, 30_000);
+
   it('replays what was journaled but not finished, with its sequence number', async () => {
     const seen: string[] = [];
     const first = runner(async () => new Promise(() => undefined)); // never finishes, as a crash mid-invocation
