@@ -3,10 +3,13 @@
  * while, to show that memory and disk stay bounded. Sampled each interval: the runtime process's RSS
  * (its DynamoDB worker thread included) and the data folder's size; throughout: `/api/health` latency.
  * At the end the data folder is measured again after a full LevelDB compaction, per stored reading.
+ * Also from the runtime's `/api/metrics`: the main thread's event-loop delay over the last minute (what a
+ * request such as `/api/health` waits behind) and the DynamoDB stand-in's open LevelDB iterators.
  *   npm run bench -- soak [--minutes 30] [--sensors 100] [--sample-seconds 60]
  */
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { startSimulation } from '../device-sim/index.js';
@@ -32,6 +35,11 @@ export interface SoakSample {
   dataMiB: number;
   acknowledged: number;
   healthP99Ms: number;
+  /** Main thread event-loop delay, p99 and max over the runtime's last complete minute. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  /** LevelDB iterators, snapshots and batches open in the DynamoDB stand-in at the sample. */
+  openLevelResources: number;
 }
 
 export interface SoakResult {
@@ -45,6 +53,10 @@ export interface SoakResult {
   dataBytesAfterCompaction: number;
   bytesPerReading: number;
   health: { count: number; failures: number; p50: number; p99: number; max: number };
+  /** Longest main thread event-loop delay of the whole run, and the worst per-minute p99. */
+  loopDelay: { worstP99Ms: number; maxMs: number };
+  /** The machine's 1-minute load average at each sample: the run shares its cores. */
+  loadAverage: { min: number; max: number };
 }
 
 /** Resident set size of a process (Linux), in MiB. */
@@ -54,11 +66,32 @@ async function rssMiB(pid: number): Promise<number> {
   return kb / 1024;
 }
 
-/** Each thread's heap in use, from the runtime's `/api/metrics` gauges, in MiB. */
-async function heapMiB(port: number): Promise<{ main: number; dynamodb: number }> {
+interface RuntimeGauges {
+  mainHeapMiB: number;
+  dynamoHeapMiB: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  loopDelayRunMaxMs: number;
+  openLevelResources: number;
+}
+
+/** The runtime's `/api/metrics` gauges the soak follows (heaps in MiB, delays in ms). */
+async function runtimeGauges(port: number): Promise<RuntimeGauges> {
   const text = await fetch(`http://127.0.0.1:${port}/api/metrics`).then((r) => r.text(), () => '');
-  const read = (thread: string) => Number(new RegExp(`^vigia_local_heap_used_bytes\\{thread="${thread}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-  return { main: Math.round(read('main') / 2 ** 20), dynamodb: Math.round(read('dynamodb') / 2 ** 20) };
+  const gauge = (series: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  };
+  const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+  const ms = (seconds: number) => Math.round(seconds * 10_000) / 10;
+  return {
+    mainHeapMiB: mib(gauge('vigia_local_heap_used_bytes{thread="main"}')),
+    dynamoHeapMiB: mib(gauge('vigia_local_heap_used_bytes{thread="dynamodb"}')),
+    loopDelayP99Ms: ms(gauge('vigia_local_event_loop_delay_seconds{quantile="0.99"}')),
+    loopDelayMaxMs: ms(gauge('vigia_local_event_loop_delay_seconds{quantile="1"}')),
+    loopDelayRunMaxMs: ms(gauge('vigia_local_event_loop_delay_max_seconds')),
+    openLevelResources: gauge('vigia_local_dynamodb_open_resources'),
+  };
 }
 
 function folderBytes(dir: string): number {
@@ -96,19 +129,26 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
   })();
 
   const samples: SoakSample[] = [];
+  const loads: number[] = [];
+  let loopDelayRunMaxMs = 0;
   const started = Date.now();
   const take = async () => {
     const sorted = windowLatencies.sort((a, b) => a - b);
     windowLatencies = [];
-    const heaps = await heapMiB(runtime.port);
+    const gauges = await runtimeGauges(runtime.port);
+    loopDelayRunMaxMs = gauges.loopDelayRunMaxMs;
+    loads.push(os.loadavg()[0]);
     const sample: SoakSample = {
       minute: Math.round(((Date.now() - started) / 60_000) * 10) / 10,
       rssMiB: Math.round(await rssMiB(pid)),
-      mainHeapMiB: heaps.main,
-      dynamoHeapMiB: heaps.dynamodb,
+      mainHeapMiB: gauges.mainHeapMiB,
+      dynamoHeapMiB: gauges.dynamoHeapMiB,
       dataMiB: Math.round((folderBytes(runtime.dataDir) / 2 ** 20) * 10) / 10,
       acknowledged: sim.stats().acknowledged,
       healthP99Ms: sorted.length > 0 ? Math.round(percentile(sorted, 99) * 10) / 10 : 0,
+      loopDelayP99Ms: gauges.loopDelayP99Ms,
+      loopDelayMaxMs: gauges.loopDelayMaxMs,
+      openLevelResources: gauges.openLevelResources,
     };
     samples.push(sample);
     console.log(`  ${JSON.stringify(sample)}`);
@@ -157,6 +197,8 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
       p99: round(percentile(sorted, 99)),
       max: round(sorted[sorted.length - 1] ?? 0),
     },
+    loopDelay: { worstP99Ms: Math.max(0, ...samples.map((s) => s.loopDelayP99Ms)), maxMs: loopDelayRunMaxMs },
+    loadAverage: { min: round(Math.min(...loads)), max: round(Math.max(...loads)) },
   };
 }
 
@@ -171,11 +213,15 @@ export function soakReport(r: SoakResult): string[] {
     `| RSS of the runtime process, after warm-up to the end | ${r.rssGrowthPercent} % | ≤ 10 % | ${mark(r.rssGrowthPercent <= 10)} |`,
     `| data folder after compaction, per stored reading (${r.acknowledged} acknowledged) | ${r.bytesPerReading} B (${(r.dataBytesAfterCompaction / 2 ** 20).toFixed(1)} MiB; ${(r.dataBytesBeforeCompaction / 2 ** 20).toFixed(1)} MiB before) | ≤ 1 KB | ${mark(r.bytesPerReading <= 1024)} |`,
     `| \`/api/health\` latency, once a second throughout (${r.health.count} requests, ${r.health.failures} failed) | p50 ${r.health.p50} ms, p99 ${r.health.p99} ms, max ${r.health.max} ms | p99 ≤ 50 ms | ${mark(r.health.p99 <= 50 && r.health.failures === 0)} |`,
+    `| main thread event-loop delay (what \`/api/health\` waits behind) | worst minute p99 ${r.loopDelay.worstP99Ms} ms, max ${r.loopDelay.maxMs} ms | | |`,
     '',
-    '| minute | RSS MiB | main heap MiB | DynamoDB worker heap MiB | data MiB | acknowledged | health p99 ms |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    `Machine load average (1 min) during the run: ${r.loadAverage.min}–${r.loadAverage.max} on ${os.cpus().length} cores, shared with other work.`,
+    '',
+    '| minute | RSS MiB | main heap MiB | DynamoDB worker heap MiB | data MiB | acknowledged | health p99 ms | loop delay p99 / max ms | open LevelDB resources |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.samples.map(
-      (s) => `| ${s.minute} | ${s.rssMiB} | ${s.mainHeapMiB} | ${s.dynamoHeapMiB} | ${s.dataMiB} | ${s.acknowledged} | ${s.healthP99Ms} |`,
+      (s) =>
+        `| ${s.minute} | ${s.rssMiB} | ${s.mainHeapMiB} | ${s.dynamoHeapMiB} | ${s.dataMiB} | ${s.acknowledged} | ${s.healthP99Ms} | ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.openLevelResources} |`,
     ),
     '',
   ];

@@ -1,0 +1,63 @@
+/**
+ * The main thread's event-loop delay for `/api/metrics`: how long a ready callback (an HTTP request such as
+ * `/api/health`, an MQTT packet) waits behind the work already running on this thread. Reported over the last
+ * complete window (the window so far before the first ends), so a long run shows its recent state.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+
+/** @default one minute, the soak bench's sampling interval */
+const WINDOW_MS = 60_000;
+/** Sampling resolution of the histogram: a delay shorter than this is not seen. */
+const RESOLUTION_MS = 10;
+
+interface DelaySummary {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+export class EventLoopDelay {
+  private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  private lastWindow: DelaySummary | null = null;
+  private worstMs = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(windowMs = WINDOW_MS) {
+    this.histogram.enable();
+    this.timer = setInterval(() => {
+      this.lastWindow = this.summary();
+      this.histogram.reset();
+    }, windowMs);
+    this.timer.unref();
+  }
+
+  /** Delays in ms (the histogram counts nanoseconds, and includes the resolution itself). */
+  private summary(): DelaySummary {
+    const ms = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
+    if (this.histogram.count === 0) return { p50: 0, p99: 0, max: 0 };
+    const summary = { p50: ms(this.histogram.percentile(50)), p99: ms(this.histogram.percentile(99)), max: ms(this.histogram.max) };
+    this.worstMs = Math.max(this.worstMs, summary.max);
+    return summary;
+  }
+
+  toPrometheus(): string {
+    const window = this.lastWindow ?? this.summary();
+    const current = this.summary();
+    const seconds = (ms: number) => (ms / 1000).toFixed(4);
+    return `${[
+      '# HELP vigia_local_event_loop_delay_seconds Main thread event-loop delay over the last complete minute, by quantile (1 = max).',
+      '# TYPE vigia_local_event_loop_delay_seconds gauge',
+      `vigia_local_event_loop_delay_seconds{quantile="0.5"} ${seconds(window.p50)}`,
+      `vigia_local_event_loop_delay_seconds{quantile="0.99"} ${seconds(window.p99)}`,
+      `vigia_local_event_loop_delay_seconds{quantile="1"} ${seconds(window.max)}`,
+      '# HELP vigia_local_event_loop_delay_max_seconds Longest main thread event-loop delay since the runtime started.',
+      '# TYPE vigia_local_event_loop_delay_max_seconds gauge',
+      `vigia_local_event_loop_delay_max_seconds ${seconds(Math.max(this.worstMs, current.max))}`,
+    ].join('\n')}\n`;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.histogram.disable();
+  }
+}
