@@ -4,7 +4,8 @@
  * (its DynamoDB worker thread included) and the data folder's size; throughout: `/api/health` latency.
  * At the end the data folder is measured again after a full LevelDB compaction, per stored reading.
  * Also from the runtime's `/api/metrics`: the main thread's event-loop delay over the last minute (what a
- * request such as `/api/health` waits behind) and the DynamoDB stand-in's open LevelDB iterators.
+ * request such as `/api/health` waits behind), its garbage-collection pauses, and the DynamoDB stand-in's
+ * open LevelDB iterators.
  *   npm run bench -- soak [--minutes 30] [--sensors 100] [--sample-seconds 60]
  */
 import { execFileSync } from 'node:child_process';
@@ -39,6 +40,9 @@ export interface SoakSample {
   /** Main thread event-loop delay, p99 and max over the runtime's last complete minute. */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
+  /** Main thread garbage-collection pauses over the runtime's last complete minute: their sum and the longest. */
+  gcPauseSumMs: number;
+  gcPauseMaxMs: number;
   /** LevelDB iterators, snapshots and batches open in the DynamoDB stand-in at the sample. */
   openLevelResources: number;
 }
@@ -73,6 +77,8 @@ interface RuntimeGauges {
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
   loopDelayRunMaxMs: number;
+  gcPauseSumMs: number;
+  gcPauseMaxMs: number;
   openLevelResources: number;
 }
 
@@ -91,6 +97,8 @@ async function runtimeGauges(port: number): Promise<RuntimeGauges> {
     loopDelayP99Ms: ms(gauge('vigia_local_event_loop_delay_seconds{quantile="0.99"}')),
     loopDelayMaxMs: ms(gauge('vigia_local_event_loop_delay_seconds{quantile="1"}')),
     loopDelayRunMaxMs: ms(gauge('vigia_local_event_loop_delay_max_seconds')),
+    gcPauseSumMs: ms(gauge('vigia_local_gc_pause_seconds{stat="sum"}')),
+    gcPauseMaxMs: ms(gauge('vigia_local_gc_pause_seconds{stat="max"}')),
     openLevelResources: gauge('vigia_local_dynamodb_open_resources'),
   };
 }
@@ -173,6 +181,8 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
       healthP99Ms: sorted.length > 0 ? Math.round(percentile(sorted, 99) * 10) / 10 : 0,
       loopDelayP99Ms: gauges.loopDelayP99Ms,
       loopDelayMaxMs: gauges.loopDelayMaxMs,
+      gcPauseSumMs: gauges.gcPauseSumMs,
+      gcPauseMaxMs: gauges.gcPauseMaxMs,
       openLevelResources: gauges.openLevelResources,
     };
     samples.push(sample);
@@ -241,11 +251,11 @@ export function soakReport(r: SoakResult): string[] {
     '',
     `Machine load average (1 min) during the run: ${r.loadAverage.min}–${r.loadAverage.max} on ${os.cpus().length} cores, shared with other work.`,
     '',
-    '| minute | RSS MiB | main heap MiB | DynamoDB worker heap MiB | data MiB | acknowledged | health p99 ms | loop delay p99 / max ms | open LevelDB resources |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| minute | RSS MiB | main heap MiB | DynamoDB worker heap MiB | data MiB | acknowledged | health p99 ms | loop delay p99 / max ms | GC pauses sum / max ms | open LevelDB resources |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.samples.map(
       (s) =>
-        `| ${s.minute} | ${s.rssMiB} | ${s.mainHeapMiB} | ${s.dynamoHeapMiB} | ${s.dataMiB} | ${s.acknowledged} | ${s.healthP99Ms} | ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.openLevelResources} |`,
+        `| ${s.minute} | ${s.rssMiB} | ${s.mainHeapMiB} | ${s.dynamoHeapMiB} | ${s.dataMiB} | ${s.acknowledged} | ${s.healthP99Ms} | ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.gcPauseSumMs} / ${s.gcPauseMaxMs} | ${s.openLevelResources} |`,
     ),
     '',
   ];

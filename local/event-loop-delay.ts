@@ -2,8 +2,9 @@
  * The main thread's event-loop delay for `/api/metrics`: how long a ready callback (an HTTP request such as
  * `/api/health`, an MQTT packet) waits behind the work already running on this thread. Reported over the last
  * complete window (the window so far before the first ends), so a long run shows its recent state.
+ * Garbage-collection pauses of the same window beside it, to tell a collector pause from work.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 
 /** @default one minute, the soak bench's sampling interval */
 const WINDOW_MS = 60_000;
@@ -16,17 +17,33 @@ interface DelaySummary {
   max: number;
 }
 
+interface GcPauses {
+  totalMs: number;
+  maxMs: number;
+}
+
 export class EventLoopDelay {
   private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   private lastWindow: DelaySummary | null = null;
   private worstMs = 0;
   private readonly timer: NodeJS.Timeout;
+  private gc: GcPauses = { totalMs: 0, maxMs: 0 };
+  private lastGc: GcPauses | null = null;
+  private readonly gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      this.gc.totalMs += entry.duration;
+      this.gc.maxMs = Math.max(this.gc.maxMs, entry.duration);
+    }
+  });
 
   constructor(windowMs = WINDOW_MS) {
     this.histogram.enable();
+    this.gcObserver.observe({ entryTypes: ['gc'] });
     this.timer = setInterval(() => {
       this.lastWindow = this.summary();
       this.histogram.reset();
+      this.lastGc = this.gc;
+      this.gc = { totalMs: 0, maxMs: 0 };
     }, windowMs);
     this.timer.unref();
   }
@@ -43,6 +60,7 @@ export class EventLoopDelay {
   toPrometheus(): string {
     const window = this.lastWindow ?? this.summary();
     const current = this.summary();
+    const gc = this.lastGc ?? this.gc;
     const seconds = (ms: number) => (ms / 1000).toFixed(4);
     return `${[
       '# HELP vigia_local_event_loop_delay_seconds Main thread event-loop delay over the last complete minute, by quantile (1 = max).',
@@ -53,11 +71,16 @@ export class EventLoopDelay {
       '# HELP vigia_local_event_loop_delay_max_seconds Longest main thread event-loop delay since the runtime started.',
       '# TYPE vigia_local_event_loop_delay_max_seconds gauge',
       `vigia_local_event_loop_delay_max_seconds ${seconds(Math.max(this.worstMs, current.max))}`,
+      '# HELP vigia_local_gc_pause_seconds Main thread garbage-collection pauses over the last complete minute: their sum and the longest.',
+      '# TYPE vigia_local_gc_pause_seconds gauge',
+      `vigia_local_gc_pause_seconds{stat="sum"} ${seconds(gc.totalMs)}`,
+      `vigia_local_gc_pause_seconds{stat="max"} ${seconds(gc.maxMs)}`,
     ].join('\n')}\n`;
   }
 
   stop(): void {
     clearInterval(this.timer);
     this.histogram.disable();
+    this.gcObserver.disconnect();
   }
 }

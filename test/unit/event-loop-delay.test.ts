@@ -37,4 +37,16 @@ describe('EventLoopDelay', () => {
     expect(gauge(after, 'vigia_local_event_loop_delay_max_seconds')).toBeGreaterThanOrEqual(0.45);
     expect(gauge(after, 'vigia_local_event_loop_delay_seconds{quantile="0.5"}')).toBeLessThanOrEqual(gauge(after, 'vigia_local_event_loop_delay_seconds{quantile="1"}'));
   });
+
+  it('sums the main thread garbage-collection pauses of the window', async () => {
+    delay = new EventLoopDelay(1000);
+    // Garbage the collector must reclaim: a scavenge at least, each one a pause.
+    let keep: number[][] = [];
+    for (let i = 0; i < 200; i++) keep = [...keep.slice(-50), Array.from({ length: 10_000 }, (_, j) => j)];
+    expect(keep.length).toBe(51);
+    await sleep(1100);
+    const text = delay.toPrometheus();
+    expect(gauge(text, 'vigia_local_gc_pause_seconds{stat="sum"}')).toBeGreaterThan(0);
+    expect(gauge(text, 'vigia_local_gc_pause_seconds{stat="max"}')).toBeLessThanOrEqual(gauge(text, 'vigia_local_gc_pause_seconds{stat="sum"}'));
+  });
 });
