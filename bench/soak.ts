@@ -43,6 +43,8 @@ export interface SoakSample {
   /** Main thread garbage-collection pauses over the runtime's last complete minute: their sum and the longest. */
   gcPauseSumMs: number;
   gcPauseMaxMs: number;
+  /** The longest full (mark-compact) collection of that minute. */
+  gcMajorMaxMs: number;
   /** LevelDB iterators, snapshots and batches open in the DynamoDB stand-in at the sample. */
   openLevelResources: number;
 }
@@ -79,6 +81,7 @@ interface RuntimeGauges {
   loopDelayRunMaxMs: number;
   gcPauseSumMs: number;
   gcPauseMaxMs: number;
+  gcMajorMaxMs: number;
   openLevelResources: number;
 }
 
@@ -99,6 +102,7 @@ async function runtimeGauges(port: number): Promise<RuntimeGauges> {
     loopDelayRunMaxMs: ms(gauge('vigia_local_event_loop_delay_max_seconds')),
     gcPauseSumMs: ms(gauge('vigia_local_gc_pause_seconds{stat="sum"}')),
     gcPauseMaxMs: ms(gauge('vigia_local_gc_pause_seconds{stat="max"}')),
+    gcMajorMaxMs: ms(gauge('vigia_local_gc_pause_seconds{stat="max_major"}')),
     openLevelResources: gauge('vigia_local_dynamodb_open_resources'),
   };
 }
@@ -183,6 +187,7 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
       loopDelayMaxMs: gauges.loopDelayMaxMs,
       gcPauseSumMs: gauges.gcPauseSumMs,
       gcPauseMaxMs: gauges.gcPauseMaxMs,
+      gcMajorMaxMs: gauges.gcMajorMaxMs,
       openLevelResources: gauges.openLevelResources,
     };
     samples.push(sample);
@@ -251,11 +256,11 @@ export function soakReport(r: SoakResult): string[] {
     '',
     `Machine load average (1 min) during the run: ${r.loadAverage.min}–${r.loadAverage.max} on ${os.cpus().length} cores, shared with other work.`,
     '',
-    '| minute | RSS MiB | main heap MiB | DynamoDB worker heap MiB | data MiB | acknowledged | health p99 ms | loop delay p99 / max ms | GC pauses sum / max ms | open LevelDB resources |',
+    '| minute | RSS MiB | main heap MiB | DynamoDB worker heap MiB | data MiB | acknowledged | health p99 ms | loop delay p99 / max ms | GC pauses sum / max / longest full ms | open LevelDB resources |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.samples.map(
       (s) =>
-        `| ${s.minute} | ${s.rssMiB} | ${s.mainHeapMiB} | ${s.dynamoHeapMiB} | ${s.dataMiB} | ${s.acknowledged} | ${s.healthP99Ms} | ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.gcPauseSumMs} / ${s.gcPauseMaxMs} | ${s.openLevelResources} |`,
+        `| ${s.minute} | ${s.rssMiB} | ${s.mainHeapMiB} | ${s.dynamoHeapMiB} | ${s.dataMiB} | ${s.acknowledged} | ${s.healthP99Ms} | ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.gcPauseSumMs} / ${s.gcPauseMaxMs} / ${s.gcMajorMaxMs} | ${s.openLevelResources} |`,
     ),
     '',
   ];

@@ -4,7 +4,7 @@
  * complete window (the window so far before the first ends), so a long run shows its recent state.
  * Garbage-collection pauses of the same window beside it, to tell a collector pause from work.
  */
-import { monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
 
 /** @default one minute, the soak bench's sampling interval */
 const WINDOW_MS = 60_000;
@@ -20,19 +20,26 @@ interface DelaySummary {
 interface GcPauses {
   totalMs: number;
   maxMs: number;
+  /** The longest full (mark-compact) collection: a large one means the old generation holds too much. */
+  maxMajorMs: number;
 }
+
+const NO_PAUSES: GcPauses = { totalMs: 0, maxMs: 0, maxMajorMs: 0 };
 
 export class EventLoopDelay {
   private readonly histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   private lastWindow: DelaySummary | null = null;
   private worstMs = 0;
   private readonly timer: NodeJS.Timeout;
-  private gc: GcPauses = { totalMs: 0, maxMs: 0 };
+  private gc: GcPauses = { ...NO_PAUSES };
   private lastGc: GcPauses | null = null;
   private readonly gcObserver = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
       this.gc.totalMs += entry.duration;
       this.gc.maxMs = Math.max(this.gc.maxMs, entry.duration);
+      if ((entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+        this.gc.maxMajorMs = Math.max(this.gc.maxMajorMs, entry.duration);
+      }
     }
   });
 
@@ -43,7 +50,7 @@ export class EventLoopDelay {
       this.lastWindow = this.summary();
       this.histogram.reset();
       this.lastGc = this.gc;
-      this.gc = { totalMs: 0, maxMs: 0 };
+      this.gc = { ...NO_PAUSES };
     }, windowMs);
     this.timer.unref();
   }
@@ -71,10 +78,11 @@ export class EventLoopDelay {
       '# HELP vigia_local_event_loop_delay_max_seconds Longest main thread event-loop delay since the runtime started.',
       '# TYPE vigia_local_event_loop_delay_max_seconds gauge',
       `vigia_local_event_loop_delay_max_seconds ${seconds(Math.max(this.worstMs, current.max))}`,
-      '# HELP vigia_local_gc_pause_seconds Main thread garbage-collection pauses over the last complete minute: their sum and the longest.',
+      '# HELP vigia_local_gc_pause_seconds Main thread garbage-collection pauses over the last complete minute: their sum, the longest, the longest full collection.',
       '# TYPE vigia_local_gc_pause_seconds gauge',
       `vigia_local_gc_pause_seconds{stat="sum"} ${seconds(gc.totalMs)}`,
       `vigia_local_gc_pause_seconds{stat="max"} ${seconds(gc.maxMs)}`,
+      `vigia_local_gc_pause_seconds{stat="max_major"} ${seconds(gc.maxMajorMs)}`,
     ].join('\n')}\n`;
   }
 

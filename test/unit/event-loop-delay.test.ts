@@ -48,5 +48,6 @@ describe('EventLoopDelay', () => {
     const text = delay.toPrometheus();
     expect(gauge(text, 'vigia_local_gc_pause_seconds{stat="sum"}')).toBeGreaterThan(0);
     expect(gauge(text, 'vigia_local_gc_pause_seconds{stat="max"}')).toBeLessThanOrEqual(gauge(text, 'vigia_local_gc_pause_seconds{stat="sum"}'));
+    expect(gauge(text, 'vigia_local_gc_pause_seconds{stat="max_major"}')).toBeLessThanOrEqual(gauge(text, 'vigia_local_gc_pause_seconds{stat="max"}'));
   });
 });
