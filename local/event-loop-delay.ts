@@ -4,7 +4,7 @@
  * complete window (the window so far before the first ends), so a long run shows its recent state.
  * Garbage-collection pauses of the same window beside it, to tell a collector pause from work.
  */
-import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram, type PerformanceEntry } from 'node:perf_hooks';
 
 /** @default one minute, the soak bench's sampling interval */
 const WINDOW_MS = 60_000;
@@ -37,7 +37,7 @@ export class EventLoopDelay {
     for (const entry of list.getEntries()) {
       this.gc.totalMs += entry.duration;
       this.gc.maxMs = Math.max(this.gc.maxMs, entry.duration);
-      if ((entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
         this.gc.maxMajorMs = Math.max(this.gc.maxMajorMs, entry.duration);
       }
     }
