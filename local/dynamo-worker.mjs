@@ -2,10 +2,61 @@
 // It also meters what the cloud would bill: every data-plane request is sent on to dynalite with
 // ReturnConsumedCapacity TOTAL, and the capacity units of each answer are summed per table (read or write).
 import { timingSafeEqual } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { createRequire } from 'node:module';
+import { PassThrough, Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import dynalite from 'dynalite';
+
+// dynalite 4 turns each LevelDB iterator into a stream whose destroy calls `iterator.return()`, which
+// abstract-level iterators do not have: no Query, Scan or key listing ever closed its iterator, and each open
+// one pins a LevelDB snapshot and its native buffers (≈ 8 KB of RSS a Query, never returned). So the store's
+// two stream factories are replaced by ones that close the iterator at the end, on destroy and on error.
+// dynalite's index.js reads `db.create` at call time, so wrapping it here reaches the store it builds.
+const dynaliteDb = createRequire(import.meta.url)('dynalite/db/index.js');
+/** The LevelDB iterators, snapshots and batches open now, as the database itself tracks them. */
+const openResources = new Set();
+
+function iteratorStream(iterator) {
+  return new Readable({
+    objectMode: true,
+    read() {
+      iterator.next().then(
+        (value) => this.push(value === undefined ? null : value),
+        (err) => this.destroy(err),
+      );
+    },
+    // Runs after the last value (autoDestroy), when dynalite stops early (takeWhile → destroy) and on errors.
+    destroy(err, callback) {
+      iterator.close().then(
+        () => callback(err),
+        (closeErr) => callback(err ?? closeErr),
+      );
+    },
+  });
+}
+
+const createStore = dynaliteDb.create;
+dynaliteDb.create = (options) => {
+  const store = createStore(options);
+  const level = store.db;
+  if (typeof level?.keys !== 'function' || typeof level.values !== 'function' || typeof level.attachResource !== 'function') {
+    throw new Error('dynalite changed its store: the iterator-closing streams in local/dynamo-worker.mjs need a review');
+  }
+  const attach = level.attachResource.bind(level);
+  const detach = level.detachResource.bind(level);
+  level.attachResource = (resource) => {
+    attach(resource);
+    openResources.add(resource);
+  };
+  level.detachResource = (resource) => {
+    detach(resource);
+    openResources.delete(resource);
+  };
+  level.createKeyStream = (options) => iteratorStream(level.keys(options));
+  level.createValueStream = (options) => iteratorStream(level.values(options));
+  return store;
+};
 
 const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
@@ -163,12 +214,13 @@ server.listen(0, workerData.host, () => {
 // The thread's heap, for the runtime's memory gauges (its RSS is the process's, shared with the main thread).
 const memoryReport = setInterval(() => {
   const { heapUsed, external, arrayBuffers } = process.memoryUsage();
-  parentPort.postMessage({ type: 'memory', heapUsed, external, arrayBuffers });
+  parentPort.postMessage({ type: 'memory', heapUsed, external, arrayBuffers, openResources: openResources.size });
 }, 5000);
 memoryReport.unref();
 
 parentPort.on('message', (msg) => {
   if (msg === 'capacity') report();
+  if (msg === 'resources') parentPort.postMessage({ type: 'resources', open: openResources.size });
   if (msg === 'close') {
     clearInterval(reporter);
     server.close((err) => parentPort.postMessage({ type: 'closed', message: err?.message }));

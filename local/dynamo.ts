@@ -30,9 +30,18 @@ export interface LocalDynamo {
   readonly consumed: ConsumedCapacity;
   /** The consumed capacity up to now. */
   capacity(): Promise<ConsumedCapacity>;
-  /** The worker thread's last reported heap (every 5 s), in bytes; zeros before the first report. */
-  memory(): { heapUsed: number; external: number; arrayBuffers: number };
+  /** The worker thread's last reported heap (every 5 s), in bytes, and its open LevelDB resources; zeros before the first report. */
+  memory(): DynamoMemory;
+  /** LevelDB iterators, snapshots and batches open now: 0 when the stand-in is idle (each one pins native memory). */
+  openResources(): Promise<number>;
   close(): Promise<void>;
+}
+
+export interface DynamoMemory {
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  openResources: number;
 }
 
 function createTableInput(name: string, def: TableDefinition) {
@@ -67,9 +76,16 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
       }
     });
   });
-  let memory = { heapUsed: 0, external: 0, arrayBuffers: 0 };
-  worker.on('message', (msg: { type: string; heapUsed?: number; external?: number; arrayBuffers?: number }) => {
-    if (msg.type === 'memory') memory = { heapUsed: msg.heapUsed ?? 0, external: msg.external ?? 0, arrayBuffers: msg.arrayBuffers ?? 0 };
+  let memory: DynamoMemory = { heapUsed: 0, external: 0, arrayBuffers: 0, openResources: 0 };
+  worker.on('message', (msg: { type: string } & Partial<DynamoMemory>) => {
+    if (msg.type === 'memory') {
+      memory = { heapUsed: msg.heapUsed ?? 0, external: msg.external ?? 0, arrayBuffers: msg.arrayBuffers ?? 0, openResources: msg.openResources ?? 0 };
+    }
+  });
+  const resourceWaiters: Array<(open: number) => void> = [];
+  worker.on('message', (msg: { type: string; open?: number }) => {
+    if (msg.type !== 'resources') return;
+    for (const resolve of resourceWaiters.splice(0)) resolve(msg.open ?? 0);
   });
   worker.removeAllListeners('error');
   worker.removeAllListeners('exit');
@@ -108,6 +124,11 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
         worker.postMessage('capacity');
       }),
     memory: () => memory,
+    openResources: () =>
+      new Promise<number>((resolve) => {
+        resourceWaiters.push(resolve);
+        worker.postMessage('resources');
+      }),
     close: async () => {
       await new Promise<void>((resolve) => {
         worker.on('message', (msg: { type: string }) => {

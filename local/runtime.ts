@@ -24,6 +24,7 @@ import { newStandInCredentials, type StandInCredentials } from './standin-creden
 import { GatewayLiveSender, WebSocketGateway } from './gateway.js';
 import { AlertWebhook } from './alert-webhook.js';
 import { createHttpServer } from './http-server.js';
+import { EventLoopDelay } from './event-loop-delay.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -143,7 +144,7 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
 const LOCAL_ALERT_TOPIC_ARN = 'arn:aws:sns:local:000000000000:vigia-alerts';
 
 /** The process's memory, and each thread's heap, for `/api/metrics` (the soak benchmark reads them). */
-function memoryGauges(dynamo: { heapUsed: number; external: number }): string {
+function memoryGauges(dynamo: { heapUsed: number; external: number; openResources: number }): string {
   const main = process.memoryUsage();
   return `${[
     '# HELP vigia_local_rss_bytes Resident memory of the runtime process (every thread).',
@@ -157,6 +158,9 @@ function memoryGauges(dynamo: { heapUsed: number; external: number }): string {
     '# TYPE vigia_local_external_bytes gauge',
     `vigia_local_external_bytes{thread="main"} ${main.external}`,
     `vigia_local_external_bytes{thread="dynamodb"} ${dynamo.external}`,
+    '# HELP vigia_local_dynamodb_open_resources LevelDB iterators, snapshots and batches open in the DynamoDB stand-in (each pins native memory).',
+    '# TYPE vigia_local_dynamodb_open_resources gauge',
+    `vigia_local_dynamodb_open_resources ${dynamo.openResources}`,
   ].join('\n')}\n`;
 }
 
@@ -234,6 +238,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       log,
     });
     cleanups.push(() => ttlSweeper.stop());
+    const eventLoopDelay = new EventLoopDelay();
+    cleanups.push(async () => eventLoopDelay.stop());
 
     let bus: MessageBus | undefined;
     const authIssuer = options.auth ? await LocalAuthIssuer.create(dataDir) : null;
@@ -338,7 +344,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         rules.failedInvocations.toPrometheus() +
         billing.toPrometheus() +
         ttlSweeper.toPrometheus() +
-        memoryGauges(dynamo.memory()),
+        memoryGauges(dynamo.memory()) +
+        eventLoopDelay.toPrometheus(),
       log,
     });
     const port = await listen(server, options.port ?? 3000, host);
