@@ -5,7 +5,6 @@ import { timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { PassThrough, Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createRequire } from 'node:module';
 import dynalite from 'dynalite';
 
 // dynalite 4 turns each LevelDB iterator into a stream whose destroy calls `iterator.return()`, which
@@ -38,7 +37,7 @@ function iteratorStream(iterator) {
 
 const createStore = dynaliteDb.create;
 dynaliteDb.create = (options) => {
-  const store = createStore(options);
+  const store = cacheTables(createStore(options));
   const level = store.db;
   if (typeof level?.keys !== 'function' || typeof level.values !== 'function' || typeof level.attachResource !== 'function') {
     throw new Error('dynalite changed its store: the iterator-closing streams in local/dynamo-worker.mjs need a review');
@@ -91,10 +90,7 @@ function meter(operation, request, statusCode, body) {
 // BatchWriteItem): as many reads as the items themselves. Data-plane requests never change a table, so an ACTIVE table's
 // description is kept until the next control-plane request (CreateTable, DeleteTable, UpdateTable, …).
 const tableCache = new Map();
-const dynaliteStore = createRequire(import.meta.url)('dynalite/db');
-const createStore = dynaliteStore.create;
-dynaliteStore.create = (options) => {
-  const store = createStore(options);
+function cacheTables(store) {
   const getTable = store.getTable;
   store.getTable = (name, checkStatus, cb) => {
     const callback = typeof checkStatus === 'function' ? checkStatus : cb;
@@ -106,7 +102,7 @@ dynaliteStore.create = (options) => {
     });
   };
   return store;
-};
+}
 
 const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 
