@@ -8,7 +8,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { ROOT } from './support.js';
+import { ROOT, isHandlerFile } from './support.js';
 
 const ENVIRONMENT = {
   AWS_REGION: 'eu-west-1',
@@ -34,7 +34,7 @@ export interface InitFigure {
 export async function initBench(runs = 5): Promise<InitFigure[]> {
   const out = await mkdtemp(path.join(os.tmpdir(), 'vigia-init-'));
   try {
-    const handlers = (await readdir(path.join(ROOT, 'lambdas/handlers'))).filter((f) => f.endsWith('.ts'));
+    const handlers = (await readdir(path.join(ROOT, 'lambdas/handlers'))).filter(isHandlerFile);
     const figures: InitFigure[] = [];
     for (const file of handlers) {
       const name = file.replace(/\.ts$/, '');

@@ -174,3 +174,10 @@ export interface Logger {
   warn(message: string, ...attributes: Record<string, unknown>[]): void;
   error(message: string, ...attributes: Record<string, unknown>[]): void;
 }
+
+export type Claims = Record<string, unknown>;
+
+/** Checks a token's signature, issuer, audience and expiry; null when any of them is wrong. */
+export interface TokenVerifier {
+  verify(token: string): Promise<Claims | null>;
+}

@@ -1,9 +1,10 @@
 /** EventBridge, once a minute → silence rules: fires for sensors silent too long, resolves those that spoke. */
+import type { Context } from 'aws-lambda';
 import { checkSilence } from '../core/alert-silence.js';
-import { alertDeps, logger, sensorActivity, withMetrics } from '../shared/clients.js';
+import { alertDeps, logger, sensorActivity, withMetrics } from './wiring.js';
 
-export const handler = async () =>
-  withMetrics(async (metrics) => {
+export const handler = async (_event?: unknown, context?: Context) =>
+  withMetrics(context, async (metrics) => {
     const { newest: _unused, ...deps } = alertDeps(metrics);
     return checkSilence({ ...deps, activity: sensorActivity(), now: Date.now, log: logger });
   });

@@ -1,5 +1,5 @@
 /** HTTP API (payload format 2.0) → the readings and sensors API of contract §5. */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { errorResponse, handleApiRequest } from '../core/api.js';
 import { roleFromClaims } from '../core/auth.js';
 import { randomUUID } from 'node:crypto';
@@ -15,7 +15,8 @@ import {
   rollupStore,
   sensorRegistry,
   signInRequired,
-} from '../shared/clients.js';
+  withContext,
+} from './wiring.js';
 import type { Metrics } from '../core/ports.js';
 
 /** The JWT authorizer validated the token; a user in neither group may still not read (403). */
@@ -57,7 +58,8 @@ function bodyOf(event: APIGatewayProxyEventV2): string | undefined {
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
 
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+export const handler = async (event: APIGatewayProxyEventV2, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+  withContext(context);
   if (forbidden(event)) {
     const res = errorResponse(403, 'FORBIDDEN', 'the user is in neither the operator nor the viewer group');
     return { statusCode: res.status, headers: res.headers, body: res.body };

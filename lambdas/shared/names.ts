@@ -110,9 +110,6 @@ export type CounterMetric =
   | typeof METRICS.connectUnauthorized;
 export type ObservedMetric = typeof METRICS.batchSize | typeof METRICS.receiveToPushLatency;
 
-/** `local` (set by the local runtime): metrics accumulate in memory for `GET /api/metrics`; else EMF. */
-export const METRICS_MODE_ENV = 'VIGIA_METRICS';
-
 /**
  * The `auth` member of `/config.json` (contract §5): where the dashboard signs users in. The cloud writes it
  * for Cognito's managed login; the local issuer answers the same shape.

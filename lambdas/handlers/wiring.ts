@@ -1,7 +1,8 @@
 /**
- * SDK clients and adapters built from the environment, once per module scope (per Lambda container, or
- * once in the local runtime). Each is created on first use, so a handler only needs the settings of the
- * clients it uses.
+ * The composition root of every Lambda: SDK clients and adapters built from the environment, once per module
+ * scope (per Lambda container). Each is created on first use, so a handler only needs the settings of the
+ * clients it uses. Nothing here knows of local mode: a host other than Lambda passes its own live sender and
+ * metrics to `resetWiring`.
  */
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -11,47 +12,52 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 import { SnsAlertNotifier, WebSocketAlertBroadcaster } from '../adapters/alert-notifications.js';
-import { CachedRuleSource, DynamoAlertRuleStore, DynamoAlertStateStore, DynamoSensorActivity } from '../adapters/dynamo-alerts.js';
 import { ApiGatewayLiveSender, IotDevicePublisher, SqsRejectionSink } from '../adapters/aws-services.js';
+import { CachedRuleSource, DynamoAlertRuleStore, DynamoAlertStateStore, DynamoSensorActivity } from '../adapters/dynamo-alerts.js';
 import { DynamoConnectionRegistry } from '../adapters/dynamo-connections.js';
 import { DynamoReadingStore, DynamoRollupStore } from '../adapters/dynamo-history.js';
 import { DynamoSensorRegistry } from '../adapters/dynamo-sensors.js';
 import { EmfMetrics } from '../adapters/emf-metrics.js';
 import { JwtTokenVerifier } from '../adapters/jwt-verifier.js';
-import { MemoryMetrics, localMetricsRegistry } from '../adapters/memory-metrics.js';
-import type { TokenVerifier } from '../core/auth.js';
 import type { AlertNotifier } from '../core/alert-ports.js';
 import type { AlertDeps } from '../core/evaluate-alerts.js';
-import type { LiveSender, Metrics } from '../core/ports.js';
-import { ENV, METRICS, METRICS_MODE_ENV, RETENTION_DEFAULTS, intEnv, requireEnv } from './names.js';
+import type { LiveSender, Metrics, TokenVerifier } from '../core/ports.js';
+import { ENV, METRICS, RETENTION_DEFAULTS, intEnv, requireEnv } from '../shared/names.js';
 
-/**
- * Builds a value once per distinct setting: in Lambda the environment never changes, so this is once per
- * container; the local runtime, restarted in one process on new ports, gets clients for the new ports.
- */
+/** What a host other than Lambda puts in place of the cloud's own adapters. Lambda passes none. */
+export interface HostBindings {
+  /** Frames straight to the host's WebSocket gateway, in place of signed management API requests. */
+  liveSender?: () => LiveSender;
+  /** The host's metrics, in place of EMF log lines. */
+  metrics?: () => Metrics;
+}
+
+let host: HostBindings = {};
+const forgetters: Array<() => void> = [];
+
+/** Builds a value on first use and keeps it until `resetWiring`. */
 function once<T>(make: () => T): () => T {
-  let value: T | undefined;
-  let key: string | undefined;
+  let built: { value: T } | undefined;
+  forgetters.push(() => {
+    built = undefined;
+  });
   return () => {
-    const now = SETTINGS.map((name) => process.env[name] ?? '').join('\n');
-    if (value === undefined || key !== now) {
-      value = make();
-      key = now;
-    }
-    return value;
+    built ??= { value: make() };
+    return built.value;
   };
 }
 
-const SETTINGS = [
-  ...Object.values(ENV),
-  METRICS_MODE_ENV,
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_DYNAMODB',
-  'AWS_ENDPOINT_URL_SQS',
-  'AWS_ENDPOINT_URL_SNS',
-  'AWS_REGION',
-];
+/**
+ * Forgets every client and adapter, so the next use builds them from the environment as it is now, with the
+ * host's bindings. In Lambda the environment never changes and nothing calls this; the local runtime calls it
+ * at each start (new ports, new credentials), and tests that change the environment call it too.
+ */
+export function resetWiring(bindings: HostBindings = {}): void {
+  host = bindings;
+  for (const forget of forgetters) forget();
+}
 
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'vigia' });
 
@@ -83,16 +89,9 @@ export const sensorRegistry = /* @__PURE__ */ once(() => new DynamoSensorRegistr
 export const connectionRegistry = /* @__PURE__ */ once(
   () => new DynamoConnectionRegistry(documentClient(), requireEnv(ENV.connectionsTable)),
 );
-/**
- * A host's own way to frames, in place of the management API client: the local runtime hands them straight to
- * its WebSocket gateway (a reading to a thousand dashboards is then a thousand socket writes, not a thousand
- * signed HTTP requests). Nothing sets it in Lambda.
- */
-export const liveSenderSeam: { make?: () => LiveSender } = {};
-
 export const liveSender = /* @__PURE__ */ once(
   (): LiveSender =>
-    liveSenderSeam.make?.() ??
+    host.liveSender?.() ??
     new ApiGatewayLiveSender(new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsManagementEndpoint) })),
 );
 export const devicePublisher = /* @__PURE__ */ once(
@@ -113,16 +112,20 @@ export const tokenVerifier = /* @__PURE__ */ once((): TokenVerifier | null =>
 );
 /** True when dashboard sign-in is on. */
 export const signInRequired = (): boolean => Boolean(process.env[ENV.authIssuer]);
-/** EMF log lines in Lambda; the process's in-memory registry under the local runtime (VIGIA_METRICS=local). */
+/** EMF log lines in Lambda, unless the host binds its own. */
 export const metrics = /* @__PURE__ */ once(
   (): Metrics =>
-    process.env[METRICS_MODE_ENV] === 'local'
-      ? new MemoryMetrics(localMetricsRegistry)
-      : new EmfMetrics(new PowertoolsMetrics({ namespace: METRICS.namespace, serviceName: METRICS.service })),
+    host.metrics?.() ?? new EmfMetrics(new PowertoolsMetrics({ namespace: METRICS.namespace, serviceName: METRICS.service })),
 );
 
+/** Tags the invocation's log lines with its request id, function and cold start; hosts without a context pass none. */
+export function withContext(context: Context | undefined): void {
+  if (context) logger.addContext(context);
+}
+
 /** Runs one invocation and publishes its metrics at the end, whether it succeeded or threw. */
-export async function withMetrics<T>(invocation: (metrics: Metrics) => Promise<T>): Promise<T> {
+export async function withMetrics<T>(context: Context | undefined, invocation: (metrics: Metrics) => Promise<T>): Promise<T> {
+  withContext(context);
   const m = metrics();
   try {
     return await invocation(m);
