@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
+import { lambdaEsbuildOptions } from '../lib/bundling.js';
 import { ROOT, isHandlerFile } from './support.js';
 
 const runs = Number(process.argv[2] ?? 15);
@@ -32,14 +33,8 @@ try {
     await build({
       entryPoints: [path.join(ROOT, 'lambdas/handlers', `${handler}.ts`)],
       outfile: file,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      minify: true,
+      ...lambdaEsbuildOptions(),
       sourcemap: true,
-      mainFields: ['module', 'main'],
-      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
       logLevel: 'warning',
     });
     const without: number[] = [];

@@ -325,7 +325,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       authorizeApi: authIssuer
         ? async (authorization) => {
             // The handlers' verifier, built from the AUTH_* settings below, as Lambda builds it.
-            const { tokenVerifier } = await import('../lambdas/handlers/wiring.js');
+            const { tokenVerifier } = await import('../lambdas/handlers/wiring/auth.js');
             const verifier = tokenVerifier();
             if (!verifier) throw new Error('sign-in is on but AUTH_ISSUER is not set');
             return authorize(bearerToken(authorization), verifier);

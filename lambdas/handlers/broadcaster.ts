@@ -1,7 +1,9 @@
 /** Telemetry (an IoT rule event, or a Kinesis batch of them) → live: one frame per subscribed connection. */
 import type { Context } from 'aws-lambda';
 import { broadcastTelemetry, broadcastTelemetryStream } from '../core/broadcast-telemetry.js';
-import { connectionRegistry, liveSender, logger, retention, withMetrics } from './wiring.js';
+import { logger, retention, withMetrics } from './wiring.js';
+import { connectionRegistry } from './wiring/dynamo.js';
+import { liveSender } from './wiring/live.js';
 import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
 export const handler = async (event: unknown, context?: Context) =>

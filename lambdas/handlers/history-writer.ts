@@ -4,7 +4,10 @@ import type { Reading } from '../core/model.js';
 import { evaluateAlerts } from '../core/evaluate-alerts.js';
 import { storeTelemetry } from '../core/store-telemetry.js';
 import { storeTelemetryStream } from '../core/store-telemetry-stream.js';
-import { alertDeps, alertsEnabled, logger, readingStore, rejectionSink, retention, rollupStore, sensorRegistry, withMetrics } from './wiring.js';
+import { alertsEnabled, logger, retention, withMetrics } from './wiring.js';
+import { alertDeps } from './wiring/alerts.js';
+import { readingStore, rollupStore, sensorRegistry } from './wiring/dynamo.js';
+import { rejectionSink } from './wiring/rejections.js';
 import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
 export const handler = async (event: unknown, context?: Context) =>

@@ -4,19 +4,9 @@ import { errorResponse, handleApiRequest } from '../core/api.js';
 import { roleFromClaims } from '../core/auth.js';
 import { randomUUID } from 'node:crypto';
 import type { AlertCaller } from '../core/alerts-api.js';
-import {
-  alertBroadcaster,
-  alertRuleStore,
-  alertRules,
-  alertStateStore,
-  alertsEnabled,
-  logger,
-  readingStore,
-  rollupStore,
-  sensorRegistry,
-  signInRequired,
-  withContext,
-} from './wiring.js';
+import { alertsEnabled, logger, signInRequired, withContext } from './wiring.js';
+import { alertBroadcaster } from './wiring/alerts.js';
+import { alertRuleStore, alertRules, alertStateStore, readingStore, rollupStore, sensorRegistry } from './wiring/dynamo.js';
 import type { Metrics } from '../core/ports.js';
 
 /** The JWT authorizer validated the token; a user in neither group may still not read (403). */

@@ -1,7 +1,9 @@
 /** IoT lifecycle events → sensors registry, and a status frame to the sensor's subscribers. */
 import type { Context } from 'aws-lambda';
 import { applyPresenceEvent } from '../core/presence.js';
-import { connectionRegistry, liveSender, logger, sensorRegistry, withMetrics } from './wiring.js';
+import { logger, withMetrics } from './wiring.js';
+import { connectionRegistry, sensorRegistry } from './wiring/dynamo.js';
+import { liveSender } from './wiring/live.js';
 
 export const handler = async (event: unknown, context?: Context) =>
   withMetrics(context, async (metrics) => {

@@ -2,7 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import { routeWebSocket } from '../core/frames.js';
-import { connectionRegistry, devicePublisher, liveSender, logger, sensorRegistry, signInRequired, withMetrics } from './wiring.js';
+import { logger, signInRequired, withMetrics } from './wiring.js';
+import { devicePublisher } from './wiring/devices.js';
+import { connectionRegistry, sensorRegistry } from './wiring/dynamo.js';
+import { liveSender } from './wiring/live.js';
 
 export const handler = async (event: APIGatewayProxyWebsocketEventV2, context?: Context): Promise<APIGatewayProxyResultV2> => {
   const { routeKey, connectionId } = event.requestContext;

@@ -5,7 +5,8 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { authorize } from '../core/auth.js';
-import { logger, tokenVerifier, withMetrics } from './wiring.js';
+import { logger, withMetrics } from './wiring.js';
+import { tokenVerifier } from './wiring/auth.js';
 import { ENV, METRICS } from '../shared/names.js';
 
 function policy(effect: 'Allow' | 'Deny', principalId: string, methodArn: string, context?: Record<string, string>): APIGatewayAuthorizerResult {

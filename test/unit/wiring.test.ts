@@ -9,7 +9,9 @@ import type { LiveSender, Metrics } from '../../lambdas/core/ports.js';
 import { METRICS } from '../../lambdas/shared/names.js';
 import { ENDPOINT } from './handler-env.js';
 
-const { liveSender, metrics, readingStore, resetWiring, withMetrics } = await import('../../lambdas/handlers/wiring.js');
+const { metrics, resetWiring, withMetrics } = await import('../../lambdas/handlers/wiring.js');
+const { readingStore } = await import('../../lambdas/handlers/wiring/dynamo.js');
+const { liveSender } = await import('../../lambdas/handlers/wiring/live.js');
 const apigw = mockClient(ApiGatewayManagementApiClient);
 
 afterEach(() => {

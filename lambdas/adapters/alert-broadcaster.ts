@@ -1,33 +1,9 @@
-/** Where alerts go out: the alerts SNS topic (people) and every open WebSocket connection (dashboards). */
-import type { SNSClient } from '@aws-sdk/client-sns';
-import { PublishCommand } from '@aws-sdk/client-sns';
+/** Alerts to dashboards: an `alert` frame to every open WebSocket connection (sns-alert-notifier.ts tells people). */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { AlertBroadcaster, AlertNotice, AlertNotifier, AlertView } from '../core/alert-ports.js';
+import type { AlertBroadcaster, AlertView } from '../core/alert-ports.js';
 import type { PushDeps } from '../core/push.js';
 import { pushToConnections } from '../core/push.js';
-
-export class SnsAlertNotifier implements AlertNotifier {
-  constructor(
-    private readonly client: SNSClient,
-    private readonly topicArn: string,
-  ) {}
-
-  async notify(notice: AlertNotice): Promise<void> {
-    await this.client.send(
-      new PublishCommand({
-        TopicArn: this.topicArn,
-        Subject: notice.subject,
-        // E-mail subscribers read the subject; machines read the same JSON a local webhook gets.
-        Message: JSON.stringify({ kind: notice.kind, alert: notice.alert }),
-        MessageAttributes: {
-          kind: { DataType: 'String', StringValue: notice.kind },
-          severity: { DataType: 'String', StringValue: notice.alert.severity },
-        },
-      }),
-    );
-  }
-}
 
 /** Every connection of the connections table (its `conns` partition, as dynamo-connections.ts keeps it). */
 export class WebSocketAlertBroadcaster implements AlertBroadcaster {
