@@ -2,11 +2,12 @@
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { GoneException, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { LiveSender, SendResult } from '../core/ports.js';
+import type { ServerFrame } from '../shared/contract.js';
 
 export class ApiGatewayLiveSender implements LiveSender {
   constructor(private readonly client: ApiGatewayManagementApiClient) {}
 
-  async send(connectionId: string, frame: unknown): Promise<SendResult> {
+  async send(connectionId: string, frame: ServerFrame): Promise<SendResult> {
     try {
       await this.client.send(
         new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(JSON.stringify(frame)) }),

@@ -2,6 +2,7 @@
  * The ports the core owns. Adapters implement them (DynamoDB, API Gateway management API, IoT data plane,
  * SQS); tests pass plain fakes.
  */
+import type { ServerFrame } from '../shared/contract.js';
 import type { CounterMetric, ObservedMetric } from '../shared/names.js';
 import type { AggregateResolution, Bucket, PresenceState, RawPoint, Reading, SensorRecord } from './model.js';
 
@@ -138,7 +139,7 @@ export interface ConnectionRegistry {
 export type SendResult = 'sent' | 'gone';
 
 export interface LiveSender {
-  send(connectionId: string, frame: unknown): Promise<SendResult>;
+  send(connectionId: string, frame: ServerFrame): Promise<SendResult>;
 }
 
 export interface DevicePublisher {

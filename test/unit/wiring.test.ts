@@ -40,7 +40,7 @@ describe('handler wiring', () => {
 
   it('without host bindings, frames go through the management API at WS_MANAGEMENT_ENDPOINT', async () => {
     apigw.on(PostToConnectionCommand).resolves({});
-    expect(await liveSender().send('c1', { type: 'reading' })).toBe('sent');
+    expect(await liveSender().send('c1', { type: 'pong' })).toBe('sent');
     expect(apigw.commandCalls(PostToConnectionCommand)).toHaveLength(1);
     expect(await apigw.call(0).thisValue.config.endpoint?.()).toMatchObject({ hostname: new URL(ENDPOINT).hostname });
   });
