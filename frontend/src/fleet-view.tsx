@@ -1,4 +1,5 @@
 import { CardAlertBadge } from './alert-bar';
+import { ErrorState, Loading, StatusBadge } from './badges';
 import { memo } from 'preact/compat';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { filterAndSort, formatAgo, gapThreshold, keepOrder, type Reading, type SortKey } from './data';
@@ -267,10 +268,6 @@ const SensorCard = memo(function SensorCard({
   );
 });
 
-export function StatusBadge({ online }: { online: boolean }) {
-  return <span class={`badge ${online ? 'online' : 'offline'}`}>{online ? 'online' : 'offline'}</span>;
-}
-
 const SPARK_HEIGHT = 40;
 
 /** A plain canvas line of the last minutes: far cheaper than a chart per card. */
@@ -332,29 +329,6 @@ function Sparkline({ points, metric, now, dark, width }: { points: Reading[]; me
       aria-label={metric ? `${metric}, last ${SPARK_WINDOW_MS / 60_000} minutes` : 'no data'}
       data-points={points.length}
     />
-  );
-}
-
-export function Loading({ what }: { what: string }) {
-  return (
-    <div class="state" role="status" aria-live="polite">
-      <div class="spinner" aria-hidden="true" />
-      <p>Loading {what}…</p>
-    </div>
-  );
-}
-
-export function ErrorState({ title, message, retry }: { title: string; message: string; retry?: () => void }) {
-  return (
-    <div class="state error" role="alert">
-      <h2>{title}</h2>
-      <p class="muted">{message}</p>
-      {retry ? (
-        <button type="button" onClick={retry}>
-          Try again
-        </button>
-      ) : null}
-    </div>
   );
 }
 
