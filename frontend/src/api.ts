@@ -1,4 +1,5 @@
 /** The HTTP API (contract §5), at the `apiUrl` that `/config.json` names. */
+import { ApiError } from '../../lambdas/shared/contract.js';
 import { NO_ROLE_MESSAGE } from './auth';
 import type { Bucket, Reading, Resolution, Series } from './data';
 
@@ -17,15 +18,7 @@ export interface SensorInfo {
   latest: Reading | null;
 }
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
 export async function loadConfig(): Promise<DashboardConfig> {
   const res = await fetch('/config.json', { cache: 'no-store' });

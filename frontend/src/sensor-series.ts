@@ -3,7 +3,7 @@
  * live readings merged or folded into it, and the gap a dropped connection leaves until a backfill fills it.
  * The view subscribes and renders; the store holds no DOM and takes its API, clock and timers injected.
  */
-import { BUCKET_MS, backfillSpan, foldIntoBuckets, mergeReadings, trimBefore, type Reading, type Series } from './data';
+import { BUCKET_MS, backfillSpan, foldIntoBuckets, mergeReadings, trimBefore, type Reading, type Series } from './data.js';
 
 /** How long after a reconnection the missed span is asked for (see `reconnected`). */
 export const BACKFILL_SETTLE_MS = [1500, 5000];

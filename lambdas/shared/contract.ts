@@ -1,7 +1,7 @@
 /**
  * The contract (docs/contract.md) as code, for every side that speaks it: the Lambdas, the local runtime, the
- * simulator, the cost model and the dashboard. Constants, pure functions and types only: no Node APIs and no
- * runtime dependency, so the dashboard's bundle takes just the constants it uses. The shapes (types and JSON
+ * simulator, the cost model and the dashboard. Constants, pure functions, types and the API's error: no Node APIs
+ * and no runtime dependency, so the dashboard's bundle takes just the constants it uses. The shapes (types and JSON
  * Schema from one TypeBox definition) are in contract-schemas.ts; import their types from here.
  */
 export type { AlertEvent, AlertView, Condition, FrameErrorCode, ServerFrame, Severity } from './contract-schemas.js';
@@ -83,4 +83,28 @@ export function readingsCsv(series: ReadingsSeries, metrics: string[]): string {
     }
   }
   return `${rows.join('\n')}\n`;
+}
+
+/**
+ * §5: the `auth` member of `/config.json`: where the dashboard signs users in. The cloud writes it
+ * for Cognito's managed login; the local issuer answers the same shape.
+ */
+export interface DashboardAuthConfig {
+  issuer: string;
+  clientId: string;
+  authorizeUrl: string;
+  tokenUrl: string;
+  logoutUrl: string;
+  scope: string;
+}
+
+/** §5: an error answer of the HTTP API (`{"error":{"code","message"}}`), as the API throws it and the dashboard gets it. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }

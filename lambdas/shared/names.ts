@@ -108,15 +108,4 @@ export type CounterMetric =
   | typeof METRICS.connectUnauthorized;
 export type ObservedMetric = typeof METRICS.batchSize | typeof METRICS.receiveToPushLatency;
 
-/**
- * The `auth` member of `/config.json` (contract §5): where the dashboard signs users in. The cloud writes it
- * for Cognito's managed login; the local issuer answers the same shape.
- */
-export interface DashboardAuthConfig {
-  issuer: string;
-  clientId: string;
-  authorizeUrl: string;
-  tokenUrl: string;
-  logoutUrl: string;
-  scope: string;
-}
+export type { DashboardAuthConfig } from './contract.js';

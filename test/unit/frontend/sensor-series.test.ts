@@ -35,6 +35,8 @@ function harness(now = 100_000) {
 }
 
 const r = (ts: number, t = ts / 1000): Reading => ({ ts, values: { t } });
+/** The timestamps the chart holds. */
+const tsOf = (store: SensorSeriesStore) => (store.shown?.series.points ?? []).map((p: { ts: number }) => p.ts);
 const settled = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe('SensorSeriesStore', () => {
@@ -49,7 +51,7 @@ describe('SensorSeriesStore', () => {
     clock.now = 110_500;
     store.absorb([r(100_500), r(90_000, 99)]);
     await advance(50);
-    expect(store.shown?.series.points.map((p) => [p.ts, p.values.t])).toEqual([
+    expect((store.shown?.series.points as Reading[]).map((p) => [p.ts, p.values.t])).toEqual([
       [90_000, 90],
       [100_500, 100.5],
     ]);
@@ -61,7 +63,7 @@ describe('SensorSeriesStore', () => {
     store.absorb([r(100_200)]);
     queries[0].resolve({ resolution: 'raw', points: [r(99_000)] });
     await settled();
-    expect(store.shown?.series.points.map((p) => p.ts)).toEqual([99_000, 100_200]);
+    expect(tsOf(store)).toEqual([99_000, 100_200]);
   });
 
   it('folds live readings into buckets once each, however often they are delivered', async () => {
@@ -83,7 +85,7 @@ describe('SensorSeriesStore', () => {
     queries[0].resolve({ resolution: 'raw', points: [r(10_000)] });
     await settled();
     store.absorb([r(40_000)]);
-    expect(store.shown?.series.points.map((p) => p.ts)).toEqual([10_000]);
+    expect(tsOf(store)).toEqual([10_000]);
   });
 
   it('after a drop, asks for the missed span twice after reconnecting, and closes the gap only after the last', async () => {
@@ -110,7 +112,7 @@ describe('SensorSeriesStore', () => {
     await advance(BACKFILL_SETTLE_MS[1] - BACKFILL_SETTLE_MS[0]);
     queries[2].resolve({ resolution: 'raw', points: [r(104_000), r(105_000)] });
     await settled();
-    expect(store.shown?.series.points.map((p) => p.ts)).toEqual([99_000, 104_000, 105_000]);
+    expect(tsOf(store)).toEqual([99_000, 104_000, 105_000]);
     expect(store.shown?.gapFrom).toBeNull();
   });
 
@@ -128,7 +130,7 @@ describe('SensorSeriesStore', () => {
     expect(queries).toHaveLength(2);
     queries[1].resolve({ resolution: 'raw', points: [r(100_000)] });
     await settled();
-    expect(store.shown?.series.points.map((p) => p.ts)).toEqual([99_000, 100_000]);
+    expect(tsOf(store)).toEqual([99_000, 100_000]);
     expect(store.shown?.gapFrom).toBe(99_000);
   });
 
