@@ -51,7 +51,7 @@ describe('SensorSeriesStore', () => {
     clock.now = 110_500;
     store.absorb([r(100_500), r(90_000, 99)]);
     await advance(50);
-    expect((store.shown?.series.points as Reading[]).map((p) => [p.ts, p.values.t])).toEqual([
+    expect((store.shown!.series.points as Reading[]).map((p) => [p.ts, p.values.t])).toEqual([
       [90_000, 90],
       [100_500, 100.5],
     ]);
