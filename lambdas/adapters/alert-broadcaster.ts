@@ -1,9 +1,9 @@
 /** Alerts to dashboards: an `alert` frame to every open WebSocket connection (sns-alert-notifier.ts tells people). */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AlertBroadcaster, AlertView } from '../core/alert-ports.js';
 import type { PushDeps } from '../core/push.js';
 import { pushToConnections } from '../core/push.js';
+import { queryAll } from './dynamo-util.js';
 
 /** Every connection of the connections table (its `conns` partition, as dynamo-connections.ts keeps it). */
 export class WebSocketAlertBroadcaster implements AlertBroadcaster {
@@ -14,22 +14,14 @@ export class WebSocketAlertBroadcaster implements AlertBroadcaster {
   ) {}
 
   async broadcast(alert: AlertView): Promise<void> {
-    const ids: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.connectionsTable,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-          ExpressionAttributeValues: { ':pk': 'conns' },
-          ProjectionExpression: '#sk',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) ids.push(item.sk as string);
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryAll(this.doc, {
+      TableName: this.connectionsTable,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: { ':pk': 'conns' },
+      ProjectionExpression: '#sk',
+    });
+    const ids = items.map((item) => item.sk as string);
     // Pending is not pushed (contract §8): only fired, resolved and acknowledged reach here.
     await pushToConnections(ids, { type: 'alert', alert: { ...alert, state: alert.state === 'ok' ? 'ok' : 'firing' } }, this.push);
   }
