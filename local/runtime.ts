@@ -320,7 +320,6 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       gateway,
       handler: meteredLoaders(billing, { api: async () => (await import('../lambdas/handlers/http-api.js')).handler }, { api: 'HttpApi' }).api,
       ready: () => (external ? external.connected : true),
-      auth: null,
       authIssuer,
       authorizeApi: authIssuer
         ? async (authorization) => {
