@@ -2,7 +2,7 @@
  * The HTTP API of contract §5, independent of how requests arrive (HTTP API v2 events in the cloud, the
  * local server's adapter of the same events).
  */
-import { type ReadingsSeries, readingsCsv } from '../shared/contract.js';
+import { type ReadingsSeries, type SensorView, readingsCsv } from '../shared/contract.js';
 import type { Bucket, RawPoint, Resolution, SensorRecord } from './model.js';
 import type { ReadingStore, RollupStore, SensorRegistry } from './ports.js';
 import type { ReadingsQuery } from './query.js';
@@ -40,14 +40,7 @@ export interface ApiDeps {
   alerts?: AlertApiDeps;
 }
 
-export interface SensorView {
-  sensorId: string;
-  online: boolean;
-  lastSeen: number | null;
-  metrics: string[];
-  units: Record<string, string>;
-  latest: { ts: number; values: Record<string, number> } | null;
-}
+export type { SensorView };
 
 /** How a sensor is shown: presence decides `online`, and silence for 10 minutes means offline. */
 export function sensorView(record: SensorRecord, now: number): SensorView {

@@ -4,7 +4,7 @@
  * Runtime code that only needs the types imports them with `import type` (from here or contract.ts), so neither a
  * Lambda nor the dashboard carries TypeBox: only the OpenAPI document and its checks run these values.
  */
-import { type Static, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
 import { COMPARISONS, METRIC_NAME_PATTERN, RULE_ID_PATTERN, SENSOR_ID_PATTERN, SEVERITIES } from './contract.js';
 
 const epochMs = Type.Integer({ description: 'Epoch milliseconds.' });
@@ -14,6 +14,28 @@ const ruleId = Type.String({ pattern: RULE_ID_PATTERN.source });
 /** `{ruleId}.{sensorId}.{episode}`, the episode being the ts its pending began. */
 const alertId = Type.String({ pattern: '^[A-Za-z0-9-]{1,64}\\.[A-Za-z0-9_-]{1,64}\\.-?\\d{1,16}$' });
 const nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** An object keyed by metric name (JSON Schema `propertyNames`, which the checks of every answer rely on). */
+const byMetric = <T extends TSchema>(value: T) =>
+  Type.Unsafe<Record<string, Static<T>>>({ type: 'object', propertyNames: metricName, additionalProperties: value });
+
+/** One raw reading of a sensor, as the API and the registry's `latest` show it (contract §5). */
+export const RawPointSchema = Type.Object({ ts: epochMs, values: byMetric(Type.Number()) }, { additionalProperties: false });
+export type RawPoint = Static<typeof RawPointSchema>;
+
+/** A sensor as `GET /sensors` and `GET /sensors/{id}` show it (contract §5). */
+export const SensorSchema = Type.Object(
+  {
+    sensorId,
+    online: Type.Boolean(),
+    lastSeen: nullable(epochMs),
+    metrics: Type.Array(metricName, { uniqueItems: true }),
+    units: byMetric(Type.String({ minLength: 1, maxLength: 16 })),
+    latest: nullable(RawPointSchema),
+  },
+  { additionalProperties: false },
+);
+export type SensorView = Static<typeof SensorSchema>;
 
 export const SeveritySchema = Type.Enum([...SEVERITIES], { type: 'string' });
 export type Severity = (typeof SEVERITIES)[number];

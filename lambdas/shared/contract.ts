@@ -4,7 +4,16 @@
  * and no runtime dependency, so the dashboard's bundle takes just the constants it uses. The shapes (types and JSON
  * Schema from one TypeBox definition) are in contract-schemas.ts; import their types from here.
  */
-export type { AlertEvent, AlertView, Condition, FrameErrorCode, ServerFrame, Severity } from './contract-schemas.js';
+export type {
+  AlertEvent,
+  AlertView,
+  Condition,
+  FrameErrorCode,
+  RawPoint,
+  SensorView,
+  ServerFrame,
+  Severity,
+} from './contract-schemas.js';
 
 /** §2: sensor ids and metric names. */
 export const SENSOR_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;

@@ -4,7 +4,7 @@
  * the stack deploys it beside `/config.json`, and the integration tests check every `/api` answer against it.
  * Plain data only: no Node APIs, so the dashboard or a Lambda could import it too.
  */
-import { AlertEventSchema, AlertSchema, ConditionSchema, SeveritySchema } from './contract-schemas.js';
+import { AlertEventSchema, AlertSchema, ConditionSchema, RawPointSchema, SensorSchema, SeveritySchema } from './contract-schemas.js';
 import { METRIC_NAME_PATTERN, SENSOR_ID_PATTERN } from './names.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -38,7 +38,6 @@ function errorAnswer(description: string, codes: string[]): Schema {
   };
 }
 
-const epochMs: Schema = { type: 'integer', description: 'Epoch milliseconds.' };
 const sensorId: Schema = { type: 'string', pattern: SENSOR_ID_PATTERN.source };
 const metricName: Schema = { type: 'string', pattern: METRIC_NAME_PATTERN.source };
 const cursor: Schema = nullable({ type: 'string', description: 'Opaque: pass it as `cursor` for the next page.' });
@@ -389,18 +388,8 @@ export const OPENAPI_DOCUMENT = {
     },
     schemas: {
       Error: exact({ error: exact({ code: { type: 'string', pattern: '^[A-Z_]+$' }, message: { type: 'string' } }) }),
-      Sensor: exact({
-        sensorId,
-        online: { type: 'boolean' },
-        lastSeen: nullable(epochMs),
-        metrics: { type: 'array', items: metricName, uniqueItems: true },
-        units: { type: 'object', propertyNames: metricName, additionalProperties: { type: 'string', minLength: 1, maxLength: 16 } },
-        latest: nullable(ref('RawPoint')),
-      }),
-      RawPoint: exact({
-        ts: epochMs,
-        values: { type: 'object', propertyNames: metricName, additionalProperties: { type: 'number' } },
-      }),
+      Sensor: fromContract(SensorSchema),
+      RawPoint: fromContract(RawPointSchema),
       AggregatedPoint: exact({
         ts: { type: 'integer', description: 'The UTC-aligned bucket start, epoch ms.' },
         values: {
