@@ -33,11 +33,7 @@ export function RulesPage({ api, canChange }: { api: Api; canChange: boolean }) 
           <p class="muted">Operators only may change rules: you are signed in as a viewer.</p>
         )}
       </div>
-      {error ? (
-        <p class="problem" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Problem message={error} />
       {editing ? (
         <RuleForm
           api={api}
@@ -79,6 +75,15 @@ export function RulesPage({ api, canChange }: { api: Api; canChange: boolean }) 
       )}
     </section>
   );
+}
+
+/** A page's last failure, announced; nothing when there is none. */
+function Problem({ message }: { message: string | null }) {
+  return message ? (
+    <p class="problem" role="alert">
+      {message}
+    </p>
+  ) : null;
 }
 
 /** A table of rows with a header row of column names. */
@@ -218,11 +223,7 @@ export function AlertHistoryPage({ api }: { api: Api }) {
         <h1 id="history-title">Alert history</h1>
         <p class="muted">The last 7 days, newest first</p>
       </div>
-      {error ? (
-        <p class="problem" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Problem message={error} />
       {events === null ? (
         <p class="muted">Loading…</p>
       ) : events.length === 0 ? (
