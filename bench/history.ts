@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ENV } from '../lambdas/shared/names.js';
 import { LOCAL_TABLES, startDynamo } from '../local/dynamo.js';
+import { MemoryMetrics, MetricsRegistry } from '../local/memory-metrics.js';
 import { percentile } from './support.js';
 
 interface Counters {
@@ -104,9 +105,10 @@ export async function historyBench(options: { days?: number; intervalS?: number;
     AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     POWERTOOLS_LOG_LEVEL: 'ERROR',
-    // Metrics stay in memory, as in local mode, rather than printed as EMF lines.
-    VIGIA_METRICS: 'local',
   });
+  // Metrics stay in memory, as in local mode, rather than printed as EMF lines.
+  const { resetWiring } = await import('../lambdas/handlers/wiring.js');
+  resetWiring({ metrics: () => new MemoryMetrics(new MetricsRegistry()) });
   const { handler: historyWriter } = await import('../lambdas/handlers/history-writer.js');
   const { handler: httpApi } = await import('../lambdas/handlers/http-api.js');
   try {

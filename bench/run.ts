@@ -106,11 +106,12 @@ async function initSection(lines: string[]): Promise<void> {
   const figures = await initBench(quick ? 3 : 7);
   lines.push('## Lambda module init on the built bundles (issue 11)', '');
   lines.push(
-    'Each handler bundled as CDK bundles it (esbuild, ESM, minified, the SDK inside), imported in a fresh Node process with its environment; median of the runs.',
+    'Each handler bundled as CDK bundles it (lib/bundling.ts: esbuild, ESM, minified, the SDK inside), imported in a fresh Node process with its environment; median of the runs. CPU is the import\'s process.cpuUsage(), less bent by load than wall time.',
     '',
   );
-  lines.push('| function | bundle | module init | target | |', '| --- | --- | --- | --- | --- |');
-  for (const f of figures) lines.push(`| ${f.handler} | ${f.bundleKb} KB | ${f.initMs} ms | ≤ 100 ms | ${mark(f.initMs <= 100)} |`);
+  lines.push(`Load average while timed: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')}.`, '');
+  lines.push('| function | bundle | module init | CPU | target | |', '| --- | --- | --- | --- | --- | --- |');
+  for (const f of figures) lines.push(`| ${f.handler} | ${f.bundleKb} KB | ${f.initMs} ms | ${f.initCpuMs} ms | ≤ 100 ms | ${mark(f.initMs <= 100)} |`);
   lines.push('');
 }
 

@@ -8,10 +8,11 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { ROOT } from './support.js';
+import { lambdaEsbuildOptions } from '../lib/bundling.js';
+import { ROOT, isHandlerFile } from './support.js';
 
 const runs = Number(process.argv[2] ?? 15);
-const handlers = readdirSync(path.join(ROOT, 'lambdas/handlers')).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3));
+const handlers = readdirSync(path.join(ROOT, 'lambdas/handlers')).filter(isHandlerFile).map((f) => f.slice(0, -3));
 const out = mkdtempSync(path.join(os.tmpdir(), 'vigia-sourcemaps-'));
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -32,14 +33,8 @@ try {
     await build({
       entryPoints: [path.join(ROOT, 'lambdas/handlers', `${handler}.ts`)],
       outfile: file,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      minify: true,
+      ...lambdaEsbuildOptions(),
       sourcemap: true,
-      mainFields: ['module', 'main'],
-      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
       logLevel: 'warning',
     });
     const without: number[] = [];

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/** A Lambda's entry file in lambdas/handlers/ (wiring.ts is their shared composition root, no function). */
+export const isHandlerFile = (file: string): boolean => file.endsWith('.ts') && file !== 'wiring.ts';
+
 export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -5,11 +5,12 @@
  * Request counts follow the code (lambdas/core/store-telemetry.ts, broadcast-telemetry.ts, rollups.ts and the DynamoDB adapters) and the
  * figures of bench/results.md; durations and item sizes are estimates, named below with their reasons.
  */
+import type { IngestMode } from '../lambdas/shared/contract.js';
 import type { PriceName } from './prices.js';
 import { PRICES, priced } from './prices.js';
 
 export type Design = 'vigia' | 'naive';
-export type Ingest = 'direct' | 'stream';
+export type Ingest = IngestMode;
 
 /**
  * The ingest mode vigia deploys unless told otherwise (lib/telemetry.ts INGEST_DEFAULTS): stream, because at

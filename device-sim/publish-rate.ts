@@ -1,10 +1,12 @@
+import { MAX_INTERVAL_MS, MIN_INTERVAL_MS } from '../lambdas/shared/contract.js';
+
+export { MAX_INTERVAL_MS, MIN_INTERVAL_MS };
+
 /**
  * AWS IoT Core allows at most 100 publishes per second per connection. The simulator never exceeds it:
  * settings that would are refused up front, and a flush of the offline buffer is paced by a sliding window.
  */
 export const IOT_CORE_MAX_PUBLISHES_PER_SECOND = 100;
-export const MIN_INTERVAL_MS = 100;
-export const MAX_INTERVAL_MS = 3_600_000;
 
 /** Why an interval is refused, or undefined when it is allowed. */
 export function intervalProblem(intervalMs: unknown, maxPublishesPerSecond = IOT_CORE_MAX_PUBLISHES_PER_SECOND): string | undefined {

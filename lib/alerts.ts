@@ -12,7 +12,7 @@ import { ALERTS_TABLE } from '../lambdas/shared/tables.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import type { HistoryTables } from './history.js';
 import type { Realtime } from './realtime.js';
-import { tableFromDefinition } from './tables.js';
+import { ITEM_READ_WRITE, tableFromDefinition } from './tables.js';
 
 export interface AlertsProps {
   readonly functions: FunctionDefaults;
@@ -97,16 +97,7 @@ export class Alerts extends Construct {
       pushFrames(fn);
       this.grantPublish(fn);
     }
-    props.api.useTable(
-      ENV.alertsTable,
-      this.table,
-      'dynamodb:Query',
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:BatchWriteItem',
-    );
+    props.api.useTable(ENV.alertsTable, this.table, ...ITEM_READ_WRITE);
     pushFrames(props.api);
 
     this.silenceFunction

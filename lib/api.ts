@@ -76,7 +76,6 @@ export class Api extends Construct {
       .createFunction(this, 'HttpApiFunction', {
         handler: 'http-api',
         description: 'Answers the HTTP API: sensors, their latest state and their readings history',
-        environment: { [ENV.rawRetentionDays]: String(history.retention.rawDays) },
       })
       .useTable(ENV.readingsTable, history.readingsTable, 'dynamodb:Query')
       .useTable(ENV.rollupsTable, history.rollupsTable, 'dynamodb:Query')

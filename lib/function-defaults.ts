@@ -7,6 +7,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { type EnvName, FUNCTION_MEMORY_MB } from '../lambdas/shared/names.js';
+import { LAMBDA_BUNDLING } from './bundling.js';
 
 /** Repository root: bundling resolves handlers and the lock file from here, whatever the cwd. */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -129,14 +130,12 @@ export class VigiaFunction extends NodejsFunction {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
+        target: LAMBDA_BUNDLING.target,
+        minify: LAMBDA_BUNDLING.minify,
         sourceMap: true,
-        // The SDK is bundled so the deployed code runs the versions the tests ran.
-        externalModules: [],
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies inside an ESM bundle still call require().
-        banner: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+        externalModules: [...LAMBDA_BUNDLING.external],
+        mainFields: [...LAMBDA_BUNDLING.mainFields],
+        banner: LAMBDA_BUNDLING.banner,
       },
     });
     Validations.of(this).acknowledge({

@@ -7,15 +7,14 @@ import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authoriz
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { WS_ACTIONS } from '../lambdas/shared/contract.js';
 import { ENV } from '../lambdas/shared/names.js';
 import { CONNECTIONS_TABLE } from '../lambdas/shared/tables.js';
 import type { Auth } from './auth.js';
 import type { Devices } from './devices.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
-import { tableFromDefinition } from './tables.js';
+import { ITEM_READ_WRITE, tableFromDefinition } from './tables.js';
 
-/** Client → server actions of contract §6, each a route of its own. */
-const ACTION_ROUTES = ['subscribe', 'unsubscribe', 'command', 'ping'] as const;
 
 export interface RealtimeProps {
   readonly functions: FunctionDefaults;
@@ -63,16 +62,7 @@ export class Realtime extends Construct {
         handler: 'websocket',
         description: 'Connects dashboards, keeps their subscriptions and sends their commands to devices',
       })
-      .useTable(
-        ENV.connectionsTable,
-        this.connectionsTable,
-        'dynamodb:Query',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:BatchWriteItem',
-      )
+      .useTable(ENV.connectionsTable, this.connectionsTable, ...ITEM_READ_WRITE)
       .useTable(ENV.sensorsTable, props.sensorsTable, 'dynamodb:GetItem');
     this.webSocketFunction.addEnvironment(ENV.iotDataEndpoint, props.devices.dataEndpoint);
     props.devices.grantCommandPublish(this.webSocketFunction);
@@ -102,7 +92,8 @@ export class Realtime extends Construct {
       disconnectRouteOptions: { integration },
       defaultRouteOptions: { integration },
     });
-    for (const action of ACTION_ROUTES) {
+    // Client → server actions of contract §6, each a route of its own.
+    for (const action of WS_ACTIONS) {
       this.webSocketApi.addRoute(action, { integration });
     }
 

@@ -11,6 +11,16 @@ export interface TableSettings {
   readonly removalPolicy?: RemovalPolicy;
 }
 
+/** Every item action a function that keeps a table's items needs: read, query, write, change, delete, in batches. */
+export const ITEM_READ_WRITE = [
+  'dynamodb:Query',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+] as const;
+
 function attribute(key: KeyAttribute) {
   return { name: key.name, type: key.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER };
 }

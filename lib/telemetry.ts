@@ -1,4 +1,5 @@
 import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import { INGEST_MODES, type IngestMode } from '../lambdas/shared/contract.js';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { CfnTopicRule } from 'aws-cdk-lib/aws-iot';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
@@ -47,7 +48,7 @@ export interface TelemetryProps {
   readonly historyBatchWindow?: Duration;
 }
 
-export type IngestMode = 'direct' | 'stream';
+export type { IngestMode };
 export type StreamShards = number | 'on-demand';
 
 /** The settings of stream ingest, as the context gives them (see TelemetryProps). */
@@ -66,7 +67,7 @@ export function ingestFromContext(scope: Construct): IngestSettings {
     return value === undefined || value === '' ? undefined : String(value);
   };
   const ingest = context('ingest') ?? INGEST_DEFAULTS.ingest;
-  if (ingest !== 'direct' && ingest !== 'stream') {
+  if (!(INGEST_MODES as readonly string[]).includes(ingest)) {
     throw new Error(`Context key ingest must be stream or direct, got "${ingest}"`);
   }
   const shards = context('streamShards') ?? String(INGEST_DEFAULTS.streamShards);
@@ -78,7 +79,7 @@ export function ingestFromContext(scope: Construct): IngestSettings {
     throw new Error(`Context key historyBatchWindowSeconds must be a whole number of seconds from 0 to 300, got "${window}"`);
   }
   return {
-    ingest,
+    ingest: ingest as IngestMode,
     streamShards: shards === 'on-demand' ? 'on-demand' : Number(shards),
     historyBatchWindow: Duration.seconds(Number(window)),
   };

@@ -6,6 +6,7 @@
  * messages (32 KB increments, both directions) and connection minutes. `GET /api/metrics` shows them;
  * `npm run cost -- --measure` divides them by the readings a fleet sent.
  */
+import type { IngestMode } from '../lambdas/shared/contract.js';
 import { FUNCTION_MEMORY_MB } from '../lambdas/shared/names.js';
 import {
   parseBasicIngestTopic,
@@ -22,7 +23,7 @@ const KINESIS_PUT_UNIT_BYTES = 25 * 1024;
 const WS_MESSAGE_INCREMENT_BYTES = 32 * 1024;
 
 /** Ingest as the local rules engine runs it: `direct` invokes per rule; anything else is stream ingest. */
-export type MeteredIngest = 'direct' | 'stream';
+export type MeteredIngest = IngestMode;
 
 export interface BillingSnapshot {
   iotMessages: number;

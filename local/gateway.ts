@@ -8,12 +8,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyWebsocketEventV2, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { WS_ACTIONS } from '../lambdas/shared/contract.js';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 /** API Gateway's WebSocket frame size limit. */
 export const MAX_FRAME_BYTES = 32 * 1024;
 /** The routes of the cloud's WebSocket API besides $connect, $disconnect and $default. */
-export const ACTION_ROUTES = ['subscribe', 'unsubscribe', 'command', 'ping'] as const;
+const ACTION_ROUTES = WS_ACTIONS;
 
 type WebSocketHandler = (event: APIGatewayProxyWebsocketEventV2) => Promise<unknown>;
 type AuthorizerHandler = (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;

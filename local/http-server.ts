@@ -31,8 +31,6 @@ export interface HttpServerOptions {
   handler: () => Promise<HttpHandler>;
   /** False while a part of the system is not ready: `/api/health` then answers 503. */
   ready: () => boolean;
-  /** The `auth` member of `/config.json` when there is no local issuer. */
-  auth: unknown;
   /** Sign-in on (`AUTH=on`): the local issuer serves `/auth/*` and the `/config.json` auth block. */
   authIssuer?: LocalAuthIssuer | null;
   /** Sign-in on: decides a `/api` request (but `/api/health`) from its Authorization header. */
@@ -280,7 +278,8 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     }
     const host = req.headers.host || hosts.canonicalHost();
     if (url.pathname === '/config.json') {
-      const auth = options.authIssuer ? options.authIssuer.config(host) : options.auth;
+      // Sign-in off: `auth` is null (contract §5).
+      const auth = options.authIssuer ? options.authIssuer.config(host) : null;
       return sendJson(res, 200, { apiUrl: `http://${host}/api`, wsUrl: `ws://${host}/ws`, auth });
     }
     if (options.authIssuer && (url.pathname === '/auth' || url.pathname.startsWith('/auth/'))) {

@@ -3,6 +3,7 @@
  *   npm start -- [--sensors N] [--no-sim]
  * Settings: HOST, PORT, MQTT_PORT, MQTTS_PORT, DATA_DIR, MQTT_URL, AUTH, ALLOWED_ORIGINS (see README).
  */
+import { INGEST_MODES, type IngestMode } from '../lambdas/shared/contract.js';
 import { startSimulation, type Simulation } from '../device-sim/index.js';
 import { buildFrontendIfStale } from './frontend.js';
 import { startLocalRuntime } from './runtime.js';
@@ -34,10 +35,10 @@ function portEnv(name: string, fallback: number): number {
   return Number(text);
 }
 
-function ingestEnv(): 'direct' | 'stream' {
+function ingestEnv(): IngestMode {
   const text = process.env.INGEST || 'stream';
-  if (text !== 'direct' && text !== 'stream') usage(`INGEST must be direct or stream, got "${text}"`);
-  return text;
+  if (!(INGEST_MODES as readonly string[]).includes(text)) usage(`INGEST must be direct or stream, got "${text}"`);
+  return text as IngestMode;
 }
 
 function authEnv(): boolean {

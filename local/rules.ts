@@ -10,6 +10,7 @@
  * A matched message is first appended to a journal in the data folder, and only then does the broker
  * acknowledge it: an acknowledged reading survives a crash or a Ctrl-C and is replayed at the next start.
  */
+import type { IngestMode } from '../lambdas/shared/contract.js';
 import { randomUUID } from 'node:crypto';
 import { type FileHandle, appendFile, open, readFile, rename, writeFile } from 'node:fs/promises';
 import type { RuleDefinition, RuleTarget } from '../lambdas/shared/rules.js';
@@ -165,7 +166,7 @@ class GroupWriter {
  * once per message; `stream`, the telemetry rule writes to a stream the functions read in batches, as
  * Kinesis events.
  */
-export type IngestMode = 'direct' | 'stream';
+export type { IngestMode };
 
 export class RuleRunner {
   private readonly rules: readonly RuleDefinition[];

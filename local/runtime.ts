@@ -7,8 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { localMetricsRegistry } from '../lambdas/adapters/memory-metrics.js';
-import { ENV, METRICS_MODE_ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
+import { ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { RULES, TELEMETRY_STREAM_RULE } from '../lambdas/shared/rules.js';
 import { authorize, bearerToken } from '../lambdas/core/auth.js';
 import { LocalAuthIssuer } from './auth-issuer.js';
@@ -22,6 +21,7 @@ import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
 import { startTtlSweeper } from './ttl-sweeper.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { GatewayLiveSender, WebSocketGateway } from './gateway.js';
+import { MemoryMetrics, localMetricsRegistry } from './memory-metrics.js';
 import { AlertWebhook } from './alert-webhook.js';
 import { createHttpServer } from './http-server.js';
 import { EventLoopDelay } from './event-loop-delay.js';
@@ -119,8 +119,6 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
     [ENV.wsManagementEndpoint]: awsEndpoint,
     [ENV.iotDataEndpoint]: awsEndpoint,
     [ENV.deadLetterQueueUrl]: `${awsEndpoint}/000000000000/vigia-dead-letters`,
-    // The handlers record into this process's registry, served at GET /api/metrics.
-    [METRICS_MODE_ENV]: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
     AWS_ENDPOINT_URL_SQS: awsEndpoint,
     // The stand-ins answer only this runtime's own credentials (never real ones: they are made up per start).
@@ -275,9 +273,10 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     });
     cleanups.push(() => aws.close());
     configureHandlerEnvironment(dynamo.endpoint, aws.endpoint, credentials);
-    // Frames reach this runtime's gateway in-process; the handlers' module is the same one Lambda runs.
-    const { liveSenderSeam } = await import('../lambdas/shared/clients.js');
-    liveSenderSeam.make = () => new GatewayLiveSender(gateway);
+    // The handlers' wiring is the one Lambda runs, rebuilt for this runtime's ports and credentials; frames reach
+    // this runtime's gateway in-process, and metrics this process's registry, served at GET /api/metrics.
+    const { resetWiring } = await import('../lambdas/handlers/wiring.js');
+    resetWiring({ liveSender: () => new GatewayLiveSender(gateway), metrics: () => new MemoryMetrics(localMetricsRegistry) });
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 
@@ -327,12 +326,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       gateway,
       handler: meteredLoaders(billing, { api: async () => (await import('../lambdas/handlers/http-api.js')).handler }, { api: 'HttpApi' }).api,
       ready: () => (external ? external.connected : true),
-      auth: null,
       authIssuer,
       authorizeApi: authIssuer
         ? async (authorization) => {
             // The handlers' verifier, built from the AUTH_* settings below, as Lambda builds it.
-            const { tokenVerifier } = await import('../lambdas/shared/clients.js');
+            const { tokenVerifier } = await import('../lambdas/handlers/wiring/auth.js');
             const verifier = tokenVerifier();
             if (!verifier) throw new Error('sign-in is on but AUTH_ISSUER is not set');
             return authorize(bearerToken(authorization), verifier);

@@ -1,12 +1,12 @@
 /** The firing-alerts bar on every page (contract §8): counts by severity, newest first, acknowledge. */
-import { useContext, useEffect, useState } from 'preact/hooks';
+import { useContext, useState } from 'preact/hooks';
 import { AlertsContext } from './alert-chart';
 import { type AlertStore, type AlertView, SEVERITIES } from './alerts';
+import { useStore } from './hooks';
 
 /** Re-renders on every change of the store. */
 export function useAlerts(store: AlertStore): AlertView[] {
-  const [, setTick] = useState(0);
-  useEffect(() => store.subscribe(() => setTick((n) => n + 1)), [store]);
+  useStore(store);
   return store.alerts();
 }
 

@@ -1,4 +1,5 @@
 /** The alert rules page (create, edit, delete with validation) and the alert history (contract §8). */
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from './api';
 import { type AlertEvent, type AlertRule, type Draft, EMPTY_DRAFT as EMPTY, SEVERITIES, describeRule, draftOf, ruleFromDraft } from './alerts';
@@ -32,11 +33,7 @@ export function RulesPage({ api, canChange }: { api: Api; canChange: boolean }) 
           <p class="muted">Operators only may change rules: you are signed in as a viewer.</p>
         )}
       </div>
-      {error ? (
-        <p class="problem" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Problem message={error} />
       {editing ? (
         <RuleForm
           api={api}
@@ -53,17 +50,7 @@ export function RulesPage({ api, canChange }: { api: Api; canChange: boolean }) 
       ) : rules.length === 0 ? (
         <p class="muted">No rules yet.</p>
       ) : (
-        <table class="rules">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Sensors</th>
-              <th scope="col">Condition</th>
-              <th scope="col">Severity</th>
-              {canChange ? <th scope="col">Actions</th> : null}
-            </tr>
-          </thead>
-          <tbody>
+        <Table class="rules" columns={['Name', 'Sensors', 'Condition', 'Severity', ...(canChange ? ['Actions'] : [])]}>
             {rules.map((r) => (
               <tr key={r.id} data-rule-id={r.id}>
                 <td>{r.name}</td>
@@ -84,10 +71,36 @@ export function RulesPage({ api, canChange }: { api: Api; canChange: boolean }) 
                 ) : null}
               </tr>
             ))}
-          </tbody>
-        </table>
+        </Table>
       )}
     </section>
+  );
+}
+
+/** A page's last failure, announced; nothing when there is none. */
+function Problem({ message }: { message: string | null }) {
+  return message ? (
+    <p class="problem" role="alert">
+      {message}
+    </p>
+  ) : null;
+}
+
+/** A table of rows with a header row of column names. */
+function Table({ class: className, columns, children }: { class: string; columns: string[]; children: ComponentChildren }) {
+  return (
+    <table class={className}>
+      <thead>
+        <tr>
+          {columns.map((name) => (
+            <th key={name} scope="col">
+              {name}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
   );
 }
 
@@ -210,28 +223,13 @@ export function AlertHistoryPage({ api }: { api: Api }) {
         <h1 id="history-title">Alert history</h1>
         <p class="muted">The last 7 days, newest first</p>
       </div>
-      {error ? (
-        <p class="problem" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <Problem message={error} />
       {events === null ? (
         <p class="muted">Loading…</p>
       ) : events.length === 0 ? (
         <p class="muted">No alert events in the last 7 days.</p>
       ) : (
-        <table class="alert-history">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Event</th>
-              <th scope="col">Sensor</th>
-              <th scope="col">Severity</th>
-              <th scope="col">Value</th>
-              <th scope="col">By</th>
-            </tr>
-          </thead>
-          <tbody>
+        <Table class="alert-history" columns={['When', 'Event', 'Sensor', 'Severity', 'Value', 'By']}>
             {events.map((e) => (
               <tr key={`${e.ts}${e.alertId}${e.kind}`} data-kind={e.kind}>
                 <td>{new Date(e.ts).toLocaleString()}</td>
@@ -246,8 +244,7 @@ export function AlertHistoryPage({ api }: { api: Api }) {
                 <td>{e.by ?? ''}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
+        </Table>
       )}
       {cursor ? (
         <button type="button" class="secondary" onClick={() => page(cursor)}>

@@ -2,6 +2,16 @@
  * Alerts on the dashboard (contract §8): the open alerts, kept current from `alert` frames and a slow poll
  * (pending is never pushed), and the rules. State lives here, outside the views, as FleetStore's does.
  */
+import {
+  type AlertEvent,
+  type AlertView,
+  type Condition,
+  MAX_FOR_SECONDS,
+  MAX_RULE_NAME,
+  MAX_RULE_SENSORS,
+  MAX_SILENT_MINUTES,
+  type Severity,
+} from '../../lambdas/shared/contract.js';
 
 /** What the store needs of the API client (Api.request) and of the live connection (LiveConnection.on). */
 export interface RequestApi {
@@ -12,24 +22,9 @@ export interface AlertFrameSource {
   on(event: 'reconnected', listener: (at: number) => void): () => void;
 }
 
-export type Severity = 'info' | 'warning' | 'critical';
+export type { AlertEvent, AlertView, Condition, Severity };
+/** Strongest first, as the dashboard lists them. */
 export const SEVERITIES: Severity[] = ['critical', 'warning', 'info'];
-
-export interface AlertView {
-  id: string;
-  ruleId: string;
-  ruleName: string;
-  sensorId: string;
-  metric: string | null;
-  severity: Severity;
-  state: 'pending' | 'firing' | 'ok';
-  since: number | null;
-  value: number | null;
-  acknowledged: boolean;
-  acknowledgedBy: string | null;
-}
-
-export type Condition = { op: '>' | '>=' | '<' | '<='; value: number } | { op: 'outside'; low: number; high: number };
 
 export interface AlertRule {
   id: string;
@@ -43,16 +38,6 @@ export interface AlertRule {
   silentMinutes?: number;
 }
 
-export interface AlertEvent {
-  ts: number;
-  alertId: string;
-  ruleId: string;
-  sensorId: string;
-  kind: 'fired' | 'resolved' | 'acknowledged';
-  severity: Severity;
-  value: number | null;
-  by: string | null;
-}
 
 const POLL_MS = 30_000;
 
@@ -208,15 +193,15 @@ const num = (text: string) => (text.trim() === '' ? Number.NaN : Number(text));
 /** The rule the API gets, or the first problem as `[field, message]` (the server checks again). */
 export function ruleFromDraft(d: Draft): { rule: Omit<AlertRule, 'id'> } | { field: string; message: string } {
   const name = d.name.trim();
-  if (!name || [...name].length > 100) return { field: 'name', message: 'A name of 1 to 100 characters' };
+  if (!name || [...name].length > MAX_RULE_NAME) return { field: 'name', message: `A name of 1 to ${MAX_RULE_NAME} characters` };
   const ids = [...new Set(d.sensorIds.split(/[\s,]+/).filter((s) => s !== ''))];
-  if (ids.length === 0 || ids.length > 100) return { field: 'sensorIds', message: '1 to 100 sensor ids, or *' };
+  if (ids.length === 0 || ids.length > MAX_RULE_SENSORS) return { field: 'sensorIds', message: `1 to ${MAX_RULE_SENSORS} sensor ids, or *` };
   if (!(ids.length === 1 && ids[0] === '*') && !ids.every((id) => SENSOR_ID.test(id))) {
     return { field: 'sensorIds', message: 'Sensor ids are letters, digits, _ and - (or * alone)' };
   }
   if (d.kind === 'silence') {
     const minutes = num(d.silentMinutes);
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) return { field: 'silentMinutes', message: 'Whole minutes, 1 to 1440' };
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SILENT_MINUTES) return { field: 'silentMinutes', message: `Whole minutes, 1 to ${MAX_SILENT_MINUTES}` };
     return { rule: { name, sensorIds: ids, silentMinutes: minutes, severity: d.severity } };
   }
   if (!METRIC.test(d.metric) || ['ts', 'values', 'units'].includes(d.metric)) return { field: 'metric', message: 'A metric name' };
@@ -236,6 +221,6 @@ export function ruleFromDraft(d: Draft): { rule: Omit<AlertRule, 'id'> } | { fie
   const hysteresis = num(d.hysteresis);
   if (!Number.isFinite(hysteresis) || hysteresis < 0) return { field: 'hysteresis', message: 'A number ≥ 0' };
   const forSeconds = num(d.forSeconds);
-  if (!Number.isInteger(forSeconds) || forSeconds < 0 || forSeconds > 86_400) return { field: 'forSeconds', message: 'Whole seconds, 0 to 86400' };
+  if (!Number.isInteger(forSeconds) || forSeconds < 0 || forSeconds > MAX_FOR_SECONDS) return { field: 'forSeconds', message: `Whole seconds, 0 to ${MAX_FOR_SECONDS}` };
   return { rule: { name, sensorIds: ids, metric: d.metric, condition, hysteresis, forSeconds, severity: d.severity } };
 }

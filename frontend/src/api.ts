@@ -1,4 +1,5 @@
 /** The HTTP API (contract §5), at the `apiUrl` that `/config.json` names. */
+import { ApiError, type SensorView } from '../../lambdas/shared/contract.js';
 import { NO_ROLE_MESSAGE } from './auth';
 import type { Bucket, Reading, Resolution, Series } from './data';
 
@@ -8,24 +9,10 @@ export interface DashboardConfig {
   auth: null | Record<string, unknown>;
 }
 
-export interface SensorInfo {
-  sensorId: string;
-  online: boolean;
-  lastSeen: number | null;
-  metrics: string[];
-  units: Record<string, string>;
-  latest: Reading | null;
-}
+/** A sensor as the API shows it (contract §5). */
+export type SensorInfo = SensorView;
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
 export async function loadConfig(): Promise<DashboardConfig> {
   const res = await fetch('/config.json', { cache: 'no-store' });

@@ -5,15 +5,9 @@
  * and read, not verified, here (the API verifies it). No refresh token: near expiry, or on a 401, the user
  * signs in again.
  */
+import type { DashboardAuthConfig } from '../../lambdas/shared/contract.js';
 
-export interface AuthConfig {
-  issuer: string;
-  clientId: string;
-  authorizeUrl: string;
-  tokenUrl: string;
-  logoutUrl: string;
-  scope: string;
-}
+export type AuthConfig = DashboardAuthConfig;
 
 /** `operator` may send commands, `viewer` may look; `null` is a signed-in account in neither group. */
 export type Role = 'operator' | 'viewer' | null;

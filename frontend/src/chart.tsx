@@ -202,8 +202,10 @@ export function MetricChart({ series, metric, unit = '', revision, range, decima
   const plot = useRef<uPlot | null>(null);
   const frame = useRef<number | null>(null);
   const state = useRef<ChartState>({ gap: Infinity, keyIdx: null, pointer: null });
-  const latest = useRef({ range, decimals: decimals ?? 2, thresholds });
-  latest.current = { range, decimals: decimals ?? 2, thresholds };
+  // What the plot's callbacks and the pending animation frame read: always this render's props, never a
+  // closure's older ones (a frame asked for by one render may run after the next one).
+  const latest = useRef({ range, decimals: decimals ?? 2, thresholds, series, metric });
+  latest.current = { range, decimals: decimals ?? 2, thresholds, series, metric };
   const dark = usePrefersDark();
   const aggregated = series.resolution !== 'raw';
 
@@ -280,7 +282,7 @@ export function MetricChart({ series, metric, unit = '', revision, range, decima
       frame.current = null;
       const u = plot.current;
       if (!u || !host.current) return;
-      const cols = columns(series, metric);
+      const cols = columns(latest.current.series, latest.current.metric);
       state.current.gap = cols.gap;
       u.setData(cols.data);
       const s = state.current;

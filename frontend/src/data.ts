@@ -2,6 +2,7 @@
  * The dashboard's data transforms: pure functions over readings and buckets, no DOM, no network.
  * Timestamps are epoch milliseconds throughout; the charts convert to seconds at the edge.
  */
+import { readingsCsv } from '../../lambdas/shared/contract.js';
 import { own } from './own.js';
 
 export interface Reading {
@@ -27,7 +28,7 @@ export type Series =
   | { resolution: 'raw'; points: Reading[] }
   | { resolution: '1m' | '1h'; points: Bucket[] };
 
-export const BUCKET_MS: Record<'1m' | '1h', number> = { '1m': 60_000, '1h': 3_600_000 };
+export { BUCKET_MS } from '../../lambdas/shared/contract.js';
 
 /** Index of the first point whose ts is ≥ `ts` (points ascending). */
 export function lowerBound(points: ReadonlyArray<{ ts: number }>, ts: number): number {
@@ -219,22 +220,7 @@ export function metricsOf(series: Series): string[] {
 
 /** The series as CSV in the API's own layout (contract §5), for the range on screen. */
 export function seriesToCsv(series: Series, metrics: string[]): string {
-  const rows: string[] = [];
-  const cell = (v: number | undefined) => (v === undefined ? '' : String(v));
-  if (series.resolution === 'raw') {
-    rows.push(['ts', ...metrics].join(','));
-    for (const p of series.points) rows.push([new Date(p.ts).toISOString(), ...metrics.map((m) => cell(own(p.values, m)))].join(','));
-  } else {
-    rows.push(['ts', ...metrics.flatMap((m) => [`${m}_min`, `${m}_max`, `${m}_avg`, `${m}_count`])].join(','));
-    for (const p of series.points) {
-      const cells = metrics.flatMap((m) => {
-        const a = own(p.values, m);
-        return a ? [cell(a.min), cell(a.max), cell(a.avg), cell(a.count)] : ['', '', '', ''];
-      });
-      rows.push([new Date(p.ts).toISOString(), ...cells].join(','));
-    }
-  }
-  return `${rows.join('\n')}\n`;
+  return readingsCsv(series, metrics);
 }
 
 /**

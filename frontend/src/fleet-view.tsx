@@ -1,4 +1,5 @@
 import { CardAlertBadge } from './alert-bar';
+import { ErrorState, Loading, StatusBadge } from './badges';
 import { Component } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatAgo, gapThreshold, keepOrder, orderFleet, sortByName, type Reading, type SortKey } from './data';
@@ -321,10 +322,6 @@ function memoized<P extends object>(view: (props: P) => preact.JSX.Element) {
   };
 }
 
-export function StatusBadge({ online }: { online: boolean }) {
-  return <span class={`badge ${online ? 'online' : 'offline'}`}>{online ? 'online' : 'offline'}</span>;
-}
-
 const SPARK_HEIGHT = 40;
 
 /**
@@ -382,29 +379,6 @@ function Sparkline({ points, metric, width }: { points: Reading[]; metric: strin
     >
       {d ? <path d={d} /> : null}
     </svg>
-  );
-}
-
-export function Loading({ what }: { what: string }) {
-  return (
-    <div class="state" role="status" aria-live="polite">
-      <div class="spinner" aria-hidden="true" />
-      <p>Loading {what}…</p>
-    </div>
-  );
-}
-
-export function ErrorState({ title, message, retry }: { title: string; message: string; retry?: () => void }) {
-  return (
-    <div class="state error" role="alert">
-      <h2>{title}</h2>
-      <p class="muted">{message}</p>
-      {retry ? (
-        <button type="button" onClick={retry}>
-          Try again
-        </button>
-      ) : null}
-    </div>
   );
 }
 

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 
 /** The current time, refreshed every `everyMs` (one shared timer per interval). */
 const clocks = new Map<number, { now: number; listeners: Set<(n: number) => void>; timer?: ReturnType<typeof setInterval> }>();
@@ -40,10 +40,26 @@ export function usePrefersDark(): boolean {
   return dark;
 }
 
-/** Re-renders whenever `subscribe`'s source says it changed. */
-export function useStore(subscribe: (listener: () => void) => () => void): void {
+/** Something that tells its listeners when it changed (FleetStore, SensorSeriesStore, AlertStore). */
+export interface Subscribable {
+  subscribe(listener: () => void): () => void;
+}
+
+/**
+ * Renders again whenever `source` says it changed. Subscribes once per store, not per render: a store is
+ * subscribed to by identity; a bare subscribe function (a new one each render, as `store.subscribe.bind(store)`)
+ * is subscribed to once, on mount.
+ */
+export function useStore(source: Subscribable | ((listener: () => void) => () => void)): void {
   const [, setTick] = useState(0);
-  useEffect(() => subscribe(() => setTick((t) => t + 1)), [subscribe]);
+  const latest = useRef(source);
+  latest.current = source;
+  const identity = typeof source === 'function' ? null : source;
+  useEffect(() => {
+    const listener = () => setTick((t) => t + 1);
+    const current = latest.current;
+    return typeof current === 'function' ? current(listener) : current.subscribe(listener);
+  }, [identity]);
 }
 
 export function useHashRoute(): string {

@@ -1,6 +1,6 @@
 /** Alert rules, states and history in the alerts table (lambdas/shared/tables.ts: ALERTS_TABLE). */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type {
   ActivitySource,
   AlertEvent,
@@ -14,7 +14,18 @@ import type {
 } from '../core/alert-ports.js';
 import type { AlertRule } from '../core/alerts.js';
 import { ALERT_EVENT_TTL_DAYS } from '../shared/tables.js';
-import { BATCH_GET_SIZE, backoffMs, batchGetAll, batchWriteAll, chunk, epochSeconds, isConditionFailure, sleep } from './dynamo-util.js';
+import {
+  BATCH_GET_SIZE,
+  backoffMs,
+  batchGetAll,
+  batchWriteAll,
+  chunk,
+  epochSeconds,
+  isConditionFailure,
+  queryAll,
+  scanAll,
+  sleep,
+} from './dynamo-util.js';
 
 const RULES = 'rules';
 const STATES = 'alerts';
@@ -22,20 +33,6 @@ const EVENTS = 'events';
 const DAY_MS = 86_400_000;
 const pad = (ts: number) => String(Math.max(0, Math.trunc(ts))).padStart(15, '0');
 const eventKey = (e: AlertEvent) => ({ pk: EVENTS, sk: `${pad(e.ts)}#${e.alertId}#${e.kind}` });
-
-async function queryAll(
-  doc: DynamoDBDocumentClient,
-  input: ConstructorParameters<typeof QueryCommand>[0],
-): Promise<Record<string, unknown>[]> {
-  const items: Record<string, unknown>[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const out = await doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
-    items.push(...((out.Items as Record<string, unknown>[] | undefined) ?? []));
-    startKey = out.LastEvaluatedKey;
-  } while (startKey);
-  return items;
-}
 
 export class DynamoAlertRuleStore implements AlertRuleStore {
   constructor(
@@ -287,24 +284,17 @@ export class DynamoSensorActivity implements NewestReadings, ActivitySource {
   }
 
   async activity(): Promise<SensorActivity[]> {
+    const items = await scanAll(this.doc, {
+      TableName: this.sensorsTable,
+      ProjectionExpression: '#id, #rt, #lts',
+      ExpressionAttributeNames: { '#id': 'sensorId', '#rt': 'lastReadingAt', '#lts': 'latestTs' },
+    });
     const found: SensorActivity[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new ScanCommand({
-          TableName: this.sensorsTable,
-          ProjectionExpression: '#id, #rt, #lts',
-          ExpressionAttributeNames: { '#id': 'sensorId', '#rt': 'lastReadingAt', '#lts': 'latestTs' },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of out.Items ?? []) {
-        if (typeof item.lastReadingAt === 'number' && typeof item.latestTs === 'number') {
-          found.push({ sensorId: item.sensorId as string, lastReadingAt: item.lastReadingAt, latestTs: item.latestTs });
-        }
+    for (const item of items) {
+      if (typeof item.lastReadingAt === 'number' && typeof item.latestTs === 'number') {
+        found.push({ sensorId: item.sensorId as string, lastReadingAt: item.lastReadingAt, latestTs: item.latestTs });
       }
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
+    }
     return found;
   }
 }

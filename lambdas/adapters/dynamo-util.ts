@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BatchGetCommand, BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, BatchWriteCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 
 export const BATCH_WRITE_SIZE = 25;
 export const BATCH_GET_SIZE = 100;
@@ -74,3 +74,26 @@ export async function batchGetAll(
 }
 
 export const epochSeconds = (ms: number) => Math.floor(ms / 1000);
+
+/** Every item a query matches, page after page. */
+export async function queryAll(doc: DynamoDBDocumentClient, input: ConstructorParameters<typeof QueryCommand>[0]): Promise<Record<string, unknown>[]> {
+  return allPages((startKey) => doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey })));
+}
+
+/** Every item of a scan, page after page. */
+export async function scanAll(doc: DynamoDBDocumentClient, input: ConstructorParameters<typeof ScanCommand>[0]): Promise<Record<string, unknown>[]> {
+  return allPages((startKey) => doc.send(new ScanCommand({ ...input, ExclusiveStartKey: startKey })));
+}
+
+async function allPages(
+  page: (startKey: Record<string, unknown> | undefined) => Promise<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const out = await page(startKey);
+    items.push(...(out.Items ?? []));
+    startKey = out.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}

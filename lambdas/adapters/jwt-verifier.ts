@@ -7,7 +7,7 @@ import { FetchError, JwtBaseError } from 'aws-jwt-verify/error';
 import type { Fetcher } from 'aws-jwt-verify/https';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import { JwtRsaVerifier } from 'aws-jwt-verify';
-import type { Claims, TokenVerifier } from '../core/auth.js';
+import type { Claims, TokenVerifier } from '../core/ports.js';
 
 export interface JwtSettings {
   /** `https://cognito-idp.{region}.amazonaws.com/{userPoolId}`, or the local issuer. */

@@ -1,4 +1,5 @@
 /** The ports the alert use cases own; the DynamoDB, SNS and WebSocket adapters implement them. */
+import type { AlertView } from '../shared/contract.js';
 import type { AlertRule, AlertState, Severity } from './alerts.js';
 
 export interface AlertRuleStore {
@@ -85,20 +86,8 @@ export interface ActivitySource {
   activity(): Promise<SensorActivity[]>;
 }
 
-/** The alert as GET /alerts and the `alert` frame show it. */
-export interface AlertView {
-  id: string;
-  ruleId: string;
-  ruleName: string;
-  sensorId: string;
-  metric: string | null;
-  severity: Severity;
-  state: 'ok' | 'pending' | 'firing';
-  since: number | null;
-  value: number | null;
-  acknowledged: boolean;
-  acknowledgedBy: string | null;
-}
+/** The alert as GET /alerts and the `alert` frame show it (contract §8). */
+export type { AlertView } from '../shared/contract.js';
 
 export interface AlertNotice {
   kind: 'fired' | 'resolved';

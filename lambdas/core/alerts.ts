@@ -3,22 +3,24 @@
  * through `ok → pending → firing → ok` reading by reading. No I/O here: the use cases
  * (evaluate-alerts.ts, alert-silence.ts, alerts-api.ts) load and store what this computes.
  */
-import { METRIC_NAME_PATTERN, SENSOR_ID_PATTERN } from '../shared/names.js';
+import {
+  COMPARISONS,
+  type Condition,
+  MAX_FOR_SECONDS,
+  MAX_RULE_NAME,
+  MAX_RULE_SENSORS,
+  MAX_SILENT_MINUTES,
+  METRIC_NAME_PATTERN,
+  SENSOR_ID_PATTERN,
+  SEVERITIES,
+  type Severity,
+  WILDCARD,
+} from '../shared/contract.js';
 
-export const MAX_RULES = 200;
-export const MAX_RULE_SENSORS = 100;
-export const MAX_FOR_SECONDS = 86_400;
-export const MAX_SILENT_MINUTES = 1_440;
-export const MAX_RULE_NAME = 100;
-export const ALL_SENSORS = '*';
-export const SEVERITIES = ['info', 'warning', 'critical'] as const;
-export const COMPARISONS = ['>', '>=', '<', '<='] as const;
-/** Rule ids are ours (UUIDs); a path id outside this shape can name no rule. */
-export const RULE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
-
-export type Severity = (typeof SEVERITIES)[number];
+export { COMPARISONS, MAX_FOR_SECONDS, MAX_RULE_NAME, MAX_RULE_SENSORS, MAX_RULES, MAX_SILENT_MINUTES, RULE_ID_PATTERN, SEVERITIES } from '../shared/contract.js';
+export type { Condition, Severity } from '../shared/contract.js';
+export const ALL_SENSORS = WILDCARD;
 export type Comparison = (typeof COMPARISONS)[number];
-export type Condition = { op: Comparison; value: number } | { op: 'outside'; low: number; high: number };
 
 export interface ThresholdRuleSpec {
   name: string;

@@ -2,6 +2,7 @@
  * The HTTP API of contract §5, independent of how requests arrive (HTTP API v2 events in the cloud, the
  * local server's adapter of the same events).
  */
+import { type ReadingsSeries, type SensorView, readingsCsv } from '../shared/contract.js';
 import type { Bucket, RawPoint, Resolution, SensorRecord } from './model.js';
 import type { ReadingStore, RollupStore, SensorRegistry } from './ports.js';
 import type { ReadingsQuery } from './query.js';
@@ -39,14 +40,7 @@ export interface ApiDeps {
   alerts?: AlertApiDeps;
 }
 
-export interface SensorView {
-  sensorId: string;
-  online: boolean;
-  lastSeen: number | null;
-  metrics: string[];
-  units: Record<string, string>;
-  latest: { ts: number; values: Record<string, number> } | null;
-}
+export type { SensorView };
 
 /** How a sensor is shown: presence decides `online`, and silence for 10 minutes means offline. */
 export function sensorView(record: SensorRecord, now: number): SensorView {
@@ -273,31 +267,15 @@ export async function readPage(q: ReadingsQuery, deps: Pick<ApiDeps, 'readings' 
 
 function csvPage(q: ReadingsQuery, record: SensorRecord, page: ReadingsPage): ApiResponse {
   const metrics = q.metrics ?? [...record.metrics].sort();
-  const iso = (ts: number) => new Date(ts).toISOString();
-  const cell = (v: number | undefined) => (v === undefined ? '' : String(v));
-  // Own properties only: a metric may be named like an Object.prototype member (`toString`).
-  const ownValue = <T>(values: Record<string, T>, m: string): T | undefined => (Object.hasOwn(values, m) ? values[m] : undefined);
-  const lines: string[] = [];
-  if (page.resolution === 'raw') {
-    lines.push(['ts', ...metrics].join(','));
-    for (const p of page.points as RawPoint[]) {
-      lines.push([iso(p.ts), ...metrics.map((m) => cell(ownValue(p.values, m)))].join(','));
-    }
-  } else {
-    lines.push(['ts', ...metrics.flatMap((m) => [`${m}_min`, `${m}_max`, `${m}_avg`, `${m}_count`])].join(','));
-    for (const p of page.points as AggregatedPoint[]) {
-      const cells = metrics.flatMap((m) => {
-        const s = ownValue(p.values, m);
-        return s ? [cell(s.min), cell(s.max), cell(s.avg), cell(s.count)] : ['', '', '', ''];
-      });
-      lines.push([iso(p.ts), ...cells].join(','));
-    }
-  }
+  const series: ReadingsSeries =
+    page.resolution === 'raw'
+      ? { resolution: 'raw', points: page.points as RawPoint[] }
+      : { resolution: page.resolution, points: page.points as AggregatedPoint[] };
   const headers: Record<string, string> = {
     'content-type': 'text/csv; charset=utf-8',
     'cache-control': 'no-store',
     'content-disposition': `attachment; filename="${q.sensorId}-${page.resolution}.csv"`,
   };
   if (page.nextCursor) headers['x-next-cursor'] = page.nextCursor;
-  return { status: 200, headers, body: `${lines.join('\n')}\n` };
+  return { status: 200, headers, body: readingsCsv(series, metrics) };
 }

@@ -3,16 +3,10 @@
  * issuer's locally), and the decision every entry point shares (HTTP API, WebSocket $connect).
  */
 import { ROLES } from '../shared/names.js';
+import type { Claims, TokenVerifier } from './ports.js';
 
 /** What a role may do: both read and subscribe; only an operator sends commands. */
 export type Role = (typeof ROLES)[number];
-
-export type Claims = Record<string, unknown>;
-
-/** Checks a token's signature, issuer, audience and expiry; null when any of them is wrong. */
-export interface TokenVerifier {
-  verify(token: string): Promise<Claims | null>;
-}
 
 /**
  * The groups claim as an array. Cognito puts an array in the ID token; API Gateway's JWT authorizer hands

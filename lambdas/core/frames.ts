@@ -2,13 +2,21 @@
  * WebSocket frame routing (contract §6). Replies go back through the LiveSender, as API Gateway's
  * management API delivers them in the cloud.
  */
-import { METRICS, SENSOR_ID_PATTERN, TOPICS } from '../shared/names.js';
+import {
+  COMMANDS_PER_SECOND,
+  type FrameErrorCode,
+  MAX_IDS_PER_FRAME,
+  MAX_INTERVAL_MS,
+  MAX_SUBSCRIPTIONS,
+  MIN_INTERVAL_MS,
+  SENSOR_ID_PATTERN,
+  type ServerFrame,
+  WILDCARD,
+} from '../shared/contract.js';
+import { METRICS, TOPICS } from '../shared/names.js';
 import type { ConnectionRegistry, DevicePublisher, LiveSender, Metrics, SensorRegistry } from './ports.js';
 
-export const MAX_SUBSCRIPTIONS = 100;
-export const MAX_IDS_PER_FRAME = 100;
-export const COMMANDS_PER_SECOND = 10;
-export const WILDCARD = '*';
+export { COMMANDS_PER_SECOND, MAX_IDS_PER_FRAME, MAX_SUBSCRIPTIONS, WILDCARD } from '../shared/contract.js';
 
 export interface CommandSpec {
   validate(args: unknown): string | undefined;
@@ -21,15 +29,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
       const a = args as { intervalMs?: unknown } | null;
       if (typeof a !== 'object' || a === null || Array.isArray(a)) return 'setInterval needs args {"intervalMs"}';
       const ms = a.intervalMs;
-      if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 100 || ms > 3_600_000) {
-        return 'intervalMs must be an integer from 100 to 3600000';
+      if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < MIN_INTERVAL_MS || ms > MAX_INTERVAL_MS) {
+        return `intervalMs must be an integer from ${MIN_INTERVAL_MS} to ${MAX_INTERVAL_MS}`;
       }
       return undefined;
     },
   },
 };
 
-export type ErrorCode = 'BAD_REQUEST' | 'UNKNOWN_ACTION' | 'LIMIT_EXCEEDED' | 'SENSOR_NOT_FOUND' | 'FORBIDDEN';
+export type ErrorCode = FrameErrorCode;
 
 export interface Caller {
   connectionId: string;
@@ -106,7 +114,7 @@ async function subscribe(caller: Caller, frame: Record<string, unknown>, deps: F
   if (added.length > 0 || removed.length > 0) {
     await deps.connections.setSubscriptions(caller.connectionId, next, added, removed, deps.now());
   }
-  return { type: 'subscribed', sensorIds: next };
+  return { type: 'subscribed', sensorIds: next } as const;
 }
 
 async function command(caller: Caller, frame: Record<string, unknown>, deps: FrameDeps) {
@@ -129,11 +137,11 @@ async function command(caller: Caller, frame: Record<string, unknown>, deps: Fra
   if (!(await deps.sensors.get(sensorId))) throw new FrameError('SENSOR_NOT_FOUND', `sensor ${sensorId} has never been seen`);
   const id = deps.newId();
   await deps.devices.publish(TOPICS.commands(sensorId), { id, name: cmd.name, args: cmd.args, issuedAt: deps.now() });
-  return { type: 'commandSent', id, sensorId };
+  return { type: 'commandSent', id, sensorId } as const;
 }
 
 /** Answers one client frame: the reply frame (an error frame for a bad one; nothing changes then). */
-export async function answerFrame(caller: Caller, body: string | undefined | null, deps: FrameDeps): Promise<unknown> {
+export async function answerFrame(caller: Caller, body: string | undefined | null, deps: FrameDeps): Promise<ServerFrame> {
   try {
     const frame = parseFrame(body);
     switch (frame.action) {
@@ -144,12 +152,12 @@ export async function answerFrame(caller: Caller, body: string | undefined | nul
       case 'command':
         return await command(caller, frame, deps);
       case 'ping':
-        return { type: 'pong' };
+        return { type: 'pong' } as const;
       default:
         throw new FrameError('UNKNOWN_ACTION', `unknown action ${JSON.stringify(frame.action).slice(0, 80)}`);
     }
   } catch (err) {
-    if (err instanceof FrameError) return { type: 'error', code: err.code, message: err.message };
+    if (err instanceof FrameError) return { type: 'error', code: err.code, message: err.message } as const;
     throw err;
   }
 }

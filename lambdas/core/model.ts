@@ -18,8 +18,7 @@ export interface MetricStats {
   count: number;
 }
 
-export type Resolution = 'raw' | '1m' | '1h';
-export type AggregateResolution = Exclude<Resolution, 'raw'>;
+export type { AggregateResolution, Resolution } from '../shared/contract.js';
 
 /** One roll-up bucket: `ts` is its UTC-aligned start. */
 export interface Bucket {
@@ -62,6 +61,6 @@ export interface SensorRecord {
   presence: PresenceState | null;
 }
 
-export const BUCKET_MS: Record<AggregateResolution, number> = { '1m': 60_000, '1h': 3_600_000 };
+export { BUCKET_MS } from '../shared/contract.js';
 
 export const MS_PER_DAY = 86_400_000;

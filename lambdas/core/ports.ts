@@ -2,6 +2,7 @@
  * The ports the core owns. Adapters implement them (DynamoDB, API Gateway management API, IoT data plane,
  * SQS); tests pass plain fakes.
  */
+import type { ServerFrame } from '../shared/contract.js';
 import type { CounterMetric, ObservedMetric } from '../shared/names.js';
 import type { AggregateResolution, Bucket, PresenceState, RawPoint, Reading, SensorRecord } from './model.js';
 
@@ -161,7 +162,7 @@ export interface LiveShardState {
 export type SendResult = 'sent' | 'gone';
 
 export interface LiveSender {
-  send(connectionId: string, frame: unknown): Promise<SendResult>;
+  send(connectionId: string, frame: ServerFrame): Promise<SendResult>;
 }
 
 export interface DevicePublisher {
@@ -196,4 +197,11 @@ export interface Logger {
   info(message: string, ...attributes: Record<string, unknown>[]): void;
   warn(message: string, ...attributes: Record<string, unknown>[]): void;
   error(message: string, ...attributes: Record<string, unknown>[]): void;
+}
+
+export type Claims = Record<string, unknown>;
+
+/** Checks a token's signature, issuer, audience and expiry; null when any of them is wrong. */
+export interface TokenVerifier {
+  verify(token: string): Promise<Claims | null>;
 }

@@ -1,4 +1,5 @@
 /** Sending frames to WebSocket connections, shared by the live broadcaster and presence. */
+import type { ServerFrame } from '../shared/contract.js';
 import { METRICS } from '../shared/names.js';
 import type { ConnectionRegistry, LiveSender, Logger, Metrics } from './ports.js';
 
@@ -11,12 +12,12 @@ export interface PushDeps {
 }
 
 /** Sends one frame to each connection; a gone connection is forgotten with its subscriptions. */
-export async function pushToConnections(connectionIds: string[], frame: unknown, deps: PushDeps): Promise<number> {
+export async function pushToConnections(connectionIds: string[], frame: ServerFrame, deps: PushDeps): Promise<number> {
   return (await pushToEach(connectionIds, frame, deps)).length;
 }
 
 /** The same, answering the connections that got the frame. */
-export async function pushToEach(connectionIds: string[], frame: unknown, deps: PushDeps): Promise<string[]> {
+export async function pushToEach(connectionIds: string[], frame: ServerFrame, deps: PushDeps): Promise<string[]> {
   const sent: string[] = [];
   await Promise.all(
     connectionIds.map(async (connectionId) => {

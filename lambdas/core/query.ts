@@ -2,6 +2,7 @@
  * The readings query of contract §5: validation in the contract's order, cursors, and the plan.
  * Pure: the clock comes in as `now`.
  */
+import { ApiError } from '../shared/contract.js';
 import { SENSOR_ID_PATTERN } from '../shared/names.js';
 import type { Resolution } from './model.js';
 import { MS_PER_DAY } from './model.js';
@@ -16,15 +17,7 @@ export const MAX_QUERY_METRICS = 32;
 export type RequestedResolution = Resolution | 'auto';
 const RESOLUTIONS: readonly RequestedResolution[] = ['raw', '1m', '1h', 'auto'];
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export { ApiError };
 
 const invalidParameter = (message: string) => new ApiError(400, 'INVALID_PARAMETER', message);
 const invalidRange = (message: string) => new ApiError(400, 'INVALID_RANGE', message);

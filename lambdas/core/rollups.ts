@@ -184,14 +184,3 @@ export async function refreshRollups(sensorId: string, readings: Reading[], stor
     store,
   );
 }
-
-/** Groups sorted bucket starts into [from, to) ranges of adjacent buckets. */
-export function contiguousRanges(starts: number[], size: number): Array<[number, number]> {
-  const ranges: Array<[number, number]> = [];
-  for (const start of starts) {
-    const last = ranges[ranges.length - 1];
-    if (last && last[1] === start) last[1] = start + size;
-    else ranges.push([start, start + size]);
-  }
-  return ranges;
-}

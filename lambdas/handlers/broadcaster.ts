@@ -1,10 +1,13 @@
 /** Telemetry (an IoT rule event, or a Kinesis batch of them) → live: one frame per subscribed connection. */
+import type { Context } from 'aws-lambda';
 import { broadcastTelemetry, broadcastTelemetryStream } from '../core/broadcast-telemetry.js';
-import { connectionRegistry, liveSender, logger, retention, withMetrics } from '../shared/clients.js';
+import { logger, retention, withMetrics } from './wiring.js';
+import { connectionRegistry } from './wiring/dynamo.js';
+import { liveSender } from './wiring/live.js';
 import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
-export const handler = async (event: unknown) =>
-  withMetrics(async (metrics) => {
+export const handler = async (event: unknown, context?: Context) =>
+  withMetrics(context, async (metrics) => {
     const deps = {
       connections: connectionRegistry(),
       live: liveSender(),

@@ -1,13 +1,17 @@
 /** Telemetry (an IoT rule event, or a Kinesis batch of them) → history, roll-ups, registry, alerts; rejects dead-lettered. */
+import type { Context } from 'aws-lambda';
 import type { Reading } from '../core/model.js';
 import { evaluateAlerts } from '../core/evaluate-alerts.js';
 import { storeTelemetry } from '../core/store-telemetry.js';
 import { storeTelemetryStream } from '../core/store-telemetry-stream.js';
-import { alertDeps, alertsEnabled, logger, readingStore, rejectionSink, retention, rollupStore, sensorRegistry, withMetrics } from '../shared/clients.js';
+import { alertsEnabled, logger, retention, withMetrics } from './wiring.js';
+import { alertDeps } from './wiring/alerts.js';
+import { readingStore, rollupStore, sensorRegistry } from './wiring/dynamo.js';
+import { rejectionSink } from './wiring/rejections.js';
 import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
-export const handler = async (event: unknown) =>
-  withMetrics(async (metrics) => {
+export const handler = async (event: unknown, context?: Context) =>
+  withMetrics(context, async (metrics) => {
     const deps = {
       readings: readingStore(),
       rollups: rollupStore(),

@@ -1,21 +1,12 @@
 /** HTTP API (payload format 2.0) → the readings and sensors API of contract §5. */
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { errorResponse, handleApiRequest } from '../core/api.js';
 import { roleFromClaims } from '../core/auth.js';
 import { randomUUID } from 'node:crypto';
 import type { AlertCaller } from '../core/alerts-api.js';
-import {
-  alertBroadcaster,
-  alertRuleStore,
-  alertRules,
-  alertStateStore,
-  alertsEnabled,
-  logger,
-  readingStore,
-  rollupStore,
-  sensorRegistry,
-  signInRequired,
-} from '../shared/clients.js';
+import { alertsEnabled, logger, signInRequired, withContext } from './wiring.js';
+import { alertBroadcaster } from './wiring/alerts.js';
+import { alertRuleStore, alertRules, alertStateStore, readingStore, rollupStore, sensorRegistry } from './wiring/dynamo.js';
 import type { Metrics } from '../core/ports.js';
 
 /** The JWT authorizer validated the token; a user in neither group may still not read (403). */
@@ -57,7 +48,8 @@ function bodyOf(event: APIGatewayProxyEventV2): string | undefined {
   return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }
 
-export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+export const handler = async (event: APIGatewayProxyEventV2, context?: Context): Promise<APIGatewayProxyStructuredResultV2> => {
+  withContext(context);
   if (forbidden(event)) {
     const res = errorResponse(403, 'FORBIDDEN', 'the user is in neither the operator nor the viewer group');
     return { statusCode: res.status, headers: res.headers, body: res.body };

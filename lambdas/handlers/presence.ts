@@ -1,9 +1,12 @@
 /** IoT lifecycle events → sensors registry, and a status frame to the sensor's subscribers. */
+import type { Context } from 'aws-lambda';
 import { applyPresenceEvent } from '../core/presence.js';
-import { connectionRegistry, liveSender, logger, sensorRegistry, withMetrics } from '../shared/clients.js';
+import { logger, withMetrics } from './wiring.js';
+import { connectionRegistry, sensorRegistry } from './wiring/dynamo.js';
+import { liveSender } from './wiring/live.js';
 
-export const handler = async (event: unknown) =>
-  withMetrics(async (metrics) => {
+export const handler = async (event: unknown, context?: Context) =>
+  withMetrics(context, async (metrics) => {
     const deps = { sensors: sensorRegistry(), connections: connectionRegistry(), live: liveSender(), log: logger, metrics, now: Date.now };
     let applied = 0;
     // Presence is always a direct rule: one lifecycle event per invocation.

@@ -3,9 +3,10 @@
  * in `?token=` must be valid (else 'Unauthorized', a 401) and its user in the operator or viewer group (else
  * a Deny policy, a 403). The role reaches every later event of the connection as requestContext.authorizer.
  */
-import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { authorize } from '../core/auth.js';
-import { logger, tokenVerifier, withMetrics } from '../shared/clients.js';
+import { logger, withMetrics } from './wiring.js';
+import { tokenVerifier } from './wiring/auth.js';
 import { ENV, METRICS } from '../shared/names.js';
 
 function policy(effect: 'Allow' | 'Deny', principalId: string, methodArn: string, context?: Record<string, string>): APIGatewayAuthorizerResult {
@@ -19,8 +20,8 @@ function policy(effect: 'Allow' | 'Deny', principalId: string, methodArn: string
   };
 }
 
-export const handler = (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> =>
-  withMetrics(async (metrics) => {
+export const handler = (event: APIGatewayRequestAuthorizerEvent, context?: Context): Promise<APIGatewayAuthorizerResult> =>
+  withMetrics(context, async (metrics) => {
     const verifier = tokenVerifier();
     // Fail closed: an authorizer without its settings lets no one in (API Gateway answers 500). Where sign-in is
     // off (local mode without AUTH) no authorizer is wired at all.

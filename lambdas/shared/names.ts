@@ -58,8 +58,7 @@ export const RETENTION_DEFAULTS = { rawDays: 30, minuteDays: 180, hourDays: 5 * 
 /** Dashboard roles, strongest first: the Cognito group names (contract §5, §6). */
 export const ROLES = ['operator', 'viewer'] as const;
 
-export const SENSOR_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
-export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+export { METRIC_NAME_PATTERN, SENSOR_ID_PATTERN } from './contract.js';
 
 export const TOPICS = {
   telemetryFilter: 'sensors/+/telemetry',
@@ -74,8 +73,7 @@ export const TOPICS = {
 /** Memory of every function (lib/function-defaults.ts); the local runtime bills its GB-seconds at this size. */
 export const FUNCTION_MEMORY_MB = 256;
 
-/** The broker refuses larger payloads, as AWS IoT Core does. */
-export const MAX_PAYLOAD_BYTES = 128 * 1024;
+export { MAX_PAYLOAD_BYTES } from './contract.js';
 
 /**
  * The operations metrics: CloudWatch namespace and service dimension (EMF in Lambda), and their names as
@@ -110,18 +108,4 @@ export type CounterMetric =
   | typeof METRICS.connectUnauthorized;
 export type ObservedMetric = typeof METRICS.batchSize | typeof METRICS.receiveToPushLatency;
 
-/** `local` (set by the local runtime): metrics accumulate in memory for `GET /api/metrics`; else EMF. */
-export const METRICS_MODE_ENV = 'VIGIA_METRICS';
-
-/**
- * The `auth` member of `/config.json` (contract §5): where the dashboard signs users in. The cloud writes it
- * for Cognito's managed login; the local issuer answers the same shape.
- */
-export interface DashboardAuthConfig {
-  issuer: string;
-  clientId: string;
-  authorizeUrl: string;
-  tokenUrl: string;
-  logoutUrl: string;
-  scope: string;
-}
+export type { DashboardAuthConfig } from './contract.js';

@@ -4,12 +4,15 @@
  * the stack deploys it beside `/config.json`, and the integration tests check every `/api` answer against it.
  * Plain data only: no Node APIs, so the dashboard or a Lambda could import it too.
  */
+import { AlertEventSchema, AlertSchema, ConditionSchema, RawPointSchema, SensorSchema, SeveritySchema } from './contract-schemas.js';
 import { METRIC_NAME_PATTERN, SENSOR_ID_PATTERN } from './names.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Schema = { [key: string]: Json };
 
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+/** A contract shape (contract-schemas.ts) as plain JSON Schema. */
+const fromContract = (schema: object): Schema => JSON.parse(JSON.stringify(schema)) as Schema;
 const nullable = (schema: Schema): Schema => ({ anyOf: [schema, { type: 'null' }] });
 /** An object whose every listed property is required and nothing else is allowed: answers are exact. */
 const exact = (properties: Record<string, Schema>, description?: string): Schema => ({
@@ -35,7 +38,6 @@ function errorAnswer(description: string, codes: string[]): Schema {
   };
 }
 
-const epochMs: Schema = { type: 'integer', description: 'Epoch milliseconds.' };
 const sensorId: Schema = { type: 'string', pattern: SENSOR_ID_PATTERN.source };
 const metricName: Schema = { type: 'string', pattern: METRIC_NAME_PATTERN.source };
 const cursor: Schema = nullable({ type: 'string', description: 'Opaque: pass it as `cursor` for the next page.' });
@@ -88,8 +90,6 @@ const silenceFields: Record<string, Schema> = {
   severity: ref('Severity'),
 };
 const ruleId: Schema = { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' };
-/** `{ruleId}.{sensorId}.{episode}`, the episode being the ts its pending began. */
-const alertId: Schema = { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}\\.[A-Za-z0-9_-]{1,64}\\.-?\\d{1,16}$' };
 
 const ruleIdParameter: Schema = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const ruleBody: Schema = {
@@ -388,18 +388,8 @@ export const OPENAPI_DOCUMENT = {
     },
     schemas: {
       Error: exact({ error: exact({ code: { type: 'string', pattern: '^[A-Z_]+$' }, message: { type: 'string' } }) }),
-      Sensor: exact({
-        sensorId,
-        online: { type: 'boolean' },
-        lastSeen: nullable(epochMs),
-        metrics: { type: 'array', items: metricName, uniqueItems: true },
-        units: { type: 'object', propertyNames: metricName, additionalProperties: { type: 'string', minLength: 1, maxLength: 16 } },
-        latest: nullable(ref('RawPoint')),
-      }),
-      RawPoint: exact({
-        ts: epochMs,
-        values: { type: 'object', propertyNames: metricName, additionalProperties: { type: 'number' } },
-      }),
+      Sensor: fromContract(SensorSchema),
+      RawPoint: fromContract(RawPointSchema),
       AggregatedPoint: exact({
         ts: { type: 'integer', description: 'The UTC-aligned bucket start, epoch ms.' },
         values: {
@@ -424,19 +414,14 @@ export const OPENAPI_DOCUMENT = {
           }),
         ],
       },
-      Severity: { type: 'string', enum: ['info', 'warning', 'critical'] },
+      Severity: fromContract(SeveritySchema),
       RuleSensorIds: {
         oneOf: [
           { type: 'array', items: { const: '*' }, minItems: 1, maxItems: 1 },
           { type: 'array', items: sensorId, minItems: 1, maxItems: 100, uniqueItems: true },
         ],
       },
-      Condition: {
-        oneOf: [
-          exact({ op: { enum: ['>', '>=', '<', '<='] }, value: { type: 'number' } }),
-          exact({ op: { const: 'outside' }, low: { type: 'number' }, high: { type: 'number' } }),
-        ],
-      },
+      Condition: fromContract(ConditionSchema),
       ThresholdRuleInput: {
         type: 'object',
         required: ['name', 'sensorIds', 'metric', 'condition'],
@@ -452,29 +437,8 @@ export const OPENAPI_DOCUMENT = {
       AlertRule: {
         oneOf: [exact({ id: ruleId, ...thresholdFields }), exact({ id: ruleId, ...silenceFields })],
       },
-      Alert: exact({
-        id: alertId,
-        ruleId,
-        ruleName: { type: 'string' },
-        sensorId,
-        metric: nullable(metricName),
-        severity: ref('Severity'),
-        state: { enum: ['pending', 'firing'] },
-        since: epochMs,
-        value: nullable({ type: 'number' }),
-        acknowledged: { type: 'boolean' },
-        acknowledgedBy: nullable({ type: 'string' }),
-      }),
-      AlertEvent: exact({
-        ts: epochMs,
-        alertId,
-        ruleId,
-        sensorId,
-        kind: { enum: ['fired', 'resolved', 'acknowledged'] },
-        severity: ref('Severity'),
-        value: nullable({ type: 'number' }),
-        by: nullable({ type: 'string' }),
-      }),
+      Alert: fromContract(AlertSchema),
+      AlertEvent: fromContract(AlertEventSchema),
     },
   },
 } satisfies Schema;

@@ -10,7 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
-import { DIST, buildFrontendIfStale, launchChromium } from './harness.js';
+import { DIST, buildFrontendIfStale, launchChromium, signIn as signInAs } from './harness.js';
 
 let dataDir: string;
 let runtime: LocalRuntime;
@@ -33,13 +33,7 @@ afterAll(async () => {
 });
 
 async function signIn(email: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  await page.goto(runtime.urls.dashboard);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/auth\/authorize\?/);
-  await page.getByRole('button', { name: new RegExp(email.replace('.', '\\.')) }).click();
-  await page.locator('.account .email').waitFor();
+  const page = await signInAs(browser, runtime.urls.dashboard, email);
   await page.locator('.conn[data-state="live"]').waitFor({ timeout: 20_000 });
   return page;
 }

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { startSimulation, type Simulation } from '../../device-sim/index.js';
 import { FRONTEND_DIST } from '../../local/frontend.js';
 import { PROJECT_ROOT, startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
@@ -71,4 +71,20 @@ export const CHROMIUM_FLAGS = [
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
+}
+
+/**
+ * A fresh browser context (its own sessionStorage), signed in as `email` through the local issuer's page;
+ * `atIssuer` sees the issuer's page before the user is picked (the PKCE test reads its address there).
+ */
+export async function signIn(browser: Browser, dashboardUrl: string, email: string, atIssuer?: (page: Page) => void): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(dashboardUrl);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/auth\/authorize\?/);
+  atIssuer?.(page);
+  await page.getByRole('button', { name: new RegExp(email.replace('.', '\\.')) }).click();
+  await page.locator('.account .email').waitFor();
+  return page;
 }

@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulation, type Simulation } from '../../device-sim/index.js';
 import { startLocalRuntime, type LocalRuntime } from '../../local/runtime.js';
-import { DIST, buildFrontendIfStale, launchChromium } from './harness.js';
+import { DIST, buildFrontendIfStale, launchChromium, signIn as signInAs } from './harness.js';
 
 let dataDir: string;
 let runtime: LocalRuntime;
@@ -32,17 +32,12 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** A fresh browser context (its own sessionStorage), signed in as `email` through the local issuer's page. */
+/** Signed in as `email`, having checked that the dashboard asked for PKCE (S256) and cleaned up its address. */
 async function signIn(email: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  await page.goto(runtime.urls.dashboard);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(/\/auth\/authorize\?/);
-  const asked = new URL(page.url()).searchParams;
-  expect(asked.get('code_challenge_method')).toBe('S256');
-  await page.getByRole('button', { name: new RegExp(email.replace('.', '\\.')) }).click();
-  await page.locator('.account .email').waitFor();
+  const page = await signInAs(browser, runtime.urls.dashboard, email, (atIssuer) => {
+    const asked = new URL(atIssuer.url()).searchParams;
+    expect(asked.get('code_challenge_method')).toBe('S256');
+  });
   expect(await page.locator('.account .email').textContent()).toBe(email);
   // Back on the dashboard's root with the code and state gone from the address bar.
   expect(new URL(page.url()).search).toBe('');

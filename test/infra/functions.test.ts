@@ -117,16 +117,16 @@ describe('Function environments point at the right resources', () => {
     expect(create).toContain('iot:Data-ATS');
   });
 
-  it('http api: readings, roll-ups, sensors and the raw retention', () => {
+  it('http api: readings, roll-ups, sensors, and no retention (it writes nothing that expires)', () => {
     const env = envOf(vigia.stack.api.handler);
     expect(keysOf(target(env[ENV.readingsTable]))).toBe('sensorId:HASH,ts:RANGE');
     expect(keysOf(target(env[ENV.rollupsTable]))).toBe('series:HASH,ts:RANGE');
     expect(keysOf(target(env[ENV.sensorsTable]))).toBe('sensorId:HASH');
-    expect(env[ENV.rawRetentionDays]).toBe('30');
+    expect(env[ENV.rawRetentionDays]).toBeUndefined();
     expect(env[ENV.deadLetterQueueUrl]).toBeUndefined();
   });
 
-  it('retention context keys reach the writer and the API', () => {
+  it('retention context keys reach the writer and the broadcaster, not the API', () => {
     const custom = synthVigia({ rawRetentionDays: '7', minuteRetentionDays: 60, hourRetentionDays: '400' });
     custom.template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
@@ -139,7 +139,7 @@ describe('Function environments point at the right resources', () => {
     });
     const apiEnv = custom.template.toJSON().Resources[custom.logicalId(custom.stack.api.handler)].Properties
       .Environment.Variables;
-    expect(apiEnv[ENV.rawRetentionDays]).toBe('7');
+    expect(apiEnv[ENV.rawRetentionDays]).toBeUndefined();
     const broadcasterEnv = custom.template.toJSON().Resources[custom.logicalId(custom.stack.telemetry.broadcaster)]
       .Properties.Environment.Variables;
     expect(broadcasterEnv[ENV.rawRetentionDays]).toBe('7');

@@ -26,7 +26,6 @@ beforeAll(async () => {
     gateway: {} as WebSocketGateway,
     handler: async () => async () => ({ statusCode: 200, body: '{}' }),
     ready: () => true,
-    auth: null,
     metrics: () => '',
     log: () => undefined,
   });

@@ -14,7 +14,9 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiGatewayLiveSender, IotDevicePublisher, SqsRejectionSink } from '../../lambdas/adapters/aws-services.js';
+import { ApiGatewayLiveSender } from '../../lambdas/adapters/api-gateway-live.js';
+import { IotDevicePublisher } from '../../lambdas/adapters/iot-devices.js';
+import { SqsRejectionSink } from '../../lambdas/adapters/sqs-rejections.js';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connections.js';
 import { DynamoReadingStore, DynamoRollupStore } from '../../lambdas/adapters/dynamo-history.js';
 import { DynamoSensorRegistry } from '../../lambdas/adapters/dynamo-sensors.js';

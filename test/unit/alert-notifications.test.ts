@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SnsAlertNotifier } from '../../lambdas/adapters/alert-notifications.js';
+import { SnsAlertNotifier } from '../../lambdas/adapters/sns-alert-notifier.js';
 import type { AlertView } from '../../lambdas/core/alert-ports.js';
 import { AlertWebhook } from '../../local/alert-webhook.js';
 import './aws-matchers.js';

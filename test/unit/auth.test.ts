@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { type CryptoKey, type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { JwtTokenVerifier } from '../../lambdas/adapters/jwt-verifier.js';
@@ -181,11 +181,15 @@ describe('ws-authorizer handler', () => {
       else process.env[name] = saved[name];
     }
   });
-  const signInOn = () => Object.assign(process.env, { [ENV.authIssuer]: issuer, [ENV.authAudience]: AUDIENCE, [ENV.authJwksUri]: jwksUri });
+  // The wiring keeps its verifier until reset, as a Lambda container keeps its environment: each test resets it.
+  const signInOn = async () => {
+    Object.assign(process.env, { [ENV.authIssuer]: issuer, [ENV.authAudience]: AUDIENCE, [ENV.authJwksUri]: jwksUri });
+    (await import('../../lambdas/handlers/wiring.js')).resetWiring();
+  };
   const load = async () => (await import('../../lambdas/handlers/ws-authorizer.js')).handler;
 
   it('allows an operator on the method ARN, with its role and sub as context', async () => {
-    signInOn();
+    await signInOn();
     const result = await (await load())(connectEvent({ token: await token({ groups: ['operator'] }) }));
     expect(result).toEqual({
       principalId: 'user-1',
@@ -195,14 +199,14 @@ describe('ws-authorizer handler', () => {
   });
 
   it('allows a viewer, as a viewer', async () => {
-    signInOn();
+    await signInOn();
     const result = await (await load())(connectEvent({ token: await token({ groups: ['viewer'] }) }));
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
     expect(result.context).toEqual({ role: 'viewer', sub: 'user-1' });
   });
 
   it('denies a signed-in user in neither group', async () => {
-    signInOn();
+    await signInOn();
     const result = await (await load())(connectEvent({ token: await token({ groups: ['admins'] }) }));
     expect(result.policyDocument.Statement).toEqual([{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: METHOD_ARN }]);
     expect(result.context).toBeUndefined();
@@ -210,13 +214,14 @@ describe('ws-authorizer handler', () => {
 
   it('fails closed without its settings: no policy, whatever the token, naming the missing setting', async () => {
     for (const name of [ENV.authIssuer, ENV.authAudience, ENV.authJwksUri]) delete process.env[name];
+    (await import('../../lambdas/handlers/wiring.js')).resetWiring();
     const handler = await load();
     await expect(handler(connectEvent(null))).rejects.toThrow(/Missing required environment variable AUTH_ISSUER/);
     await expect(handler(connectEvent({ token: await token({ groups: ['operator'] }) }))).rejects.toThrow(/AUTH_ISSUER/);
   });
 
   it("answers 'Unauthorized' (401) without a token, or with an expired or foreign one", async () => {
-    signInOn();
+    await signInOn();
     const handler = await load();
     await expect(handler(connectEvent(null))).rejects.toThrow(/^Unauthorized$/);
     await expect(handler(connectEvent({ token: await token({ exp: Math.floor(Date.now() / 1000) - 5 }) }))).rejects.toThrow(/^Unauthorized$/);
@@ -224,7 +229,7 @@ describe('ws-authorizer handler', () => {
   });
 
   it('counts each 401 as ConnectUnauthorized (EMF), so the error-rate alarm can leave them out', async () => {
-    signInOn();
+    await signInOn();
     const lines: string[] = [];
     const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       lines.push(String(chunk));
@@ -237,5 +242,31 @@ describe('ws-authorizer handler', () => {
     }
     const emf = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l))[0];
     expect(emf).toMatchObject({ ConnectUnauthorized: 1, service: 'vigia' });
+  });
+
+  it("tags its log lines with the invocation's Lambda context: request id, function, cold start", async () => {
+    await signInOn();
+    const context = {
+      awsRequestId: 'request-7',
+      functionName: 'vigia-ConnectAuthorizer',
+      functionVersion: '$LATEST',
+      invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:vigia-ConnectAuthorizer',
+      memoryLimitInMB: '256',
+    } as unknown as Context;
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      await expect((await load())(connectEvent(null), context)).rejects.toThrow(/^Unauthorized$/);
+    } finally {
+      write.mockRestore();
+    }
+    const refused = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('websocket connect refused'))
+      .map((l) => JSON.parse(l))[0];
+    expect(refused).toMatchObject({ function_request_id: 'request-7', function_name: 'vigia-ConnectAuthorizer', cold_start: expect.any(Boolean) });
   });
 });

@@ -2,7 +2,7 @@
 import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EmfMetrics } from '../../lambdas/adapters/emf-metrics.js';
-import { MetricsRegistry } from '../../lambdas/adapters/memory-metrics.js';
+import { MetricsRegistry } from '../../local/memory-metrics.js';
 import { routeWebSocket } from '../../lambdas/core/frames.js';
 import { broadcastTelemetryBatch } from '../../lambdas/core/broadcast-telemetry.js';
 import { pushToConnections } from '../../lambdas/core/push.js';

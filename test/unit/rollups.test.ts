@@ -4,7 +4,7 @@ import { storeTelemetry, storeTelemetryBatch } from '../../lambdas/core/store-te
 import type { Bucket } from '../../lambdas/core/model.js';
 import type { SequencedEvent } from '../../lambdas/core/sequence.js';
 import { storeTelemetryStream } from '../../lambdas/core/store-telemetry-stream.js';
-import { aggregatePoints, bucketStart, contiguousRanges, mergeBuckets } from '../../lambdas/core/rollups.js';
+import { aggregatePoints, bucketStart, mergeBuckets } from '../../lambdas/core/rollups.js';
 import { FakeMetrics, FakeReadingStore, FakeRejectionSink, FakeRollupStore, FakeSensorRegistry, silentLog } from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -17,15 +17,6 @@ describe('bucket arithmetic', () => {
     expect(bucketStart(NOW + MINUTE, '1m')).toBe(NOW + MINUTE);
     expect(bucketStart(NOW + HOUR - 1, '1h')).toBe(NOW);
     expect(bucketStart(Date.UTC(2026, 0, 15, 12, 34, 56, 789), '1h')).toBe(Date.UTC(2026, 0, 15, 12));
-  });
-
-  it('contiguousRanges joins adjacent buckets into [from, to) ranges', () => {
-    expect(contiguousRanges([0, 60, 120, 300, 360, 600], 60)).toEqual([
-      [0, 180],
-      [300, 420],
-      [600, 660],
-    ]);
-    expect(contiguousRanges([], 60)).toEqual([]);
   });
 
   it('aggregatePoints and mergeBuckets leave empty buckets out and count readings', () => {

@@ -2,8 +2,8 @@
  * The Metrics port in memory, rendered in the Prometheus text format: the local runtime's `GET /api/metrics`.
  * One registry per process, shared by every handler the local runtime runs.
  */
-import type { CounterMetric, Metrics, ObservedMetric } from '../core/ports.js';
-import { METRICS } from '../shared/names.js';
+import type { CounterMetric, Metrics, ObservedMetric } from '../lambdas/core/ports.js';
+import { METRICS } from '../lambdas/shared/names.js';
 
 interface Histogram {
   buckets: number[];
@@ -94,7 +94,7 @@ export class MetricsRegistry {
   }
 }
 
-/** The process's registry: the handlers record into it, the local HTTP server renders it. */
+/** The process's registry: the handlers record into it (bound by the runtime), the local HTTP server renders it. */
 export const localMetricsRegistry = /* @__PURE__ */ new MetricsRegistry();
 
 /** Records straight into a registry; nothing to publish. */
