@@ -4,7 +4,12 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: ['test/unit/frontend/**', '**/node_modules/**'], testTimeout: 30_000 },
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          exclude: ['test/unit/frontend/**', '**/node_modules/**'],
+          testTimeout: 30_000,
+        },
       },
       { test: { name: 'frontend', include: ['test/unit/frontend/**/*.test.ts'], environment: 'node', testTimeout: 30_000 } },
       { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 240_000, hookTimeout: 240_000 } },

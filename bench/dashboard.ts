@@ -60,7 +60,15 @@ export interface FleetAtScaleResult {
   sparklineRequests: { batched: number; perSensor: number };
   /** The most sensors subscribed at once over the WebSocket (the cards on screen and their overscan). */
   subscribed: number;
-  live: { seconds: number; readings: number; longestFrameMs: number; framesOver100ms: number; longTasks: number; longTasksMs: number; cpu: CpuFigures };
+  live: {
+    seconds: number;
+    readings: number;
+    longestFrameMs: number;
+    framesOver100ms: number;
+    longTasks: number;
+    longTasksMs: number;
+    cpu: CpuFigures;
+  };
   scroll: {
     ms: number;
     frames: number;
@@ -137,7 +145,10 @@ async function chartDraw(browser: import('playwright-core').Browser): Promise<Da
  * which, unlike wall time, does not grow when other processes take the cores. The longest task's CPU time is
  * the frame gap the page alone would cause on an idle machine.
  */
-async function mainThreadCpu<T>(page: import('playwright-core').Page, work: () => Promise<T>): Promise<{ result: T; cpuMs: number; tasks: number; longestTaskCpuMs: number }> {
+async function mainThreadCpu<T>(
+  page: import('playwright-core').Page,
+  work: () => Promise<T>,
+): Promise<{ result: T; cpuMs: number; tasks: number; longestTaskCpuMs: number }> {
   const cdp = await page.context().newCDPSession(page);
   const events: Array<{ name: string; ph: string; pid: number; tid: number; tdur?: number; args?: { name?: string } }> = [];
   cdp.on('Tracing.dataCollected', (data) => events.push(...(data.value as unknown as typeof events)));
@@ -148,7 +159,9 @@ async function mainThreadCpu<T>(page: import('playwright-core').Page, work: () =
   await done;
   await cdp.detach();
   // Renderer main threads by name; the page's is the busiest of them (other tabs are closed or idle).
-  const mains = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  const mains = new Set(
+    events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`),
+  );
   const byThread = new Map<string, number[]>();
   for (const e of events) {
     const key = `${e.pid}:${e.tid}`;
@@ -270,7 +283,10 @@ async function fleetAtScale(browser: import('playwright-core').Browser): Promise
   const ids = Array.from({ length: sensors }, (_, i) => `sensor-${String(i + 1).padStart(4, '0')}`);
   const reading = (i: number, ts: number) => ({
     ts,
-    values: { temperature: Number((20 + 3 * Math.sin(ts / 60_000 + i)).toFixed(2)), humidity: Number((50 + 10 * Math.cos(ts / 90_000 + i)).toFixed(1)) },
+    values: {
+      temperature: Number((20 + 3 * Math.sin(ts / 60_000 + i)).toFixed(2)),
+      humidity: Number((50 + 10 * Math.cos(ts / 90_000 + i)).toFixed(1)),
+    },
     units: { temperature: '°C', humidity: '%' },
   });
   // Straight into the rules engine, as the broker hands it a device's message: 1,000 MQTT connections
@@ -284,7 +300,12 @@ async function fleetAtScale(browser: import('playwright-core').Browser): Promise
     // Fifty sensors at a time: one by one, the setup alone took minutes on a loaded machine.
     for (let i = 0; i < sensors; i += 50) {
       await Promise.all(
-        ids.slice(i, i + 50).map((id, k) => feed(id, Array.from({ length: 30 }, (_, j) => reading(i + k, now - (30 - j) * 10_000)))),
+        ids.slice(i, i + 50).map((id, k) =>
+          feed(
+            id,
+            Array.from({ length: 30 }, (_, j) => reading(i + k, now - (30 - j) * 10_000)),
+          ),
+        ),
       );
     }
     await stack.runtime.rules.idle();
@@ -356,23 +377,25 @@ async function fleetAtScale(browser: import('playwright-core').Browser): Promise
 
     // A scroll to the bottom: 600 px a frame, as a fast wheel or a flick does.
     await page.evaluate('globalThis.__name = (f) => f');
-    const scrollCpu = await mainThreadCpu(page, () => page.evaluate(async () => {
-      const deltas: number[] = [];
-      const start = performance.now();
-      let last = start;
-      await new Promise<void>((resolve) => {
-        const tick = (t: number) => {
-          deltas.push(t - last);
-          last = t;
-          const bottom = document.documentElement.scrollHeight - innerHeight;
-          if (scrollY >= bottom - 1) return resolve();
-          scrollBy(0, 600);
+    const scrollCpu = await mainThreadCpu(page, () =>
+      page.evaluate(async () => {
+        const deltas: number[] = [];
+        const start = performance.now();
+        let last = start;
+        await new Promise<void>((resolve) => {
+          const tick = (t: number) => {
+            deltas.push(t - last);
+            last = t;
+            const bottom = document.documentElement.scrollHeight - innerHeight;
+            if (scrollY >= bottom - 1) return resolve();
+            scrollBy(0, 600);
+            requestAnimationFrame(tick);
+          };
           requestAnimationFrame(tick);
-        };
-        requestAnimationFrame(tick);
-      });
-      return { ms: performance.now() - start, deltas };
-    }));
+        });
+        return { ms: performance.now() - start, deltas };
+      }),
+    );
     const scroll = scrollCpu.result;
     await page.waitForTimeout(1000);
     const bottomIds = await page.locator('.card').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-sensor')));
@@ -406,7 +429,9 @@ async function fleetAtScale(browser: import('playwright-core').Browser): Promise
     await page.close();
     // The same scroll on a static page as tall: what the machine alone costs a frame right now.
     const blank = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await blank.setContent(`<!doctype html><div style="height:${Math.ceil(sensors / 4) * 230}px;background:linear-gradient(#fff,#ccc)"></div>`);
+    await blank.setContent(
+      `<!doctype html><div style="height:${Math.ceil(sensors / 4) * 230}px;background:linear-gradient(#fff,#ccc)"></div>`,
+    );
     await blank.evaluate('globalThis.__name = (f) => f');
     const blankScroll = await blank.evaluate(async () => {
       const deltas: number[] = [];
@@ -527,7 +552,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     console.log(JSON.stringify(result));
     process.exit(0);
   }
-  console.log(`Chart, ${c.points.toLocaleString('en')} points: first draw ${c.firstDrawMs} ms, median ${c.medianDrawMs} ms (target ≤ ${c.targetMs} ms) ${c.pass ? 'PASS' : 'FAIL'}`);
+  console.log(
+    `Chart, ${c.points.toLocaleString('en')} points: first draw ${c.firstDrawMs} ms, median ${c.medianDrawMs} ms (target ≤ ${c.targetMs} ms) ${c.pass ? 'PASS' : 'FAIL'}`,
+  );
   console.log(
     `Fleet, ${f.sensors} sensors × ${f.readingsPerSecondPerSensor}/s for ${f.seconds} s: ${f.readingsReceived} readings received, ` +
       `${f.droppedFrames} of ${f.expectedFrames} frames dropped (${f.droppedPercent} %, target ≤ ${f.targetPercent} %), longest frame ${f.longestFrameMs} ms, ` +

@@ -157,7 +157,9 @@ export async function historyBench(options: { days?: number; intervalS?: number;
     const writtenBefore = counters.itemsWritten;
     for (let i = 0; i < single; i += 10) {
       const payloads = Array.from({ length: 10 }, (_, k) =>
-        Buffer.from(JSON.stringify({ ts: now + 1 + (i + k) * 10, values: { temperature: 21, humidity: 50, pressure: 1013 } })).toString('base64'),
+        Buffer.from(JSON.stringify({ ts: now + 1 + (i + k) * 10, values: { temperature: 21, humidity: 50, pressure: 1013 } })).toString(
+          'base64',
+        ),
       );
       await historyWriter(kinesis(payloads, Date.now() + 5_000));
     }

@@ -77,7 +77,10 @@ async function subscribeAll(port: number): Promise<LiveCollector> {
   const subscribed = new Promise<void>((resolve) => {
     ws.on('message', (data: Buffer) => {
       const now = Date.now();
-      const frame = JSON.parse(data.toString()) as { type: string; readings?: Array<{ sensorId: string; ts: number; values: { sent?: number } }> };
+      const frame = JSON.parse(data.toString()) as {
+        type: string;
+        readings?: Array<{ sensorId: string; ts: number; values: { sent?: number } }>;
+      };
       if (frame.type === 'subscribed') resolve();
       if (frame.type !== 'readings') return;
       for (const r of frame.readings!) {
@@ -292,7 +295,12 @@ async function freshness(port: number, mqttPort: number, rounds: number) {
   return { rounds, p50: percentile(sorted, 50), max: sorted[sorted.length - 1] };
 }
 
-export async function pipelineBench(options: { sustainRate: number; sustainSeconds: number; latencySeconds: number; fanOutClients: number }) {
+export async function pipelineBench(options: {
+  sustainRate: number;
+  sustainSeconds: number;
+  latencySeconds: number;
+  fanOutClients: number;
+}) {
   const runtime = await startRuntimeProcess();
   const pid = runtime.child.pid!;
   try {
@@ -330,7 +338,10 @@ export async function pipelineBench(options: { sustainRate: number; sustainSecon
 
 /** The same modest load through each ingest mode: what batching buys on one machine. */
 export async function ingestModesBench(options: { sensors: number; rate: number; seconds: number }) {
-  const results: Record<string, { p50: number; p99: number; pushedSeconds: number; storedSeconds: number; stored: number; offered: number }> = {};
+  const results: Record<
+    string,
+    { p50: number; p99: number; pushedSeconds: number; storedSeconds: number; stored: number; offered: number }
+  > = {};
   for (const mode of ['direct', 'stream'] as const) {
     const runtime = await startRuntimeProcess(undefined, { INGEST: mode });
     try {

@@ -67,7 +67,10 @@ async function pipelineSection(lines: string[]): Promise<void> {
   const exactlyOnce = s.delivered === s.offered && s.stored === s.offered && s.duplicates === 0;
   const sustainedOk = exactlyOnce && s.throughput >= rate;
   lines.push('## Ingest pipeline (issues 3 and 11)', '');
-  lines.push(`Stream ingest (the local default): live window ${process.env.LIVE_WINDOW_MS ?? 5} ms, history window ${process.env.HISTORY_WINDOW_MS ?? 1000} ms.`, '');
+  lines.push(
+    `Stream ingest (the local default): live window ${process.env.LIVE_WINDOW_MS ?? 5} ms, history window ${process.env.HISTORY_WINDOW_MS ?? 1000} ms.`,
+    '',
+  );
   lines.push('| measure | figure | target | |', '| --- | --- | --- | --- |');
   lines.push(`| broker alone, QoS 1 publish → accepted (10 devices) | ${ceiling.qos1PerSecond} msg/s | the ceiling | |`);
   lines.push(
@@ -96,7 +99,9 @@ async function pipelineSection(lines: string[]): Promise<void> {
   lines.push('Both ingest modes under the same load (200 readings/s over 20 sensors):', '');
   lines.push('| INGEST | latency p50 | p99 | all pushed after | all stored after | stored |', '| --- | --- | --- | --- | --- | --- |');
   for (const [mode, m] of Object.entries(modes)) {
-    lines.push(`| ${mode} | ${m.p50} ms | ${m.p99} ms | ${m.pushedSeconds.toFixed(1)} s | ${m.storedSeconds.toFixed(1)} s | ${m.stored} of ${m.offered} |`);
+    lines.push(
+      `| ${mode} | ${m.p50} ms | ${m.p99} ms | ${m.pushedSeconds.toFixed(1)} s | ${m.storedSeconds.toFixed(1)} s | ${m.stored} of ${m.offered} |`,
+    );
   }
   lines.push('');
 }
@@ -106,12 +111,19 @@ async function initSection(lines: string[]): Promise<void> {
   const figures = await initBench(quick ? 3 : 7);
   lines.push('## Lambda module init on the built bundles (issue 11)', '');
   lines.push(
-    'Each handler bundled as CDK bundles it (lib/bundling.ts: esbuild, ESM, minified, the SDK inside), imported in a fresh Node process with its environment; median of the runs. CPU is the import\'s process.cpuUsage(), less bent by load than wall time.',
+    "Each handler bundled as CDK bundles it (lib/bundling.ts: esbuild, ESM, minified, the SDK inside), imported in a fresh Node process with its environment; median of the runs. CPU is the import's process.cpuUsage(), less bent by load than wall time.",
     '',
   );
-  lines.push(`Load average while timed: ${os.loadavg().map((l) => l.toFixed(1)).join(', ')}.`, '');
+  lines.push(
+    `Load average while timed: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(', ')}.`,
+    '',
+  );
   lines.push('| function | bundle | module init | CPU | target | |', '| --- | --- | --- | --- | --- | --- |');
-  for (const f of figures) lines.push(`| ${f.handler} | ${f.bundleKb} KB | ${f.initMs} ms | ${f.initCpuMs} ms | ≤ 100 ms | ${mark(f.initMs <= 100)} |`);
+  for (const f of figures)
+    lines.push(`| ${f.handler} | ${f.bundleKb} KB | ${f.initMs} ms | ${f.initCpuMs} ms | ≤ 100 ms | ${mark(f.initMs <= 100)} |`);
   lines.push('');
 }
 
@@ -124,9 +136,14 @@ async function historySection(lines: string[]): Promise<void> {
       `in ${history.loadSeconds} s; then \`resolution=auto&limit=1000\` queries through the REST handler, 20 runs each.`,
     '',
   );
-  lines.push('| range | answered as | points | DynamoDB items read (≤ 2,000) | p50 (≤ 100 ms) | p95 |', '| --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '| range | answered as | points | DynamoDB items read (≤ 2,000) | p50 (≤ 100 ms) | p95 |',
+    '| --- | --- | --- | --- | --- | --- |',
+  );
   for (const q of history.queries) {
-    lines.push(`| ${q.range} | ${q.resolution} | ${q.points} | ${q.itemsRead} ${mark(q.itemsRead <= 2000)} | ${q.p50Ms} ms ${mark(q.p50Ms <= 100)} | ${q.p95Ms} ms |`);
+    lines.push(
+      `| ${q.range} | ${q.resolution} | ${q.points} | ${q.itemsRead} ${mark(q.itemsRead <= 2000)} | ${q.p50Ms} ms ${mark(q.p50Ms <= 100)} | ${q.p95Ms} ms |`,
+    );
   }
   lines.push('');
   lines.push(
@@ -148,7 +165,9 @@ async function dashboardSection(lines: string[]): Promise<void> {
     const f = d.fleetStream;
     lines.push('## Dashboard in Chromium (issue 6)', '');
     lines.push('| measure | figure | target | |', '| --- | --- | --- | --- |');
-    lines.push(`| draw ${c.points} points in one chart | first ${c.firstDrawMs} ms, median ${c.medianDrawMs} ms | ≤ ${c.targetMs} ms | ${mark(c.pass)} |`);
+    lines.push(
+      `| draw ${c.points} points in one chart | first ${c.firstDrawMs} ms, median ${c.medianDrawMs} ms | ≤ ${c.targetMs} ms | ${mark(c.pass)} |`,
+    );
     lines.push(
       `| fleet view while ${f.sensors} sensors send ${f.readingsPerSecondPerSensor}/s for ${f.seconds} s | ${f.droppedFrames} of ${f.expectedFrames} frames dropped ` +
         `(${f.droppedPercent}%), longest frame ${f.longestFrameMs} ms, ${f.longTasks} long tasks; a blank page drops ${f.blankPageDroppedPercent}% | ≤ ${f.targetPercent}% | ${mark(f.pass)} |`,
@@ -162,14 +181,30 @@ async function dashboardSection(lines: string[]): Promise<void> {
         '',
       );
       lines.push('| measure | figure | target | |', '| --- | --- | --- | --- |');
-      lines.push(`| navigation → first cards | ${a.firstCardsMs} ms (all listed ${a.allListedMs} ms, sparklines ${a.sparklinesMs} ms) | ≤ 1,000 ms | ${mark(a.firstCardsMs <= 1000)} |`);
-      lines.push(`| sparkline requests | ${a.sparklineRequests.batched} batched, ${a.sparklineRequests.perSensor} per sensor; ${a.cardsRendered} cards rendered, ${a.subscribed} subscribed | no N+1 | ${mark(a.sparklineRequests.perSensor === 0)} |`);
-      lines.push(`| longest frame, ${a.live.seconds} s of live updates | ${a.live.longestFrameMs} ms (${a.live.framesOver100ms} frames over 100 ms, ${a.live.longTasks} long tasks) | ≤ 100 ms | ${mark(a.live.longestFrameMs <= 100)} |`);
-      lines.push(`| the same, main-thread CPU (not inflated by the machine's load) | ${describeCpu(a.live.cpu)} | longest ≤ 100 ms | ${mark(a.live.cpu.longestTaskCpuMs <= 100)} |`);
-      lines.push(`| longest frame, scroll to the bottom | ${a.scroll.longestFrameMs} ms (${a.scroll.frames} frames in ${a.scroll.ms} ms); a static page as tall at the same time: longest ${a.scroll.blankPageLongestFrameMs} ms, median ${a.scroll.blankPageMedianFrameMs} ms | ≤ 100 ms | ${mark(a.scroll.longestFrameMs <= 100)} |`);
-      lines.push(`| scroll, main-thread CPU | ${describeCpu(a.scroll.cpu)} | longest ≤ 100 ms | ${mark(a.scroll.cpu.longestTaskCpuMs <= 100)} |`);
-      lines.push(`| filter, main-thread CPU | ${describeCpu(a.filter.cpu)} | longest ≤ 50 ms | ${mark(a.filter.cpu.longestTaskCpuMs <= 50)} |`);
-      lines.push(`| filter, a key → its frame | median ${a.filter.medianKeyMs} ms, max ${a.filter.maxKeyMs} ms; clearing ${a.filter.clearMs} ms | ≤ 50 ms | ${mark(a.filter.maxKeyMs <= 50 && a.filter.clearMs <= 50)} |`);
+      lines.push(
+        `| navigation → first cards | ${a.firstCardsMs} ms (all listed ${a.allListedMs} ms, sparklines ${a.sparklinesMs} ms) | ≤ 1,000 ms | ${mark(a.firstCardsMs <= 1000)} |`,
+      );
+      lines.push(
+        `| sparkline requests | ${a.sparklineRequests.batched} batched, ${a.sparklineRequests.perSensor} per sensor; ${a.cardsRendered} cards rendered, ${a.subscribed} subscribed | no N+1 | ${mark(a.sparklineRequests.perSensor === 0)} |`,
+      );
+      lines.push(
+        `| longest frame, ${a.live.seconds} s of live updates | ${a.live.longestFrameMs} ms (${a.live.framesOver100ms} frames over 100 ms, ${a.live.longTasks} long tasks) | ≤ 100 ms | ${mark(a.live.longestFrameMs <= 100)} |`,
+      );
+      lines.push(
+        `| the same, main-thread CPU (not inflated by the machine's load) | ${describeCpu(a.live.cpu)} | longest ≤ 100 ms | ${mark(a.live.cpu.longestTaskCpuMs <= 100)} |`,
+      );
+      lines.push(
+        `| longest frame, scroll to the bottom | ${a.scroll.longestFrameMs} ms (${a.scroll.frames} frames in ${a.scroll.ms} ms); a static page as tall at the same time: longest ${a.scroll.blankPageLongestFrameMs} ms, median ${a.scroll.blankPageMedianFrameMs} ms | ≤ 100 ms | ${mark(a.scroll.longestFrameMs <= 100)} |`,
+      );
+      lines.push(
+        `| scroll, main-thread CPU | ${describeCpu(a.scroll.cpu)} | longest ≤ 100 ms | ${mark(a.scroll.cpu.longestTaskCpuMs <= 100)} |`,
+      );
+      lines.push(
+        `| filter, main-thread CPU | ${describeCpu(a.filter.cpu)} | longest ≤ 50 ms | ${mark(a.filter.cpu.longestTaskCpuMs <= 50)} |`,
+      );
+      lines.push(
+        `| filter, a key → its frame | median ${a.filter.medianKeyMs} ms, max ${a.filter.maxKeyMs} ms; clearing ${a.filter.clearMs} ms | ≤ 50 ms | ${mark(a.filter.maxKeyMs <= 50 && a.filter.clearMs <= 50)} |`,
+      );
       lines.push('');
     }
     const { runLighthouse } = await import('./lighthouse.js');
@@ -179,7 +214,9 @@ async function dashboardSection(lines: string[]): Promise<void> {
     lines.push(
       `| performance, median of [${l.performanceRuns.join(', ')}] | ${l.performance} (FCP ${l.fcpMs} ms, LCP ${l.lcpMs} ms, TBT ${l.tbtMs} ms; benchmarkIndex ${l.benchmarkIndex}) | ≥ 90 | ${mark(l.performance >= 90)} |`,
     );
-    lines.push(`| accessibility | ${l.accessibility}${l.accessibilityFailures.length ? ` (${l.accessibilityFailures.join(', ')})` : ''} | 100 | ${mark(l.accessibility === 100)} |`);
+    lines.push(
+      `| accessibility | ${l.accessibility}${l.accessibilityFailures.length ? ` (${l.accessibilityFailures.join(', ')})` : ''} | 100 | ${mark(l.accessibility === 100)} |`,
+    );
     lines.push(`| CLS | ${l.cls} | ≤ 0.05 | ${mark(l.cls <= 0.05)} |`);
     lines.push('');
   }

@@ -89,7 +89,10 @@ interface RuntimeGauges {
 
 /** The runtime's `/api/metrics` gauges the soak follows (heaps in MiB, delays in ms). */
 async function runtimeGauges(port: number): Promise<RuntimeGauges> {
-  const text = await fetch(`http://127.0.0.1:${port}/api/metrics`).then((r) => r.text(), () => '');
+  const text = await fetch(`http://127.0.0.1:${port}/api/metrics`).then(
+    (r) => r.text(),
+    () => '',
+  );
   const gauge = (series: string) => {
     const line = text.split('\n').find((l) => l.startsWith(`${series} `));
     return line ? Number(line.slice(series.length + 1)) : 0;
@@ -156,7 +159,14 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
   const warmupMs = (options.warmupMinutes ?? minutes / 6) * 60_000;
   const runtime = await startRuntimeProcess(undefined, { VIGIA_VERBOSE: '' });
   const pid = runtime.child.pid!;
-  const sim = await startSimulation({ sensors, host: '127.0.0.1', port: runtime.mqttPort, protocol: 'mqtt5', intervalMs: 1000, log: () => undefined });
+  const sim = await startSimulation({
+    sensors,
+    host: '127.0.0.1',
+    port: runtime.mqttPort,
+    protocol: 'mqtt5',
+    intervalMs: 1000,
+    log: () => undefined,
+  });
 
   const latencies: number[] = [];
   let healthFailures = 0;

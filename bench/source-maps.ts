@@ -12,7 +12,9 @@ import { lambdaEsbuildOptions } from '../lib/bundling.js';
 import { ROOT, isHandlerFile } from './support.js';
 
 const runs = Number(process.argv[2] ?? 15);
-const handlers = readdirSync(path.join(ROOT, 'lambdas/handlers')).filter(isHandlerFile).map((f) => f.slice(0, -3));
+const handlers = readdirSync(path.join(ROOT, 'lambdas/handlers'))
+  .filter(isHandlerFile)
+  .map((f) => f.slice(0, -3));
 const out = mkdtempSync(path.join(os.tmpdir(), 'vigia-sourcemaps-'));
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -49,7 +51,9 @@ try {
       `| ${handler} | ${kib(file)} | ${kib(`${file}.map`)} | ${median(without).toFixed(1)} | ${median(withMaps).toFixed(1)} | +${(median(withMaps) - median(without)).toFixed(1)} |`,
     );
   }
-  console.log(`Module init (median of ${runs} fresh processes each, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'})\n`);
+  console.log(
+    `Module init (median of ${runs} fresh processes each, Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'CPU'})\n`,
+  );
   console.log('| handler | bundle KiB | map KiB | init ms | init ms, --enable-source-maps | cost of the maps |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const row of rows) console.log(row);

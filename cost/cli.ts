@@ -96,7 +96,9 @@ export function parseArgs(argv: string[]): CostArgs {
 
 const usd = (n: number) => `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 const qty = (n: number) =>
-  n >= 1e6 ? `${(n / 1e6).toLocaleString('en-US', { maximumFractionDigits: 1 })} M` : n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 2 : 0 });
+  n >= 1e6
+    ? `${(n / 1e6).toLocaleString('en-US', { maximumFractionDigits: 1 })} M`
+    : n.toLocaleString('en-US', { maximumFractionDigits: n < 10 ? 2 : 0 });
 
 function interval(seconds: number): string {
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
@@ -149,7 +151,9 @@ export function formatReport(vigia: Estimate, naive: Estimate): string {
     const needed = streamShardsFor(f);
     out.push(`Stream shards this fleet needs: ${needed} (deploy with -c streamShards=${needed}, or -c streamShards=on-demand).`);
   }
-  out.push(`Biggest line: vigia ${describe(vigia.biggest)} (${usd(vigia.biggest.usd)}); naive ${describe(naive.biggest)} (${usd(naive.biggest.usd)}).`);
+  out.push(
+    `Biggest line: vigia ${describe(vigia.biggest)} (${usd(vigia.biggest.usd)}); naive ${describe(naive.biggest)} (${usd(naive.biggest.usd)}).`,
+  );
   for (const w of vigia.warnings) out.push(`Note${naive.warnings.includes(w) ? '' : ' (vigia)'}: ${w}`);
   for (const w of naive.warnings) if (!vigia.warnings.includes(w)) out.push(`Note (naive): ${w}`);
   return out.join('\n');

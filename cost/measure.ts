@@ -130,7 +130,13 @@ export async function measureFleet(input: MeasureOptions): Promise<Measurement> 
     // of the model does not see, so it is paid before the count starts.
     const warmUpTs = Date.now() - options.intervalS * 1000;
     await Promise.all(
-      devices.map((client, i) => client.publishAsync(`sensors/${ids[i]}/telemetry`, JSON.stringify({ ts: warmUpTs + i, values: { temperature: 20, humidity: 40 } }), { qos: 1 })),
+      devices.map((client, i) =>
+        client.publishAsync(
+          `sensors/${ids[i]}/telemetry`,
+          JSON.stringify({ ts: warmUpTs + i, values: { temperature: 20, humidity: 40 } }),
+          { qos: 1 },
+        ),
+      ),
     );
     const before = await settled(runtime.billed);
 
@@ -143,7 +149,11 @@ export async function measureFleet(input: MeasureOptions): Promise<Measurement> 
       await Promise.all(
         devices.map(async (client, i) => {
           await sleep((i * options.intervalS * 1000) / devices.length);
-          await client.publishAsync(`sensors/${ids[i]}/telemetry`, JSON.stringify({ ts: ts + i, values: { temperature: 20 + (i % 10), humidity: 40 + round } }), { qos: 1 });
+          await client.publishAsync(
+            `sensors/${ids[i]}/telemetry`,
+            JSON.stringify({ ts: ts + i, values: { temperature: 20 + (i % 10), humidity: 40 + round } }),
+            { qos: 1 },
+          );
         }),
       );
       readings += devices.length;
@@ -166,9 +176,13 @@ export async function measureFleet(input: MeasureOptions): Promise<Measurement> 
       cardsOnScreen: options.cardsOnScreen,
     }).perReading;
     const perReading = <T extends Record<string, { [k: string]: number }>>(rec: T) =>
-      Object.fromEntries(Object.entries(rec).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([u, n]) => [u, n / readings]))])) as T;
+      Object.fromEntries(
+        Object.entries(rec).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([u, n]) => [u, n / readings]))]),
+      ) as T;
     const delta = <T extends Record<string, Record<string, number>>>(a: T, b: T) =>
-      Object.fromEntries(Object.entries(a).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([u, n]) => [u, n - (b[k]?.[u] ?? 0)]))])) as T;
+      Object.fromEntries(
+        Object.entries(a).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([u, n]) => [u, n - (b[k]?.[u] ?? 0)]))]),
+      ) as T;
     return {
       options,
       readings,
@@ -209,7 +223,9 @@ export function formatMeasurement(m: Measurement): string {
     const measured = m.measured[unit];
     const model = m.model[unit];
     const diff = model === 0 ? (measured === 0 ? '0 %' : 'n/a') : `${(((measured - model) / model) * 100).toFixed(1)} %`;
-    out.push(`| ${unit}${unit === 'lambdaGbSeconds' ? ' (local durations, not compared)' : ''} | ${measured.toFixed(5)} | ${model.toFixed(5)} | ${diff} |`);
+    out.push(
+      `| ${unit}${unit === 'lambdaGbSeconds' ? ' (local durations, not compared)' : ''} | ${measured.toFixed(5)} | ${model.toFixed(5)} | ${diff} |`,
+    );
   }
   const off = disagreements(m);
   out.push('', off.length === 0 ? 'Every compared unit is within 10 % of the model.' : `More than 10 % apart: ${off.join('; ')}`);

@@ -292,8 +292,7 @@ const WRITE_UNIT_BYTES = 1024;
 const READ_UNIT_BYTES = 4096;
 const writeUnits = (bytes: number) => Math.ceil(bytes / WRITE_UNIT_BYTES);
 /** Read units of one request reading `bytes` in all: strongly consistent 1 per 4 KB, eventually 0.5. */
-const readUnits = (bytes: number, consistent: boolean) =>
-  Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES)) * (consistent ? 1 : 0.5);
+const readUnits = (bytes: number, consistent: boolean) => Math.max(1, Math.ceil(bytes / READ_UNIT_BYTES)) * (consistent ? 1 : 0.5);
 
 // ---- Dashboards ----------------------------------------------------------------------------------------
 /** The fleet view refreshes GET /sensors every 30 s (frontend/src/fleet-view.tsx). */
@@ -376,16 +375,25 @@ export function normalizeFleet(fleet: Fleet): NormalizedFleet {
   check(Number.isFinite(full.intervalS) && full.intervalS > 0, 'intervalS must be a positive number of seconds');
   check(Number.isInteger(full.dashboards) && full.dashboards >= 0, 'dashboards must be a whole number of at least 0');
   check(full.dashboardHoursPerDay >= 0 && full.dashboardHoursPerDay <= 24, 'dashboardHoursPerDay must be from 0 to 24');
-  check(Number.isInteger(full.metricsPerReading) && full.metricsPerReading >= 1 && full.metricsPerReading <= 32, 'metricsPerReading must be 1 to 32');
+  check(
+    Number.isInteger(full.metricsPerReading) && full.metricsPerReading >= 1 && full.metricsPerReading <= 32,
+    'metricsPerReading must be 1 to 32',
+  );
   check(full.design === 'vigia' || full.design === 'naive', "design must be 'vigia' or 'naive'");
   check(full.ingest === 'direct' || full.ingest === 'stream', "ingest must be 'direct' or 'stream'");
-  check(!(full.basicIngest && full.ingest === 'direct'), 'basicIngest needs stream ingest: in direct mode a Basic Ingest message reaches one of the two telemetry rules');
+  check(
+    !(full.basicIngest && full.ingest === 'direct'),
+    'basicIngest needs stream ingest: in direct mode a Basic Ingest message reaches one of the two telemetry rules',
+  );
   check(full.historyWindowS >= 0 && full.historyWindowS <= 300, 'historyWindowS must be from 0 to 300');
   check(full.liveWindowS > 0 && full.liveWindowS <= 1, 'liveWindowS must be above 0 and at most 1');
   check(Number.isInteger(full.cardsOnScreen) && full.cardsOnScreen >= 1, 'cardsOnScreen must be a whole number of at least 1');
   if (full.ingest === 'stream') {
     const shards = fleet.shards ?? streamShardsFor(full);
-    check(shards === 'on-demand' || (Number.isInteger(shards) && shards >= 1), "shards must be a whole number of at least 1 or 'on-demand'");
+    check(
+      shards === 'on-demand' || (Number.isInteger(shards) && shards >= 1),
+      "shards must be a whole number of at least 1 or 'on-demand'",
+    );
     full.shards = shards;
   }
   return full;
@@ -433,8 +441,15 @@ export function monthlyCost(input: Fleet): Estimate {
   const watchedMessages = messages * openFraction * (watchedSensors / sensors);
 
   const telemetry: TelemetryUnits = {
-    iotMessages: 0, iotRulesTriggered: 0, iotActions: 0, kinesisPutUnits: 0, lambdaInvocations: 0,
-    lambdaGbSeconds: 0, dynamoWriteUnits: 0, dynamoReadUnits: 0, wsMessages: 0,
+    iotMessages: 0,
+    iotRulesTriggered: 0,
+    iotActions: 0,
+    kinesisPutUnits: 0,
+    lambdaInvocations: 0,
+    lambdaGbSeconds: 0,
+    dynamoWriteUnits: 0,
+    dynamoReadUnits: 0,
+    wsMessages: 0,
   };
   let invocations = 0;
   let gbSeconds = 0;
@@ -493,7 +508,12 @@ export function monthlyCost(input: Fleet): Estimate {
     // reading (subscribed to `*`).
     invoke(messages, DURATION_MS.naiveWriter, 0, true);
     write(messages * (rawWrite + sensorWrite), true);
-    invoke(messages, DURATION_MS.naivePusherBase + (dashboards > 0 ? pushWaves * DURATION_MS.broadcasterPerWaveOf16 * openFraction : 0), 0, true);
+    invoke(
+      messages,
+      DURATION_MS.naivePusherBase + (dashboards > 0 ? pushWaves * DURATION_MS.broadcasterPerWaveOf16 * openFraction : 0),
+      0,
+      true,
+    );
     read(messages * readUnits(dashboards * ITEM_BYTES.connection, false), true); // who is connected: one query per reading
     liveFrames = dashboards * messages * openFraction * frameMessages(1);
     concurrency.push((readingsPerSecond * (DURATION_MS.naiveWriter + DURATION_MS.naivePusherBase)) / 1000);
@@ -502,7 +522,10 @@ export function monthlyCost(input: Fleet): Estimate {
     // History writer: per reading, the conditional put, two buckets, the registry entry; the buckets' reads,
     // the raw query, and for a reading that opens a minute, that minute recomputed from its raw readings.
     invoke(messages, DURATION_MS.writerDirect, EMF_BYTES.writer, true);
-    write(messages * (d.writesPerReading.raw * rawWrite + d.writesPerReading.buckets * bucketWrite + d.writesPerReading.registry * sensorWrite), true);
+    write(
+      messages * (d.writesPerReading.raw * rawWrite + d.writesPerReading.buckets * bucketWrite + d.writesPerReading.registry * sensorWrite),
+      true,
+    );
     read(messages * (d.consistentReadsPerReading + Math.min(1, intervalS / 60)), true);
     // Broadcaster: the subscriber lookup per reading; a watched reading claims its live mark and is pushed,
     // one frame to each dashboard showing its card.
@@ -530,7 +553,7 @@ export function monthlyCost(input: Fleet): Estimate {
       bill.add('Kinesis', `shard-hours (${shards} shard${shards === 1 ? '' : 's'})`, 'kinesisShardHours', shards * HOURS_PER_MONTH);
       bill.add('Kinesis', 'PUT payload units', 'kinesisPutUnits', telemetry.kinesisPutUnits);
       const perShard = readingsPerSecond / shards;
-      if (perShard > SHARD_RECORDS_PER_S || (perShard * recordBytes) > SHARD_BYTES_PER_S) {
+      if (perShard > SHARD_RECORDS_PER_S || perShard * recordBytes > SHARD_BYTES_PER_S) {
         warnings.push(
           `${Math.round(perShard).toLocaleString('en-US')} records a second a shard, over a shard's 1,000 records or 1 MB a second: ` +
             `deploy with -c streamShards=${streamShardsFor(fleet)} (or on-demand).`,
@@ -549,7 +572,9 @@ export function monthlyCost(input: Fleet): Estimate {
     /** Distinct sensors in a batch. */
     const sensorsPerHistoryBatch = Math.max(1, sensorsPerShard * presentIn(historyBatchRecords / sensorsPerShard));
     const writerMs =
-      DURATION_MS.writerBatch + DURATION_MS.writerPerSensorInBatch * sensorsPerHistoryBatch + DURATION_MS.writerPerRecord * historyBatchRecords;
+      DURATION_MS.writerBatch +
+      DURATION_MS.writerPerSensorInBatch * sensorsPerHistoryBatch +
+      DURATION_MS.writerPerRecord * historyBatchRecords;
     invoke(historyBatches, writerMs, EMF_BYTES.writer, true);
     write(messages * st.rawWritesPerReading * rawWrite, true);
     const sensorBatches = historyBatches * sensorsPerHistoryBatch;
@@ -579,7 +604,12 @@ export function monthlyCost(input: Fleet): Estimate {
       (EMF_BYTES.broadcaster + EMF_BYTES.perPushedReading * liveBatchRecords * (watchedSensors / sensors)) * openFraction,
       true,
     );
-    read(liveBatches * st.lookupQueriesPerBatch * readUnits(dashboards * (ITEM_BYTES.connection + cardsPerDashboard * ITEM_BYTES.subscription), false), true);
+    read(
+      liveBatches *
+        st.lookupQueriesPerBatch *
+        readUnits(dashboards * (ITEM_BYTES.connection + cardsPerDashboard * ITEM_BYTES.subscription), false),
+      true,
+    );
     // A live batch with watched readings: the shard's state read and saved once. It holds each watched sensor's
     // ts of its open minute, so its size (and the units of a save) grows through the minute: averaged over it.
     const watchedPerShard = watchedSensors / partitions;
@@ -602,7 +632,8 @@ export function monthlyCost(input: Fleet): Estimate {
     // One `readings` frame per dashboard per live batch holding its cards' readings, split at 32 KB.
     // A dashboard's cards spread over the shards; each card has liveBatchRecords / sensorsPerShard readings in a batch.
     const cardReadingsPerBatch = (cardsPerDashboard / partitions) * (liveBatchRecords / sensorsPerShard);
-    liveFrames = dashboards * liveBatches * openFraction * presentIn(cardReadingsPerBatch) * frameMessages(Math.max(1, cardReadingsPerBatch));
+    liveFrames =
+      dashboards * liveBatches * openFraction * presentIn(cardReadingsPerBatch) * frameMessages(Math.max(1, cardReadingsPerBatch));
     concurrency.push(2 * partitions);
   }
   telemetry.wsMessages = liveFrames;
@@ -633,7 +664,7 @@ export function monthlyCost(input: Fleet): Estimate {
   write(reconnects * (2 + 2 * (design === 'vigia' ? cardsPerDashboard : 1)));
 
   // ---- HTTP API: the fleet list every 30 s (vigia pages 1,000 at a time) and one 24 h history load an hour.
-  const fleetLists = (dashboards * fleet.dashboardHoursPerDay * 3_600) / FLEET_REFRESH_S * DAYS_PER_MONTH;
+  const fleetLists = ((dashboards * fleet.dashboardHoursPerDay * 3_600) / FLEET_REFRESH_S) * DAYS_PER_MONTH;
   const pageSensors = design === 'vigia' ? Math.min(sensors, SENSORS_PAGE) : sensors;
   const pages = Math.ceil(sensors / pageSensors);
   const pageBytes = pageSensors * SENSOR_JSON_BYTES(metrics);
@@ -675,12 +706,16 @@ export function monthlyCost(input: Fleet): Estimate {
   // ---- DynamoDB storage at full retention, with point-in-time recovery on every table.
   const perSensor = (retentionDays: number, secondsApart: number) => (retentionDays * 86_400) / Math.max(secondsApart, intervalS);
   const stored = (items: number, bytes: number) => items * (bytes + STORAGE_OVERHEAD_BYTES);
-  let storageBytes = stored(sensors * perSensor(RETENTION_DAYS.raw, 0), ITEM_BYTES.raw(metrics)) + stored(sensors, ITEM_BYTES.sensor(metrics));
+  let storageBytes =
+    stored(sensors * perSensor(RETENTION_DAYS.raw, 0), ITEM_BYTES.raw(metrics)) + stored(sensors, ITEM_BYTES.sensor(metrics));
   if (design === 'vigia') {
     storageBytes += stored(sensors * perSensor(RETENTION_DAYS.minute, 60), ITEM_BYTES.bucket(metrics));
     storageBytes += stored(sensors * perSensor(RETENTION_DAYS.hour, 3_600), ITEM_BYTES.bucket(metrics));
     // One live mark per watched sensor per minute, kept 24 h.
-    storageBytes += stored(watchedSensors * RETENTION_DAYS.liveMark * 1_440 * openFraction, ITEM_BYTES.liveMark + 10 * Math.min(60 / intervalS, 60));
+    storageBytes += stored(
+      watchedSensors * RETENTION_DAYS.liveMark * 1_440 * openFraction,
+      ITEM_BYTES.liveMark + 10 * Math.min(60 / intervalS, 60),
+    );
   }
   const storageGb = storageBytes / GB;
 

@@ -45,7 +45,13 @@ export const PRICES = {
   /** Provisioned mode: a record is metered in 25 KB PUT payload units. */
   kinesisPutUnits: { usd: 0.014, per: 1e6, unit: 'PUT payload units (25 KB)', source: page('kinesis/data-streams'), asOf: AS_OF },
   /** Retention past 24 h (vigia keeps 24 h, so none is billed). */
-  kinesisExtendedRetention: { usd: 0.02, per: 1, unit: 'shard-hours of extended retention', source: page('kinesis/data-streams'), asOf: AS_OF },
+  kinesisExtendedRetention: {
+    usd: 0.02,
+    per: 1,
+    unit: 'shard-hours of extended retention',
+    source: page('kinesis/data-streams'),
+    asOf: AS_OF,
+  },
   kinesisOnDemandStreamHours: { usd: 0.04, per: 1, unit: 'on-demand stream-hours', source: page('kinesis/data-streams'), asOf: AS_OF },
   kinesisOnDemandIngest: { usd: 0.08, per: 1, unit: 'GB written (on-demand)', source: page('kinesis/data-streams'), asOf: AS_OF },
   /** On-demand bills every consumer's reads, standard consumers (Lambda's pollers) included. */

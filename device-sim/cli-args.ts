@@ -91,7 +91,8 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (values.help) return 'help';
   if (values.endpoint && values.tcp) throw new SimulationConfigError('--endpoint (AWS IoT Core) needs mutual TLS; drop --tcp');
   const protocol = values.protocol ?? 'mqtt5';
-  if (protocol !== 'mqtt5' && protocol !== 'mqtt311') throw new SimulationConfigError(`--protocol must be mqtt5 or mqtt311, got "${protocol}"`);
+  if (protocol !== 'mqtt5' && protocol !== 'mqtt311')
+    throw new SimulationConfigError(`--protocol must be mqtt5 or mqtt311, got "${protocol}"`);
 
   const dataDir = env.DATA_DIR || '.data';
   let host: string;
@@ -117,7 +118,10 @@ export function planFromArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     throw new SimulationConfigError(`--basic-ingest must be an IoT rule name (letters, digits, _), got "${basicIngestRule}"`);
   }
   const sensors: number | string[] = values.ids
-    ? values.ids.split(',').map((s) => s.trim()).filter(Boolean)
+    ? values.ids
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
     : (integer('sensors', values.sensors) ?? 5);
   const durationMs = values.duration !== undefined ? parseDuration(values.duration) : undefined;
   if (durationMs !== undefined && durationMs <= 0) throw new SimulationConfigError('--duration must be positive');
@@ -152,4 +156,3 @@ export function statusLine(stats: SimulationStats, elapsedMs: number): string {
     `acknowledged ${stats.acknowledged}  queued ${stats.queued}  dropped ${stats.dropped}  errors ${stats.errors}`
   );
 }
-

@@ -14,7 +14,9 @@ export interface Reading {
 
 /** Form 1: `{"ts","values","units"}`. */
 export function readingPayload(reading: Reading): string {
-  return JSON.stringify(reading.units ? { ts: reading.ts, values: reading.values, units: reading.units } : { ts: reading.ts, values: reading.values });
+  return JSON.stringify(
+    reading.units ? { ts: reading.ts, values: reading.values, units: reading.units } : { ts: reading.ts, values: reading.values },
+  );
 }
 
 export interface Batch {

@@ -183,7 +183,11 @@ async function retryConflicts<T>(action: () => Promise<T>, sleep: (ms: number) =
 }
 
 /** Detaches, deactivates and deletes the thing's certificates, deletes the thing and the local files. */
-export async function decommissionDevice(iot: IoTClient, sensorId: string, options: DecommissionOptions): Promise<{ sensorId: string; removed: boolean }> {
+export async function decommissionDevice(
+  iot: IoTClient,
+  sensorId: string,
+  options: DecommissionOptions,
+): Promise<{ sensorId: string; removed: boolean }> {
   checkSensorId(sensorId);
   const log = options.log ?? (() => {});
   const sleep = options.sleep ?? defaultSleep;

@@ -10,7 +10,8 @@ export const IOT_CORE_MAX_PUBLISHES_PER_SECOND = 100;
 
 /** Why an interval is refused, or undefined when it is allowed. */
 export function intervalProblem(intervalMs: unknown, maxPublishesPerSecond = IOT_CORE_MAX_PUBLISHES_PER_SECOND): string | undefined {
-  if (typeof intervalMs !== 'number' || !Number.isInteger(intervalMs)) return `intervalMs must be an integer, got ${JSON.stringify(intervalMs)}`;
+  if (typeof intervalMs !== 'number' || !Number.isInteger(intervalMs))
+    return `intervalMs must be an integer, got ${JSON.stringify(intervalMs)}`;
   if (intervalMs < MIN_INTERVAL_MS || intervalMs > MAX_INTERVAL_MS) {
     return `intervalMs must be between ${MIN_INTERVAL_MS} and ${MAX_INTERVAL_MS}, got ${intervalMs}`;
   }

@@ -137,7 +137,8 @@ function reason(error: unknown): string {
 export function explainConnectionFailure(reasonText: string, host: string, port: number): string {
   if (/DNS/.test(reasonText)) return `cannot resolve ${host}: check the endpoint`;
   if (/CONNECTION_REFUSED/.test(reasonText)) return `nothing accepts connections at ${host}:${port}`;
-  if (/TIMEOUT|TIMED_OUT|NO_ROUTE|NETWORK_DOWN/.test(reasonText)) return `${host}:${port} did not answer: check the endpoint and the network`;
+  if (/TIMEOUT|TIMED_OUT|NO_ROUTE|NETWORK_DOWN/.test(reasonText))
+    return `${host}:${port} did not answer: check the endpoint and the network`;
   if (/TLS|SSL|CERT|X509|PEM|PRIVATE_KEY|FILE_VALIDATION/.test(reasonText)) {
     return 'the TLS handshake failed: check the certificate, its key and the CA (and that the certificate is registered and active)';
   }
@@ -224,9 +225,10 @@ export async function startSimulation(options: SimulationOptions): Promise<Simul
     seed,
     stats() {
       const perSensor = sensors.map((s) => s.snapshot());
-      const totals = Object.fromEntries(
-        SENSOR_COUNTERS.map((key) => [key, perSensor.reduce((total, s) => total + s[key], 0)]),
-      ) as Record<SensorCounter, number>;
+      const totals = Object.fromEntries(SENSOR_COUNTERS.map((key) => [key, perSensor.reduce((total, s) => total + s[key], 0)])) as Record<
+        SensorCounter,
+        number
+      >;
       return { sensors: sensors.length, connected: perSensor.filter((s) => s.connected).length, ...totals, perSensor };
     },
     async done() {

@@ -163,26 +163,41 @@ function createMqtt5Transport(options: TransportOptions, events: TransportEvents
       });
   };
 
-  client.on('error', safely(() => {}));
-  client.on('connectionSuccess', safely(() => {
-    connected = true;
-    for (const topic of topics) subscribeNow(topic);
-    events.connected();
-  }));
-  client.on('connectionFailure', safely((e: mqtt5.ConnectionFailureEvent) => {
-    const code = e.connack?.reasonCode;
-    events.connectionFailed(code !== undefined ? `CONNACK refused (reason code 0x${code.toString(16)})` : describe(e.error));
-  }));
-  client.on('disconnection', safely((e: mqtt5.DisconnectionEvent) => {
-    if (!connected) return;
-    connected = false;
-    const code = e.disconnect?.reasonCode;
-    events.disconnected(code !== undefined ? `DISCONNECT (reason code 0x${code.toString(16)})` : describe(e.error));
-  }));
-  client.on('messageReceived', safely((e: mqtt5.MessageReceivedEvent) => {
-    const payload = e.message.payload;
-    events.message(e.message.topicName, payload === undefined ? Buffer.alloc(0) : Buffer.from(payload as ArrayBuffer));
-  }));
+  client.on(
+    'error',
+    safely(() => {}),
+  );
+  client.on(
+    'connectionSuccess',
+    safely(() => {
+      connected = true;
+      for (const topic of topics) subscribeNow(topic);
+      events.connected();
+    }),
+  );
+  client.on(
+    'connectionFailure',
+    safely((e: mqtt5.ConnectionFailureEvent) => {
+      const code = e.connack?.reasonCode;
+      events.connectionFailed(code !== undefined ? `CONNACK refused (reason code 0x${code.toString(16)})` : describe(e.error));
+    }),
+  );
+  client.on(
+    'disconnection',
+    safely((e: mqtt5.DisconnectionEvent) => {
+      if (!connected) return;
+      connected = false;
+      const code = e.disconnect?.reasonCode;
+      events.disconnected(code !== undefined ? `DISCONNECT (reason code 0x${code.toString(16)})` : describe(e.error));
+    }),
+  );
+  client.on(
+    'messageReceived',
+    safely((e: mqtt5.MessageReceivedEvent) => {
+      const payload = e.message.payload;
+      events.message(e.message.topicName, payload === undefined ? Buffer.alloc(0) : Buffer.from(payload as ArrayBuffer));
+    }),
+  );
 
   return {
     start() {
@@ -288,18 +303,33 @@ function createMqtt311Transport(options: TransportOptions, events: TransportEven
     events.connected();
   };
 
-  connection.on('error', safely(() => {}));
-  connection.on('interrupt', safely((error: unknown) => {
-    if (!connected) return;
-    connected = false;
-    events.disconnected(describe(error));
-  }));
-  connection.on('resume', safely((_code: number, sessionPresent: boolean) => onUp(sessionPresent)));
-  connection.on('connection_failure', safely((e: { error: unknown }) => {
-    // Reconnect attempts after the first connection report here; the first attempts reject connect().
-    if (everConnected) events.connectionFailed(describe(e.error));
-  }));
-  connection.on('message', safely((topic: string, payload: ArrayBuffer) => events.message(topic, Buffer.from(payload))));
+  connection.on(
+    'error',
+    safely(() => {}),
+  );
+  connection.on(
+    'interrupt',
+    safely((error: unknown) => {
+      if (!connected) return;
+      connected = false;
+      events.disconnected(describe(error));
+    }),
+  );
+  connection.on(
+    'resume',
+    safely((_code: number, sessionPresent: boolean) => onUp(sessionPresent)),
+  );
+  connection.on(
+    'connection_failure',
+    safely((e: { error: unknown }) => {
+      // Reconnect attempts after the first connection report here; the first attempts reject connect().
+      if (everConnected) events.connectionFailed(describe(e.error));
+    }),
+  );
+  connection.on(
+    'message',
+    safely((topic: string, payload: ArrayBuffer) => events.message(topic, Buffer.from(payload))),
+  );
 
   // Until the first CONNACK the 3.1.1 client does not retry by itself: exponential backoff with full jitter.
   const connectOnce = (): void => {

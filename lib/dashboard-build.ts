@@ -34,7 +34,10 @@ function sourceFiles(dir: string, rel = ''): string[] {
 export function frontendSourceHash(frontendDir = FRONTEND_DIR, lockFile = LOCK_FILE): string {
   const hash = createHash('sha256');
   for (const file of sourceFiles(frontendDir)) {
-    hash.update(`${file}\0`).update(readFileSync(path.join(frontendDir, file))).update('\0');
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(path.join(frontendDir, file)))
+      .update('\0');
   }
   hash.update('package-lock.json\0').update(readFileSync(lockFile));
   return hash.digest('hex');

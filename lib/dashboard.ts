@@ -1,4 +1,12 @@
-import { BOOTSTRAP_QUALIFIER_CONTEXT, type CfnElement, DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import {
+  BOOTSTRAP_QUALIFIER_CONTEXT,
+  type CfnElement,
+  DefaultStackSynthesizer,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  Validations,
+} from 'aws-cdk-lib';
 import {
   AccessLevel,
   AllowedMethods,
@@ -225,7 +233,9 @@ export class Dashboard extends Construct {
       },
       {
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: reason('the library grants cloudfront:CreateInvalidation/GetInvalidation on "*" to refresh the dashboard after a deployment.'),
+        reason: reason(
+          'the library grants cloudfront:CreateInvalidation/GetInvalidation on "*" to refresh the dashboard after a deployment.',
+        ),
       },
     );
   }

@@ -39,19 +39,18 @@ export class Devices extends Construct {
   constructor(scope: Construct, id: string, props: DevicesProps = {}) {
     super(scope, id);
     const stack = Stack.of(this);
-    const iotArn = (this.iotArn = (resource: string, resourceName: string) =>
-      stack.formatArn({ service: 'iot', resource, resourceName }));
+    const iotArn = (this.iotArn = (resource: string, resourceName: string) => stack.formatArn({ service: 'iot', resource, resourceName }));
 
     this.devicePolicy = new CfnPolicy(this, 'DevicePolicy', {
       policyName: props.policyName,
       policyDocument: {
         Version: '2012-10-17',
-        Statement: this.statements = [
+        Statement: (this.statements = [
           { Effect: 'Allow', Action: 'iot:Connect', Resource: iotArn('client', THING) },
           { Effect: 'Allow', Action: 'iot:Publish', Resource: iotArn('topic', TOPICS.telemetry(THING)) },
           { Effect: 'Allow', Action: 'iot:Subscribe', Resource: iotArn('topicfilter', TOPICS.commands(THING)) },
           { Effect: 'Allow', Action: 'iot:Receive', Resource: iotArn('topic', TOPICS.commands(THING)) },
-        ],
+        ]),
       },
     });
 
@@ -64,9 +63,7 @@ export class Devices extends Construct {
         parameters: { endpointType: 'iot:Data-ATS' },
         physicalResourceId: PhysicalResourceId.fromResponse('endpointAddress'),
       },
-      policy: AwsCustomResourcePolicy.fromStatements([
-        new PolicyStatement({ actions: ['iot:DescribeEndpoint'], resources: ['*'] }),
-      ]),
+      policy: AwsCustomResourcePolicy.fromStatements([new PolicyStatement({ actions: ['iot:DescribeEndpoint'], resources: ['*'] })]),
       installLatestAwsSdk: false,
       logGroup: props.providerLogGroup,
     });

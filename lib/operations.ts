@@ -160,7 +160,10 @@ export class Operations extends Construct {
       }),
     );
 
-    const iteratorAge = props.telemetryStream?.metricGetRecordsIteratorAgeMilliseconds({ statistic: 'Maximum', period: Duration.minutes(1) });
+    const iteratorAge = props.telemetryStream?.metricGetRecordsIteratorAgeMilliseconds({
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
     if (iteratorAge) {
       const limit = props.streamIteratorAgeLimit ?? Duration.minutes(1);
       this.streamLagAlarm = withActions(
@@ -301,7 +304,11 @@ export class Operations extends Construct {
     );
     if (iteratorAge) {
       this.dashboard.addWidgets(
-        new GraphWidget({ title: 'Telemetry stream: oldest unread record (ms)', left: [iteratorAge.with({ label: 'iterator age, max' })], width: 8 }),
+        new GraphWidget({
+          title: 'Telemetry stream: oldest unread record (ms)',
+          left: [iteratorAge.with({ label: 'iterator age, max' })],
+          width: 8,
+        }),
       );
     }
   }

@@ -15,7 +15,6 @@ import type { Devices } from './devices.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import { ITEM_READ_WRITE, tableFromDefinition } from './tables.js';
 
-
 export interface RealtimeProps {
   readonly functions: FunctionDefaults;
   /** The sensors registry (History): a command is refused for a sensor never seen. */
@@ -107,7 +106,7 @@ export class Realtime extends Construct {
     cloudWatchRole.applyRemovalPolicy(RemovalPolicy.RETAIN);
     Validations.of(cloudWatchRole).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason: 'AWS\'s own policy for API Gateway\'s account-level logging role, as CDK\'s RestApi uses it.',
+      reason: "AWS's own policy for API Gateway's account-level logging role, as CDK's RestApi uses it.",
     });
     const account = new CfnAccount(this, 'ApiGatewayAccount', { cloudWatchRoleArn: cloudWatchRole.roleArn });
     account.applyRemovalPolicy(RemovalPolicy.RETAIN);

@@ -29,12 +29,7 @@ function attribute(key: KeyAttribute) {
  * A table from its shared definition (lambdas/shared/tables.ts): on-demand, point-in-time recovery,
  * encrypted with an AWS managed key, TTL on the definition's attribute; its name is generated.
  */
-export function tableFromDefinition(
-  scope: Construct,
-  id: string,
-  definition: TableDefinition,
-  settings: TableSettings = {},
-): Table {
+export function tableFromDefinition(scope: Construct, id: string, definition: TableDefinition, settings: TableSettings = {}): Table {
   return new Table(scope, id, {
     partitionKey: attribute(definition.partitionKey),
     sortKey: definition.sortKey ? attribute(definition.sortKey) : undefined,

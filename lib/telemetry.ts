@@ -226,9 +226,7 @@ export class Telemetry extends Construct {
         // The aws/kinesis key: encrypted at rest, no key policy to keep, no KMS charge per call.
         encryption: StreamEncryption.MANAGED,
         retentionPeriod: Duration.hours(24),
-        ...(shards === 'on-demand'
-          ? { streamMode: StreamMode.ON_DEMAND }
-          : { streamMode: StreamMode.PROVISIONED, shardCount: shards }),
+        ...(shards === 'on-demand' ? { streamMode: StreamMode.ON_DEMAND } : { streamMode: StreamMode.PROVISIONED, shardCount: shards }),
       }));
       const streamActionRole = (this.streamActionRole = new Role(this, 'RuleStreamActionRole', {
         assumedBy: new ServicePrincipal('iot.amazonaws.com', {
@@ -245,9 +243,7 @@ export class Telemetry extends Construct {
           sql: ruleSql(rule),
           awsIotSqlVersion: '2016-03-23',
           ruleDisabled: false,
-          actions: [
-            { kinesis: { streamName: stream.streamName, partitionKey: rule.partitionKey, roleArn: streamActionRole.roleArn } },
-          ],
+          actions: [{ kinesis: { streamName: stream.streamName, partitionKey: rule.partitionKey, roleArn: streamActionRole.roleArn } }],
           errorAction,
         },
       });
@@ -303,7 +299,4 @@ export class Telemetry extends Construct {
   }
 }
 
-type KinesisConsumerSettings = Pick<
-  KinesisEventSourceProps,
-  'batchSize' | 'maxBatchingWindow' | 'retryAttempts' | 'maxRecordAge'
->;
+type KinesisConsumerSettings = Pick<KinesisEventSourceProps, 'batchSize' | 'maxBatchingWindow' | 'retryAttempts' | 'maxRecordAge'>;

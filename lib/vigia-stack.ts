@@ -114,16 +114,37 @@ export class VigiaStack extends Stack {
     });
 
     new CfnOutput(this, 'DashboardUrl', { value: dashboard.url, description: 'The dashboard' });
-    new CfnOutput(this, 'UserPoolId', { value: auth.userPool.userPoolId, description: 'Dashboard users: invite with admin-create-user, then admin-add-user-to-group operator or viewer' });
+    new CfnOutput(this, 'UserPoolId', {
+      value: auth.userPool.userPoolId,
+      description: 'Dashboard users: invite with admin-create-user, then admin-add-user-to-group operator or viewer',
+    });
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'HTTP API base URL (contract §5)' });
     new CfnOutput(this, 'WebSocketUrl', { value: realtime.url, description: 'WebSocket URL (contract §6)' });
-    new CfnOutput(this, 'IotDataEndpoint', { value: devices.dataEndpoint, description: 'IoT data endpoint; devices connect to its host with MQTT over mutual TLS (port 8883)' });
-    new CfnOutput(this, 'DevicePolicyName', { value: devices.devicePolicy.ref, description: 'IoT policy to attach to each device certificate' });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.operations.alarmTopic.topicArn, description: 'Alarm notifications (SNS); subscribe to it, or set the context key alarmEmail' });
+    new CfnOutput(this, 'IotDataEndpoint', {
+      value: devices.dataEndpoint,
+      description: 'IoT data endpoint; devices connect to its host with MQTT over mutual TLS (port 8883)',
+    });
+    new CfnOutput(this, 'DevicePolicyName', {
+      value: devices.devicePolicy.ref,
+      description: 'IoT policy to attach to each device certificate',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.operations.alarmTopic.topicArn,
+      description: 'Alarm notifications (SNS); subscribe to it, or set the context key alarmEmail',
+    });
     if (basicIngestRule) {
-      new CfnOutput(this, 'BasicIngestTopic', { value: `$aws/rules/${basicIngestRule.ref}/sensors/{sensorId}/telemetry`, description: 'Basic Ingest: the telemetry topic IoT Core does not bill as messaging (contract §2)' });
+      new CfnOutput(this, 'BasicIngestTopic', {
+        value: `$aws/rules/${basicIngestRule.ref}/sensors/{sensorId}/telemetry`,
+        description: 'Basic Ingest: the telemetry topic IoT Core does not bill as messaging (contract §2)',
+      });
     }
-    new CfnOutput(this, 'AlertTopicArn', { value: alerts.topic.topicArn, description: 'Alert notifications (SNS): fired and resolved alerts; or set the context key alertEmail' });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: telemetry.deadLetterQueue.queueUrl, description: 'Rejected payloads and failed deliveries' });
+    new CfnOutput(this, 'AlertTopicArn', {
+      value: alerts.topic.topicArn,
+      description: 'Alert notifications (SNS): fired and resolved alerts; or set the context key alertEmail',
+    });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: telemetry.deadLetterQueue.queueUrl,
+      description: 'Rejected payloads and failed deliveries',
+    });
   }
 }

@@ -30,7 +30,6 @@ export const LOCAL_USERS: readonly LocalUser[] = [
   { email: 'viewer@local', sub: 'local-viewer', groups: ['viewer'] },
 ];
 
-
 interface PendingCode {
   clientId: string;
   redirectUri: string;

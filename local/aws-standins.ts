@@ -57,7 +57,12 @@ export async function startAwsStandIns(options: {
     const url = new URL(req.url ?? '/', 'http://local');
     if (!signedWith(req.headers.authorization, options.credentials.accessKeyId)) {
       req.resume();
-      return send(res, 403, { message: 'The security token included in the request is invalid' }, { 'x-amzn-errortype': 'UnrecognizedClientException' });
+      return send(
+        res,
+        403,
+        { message: 'The security token included in the request is invalid' },
+        { 'x-amzn-errortype': 'UnrecognizedClientException' },
+      );
     }
     const body = await readBody(req);
 
@@ -65,10 +70,14 @@ export async function startAwsStandIns(options: {
     if (connection) {
       const connectionId = decodeURIComponent(connection[1]);
       if (req.method === 'POST') {
-        return (await gateway.post(connectionId, body)) ? send(res, 200) : send(res, 410, { message: 'GoneException' }, { 'x-amzn-errortype': 'GoneException' });
+        return (await gateway.post(connectionId, body))
+          ? send(res, 200)
+          : send(res, 410, { message: 'GoneException' }, { 'x-amzn-errortype': 'GoneException' });
       }
       if (req.method === 'DELETE') {
-        return gateway.disconnect(connectionId) ? send(res, 204) : send(res, 410, { message: 'GoneException' }, { 'x-amzn-errortype': 'GoneException' });
+        return gateway.disconnect(connectionId)
+          ? send(res, 204)
+          : send(res, 410, { message: 'GoneException' }, { 'x-amzn-errortype': 'GoneException' });
       }
       if (req.method === 'GET') {
         const info = gateway.info(connectionId);
@@ -91,7 +100,10 @@ export async function startAwsStandIns(options: {
       } catch {
         // kept as text
       }
-      await deadLetters.append({ at: new Date().toISOString(), ...(typeof message === 'object' && message !== null ? message : { message }) });
+      await deadLetters.append({
+        at: new Date().toISOString(),
+        ...(typeof message === 'object' && message !== null ? message : { message }),
+      });
       const md5 = createHash('md5').update(input.MessageBody, 'utf8').digest('hex');
       return send(res, 200, { MessageId: randomUUID(), MD5OfMessageBody: md5 });
     }

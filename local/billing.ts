@@ -51,7 +51,10 @@ function rulesFor(topic: string, ingest: MeteredIngest): { rules: StreamRule[]; 
   const all: StreamRule[] =
     ingest === 'direct'
       ? RULES.map((rule) => ({ rule, kinesis: false }))
-      : [{ rule: TELEMETRY_STREAM_RULE, kinesis: true }, ...RULES.filter((r) => r.target === 'presence').map((rule) => ({ rule, kinesis: false }))];
+      : [
+          { rule: TELEMETRY_STREAM_RULE, kinesis: true },
+          ...RULES.filter((r) => r.target === 'presence').map((rule) => ({ rule, kinesis: false })),
+        ];
   const basic = parseBasicIngestTopic(topic);
   if (basic) return { rules: all.filter((r) => r.rule.id === basic.ruleName), topic: basic.topic, basicIngest: true };
   return { rules: all.filter((r) => topicMatches(r.rule.topicFilter, topic)), topic, basicIngest: false };
@@ -163,17 +166,37 @@ export class BillingMeter {
       lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
       for (const [labels, value] of series) lines.push(`${name}${labels} ${value}`);
     };
-    counter('vigia_billed_iot_messages_total', 'IoT Core messages billed (5 KB increments; Basic Ingest is not billed)', [['', s.iotMessages]]);
+    counter('vigia_billed_iot_messages_total', 'IoT Core messages billed (5 KB increments; Basic Ingest is not billed)', [
+      ['', s.iotMessages],
+    ]);
     counter('vigia_billed_iot_rules_triggered_total', 'IoT rules triggered', [['', s.iotRulesTriggered]]);
     counter('vigia_billed_iot_actions_total', 'IoT rule actions executed', [['', s.iotActions]]);
     counter('vigia_billed_kinesis_put_units_total', 'Kinesis PUT payload units (25 KB)', [['', s.kinesisPutUnits]]);
     const fns = Object.entries(s.lambda).sort(([a], [b]) => a.localeCompare(b));
-    counter('vigia_billed_lambda_invocations_total', 'Lambda invocations by function', fns.map(([fn, v]) => [`{function="${fn}"}`, v.invocations]));
-    counter('vigia_billed_lambda_gb_seconds_total', `Lambda GB-seconds by function (${FUNCTION_MEMORY_MB} MB, local durations)`, fns.map(([fn, v]) => [`{function="${fn}"}`, v.gbSeconds]));
+    counter(
+      'vigia_billed_lambda_invocations_total',
+      'Lambda invocations by function',
+      fns.map(([fn, v]) => [`{function="${fn}"}`, v.invocations]),
+    );
+    counter(
+      'vigia_billed_lambda_gb_seconds_total',
+      `Lambda GB-seconds by function (${FUNCTION_MEMORY_MB} MB, local durations)`,
+      fns.map(([fn, v]) => [`{function="${fn}"}`, v.gbSeconds]),
+    );
     const tables = Object.entries(s.dynamo).sort(([a], [b]) => a.localeCompare(b));
-    counter('vigia_billed_dynamodb_read_units_total', 'DynamoDB read request units by table', tables.map(([t, v]) => [`{table="${t}"}`, v.read]));
-    counter('vigia_billed_dynamodb_write_units_total', 'DynamoDB write request units by table', tables.map(([t, v]) => [`{table="${t}"}`, v.write]));
-    counter('vigia_billed_websocket_messages_total', 'API Gateway WebSocket messages (32 KB increments, both directions)', [['', s.wsMessages]]);
+    counter(
+      'vigia_billed_dynamodb_read_units_total',
+      'DynamoDB read request units by table',
+      tables.map(([t, v]) => [`{table="${t}"}`, v.read]),
+    );
+    counter(
+      'vigia_billed_dynamodb_write_units_total',
+      'DynamoDB write request units by table',
+      tables.map(([t, v]) => [`{table="${t}"}`, v.write]),
+    );
+    counter('vigia_billed_websocket_messages_total', 'API Gateway WebSocket messages (32 KB increments, both directions)', [
+      ['', s.wsMessages],
+    ]);
     counter('vigia_billed_websocket_connection_minutes_total', 'API Gateway WebSocket connection minutes', [['', s.wsConnectionMinutes]]);
     return `${lines.join('\n')}\n`;
   }

@@ -137,10 +137,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   };
   const ca = await ensureCa(options.dataDir);
   const serverFiles = await ensureBrokerCert(options.dataDir);
-  const [serverKey, serverCert] = await Promise.all([
-    readFile(serverFiles.keyPath, 'utf8'),
-    readFile(serverFiles.certPath, 'utf8'),
-  ]);
+  const [serverKey, serverCert] = await Promise.all([readFile(serverFiles.keyPath, 'utf8'), readFile(serverFiles.certPath, 'utf8')]);
 
   const listeners: MessageListener[] = [];
   const inFlight = new Set<Promise<unknown>>();
@@ -225,10 +222,7 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
         const cert = client.conn.getPeerCertificate();
         const commonName = cert?.subject?.CN;
         if (typeof commonName !== 'string' || commonName !== clientId) {
-          return refuse(
-            CONNACK_NOT_AUTHORIZED,
-            `client id "${clientId}" is not the certificate's CN "${String(commonName ?? '')}"`,
-          );
+          return refuse(CONNACK_NOT_AUTHORIZED, `client id "${clientId}" is not the certificate's CN "${String(commonName ?? '')}"`);
         }
         // AWS names a certificate principal by its SHA-256 fingerprint (the certificate id).
         principalIdentifier = cert.fingerprint256.replaceAll(':', '').toLowerCase();
@@ -251,7 +245,13 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
       if (!client) return callback(null);
       const payload = toBuffer(packet.payload);
       if (payload.length > MAX_PAYLOAD_BYTES) {
-        log({ level: 'warn', message: 'payload too large, connection closed', clientId: client.id, topic: packet.topic, bytes: payload.length });
+        log({
+          level: 'warn',
+          message: 'payload too large, connection closed',
+          clientId: client.id,
+          topic: packet.topic,
+          bytes: payload.length,
+        });
         markDisconnect(client, 'CLIENT_ERROR');
         const error = refusal(`payload of ${payload.length} bytes is over ${MAX_PAYLOAD_BYTES}`);
         if (client.closed) return callback(error);
@@ -268,12 +268,20 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
       const receivedAt = Date.now();
       const previous = deliveryChains.get(client) ?? Promise.resolve();
       const delivered = previous.then(() => notifyListeners(packet.topic, payload, { clientId: client.id, receivedAt }));
-      deliveryChains.set(client, delivered.then(() => undefined));
+      deliveryChains.set(
+        client,
+        delivered.then(() => undefined),
+      );
       void delivered.then((taken) => {
         if (taken) return callback(null);
         // Not safely taken (e.g. the rules journal could not be written): no PUBACK, and the connection is
         // closed, so the device keeps the message and sends it again when it reconnects.
-        log({ level: 'warn', message: 'publish not acknowledged: a listener failed; connection closed', clientId: client.id, topic: packet.topic });
+        log({
+          level: 'warn',
+          message: 'publish not acknowledged: a listener failed; connection closed',
+          clientId: client.id,
+          topic: packet.topic,
+        });
         markDisconnect(client, 'SERVER_INITIATED_DISCONNECT');
         const error = refusal('the message could not be taken; send it again');
         client.close(() => callback(error));
@@ -311,7 +319,13 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   broker.on('client', (client) => {
     const session = sessions.get(client);
     if (!session) return;
-    log({ level: 'info', message: 'client connected', clientId: client.id, protocolVersion: client.version, principalIdentifier: session.principalIdentifier });
+    log({
+      level: 'info',
+      message: 'client connected',
+      clientId: client.id,
+      protocolVersion: client.version,
+      principalIdentifier: session.principalIdentifier,
+    });
     publishPresence('connected', client.id, {
       clientId: client.id,
       timestamp: Date.now(),
@@ -355,7 +369,12 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
   });
   broker.on('connectionError', (client, err) => {
     if (refusals.has(err)) return;
-    logThrottled(`connect:${(err as NodeJS.ErrnoException).code ?? err.name}`, { level: 'warn', message: 'connection error before CONNECT completed', ipAddress: remoteAddress(client), error: errorMessage(err) });
+    logThrottled(`connect:${(err as NodeJS.ErrnoException).code ?? err.name}`, {
+      level: 'warn',
+      message: 'connection error before CONNECT completed',
+      ipAddress: remoteAddress(client),
+      error: errorMessage(err),
+    });
   });
   // aedes emits 'error' for persistence failures; an EventEmitter 'error' without a listener would throw.
   (broker as EventEmitter).on('error', (err: unknown) => log({ level: 'error', message: 'broker error', error: errorMessage(err) }));
@@ -393,7 +412,8 @@ export async function startBroker(options: BrokerOptions): Promise<LocalBroker> 
     addresses.set(socket, normalizeAddress(socket.remoteAddress));
     const client = broker.handle(socket) as Client | undefined;
     // Each client's subscriptions are a plain object keyed by the topic filter a device sends; no prototype.
-    if (client) (client as Client & { subscriptions: Record<string, unknown> }).subscriptions = Object.create(null) as Record<string, unknown>;
+    if (client)
+      (client as Client & { subscriptions: Record<string, unknown> }).subscriptions = Object.create(null) as Record<string, unknown>;
   };
   const tcpServer = net.createServer((socket) => {
     if (admit(socket)) accept(socket);

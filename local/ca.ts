@@ -56,9 +56,7 @@ export function deviceCertFiles(dataDir: string, sensorId: string): CertificateF
 
 function assertSensorId(sensorId: string): void {
   if (typeof sensorId !== 'string' || !SENSOR_ID_PATTERN.test(sensorId)) {
-    throw new Error(
-      `Invalid sensorId "${String(sensorId)}": it must match ${SENSOR_ID_PATTERN} (1 to 64 letters, digits, _ or -)`,
-    );
+    throw new Error(`Invalid sensorId "${String(sensorId)}": it must match ${SENSOR_ID_PATTERN} (1 to 64 letters, digits, _ or -)`);
   }
 }
 

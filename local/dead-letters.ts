@@ -62,7 +62,10 @@ export class DeadLetterFile {
     }
     const line = `${JSON.stringify(bounded)}\n`;
     const bytes = Buffer.byteLength(line);
-    this.size ??= await stat(this.file).then((s) => s.size, () => 0);
+    this.size ??= await stat(this.file).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (this.size > 0 && this.size + bytes > this.maxFileBytes) {
       await rename(this.file, this.previousFile);
       this.size = 0;
@@ -78,8 +81,16 @@ export class DeadLetterFile {
     const counter = (name: string, help: string, value: number) => [`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`];
     return `${[
       ...counter('vigia_local_dead_letters_total', 'Rejected payloads written to the local dead-letter file.', this.counts.written),
-      ...counter('vigia_local_dead_letter_payloads_truncated_total', 'Dead letters whose payload was cut to the per-entry cap.', this.counts.payloadsTruncated),
-      ...counter('vigia_local_dead_letter_rotations_total', 'Times the dead-letter file was rotated at its size cap.', this.counts.rotations),
+      ...counter(
+        'vigia_local_dead_letter_payloads_truncated_total',
+        'Dead letters whose payload was cut to the per-entry cap.',
+        this.counts.payloadsTruncated,
+      ),
+      ...counter(
+        'vigia_local_dead_letter_rotations_total',
+        'Times the dead-letter file was rotated at its size cap.',
+        this.counts.rotations,
+      ),
     ].join('\n')}\n`;
   }
 }

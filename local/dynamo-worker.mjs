@@ -77,7 +77,7 @@ function meter(operation, request, statusCode, body) {
   if (statusCode === 200) {
     for (const [, units, table] of body.matchAll(CAPACITY)) {
       // A Query or Scan that reads nothing still costs DynamoDB's minimum read; dynalite reports 0.
-      const minimum = (operation === 'Query' || operation === 'Scan') ? (request.ConsistentRead ? 1 : 0.5) : 0;
+      const minimum = operation === 'Query' || operation === 'Scan' ? (request.ConsistentRead ? 1 : 0.5) : 0;
       record(table, kind, Math.max(Number(units), minimum));
     }
   } else if (kind === 'write' && body.includes('ConditionalCheckFailedException')) {

@@ -72,14 +72,23 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
       if (msg.type === 'listening') resolve(msg.port!);
       // LevelDB holds a lock on its folder: a second process on the same data folder fails here.
       if (msg.type === 'error') {
-        reject(/lock/i.test(msg.message ?? '') ? new Error(`The data folder ${dataDir} is in use by another vigia process`) : new Error(msg.message));
+        reject(
+          /lock/i.test(msg.message ?? '')
+            ? new Error(`The data folder ${dataDir} is in use by another vigia process`)
+            : new Error(msg.message),
+        );
       }
     });
   });
   let memory: DynamoMemory = { heapUsed: 0, external: 0, arrayBuffers: 0, openResources: 0 };
   worker.on('message', (msg: { type: string } & Partial<DynamoMemory>) => {
     if (msg.type === 'memory') {
-      memory = { heapUsed: msg.heapUsed ?? 0, external: msg.external ?? 0, arrayBuffers: msg.arrayBuffers ?? 0, openResources: msg.openResources ?? 0 };
+      memory = {
+        heapUsed: msg.heapUsed ?? 0,
+        external: msg.external ?? 0,
+        arrayBuffers: msg.arrayBuffers ?? 0,
+        openResources: msg.openResources ?? 0,
+      };
     }
   });
   const resourceWaiters: Array<(open: number) => void> = [];

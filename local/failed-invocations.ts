@@ -57,7 +57,8 @@ export class FailedInvocationFile {
 
   private async write(entry: FailedInvocation): Promise<void> {
     const bounded: Record<string, unknown> = { ...entry };
-    if (typeof entry.error === 'string' && entry.error.length > MAX_ERROR_CHARS) bounded.error = `${entry.error.slice(0, MAX_ERROR_CHARS)}…`;
+    if (typeof entry.error === 'string' && entry.error.length > MAX_ERROR_CHARS)
+      bounded.error = `${entry.error.slice(0, MAX_ERROR_CHARS)}…`;
     const event = JSON.stringify(entry.event) ?? 'null';
     if (event.length > this.maxEventChars) {
       // Cut as text: an operator still sees the record's start, its sensorId and how large it was.
@@ -68,7 +69,10 @@ export class FailedInvocationFile {
     }
     const line = `${JSON.stringify(bounded)}\n`;
     const bytes = Buffer.byteLength(line);
-    this.size ??= await stat(this.file).then((s) => s.size, () => 0);
+    this.size ??= await stat(this.file).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (this.size > 0 && this.size + bytes > this.maxFileBytes) {
       await rename(this.file, this.previousFile);
       this.size = 0;
@@ -83,8 +87,16 @@ export class FailedInvocationFile {
   toPrometheus(): string {
     const counter = (name: string, help: string, value: number) => [`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`];
     return `${[
-      ...counter('vigia_local_failed_invocations_total', 'Invocations whose retries ran out, written to the local on-failure file.', this.counts.written),
-      ...counter('vigia_local_failed_invocation_events_truncated_total', 'Failed invocations whose event was cut to the size bound.', this.counts.eventsTruncated),
+      ...counter(
+        'vigia_local_failed_invocations_total',
+        'Invocations whose retries ran out, written to the local on-failure file.',
+        this.counts.written,
+      ),
+      ...counter(
+        'vigia_local_failed_invocation_events_truncated_total',
+        'Failed invocations whose event was cut to the size bound.',
+        this.counts.eventsTruncated,
+      ),
       ...counter('vigia_local_failed_invocation_rotations_total', 'Times the local on-failure file was rotated.', this.counts.rotations),
     ].join('\n')}\n`;
   }

@@ -321,7 +321,8 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       let requestBody: string | undefined;
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         requestBody = await readApiBody(req);
-        if (requestBody === undefined) return sendJson(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body is over ${MAX_API_BODY} bytes` } });
+        if (requestBody === undefined)
+          return sendJson(res, 413, { error: { code: 'PAYLOAD_TOO_LARGE', message: `the body is over ${MAX_API_BODY} bytes` } });
       }
       const handler = await options.handler();
       const event = toHttpApiEvent(req, url, apiPath);
@@ -351,7 +352,12 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
     const pathname = new URL(req.url ?? '/', 'http://local').pathname;
     // Browsers send the page's Origin on a WebSocket upgrade and never let a page forge it.
     if (!hosts.isOwnHost(req.headers.host) || !hosts.isAllowedOrigin(req.headers.origin)) {
-      log({ level: 'warn', message: 'WebSocket upgrade refused: foreign Host or Origin', host: capField(req.headers.host), origin: capField(req.headers.origin) });
+      log({
+        level: 'warn',
+        message: 'WebSocket upgrade refused: foreign Host or Origin',
+        host: capField(req.headers.host),
+        origin: capField(req.headers.origin),
+      });
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }

@@ -56,7 +56,10 @@ function windowEnv(name: string): number | undefined {
 
 /** ALLOWED_ORIGINS: a comma list of origins (scheme://host[:port]) trusted besides the runtime's own. */
 function originsEnv(): string[] {
-  const list = (process.env.ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== '');
+  const list = (process.env.ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
   for (const origin of list) {
     let valid = false;
     try {
@@ -79,7 +82,8 @@ function webhookEnv(): string | undefined {
 
 function silenceCheckEnv(): number {
   const text = process.env.ALERT_SILENCE_CHECK_MS || '60000';
-  if (!/^\d+$/.test(text) || Number(text) < 100 || Number(text) > 3_600_000) usage(`ALERT_SILENCE_CHECK_MS must be 100 to 3600000, got "${text}"`);
+  if (!/^\d+$/.test(text) || Number(text) < 100 || Number(text) > 3_600_000)
+    usage(`ALERT_SILENCE_CHECK_MS must be 100 to 3600000, got "${text}"`);
   return Number(text);
 }
 
@@ -130,7 +134,9 @@ async function main(): Promise<void> {
     runtime.mqttPort !== null
       ? `  MQTT        ${runtime.urls.mqtt}   (client id = sensorId)`
       : `  MQTT        ${runtime.urls.mqtt}   (external broker)`,
-    ...(runtime.mqttsPort !== null ? [`  MQTT + TLS  ${runtime.urls.mqtts}   (certificate CN = sensorId; npm run cert -- <sensorId>)`] : []),
+    ...(runtime.mqttsPort !== null
+      ? [`  MQTT + TLS  ${runtime.urls.mqtts}   (certificate CN = sensorId; npm run cert -- <sensorId>)`]
+      : []),
     `  Data        ${runtime.dataDir}`,
     `  Ingest      ${runtime.rules.mode} (INGEST=direct|stream; LIVE_WINDOW_MS, HISTORY_WINDOW_MS)`,
     `  Rejected    ${runtime.deadLetterFile}`,

@@ -72,7 +72,13 @@ export class MetricsRegistry {
   /** The Prometheus text exposition format (version 0.0.4). */
   toPrometheus(): string {
     const lines: string[] = [];
-    const counters = [METRICS.readingsAccepted, METRICS.readingsRejected, METRICS.livePushes, METRICS.goneConnectionsRemoved, METRICS.connectUnauthorized] as const;
+    const counters = [
+      METRICS.readingsAccepted,
+      METRICS.readingsRejected,
+      METRICS.livePushes,
+      METRICS.goneConnectionsRemoved,
+      METRICS.connectUnauthorized,
+    ] as const;
     for (const name of counters) {
       const { name: promName, help } = PROMETHEUS[name];
       lines.push(`# HELP ${promName} ${help}`, `# TYPE ${promName} counter`);

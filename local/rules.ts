@@ -408,7 +408,15 @@ export class RuleRunner {
     // Lambda's on-failure destination (the stream mapping's, or the asynchronous invocation's): for an operator.
     const at = new Date().toISOString();
     await this.failedInvocations.append(
-      remaining.map((i) => ({ at, rule: i.rule, target: i.target, condition: 'RetriesExhausted', error: lastError?.message, event: i.event, ...(i.seq ? { sequenceNumber: i.seq } : {}) })),
+      remaining.map((i) => ({
+        at,
+        rule: i.rule,
+        target: i.target,
+        condition: 'RetriesExhausted',
+        error: lastError?.message,
+        event: i.event,
+        ...(i.seq ? { sequenceNumber: i.seq } : {}),
+      })),
     );
     await this.finish(remaining);
   }

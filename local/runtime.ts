@@ -241,8 +241,16 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
 
     let bus: MessageBus | undefined;
     const authIssuer = options.auth ? await LocalAuthIssuer.create(dataDir) : null;
-    const websocketHandler = meteredLoaders(billing, { ws: async () => (await import('../lambdas/handlers/websocket.js')).handler }, { ws: 'WebSocket' }).ws;
-    const authorizerHandler = meteredLoaders(billing, { auth: async () => (await import('../lambdas/handlers/ws-authorizer.js')).handler }, { auth: 'ConnectAuthorizer' }).auth;
+    const websocketHandler = meteredLoaders(
+      billing,
+      { ws: async () => (await import('../lambdas/handlers/websocket.js')).handler },
+      { ws: 'WebSocket' },
+    ).ws;
+    const authorizerHandler = meteredLoaders(
+      billing,
+      { auth: async () => (await import('../lambdas/handlers/ws-authorizer.js')).handler },
+      { auth: 'ConnectAuthorizer' },
+    ).auth;
     const gateway = new WebSocketGateway({
       handler: websocketHandler,
       authorizer: authIssuer ? authorizerHandler : null,
@@ -251,7 +259,9 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       stage: 'ws',
       log,
     });
-    const webhook = options.alertWebhookUrl ? new AlertWebhook({ url: options.alertWebhookUrl, log: (e) => log({ component: 'alerts', ...e }) }) : null;
+    const webhook = options.alertWebhookUrl
+      ? new AlertWebhook({ url: options.alertWebhookUrl, log: (e) => log({ component: 'alerts', ...e }) })
+      : null;
     if (webhook) cleanups.push(() => webhook.close());
     const aws: AwsStandIns = await startAwsStandIns({
       credentials,
@@ -324,7 +334,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       allowedOrigins: options.allowedOrigins,
       staticDir,
       gateway,
-      handler: meteredLoaders(billing, { api: async () => (await import('../lambdas/handlers/http-api.js')).handler }, { api: 'HttpApi' }).api,
+      handler: meteredLoaders(billing, { api: async () => (await import('../lambdas/handlers/http-api.js')).handler }, { api: 'HttpApi' })
+        .api,
       ready: () => (external ? external.connected : true),
       authIssuer,
       authorizeApi: authIssuer

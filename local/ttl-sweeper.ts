@@ -131,7 +131,13 @@ export function startTtlSweeper(options: TtlSweeperOptions): TtlSweeper {
       try {
         await sweepTable(table);
       } catch (err) {
-        if (!stopped) options.log({ level: 'warn', message: 'TTL sweep of a table failed; retried next pass', table: table.name, error: (err as Error).message });
+        if (!stopped)
+          options.log({
+            level: 'warn',
+            message: 'TTL sweep of a table failed; retried next pass',
+            table: table.name,
+            error: (err as Error).message,
+          });
       }
     }
   }

@@ -7,9 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-const prerequisites = [
-  { program: '/usr/sbin/mosquitto', pkg: 'mosquitto', why: 'external-broker and device-simulator tests' },
-];
+const prerequisites = [{ program: '/usr/sbin/mosquitto', pkg: 'mosquitto', why: 'external-broker and device-simulator tests' }];
 if (existsSync('test/e2e')) {
   prerequisites.push({ program: '/usr/bin/chromium', pkg: 'chromium', why: 'dashboard end-to-end tests' });
 }

@@ -124,7 +124,10 @@ export function useAlertOverlay(api: RequestApi, sensorId: string): AlertOverlay
     const load = async () => {
       const [{ rules }, history] = await Promise.all([
         api.request<{ rules: AlertRule[] }>('GET', '/alert-rules'),
-        api.request<{ events: AlertEvent[] }>('GET', `/alerts/history?from=${Date.now() - 7 * 86_400_000}&to=${Date.now() + 60_000}&limit=1000`),
+        api.request<{ events: AlertEvent[] }>(
+          'GET',
+          `/alerts/history?from=${Date.now() - 7 * 86_400_000}&to=${Date.now() + 60_000}&limit=1000`,
+        ),
       ]);
       if (cancelled) return;
       const firing = (store?.firing() ?? []).filter((a) => a.sensorId === sensorId);
@@ -134,7 +137,10 @@ export function useAlertOverlay(api: RequestApi, sensorId: string): AlertOverlay
     reload();
     let seen = '';
     const off = store?.subscribe(() => {
-      const key = (store.firing() ?? []).filter((a) => a.sensorId === sensorId).map((a) => a.id).join();
+      const key = (store.firing() ?? [])
+        .filter((a) => a.sensorId === sensorId)
+        .map((a) => a.id)
+        .join();
       if (key !== seen) {
         seen = key;
         reload();

@@ -2,7 +2,16 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from './api';
-import { type AlertEvent, type AlertRule, type Draft, EMPTY_DRAFT as EMPTY, SEVERITIES, describeRule, draftOf, ruleFromDraft } from './alerts';
+import {
+  type AlertEvent,
+  type AlertRule,
+  type Draft,
+  EMPTY_DRAFT as EMPTY,
+  SEVERITIES,
+  describeRule,
+  draftOf,
+  ruleFromDraft,
+} from './alerts';
 
 export function RulesPage({ api, canChange }: { api: Api; canChange: boolean }) {
   const [rules, setRules] = useState<AlertRule[] | null>(null);
@@ -51,26 +60,26 @@ export function RulesPage({ api, canChange }: { api: Api; canChange: boolean }) 
         <p class="muted">No rules yet.</p>
       ) : (
         <Table class="rules" columns={['Name', 'Sensors', 'Condition', 'Severity', ...(canChange ? ['Actions'] : [])]}>
-            {rules.map((r) => (
-              <tr key={r.id} data-rule-id={r.id}>
-                <td>{r.name}</td>
-                <td>{r.sensorIds[0] === '*' ? 'every sensor' : r.sensorIds.join(', ')}</td>
-                <td>{describeRule(r)}</td>
-                <td>
-                  <span class={`sev ${r.severity}`}>{r.severity}</span>
+          {rules.map((r) => (
+            <tr key={r.id} data-rule-id={r.id}>
+              <td>{r.name}</td>
+              <td>{r.sensorIds[0] === '*' ? 'every sensor' : r.sensorIds.join(', ')}</td>
+              <td>{describeRule(r)}</td>
+              <td>
+                <span class={`sev ${r.severity}`}>{r.severity}</span>
+              </td>
+              {canChange ? (
+                <td class="actions">
+                  <button type="button" class="secondary" onClick={() => setEditing({ id: r.id, draft: draftOf(r) })}>
+                    Edit
+                  </button>
+                  <button type="button" class="secondary" onClick={() => remove(r)}>
+                    Delete
+                  </button>
                 </td>
-                {canChange ? (
-                  <td class="actions">
-                    <button type="button" class="secondary" onClick={() => setEditing({ id: r.id, draft: draftOf(r) })}>
-                      Edit
-                    </button>
-                    <button type="button" class="secondary" onClick={() => remove(r)}>
-                      Delete
-                    </button>
-                  </td>
-                ) : null}
-              </tr>
-            ))}
+              ) : null}
+            </tr>
+          ))}
         </Table>
       )}
     </section>
@@ -115,7 +124,9 @@ function RuleForm({ api, id, initial, onDone }: { api: Api; id: string | null; i
     if ('field' in result) return setProblem(result);
     setSaving(true);
     setProblem(null);
-    const request = id ? api.request('PUT', `/alert-rules/${encodeURIComponent(id)}`, result.rule) : api.request('POST', '/alert-rules', result.rule);
+    const request = id
+      ? api.request('PUT', `/alert-rules/${encodeURIComponent(id)}`, result.rule)
+      : api.request('POST', '/alert-rules', result.rule);
     request.then(onDone, (err: Error) => {
       setSaving(false);
       setProblem({ field: err.message.split(':')[0], message: err.message });
@@ -132,52 +143,102 @@ function RuleForm({ api, id, initial, onDone }: { api: Api; id: string | null; i
   return (
     <form class="rule-form" onSubmit={submit} aria-label={id ? 'Edit rule' : 'New rule'} noValidate>
       <div class="controls">
-        {field('kind', 'Kind', (
+        {field(
+          'kind',
+          'Kind',
           <select value={d.kind} onChange={set('kind')} name="kind" disabled={id !== null}>
             <option value="threshold">threshold</option>
             <option value="silence">silence</option>
-          </select>
-        ))}
+          </select>,
+        )}
         {field('name', 'Name', <input name="name" value={d.name} onInput={set('name')} maxLength={100} aria-invalid={invalid('name')} />)}
-        {field('sensorIds', 'Sensors (ids, or *)', <input name="sensorIds" value={d.sensorIds} onInput={set('sensorIds')} aria-invalid={invalid('sensorIds')} />)}
-        {field('severity', 'Severity', (
+        {field(
+          'sensorIds',
+          'Sensors (ids, or *)',
+          <input name="sensorIds" value={d.sensorIds} onInput={set('sensorIds')} aria-invalid={invalid('sensorIds')} />,
+        )}
+        {field(
+          'severity',
+          'Severity',
           <select name="severity" value={d.severity} onChange={set('severity')}>
             {SEVERITIES.map((s) => (
               <option key={s} value={s}>
                 {s}
               </option>
             ))}
-          </select>
-        ))}
+          </select>,
+        )}
       </div>
       {d.kind === 'silence' ? (
         <div class="controls">
-          {field('silentMinutes', 'Silent for (minutes)', (
-            <input name="silentMinutes" inputMode="numeric" value={d.silentMinutes} onInput={set('silentMinutes')} aria-invalid={invalid('silentMinutes')} />
-          ))}
+          {field(
+            'silentMinutes',
+            'Silent for (minutes)',
+            <input
+              name="silentMinutes"
+              inputMode="numeric"
+              value={d.silentMinutes}
+              onInput={set('silentMinutes')}
+              aria-invalid={invalid('silentMinutes')}
+            />,
+          )}
         </div>
       ) : (
         <div class="controls">
           {field('metric', 'Metric', <input name="metric" value={d.metric} onInput={set('metric')} aria-invalid={invalid('metric')} />)}
-          {field('op', 'Condition', (
+          {field(
+            'op',
+            'Condition',
             <select name="op" value={d.op} onChange={set('op')}>
               {['>', '>=', '<', '<=', 'outside'].map((op) => (
                 <option key={op} value={op}>
                   {op}
                 </option>
               ))}
-            </select>
-          ))}
+            </select>,
+          )}
           {d.op === 'outside' ? (
             <>
-              {field('low', 'Low', <input name="low" inputMode="decimal" value={d.low} onInput={set('low')} aria-invalid={invalid('low')} />)}
-              {field('high', 'High', <input name="high" inputMode="decimal" value={d.high} onInput={set('high')} aria-invalid={invalid('high')} />)}
+              {field(
+                'low',
+                'Low',
+                <input name="low" inputMode="decimal" value={d.low} onInput={set('low')} aria-invalid={invalid('low')} />,
+              )}
+              {field(
+                'high',
+                'High',
+                <input name="high" inputMode="decimal" value={d.high} onInput={set('high')} aria-invalid={invalid('high')} />,
+              )}
             </>
           ) : (
-            field('value', 'Threshold', <input name="value" inputMode="decimal" value={d.value} onInput={set('value')} aria-invalid={invalid('value')} />)
+            field(
+              'value',
+              'Threshold',
+              <input name="value" inputMode="decimal" value={d.value} onInput={set('value')} aria-invalid={invalid('value')} />,
+            )
           )}
-          {field('hysteresis', 'Hysteresis', <input name="hysteresis" inputMode="decimal" value={d.hysteresis} onInput={set('hysteresis')} aria-invalid={invalid('hysteresis')} />)}
-          {field('forSeconds', 'For (seconds)', <input name="forSeconds" inputMode="numeric" value={d.forSeconds} onInput={set('forSeconds')} aria-invalid={invalid('forSeconds')} />)}
+          {field(
+            'hysteresis',
+            'Hysteresis',
+            <input
+              name="hysteresis"
+              inputMode="decimal"
+              value={d.hysteresis}
+              onInput={set('hysteresis')}
+              aria-invalid={invalid('hysteresis')}
+            />,
+          )}
+          {field(
+            'forSeconds',
+            'For (seconds)',
+            <input
+              name="forSeconds"
+              inputMode="numeric"
+              value={d.forSeconds}
+              onInput={set('forSeconds')}
+              aria-invalid={invalid('forSeconds')}
+            />,
+          )}
         </div>
       )}
       {problem ? (
@@ -230,20 +291,20 @@ export function AlertHistoryPage({ api }: { api: Api }) {
         <p class="muted">No alert events in the last 7 days.</p>
       ) : (
         <Table class="alert-history" columns={['When', 'Event', 'Sensor', 'Severity', 'Value', 'By']}>
-            {events.map((e) => (
-              <tr key={`${e.ts}${e.alertId}${e.kind}`} data-kind={e.kind}>
-                <td>{new Date(e.ts).toLocaleString()}</td>
-                <td>{e.kind}</td>
-                <td>
-                  <a href={`#/sensors/${encodeURIComponent(e.sensorId)}`}>{e.sensorId}</a>
-                </td>
-                <td>
-                  <span class={`sev ${e.severity}`}>{e.severity}</span>
-                </td>
-                <td>{e.value ?? ''}</td>
-                <td>{e.by ?? ''}</td>
-              </tr>
-            ))}
+          {events.map((e) => (
+            <tr key={`${e.ts}${e.alertId}${e.kind}`} data-kind={e.kind}>
+              <td>{new Date(e.ts).toLocaleString()}</td>
+              <td>{e.kind}</td>
+              <td>
+                <a href={`#/sensors/${encodeURIComponent(e.sensorId)}`}>{e.sensorId}</a>
+              </td>
+              <td>
+                <span class={`sev ${e.severity}`}>{e.severity}</span>
+              </td>
+              <td>{e.value ?? ''}</td>
+              <td>{e.by ?? ''}</td>
+            </tr>
+          ))}
         </Table>
       )}
       {cursor ? (

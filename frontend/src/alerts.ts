@@ -38,7 +38,6 @@ export interface AlertRule {
   silentMinutes?: number;
 }
 
-
 const POLL_MS = 30_000;
 
 function isAlert(a: Record<string, unknown>): a is Record<string, unknown> & AlertView {
@@ -195,13 +194,15 @@ export function ruleFromDraft(d: Draft): { rule: Omit<AlertRule, 'id'> } | { fie
   const name = d.name.trim();
   if (!name || [...name].length > MAX_RULE_NAME) return { field: 'name', message: `A name of 1 to ${MAX_RULE_NAME} characters` };
   const ids = [...new Set(d.sensorIds.split(/[\s,]+/).filter((s) => s !== ''))];
-  if (ids.length === 0 || ids.length > MAX_RULE_SENSORS) return { field: 'sensorIds', message: `1 to ${MAX_RULE_SENSORS} sensor ids, or *` };
+  if (ids.length === 0 || ids.length > MAX_RULE_SENSORS)
+    return { field: 'sensorIds', message: `1 to ${MAX_RULE_SENSORS} sensor ids, or *` };
   if (!(ids.length === 1 && ids[0] === '*') && !ids.every((id) => SENSOR_ID.test(id))) {
     return { field: 'sensorIds', message: 'Sensor ids are letters, digits, _ and - (or * alone)' };
   }
   if (d.kind === 'silence') {
     const minutes = num(d.silentMinutes);
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SILENT_MINUTES) return { field: 'silentMinutes', message: `Whole minutes, 1 to ${MAX_SILENT_MINUTES}` };
+    if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SILENT_MINUTES)
+      return { field: 'silentMinutes', message: `Whole minutes, 1 to ${MAX_SILENT_MINUTES}` };
     return { rule: { name, sensorIds: ids, silentMinutes: minutes, severity: d.severity } };
   }
   if (!METRIC.test(d.metric) || ['ts', 'values', 'units'].includes(d.metric)) return { field: 'metric', message: 'A metric name' };
@@ -221,6 +222,7 @@ export function ruleFromDraft(d: Draft): { rule: Omit<AlertRule, 'id'> } | { fie
   const hysteresis = num(d.hysteresis);
   if (!Number.isFinite(hysteresis) || hysteresis < 0) return { field: 'hysteresis', message: 'A number ≥ 0' };
   const forSeconds = num(d.forSeconds);
-  if (!Number.isInteger(forSeconds) || forSeconds < 0 || forSeconds > MAX_FOR_SECONDS) return { field: 'forSeconds', message: `Whole seconds, 0 to ${MAX_FOR_SECONDS}` };
+  if (!Number.isInteger(forSeconds) || forSeconds < 0 || forSeconds > MAX_FOR_SECONDS)
+    return { field: 'forSeconds', message: `Whole seconds, 0 to ${MAX_FOR_SECONDS}` };
   return { rule: { name, sensorIds: ids, metric: d.metric, condition, hysteresis, forSeconds, severity: d.severity } };
 }

@@ -98,7 +98,11 @@ export class Api {
    * `firstPage` asks a small first page (the first screen, by name) and hands each page to `onPage` as it
    * comes, so a view can show cards before a fleet of thousands is listed.
    */
-  async sensors(signal?: AbortSignal, maxPages = 1000, progress?: { firstPage: number; onPage: (soFar: SensorInfo[]) => void }): Promise<SensorInfo[]> {
+  async sensors(
+    signal?: AbortSignal,
+    maxPages = 1000,
+    progress?: { firstPage: number; onPage: (soFar: SensorInfo[]) => void },
+  ): Promise<SensorInfo[]> {
     const all: SensorInfo[] = [];
     let cursor: string | null = null;
     const seen = new Set<string>();

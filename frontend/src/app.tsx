@@ -48,8 +48,14 @@ function lazyView<P extends object>(load: () => Promise<(props: P) => preact.JSX
 }
 
 /** The sensor view brings uPlot; the alert pages their forms and tables. */
-const LazySensorView = lazyView<Parameters<typeof SensorViewType>[0]>(() => import('./sensor-view').then((m) => m.SensorView), 'the sensor');
-const LazyRulesPage = lazyView<Parameters<typeof RulesPageType>[0]>(() => import('./alert-pages').then((m) => m.RulesPage), 'the alert rules');
+const LazySensorView = lazyView<Parameters<typeof SensorViewType>[0]>(
+  () => import('./sensor-view').then((m) => m.SensorView),
+  'the sensor',
+);
+const LazyRulesPage = lazyView<Parameters<typeof RulesPageType>[0]>(
+  () => import('./alert-pages').then((m) => m.RulesPage),
+  'the alert rules',
+);
 const LazyAlertHistoryPage = lazyView<Parameters<typeof AlertHistoryPageType>[0]>(
   () => import('./alert-pages').then((m) => m.AlertHistoryPage),
   'the alert history',
@@ -96,7 +102,8 @@ export function App() {
     loadConfig()
       .then(async (config) => {
         if (config.auth === null || config.auth === undefined) return setBoot({ kind: 'ready', config, auth: null, session: null });
-        if (!isAuthConfig(config.auth)) throw new Error('/config.json names sign-in without clientId, authorizeUrl, tokenUrl and logoutUrl');
+        if (!isAuthConfig(config.auth))
+          throw new Error('/config.json names sign-in without clientId, authorizeUrl, tokenUrl and logoutUrl');
         const auth = config.auth;
         const query = new URLSearchParams(location.search);
         if (isSignInReturn(query)) {
@@ -137,11 +144,15 @@ export function App() {
         <Dashboard
           config={boot.config}
           session={session}
-          onSignOut={auth ? () => {
-            clearSession(sessionStorage);
-            setBoot({ kind: 'redirecting' });
-            location.assign(logoutUrl(auth, redirectUri(location.origin)));
-          } : null}
+          onSignOut={
+            auth
+              ? () => {
+                  clearSession(sessionStorage);
+                  setBoot({ kind: 'redirecting' });
+                  location.assign(logoutUrl(auth, redirectUri(location.origin)));
+                }
+              : null
+          }
           onUnauthorized={auth && session ? (why) => signInAgain(auth, session, why) : null}
         />
       </>
@@ -238,7 +249,12 @@ function Dashboard({
 
   const role: Role = session ? session.role : 'operator';
   const alertPage = hash.startsWith('#/alerts/rules') ? 'rules' : hash.startsWith('#/alerts/history') ? 'history' : null;
-  const commandBlock = role === 'operator' ? null : role === 'viewer' ? 'Operators only: you are signed in as a viewer.' : 'Operators only: your account has no role.';
+  const commandBlock =
+    role === 'operator'
+      ? null
+      : role === 'viewer'
+        ? 'Operators only: you are signed in as a viewer.'
+        : 'Operators only: your account has no role.';
 
   return (
     <AlertsContext.Provider value={alerts}>
@@ -266,7 +282,15 @@ function Dashboard({
 
 type Account = 'local' | { session: Session; onSignOut: (() => void) | null };
 
-function Header({ connection, retryAt, account = null }: { connection: ConnectionState | null; retryAt: number | null; account?: Account | null }) {
+function Header({
+  connection,
+  retryAt,
+  account = null,
+}: {
+  connection: ConnectionState | null;
+  retryAt: number | null;
+  account?: Account | null;
+}) {
   return (
     <header class="top">
       <a class="brand" href="#/">

@@ -107,12 +107,21 @@ export function sessionFromTokens(tokens: { id_token?: unknown; access_token?: u
   if (typeof tokens.id_token !== 'string') throw new SignInError('The token endpoint answered no ID token.');
   const claims = decodeJwtPayload(tokens.id_token);
   const expiresAt =
-    typeof claims.exp === 'number' ? claims.exp * 1000 : typeof tokens.expires_in === 'number' ? now + tokens.expires_in * 1000 : now + 3_600_000;
+    typeof claims.exp === 'number'
+      ? claims.exp * 1000
+      : typeof tokens.expires_in === 'number'
+        ? now + tokens.expires_in * 1000
+        : now + 3_600_000;
   return {
     idToken: tokens.id_token,
     accessToken: typeof tokens.access_token === 'string' ? tokens.access_token : null,
     expiresAt,
-    email: typeof claims.email === 'string' ? claims.email : typeof claims['cognito:username'] === 'string' ? (claims['cognito:username'] as string) : null,
+    email:
+      typeof claims.email === 'string'
+        ? claims.email
+        : typeof claims['cognito:username'] === 'string'
+          ? (claims['cognito:username'] as string)
+          : null,
     role: roleFromGroups(claims['cognito:groups']),
     signedInAt: now,
   };
@@ -160,7 +169,10 @@ export async function completeSignIn(
   const raw = storage.getItem(KEY_PENDING);
   storage.removeItem(KEY_PENDING);
   const error = query.get('error');
-  if (error) throw new SignInError(`The sign-in page answered ${error}${query.get('error_description') ? `: ${query.get('error_description')}` : ''}.`);
+  if (error)
+    throw new SignInError(
+      `The sign-in page answered ${error}${query.get('error_description') ? `: ${query.get('error_description')}` : ''}.`,
+    );
   const code = query.get('code');
   const state = query.get('state');
   const pending = raw ? (JSON.parse(raw) as Pending) : null;
@@ -180,7 +192,9 @@ export async function completeSignIn(
   });
   if (!res.ok) {
     const body = (await res.json().catch(() => null)) as { error?: string; error_description?: string } | null;
-    throw new SignInError(`The token endpoint answered ${res.status}${body?.error ? ` ${body.error}` : ''}${body?.error_description ? `: ${body.error_description}` : ''}.`);
+    throw new SignInError(
+      `The token endpoint answered ${res.status}${body?.error ? ` ${body.error}` : ''}${body?.error_description ? `: ${body.error_description}` : ''}.`,
+    );
   }
   const session = sessionFromTokens((await res.json()) as Record<string, unknown>);
   storage.setItem(KEY_SESSION, JSON.stringify(session));

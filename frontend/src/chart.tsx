@@ -35,8 +35,24 @@ interface Props {
 
 function palette(dark: boolean) {
   return dark
-    ? { axis: '#9aa4b2', grid: 'rgba(255,255,255,0.07)', line: '#4cc2ff', band: 'rgba(76,194,255,0.22)', edge: 'rgba(76,194,255,0.55)', empty: 'rgba(255,255,255,0.05)', threshold: '#ff8a80' }
-    : { axis: '#4b5563', grid: 'rgba(0,0,0,0.07)', line: '#0a6fc2', band: 'rgba(10,111,194,0.16)', edge: 'rgba(10,111,194,0.45)', empty: 'rgba(0,0,0,0.045)', threshold: '#b42318' };
+    ? {
+        axis: '#9aa4b2',
+        grid: 'rgba(255,255,255,0.07)',
+        line: '#4cc2ff',
+        band: 'rgba(76,194,255,0.22)',
+        edge: 'rgba(76,194,255,0.55)',
+        empty: 'rgba(255,255,255,0.05)',
+        threshold: '#ff8a80',
+      }
+    : {
+        axis: '#4b5563',
+        grid: 'rgba(0,0,0,0.07)',
+        line: '#0a6fc2',
+        band: 'rgba(10,111,194,0.16)',
+        edge: 'rgba(10,111,194,0.45)',
+        empty: 'rgba(0,0,0,0.045)',
+        threshold: '#b42318',
+      };
 }
 
 interface Columns {
@@ -84,9 +100,17 @@ function row(label: string, value: string): HTMLDivElement {
  * The tooltip: built with textContent only (device text is never HTML). It shows the reading nearest the
  * pointer when one lies within half a gap of it, at that reading's own time; over a gap it says so.
  */
-function tooltipPlugin(metric: string, unit: string, aggregated: boolean, decimals: () => number, state: ChartState, live: HTMLElement): uPlot.Plugin {
+function tooltipPlugin(
+  metric: string,
+  unit: string,
+  aggregated: boolean,
+  decimals: () => number,
+  state: ChartState,
+  live: HTMLElement,
+): uPlot.Plugin {
   let tip: HTMLDivElement;
-  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '–' : `${formatValue(v, decimals())}${unit ? ` ${unit}` : ''}`);
+  const fmt = (v: number | null | undefined) =>
+    v === null || v === undefined ? '–' : `${formatValue(v, decimals())}${unit ? ` ${unit}` : ''}`;
   const valueSeries = aggregated ? 3 : 1;
   return {
     hooks: {
@@ -293,7 +317,9 @@ export function MetricChart({ series, metric, unit = '', revision, range, decima
       host.current.dataset.from = String(u.scales.x.min! * 1000);
       host.current.dataset.to = String(u.scales.x.max! * 1000);
       // Where the plot area is (CSS px within the chart), for the tests that look at its pixels.
-      host.current.dataset.plot = [u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height].map((v) => Math.round(v / devicePixelRatio)).join(',');
+      host.current.dataset.plot = [u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height]
+        .map((v) => Math.round(v / devicePixelRatio))
+        .join(',');
     });
   }, [series, revision, range.from, range.to]);
 

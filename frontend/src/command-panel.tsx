@@ -37,7 +37,8 @@ export function CommandPanel({
     };
   }, [live, sensorId]);
 
-  const fmtRate = (r: number | null) => (r === null ? '–' : `${r >= 10 ? r.toFixed(0) : r.toFixed(1)} /s (every ${Math.round(1000 / r)} ms)`);
+  const fmtRate = (r: number | null) =>
+    r === null ? '–' : `${r >= 10 ? r.toFixed(0) : r.toFixed(1)} /s (every ${Math.round(1000 / r)} ms)`;
 
   return (
     <aside class={`panel${block ? ' blocked' : ''}`} aria-labelledby="command-title" data-blocked={block ? 'true' : 'false'}>
@@ -54,7 +55,9 @@ export function CommandPanel({
           if (block) return;
           const value = Number(intervalMs);
           if (!Number.isInteger(value) || value < MIN_INTERVAL_MS || value > MAX_INTERVAL_MS) {
-            setProblem(`The interval is a whole number of milliseconds from ${MIN_INTERVAL_MS} to ${MAX_INTERVAL_MS.toLocaleString('en').replace(/,/g, ' ')}.`);
+            setProblem(
+              `The interval is a whole number of milliseconds from ${MIN_INTERVAL_MS} to ${MAX_INTERVAL_MS.toLocaleString('en').replace(/,/g, ' ')}.`,
+            );
             return;
           }
           rateBefore.current = rate;

@@ -24,9 +24,7 @@ export interface Bucket {
 
 export type Resolution = 'raw' | '1m' | '1h';
 
-export type Series =
-  | { resolution: 'raw'; points: Reading[] }
-  | { resolution: '1m' | '1h'; points: Bucket[] };
+export type Series = { resolution: 'raw'; points: Reading[] } | { resolution: '1m' | '1h'; points: Bucket[] };
 
 export { BUCKET_MS } from '../../lambdas/shared/contract.js';
 
@@ -88,11 +86,7 @@ export function trimBefore<T extends { ts: number }>(points: T[], fromTs: number
  * its end and are deduplicated by the merge. With nothing held, the span starts `windowMs` before `to`.
  * `null` when there is nothing to fetch.
  */
-export function backfillSpan(
-  newestHeld: number | null,
-  reconnectedAt: number,
-  windowMs: number,
-): { from: number; to: number } | null {
+export function backfillSpan(newestHeld: number | null, reconnectedAt: number, windowMs: number): { from: number; to: number } | null {
   const to = reconnectedAt + 1;
   const floor = to - windowMs;
   const from = newestHeld === null ? floor : Math.max(newestHeld + 1, floor);

@@ -60,7 +60,11 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
       if (!el) return;
       const rect = el.getBoundingClientRect();
       const next = visibleRows(rect.top, el.clientWidth, innerHeight, count);
-      setWin((old) => (old.width === next.width && old.columns === next.columns && old.firstRow === next.firstRow && old.lastRow === next.lastRow ? old : next));
+      setWin((old) =>
+        old.width === next.width && old.columns === next.columns && old.firstRow === next.firstRow && old.lastRow === next.lastRow
+          ? old
+          : next,
+      );
     };
     const schedule = () => {
       if (frame === null) frame = requestAnimationFrame(measure);
@@ -123,12 +127,18 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   // Name order does not change with live data, so it is not redone per frame; the other sorts are.
   const dataVersion = sort === 'name' ? 0 : store.version;
   const sorted = useMemo(
-    () => orderFleet(byName.map((s) => store.sensors.get(s.sensorId) ?? s), filter, sort).map((s) => s.sensorId),
+    () =>
+      orderFleet(
+        byName.map((s) => store.sensors.get(s.sensorId) ?? s),
+        filter,
+        sort,
+      ).map((s) => s.sensorId),
     [byName, filter, sort, dataVersion],
   );
   const key = `${sort}\u0000${filter.trim().toLowerCase()}`;
   // An order taken while the first list was still coming is not held: its pages arrive in the registry's order.
-  if (held.current.key !== key || held.current.provisional) held.current = { key, order: sorted, provisional: store.listing || store.load.kind !== 'ready' };
+  if (held.current.key !== key || held.current.provisional)
+    held.current = { key, order: sorted, provisional: store.listing || store.load.kind !== 'ready' };
   const { order, moved } = useMemo(() => keepOrder(held.current.order, sorted), [sorted, held.current]);
   held.current.order = order;
   const win = useGridWindow(list, order.length);
@@ -154,9 +164,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
 
   if (store.load.kind === 'loading') return <Loading what="sensors" />;
   if (store.load.kind === 'error') {
-    return (
-      <ErrorState title="The sensor list could not be loaded" message={store.load.message} retry={() => void store.refresh()} />
-    );
+    return <ErrorState title="The sensor list could not be loaded" message={store.load.message} retry={() => void store.refresh()} />;
   }
   if (store.sensors.size === 0) return <EmptyFleet />;
   let online = 0;
@@ -288,7 +296,13 @@ const SensorCard = memoized(function SensorCard({
         )}
         <Sparkline points={sensor.spark} metric={sensor.sparkMetric} width={sparkWidth} />
         <p class="seen">
-          {sensor.lastSeen === null ? 'never seen' : <>last seen <SeenAgo lastSeen={sensor.lastSeen} /></>}
+          {sensor.lastSeen === null ? (
+            'never seen'
+          ) : (
+            <>
+              last seen <SeenAgo lastSeen={sensor.lastSeen} />
+            </>
+          )}
           {more > 0 ? <span class="more"> · {more} more</span> : null}
           {stale && values.length > 0 ? <span class="stale-tag">stale</span> : null}
         </p>
@@ -328,7 +342,13 @@ const SPARK_HEIGHT = 40;
  * The sparkline's path: the last minutes of one metric, broken at gaps as on the sensor's chart, at most two
  * points per pixel column. Null when there is nothing to draw.
  */
-export function sparkPath(points: ReadonlyArray<Reading>, metric: string | null, end: number, width: number, height = SPARK_HEIGHT): string | null {
+export function sparkPath(
+  points: ReadonlyArray<Reading>,
+  metric: string | null,
+  end: number,
+  width: number,
+  height = SPARK_HEIGHT,
+): string | null {
   if (!metric || points.length < 2) return null;
   // The line spans the whole window: a sensor that has been up a minute fills only the right fifth.
   const start = end - SPARK_WINDOW_MS;
@@ -394,8 +414,8 @@ function EmptyFleet() {
     <section class="state empty" aria-labelledby="empty-title">
       <h1 id="empty-title">No sensor yet</h1>
       <p>
-        A sensor appears here as soon as it connects or sends its first reading. Publish one reading over MQTT; the client id
-        must equal the sensor id:
+        A sensor appears here as soon as it connects or sends its first reading. Publish one reading over MQTT; the client id must equal the
+        sensor id:
       </p>
       <pre class="command">
         <code>{command}</code>
@@ -412,8 +432,8 @@ function EmptyFleet() {
         {copied ? 'Copied' : 'Copy command'}
       </button>
       <p class="muted">
-        In local mode <code>npm start</code> also runs simulated sensors (<code>--sensors N</code>). In the cloud, a device
-        connects to AWS IoT Core with its certificate (<code>npm run provision</code>) and publishes to the same topic.
+        In local mode <code>npm start</code> also runs simulated sensors (<code>--sensors N</code>). In the cloud, a device connects to AWS
+        IoT Core with its certificate (<code>npm run provision</code>) and publishes to the same topic.
       </p>
     </section>
   );

@@ -94,7 +94,8 @@ export class FleetStore {
   async refresh(): Promise<void> {
     try {
       // The first time, the first page shows at once: a thousand sensors are listed while the first cards draw.
-      const progress = this.load.kind === 'ready' ? undefined : { firstPage: FIRST_PAGE, onPage: (soFar: SensorInfo[]) => this.takeList(soFar, true) };
+      const progress =
+        this.load.kind === 'ready' ? undefined : { firstPage: FIRST_PAGE, onPage: (soFar: SensorInfo[]) => this.takeList(soFar, true) };
       this.listing = progress !== undefined;
       const list = await this.api.sensors(undefined, 1000, progress).finally(() => (this.listing = false));
       this.takeList(list, false);
@@ -141,10 +142,11 @@ export class FleetStore {
     const ids = sensorIds.slice(0, MAX_SUBSCRIPTIONS);
     const next = new Set(ids);
     // A card that leaves the screen stops getting live readings: its sparkline must be read again on return.
-    for (const id of this.visible) if (!next.has(id)) {
-      const s = this.sensors.get(id);
-      if (s) s.sparkLoadedAt = null;
-    }
+    for (const id of this.visible)
+      if (!next.has(id)) {
+        const s = this.sensors.get(id);
+        if (s) s.sparkLoadedAt = null;
+      }
     this.visible = next;
     this.live.setSubscriptions(ids);
     this.loadSparksSoon();
@@ -187,7 +189,10 @@ export class FleetStore {
             const points: Reading[] =
               series.resolution === 'raw'
                 ? series.points
-                : series.points.map((b) => ({ ts: b.ts, values: Object.fromEntries(Object.entries(b.values).map(([m, a]) => [m, a.avg])) }));
+                : series.points.map((b) => ({
+                    ts: b.ts,
+                    values: Object.fromEntries(Object.entries(b.values).map(([m, a]) => [m, a.avg])),
+                  }));
             sensor.spark = trimBefore(mergeReadings(sensor.spark, points), Date.now() - SPARK_WINDOW_MS);
             sensor.revision++;
           }
@@ -219,7 +224,18 @@ export class FleetStore {
         // Shown at once; the list fetched next brings its units.
         unknown = true;
         const metrics = Object.keys(r.values).sort();
-        sensor = { sensorId: r.sensorId, online: true, lastSeen: now, metrics, units: {}, latest: null, sparkMetric: pickSparkMetric(metrics), spark: [], sparkLoadedAt: null, revision: 0 };
+        sensor = {
+          sensorId: r.sensorId,
+          online: true,
+          lastSeen: now,
+          metrics,
+          units: {},
+          latest: null,
+          sparkMetric: pickSparkMetric(metrics),
+          spark: [],
+          sparkLoadedAt: null,
+          revision: 0,
+        };
         this.sensors.set(r.sensorId, sensor);
         this.membership++;
       }
@@ -265,5 +281,4 @@ export class FleetStore {
       }
     });
   }
-
 }

@@ -87,12 +87,21 @@ export function SensorView({
       for (const r of mine) liveTs.current.push(r.ts);
       if (liveTs.current.length > 64) liveTs.current = liveTs.current.slice(-32);
       setInfo((old) =>
-        old ? { ...old, online: true, lastSeen: Date.now(), latest: mine[mine.length - 1], metrics: [...new Set([...old.metrics, ...Object.keys(mine[0].values)])].sort() } : old,
+        old
+          ? {
+              ...old,
+              online: true,
+              lastSeen: Date.now(),
+              latest: mine[mine.length - 1],
+              metrics: [...new Set([...old.metrics, ...Object.keys(mine[0].values)])].sort(),
+            }
+          : old,
       );
       store.absorb(mine);
     });
     const offStatus = live.on('status', (s) => {
-      if (s.sensorId === sensorId) setInfo((old) => (old ? { ...old, online: s.online, lastSeen: Math.max(old.lastSeen ?? 0, s.ts) } : old));
+      if (s.sensorId === sensorId)
+        setInfo((old) => (old ? { ...old, online: s.online, lastSeen: Math.max(old.lastSeen ?? 0, s.ts) } : old));
     });
     const offState = live.on('state', (state) => {
       if (state !== 'live') store.dropped();
@@ -117,7 +126,13 @@ export function SensorView({
     } else {
       const to = Date.now() + 1;
       const live = range === 'live';
-      store.show({ from: to - RANGE_MS[range], to, follows: true, resolution: live ? 'raw' : 'auto', limit: live ? 10_000 : HISTORY_LIMIT });
+      store.show({
+        from: to - RANGE_MS[range],
+        to,
+        follows: true,
+        resolution: live ? 'raw' : 'auto',
+        limit: live ? 10_000 : HISTORY_LIMIT,
+      });
     }
   }, [store, range, customApplied]);
 
@@ -138,7 +153,10 @@ export function SensorView({
     const blob = new Blob([readingsCsv(s.series, metrics)], { type: 'text/csv' });
     const a = document.createElement('a');
     a.href = URL.createObjectURL(blob);
-    a.download = `${sensorId}_${new Date(s.from).toISOString()}_${new Date(s.follows ? Date.now() : s.to).toISOString()}.csv`.replace(/:/g, '-');
+    a.download = `${sensorId}_${new Date(s.from).toISOString()}_${new Date(s.follows ? Date.now() : s.to).toISOString()}.csv`.replace(
+      /:/g,
+      '-',
+    );
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
   };
@@ -204,11 +222,21 @@ export function SensorView({
           >
             <label class="field">
               <span>From</span>
-              <input type="datetime-local" value={custom.from} required onInput={(e) => setCustom({ ...custom, from: e.currentTarget.value })} />
+              <input
+                type="datetime-local"
+                value={custom.from}
+                required
+                onInput={(e) => setCustom({ ...custom, from: e.currentTarget.value })}
+              />
             </label>
             <label class="field">
               <span>To</span>
-              <input type="datetime-local" value={custom.to} required onInput={(e) => setCustom({ ...custom, to: e.currentTarget.value })} />
+              <input
+                type="datetime-local"
+                value={custom.to}
+                required
+                onInput={(e) => setCustom({ ...custom, to: e.currentTarget.value })}
+              />
             </label>
             <button type="submit">Show</button>
           </form>
@@ -226,7 +254,13 @@ export function SensorView({
       <div class="sensor-body">
         <div class="charts">
           {load.kind === 'loading' ? <Loading what="readings" /> : null}
-          {load.kind === 'error' ? <ErrorState title="The readings could not be loaded" message={load.message} retry={() => setCustomApplied({ ...customApplied })} /> : null}
+          {load.kind === 'error' ? (
+            <ErrorState
+              title="The readings could not be loaded"
+              message={load.message}
+              retry={() => setCustomApplied({ ...customApplied })}
+            />
+          ) : null}
           {load.kind === 'ready' && s && metrics.length === 0 ? <p class="empty-inline">No readings in this range.</p> : null}
           {load.kind === 'ready' && s
             ? metrics.map((m) => (

@@ -9,9 +9,7 @@ export class ApiGatewayLiveSender implements LiveSender {
 
   async send(connectionId: string, frame: ServerFrame): Promise<SendResult> {
     try {
-      await this.client.send(
-        new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(JSON.stringify(frame)) }),
-      );
+      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: Buffer.from(JSON.stringify(frame)) }));
       return 'sent';
     } catch (err) {
       if (err instanceof GoneException || (err as { name?: string }).name === 'GoneException') return 'gone';

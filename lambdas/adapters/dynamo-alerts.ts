@@ -67,7 +67,11 @@ export class DynamoAlertRuleStore implements AlertRuleStore {
     );
     if ((out.Count ?? 0) >= limit) return false;
     await this.doc.send(
-      new PutCommand({ TableName: this.tableName, Item: { pk: RULES, sk: rule.id, rule }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      new PutCommand({
+        TableName: this.tableName,
+        Item: { pk: RULES, sk: rule.id, rule },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      }),
     );
     return true;
   }
@@ -86,7 +90,9 @@ export class DynamoAlertRuleStore implements AlertRuleStore {
 
   async delete(id: string): Promise<boolean> {
     try {
-      await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: RULES, sk: id }, ConditionExpression: 'attribute_exists(pk)' }));
+      await this.doc.send(
+        new DeleteCommand({ TableName: this.tableName, Key: { pk: RULES, sk: id }, ConditionExpression: 'attribute_exists(pk)' }),
+      );
       return true;
     } catch (err) {
       if (isConditionFailure(err)) return false;
@@ -238,7 +244,11 @@ export class DynamoAlertStateStore implements AlertStateStore {
   }
 
   async removeEvents(events: AlertEvent[]): Promise<void> {
-    await batchWriteAll(this.doc, this.tableName, events.map((e) => ({ DeleteRequest: { Key: eventKey(e) } })));
+    await batchWriteAll(
+      this.doc,
+      this.tableName,
+      events.map((e) => ({ DeleteRequest: { Key: eventKey(e) } })),
+    );
   }
 
   async events(range: EventRange): Promise<{ events: AlertEvent[]; next: string | null }> {
@@ -256,7 +266,8 @@ export class DynamoAlertStateStore implements AlertStateStore {
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of (out.Items as Record<string, unknown>[] | undefined) ?? []) found.push({ sk: item.sk as string, event: item.event as AlertEvent });
+      for (const item of (out.Items as Record<string, unknown>[] | undefined) ?? [])
+        found.push({ sk: item.sk as string, event: item.event as AlertEvent });
       startKey = out.LastEvaluatedKey;
     } while (startKey && found.length <= range.limit);
     const page = found.slice(0, range.limit);

@@ -46,9 +46,7 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
   }
 
   async subscriptions(connectionId: string): Promise<string[]> {
-    const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: connKey(connectionId), ConsistentRead: true }),
-    );
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: connKey(connectionId), ConsistentRead: true }));
     return (out.Item?.subs as string[] | undefined) ?? [];
   }
 

@@ -214,7 +214,13 @@ export class DynamoSensorRegistry implements SensorRegistry {
           Key: { [PK]: sensorId },
           UpdateExpression: 'SET #exp = :exp',
           ConditionExpression: 'attribute_not_exists(#rt) AND #pv = :v AND #pts = :ts AND #on = :false',
-          ExpressionAttributeNames: { '#exp': TTL, '#rt': 'lastReadingAt', '#pv': 'presenceVersion', '#pts': 'presenceTs', '#on': 'online' },
+          ExpressionAttributeNames: {
+            '#exp': TTL,
+            '#rt': 'lastReadingAt',
+            '#pv': 'presenceVersion',
+            '#pts': 'presenceTs',
+            '#on': 'online',
+          },
           ExpressionAttributeValues: {
             ':exp': Math.ceil((state.ts + FORGET_NEVER_READ_AFTER_MS) / 1000),
             ':v': state.versionNumber,

@@ -76,17 +76,25 @@ export async function batchGetAll(
 export const epochSeconds = (ms: number) => Math.floor(ms / 1000);
 
 /** Every item a query matches, page after page. */
-export async function queryAll(doc: DynamoDBDocumentClient, input: ConstructorParameters<typeof QueryCommand>[0]): Promise<Record<string, unknown>[]> {
+export async function queryAll(
+  doc: DynamoDBDocumentClient,
+  input: ConstructorParameters<typeof QueryCommand>[0],
+): Promise<Record<string, unknown>[]> {
   return allPages((startKey) => doc.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey })));
 }
 
 /** Every item of a scan, page after page. */
-export async function scanAll(doc: DynamoDBDocumentClient, input: ConstructorParameters<typeof ScanCommand>[0]): Promise<Record<string, unknown>[]> {
+export async function scanAll(
+  doc: DynamoDBDocumentClient,
+  input: ConstructorParameters<typeof ScanCommand>[0],
+): Promise<Record<string, unknown>[]> {
   return allPages((startKey) => doc.send(new ScanCommand({ ...input, ExclusiveStartKey: startKey })));
 }
 
 async function allPages(
-  page: (startKey: Record<string, unknown> | undefined) => Promise<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>,
+  page: (
+    startKey: Record<string, unknown> | undefined,
+  ) => Promise<{ Items?: Record<string, unknown>[]; LastEvaluatedKey?: Record<string, unknown> }>,
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;

@@ -37,10 +37,7 @@ export const readingKey = (r: Pick<Reading, 'sensorId' | 'ts'>) => `${r.sensorId
  * Judges every event of a batch and collects the valid readings once each: one key, one reading, across
  * the batch too (the first one wins).
  */
-export function acceptedReadings(
-  events: unknown[],
-  rawRetentionDays: number,
-): { verdicts: EventVerdict[]; unique: Reading[] } {
+export function acceptedReadings(events: unknown[], rawRetentionDays: number): { verdicts: EventVerdict[]; unique: Reading[] } {
   const verdicts: EventVerdict[] = [];
   const seen = new Set<string>();
   const unique: Reading[] = [];

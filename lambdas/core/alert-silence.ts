@@ -40,7 +40,8 @@ export async function checkSilence(deps: SilenceDeps): Promise<{ fired: number; 
       // The ingest path evaluated a reading the registry does not show yet: the sensor is not silent.
       if (move.transition.kind === 'fired' && current.lastTs > sensor.latestTs) continue;
       // A concurrent ingest moved it: the next check sees the new state.
-      if (await commitTransitions(rule, current, move.state, [move.transition], deps)) counts[move.transition.kind === 'fired' ? 'fired' : 'resolved'] += 1;
+      if (await commitTransitions(rule, current, move.state, [move.transition], deps))
+        counts[move.transition.kind === 'fired' ? 'fired' : 'resolved'] += 1;
     }
   }
   return counts;

@@ -158,7 +158,16 @@ async function acknowledge(rawId: string, by: string | null, deps: AlertApiDeps)
     if (!(await deps.states.save(next))) continue;
     const view = alertView(rule, next);
     await deps.states.addEvents([
-      { ts: deps.now(), alertId: view.id, ruleId: rule.id, sensorId: state.sensorId, kind: 'acknowledged', severity: rule.severity, value: state.value, by },
+      {
+        ts: deps.now(),
+        alertId: view.id,
+        ruleId: rule.id,
+        sensorId: state.sensorId,
+        kind: 'acknowledged',
+        severity: rule.severity,
+        value: state.value,
+        by,
+      },
     ]);
     await deps.frames.broadcast(view).catch((err: Error) => deps.log.error('alert frame failed', { alertId: view.id, error: err.message }));
     return view;

@@ -44,6 +44,7 @@ export function parseEventsQuery(params: Record<string, string | undefined>, now
     to: t,
     limit,
     before: cursor?.b,
-    cursorFor: (position) => Buffer.from(JSON.stringify({ k: 'alert-events', f, t, b: position } satisfies EventsCursor)).toString('base64url'),
+    cursorFor: (position) =>
+      Buffer.from(JSON.stringify({ k: 'alert-events', f, t, b: position } satisfies EventsCursor)).toString('base64url'),
   };
 }

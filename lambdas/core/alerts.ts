@@ -17,7 +17,16 @@ import {
   WILDCARD,
 } from '../shared/contract.js';
 
-export { COMPARISONS, MAX_FOR_SECONDS, MAX_RULE_NAME, MAX_RULE_SENSORS, MAX_RULES, MAX_SILENT_MINUTES, RULE_ID_PATTERN, SEVERITIES } from '../shared/contract.js';
+export {
+  COMPARISONS,
+  MAX_FOR_SECONDS,
+  MAX_RULE_NAME,
+  MAX_RULE_SENSORS,
+  MAX_RULES,
+  MAX_SILENT_MINUTES,
+  RULE_ID_PATTERN,
+  SEVERITIES,
+} from '../shared/contract.js';
 export type { Condition, Severity } from '../shared/contract.js';
 export const ALL_SENSORS = WILDCARD;
 export type Comparison = (typeof COMPARISONS)[number];
@@ -87,7 +96,8 @@ function parseCondition(v: unknown): Condition {
   if (!isObject(v)) fail('condition', 'must be an object {"op","value"} or {"op":"outside","low","high"}');
   const { op } = v;
   if (op === 'outside') {
-    for (const key of Object.keys(v)) if (!['op', 'low', 'high'].includes(key)) fail(`condition.${key}`, 'is not a field of an outside condition');
+    for (const key of Object.keys(v))
+      if (!['op', 'low', 'high'].includes(key)) fail(`condition.${key}`, 'is not a field of an outside condition');
     if (!isFiniteNumber(v.low)) fail('condition.low', 'must be a finite number');
     if (!isFiniteNumber(v.high)) fail('condition.high', 'must be a finite number');
     if (!(v.low < v.high)) fail('condition.low', 'must be less than condition.high');

@@ -242,9 +242,7 @@ export async function readPage(q: ReadingsQuery, deps: Pick<ApiDeps, 'readings' 
       return {
         sensorId: q.sensorId,
         resolution: 'raw',
-        points: page
-          .map((p) => ({ ts: p.ts, values: pickValues(p.values, q.metrics) }))
-          .filter((p) => Object.keys(p.values).length > 0),
+        points: page.map((p) => ({ ts: p.ts, values: pickValues(p.values, q.metrics) })).filter((p) => Object.keys(p.values).length > 0),
         nextCursor: more ? nextCursor(q, 'raw', page[page.length - 1].ts) : null,
         itemsRead,
       };

@@ -40,8 +40,13 @@ export function readingsFrames(readings: LiveReading[]) {
 type Claim = (followed: Array<Reading & { event: number }>) => Promise<ReadingKey[]>;
 
 /** Direct ingest: each sensor-minute's mark is claimed atomically (invocations run at once). */
-const claimEach = (deps: BroadcastDeps): Claim => async (followed) =>
-  deps.connections.markPushed(followed.map(({ sensorId, ts }) => ({ sensorId, ts })), deps.now());
+const claimEach =
+  (deps: BroadcastDeps): Claim =>
+  async (followed) =>
+    deps.connections.markPushed(
+      followed.map(({ sensorId, ts }) => ({ sensorId, ts })),
+      deps.now(),
+    );
 
 /**
  * The live broadcaster, for one rule event or a batch: each connection gets one frame for all its
@@ -135,7 +140,14 @@ export async function broadcastTelemetryStream(
           )
       : undefined;
   try {
-    return { ...(await broadcastTelemetryBatch(records.map((r) => r.event), deps, claim)), firstFailure: null };
+    return {
+      ...(await broadcastTelemetryBatch(
+        records.map((r) => r.event),
+        deps,
+        claim,
+      )),
+      firstFailure: null,
+    };
   } catch (err) {
     deps.log.error('live batch failed', { error: (err as Error).message, records: records.length });
     return { pushed: 0, connections: 0, firstFailure: records[0]?.sequenceNumber ?? null };

@@ -125,7 +125,13 @@ export async function announce(
   units?: Record<string, string>,
 ): Promise<void> {
   const unit = alert.metric && units && Object.hasOwn(units, alert.metric) ? units[alert.metric] : undefined;
-  deps.log.info(`alert ${kind}`, { alertId: alert.id, ruleId: rule.id, sensorId: alert.sensorId, severity: rule.severity, value: alert.value });
+  deps.log.info(`alert ${kind}`, {
+    alertId: alert.id,
+    ruleId: rule.id,
+    sensorId: alert.sensorId,
+    severity: rule.severity,
+    value: alert.value,
+  });
   await Promise.all([
     deps.frames.broadcast(alert).catch((err: Error) => deps.log.error('alert frame failed', { alertId: alert.id, error: err.message })),
     deps.notifier

@@ -163,12 +163,7 @@ export async function answerFrame(caller: Caller, body: string | undefined | nul
 }
 
 /** Routes an API Gateway WebSocket event by route key; replies through the management API. */
-export async function routeWebSocket(
-  routeKey: string,
-  caller: Caller,
-  body: string | undefined | null,
-  deps: FrameDeps,
-): Promise<void> {
+export async function routeWebSocket(routeKey: string, caller: Caller, body: string | undefined | null, deps: FrameDeps): Promise<void> {
   if (routeKey === '$connect') return deps.connections.open(caller.connectionId, deps.now());
   if (routeKey === '$disconnect') return deps.connections.close(caller.connectionId);
   const reply = await answerFrame(caller, body, deps);

@@ -136,7 +136,12 @@ export async function claimOnShard(
     }
   });
 
-  const saved = await registry.saveLiveShard(shardId, state.seq, { seq: lastSeq, sensors: new Map([...sensors].map(([id, s]) => [id, { minute: s.minute, ts: [...s.ts].sort((a, b) => a - b) }])) }, now);
+  const saved = await registry.saveLiveShard(
+    shardId,
+    state.seq,
+    { seq: lastSeq, sensors: new Map([...sensors].map(([id, s]) => [id, { minute: s.minute, ts: [...s.ts].sort((a, b) => a - b) }])) },
+    now,
+  );
   if (!saved) throw new Error(`shard ${shardId}: another consumer claimed its live batch first`);
   return unclaimed.map((i) => i.reading).filter((r) => fresh.has(r));
 }

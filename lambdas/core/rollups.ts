@@ -93,9 +93,7 @@ class RawReads {
     const key = `${lastTs}:${hourEnd}`;
     const cached = fresh ? undefined : this.cache.get(key);
     if (cached) return cached;
-    const read = this.store
-      .queryRaw({ sensorId: this.sensorId, from: lastTs + 1, to: hourEnd, consistent: true })
-      .then((r) => r.points);
+    const read = this.store.queryRaw({ sensorId: this.sensorId, from: lastTs + 1, to: hourEnd, consistent: true }).then((r) => r.points);
     this.cache.set(key, read);
     return read;
   }
@@ -108,13 +106,7 @@ class RawReads {
  * from the minute buckets for an hour. Writes are conditional on the bucket read, and a lost race starts
  * over, so concurrent writers never lose or double-count a reading.
  */
-async function refreshBucket(
-  key: BucketKey,
-  earliestNew: number,
-  known: Bucket | undefined,
-  raw: RawReads,
-  store: Stores,
-): Promise<void> {
+async function refreshBucket(key: BucketKey, earliestNew: number, known: Bucket | undefined, raw: RawReads, store: Stores): Promise<void> {
   const { sensorId, resolution, ts: start } = key;
   const end = start + BUCKET_MS[resolution];
   let current = known;
@@ -122,9 +114,7 @@ async function refreshBucket(
     if (attempt > 0) current = (await store.rollups.getBuckets([key]))[0]?.bucket;
     let next: Bucket | undefined;
     if (current?.lastTs !== undefined && earliestNew > current.lastTs) {
-      const points = (await raw.after(current.lastTs, bucketStart(start, '1h') + BUCKET_MS['1h'], attempt > 0)).filter(
-        (p) => p.ts < end,
-      );
+      const points = (await raw.after(current.lastTs, bucketStart(start, '1h') + BUCKET_MS['1h'], attempt > 0)).filter((p) => p.ts < end);
       const delta = aggregatePoints(points, resolution)[0];
       if (!delta) return; // a concurrent writer has merged them already
       next = mergeBuckets([current, delta], resolution)[0];
@@ -158,9 +148,7 @@ export async function refreshRollupsOf(readings: Reading[], store: Stores): Prom
       else if (r.ts < entry.earliest) entry.earliest = r.ts;
     }
   }
-  const stored = new Map(
-    (await store.rollups.getBuckets([...touched.values()].map((t) => t.key))).map((b) => [bucketId(b), b.bucket]),
-  );
+  const stored = new Map((await store.rollups.getBuckets([...touched.values()].map((t) => t.key))).map((b) => [bucketId(b), b.bucket]));
   const bySensor = new Map<string, Array<{ key: BucketKey; earliest: number }>>();
   for (const t of touched.values()) {
     const list = bySensor.get(t.key.sensorId);

@@ -129,7 +129,14 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
     progress = p;
     buckets = new Map(b.map((found) => [bucketId(found), found.bucket]));
   } catch (err) {
-    const all = sensorIds.map((sensorId) => ({ sensorId, previous: NO_PROGRESS, pending: entries.get(sensorId)!, fresh: [], toWrite: [], failed: false }));
+    const all = sensorIds.map((sensorId) => ({
+      sensorId,
+      previous: NO_PROGRESS,
+      pending: entries.get(sensorId)!,
+      fresh: [],
+      toWrite: [],
+      failed: false,
+    }));
     fail(all, err, 'reading progress');
     return all;
   }
@@ -143,9 +150,7 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
   }
 
   // 3. Which are new: a reading newer than everything stored is; an older one is looked up.
-  const late = work.flatMap((w) =>
-    w.pending.filter((e) => w.previous.storedMaxTs !== null && e.reading.ts <= w.previous.storedMaxTs),
-  );
+  const late = work.flatMap((w) => w.pending.filter((e) => w.previous.storedMaxTs !== null && e.reading.ts <= w.previous.storedMaxTs));
   let stored = new Map<string, StoredReading>();
   try {
     if (late.length > 0) {

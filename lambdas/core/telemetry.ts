@@ -23,9 +23,7 @@ export const MAX_UNIT_CODE_POINTS = 16;
 export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 const RESERVED_KEYS = new Set(['ts', 'values', 'units']);
 
-export type TelemetryResult =
-  | { ok: true; readings: Reading[] }
-  | { ok: false; code: RejectionCode; message: string };
+export type TelemetryResult = { ok: true; readings: Reading[] } | { ok: false; code: RejectionCode; message: string };
 
 export interface TelemetryContext {
   sensorId: string;
@@ -77,12 +75,7 @@ interface ReadingParts {
 }
 
 /** Validates one reading's parts and returns it, or records why not. */
-function checkReading(
-  parts: ReadingParts,
-  where: string,
-  ctx: TelemetryContext,
-  v: Violations,
-): Reading | undefined {
+function checkReading(parts: ReadingParts, where: string, ctx: TelemetryContext, v: Violations): Reading | undefined {
   let ok = true;
   const names = Object.keys(parts.values);
   if (names.length === 0) {
@@ -173,9 +166,7 @@ function checkObject(obj: Record<string, unknown>, where: string, inBatch: boole
     return undefined;
   }
   // fromEntries defines own properties, so a "__proto__" key stays a (bad) metric name instead of a prototype.
-  const values: Record<string, unknown> = Object.fromEntries(
-    Object.entries(obj).filter(([key]) => key !== 'ts' && key !== 'units'),
-  );
+  const values: Record<string, unknown> = Object.fromEntries(Object.entries(obj).filter(([key]) => key !== 'ts' && key !== 'units'));
   return checkReading({ ts: obj.ts, hasTs, values, units: obj.units }, where, ctx, v);
 }
 

@@ -9,7 +9,12 @@ import { logger, withMetrics } from './wiring.js';
 import { tokenVerifier } from './wiring/auth.js';
 import { ENV, METRICS } from '../shared/names.js';
 
-function policy(effect: 'Allow' | 'Deny', principalId: string, methodArn: string, context?: Record<string, string>): APIGatewayAuthorizerResult {
+function policy(
+  effect: 'Allow' | 'Deny',
+  principalId: string,
+  methodArn: string,
+  context?: Record<string, string>,
+): APIGatewayAuthorizerResult {
   return {
     principalId,
     policyDocument: {

@@ -66,8 +66,7 @@ export const TOPICS = {
   commands: (sensorId: string) => `sensors/${sensorId}/commands`,
   commandsFilter: 'sensors/+/commands',
   presenceFilter: '$aws/events/presence/+/+',
-  presence: (eventType: 'connected' | 'disconnected', clientId: string) =>
-    `$aws/events/presence/${eventType}/${clientId}`,
+  presence: (eventType: 'connected' | 'disconnected', clientId: string) => `$aws/events/presence/${eventType}/${clientId}`,
 } as const;
 
 /** Memory of every function (lib/function-defaults.ts); the local runtime bills its GB-seconds at this size. */

@@ -104,7 +104,7 @@ export const OPENAPI_DOCUMENT = {
     version: '1.0.0',
     summary: 'History, sensors and alerts of vigia (contract §5 and §8).',
     description:
-      'Served under `apiUrl` from the dashboard origin\'s `/config.json`. Every answer is JSON unless a CSV is asked for. ' +
+      "Served under `apiUrl` from the dashboard origin's `/config.json`. Every answer is JSON unless a CSV is asked for. " +
       'A path listed nowhere here answers 404 `NOT_FOUND`; a method a path does not list answers 405 `METHOD_NOT_ALLOWED` ' +
       '(both with the error shape). With sign-in on, every route but `GET /health` needs `Authorization: Bearer <ID token>`.',
   },
@@ -169,7 +169,7 @@ export const OPENAPI_DOCUMENT = {
       get: {
         operationId: 'getReadings',
         tags: ['sensors'],
-        summary: 'A page of one sensor\'s readings, raw or rolled up, in ascending `ts`.',
+        summary: "A page of one sensor's readings, raw or rolled up, in ascending `ts`.",
         parameters: [
           { $ref: '#/components/parameters/SensorIdPath' },
           ...rangeParameters,
@@ -185,7 +185,7 @@ export const OPENAPI_DOCUMENT = {
               'A page. CSV: a header row (`ts,<metric>,…`, or `ts,<metric>_min,<metric>_max,<metric>_avg,<metric>_count,…`), ' +
               '`ts` in ISO-8601 UTC, an empty cell for a missing value, lines ending in `\\n`.',
             headers: {
-              'X-Next-Cursor': { description: 'CSV only: the next page\'s cursor; absent on the last page.', schema: { type: 'string' } },
+              'X-Next-Cursor': { description: "CSV only: the next page's cursor; absent on the last page.", schema: { type: 'string' } },
             },
             content: {
               [JSON_TYPE]: { schema: ref('ReadingsPage') },
@@ -205,7 +205,7 @@ export const OPENAPI_DOCUMENT = {
       get: {
         operationId: 'getManyReadings',
         tags: ['sensors'],
-        summary: 'The first page of many sensors\' readings at once.',
+        summary: "The first page of many sensors' readings at once.",
         parameters: [
           {
             name: 'sensorIds',
@@ -222,7 +222,12 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': {
             description: 'One series per sensor seen, in the order asked; the others in `notFound`.',
-            content: jsonContent(exact({ series: { type: 'array', items: ref('ReadingsPage') }, notFound: { type: 'array', items: sensorId, uniqueItems: true } })),
+            content: jsonContent(
+              exact({
+                series: { type: 'array', items: ref('ReadingsPage') },
+                notFound: { type: 'array', items: sensorId, uniqueItems: true },
+              }),
+            ),
           },
           '400': errorAnswer('Bad sensorIds or parameter (`INVALID_PARAMETER`), or a bad range (`INVALID_RANGE`).', [
             'INVALID_PARAMETER',
@@ -324,7 +329,9 @@ export const OPENAPI_DOCUMENT = {
         operationId: 'acknowledgeAlert',
         tags: ['alerts'],
         summary: 'Operators only when sign-in is on; acknowledging again gives the same answer.',
-        parameters: [{ name: 'id', in: 'path', required: true, description: '`{ruleId}.{sensorId}.{episode}`', schema: { type: 'string' } }],
+        parameters: [
+          { name: 'id', in: 'path', required: true, description: '`{ruleId}.{sensorId}.{episode}`', schema: { type: 'string' } },
+        ],
         responses: {
           '200': { description: 'The alert, `acknowledged: true`.', content: jsonContent(ref('Alert')) },
           '404': errorAnswer('An id naming no alert.', ['ALERT_NOT_FOUND']),
@@ -358,7 +365,7 @@ export const OPENAPI_DOCUMENT = {
         type: 'http',
         scheme: 'bearer',
         bearerFormat: 'JWT',
-        description: 'The ID token of the dashboard\'s sign-in (groups `operator` or `viewer`); required when sign-in is on.',
+        description: "The ID token of the dashboard's sign-in (groups `operator` or `viewer`); required when sign-in is on.",
       },
     },
     parameters: {

@@ -32,7 +32,12 @@ export function streamRecords(event: unknown): SequencedEvent[] | undefined {
       // not JSON: judged (and rejected) by the core as an invalid event
     }
     const shardId = shardOf(eventID);
-    return { sequenceNumber: kinesis.sequenceNumber, partitionKey: kinesis.partitionKey ?? '', ...(shardId ? { shardId } : {}), event: decoded };
+    return {
+      sequenceNumber: kinesis.sequenceNumber,
+      partitionKey: kinesis.partitionKey ?? '',
+      ...(shardId ? { shardId } : {}),
+      event: decoded,
+    };
   });
 }
 

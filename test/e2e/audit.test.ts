@@ -63,7 +63,10 @@ beforeAll(async () => {
   // A fleet larger than a screen: seed-001 … seed-150, one reading each (two decimals, so widths are tested).
   for (let i = 1; i <= SEEDED; i++) {
     const id = `seed-${String(i).padStart(3, '0')}`;
-    await publishAs(id, { values: { temperature: Number((20 + i / 100).toFixed(2)), humidity: 40 + (i % 10) }, units: { temperature: '°C', humidity: '%' } });
+    await publishAs(id, {
+      values: { temperature: Number((20 + i / 100).toFixed(2)), humidity: 40 + (i % 10) },
+      units: { temperature: '°C', humidity: '%' },
+    });
   }
   await waitForStored(SEEDED + 4);
   browser = await launchChromium();
@@ -74,7 +77,12 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function open(options: { width: number; height: number; dark?: boolean; mobile?: boolean }): Promise<{ context: BrowserContext; page: Page }> {
+async function open(options: {
+  width: number;
+  height: number;
+  dark?: boolean;
+  mobile?: boolean;
+}): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({
     viewport: { width: options.width, height: options.height },
     colorScheme: options.dark ? 'dark' : 'light',
@@ -94,13 +102,17 @@ async function openFleet(page: Page, filter = 'sim-'): Promise<void> {
   if (filter) await page.getByLabel('Filter by name').fill(filter);
   if (!filter.startsWith('sim')) return;
   await page.locator('.card[data-sensor="sim-1"] dd[data-metric="temperature"]').waitFor();
-  await expect.poll(() => page.locator('.card[data-sensor="sim-1"] svg.spark').getAttribute('data-points').then(Number), { timeout: 10_000 }).toBeGreaterThan(2);
+  await expect
+    .poll(() => page.locator('.card[data-sensor="sim-1"] svg.spark').getAttribute('data-points').then(Number), { timeout: 10_000 })
+    .toBeGreaterThan(2);
 }
 
 async function openSensor(page: Page, sensorId: string): Promise<void> {
   await page.goto(`${stack.runtime.urls.dashboard}#/sensors/${sensorId}`);
   await page.locator('.conn[data-state="live"]').waitFor();
-  await expect.poll(() => page.locator('.chart[data-metric="temperature"]').getAttribute('data-points').then(Number), { timeout: 15_000 }).toBeGreaterThan(2);
+  await expect
+    .poll(() => page.locator('.chart[data-metric="temperature"]').getAttribute('data-points').then(Number), { timeout: 15_000 })
+    .toBeGreaterThan(2);
 }
 
 /** axe-core's WCAG 2.1 A and AA rules on the page as it is; the violations, summarised. */
@@ -108,7 +120,19 @@ async function axeViolations(page: Page): Promise<string[]> {
   // Evaluated, not added as a <script>: the dashboard's CSP forbids inline scripts, and rightly so.
   await page.evaluate(AXE_SOURCE);
   const result = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ passes: Array<{ id: string }>; violations: Array<{ id: string; nodes: Array<{ target: string[]; failureSummary?: string }> }> }> } }).axe;
+    const axe = (
+      window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            opts: object,
+          ): Promise<{
+            passes: Array<{ id: string }>;
+            violations: Array<{ id: string; nodes: Array<{ target: string[]; failureSummary?: string }> }>;
+          }>;
+        };
+      }
+    ).axe;
     return axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
   });
   // axe ran its rules on this page (colour contrast among them), not on an empty document.
@@ -160,7 +184,8 @@ async function countPixels(page: Page, clip: { x: number; y: number; width: numb
       const px = ctx.getImageData(0, 0, img.width, img.height).data;
       let n = 0;
       for (let i = 0; i < px.length; i += 4) {
-        if (Math.abs(px[i] - c.r) <= c.tolerance && Math.abs(px[i + 1] - c.g) <= c.tolerance && Math.abs(px[i + 2] - c.b) <= c.tolerance) n++;
+        if (Math.abs(px[i] - c.r) <= c.tolerance && Math.abs(px[i + 1] - c.g) <= c.tolerance && Math.abs(px[i + 2] - c.b) <= c.tolerance)
+          n++;
       }
       return n;
     },
@@ -303,7 +328,8 @@ describe('a steady layout', () => {
       const w = window as unknown as { __cls: number };
       w.__cls = 0;
       new PerformanceObserver((list) => {
-        for (const e of list.getEntries() as Array<PerformanceEntry & { value: number; hadRecentInput: boolean }>) if (!e.hadRecentInput) w.__cls += e.value;
+        for (const e of list.getEntries() as Array<PerformanceEntry & { value: number; hadRecentInput: boolean }>)
+          if (!e.hadRecentInput) w.__cls += e.value;
       }).observe({ type: 'layout-shift', buffered: true });
     });
     await openFleet(page);
@@ -316,7 +342,9 @@ describe('a steady layout', () => {
     expect(cls).toBeLessThan(0.05);
     expect(cls - start).toBeLessThan(0.01);
     // Every card has the same size, whatever its values.
-    const sizes = await page.locator('.card').evaluateAll((cards) => [...new Set(cards.map((c) => `${c.getBoundingClientRect().width}x${c.getBoundingClientRect().height}`))]);
+    const sizes = await page
+      .locator('.card')
+      .evaluateAll((cards) => [...new Set(cards.map((c) => `${c.getBoundingClientRect().width}x${c.getBoundingClientRect().height}`))]);
     expect(sizes).toHaveLength(1);
     await context.close();
   });
@@ -324,9 +352,9 @@ describe('a steady layout', () => {
   it('values keep a fixed number of decimals per metric, in tabular figures', async () => {
     const { context, page } = await open({ width: 1280, height: 900 });
     await openFleet(page, 'seed-');
-    const values = await page.locator('.card dd[data-metric="temperature"]').evaluateAll((dds) =>
-      dds.map((d) => ({ text: d.firstChild?.textContent ?? '', figures: getComputedStyle(d).fontVariantNumeric })),
-    );
+    const values = await page
+      .locator('.card dd[data-metric="temperature"]')
+      .evaluateAll((dds) => dds.map((d) => ({ text: d.firstChild?.textContent ?? '', figures: getComputedStyle(d).fontVariantNumeric })));
     expect(values.length).toBeGreaterThan(4);
     // seed-010 sends 20.1, seed-011 20.11: both shown with two decimals (the most any temperature has).
     for (const v of values) expect(v.text).toMatch(/^\d+\.\d\d$/);
@@ -360,7 +388,9 @@ describe('a steady layout', () => {
     // Right after a re-sort the order is a fresh sort by last seen: newest first.
     const seen = await page.evaluate(() => {
       const fleet = (window as unknown as { __vigia: { fleet: { sensors: Map<string, { lastSeen: number | null }> } } }).__vigia.fleet;
-      return [...document.querySelectorAll('.card')].slice(0, 6).map((c) => fleet.sensors.get(c.getAttribute('data-sensor')!)!.lastSeen ?? 0);
+      return [...document.querySelectorAll('.card')]
+        .slice(0, 6)
+        .map((c) => fleet.sensors.get(c.getAttribute('data-sensor')!)!.lastSeen ?? 0);
     });
     for (let i = 1; i < seen.length; i++) expect(seen[i - 1] + 1000).toBeGreaterThanOrEqual(seen[i]);
     await context.close();
@@ -386,7 +416,9 @@ describe('the fleet at scale', () => {
     );
     await openFleet(page, '');
     // The first page of the list draws first; the rest follows at once.
-    await expect.poll(() => page.locator('ul.cards').getAttribute('data-total').then(Number), { timeout: 10_000 }).toBeGreaterThanOrEqual(SEEDED + 4);
+    await expect
+      .poll(() => page.locator('ul.cards').getAttribute('data-total').then(Number), { timeout: 10_000 })
+      .toBeGreaterThanOrEqual(SEEDED + 4);
     const total = Number(await page.locator('ul.cards').getAttribute('data-total'));
     expect(total).toBeGreaterThanOrEqual(SEEDED + 4);
     const rendered = await page.locator('.card').evaluateAll((cards) => cards.map((c) => c.getAttribute('data-sensor')!));
@@ -417,7 +449,9 @@ describe('the fleet at scale', () => {
     const { context, page } = await open({ width: 1280, height: 900 });
     await openFleet(page, 'seed-01');
     // seed-010 … seed-019.
-    await expect.poll(() => page.locator('#fleet-title .muted').textContent()).toMatch(new RegExp(`^10 of ${SEEDED + 4} sensors match, \\d+ online$`));
+    await expect
+      .poll(() => page.locator('#fleet-title .muted').textContent())
+      .toMatch(new RegExp(`^10 of ${SEEDED + 4} sensors match, \\d+ online$`));
     expect(await page.locator('.card').count()).toBe(10);
     await page.getByLabel('Filter by name').fill('');
     await expect.poll(() => page.locator('#fleet-title .muted').textContent()).toMatch(new RegExp(`^\\d+ of ${SEEDED + 4} online$`));

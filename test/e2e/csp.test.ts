@@ -64,7 +64,9 @@ describe('dashboard Content-Security-Policy', () => {
     // A metric named constructor shows its value, never Object's native function as a unit.
     await expect.poll(() => card.locator('dd[data-metric="constructor"]').textContent(), { timeout: 10_000 }).toBe('7');
     // The hostile unit is text in the card.
-    await expect.poll(() => card.locator('dd[data-metric="temperature"] .unit').textContent(), { timeout: 10_000 }).toBe(` ${HOSTILE_UNITS.temperature}`);
+    await expect
+      .poll(() => card.locator('dd[data-metric="temperature"] .unit').textContent(), { timeout: 10_000 })
+      .toBe(` ${HOSTILE_UNITS.temperature}`);
 
     await page.locator(`a[href="#/sensors/${SENSOR}"]`).click();
     const chart = page.locator('.chart[data-metric="temperature"]');

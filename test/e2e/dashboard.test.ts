@@ -38,7 +38,10 @@ async function seedHistory(sensorId: string): Promise<number> {
     for (let i = first; i < Math.min(HISTORY_READINGS, first + 500); i++) {
       batch.push({
         ts: end - (HISTORY_READINGS - i) * step,
-        values: { temperature: Number((20 + 3 * Math.sin(i / 150) + Math.random()).toFixed(2)), humidity: Number((50 + 8 * Math.cos(i / 230) + 3 * Math.random()).toFixed(1)) },
+        values: {
+          temperature: Number((20 + 3 * Math.sin(i / 150) + Math.random()).toFixed(2)),
+          humidity: Number((50 + 8 * Math.cos(i / 230) + 3 * Math.random()).toFixed(1)),
+        },
         units: { temperature: '°C', humidity: '%' },
       });
     }
@@ -73,7 +76,9 @@ describe('dashboard', () => {
     const first = await temperature.textContent();
     await expect.poll(() => temperature.textContent(), { timeout: 15_000 }).not.toBe(first);
     await expect.poll(() => page.locator('.card[data-sensor="sim-1"] .seen').textContent(), { timeout: 10_000 }).toMatch(/last seen/);
-    await expect.poll(() => page.locator('.card[data-sensor="sim-1"] svg.spark').getAttribute('data-points').then(Number), { timeout: 10_000 }).toBeGreaterThan(2);
+    await expect
+      .poll(() => page.locator('.card[data-sensor="sim-1"] svg.spark').getAttribute('data-points').then(Number), { timeout: 10_000 })
+      .toBeGreaterThan(2);
 
     await page.getByLabel('Filter by name').fill('sim-2');
     await expect.poll(() => page.locator('.card').count(), { timeout: 10_000 }).toBe(1);
@@ -96,7 +101,9 @@ describe('dashboard', () => {
     // Near the right edge of the plot: the live chart spans 5 minutes, and the stack has run for less (the rest is empty).
     const [left, , width] = (await chart.getAttribute('data-plot'))!.split(',').map(Number);
     await page.mouse.move(box.x + left + width * 0.95, box.y + box.height / 2);
-    await expect.poll(() => page.locator('.chart[data-metric="temperature"] .chart-tip').textContent(), { timeout: 10_000 }).toMatch(/temperature\s*-?\d+(\.\d+)?\s+°C/);
+    await expect
+      .poll(() => page.locator('.chart[data-metric="temperature"] .chart-tip').textContent(), { timeout: 10_000 })
+      .toMatch(/temperature\s*-?\d+(\.\d+)?\s+°C/);
     await shot('sensor-live');
     await page.mouse.move(0, 0);
   });
@@ -139,7 +146,9 @@ describe('dashboard', () => {
           shown = await chartTimestamps();
           const to = shown.at(-1)! - 2 * SIM_INTERVAL_MS;
           if (to < downUntil + 2 * SIM_INTERVAL_MS) return ['not yet past the outage'];
-          stored = (await api<{ points: Array<{ ts: number }> }>(`/sensors/sim-1/readings?from=${from}&to=${to}&resolution=raw&limit=10000`)).points;
+          stored = (
+            await api<{ points: Array<{ ts: number }> }>(`/sensors/sim-1/readings?from=${from}&to=${to}&resolution=raw&limit=10000`)
+          ).points;
           const onChart = new Set(shown);
           // Relative to the end of the outage, so a failure says where the hole is.
           return stored.filter((p) => !onChart.has(p.ts)).map((p) => p.ts - downUntil);
@@ -177,21 +186,27 @@ describe('dashboard', () => {
 
     await page.getByText('24 h', { exact: true }).click();
     await expect.poll(() => page.locator('.range-note').textContent(), { timeout: 15_000 }).toMatch(/1m buckets/);
-    const aggregated = await api<{ resolution: string; points: unknown[] }>(`/sensors/hist-1/readings?from=${Date.now() - 86_400_000}&limit=2000`);
+    const aggregated = await api<{ resolution: string; points: unknown[] }>(
+      `/sensors/hist-1/readings?from=${Date.now() - 86_400_000}&limit=2000`,
+    );
     expect(aggregated.resolution).toBe('1m');
     await expect.poll(() => chart.getAttribute('data-points').then(Number), { timeout: 10_000 }).toBe(aggregated.points.length);
     await chart.scrollIntoViewIfNeeded();
     const box = (await chart.boundingBox())!;
     // Within the last two hours (the history seeded), near the right edge of the 24 h axis.
     await page.mouse.move(box.x + box.width * 0.97, box.y + box.height / 2);
-    await expect.poll(() => page.locator('.chart[data-metric="temperature"] .chart-tip').textContent(), { timeout: 10_000 }).toMatch(/avg.*min.*max/s);
+    await expect
+      .poll(() => page.locator('.chart[data-metric="temperature"] .chart-tip').textContent(), { timeout: 10_000 })
+      .toMatch(/avg.*min.*max/s);
 
     const download = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Download CSV' }).click();
     const file = await download;
     const csv = await (await file.createReadStream()).toArray();
     const text = Buffer.concat(csv as Buffer[]).toString('utf8');
-    expect(text.split('\n')[0]).toBe('ts,humidity_min,humidity_max,humidity_avg,humidity_count,temperature_min,temperature_max,temperature_avg,temperature_count');
+    expect(text.split('\n')[0]).toBe(
+      'ts,humidity_min,humidity_max,humidity_avg,humidity_count,temperature_min,temperature_max,temperature_avg,temperature_count',
+    );
     expect(text.trim().split('\n').length).toBe(aggregated.points.length + 1);
     await shot('sensor-24h-band');
   });
@@ -219,7 +234,9 @@ describe('dashboard', () => {
       [...document.querySelectorAll('input, select, button')]
         .filter((el) => {
           const e = el as HTMLInputElement;
-          return !(e.labels && e.labels.length > 0) && !e.getAttribute('aria-label') && !(el.tagName === 'BUTTON' && el.textContent?.trim());
+          return (
+            !(e.labels && e.labels.length > 0) && !e.getAttribute('aria-label') && !(el.tagName === 'BUTTON' && el.textContent?.trim())
+          );
         })
         .map((el) => el.outerHTML),
     );
@@ -227,10 +244,17 @@ describe('dashboard', () => {
     const reached = new Set<string>();
     for (let i = 0; i < 40; i++) {
       await page.keyboard.press('Tab');
-      reached.add(await page.evaluate(() => {
-        const el = document.activeElement as HTMLElement;
-        return el.getAttribute('aria-label') || (el as HTMLInputElement).labels?.[0]?.textContent?.trim() || el.textContent?.trim() || el.tagName;
-      }));
+      reached.add(
+        await page.evaluate(() => {
+          const el = document.activeElement as HTMLElement;
+          return (
+            el.getAttribute('aria-label') ||
+            (el as HTMLInputElement).labels?.[0]?.textContent?.trim() ||
+            el.textContent?.trim() ||
+            el.tagName
+          );
+        }),
+      );
     }
     for (const name of ['← Fleet', 'Live', 'Download CSV', 'Reading interval (ms)', 'Send setInterval']) expect(reached).toContain(name);
     expect(pageErrors).toEqual([]);

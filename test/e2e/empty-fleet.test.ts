@@ -37,7 +37,9 @@ describe('dashboard with no sensor yet', () => {
     // The same command, pointed at this runtime's random MQTT port.
     await promisify(execFile)('sh', ['-c', command!.replace('-p 1883', `-p ${empty.runtime.mqttPort}`)], { timeout: 60_000 });
     await p.locator('.card[data-sensor="my-sensor"]').waitFor({ timeout: 20_000 });
-    await expect.poll(() => p.locator('.card[data-sensor="my-sensor"] dd[data-metric="temperature"]').textContent(), { timeout: 10_000 }).toBe('21.5 °C');
+    await expect
+      .poll(() => p.locator('.card[data-sensor="my-sensor"] dd[data-metric="temperature"]').textContent(), { timeout: 10_000 })
+      .toBe('21.5 °C');
     await p.close();
   });
 });

@@ -21,7 +21,15 @@ beforeAll(async () => {
   buildFrontendIfStale();
   dataDir = mkdtempSync(path.join(tmpdir(), 'vigia-e2e-auth-'));
   runtime = await startLocalRuntime({ port: 0, mqttPort: 0, mqttsPort: 0, dataDir, staticDir: DIST, auth: true, log: () => undefined });
-  sim = await startSimulation({ sensors: ['auth-1'], host: runtime.host, port: runtime.mqttPort!, protocol: 'mqtt5', intervalMs: 1000, seed: 3, log: () => undefined });
+  sim = await startSimulation({
+    sensors: ['auth-1'],
+    host: runtime.host,
+    port: runtime.mqttPort!,
+    protocol: 'mqtt5',
+    intervalMs: 1000,
+    seed: 3,
+    log: () => undefined,
+  });
   browser = await launchChromium();
 });
 

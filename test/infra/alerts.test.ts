@@ -10,7 +10,8 @@ beforeAll(() => {
 
 type Fn = SynthesizedVigia['stack']['api']['handler'];
 const statementsOf = (fn: Fn) => roleStatements(vigia.template, vigia.logicalId(fn.role!));
-const envOf = (fn: Fn) => vigia.template.toJSON().Resources[vigia.logicalId(fn)].Properties.Environment.Variables as Record<string, unknown>;
+const envOf = (fn: Fn) =>
+  vigia.template.toJSON().Resources[vigia.logicalId(fn)].Properties.Environment.Variables as Record<string, unknown>;
 const dynamoOn = (fn: Fn, table: Parameters<SynthesizedVigia['logicalId']>[0]) =>
   actionsOn(statementsOf(fn), arnOf(vigia.logicalId(table))).filter((a) => a.startsWith('dynamodb:'));
 
@@ -51,9 +52,15 @@ describe('Alerts: topic', () => {
 
   it('has an e-mail subscription only with the context key alertEmail', () => {
     const topicOf = (v: SynthesizedVigia) => ref(v.logicalId(v.stack.alerts.topic));
-    expect(Object.values(vigia.template.findResources('AWS::SNS::Subscription', { Properties: { TopicArn: topicOf(vigia) } }))).toHaveLength(0);
+    expect(
+      Object.values(vigia.template.findResources('AWS::SNS::Subscription', { Properties: { TopicArn: topicOf(vigia) } })),
+    ).toHaveLength(0);
     const withEmail = synthVigia({ alertEmail: 'oncall@example.com' });
-    withEmail.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: topicOf(withEmail) });
+    withEmail.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      TopicArn: topicOf(withEmail),
+    });
   });
 });
 
@@ -102,7 +109,12 @@ describe('Alerts: grants equal the calls made', () => {
 
   it('silence function: the registry by Scan, alert states and events, frames', () => {
     const fn = vigia.stack.alerts.silenceFunction;
-    expect(dynamoOn(fn, vigia.stack.alerts.table)).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    expect(dynamoOn(fn, vigia.stack.alerts.table)).toEqual([
+      'dynamodb:BatchWriteItem',
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
     expect(dynamoOn(fn, vigia.stack.history.sensorsTable)).toEqual(['dynamodb:Scan']);
     expect(dynamoOn(fn, vigia.stack.history.readingsTable)).toEqual([]);
     expect(dynamoOn(fn, vigia.stack.realtime.connectionsTable)).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query']);

@@ -23,7 +23,13 @@ describe('Auth (Cognito)', () => {
     vigia.template.hasResourceProperties('AWS::Cognito::UserPool', {
       AdminCreateUserConfig: Match.objectLike({ AllowAdminCreateUserOnly: true }),
       Policies: {
-        PasswordPolicy: Match.objectLike({ MinimumLength: Match.anyValue(), RequireUppercase: true, RequireLowercase: true, RequireNumbers: true, RequireSymbols: true }),
+        PasswordPolicy: Match.objectLike({
+          MinimumLength: Match.anyValue(),
+          RequireUppercase: true,
+          RequireLowercase: true,
+          RequireNumbers: true,
+          RequireSymbols: true,
+        }),
       },
       UserPoolTier: 'PLUS',
       MfaConfiguration: 'OPTIONAL',
@@ -96,7 +102,9 @@ describe('sign-in on the APIs', () => {
     const routes = routesOf(apiId);
     // Every route of the contract (§5, §8 and the batched /readings) is here; only /health is public.
     expect(routes.map((r) => r.Properties.RouteKey)).toEqual(expect.arrayContaining(['GET /health', 'GET /sensors', 'POST /alert-rules']));
-    expect(routes.filter((r) => (r.Properties.AuthorizationType ?? 'NONE') === 'NONE').map((r) => r.Properties.RouteKey)).toEqual(['GET /health']);
+    expect(routes.filter((r) => (r.Properties.AuthorizationType ?? 'NONE') === 'NONE').map((r) => r.Properties.RouteKey)).toEqual([
+      'GET /health',
+    ]);
     for (const route of routes) {
       if (route.Properties.RouteKey === 'GET /health') {
         expect(route.Properties.AuthorizationType ?? 'NONE').toBe('NONE');

@@ -55,9 +55,7 @@ describe('npx cdk synth', () => {
   it('passes cfn-lint without errors (warnings allowed)', () => {
     const version = spawnSync('cfn-lint', ['--version'], { encoding: 'utf8' });
     if (version.error) {
-      throw new Error(
-        `cfn-lint is required on PATH for this test (${String(version.error)}). Install it with: pipx install cfn-lint`,
-      );
+      throw new Error(`cfn-lint is required on PATH for this test (${String(version.error)}). Install it with: pipx install cfn-lint`);
     }
     const lint = spawnSync('cfn-lint', ['--format', 'json', join(outdir, 'VigiaStack.template.json')], {
       encoding: 'utf8',

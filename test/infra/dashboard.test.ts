@@ -13,8 +13,8 @@ beforeAll(() => {
 });
 
 const bucketPolicyOf = (bucketId: string) =>
-  Object.values(resources).find((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket.Ref === bucketId)!
-    .Properties.PolicyDocument.Statement as any[];
+  Object.values(resources).find((r) => r.Type === 'AWS::S3::BucketPolicy' && r.Properties.Bucket.Ref === bucketId)!.Properties
+    .PolicyDocument.Statement as any[];
 
 describe('Dashboard', () => {
   it('keeps the site bucket private: public access blocked, SSL enforced, encrypted, access-logged', () => {
@@ -40,9 +40,7 @@ describe('Dashboard', () => {
     }
     const allowed = statements.filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat());
     expect(allowed.sort()).toEqual(['s3:GetObject', 's3:ListBucket']);
-    expect(statements).toContainEqual(
-      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-    );
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
   });
 
   it('answers every dashboard path with a Content-Security-Policy that allows no inline script', () => {
@@ -111,7 +109,11 @@ describe('Dashboard', () => {
       const id = v.logicalId(d.node.findChild('CustomResource') as never);
       return { id, ...(all[id] as { Properties: Record<string, any>; DependsOn?: string[] }) };
     };
-    return { site: of(v.stack.dashboard.siteDeployment), assets: of(v.stack.dashboard.assetsDeployment), config: of(v.stack.dashboardConfig.deployment) };
+    return {
+      site: of(v.stack.dashboard.siteDeployment),
+      assets: of(v.stack.dashboard.assetsDeployment),
+      config: of(v.stack.dashboardConfig.deployment),
+    };
   };
 
   it('deploys the site without pruning config.json, and config.json after it with the deploy-time URLs', () => {
@@ -133,12 +135,17 @@ describe('Dashboard', () => {
     // Source.jsonData with a deploy-time value: a marker in the file stands for the API's endpoint.
     const markers = config.Properties.SourceMarkers as Array<Record<string, unknown>>;
     expect(markers).toHaveLength(2);
-    expect(JSON.stringify(markers[1])).toContain(JSON.stringify({ 'Fn::GetAtt': [vigia.logicalId(vigia.stack.api.httpApi), 'ApiEndpoint'] }));
+    expect(JSON.stringify(markers[1])).toContain(
+      JSON.stringify({ 'Fn::GetAtt': [vigia.logicalId(vigia.stack.api.httpApi), 'ApiEndpoint'] }),
+    );
     // The staged file is the repository's document, its server the endpoint's marker.
     const staged = readdirSync(vigia.outdir, { recursive: true, encoding: 'utf8' }).filter((f) => basename(f) === 'openapi.json');
     expect(staged).toHaveLength(1);
     const deployed = JSON.parse(readFileSync(join(vigia.outdir, staged[0]), 'utf8'));
-    expect(deployed).toEqual({ ...OPENAPI_DOCUMENT, servers: [{ url: expect.stringMatching(/^<<marker:0xbaba:\d+>>$/), description: 'This deployment.' }] });
+    expect(deployed).toEqual({
+      ...OPENAPI_DOCUMENT,
+      servers: [{ url: expect.stringMatching(/^<<marker:0xbaba:\d+>>$/), description: 'This deployment.' }],
+    });
   });
 
   it('index.html and config.json are never cached; hashed assets are, for a year, kept across deploys and uploaded first', () => {

@@ -21,8 +21,7 @@ function target(value: { Ref: string }) {
   return resources[value.Ref];
 }
 
-const keysOf = (table: any) =>
-  table.Properties.KeySchema.map((k: any) => `${k.AttributeName}:${k.KeyType}`).join(',');
+const keysOf = (table: any) => table.Properties.KeySchema.map((k: any) => `${k.AttributeName}:${k.KeyType}`).join(',');
 
 const functions = (v: SynthesizedVigia) => ({
   historyWriter: v.stack.telemetry.historyWriter,
@@ -137,11 +136,10 @@ describe('Function environments point at the right resources', () => {
         }),
       },
     });
-    const apiEnv = custom.template.toJSON().Resources[custom.logicalId(custom.stack.api.handler)].Properties
-      .Environment.Variables;
+    const apiEnv = custom.template.toJSON().Resources[custom.logicalId(custom.stack.api.handler)].Properties.Environment.Variables;
     expect(apiEnv[ENV.rawRetentionDays]).toBeUndefined();
-    const broadcasterEnv = custom.template.toJSON().Resources[custom.logicalId(custom.stack.telemetry.broadcaster)]
-      .Properties.Environment.Variables;
+    const broadcasterEnv =
+      custom.template.toJSON().Resources[custom.logicalId(custom.stack.telemetry.broadcaster)].Properties.Environment.Variables;
     expect(broadcasterEnv[ENV.rawRetentionDays]).toBe('7');
   });
 

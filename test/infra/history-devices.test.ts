@@ -57,7 +57,11 @@ describe('Device policy', () => {
         { Ref: 'AWS::AccountId' },
         ...parts.slice(6).map(() => expect.anything()),
       ]);
-      const rest = parts.slice(6).map((p: unknown) => (typeof p === 'string' ? p : JSON.stringify(p) === JSON.stringify({ Ref: ruleId }) ? '<telemetry rule>' : '<?>'));
+      const rest = parts
+        .slice(6)
+        .map((p: unknown) =>
+          typeof p === 'string' ? p : JSON.stringify(p) === JSON.stringify({ Ref: ruleId }) ? '<telemetry rule>' : '<?>',
+        );
       return `${s.Action} ${rest.join('')}`;
     });
     expect(rendered.sort()).toEqual(
@@ -73,14 +77,14 @@ describe('Device policy', () => {
 
   it('looks up the ATS data endpoint with a policy allowing iot:DescribeEndpoint only', () => {
     const lookup = Object.values(resources).find((r) => r.Type === 'Custom::AWS')!;
-    const create = JSON.parse(lookup.Properties.Create['Fn::Join'] ? lookup.Properties.Create['Fn::Join'][1].join('') : lookup.Properties.Create);
+    const create = JSON.parse(
+      lookup.Properties.Create['Fn::Join'] ? lookup.Properties.Create['Fn::Join'][1].join('') : lookup.Properties.Create,
+    );
     expect(create).toMatchObject({ service: 'Iot', action: 'DescribeEndpoint', parameters: { endpointType: 'iot:Data-ATS' } });
     const policies = Object.values(resources).filter(
       (r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r).includes('iot:DescribeEndpoint'),
     );
     expect(policies).toHaveLength(1);
-    expect(policies[0]!.Properties.PolicyDocument.Statement).toEqual([
-      { Effect: 'Allow', Action: 'iot:DescribeEndpoint', Resource: '*' },
-    ]);
+    expect(policies[0]!.Properties.PolicyDocument.Statement).toEqual([{ Effect: 'Allow', Action: 'iot:DescribeEndpoint', Resource: '*' }]);
   });
 });

@@ -1,13 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  actionsOf,
-  actionsOn,
-  arnOf,
-  resourcesOf,
-  roleStatements,
-  type SynthesizedVigia,
-  synthVigia,
-} from './synth.js';
+import { actionsOf, actionsOn, arnOf, resourcesOf, roleStatements, type SynthesizedVigia, synthVigia } from './synth.js';
 
 let vigia: SynthesizedVigia;
 beforeAll(() => {
@@ -39,7 +31,10 @@ function expectDynamoGrants(fn: Fn, expected: Partial<Record<keyof ReturnType<ty
   }
   const allDynamo = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
   for (const s of allDynamo) {
-    expect(actionsOf(s).every((a) => !a.includes('*')), 'no wildcard DynamoDB action').toBe(true);
+    expect(
+      actionsOf(s).every((a) => !a.includes('*')),
+      'no wildcard DynamoDB action',
+    ).toBe(true);
   }
 }
 
@@ -65,7 +60,14 @@ describe('Least privilege per function', () => {
   it('broadcaster: connections only, plus pushing to connections', () => {
     const fn = vigia.stack.telemetry.broadcaster;
     expectDynamoGrants(fn, {
-      connections: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem'],
+      connections: [
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:BatchGetItem',
+      ],
     });
     expect(allActions(fn)).toContain('execute-api:ManageConnections');
   });
@@ -125,11 +127,7 @@ describe('Least privilege per function', () => {
   it('pushing to connections is limited to the WebSocket stage', () => {
     const apiId = vigia.logicalId(vigia.stack.realtime.webSocketApi);
     const stageName = vigia.stack.realtime.stage.stageName;
-    for (const fn of [
-      vigia.stack.telemetry.broadcaster,
-      vigia.stack.telemetry.presence,
-      vigia.stack.realtime.webSocketFunction,
-    ]) {
+    for (const fn of [vigia.stack.telemetry.broadcaster, vigia.stack.telemetry.presence, vigia.stack.realtime.webSocketFunction]) {
       const manage = statementsOf(fn).filter((s) => actionsOf(s).includes('execute-api:ManageConnections'));
       expect(manage).toHaveLength(1);
       const resource = JSON.stringify(resourcesOf(manage[0]!));
@@ -140,7 +138,13 @@ describe('Least privilege per function', () => {
 
   it('no function role has an AWS managed policy or a "*" resource', () => {
     const s = vigia.stack;
-    for (const fn of [s.telemetry.historyWriter, s.telemetry.broadcaster, s.telemetry.presence, s.realtime.webSocketFunction, s.api.handler]) {
+    for (const fn of [
+      s.telemetry.historyWriter,
+      s.telemetry.broadcaster,
+      s.telemetry.presence,
+      s.realtime.webSocketFunction,
+      s.api.handler,
+    ]) {
       const role = vigia.template.toJSON().Resources[vigia.logicalId(fn.role!)];
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
       for (const st of statementsOf(fn)) expect(resourcesOf(st)).not.toContain('*');

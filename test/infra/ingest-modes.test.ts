@@ -57,7 +57,10 @@ describe('ingest: stream (the default)', () => {
     }
     const presence = RULES.find((r) => r.target === 'presence')!;
     vigia.template.hasResourceProperties('AWS::IoT::TopicRule', {
-      TopicRulePayload: { Sql: ruleSql(presence), Actions: [{ Lambda: { FunctionArn: arnOf(vigia.logicalId(functionOf(vigia, 'presence'))) } }] },
+      TopicRulePayload: {
+        Sql: ruleSql(presence),
+        Actions: [{ Lambda: { FunctionArn: arnOf(vigia.logicalId(functionOf(vigia, 'presence'))) } }],
+      },
     });
   });
 
@@ -133,7 +136,9 @@ describe('ingest: stream (the default)', () => {
 
   it('devices may publish their own telemetry through Basic Ingest to the telemetry rule only; its topic is an output', () => {
     vigia.template.hasOutput('BasicIngestTopic', {
-      Value: { 'Fn::Join': ['', ['$aws/rules/', ref(vigia.logicalId(vigia.stack.telemetry.basicIngestRule!)), '/sensors/{sensorId}/telemetry']] },
+      Value: {
+        'Fn::Join': ['', ['$aws/rules/', ref(vigia.logicalId(vigia.stack.telemetry.basicIngestRule!)), '/sensors/{sensorId}/telemetry']],
+      },
     });
     const ruleId = vigia.logicalId(vigia.stack.telemetry.basicIngestRule!);
     vigia.template.hasResourceProperties('AWS::IoT::Policy', {
@@ -143,7 +148,14 @@ describe('ingest: stream (the default)', () => {
             Effect: 'Allow',
             Action: 'iot:Publish',
             Resource: {
-              'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':topic/\\$aws/rules/$'), ref(ruleId), '/sensors/${iot:Connection.Thing.ThingName}/telemetry'])],
+              'Fn::Join': [
+                '',
+                Match.arrayWith([
+                  Match.stringLikeRegexp(':topic/\\$aws/rules/$'),
+                  ref(ruleId),
+                  '/sensors/${iot:Connection.Thing.ThingName}/telemetry',
+                ]),
+              ],
             },
           },
         ]),
@@ -189,7 +201,10 @@ describe('ingest: direct (context ingest=direct)', () => {
     expect(vigia.stack.telemetry.stream).toBeUndefined();
     for (const rule of RULES) {
       vigia.template.hasResourceProperties('AWS::IoT::TopicRule', {
-        TopicRulePayload: { Sql: ruleSql(rule), Actions: [{ Lambda: { FunctionArn: arnOf(vigia.logicalId(functionOf(vigia, rule.target))) } }] },
+        TopicRulePayload: {
+          Sql: ruleSql(rule),
+          Actions: [{ Lambda: { FunctionArn: arnOf(vigia.logicalId(functionOf(vigia, rule.target))) } }],
+        },
       });
     }
     expect(vigia.template.findResources('AWS::Kinesis::Stream')).toEqual({});

@@ -8,7 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type SynthesizedVigia, synthVigia } from './synth.js';
 
 interface ValidationReport {
-  pluginReports: { pluginName: string; violations: { ruleName: string; severity: string; violatingConstructs?: { constructPath: string }[] }[] }[];
+  pluginReports: {
+    pluginName: string;
+    violations: { ruleName: string; severity: string; violatingConstructs?: { constructPath: string }[] }[];
+  }[];
 }
 
 let vigia: SynthesizedVigia;
@@ -26,7 +29,9 @@ describe('cdk-nag AwsSolutions', () => {
     expect(existsSync(path), 'synth writes validation-report.json').toBe(true);
     const report = JSON.parse(readFileSync(path, 'utf8')) as ValidationReport;
     const violations = report.pluginReports.flatMap((p) =>
-      p.violations.map((v) => `${p.pluginName} ${v.severity} ${v.ruleName} @ ${v.violatingConstructs?.map((c) => c.constructPath).join(', ')}`),
+      p.violations.map(
+        (v) => `${p.pluginName} ${v.severity} ${v.ruleName} @ ${v.violatingConstructs?.map((c) => c.constructPath).join(', ')}`,
+      ),
     );
     expect(violations).toEqual([]);
   });

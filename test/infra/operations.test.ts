@@ -40,9 +40,7 @@ describe('Operations: alarm topic', () => {
     vigia.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
       Topics: [ref(topicId)],
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
       },
     });
   });
@@ -63,7 +61,10 @@ describe('Operations: alarm topic', () => {
               StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
               ArnLike: {
                 'aws:SourceArn': {
-                  'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':cloudwatch:', ref('AWS::Region'), ':', ref('AWS::AccountId'), ':alarm:*']],
+                  'Fn::Join': [
+                    '',
+                    ['arn:', ref('AWS::Partition'), ':cloudwatch:', ref('AWS::Region'), ':', ref('AWS::AccountId'), ':alarm:*'],
+                  ],
                 },
               },
             },
@@ -124,39 +125,36 @@ describe('Operations: alarms', () => {
     });
   });
 
-  it.each(FUNCTION_NAMES)(
-    '%s: error rate above 1 %% over 5 minutes (errors / invocations) and any throttle',
-    (name) => {
-      const fnRef = ref(vigia.logicalId(functionsOf(vigia)[name]));
-      const fnDimension = [{ Name: 'FunctionName', Value: fnRef }];
-      vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanThreshold',
-        EvaluationPeriods: 1,
-        AlarmActions: [topic()],
-        Metrics: Match.arrayWith([
-          Match.objectLike({ Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)', ReturnData: true }),
-          Match.objectLike({
-            Id: 'errors',
-            MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: fnDimension }, Period: 300, Stat: 'Sum' },
-          }),
-          Match.objectLike({
-            Id: 'invocations',
-            MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: fnDimension }, Period: 300, Stat: 'Sum' },
-          }),
-        ]),
-      });
-      vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Namespace: 'AWS/Lambda',
-        MetricName: 'Throttles',
-        Dimensions: fnDimension,
-        Statistic: 'Sum',
-        Threshold: 0,
-        ComparisonOperator: 'GreaterThanThreshold',
-        AlarmActions: [topic()],
-      });
-    },
-  );
+  it.each(FUNCTION_NAMES)('%s: error rate above 1 %% over 5 minutes (errors / invocations) and any throttle', (name) => {
+    const fnRef = ref(vigia.logicalId(functionsOf(vigia)[name]));
+    const fnDimension = [{ Name: 'FunctionName', Value: fnRef }];
+    vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+      EvaluationPeriods: 1,
+      AlarmActions: [topic()],
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)', ReturnData: true }),
+        Match.objectLike({
+          Id: 'errors',
+          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: fnDimension }, Period: 300, Stat: 'Sum' },
+        }),
+        Match.objectLike({
+          Id: 'invocations',
+          MetricStat: { Metric: { Namespace: 'AWS/Lambda', MetricName: 'Invocations', Dimensions: fnDimension }, Period: 300, Stat: 'Sum' },
+        }),
+      ]),
+    });
+    vigia.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Throttles',
+      Dimensions: fnDimension,
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: [topic()],
+    });
+  });
 });
 
 describe('Operations: the telemetry stream', () => {
@@ -198,7 +196,9 @@ describe('Operations: the WebSocket authorizer', () => {
         Match.objectLike({ Id: 'errors', MetricStat: Match.objectLike({ Metric: Match.objectLike({ Dimensions: fnDimension }) }) }),
         Match.objectLike({
           Id: 'expected',
-          MetricStat: Match.objectLike({ Metric: { Namespace: 'Vigia', MetricName: METRICS.connectUnauthorized, Dimensions: [{ Name: 'service', Value: 'vigia' }] } }),
+          MetricStat: Match.objectLike({
+            Metric: { Namespace: 'Vigia', MetricName: METRICS.connectUnauthorized, Dimensions: [{ Name: 'service', Value: 'vigia' }] },
+          }),
         }),
       ]),
     });
@@ -228,7 +228,13 @@ describe('Operations: dashboard', () => {
 
   it('shows the custom metrics, the dead-letter queue depth, each IoT rule and the HTTP API 4xx/5xx', () => {
     const text = body();
-    for (const name of [METRICS.readingsAccepted, METRICS.readingsRejected, METRICS.receiveToPushLatency, METRICS.livePushes, METRICS.batchSize]) {
+    for (const name of [
+      METRICS.readingsAccepted,
+      METRICS.readingsRejected,
+      METRICS.receiveToPushLatency,
+      METRICS.livePushes,
+      METRICS.batchSize,
+    ]) {
       expect(text).toContain(name);
     }
     expect(text).toContain('ApproximateNumberOfMessagesVisible');

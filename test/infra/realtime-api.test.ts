@@ -38,9 +38,11 @@ describe('Realtime (WebSocket API)', () => {
   it('sends every route, $connect to ping, to the one websocket function', () => {
     const apiId = vigia.logicalId(vigia.stack.realtime.webSocketApi);
     const fnId = vigia.logicalId(vigia.stack.realtime.webSocketFunction);
-    const routes = Object.values(vigia.template.findResources('AWS::ApiGatewayV2::Route', {
-      Properties: { ApiId: ref(apiId) },
-    }));
+    const routes = Object.values(
+      vigia.template.findResources('AWS::ApiGatewayV2::Route', {
+        Properties: { ApiId: ref(apiId) },
+      }),
+    );
     const keys = routes.map((r) => r.Properties.RouteKey).sort();
     expect(keys).toEqual(['$connect', '$default', '$disconnect', 'command', 'ping', 'subscribe', 'unsubscribe'].sort());
     for (const route of routes) {
@@ -71,9 +73,11 @@ describe('Api (HTTP API)', () => {
   it('answers the routes of the contract (§5 GETs, §8 alerts, the batched /readings) with the http-api function', () => {
     const apiId = vigia.logicalId(vigia.stack.api.httpApi);
     const fnId = vigia.logicalId(vigia.stack.api.handler);
-    const routes = Object.values(vigia.template.findResources('AWS::ApiGatewayV2::Route', {
-      Properties: { ApiId: ref(apiId) },
-    }));
+    const routes = Object.values(
+      vigia.template.findResources('AWS::ApiGatewayV2::Route', {
+        Properties: { ApiId: ref(apiId) },
+      }),
+    );
     expect(routes.map((r) => r.Properties.RouteKey).sort()).toEqual(
       [
         'GET /health',

@@ -83,9 +83,7 @@ describe('Dead-letter queue', () => {
     vigia.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
       Queues: [ref(queueId)],
       PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-        ]),
+        Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
       },
     });
   });

@@ -105,7 +105,12 @@ describe.sequential('alerts on the local runtime', () => {
   const alertFrames = () => dashboard.frames.filter((f) => f.type === 'alert').map((f) => f.alert as Record<string, unknown>);
 
   it('refuses a bad rule with INVALID_RULE naming the field', async () => {
-    const res = await send('POST', `${runtime.urls.api}/alert-rules`, { name: 'x', sensorIds: ['a'], metric: 'temperature', condition: { op: '=>', value: 1 } });
+    const res = await send('POST', `${runtime.urls.api}/alert-rules`, {
+      name: 'x',
+      sensorIds: ['a'],
+      metric: 'temperature',
+      condition: { op: '=>', value: 1 },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('INVALID_RULE');
     expect(res.body.error.message).toContain('condition.op');
@@ -142,7 +147,16 @@ describe.sequential('alerts on the local runtime', () => {
 
     await publishInOrder(runtime, device, 'hot-1', t0 + 2000, 33);
     const fired = await dashboard.waitFor((f) => f.type === 'alert', 'the fired alert frame');
-    expect(fired.alert).toMatchObject({ ruleId, ruleName: 'Hot room', sensorId: 'hot-1', state: 'firing', since: t0 + 2000, value: 33, acknowledged: false, acknowledgedBy: null });
+    expect(fired.alert).toMatchObject({
+      ruleId,
+      ruleName: 'Hot room',
+      sensorId: 'hot-1',
+      state: 'firing',
+      since: t0 + 2000,
+      value: 33,
+      acknowledged: false,
+      acknowledgedBy: null,
+    });
     // Still over, a QoS 1 redelivery of the reading that fired it, and one late reading: nothing more.
     await publishInOrder(runtime, device, 'hot-1', t0 + 3000, 34);
     await publish(device, 'hot-1', t0 + 2000, 33);
@@ -158,7 +172,10 @@ describe.sequential('alerts on the local runtime', () => {
     expect(current).toEqual([fired.alert]);
 
     await publishInOrder(runtime, device, 'hot-1', t0 + 5000, 28.9);
-    const resolved = await dashboard.waitFor((f) => f.type === 'alert' && (f.alert as { state: string }).state === 'ok', 'the resolved frame');
+    const resolved = await dashboard.waitFor(
+      (f) => f.type === 'alert' && (f.alert as { state: string }).state === 'ok',
+      'the resolved frame',
+    );
     expect(resolved.alert).toMatchObject({ id: (fired.alert as { id: string }).id, state: 'ok', value: 28.9 });
     await publishInOrder(runtime, device, 'hot-1', t0 + 6000, 20);
     await eventually('the webhook POST of the resolution', async () => (receiver.received.length >= 2 ? true : undefined));
@@ -193,9 +210,15 @@ describe.sequential('alerts on the local runtime', () => {
     const ack = await send('POST', `${runtime.urls.api}/alerts/${encodeURIComponent(id)}/ack`);
     expect(ack.status).toBe(200);
     expect(ack.body).toMatchObject({ id, state: 'firing', acknowledged: true });
-    await dashboard.waitFor((f) => f.type === 'alert' && (f.alert as { acknowledged: boolean }).acknowledged === true, 'the acknowledged frame');
+    await dashboard.waitFor(
+      (f) => f.type === 'alert' && (f.alert as { acknowledged: boolean }).acknowledged === true,
+      'the acknowledged frame',
+    );
     await publish(device, 'cold-1', t0 + 1000, 5);
-    await dashboard.waitFor((f) => f.type === 'alert' && (f.alert as { id: string; state: string }).id === id && (f.alert as { state: string }).state === 'ok', 'the resolution');
+    await dashboard.waitFor(
+      (f) => f.type === 'alert' && (f.alert as { id: string; state: string }).id === id && (f.alert as { state: string }).state === 'ok',
+      'the resolution',
+    );
     const again = await send('POST', `${runtime.urls.api}/alerts/${encodeURIComponent(id)}/ack`);
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('NOT_FIRING');
@@ -209,13 +232,20 @@ describe.sequential('alerts on the local runtime', () => {
   });
 
   it('fires a silence alert for a sensor that stopped sending, and resolves it at its next reading', async () => {
-    const created = await send('POST', `${runtime.urls.api}/alert-rules`, { name: 'Quiet', sensorIds: ['quiet-1'], silentMinutes: 1, severity: 'warning' });
+    const created = await send('POST', `${runtime.urls.api}/alert-rules`, {
+      name: 'Quiet',
+      sensorIds: ['quiet-1'],
+      silentMinutes: 1,
+      severity: 'warning',
+    });
     expect(created.status).toBe(201);
     const device = await connectDevice(runtime.urls.mqtt!, 'quiet-1');
     await publish(device, 'quiet-1', Date.now() - 1000, 20);
     // Its reading registered (not only its connect): a history batch still in flight would write lastReadingAt
     // again after the test moves it back below.
-    await eventually('quiet-1 registered with its reading', async () => ((await getJson(`${runtime.urls.api}/sensors/quiet-1`)).body?.latest ? true : undefined));
+    await eventually('quiet-1 registered with its reading', async () =>
+      (await getJson(`${runtime.urls.api}/sensors/quiet-1`)).body?.latest ? true : undefined,
+    );
     await sleep(1000);
     expect(alertFrames().some((a) => a.ruleId === created.body.id)).toBe(false);
 
@@ -243,10 +273,17 @@ describe.sequential('alerts on the local runtime', () => {
 
     await publish(device, 'quiet-1', Date.now(), 21);
     await dashboard.waitFor(
-      (f) => f.type === 'alert' && (f.alert as { ruleId: string; state: string }).ruleId === created.body.id && (f.alert as { state: string }).state === 'ok',
+      (f) =>
+        f.type === 'alert' &&
+        (f.alert as { ruleId: string; state: string }).ruleId === created.body.id &&
+        (f.alert as { state: string }).state === 'ok',
       'the silence resolution',
     );
     await sleep(1000);
-    expect(alertFrames().filter((a) => a.ruleId === created.body.id).map((a) => a.state)).toEqual(['firing', 'ok']);
+    expect(
+      alertFrames()
+        .filter((a) => a.ruleId === created.body.id)
+        .map((a) => a.state),
+    ).toEqual(['firing', 'ok']);
   });
 });

@@ -23,7 +23,14 @@ describe('parseBasicIngestTopic', () => {
       topic: 'sensors/a/telemetry',
     });
     expect(basicIngestTopic('R', 'sensors/a/telemetry')).toBe('$aws/rules/R/sensors/a/telemetry');
-    for (const topic of ['sensors/a/telemetry', '$aws/rules/', '$aws/rules/R', '$aws/rules/R/', '$aws/rules//x', '$aws/events/presence/connected/a']) {
+    for (const topic of [
+      'sensors/a/telemetry',
+      '$aws/rules/',
+      '$aws/rules/R',
+      '$aws/rules/R/',
+      '$aws/rules//x',
+      '$aws/events/presence/connected/a',
+    ]) {
       expect(parseBasicIngestTopic(topic), topic).toBeUndefined();
     }
   });
@@ -42,7 +49,14 @@ describe('the local broker and Basic Ingest', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'vigia-basic-ingest-'));
-    broker = await startBroker({ host: HOST, mqttPort: 0, mqttsPort: 0, dataDir, basicIngestRules: ['IngestTelemetry'], log: () => undefined });
+    broker = await startBroker({
+      host: HOST,
+      mqttPort: 0,
+      mqttsPort: 0,
+      dataDir,
+      basicIngestRules: ['IngestTelemetry'],
+      log: () => undefined,
+    });
     broker.onMessage((topic) => {
       // Presence events of the test devices are not what these tests look at.
       if (!topic.startsWith('$aws/events/')) seen.push(topic);

@@ -69,10 +69,7 @@ function newSensorId(prefix = 'sensor'): string {
 
 const openClients = new Set<MqttClient>();
 
-type Outcome =
-  | { kind: 'connected'; client: MqttClient }
-  | { kind: 'refused'; code: number }
-  | { kind: 'failed'; error: Error | undefined };
+type Outcome = { kind: 'connected'; client: MqttClient } | { kind: 'refused'; code: number } | { kind: 'failed'; error: Error | undefined };
 
 /** Connects once (no reconnect) and reports whether the broker accepted, refused with a CONNACK code, or dropped it. */
 function attempt(url: string, options: IClientOptions): Promise<Outcome> {
@@ -472,12 +469,12 @@ describe('robustness', () => {
     await new Promise<void>((resolve) => blocker.listen(0, HOST, resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     try {
-      await expect(
-        startBroker({ host: HOST, mqttPort: port, mqttsPort: 0, dataDir, log: () => undefined }),
-      ).rejects.toThrow(`MQTT port ${port} on ${HOST} is already in use`);
-      await expect(
-        startBroker({ host: HOST, mqttPort: 0, mqttsPort: port, dataDir, log: () => undefined }),
-      ).rejects.toThrow(`MQTTS port ${port} on ${HOST} is already in use`);
+      await expect(startBroker({ host: HOST, mqttPort: port, mqttsPort: 0, dataDir, log: () => undefined })).rejects.toThrow(
+        `MQTT port ${port} on ${HOST} is already in use`,
+      );
+      await expect(startBroker({ host: HOST, mqttPort: 0, mqttsPort: port, dataDir, log: () => undefined })).rejects.toThrow(
+        `MQTTS port ${port} on ${HOST} is already in use`,
+      );
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
@@ -597,8 +594,11 @@ describe('local CA', () => {
     const dir = await mkdtemp(join(tmpdir(), 'vigia-cert-cli-'));
     const run = (...args: string[]) =>
       new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, ['--import', 'tsx', 'local/cert-cli.ts', ...args], { env: { ...process.env, DATA_DIR: dir } }, (error, stdout, stderr) =>
-          resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'local/cert-cli.ts', ...args],
+          { env: { ...process.env, DATA_DIR: dir } },
+          (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
         );
       });
     try {
@@ -606,7 +606,6 @@ describe('local CA', () => {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain('Invalid sensorId "bad/one"');
       await expect(readFile(join(dir, 'certs', 'good-one.crt'))).rejects.toMatchObject({ code: 'ENOENT' });
-
 
       const issued = await run('cli-a', 'cli-b');
       expect(issued.code).toBe(0);

@@ -167,13 +167,16 @@ describe('npm run sim errors', () => {
     const result = await runCli([
       ...['--host', '127.0.0.1', '--port', String(broker.port), '--ca', join(certDir, 'ca.crt'), '--cert-dir', certDir],
       ...['--ids', 'watcher', '--count', '1', '--quiet'],
-      ...['--cert-dir', await (async () => {
-        const dir = await mkdtemp(join(tmpdir(), 'vigia-sim-bad-'));
-        const { copyFile } = await import('node:fs/promises');
-        await copyFile(join(certDir, 'sim-1.crt'), join(dir, 'watcher.crt'));
-        await copyFile(join(certDir, 'watcher.key'), join(dir, 'watcher.key'));
-        return dir;
-      })()],
+      ...[
+        '--cert-dir',
+        await (async () => {
+          const dir = await mkdtemp(join(tmpdir(), 'vigia-sim-bad-'));
+          const { copyFile } = await import('node:fs/promises');
+          await copyFile(join(certDir, 'sim-1.crt'), join(dir, 'watcher.crt'));
+          await copyFile(join(certDir, 'watcher.key'), join(dir, 'watcher.key'));
+          return dir;
+        })(),
+      ],
     ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/does not belong to certificate/);

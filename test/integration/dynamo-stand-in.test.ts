@@ -3,7 +3,14 @@
  * that reads to the end and a table listing each leave no iterator (and the snapshot it pins) behind, so a
  * long run's memory stays bounded (issue 15). Answers stay those of DynamoDB: pages, order, LastEvaluatedKey.
  */
-import { BatchWriteItemCommand, DynamoDBClient, ListTablesCommand, QueryCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  QueryCommand,
+  ScanCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from '../../local/dynamo.js';
 import { eventually, makeDataDir, removeDataDir } from '../support/runtime.js';

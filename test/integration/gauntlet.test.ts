@@ -29,7 +29,15 @@ import {
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 const json = (value: unknown) => JSON.stringify(value);
-const CONTRACT_CODES = ['INVALID_JSON', 'INVALID_SHAPE', 'INVALID_VALUE', 'TOO_MANY_METRICS', 'TOO_LARGE', 'TS_OUT_OF_RANGE', 'INVALID_SENSOR_ID'];
+const CONTRACT_CODES = [
+  'INVALID_JSON',
+  'INVALID_SHAPE',
+  'INVALID_VALUE',
+  'TOO_MANY_METRICS',
+  'TOO_LARGE',
+  'TS_OUT_OF_RANGE',
+  'INVALID_SENSOR_ID',
+];
 
 /** The device that sends the bad payloads (and valid ones between them), and two well-behaved ones. */
 const BAD = 'g-bad';
@@ -124,13 +132,21 @@ describe.sequential('bad-input gauntlet against one local runtime', () => {
         payload: json({ ts, values: { temperature: 1 }, units: { temperature: 'abcdefghijklmnopq' } }),
         code: 'INVALID_SHAPE',
       },
-      { name: 'a unit that is a number', payload: json({ ts, values: { temperature: 1 }, units: { temperature: 7 } }), code: 'INVALID_SHAPE' },
+      {
+        name: 'a unit that is a number',
+        payload: json({ ts, values: { temperature: 1 }, units: { temperature: 7 } }),
+        code: 'INVALID_SHAPE',
+      },
       { name: 'ts a float', payload: json({ ts: ts + 0.5, values: { temperature: 1 } }), code: 'TS_OUT_OF_RANGE' },
       { name: 'ts a string', payload: json({ ts: String(ts), values: { temperature: 1 } }), code: 'TS_OUT_OF_RANGE' },
       { name: 'ts 31 days old', payload: json({ ts: now - 31 * DAY, values: { temperature: 1 } }), code: 'TS_OUT_OF_RANGE' },
       { name: 'ts 6 minutes ahead', payload: json({ ts: now + 6 * MINUTE, values: { temperature: 1 } }), code: 'TS_OUT_OF_RANGE' },
       { name: 'an emoji in a metric name', payload: json({ ts, values: { 'temp🌡': 1 } }), code: 'INVALID_VALUE' },
-      { name: 'a 17-emoji unit', payload: json({ ts, values: { temperature: 1 }, units: { temperature: '🌡'.repeat(17) } }), code: 'INVALID_SHAPE' },
+      {
+        name: 'a 17-emoji unit',
+        payload: json({ ts, values: { temperature: 1 }, units: { temperature: '🌡'.repeat(17) } }),
+        code: 'INVALID_SHAPE',
+      },
       { name: 'a flat object with no metric', payload: json({ ts }), code: 'INVALID_SHAPE' },
       { name: 'units a string (flat)', payload: json({ ts, temperature: 1, units: 'C' }), code: 'INVALID_SHAPE' },
       // V8 parses deep nesting without recursion; whichever code the parser leads to, it is a contract code.
@@ -160,7 +176,13 @@ describe.sequential('bad-input gauntlet against one local runtime', () => {
       { qos: 1 },
     );
     await proto.publishAsync(telemetryTopic('g-proto'), `{"ts": ${minute + 2000}.0, "values": ${json(protoValues[1])}}`, { qos: 1 });
-    sent.set('g-proto', new Map([[minute + 1000, protoValues[0]], [minute + 2000, protoValues[1]]]));
+    sent.set(
+      'g-proto',
+      new Map([
+        [minute + 1000, protoValues[0]],
+        [minute + 2000, protoValues[1]],
+      ]),
+    );
     await validBetween();
     await runtime.rules.idle();
     const protoMinute = await getJson(`${runtime.urls.api}/sensors/g-proto/readings?resolution=1m&from=${minute}&to=${minute + MINUTE}`);
@@ -224,9 +246,17 @@ describe.sequential('bad-input gauntlet against one local runtime', () => {
 
   it('refuses publishes and subscribes outside the device’s own topics, and client ids breaking the rule', async () => {
     const device = devices.get(BAD)!;
-    const topics = [telemetryTopic('g-good-1'), `${telemetryTopic(BAD)}/extra`, 'sensors/g-bad', '$aws/events/presence/connected/g-bad', 'sensors/g-bad/commands'];
+    const topics = [
+      telemetryTopic('g-good-1'),
+      `${telemetryTopic(BAD)}/extra`,
+      'sensors/g-bad',
+      '$aws/events/presence/connected/g-bad',
+      'sensors/g-bad/commands',
+    ];
     for (const topic of topics) {
-      await expect(device.publishAsync(topic, json({ values: { temperature: 1 } }), { qos: 1 }), topic).rejects.toMatchObject({ code: 0x87 });
+      await expect(device.publishAsync(topic, json({ values: { temperature: 1 } }), { qos: 1 }), topic).rejects.toMatchObject({
+        code: 0x87,
+      });
       expect(device.connected, topic).toBe(true);
       await validBetween();
     }
@@ -301,7 +331,11 @@ describe.sequential('bad-input gauntlet against one local runtime', () => {
       { path: `/sensors/${sensor}/readings?metrics=`, status: 400, code: 'INVALID_PARAMETER' },
       { path: `/sensors/${sensor}/readings?metrics=${metric33}`, status: 400, code: 'INVALID_PARAMETER' },
       { path: `/sensors/${sensor}/readings?cursor=garbage`, status: 400, code: 'INVALID_PARAMETER' },
-      { path: `/sensors/${sensor}/readings?cursor=${Buffer.from('{"s":1}').toString('base64url')}`, status: 400, code: 'INVALID_PARAMETER' },
+      {
+        path: `/sensors/${sensor}/readings?cursor=${Buffer.from('{"s":1}').toString('base64url')}`,
+        status: 400,
+        code: 'INVALID_PARAMETER',
+      },
       {
         path: `/sensors/${sensor}/readings?resolution=raw&limit=1&from=${base + 1}&to=${now}&cursor=${encodeURIComponent(cursor)}`,
         status: 400,
@@ -365,11 +399,19 @@ describe.sequential('bad-input gauntlet against one local runtime', () => {
       { name: 'intervalMs 3600001', frame: setInterval('g-good-1', 3_600_001), code: 'BAD_REQUEST' },
       { name: 'intervalMs "1000"', frame: setInterval('g-good-1', '1000'), code: 'BAD_REQUEST' },
       { name: 'intervalMs 1000.5', frame: setInterval('g-good-1', 1000.5), code: 'BAD_REQUEST' },
-      { name: 'an unknown command', frame: { action: 'command', sensorId: 'g-good-1', command: { name: 'selfDestruct', args: {} } }, code: 'BAD_REQUEST' },
+      {
+        name: 'an unknown command',
+        frame: { action: 'command', sensorId: 'g-good-1', command: { name: 'selfDestruct', args: {} } },
+        code: 'BAD_REQUEST',
+      },
       { name: 'a command without command', frame: { action: 'command', sensorId: 'g-good-1' }, code: 'BAD_REQUEST' },
       { name: 'a command for a/b', frame: setInterval('a/b', 1000), code: 'BAD_REQUEST' },
       { name: 'a command for a never-seen sensor', frame: setInterval('never-seen-ws', 1000), code: 'SENSOR_NOT_FOUND' },
-      { name: 'a __proto__ command', frame: '{"action":"command","sensorId":"g-good-1","command":{"name":"__proto__","args":{}}}', code: 'BAD_REQUEST' },
+      {
+        name: 'a __proto__ command',
+        frame: '{"action":"command","sensorId":"g-good-1","command":{"name":"__proto__","args":{}}}',
+        code: 'BAD_REQUEST',
+      },
     ];
     for (const c of cases) {
       const reply = await ws.request(c.frame);
@@ -438,7 +480,9 @@ describe.sequential('bad-input gauntlet against one local runtime', () => {
       stored += points.length;
       expect(points, sensorId).toEqual([...readings].map(([ts, values]) => ({ ts, values })));
     }
-    console.log(`gauntlet: ${expected} valid readings published, ${stored} stored, dead letters ${(await readDeadLetters(runtime)).length}`);
+    console.log(
+      `gauntlet: ${expected} valid readings published, ${stored} stored, dead letters ${(await readDeadLetters(runtime)).length}`,
+    );
     expect(stored).toBe(expected);
     expect(expected).toBeGreaterThan(200);
     const failed = await readFile(runtime.failedInvocationsFile, 'utf8').catch(() => '');

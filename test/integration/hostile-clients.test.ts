@@ -125,9 +125,7 @@ describe.each([
         // The sensor may be listed from an earlier run already; its history shows this reading within the
         // history writer's batching window.
         const points = await eventually(`${clientId}'s reading at ${ts} in its history`, async () => {
-          const readings = await getJson(
-            `${runtime.urls.api}/sensors/${clientId}/readings?from=${ts}&to=${ts + 1}&resolution=raw`,
-          );
+          const readings = await getJson(`${runtime.urls.api}/sensors/${clientId}/readings?from=${ts}&to=${ts + 1}&resolution=raw`);
           return readings.body.points?.length ? readings.body.points : undefined;
         });
         expect(points).toEqual([{ ts, values: { temperature: 20.5 } }]);
@@ -153,10 +151,7 @@ describe('connections that never finish their TLS handshake or CONNECT', () => {
 
   it('closes a stalled TLS handshake on 8883 after the handshake timeout, and a stalled CONNECT on 1883 after the connect timeout', async () => {
     const started = Date.now();
-    const [tlsStalled, tcpStalled] = await Promise.all([
-      openStalled(runtime.mqttsPort!, 10),
-      openStalled(runtime.mqttPort!, 10),
-    ]);
+    const [tlsStalled, tcpStalled] = await Promise.all([openStalled(runtime.mqttsPort!, 10), openStalled(runtime.mqttPort!, 10)]);
     const tlsClosed = await Promise.all(tlsStalled.map((s) => s.closedAt));
     const tcpClosed = await Promise.all(tcpStalled.map((s) => s.closedAt));
     for (const at of tlsClosed) expect(at - started).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT_MS - 100);
@@ -171,7 +166,12 @@ describe('connections that never finish their TLS handshake or CONNECT', () => {
     const health = await getJson(`${runtime.urls.api}/health`);
     expect(health.body).toEqual({ status: 'ok' });
     const closedEarly = await Promise.all(
-      stalled.map((s) => Promise.race([s.closedAt.then((at) => at - started < HANDSHAKE_TIMEOUT_MS - 100), sleep(HANDSHAKE_TIMEOUT_MS - 100).then(() => false)])),
+      stalled.map((s) =>
+        Promise.race([
+          s.closedAt.then((at) => at - started < HANDSHAKE_TIMEOUT_MS - 100),
+          sleep(HANDSHAKE_TIMEOUT_MS - 100).then(() => false),
+        ]),
+      ),
     );
     expect(closedEarly.filter(Boolean).length).toBeGreaterThanOrEqual(30);
     await Promise.all(stalled.map((s) => s.closedAt));
@@ -204,7 +204,10 @@ describe("pages and names that are not the server's own", () => {
   it('/config.json gives the endpoints of the Host it was asked by when that is the server, and nothing to a forged Host', async () => {
     const own = await getWithHost('/config.json', `localhost:${runtime.port}`);
     expect(own.status).toBe(200);
-    expect(JSON.parse(own.body)).toMatchObject({ apiUrl: `http://localhost:${runtime.port}/api`, wsUrl: `ws://localhost:${runtime.port}/ws` });
+    expect(JSON.parse(own.body)).toMatchObject({
+      apiUrl: `http://localhost:${runtime.port}/api`,
+      wsUrl: `ws://localhost:${runtime.port}/ws`,
+    });
 
     for (const forged of ['evil.example', `evil.example:${runtime.port}`, `127.0.0.1:${runtime.port + 1}`, 'a@b', '']) {
       const answer = await getWithHost('/config.json', forged);
@@ -225,9 +228,13 @@ describe("pages and names that are not the server's own", () => {
     expect(await upgradeStatus(runtime.urls.ws, { origin: 'http://evil.example' })).toBe(403);
     expect(await upgradeStatus(runtime.urls.ws, { origin: `http://127.0.0.1:${runtime.port + 1}` })).toBe(403);
     expect(await upgradeStatus(runtime.urls.ws, { origin: 'null' })).toBe(403);
-    expect(await upgradeStatus(runtime.urls.ws, { origin: `http://127.0.0.1:${runtime.port}`, host: `evil.example:${runtime.port}` })).toBe(403);
+    expect(await upgradeStatus(runtime.urls.ws, { origin: `http://127.0.0.1:${runtime.port}`, host: `evil.example:${runtime.port}` })).toBe(
+      403,
+    );
     expect(await upgradeStatus(runtime.urls.ws, { origin: `http://127.0.0.1:${runtime.port}` })).toBe(101);
-    expect(await upgradeStatus(runtime.urls.ws, { origin: `http://localhost:${runtime.port}`, host: `localhost:${runtime.port}` })).toBe(101);
+    expect(await upgradeStatus(runtime.urls.ws, { origin: `http://localhost:${runtime.port}`, host: `localhost:${runtime.port}` })).toBe(
+      101,
+    );
     // The dashboard's own page subscribes as before.
     const ws = await WsClient.open(runtime.urls.ws);
     expect((await ws.subscribe(['*'])).sensorIds).toEqual(['*']);
@@ -247,7 +254,9 @@ describe('the internal AWS stand-ins', () => {
       endpoint: process.env.IOT_DATA_ENDPOINT,
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    await expect(forged.send(new PublishCommand({ topic: telemetryTopic('injected'), payload: Buffer.from('{"temperature":1}') }))).rejects.toThrow();
+    await expect(
+      forged.send(new PublishCommand({ topic: telemetryTopic('injected'), payload: Buffer.from('{"temperature":1}') })),
+    ).rejects.toThrow();
     forged.destroy();
     // The runtime's own clients still publish (a command's path).
     await publishInternally('sensors/injected/commands', '{}');

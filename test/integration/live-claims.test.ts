@@ -47,9 +47,15 @@ describe('live claims per stream shard', () => {
     const minuteStart = Math.floor(Date.now() / 60_000) * 60_000;
     const ts = (round: number, i: number) => minuteStart + round * 100 + i;
     const publishRound = async (round: number) => {
-      await Promise.all(devices.map((d, i) => d.publishAsync(telemetryTopic(ids[i]), JSON.stringify({ ts: ts(round, i), values: { v: round } }), { qos: 1 })));
+      await Promise.all(
+        devices.map((d, i) =>
+          d.publishAsync(telemetryTopic(ids[i]), JSON.stringify({ ts: ts(round, i), values: { v: round } }), { qos: 1 }),
+        ),
+      );
       await runtime.rules.idle();
-      await eventually(`round ${round} pushed`, async () => (ids.every((id, i) => ws.readingsOf(id).some((r) => r.ts === ts(round, i))) ? true : undefined));
+      await eventually(`round ${round} pushed`, async () =>
+        ids.every((id, i) => ws.readingsOf(id).some((r) => r.ts === ts(round, i))) ? true : undefined,
+      );
     };
 
     // The first round puts the sensors into the shard's state (each claimed once in its minute's mark).
@@ -57,7 +63,9 @@ describe('live claims per stream shard', () => {
     const before = await runtime.billed();
     for (let round = 1; round <= ROUNDS; round += 1) await publishRound(round);
     // A QoS 1 duplicate of every sensor's first reading, then a marker round.
-    await Promise.all(devices.map((d, i) => d.publishAsync(telemetryTopic(ids[i]), JSON.stringify({ ts: ts(0, i), values: { v: 99 } }), { qos: 1 })));
+    await Promise.all(
+      devices.map((d, i) => d.publishAsync(telemetryTopic(ids[i]), JSON.stringify({ ts: ts(0, i), values: { v: 99 } }), { qos: 1 })),
+    );
     await runtime.rules.idle();
     await sleep(400);
     await publishRound(ROUNDS + 1);

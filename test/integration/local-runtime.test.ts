@@ -78,20 +78,14 @@ describe.sequential('local runtime (embedded broker)', () => {
 
     const ts = Date.now() - 1000;
     const values = { temperature: 21.4, humidity: 48 };
-    await device.publishAsync(
-      telemetryTopic(sensorId),
-      json({ ts, values, units: { temperature: '°C', humidity: '%' } }),
-      { qos: 1 },
-    );
+    await device.publishAsync(telemetryTopic(sensorId), json({ ts, values, units: { temperature: '°C', humidity: '%' } }), { qos: 1 });
     await runtime.rules.idle();
 
     const frame = await mine.waitForReading(sensorId, ts);
     expect(frame).toEqual({ type: 'readings', readings: [{ sensorId, ts, values }] });
     expect(await everything.waitForReading(sensorId, ts)).toEqual(frame);
 
-    const history = await getJson(
-      `${runtime.urls.api}/sensors/${sensorId}/readings?resolution=raw&from=${ts - MINUTE}&to=${ts + MINUTE}`,
-    );
+    const history = await getJson(`${runtime.urls.api}/sensors/${sensorId}/readings?resolution=raw&from=${ts - MINUTE}&to=${ts + MINUTE}`);
     expect(history.status).toBe(200);
     expect(history.body).toEqual({ sensorId, resolution: 'raw', points: [{ ts, values }], nextCursor: null });
 
@@ -141,7 +135,12 @@ describe.sequential('local runtime (embedded broker)', () => {
     const paged = await rawReadings(runtime, sensorId, from, to, 120);
     expect(paged).toEqual(batch);
     await eventually('all 500 readings pushed live', async () => (ws.readingsOf(sensorId).length >= 500 ? true : undefined));
-    expect(ws.readingsOf(sensorId).map((r) => r.ts).sort((a, b) => a - b)).toEqual(batch.map((r) => r.ts));
+    expect(
+      ws
+        .readingsOf(sensorId)
+        .map((r) => r.ts)
+        .sort((a, b) => a - b),
+    ).toEqual(batch.map((r) => r.ts));
 
     // The same payload twice (a QoS 1 redelivery), in a minute of its own.
     const dupTs = base - 5 * MINUTE + 7000;
@@ -153,9 +152,7 @@ describe.sequential('local runtime (embedded broker)', () => {
     const stored = await getJson(`${runtime.urls.api}/sensors/${sensorId}/readings?resolution=raw&${dupWindow}`);
     expect(stored.body.points).toEqual([{ ts: dupTs, values: { temperature: 99 } }]);
     const rolled = await getJson(`${runtime.urls.api}/sensors/${sensorId}/readings?resolution=1m&${dupWindow}`);
-    expect(rolled.body.points).toEqual([
-      { ts: dupTs - 7000, values: { temperature: { min: 99, max: 99, avg: 99, count: 1 } } },
-    ]);
+    expect(rolled.body.points).toEqual([{ ts: dupTs - 7000, values: { temperature: { min: 99, max: 99, avg: 99, count: 1 } } }]);
     // Every push of the two copies has been sent by now; a later marker reading arrives after any of them.
     const marker = Date.now() - 100;
     await device.publishAsync(telemetryTopic(sensorId), json({ ts: marker, values: { temperature: 1 } }), { qos: 1 });
@@ -201,7 +198,12 @@ describe.sequential('local runtime (embedded broker)', () => {
     await runtime.rules.idle();
 
     const letters = (await readDeadLetters(runtime)).slice(before);
-    expect(letters.filter((l) => l.topic === topic).map((l) => l.code).sort()).toEqual(invalid.map((i) => i.code).sort());
+    expect(
+      letters
+        .filter((l) => l.topic === topic)
+        .map((l) => l.code)
+        .sort(),
+    ).toEqual(invalid.map((i) => i.code).sort());
     expect(letters.filter((l) => l.topic === telemetryTopic('bad.id')).map((l) => l.code)).toEqual(['INVALID_SENSOR_ID']);
     expect(letters).toHaveLength(invalid.length + 1);
     for (const letter of letters) expect(typeof letter.message).toBe('string');
@@ -210,10 +212,13 @@ describe.sequential('local runtime (embedded broker)', () => {
     expect(stored.map((p) => p.ts)).toEqual(validTs);
     expect(stored.map((p) => p.values)).toEqual(validTs.map((_, i) => ({ temperature: i + 1 })));
     await ws.waitForReading(sensorId, validTs[validTs.length - 1]);
-    await eventually('every valid reading pushed live', async () =>
-      ws.readingsOf(sensorId).length >= validTs.length ? true : undefined,
-    );
-    expect(ws.readingsOf(sensorId).map((r) => r.ts).sort((a, b) => a - b)).toEqual(validTs);
+    await eventually('every valid reading pushed live', async () => (ws.readingsOf(sensorId).length >= validTs.length ? true : undefined));
+    expect(
+      ws
+        .readingsOf(sensorId)
+        .map((r) => r.ts)
+        .sort((a, b) => a - b),
+    ).toEqual(validTs);
     expect((await getJson(`${runtime.urls.api}/sensors/bad.id`)).status).toBe(400);
   });
 
@@ -235,7 +240,14 @@ describe.sequential('local runtime (embedded broker)', () => {
     const device = await connectDevice(runtime.urls.mqtt!, sensorId);
     const before = await samples();
     const now = Date.now();
-    await device.publishAsync(telemetryTopic(sensorId), json([{ ts: now - 2000, values: { t: 1 } }, { ts: now - 1000, values: { t: 2 } }]), { qos: 1 });
+    await device.publishAsync(
+      telemetryTopic(sensorId),
+      json([
+        { ts: now - 2000, values: { t: 1 } },
+        { ts: now - 1000, values: { t: 2 } },
+      ]),
+      { qos: 1 },
+    );
     await device.publishAsync(telemetryTopic(sensorId), '{"values": {"t": 1', { qos: 1 });
     await device.publishAsync(telemetryTopic(sensorId), json({ ts: now - 500, values: { t: 'hot' } }), { qos: 1 });
     await runtime.rules.idle();
@@ -276,9 +288,9 @@ describe.sequential('local runtime (embedded broker)', () => {
       ca: await readFile(join(dataDir, 'certs', 'ca.crt')),
     };
     const tlsDevice = await connectDevice(runtime.urls.mqtts!, 'dev-a', tlsOptions);
-    await expect(
-      tlsDevice.publishAsync(telemetryTopic('dev-b'), json({ values: { temperature: 1 } }), { qos: 1 }),
-    ).rejects.toMatchObject({ code: 0x87 });
+    await expect(tlsDevice.publishAsync(telemetryTopic('dev-b'), json({ values: { temperature: 1 } }), { qos: 1 })).rejects.toMatchObject({
+      code: 0x87,
+    });
     const tlsTs = Date.now() - 1000;
     await tlsDevice.publishAsync(telemetryTopic('dev-a'), json({ ts: tlsTs, values: { temperature: 3 } }), { qos: 1 });
     await runtime.rules.idle();
@@ -312,7 +324,11 @@ describe.sequential('local runtime (embedded broker)', () => {
     expect(command.issuedAt).toBeGreaterThanOrEqual(before - 1000);
     expect(command.issuedAt).toBeLessThanOrEqual(Date.now() + 1000);
 
-    const neverSeen = await ws.request({ action: 'command', sensorId: 'never-seen-1', command: { name: 'setInterval', args: { intervalMs: 1000 } } });
+    const neverSeen = await ws.request({
+      action: 'command',
+      sensorId: 'never-seen-1',
+      command: { name: 'setInterval', args: { intervalMs: 1000 } },
+    });
     expect(neverSeen).toMatchObject({ type: 'error', code: 'SENSOR_NOT_FOUND', message: expect.any(String) });
 
     const bad: Array<[unknown, string]> = [
@@ -507,7 +523,9 @@ describe.sequential('local runtime restart', () => {
     const device = await connectDevice(runtime.urls.mqtt!, sensorId);
     await eventually('online before the restart', async () => ((await listedSensor(runtime!, sensorId))?.online ? true : undefined));
     await device.endAsync();
-    await eventually('offline after the disconnect', async () => ((await listedSensor(runtime!, sensorId))?.online === false ? true : undefined));
+    await eventually('offline after the disconnect', async () =>
+      (await listedSensor(runtime!, sensorId))?.online === false ? true : undefined,
+    );
     await runtime.close();
     runtime = undefined;
     await closeDevices();
@@ -541,12 +559,16 @@ describe.sequential('npm start (local/main.ts) as a process', () => {
     let output = '';
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
-    const banner = await eventually('the banner of npm start', async () => {
-      if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}: ${output}`);
-      const api = /HTTP API\s+(http:\/\/\S+)/.exec(output)?.[1];
-      const mqtt = /MQTT\s+(mqtt:\/\/\S+)/.exec(output)?.[1];
-      return api && mqtt ? { api, mqtt } : undefined;
-    }, 60_000);
+    const banner = await eventually(
+      'the banner of npm start',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`npm start exited ${child.exitCode}: ${output}`);
+        const api = /HTTP API\s+(http:\/\/\S+)/.exec(output)?.[1];
+        const mqtt = /MQTT\s+(mqtt:\/\/\S+)/.exec(output)?.[1];
+        return api && mqtt ? { api, mqtt } : undefined;
+      },
+      60_000,
+    );
     return { child, ...banner, output: () => output };
   }
 
@@ -696,12 +718,11 @@ describe.sequential('local runtime start-up', () => {
     blocker = net.createServer();
     await new Promise<void>((resolve) => blocker!.listen(0, HOST, () => resolve()));
     const port = (blocker.address() as net.AddressInfo).port;
-    await expect(
-      startLocalRuntime({ host: HOST, port, mqttPort: 0, mqttsPort: 0, dataDir, log: () => undefined }),
-    ).rejects.toThrow(new RegExp(`\\b${port}\\b`));
+    await expect(startLocalRuntime({ host: HOST, port, mqttPort: 0, mqttsPort: 0, dataDir, log: () => undefined })).rejects.toThrow(
+      new RegExp(`\\b${port}\\b`),
+    );
   });
 });
-
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -33,7 +33,17 @@ describe.each(MEASURED_MODES)('%s ingest: measured units a reading against the m
 });
 
 it('the comparison fails a unit more than 10 % off, either way', () => {
-  const model = { iotMessages: 1, iotRulesTriggered: 2, iotActions: 2, kinesisPutUnits: 0, lambdaInvocations: 2, lambdaGbSeconds: 0.01, dynamoWriteUnits: 4, dynamoReadUnits: 4, wsMessages: 1 };
+  const model = {
+    iotMessages: 1,
+    iotRulesTriggered: 2,
+    iotActions: 2,
+    kinesisPutUnits: 0,
+    lambdaInvocations: 2,
+    lambdaGbSeconds: 0.01,
+    dynamoWriteUnits: 4,
+    dynamoReadUnits: 4,
+    wsMessages: 1,
+  };
   expect(disagreements({ model, measured: { ...model, dynamoWriteUnits: 4.39 } })).toEqual([]);
   expect(disagreements({ model, measured: { ...model, dynamoWriteUnits: 4.41 } })).toEqual([expect.stringMatching(/^dynamoWriteUnits/)]);
   expect(disagreements({ model, measured: { ...model, wsMessages: 0.85 } })).toEqual([expect.stringMatching(/^wsMessages/)]);

@@ -29,9 +29,7 @@ describe('DynamoSensorRegistry on the DynamoDB stand-in', () => {
   beforeAll(async () => {
     dataDir = await makeDataDir('vigia-registry-');
     dynamo = await startDynamo(dataDir);
-    doc = DynamoDBDocumentClient.from(
-      new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: dynamo.credentials }),
-    );
+    doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', credentials: dynamo.credentials }));
     registry = new DynamoSensorRegistry(doc, table, () => clock);
   });
 
@@ -69,7 +67,14 @@ describe('DynamoSensorRegistry on the DynamoDB stand-in', () => {
 
   it('every delivery order of connect v1, disconnect v1, connect v2 (each twice) ends online at v2', async () => {
     const events = [lifecycle('x', 'connected', T0, 1), lifecycle('x', 'disconnected', T0 + 10, 1), lifecycle('x', 'connected', T0 + 9, 2)];
-    const orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    const orders = [
+      [0, 1, 2],
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ];
     for (const [n, order] of orders.entries()) {
       const sensorId = `perm-${n}`;
       for (const i of [...order, ...order]) await applyPresenceEvent({ ...events[i], clientId: sensorId }, deps());

@@ -61,7 +61,9 @@ describe('stream ingest with a 400 ms live window', () => {
     );
     type Frame = { type: string; readings: Array<{ sensorId: string; ts: number }> };
     const frames = (ws: WsClient) => ws.frames.filter((f) => f.type === 'readings') as Frame[];
-    await eventually('100 readings pushed to *', async () => (frames(everything).flatMap((f) => f.readings).length >= 100 ? true : undefined));
+    await eventually('100 readings pushed to *', async () =>
+      frames(everything).flatMap((f) => f.readings).length >= 100 ? true : undefined,
+    );
     await eventually('40 readings pushed to two', async () => (frames(two).flatMap((f) => f.readings).length >= 40 ? true : undefined));
     const windows = Math.ceil((Date.now() - started) / LIVE_WINDOW_MS) + 1;
 
@@ -95,7 +97,10 @@ describe('stream ingest with a 400 ms live window', () => {
     // Later, in another window and another batch: the same key again, then a newer reading as a marker.
     await device.publishAsync(telemetryTopic(sensorId), JSON.stringify({ ts, values: { v: 2 } }), { qos: 1 });
     await device.publishAsync(telemetryTopic(sensorId), JSON.stringify({ ts: ts + 1, values: { v: 3 } }), { qos: 1 });
-    const pushed = () => ws.frames.filter((f) => f.type === 'readings').flatMap((f) => (f as { readings: Array<{ ts: number; values: { v: number } }> }).readings);
+    const pushed = () =>
+      ws.frames
+        .filter((f) => f.type === 'readings')
+        .flatMap((f) => (f as { readings: Array<{ ts: number; values: { v: number } }> }).readings);
     await eventually('the marker pushed', async () => (pushed().some((r) => r.ts === ts + 1) ? true : undefined));
     expect(pushed().map((r) => r.values.v)).toEqual([1, 3]);
     const stored = await eventually('the marker stored', async () => {

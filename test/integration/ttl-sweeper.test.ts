@@ -51,7 +51,8 @@ describe('local TTL sweeper', () => {
     };
     for (const item of Object.values(items)) await client.send(new PutItemCommand({ TableName: table.name, Item: item }));
     const exists = async (id: string) =>
-      (await client.send(new GetItemCommand({ TableName: table.name, Key: keyOf(table.definition, id), ConsistentRead: true }))).Item !== undefined;
+      (await client.send(new GetItemCommand({ TableName: table.name, Key: keyOf(table.definition, id), ConsistentRead: true }))).Item !==
+      undefined;
     await eventually(`the expired item of ${table.name} deleted`, async () => ((await exists('expired-item')) ? undefined : true));
     expect(await exists('future-item')).toBe(true);
     expect(await exists('no-ttl-item')).toBe(true);
@@ -60,8 +61,12 @@ describe('local TTL sweeper', () => {
   it('keeps an item whose TTL was renewed before the sweeper reached it, and counts deletions in /api/metrics', async () => {
     const table = LOCAL_TABLES.readings;
     const ttl = table.definition.timeToLiveAttribute!;
-    await client.send(new PutItemCommand({ TableName: table.name, Item: { ...keyOf(table.definition, 'renewed'), [ttl]: { N: String(now() + 3600) } } }));
-    await client.send(new PutItemCommand({ TableName: table.name, Item: { ...keyOf(table.definition, 'gone'), [ttl]: { N: String(now() - 1) } } }));
+    await client.send(
+      new PutItemCommand({ TableName: table.name, Item: { ...keyOf(table.definition, 'renewed'), [ttl]: { N: String(now() + 3600) } } }),
+    );
+    await client.send(
+      new PutItemCommand({ TableName: table.name, Item: { ...keyOf(table.definition, 'gone'), [ttl]: { N: String(now() - 1) } } }),
+    );
     await eventually('the expired reading deleted', async () =>
       (await client.send(new GetItemCommand({ TableName: table.name, Key: keyOf(table.definition, 'gone') }))).Item ? undefined : true,
     );

@@ -89,7 +89,9 @@ describe.sequential('zero loss across a graceful restart and a crash', () => {
     await removeDataDir(dataDir);
   });
 
-  it(`stores every reading acknowledged to ${SENSORS} sensors over ${RUN_MS / 1000} s with a SIGTERM restart and a SIGKILL restart`, { timeout: 240_000 }, async () => {
+  it(`stores every reading acknowledged to ${SENSORS} sensors over ${RUN_MS / 1000} s with a SIGTERM restart and a SIGKILL restart`, {
+    timeout: 240_000,
+  }, async () => {
     let main = await startMain();
     const sensorIds = Array.from({ length: SENSORS }, (_, i) => `zl-${String(i).padStart(3, '0')}`);
     const acked = new Map<string, Set<number>>(sensorIds.map((id) => [id, new Set()]));
@@ -132,10 +134,13 @@ describe.sequential('zero loss across a graceful restart and a crash', () => {
         });
       };
       timers.push(
-        setTimeout(() => {
-          tick();
-          timers.push(setInterval(tick, 1000));
-        }, (i * 1000) / SENSORS),
+        setTimeout(
+          () => {
+            tick();
+            timers.push(setInterval(tick, 1000));
+          },
+          (i * 1000) / SENSORS,
+        ),
       );
     });
     const at = (ms: number) => sleep(Math.max(0, t0 + ms - Date.now()));
@@ -169,7 +174,10 @@ describe.sequential('zero loss across a graceful restart and a crash', () => {
       'every device connected with nothing left to acknowledge',
       async () => {
         const pending = clients.filter(
-          (c) => !c.connected || Object.keys((c as unknown as { outgoing: object }).outgoing).length > 0 || (c as unknown as { queue: unknown[] }).queue.length > 0,
+          (c) =>
+            !c.connected ||
+            Object.keys((c as unknown as { outgoing: object }).outgoing).length > 0 ||
+            (c as unknown as { queue: unknown[] }).queue.length > 0,
         );
         return pending.length === 0 ? true : undefined;
       },

@@ -38,14 +38,22 @@ export class OpenApiChecker {
       .sort((a, b) => Number(a.includes('{')) - Number(b.includes('{')))
       .map((template) => ({
         template,
-        pattern: new RegExp(`^${template.split('/').map((seg) => (/^\{.+\}$/.test(seg) ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/')}$`),
+        pattern: new RegExp(
+          `^${template
+            .split('/')
+            .map((seg) => (/^\{.+\}$/.test(seg) ? '[^/]+' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+            .join('/')}$`,
+        ),
       }));
   }
 
   /** The problems with an answer: empty when the document allows it. */
   problems(answer: ApiAnswer): string[] {
     // The API reads a path by its non-empty segments: `/sensors/` and `//sensors` are `/sensors`.
-    const path = `/${answer.path.split('/').filter((s) => s !== '').join('/')}`;
+    const path = `/${answer.path
+      .split('/')
+      .filter((s) => s !== '')
+      .join('/')}`;
     const method = answer.method.toLowerCase() === 'head' ? 'get' : answer.method.toLowerCase();
     const found = this.templates.find((t) => t.pattern.test(path));
     const pathItem = found ? (this.doc.paths as Record<string, Record<string, unknown>>)[found.template] : undefined;
@@ -76,7 +84,9 @@ export class OpenApiChecker {
     }
     const mediaType = (answer.contentType ?? '').split(';')[0].trim().toLowerCase();
     if (!(mediaType in response.content)) {
-      return [`${where}: content type ${JSON.stringify(answer.contentType)} is not listed (listed: ${Object.keys(response.content).join(', ')})`];
+      return [
+        `${where}: content type ${JSON.stringify(answer.contentType)} is not listed (listed: ${Object.keys(response.content).join(', ')})`,
+      ];
     }
     // A HEAD answer has GET's status and headers but no body.
     if (answer.method.toUpperCase() === 'HEAD') return answer.body === '' ? [] : [`${where}: a HEAD answer with a body`];
@@ -101,7 +111,13 @@ export class OpenApiChecker {
   }
 
   private generic(statuses: string[]): Record<string, ResponseObject> {
-    const names: Record<string, string> = { '401': 'Unauthorized', '403': 'Forbidden', '404': 'NotFound', '405': 'MethodNotAllowed', '500': 'Internal' };
+    const names: Record<string, string> = {
+      '401': 'Unauthorized',
+      '403': 'Forbidden',
+      '404': 'NotFound',
+      '405': 'MethodNotAllowed',
+      '500': 'Internal',
+    };
     return Object.fromEntries(statuses.map((s) => [s, { description: '', $ref: `#/components/responses/${names[s]}` }]));
   }
 
@@ -146,6 +162,16 @@ export async function checkedFetch(url: string, init?: RequestInit): Promise<Res
   const apiPath = apiPathOf(url);
   if (apiPath === null) return res;
   const body = await res.text();
-  openApiChecker().check({ method: init?.method ?? 'GET', path: apiPath, status: res.status, contentType: res.headers.get('content-type'), body });
-  return new Response(res.status === 204 || res.status === 304 ? null : body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  openApiChecker().check({
+    method: init?.method ?? 'GET',
+    path: apiPath,
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    body,
+  });
+  return new Response(res.status === 204 || res.status === 304 ? null : body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
 }

@@ -205,9 +205,7 @@ export class WsClient {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
         reject(
-          new Error(
-            `Timed out after ${timeoutMs} ms waiting for ${what}; frames received: ${JSON.stringify(this.frames).slice(0, 2000)}`,
-          ),
+          new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; frames received: ${JSON.stringify(this.frames).slice(0, 2000)}`),
         );
       }, timeoutMs);
       this.waiters.push(waiter);
@@ -238,7 +236,9 @@ export class WsClient {
   /** Waits for a `readings` frame carrying a reading of `sensorId` at `ts`. */
   waitForReading(sensorId: string, ts: number): Promise<Frame> {
     return this.waitFor(
-      (f) => f.type === 'readings' && (f.readings as Array<{ sensorId: string; ts: number }>).some((r) => r.sensorId === sensorId && r.ts === ts),
+      (f) =>
+        f.type === 'readings' &&
+        (f.readings as Array<{ sensorId: string; ts: number }>).some((r) => r.sensorId === sensorId && r.ts === ts),
       `a reading of ${sensorId} at ${ts}`,
     );
   }

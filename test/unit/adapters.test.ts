@@ -27,7 +27,9 @@ import { FakeMetrics, silentLog } from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const TABLE = 'readings-table';
-const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }));
+const doc = DynamoDBDocumentClient.from(
+  new DynamoDBClient({ region: 'eu-west-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+);
 const ddb = mockClient(DynamoDBDocumentClient);
 const apigw = mockClient(ApiGatewayManagementApiClient);
 const iot = mockClient(IoTDataPlaneClient);
@@ -50,8 +52,7 @@ afterEach(() => {
 const reading = (ts: number, t = ts % 100): Reading => ({ sensorId: 's1', ts, values: { t }, units: { t: 'K' }, receivedAt: NOW });
 
 type WriteRequests = Array<{ PutRequest?: { Item: Record<string, unknown> }; DeleteRequest?: { Key: Record<string, unknown> } }>;
-const writeCalls = () =>
-  ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems![TABLE] as WriteRequests);
+const writeCalls = () => ddb.commandCalls(BatchWriteCommand).map((c) => c.args[0].input.RequestItems![TABLE] as WriteRequests);
 
 describe('DynamoReadingStore: stream writes (putAll, existing)', () => {
   const store = new DynamoReadingStore(doc, TABLE, 30);
@@ -102,7 +103,12 @@ describe('DynamoReadingStore: stream writes (putAll, existing)', () => {
 
   it('gives up with an error when items stay unprocessed', async () => {
     ddb.on(BatchWriteCommand).callsFake((input) => ({ UnprocessedItems: input.RequestItems }));
-    await expect(store.putAll([{ ...reading(NOW), seq: '1' }, { ...reading(NOW - 1), seq: '2' }])).rejects.toThrow(/unprocessed/);
+    await expect(
+      store.putAll([
+        { ...reading(NOW), seq: '1' },
+        { ...reading(NOW - 1), seq: '2' },
+      ]),
+    ).rejects.toThrow(/unprocessed/);
     expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 8);
   });
 });
@@ -159,7 +165,13 @@ describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
       .resolvesOnce({ Items: [{ ts: 11, values: { t: 1 } }], Count: 1, LastEvaluatedKey: { sensorId: 's1', ts: 11 } })
       .resolvesOnce({ Items: [{ ts: 12, values: { t: 2 } }], Count: 1 });
     const out = await store.queryRaw({ sensorId: 's1', from: 0, to: 100, after: 10, maxItems: 5 });
-    expect(out).toEqual({ points: [{ ts: 11, values: { t: 1 } }, { ts: 12, values: { t: 2 } }], itemsRead: 2 });
+    expect(out).toEqual({
+      points: [
+        { ts: 11, values: { t: 1 } },
+        { ts: 12, values: { t: 2 } },
+      ],
+      itemsRead: 2,
+    });
     expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 1, {
       TableName: TABLE,
       KeyConditionExpression: '#pk = :p AND #ts BETWEEN :low AND :high',
@@ -191,7 +203,13 @@ describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
     expect(await rollups.putBucket('s1', '1m', bucket, 2)).toBe(false);
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: 'rollups',
-      Item: expect.objectContaining({ series: 's1#1m', ts: NOW, readings: 3, lastTs: NOW + 5, expiresAt: Math.floor((NOW + 180 * 86_400_000) / 1000) }),
+      Item: expect.objectContaining({
+        series: 's1#1m',
+        ts: NOW,
+        readings: 3,
+        lastTs: NOW + 5,
+        expiresAt: Math.floor((NOW + 180 * 86_400_000) / 1000),
+      }),
       ConditionExpression: '#n = :n',
       ExpressionAttributeValues: { ':n': 2 },
     });
@@ -236,7 +254,10 @@ describe('DynamoSensorRegistry.applyPresence', () => {
   });
 
   it('the disconnect of a sensor that never sent a reading sets its TTL to 24 h after the disconnect, in epoch seconds', async () => {
-    ddb.on(UpdateCommand).resolvesOnce({ Attributes: { sensorId: 's1', online: false } }).resolves({});
+    ddb
+      .on(UpdateCommand)
+      .resolvesOnce({ Attributes: { sensorId: 's1', online: false } })
+      .resolves({});
     expect(await registry.applyPresence('s1', { online: false, ts: NOW, versionNumber: 4 })).toBe(true);
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
     const second = ddb.commandCalls(UpdateCommand)[1].args[0].input;
@@ -252,7 +273,10 @@ describe('DynamoSensorRegistry: a forgotten sensor is hidden at once', () => {
   const item = { sensorId: 's1', online: false, presenceTs: NOW - 86_400_000, presenceVersion: 1 };
 
   it('get answers undefined for an item past its TTL, and the item before it', async () => {
-    ddb.on(GetCommand).resolvesOnce({ Item: { ...item, expiresAt: NOW / 1000 } }).resolves({ Item: { ...item, expiresAt: NOW / 1000 + 1 } });
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { ...item, expiresAt: NOW / 1000 } })
+      .resolves({ Item: { ...item, expiresAt: NOW / 1000 + 1 } });
     expect(await registry.get('s1')).toBeUndefined();
     expect((await registry.get('s1'))?.sensorId).toBe('s1');
   });
@@ -366,14 +390,26 @@ describe('DynamoConnectionRegistry', () => {
     expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: { pk: 'liveshard#shardId-000000000001', sk: 'state' }, ConsistentRead: true });
 
     ddb.on(PutCommand).resolvesOnce({}).rejects(conditionFailed());
-    const state = { seq: '42', sensors: new Map([['s1', { minute, ts: [minute + 5, minute + 59_999] }], ['s2', { minute, ts: [] }]]) };
+    const state = {
+      seq: '42',
+      sensors: new Map([
+        ['s1', { minute, ts: [minute + 5, minute + 59_999] }],
+        ['s2', { minute, ts: [] }],
+      ]),
+    };
     expect(await connections.saveLiveShard('shardId-000000000001', null, state, NOW)).toBe(true);
     const saved = ddb.commandCalls(PutCommand)[0].args[0].input;
-    expect(saved).toMatchObject({ ConditionExpression: 'attribute_not_exists(#seq)', Item: { pk: 'liveshard#shardId-000000000001', sk: 'state', seq: '42' } });
+    expect(saved).toMatchObject({
+      ConditionExpression: 'attribute_not_exists(#seq)',
+      Item: { pk: 'liveshard#shardId-000000000001', sk: 'state', seq: '42' },
+    });
     // 2 bytes a pushed reading, 4 for the minute: the item stays small however many sensors it holds.
     expect((saved.Item!.sensors as Record<string, Uint8Array>).s1.byteLength).toBe(8);
     expect(await connections.saveLiveShard('shardId-000000000001', '41', state, NOW)).toBe(false);
-    expect(ddb.commandCalls(PutCommand)[1].args[0].input).toMatchObject({ ConditionExpression: '#seq = :prev', ExpressionAttributeValues: { ':prev': '41' } });
+    expect(ddb.commandCalls(PutCommand)[1].args[0].input).toMatchObject({
+      ConditionExpression: '#seq = :prev',
+      ExpressionAttributeValues: { ':prev': '41' },
+    });
 
     ddb.on(GetCommand).resolves({ Item: saved.Item });
     expect(await connections.liveShard('shardId-000000000001')).toEqual(state);
@@ -392,7 +428,10 @@ describe('DynamoConnectionRegistry', () => {
     );
     expect(before).toEqual([new Set([minute + 1]), new Set()]);
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
-    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { Key: { pk: 'live#s1', sk: `m#${minute}` }, ExpressionAttributeValues: { ':ts': new Set([minute + 1, minute + 2]), ':exp': Math.floor(NOW / 1000) + 86_400 } });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { pk: 'live#s1', sk: `m#${minute}` },
+      ExpressionAttributeValues: { ':ts': new Set([minute + 1, minute + 2]), ':exp': Math.floor(NOW / 1000) + 86_400 },
+    });
   });
 
   it('takeCommandToken: a new second starts the budget; within a second it counts up to the limit', async () => {
@@ -436,7 +475,9 @@ describe('DynamoConnectionRegistry', () => {
 });
 
 describe('ApiGatewayLiveSender', () => {
-  const sender = new ApiGatewayLiveSender(new ApiGatewayManagementApiClient({ endpoint: 'https://example.execute-api.eu-west-1.amazonaws.com/prod', region: 'eu-west-1' }));
+  const sender = new ApiGatewayLiveSender(
+    new ApiGatewayManagementApiClient({ endpoint: 'https://example.execute-api.eu-west-1.amazonaws.com/prod', region: 'eu-west-1' }),
+  );
 
   it('posts the frame as JSON to the connection', async () => {
     apigw.on(PostToConnectionCommand).resolves({});
@@ -458,12 +499,18 @@ describe('ApiGatewayLiveSender', () => {
 
   it('pushToConnections closes a gone connection, deleting its subscription items', async () => {
     const connections = new DynamoConnectionRegistry(doc, 'connections');
-    apigw.on(PostToConnectionCommand, { ConnectionId: 'dead' }).rejects(new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } }));
+    apigw
+      .on(PostToConnectionCommand, { ConnectionId: 'dead' })
+      .rejects(new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } }));
     apigw.on(PostToConnectionCommand, { ConnectionId: 'live' }).resolves({});
     ddb.on(GetCommand, { Key: { pk: 'conns', sk: 'dead' } }).resolves({ Item: { pk: 'conns', sk: 'dead', subs: ['s1', '*'] } });
     ddb.on(BatchWriteCommand).resolves({});
 
-    const sent = await pushToConnections(['dead', 'live'], { type: 'pong' }, { connections, live: sender, log: silentLog, metrics: new FakeMetrics(), now: () => NOW });
+    const sent = await pushToConnections(
+      ['dead', 'live'],
+      { type: 'pong' },
+      { connections, live: sender, log: silentLog, metrics: new FakeMetrics(), now: () => NOW },
+    );
 
     expect(sent).toBe(1);
     expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {

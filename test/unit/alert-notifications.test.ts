@@ -27,7 +27,11 @@ describe('SNS alert notifier', () => {
     const sns = mockClient(SNSClient);
     sns.on(PublishCommand).resolves({ MessageId: 'm' });
     const subject = '[critical] sensor-7 temperature > 30 °C for 2 min';
-    await new SnsAlertNotifier(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:1:alerts').notify({ kind: 'fired', alert: ALERT, subject });
+    await new SnsAlertNotifier(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:1:alerts').notify({
+      kind: 'fired',
+      alert: ALERT,
+      subject,
+    });
     expect(sns).toHaveReceivedCommandWith(PublishCommand, {
       TopicArn: 'arn:aws:sns:us-east-1:1:alerts',
       Subject: subject,

@@ -19,7 +19,15 @@ function api() {
     rollups: new FakeRollupStore(),
     sensors: new FakeSensorRegistry(),
     now: () => 1_764_160_000_000,
-    alerts: { rules, states, frames, rulesChanged: () => void (changed += 1), newId: () => `rule-${++n}`, now: () => 1_764_160_000_000, log: quietLog },
+    alerts: {
+      rules,
+      states,
+      frames,
+      rulesChanged: () => void (changed += 1),
+      newId: () => `rule-${++n}`,
+      now: () => 1_764_160_000_000,
+      log: quietLog,
+    },
   };
   const call = async (method: string, path: string, body?: unknown, caller?: ApiRequest['caller']) => {
     const res = await handleApiRequest(
@@ -52,8 +60,14 @@ describe('alert rules API', () => {
     expect((await call('PUT', '/alert-rules/rule-9', RULE, operator)).body.error.code).toBe('RULE_NOT_FOUND');
     expect((await call('DELETE', '/alert-rules/%E0', undefined, operator)).body.error.code).toBe('RULE_NOT_FOUND');
     // A method the route does not serve is 405 whatever the id, valid or not.
-    expect(await call('POST', '/alert-rules/rule-9', RULE, operator)).toMatchObject({ status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED' } } });
-    expect(await call('PATCH', '/alert-rules/not.an.id', RULE, operator)).toMatchObject({ status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED' } } });
+    expect(await call('POST', '/alert-rules/rule-9', RULE, operator)).toMatchObject({
+      status: 405,
+      body: { error: { code: 'METHOD_NOT_ALLOWED' } },
+    });
+    expect(await call('PATCH', '/alert-rules/not.an.id', RULE, operator)).toMatchObject({
+      status: 405,
+      body: { error: { code: 'METHOD_NOT_ALLOWED' } },
+    });
     expect(changes()).toBe(3);
   });
 
@@ -82,14 +96,27 @@ describe('alert rules API', () => {
   it('acknowledges only a firing alert: 409 NOT_FIRING for a pending one, 404 for an unknown id', async () => {
     const { call, states, frames } = api();
     await call('POST', '/alert-rules', RULE, operator);
-    const base = { ruleId: 'rule-1', sensorId: 'a', episode: 5, since: 5, value: 31, lastTs: 5, acknowledged: false, acknowledgedBy: null, version: 1 };
+    const base = {
+      ruleId: 'rule-1',
+      sensorId: 'a',
+      episode: 5,
+      since: 5,
+      value: 31,
+      lastTs: 5,
+      acknowledged: false,
+      acknowledgedBy: null,
+      version: 1,
+    };
     states.states.set('rule-1#a', { ...base, state: 'pending' });
     expect((await call('POST', '/alerts/rule-1.a.5/ack', undefined, operator)).body.error.code).toBe('NOT_FIRING');
     states.states.set('rule-1#a', { ...base, state: 'firing' });
     expect((await call('POST', '/alerts/rule-1.a.4/ack', undefined, operator)).body.error.code).toBe('NOT_FIRING');
     expect((await call('POST', '/alerts/nonsense/ack', undefined, operator)).body.error.code).toBe('ALERT_NOT_FOUND');
     const ack = await call('POST', '/alerts/rule-1.a.5/ack', undefined, operator);
-    expect(ack).toMatchObject({ status: 200, body: { id: 'rule-1.a.5', state: 'firing', acknowledged: true, acknowledgedBy: 'operator@local' } });
+    expect(ack).toMatchObject({
+      status: 200,
+      body: { id: 'rule-1.a.5', state: 'firing', acknowledged: true, acknowledgedBy: 'operator@local' },
+    });
     expect(frames.frames).toEqual([ack.body]);
     expect((await call('GET', '/alerts')).body.alerts).toEqual([ack.body]);
     expect(states.history().map((e) => [e.kind, e.by])).toEqual([['acknowledged', 'operator@local']]);
@@ -97,7 +124,16 @@ describe('alert rules API', () => {
 
   it('pages the history newest first with a cursor bound to its range', async () => {
     const { states } = api();
-    const ev = (ts: number) => ({ ts, alertId: 'r.a.1', ruleId: 'r', sensorId: 'a', kind: 'fired' as const, severity: 'info' as const, value: 1, by: null });
+    const ev = (ts: number) => ({
+      ts,
+      alertId: 'r.a.1',
+      ruleId: 'r',
+      sensorId: 'a',
+      kind: 'fired' as const,
+      severity: 'info' as const,
+      value: 1,
+      by: null,
+    });
     await states.addEvents([ev(1000), ev(2000), ev(3000)]);
     const page1 = (await api2(states)({ from: '0', to: '5000', limit: '2' })).body;
     expect(page1.events.map((e: { ts: number }) => e.ts)).toEqual([3000, 2000]);
@@ -118,10 +154,24 @@ function api2(states: FakeStateStore) {
         rollups: new FakeRollupStore(),
         sensors: new FakeSensorRegistry(),
         now: () => 10_000,
-        alerts: { rules: new FakeRuleStore(), states, frames: new RecordingFrames(), rulesChanged: () => undefined, newId: () => 'x', now: () => 10_000, log: quietLog },
+        alerts: {
+          rules: new FakeRuleStore(),
+          states,
+          frames: new RecordingFrames(),
+          rulesChanged: () => undefined,
+          newId: () => 'x',
+          now: () => 10_000,
+          log: quietLog,
+        },
       },
     );
-    openApiChecker().check({ method: 'GET', path: '/alerts/history', status: res.status, contentType: res.headers['content-type'] ?? null, body: res.body });
+    openApiChecker().check({
+      method: 'GET',
+      path: '/alerts/history',
+      status: res.status,
+      contentType: res.headers['content-type'] ?? null,
+      body: res.body,
+    });
     return { status: res.status, body: JSON.parse(res.body) };
   };
 }

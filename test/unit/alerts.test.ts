@@ -126,7 +126,15 @@ type Expected = { events: Array<{ kind: string; ts: number; value: number }>; st
 function reference(rule: ThresholdRule, readings: Array<{ ts: number; value: number }>): Expected {
   const c = rule.condition;
   const meets = (v: number) =>
-    c.op === 'outside' ? v < c.low || v > c.high : c.op === '>' ? v > c.value : c.op === '>=' ? v >= c.value : c.op === '<' ? v < c.value : v <= c.value;
+    c.op === 'outside'
+      ? v < c.low || v > c.high
+      : c.op === '>'
+        ? v > c.value
+        : c.op === '>='
+          ? v >= c.value
+          : c.op === '<'
+            ? v < c.value
+            : v <= c.value;
   const clears = (v: number) =>
     c.op === 'outside'
       ? v >= c.low + rule.hysteresis && v <= c.high - rule.hysteresis
@@ -174,9 +182,14 @@ const ruleArb: fc.Arbitrary<ThresholdRule> = fc.record({
   severity: fc.constant('warning' as const),
 });
 /** Per sensor: distinct timestamps (whole seconds) and a value each; a key's value never changes (redeliveries are copies). */
-const seriesArb = fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 30 }).chain((secs) =>
-  fc.tuple(fc.constant(secs.map((s) => s * 1000)), fc.array(fc.integer({ min: 0, max: 10 }), { minLength: secs.length, maxLength: secs.length })),
-);
+const seriesArb = fc
+  .uniqueArray(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 30 })
+  .chain((secs) =>
+    fc.tuple(
+      fc.constant(secs.map((s) => s * 1000)),
+      fc.array(fc.integer({ min: 0, max: 10 }), { minLength: secs.length, maxLength: secs.length }),
+    ),
+  );
 
 const readingOf = (sensorId: string, ts: number, value: number): Reading => ({
   sensorId,
@@ -218,10 +231,9 @@ function observed(fakes: ReturnType<typeof alertFakes>, rule: AlertRule, sensorI
 const planArb = fc
   .tuple(ruleArb, seriesArb, seriesArb)
   .chain(([rule, a, b]) => {
-    const all = [
-      ...a[0].map((ts, i) => readingOf('s1', ts, a[1][i])),
-      ...b[0].map((ts, i) => readingOf('s2', ts, b[1][i])),
-    ].sort((x, y) => x.ts - y.ts || (x.sensorId < y.sensorId ? -1 : 1));
+    const all = [...a[0].map((ts, i) => readingOf('s1', ts, a[1][i])), ...b[0].map((ts, i) => readingOf('s2', ts, b[1][i]))].sort(
+      (x, y) => x.ts - y.ts || (x.sensorId < y.sensorId ? -1 : 1),
+    );
     return fc.tuple(
       fc.constant(rule),
       fc.constant(all),
@@ -243,7 +255,12 @@ const planArb = fc
     });
     const shuffled = batches
       .filter((batch) => batch.length > 0)
-      .map((batch) => batch.map((r, i) => ({ r, k: shuffle[i % shuffle.length] })).sort((x, y) => x.k - y.k).map((x) => x.r));
+      .map((batch) =>
+        batch
+          .map((r, i) => ({ r, k: shuffle[i % shuffle.length] }))
+          .sort((x, y) => x.k - y.k)
+          .map((x) => x.r),
+      );
     return { rule, all, batches: shuffled };
   });
 
@@ -275,7 +292,10 @@ describe('alert evaluation over batches (property)', () => {
   it('ignores readings older than the newest evaluated when batches arrive out of order', async () => {
     await fc.assert(
       fc.asyncProperty(planArb, fc.array(fc.nat(), { minLength: 1, maxLength: 100 }), async ({ rule, batches }, order) => {
-        const shuffled = batches.map((b, i) => ({ b, k: order[i % order.length] })).sort((x, y) => x.k - y.k).map((x) => x.b);
+        const shuffled = batches
+          .map((b, i) => ({ b, k: order[i % order.length] }))
+          .sort((x, y) => x.k - y.k)
+          .map((x) => x.b);
         // The reference's input: per batch sorted and de-duplicated, only what is newer than every earlier batch.
         const evaluable: Reading[] = [];
         const newest = new Map<string, number>();
@@ -344,7 +364,10 @@ describe('alert evaluation over batches (property)', () => {
     const rule: ThresholdRule = { ...HOT, sensorIds: ['*'], forSeconds: 0, hysteresis: 0 };
     const fakes = alertFakes([rule]);
     const cool = Array.from({ length: 50 }, (_, i) => readingOf('s1', (i + 1) * 1000, 20));
-    await deliver(fakes, cool.map((r) => ({ ...r, values: { temperature: 20 } })));
+    await deliver(
+      fakes,
+      cool.map((r) => ({ ...r, values: { temperature: 20 } })),
+    );
     expect(fakes.states.saves).toBe(0);
     const hot = Array.from({ length: 50 }, (_, i) => ({ ...readingOf('s1', (i + 100) * 1000, 0), values: { temperature: 40 } }));
     await deliver(fakes, hot);

@@ -73,10 +73,17 @@ describe('routes', () => {
 
 describe('GET /sensors and /sensors/{id}', () => {
   beforeEach(async () => {
-    await seed('b-sensor', [[NOW - 2000, { temperature: 20, humidity: 40 }], [NOW - 1000, { temperature: 21, co2: 400 }]], {
-      temperature: '°C',
-      humidity: '%',
-    });
+    await seed(
+      'b-sensor',
+      [
+        [NOW - 2000, { temperature: 20, humidity: 40 }],
+        [NOW - 1000, { temperature: 21, co2: 400 }],
+      ],
+      {
+        temperature: '°C',
+        humidity: '%',
+      },
+    );
     await deps.sensors.applyPresence('b-sensor', { online: true, ts: NOW - HOUR, versionNumber: 1 });
     await deps.sensors.applyPresence('a-sensor', { online: true, ts: NOW - 5000, versionNumber: 0 });
   });
@@ -189,7 +196,9 @@ describe('sensorView', () => {
   });
 
   it('lastSeen is the newer of the last reading and the last presence event; null before either', () => {
-    expect(sensorView(record({ presence: { online: true, ts: NOW - 100, versionNumber: 0 }, lastReadingAt: NOW - 200 }), NOW).lastSeen).toBe(NOW - 100);
+    expect(
+      sensorView(record({ presence: { online: true, ts: NOW - 100, versionNumber: 0 }, lastReadingAt: NOW - 200 }), NOW).lastSeen,
+    ).toBe(NOW - 100);
     expect(sensorView(record({}), NOW)).toMatchObject({ lastSeen: null, online: false, latest: null });
   });
 });
@@ -399,7 +408,10 @@ describe('GET /sensors/{id}/readings: paging property', () => {
         fc.integer({ min: NOW - 3 * HOUR, max: NOW - 1 }),
         async (stamps, limit, resolution, from) => {
           deps = { readings: new FakeReadingStore(), rollups: new FakeRollupStore(), sensors: new FakeSensorRegistry(), now: () => NOW };
-          await seed('s1', stamps.map((ts) => [ts, { temperature: ts % 97 }]));
+          await seed(
+            's1',
+            stamps.map((ts) => [ts, { temperature: ts % 97 }]),
+          );
           deps.sensors.seed({ sensorId: 's1' });
           const size = resolution === '1m' ? MINUTE : HOUR;
           const expected =

@@ -224,7 +224,9 @@ describe('ws-authorizer handler', () => {
     await signInOn();
     const handler = await load();
     await expect(handler(connectEvent(null))).rejects.toThrow(/^Unauthorized$/);
-    await expect(handler(connectEvent({ token: await token({ exp: Math.floor(Date.now() / 1000) - 5 }) }))).rejects.toThrow(/^Unauthorized$/);
+    await expect(handler(connectEvent({ token: await token({ exp: Math.floor(Date.now() / 1000) - 5 }) }))).rejects.toThrow(
+      /^Unauthorized$/,
+    );
     await expect(handler(connectEvent({ token: await token({ aud: 'other' }) }))).rejects.toThrow(/^Unauthorized$/);
   });
 
@@ -240,7 +242,10 @@ describe('ws-authorizer handler', () => {
     } finally {
       write.mockRestore();
     }
-    const emf = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l))[0];
+    const emf = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l))[0];
     expect(emf).toMatchObject({ ConnectUnauthorized: 1, service: 'vigia' });
   });
 
@@ -267,6 +272,10 @@ describe('ws-authorizer handler', () => {
       .flatMap((l) => l.split('\n'))
       .filter((l) => l.includes('websocket connect refused'))
       .map((l) => JSON.parse(l))[0];
-    expect(refused).toMatchObject({ function_request_id: 'request-7', function_name: 'vigia-ConnectAuthorizer', cold_start: expect.any(Boolean) });
+    expect(refused).toMatchObject({
+      function_request_id: 'request-7',
+      function_name: 'vigia-ConnectAuthorizer',
+      cold_start: expect.any(Boolean),
+    });
   });
 });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { BillingMeter } from '../../local/billing.js';
 
 const reading = Buffer.from(JSON.stringify({ values: { temperature: 21 } }));
-const meter = (ingest: 'direct' | 'stream', now = () => 0) => new BillingMeter({ ingest, dynamo: () => ({ t: { read: 1.5, write: 2 } }), now });
+const meter = (ingest: 'direct' | 'stream', now = () => 0) =>
+  new BillingMeter({ ingest, dynamo: () => ({ t: { read: 1.5, write: 2 } }), now });
 
 describe('local billing meter', () => {
   it('direct ingest: a device reading is one message, two rules, two Lambda actions, no Kinesis record', () => {

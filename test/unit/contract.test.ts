@@ -19,7 +19,13 @@ describe('contract module', () => {
 
   it('lays raw readings out as ts then one column per metric, empty where a metric is missing', () => {
     const csv = readingsCsv(
-      { resolution: 'raw', points: [{ ts: 0, values: { t: 1.5 } }, { ts: 60_000, values: { h: 40, toString: 2 } }] },
+      {
+        resolution: 'raw',
+        points: [
+          { ts: 0, values: { t: 1.5 } },
+          { ts: 60_000, values: { h: 40, toString: 2 } },
+        ],
+      },
       ['h', 't', 'toString'],
     );
     expect(csv).toBe('ts,h,t,toString\n1970-01-01T00:00:00.000Z,,1.5,\n1970-01-01T00:01:00.000Z,40,,2\n');

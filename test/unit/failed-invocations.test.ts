@@ -37,7 +37,10 @@ describe('FailedInvocationFile', () => {
     expect(file.previousFile).toBe(path.join(dir, 'failed-invocations.1.jsonl'));
     expect(file.counts.rotations).toBeGreaterThan(1);
     expect(file.counts.written).toBe(200);
-    const lines = (await readFile(file.file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const lines = (await readFile(file.file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     // The newest entries are kept whole and in order.
     expect(lines.at(-1)).toEqual(entry(199));
     expect(lines.map((l) => Number(l.sequenceNumber))).toEqual(lines.map((_, i) => 1000 + 200 - lines.length + i));
@@ -47,7 +50,10 @@ describe('FailedInvocationFile', () => {
     const file = new FailedInvocationFile(path.join(dir, 'failed.jsonl'), { maxEventChars: 100 });
     const huge = { sensorId: 'big', payload: 'A'.repeat(10_000) };
     await file.append([entry(1, huge), { ...entry(2), error: 'e'.repeat(5000) }]);
-    const [cut, long] = (await readFile(file.file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const [cut, long] = (await readFile(file.file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(cut.event).toBe(JSON.stringify(huge).slice(0, 100));
     expect(cut).toMatchObject({ eventTruncated: true, eventChars: JSON.stringify(huge).length, sequenceNumber: '1001' });
     expect(long.error.length).toBeLessThanOrEqual(1025);

@@ -222,7 +222,14 @@ describe('routeWebSocket', () => {
 });
 
 describe('broadcastTelemetry', () => {
-  const pushDeps = () => ({ connections: deps.connections, live: deps.live, log: silentLog, metrics: deps.metrics, now: () => clock, rawRetentionDays: 30 });
+  const pushDeps = () => ({
+    connections: deps.connections,
+    live: deps.live,
+    log: silentLog,
+    metrics: deps.metrics,
+    now: () => clock,
+    rawRetentionDays: 30,
+  });
   const event = (payload: unknown, sensorId = 's1') => ({
     payload: Buffer.from(JSON.stringify(payload)).toString('base64'),
     sensorId,
@@ -253,7 +260,13 @@ describe('broadcastTelemetry', () => {
     ]);
     await broadcastTelemetry(e, pushDeps());
     expect(await broadcastTelemetry(e, pushDeps())).toEqual({ pushed: 0, connections: 0 });
-    await broadcastTelemetry(event([{ ts: NOW - 1000, values: { t: 2 } }, { ts: NOW - 500, values: { t: 3 } }]), pushDeps());
+    await broadcastTelemetry(
+      event([
+        { ts: NOW - 1000, values: { t: 2 } },
+        { ts: NOW - 500, values: { t: 3 } },
+      ]),
+      pushDeps(),
+    );
     const pushed = deps.live.framesTo('conn-1').flatMap((f) => f.readings.map((r: { ts: number }) => r.ts));
     expect(pushed).toEqual([NOW - 2000, NOW - 1000, NOW - 500]);
   });
@@ -274,7 +287,14 @@ describe('broadcastTelemetry', () => {
 });
 
 describe('applyPresenceEvent', () => {
-  const presenceDeps = () => ({ sensors: deps.sensors, connections: deps.connections, live: deps.live, log: silentLog, metrics: deps.metrics, now: () => clock });
+  const presenceDeps = () => ({
+    sensors: deps.sensors,
+    connections: deps.connections,
+    live: deps.live,
+    log: silentLog,
+    metrics: deps.metrics,
+    now: () => clock,
+  });
   const lifecycle = (eventType: 'connected' | 'disconnected', timestamp: number, versionNumber: number, clientId = 's1') => ({
     clientId,
     timestamp,
@@ -334,7 +354,9 @@ describe('applyPresenceEvent', () => {
   it('a restarted version (lower, stamped well after the applied event) applies; one within minutes does not', async () => {
     await applyPresenceEvent(lifecycle('connected', NOW, 40), presenceDeps());
     await applyPresenceEvent(lifecycle('disconnected', NOW + 1000, 40), presenceDeps());
-    expect(await applyPresenceEvent(lifecycle('connected', NOW + 1000 + VERSION_RESTART_AFTER_MS, 0), presenceDeps())).toEqual({ applied: false });
+    expect(await applyPresenceEvent(lifecycle('connected', NOW + 1000 + VERSION_RESTART_AFTER_MS, 0), presenceDeps())).toEqual({
+      applied: false,
+    });
     expect(await applyPresenceEvent(lifecycle('connected', NOW + 2 * HOUR, 0), presenceDeps())).toEqual({ applied: true });
     expect((await deps.sensors.get('s1'))!.presence).toEqual({ online: true, ts: NOW + 2 * HOUR, versionNumber: 0 });
   });
@@ -364,7 +386,13 @@ describe('applyPresenceEvent', () => {
   });
 
   it('ignores an event that is not a lifecycle event of a sensor', async () => {
-    for (const e of [null, {}, lifecycle('connected', NOW, 1, 'bad id'), { ...lifecycle('connected', NOW, 1), eventType: 'subscribed' }, { ...lifecycle('connected', NOW, 1), timestamp: 'x' }]) {
+    for (const e of [
+      null,
+      {},
+      lifecycle('connected', NOW, 1, 'bad id'),
+      { ...lifecycle('connected', NOW, 1), eventType: 'subscribed' },
+      { ...lifecycle('connected', NOW, 1), timestamp: 'x' },
+    ]) {
       expect(await applyPresenceEvent(e, presenceDeps())).toEqual({ applied: false });
     }
     expect(deps.live.sent).toEqual([]);
@@ -379,10 +407,22 @@ describe('answerFrame: fuzz', () => {
       .record(
         {
           action: fc.oneof(fc.constantFrom('subscribe', 'unsubscribe', 'command', 'ping', 'dance'), fc.jsonValue({ maxDepth: 1 })),
-          sensorIds: fc.oneof(fc.array(fc.oneof(fc.constantFrom('s1', '*', 'bad id', ''), fc.string({ maxLength: 5 })), { maxLength: 110 }), fc.jsonValue({ maxDepth: 1 })),
+          sensorIds: fc.oneof(
+            fc.array(fc.oneof(fc.constantFrom('s1', '*', 'bad id', ''), fc.string({ maxLength: 5 })), { maxLength: 110 }),
+            fc.jsonValue({ maxDepth: 1 }),
+          ),
           sensorId: fc.oneof(fc.constantFrom('s1', 'ghost', 'bad id'), fc.jsonValue({ maxDepth: 1 })),
           command: fc.oneof(
-            fc.record({ name: fc.oneof(fc.constantFrom('setInterval', 'reboot', 'toString'), fc.jsonValue({ maxDepth: 1 })), args: fc.oneof(fc.record({ intervalMs: fc.oneof(fc.integer({ min: 0, max: 4_000_000 }), fc.double(), fc.jsonValue({ maxDepth: 1 })) }), fc.jsonValue({ maxDepth: 1 })) }, { requiredKeys: [] }),
+            fc.record(
+              {
+                name: fc.oneof(fc.constantFrom('setInterval', 'reboot', 'toString'), fc.jsonValue({ maxDepth: 1 })),
+                args: fc.oneof(
+                  fc.record({ intervalMs: fc.oneof(fc.integer({ min: 0, max: 4_000_000 }), fc.double(), fc.jsonValue({ maxDepth: 1 })) }),
+                  fc.jsonValue({ maxDepth: 1 }),
+                ),
+              },
+              { requiredKeys: [] },
+            ),
             fc.jsonValue({ maxDepth: 2 }),
           ),
         },

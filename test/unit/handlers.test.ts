@@ -129,7 +129,11 @@ describe('history writer ← IoT rule event', () => {
     expect(ddb.commandCalls(PutCommand, { TableName: 'readings' })).toHaveLength(1);
     expect(ddb).toHaveReceivedCommandWith(PutCommand, {
       TableName: 'rollups',
-      Item: expect.objectContaining({ series: `${SENSOR}#1m`, readings: 1, stats: { temperature: { min: 21.4, max: 21.4, sum: 21.4, count: 1 } } }),
+      Item: expect.objectContaining({
+        series: `${SENSOR}#1m`,
+        readings: 1,
+        stats: { temperature: { min: 21.4, max: 21.4, sum: 21.4, count: 1 } },
+      }),
     });
   });
 
@@ -142,7 +146,12 @@ describe('history writer ← IoT rule event', () => {
       MessageAttributes: { code: { DataType: 'String', StringValue: 'INVALID_VALUE' } },
     });
     const body = JSON.parse(sqs.commandCalls(SendMessageCommand)[0].args[0].input.MessageBody!);
-    expect(body).toMatchObject({ topic: `sensors/${SENSOR}/telemetry`, code: 'INVALID_VALUE', payload: event.payload, receivedAt: RECEIVED_AT });
+    expect(body).toMatchObject({
+      topic: `sensors/${SENSOR}/telemetry`,
+      code: 'INVALID_VALUE',
+      payload: event.payload,
+      receivedAt: RECEIVED_AT,
+    });
     expect(ddb.calls()).toHaveLength(0);
   });
 
@@ -158,7 +167,10 @@ describe('history writer ← IoT rule event', () => {
     } finally {
       write.mockRestore();
     }
-    const blobs = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+    const blobs = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l));
     expect(blobs).toContainEqual(expect.objectContaining({ service: 'vigia', Reason: 'INVALID_JSON', ReadingsRejected: 1 }));
     expect(blobs).toContainEqual(expect.objectContaining({ service: 'vigia', BatchSize: 1 }));
     for (const blob of blobs) expect(blob._aws.CloudWatchMetrics[0].Namespace).toBe('Vigia');
@@ -258,7 +270,12 @@ describe('websocket ← API Gateway WebSocket events', () => {
     expect(await websocket(fixture('ws-message-command'))).toEqual({ statusCode: 200 });
     expect(iot).toHaveReceivedCommandWith(PublishCommand, { topic: `sensors/${SENSOR}/commands`, qos: 1 });
     const message = JSON.parse(Buffer.from(iot.commandCalls(PublishCommand)[0].args[0].input.payload as Uint8Array).toString('utf8'));
-    expect(message).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'setInterval', args: { intervalMs: 1000 }, issuedAt: expect.any(Number) });
+    expect(message).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      name: 'setInterval',
+      args: { intervalMs: 1000 },
+      issuedAt: expect.any(Number),
+    });
     expect(posted()).toEqual([{ connectionId, frame: { type: 'commandSent', id: message.id, sensorId: SENSOR } }]);
   });
 

@@ -38,7 +38,9 @@ describe('claimOnShard', () => {
     expect(await claimOnShard(SHARD, items(1, [a(NOW - 2000)]), seq(1), registry, NOW)).toEqual([a(NOW - 2000)]);
     expect(registry.markWrites).toBe(1);
     for (let i = 1; i <= 5; i += 1) {
-      expect(await claimOnShard(SHARD, items(1 + i, [a(NOW - 2000 + i * 1000)]), seq(1 + i), registry, NOW + i * 1000)).toEqual([a(NOW - 2000 + i * 1000)]);
+      expect(await claimOnShard(SHARD, items(1 + i, [a(NOW - 2000 + i * 1000)]), seq(1 + i), registry, NOW + i * 1000)).toEqual([
+        a(NOW - 2000 + i * 1000),
+      ]);
     }
     expect(registry.markWrites).toBe(1);
     expect(registry.shards.get(SHARD)!.seq).toBe(seq(6));
@@ -49,7 +51,10 @@ describe('claimOnShard', () => {
   });
 
   it('a redelivered batch (records at or below the shard’s seq) claims nothing and writes nothing', async () => {
-    const keys = [{ sensorId: 'a', ts: NOW }, { sensorId: 'b', ts: NOW }];
+    const keys = [
+      { sensorId: 'a', ts: NOW },
+      { sensorId: 'b', ts: NOW },
+    ];
     expect(await claimOnShard(SHARD, items(1, keys), seq(2), registry, NOW)).toEqual(keys);
     const writes = registry.markWrites;
     expect(await claimOnShard(SHARD, items(1, keys), seq(2), registry, NOW)).toEqual([]);
@@ -60,7 +65,9 @@ describe('claimOnShard', () => {
     const a = (ts: number) => ({ sensorId: 'a', ts });
     await claimOnShard(SHARD, items(1, [a(NOW - 3000), a(NOW - 2000)]), seq(2), registry, NOW);
     // x, y, then x again: x is no longer the newest.
-    expect(await claimOnShard(SHARD, items(3, [a(NOW - 1000), a(NOW - 3000), a(NOW - 2000)]), seq(5), registry, NOW)).toEqual([a(NOW - 1000)]);
+    expect(await claimOnShard(SHARD, items(3, [a(NOW - 1000), a(NOW - 3000), a(NOW - 2000)]), seq(5), registry, NOW)).toEqual([
+      a(NOW - 1000),
+    ]);
     // A late reading, minutes old: pushed once, then a duplicate of it is not.
     const late = a(NOW - 10 * MINUTE);
     expect(await claimOnShard(SHARD, items(6, [late]), seq(6), registry, NOW)).toEqual([late]);
@@ -70,14 +77,24 @@ describe('claimOnShard', () => {
   it('a save that loses to another consumer throws: the batch is retried and claims nothing twice', async () => {
     const keys = [{ sensorId: 'a', ts: NOW }];
     await claimOnShard(SHARD, items(1, keys), seq(1), registry, NOW);
-    const racing = Object.assign(Object.create(registry), { saveLiveShard: async () => false, liveShard: registry.liveShard.bind(registry), addLiveMarks: registry.addLiveMarks.bind(registry) });
+    const racing = Object.assign(Object.create(registry), {
+      saveLiveShard: async () => false,
+      liveShard: registry.liveShard.bind(registry),
+      addLiveMarks: registry.addLiveMarks.bind(registry),
+    });
     await expect(claimOnShard(SHARD, items(2, [{ sensorId: 'a', ts: NOW + 1 }]), seq(2), racing, NOW)).rejects.toThrow(/another consumer/);
     expect(registry.shards.get(SHARD)!.seq).toBe(seq(1));
   });
 
   it('an idle sensor leaves the state; the state stays under its size bound with thousands of sensors', async () => {
     await claimOnShard(SHARD, items(1, [{ sensorId: 'idle', ts: NOW }]), seq(1), registry, NOW);
-    await claimOnShard(SHARD, items(2, [{ sensorId: 'busy', ts: NOW + IDLE_SENSOR_MS + MINUTE }]), seq(2), registry, NOW + IDLE_SENSOR_MS + MINUTE);
+    await claimOnShard(
+      SHARD,
+      items(2, [{ sensorId: 'busy', ts: NOW + IDLE_SENSOR_MS + MINUTE }]),
+      seq(2),
+      registry,
+      NOW + IDLE_SENSOR_MS + MINUTE,
+    );
     expect([...registry.shards.get(SHARD)!.sensors.keys()]).toEqual(['busy']);
     expect(registry.pushed.has(`idle#${NOW}`)).toBe(true);
 
@@ -97,7 +114,10 @@ describe('property: never pushed twice on a shard', () => {
   /** Records: each a few readings of one sensor, ts spread over ~5 minutes, with duplicates and late readings. */
   const record = fc.record({
     sensor: fc.constantFrom(...sensors),
-    ts: fc.array(fc.integer({ min: 0, max: 300 }).map((s) => NOW + s * 1000 - 4 * MINUTE), { minLength: 1, maxLength: 4 }),
+    ts: fc.array(
+      fc.integer({ min: 0, max: 300 }).map((s) => NOW + s * 1000 - 4 * MINUTE),
+      { minLength: 1, maxLength: 4 },
+    ),
   });
   const plan = fc.record({
     records: fc.array(record, { minLength: 1, maxLength: 40 }),
@@ -152,7 +172,9 @@ describe('property: never pushed twice on a shard', () => {
           if (fault === 2) await broadcastTelemetryStream(stream.slice(Math.max(0, at - 3), at + batch.length), { ...deps, now });
           at += batch.length;
         }
-        const pushed = live.framesTo('dash').flatMap((f: { readings: Array<{ sensorId: string; ts: number }> }) => f.readings.map((r) => `${r.sensorId}#${r.ts}`));
+        const pushed = live
+          .framesTo('dash')
+          .flatMap((f: { readings: Array<{ sensorId: string; ts: number }> }) => f.readings.map((r) => `${r.sensorId}#${r.ts}`));
         expect(new Set(pushed).size).toBe(pushed.length);
         if (!crashed) {
           const expected = new Set(records.filter((r) => watched.includes(r.sensor)).flatMap((r) => r.ts.map((ts) => `${r.sensor}#${ts}`)));

@@ -69,14 +69,17 @@ describe('the use cases record', () => {
       await connections.setSubscriptions(id, ['s1'], ['s1'], [], NOW);
     }
     live.gone.add('c2');
-    await broadcastTelemetryBatch([event({ ts: NOW - 100, values: { t: 1 } }, NOW - 40), event({ ts: NOW - 50, values: { t: 2 } }, NOW - 10)], {
-      connections,
-      live,
-      log: silentLog,
-      metrics,
-      now: () => NOW,
-      rawRetentionDays: 30,
-    });
+    await broadcastTelemetryBatch(
+      [event({ ts: NOW - 100, values: { t: 1 } }, NOW - 40), event({ ts: NOW - 50, values: { t: 2 } }, NOW - 10)],
+      {
+        connections,
+        live,
+        log: silentLog,
+        metrics,
+        now: () => NOW,
+        rawRetentionDays: 30,
+      },
+    );
     expect(metrics.total(METRICS.livePushes)).toBe(1);
     expect(metrics.total(METRICS.goneConnectionsRemoved)).toBe(1);
     expect(metrics.observed(METRICS.receiveToPushLatency)).toEqual([40, 10]);
@@ -84,7 +87,11 @@ describe('the use cases record', () => {
 
   it('pushToConnections counts each delivered frame', async () => {
     const connections = new FakeConnectionRegistry();
-    await pushToConnections(['a', 'b', 'c'], { type: 'pong' }, { connections, live: new FakeLiveSender(), log: silentLog, metrics, now: () => NOW });
+    await pushToConnections(
+      ['a', 'b', 'c'],
+      { type: 'pong' },
+      { connections, live: new FakeLiveSender(), log: silentLog, metrics, now: () => NOW },
+    );
     expect(metrics.total(METRICS.livePushes)).toBe(3);
   });
 
@@ -118,7 +125,11 @@ describe('EmfMetrics', () => {
   });
   afterEach(() => vi.restoreAllMocks());
 
-  const blobs = () => lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('_aws')).map((l) => JSON.parse(l));
+  const blobs = () =>
+    lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('_aws'))
+      .map((l) => JSON.parse(l));
 
   it('publishes summed counters in namespace Vigia with the service dimension; Reason in its own blob', () => {
     const emf = new EmfMetrics(new PowertoolsMetrics({ namespace: METRICS.namespace, serviceName: METRICS.service }));
@@ -162,7 +173,9 @@ describe('MetricsRegistry (Prometheus text)', () => {
     expect(text).toContain('vigia_receive_to_push_latency_ms_bucket{le="5"} 0\n');
     expect(text).toContain('vigia_receive_to_push_latency_ms_bucket{le="10"} 1\n');
     expect(text).toContain('vigia_receive_to_push_latency_ms_bucket{le="50"} 2\n');
-    expect(text).toContain('vigia_receive_to_push_latency_ms_bucket{le="+Inf"} 2\nvigia_receive_to_push_latency_ms_sum 37\nvigia_receive_to_push_latency_ms_count 2\n');
+    expect(text).toContain(
+      'vigia_receive_to_push_latency_ms_bucket{le="+Inf"} 2\nvigia_receive_to_push_latency_ms_sum 37\nvigia_receive_to_push_latency_ms_count 2\n',
+    );
     expect(text).toContain('vigia_live_pushes_total 0\n');
   });
 });

@@ -102,9 +102,17 @@ describe('checking answers against the document', () => {
   it('accepts answers shaped as the contract says', () => {
     const accepted: ApiAnswer[] = [
       answer('/health', 200, { status: 'ok' }),
-      answer('/sensors', 200, { sensors: [sensor, { ...sensor, sensorId: 'new', lastSeen: null, metrics: [], units: {}, latest: null }], nextCursor: 'abc' }),
+      answer('/sensors', 200, {
+        sensors: [sensor, { ...sensor, sensorId: 'new', lastSeen: null, metrics: [], units: {}, latest: null }],
+        nextCursor: 'abc',
+      }),
       answer('/sensors/lab-1', 200, sensor),
-      answer('/sensors/lab-1/readings', 200, { sensorId: 'lab-1', resolution: 'raw', points: [{ ts: 1, values: { temperature: 21.4 } }], nextCursor: null }),
+      answer('/sensors/lab-1/readings', 200, {
+        sensorId: 'lab-1',
+        resolution: 'raw',
+        points: [{ ts: 1, values: { temperature: 21.4 } }],
+        nextCursor: null,
+      }),
       answer('/sensors/lab-1/readings', 200, {
         sensorId: 'lab-1',
         resolution: '1h',
@@ -116,11 +124,15 @@ describe('checking answers against the document', () => {
       answer('/sensors/bad.id/readings', 400, { error: { code: 'INVALID_PARAMETER', message: 'bad sensorId' } }),
       answer('/readings', 200, { series: [], notFound: ['ghost'] }),
       answer('/alert-rules', 201, rule, { method: 'POST' }),
-      answer('/alert-rules', 200, { rules: [rule, { id: 'r-2', name: 'Quiet', sensorIds: ['*'], silentMinutes: 10, severity: 'warning' }] }),
+      answer('/alert-rules', 200, {
+        rules: [rule, { id: 'r-2', name: 'Quiet', sensorIds: ['*'], silentMinutes: 10, severity: 'warning' }],
+      }),
       answer('/alert-rules/r-1', 204, '', { method: 'DELETE', contentType: null }),
       answer('/alerts', 200, { alerts: [alert, { ...alert, metric: null, value: null, state: 'pending' }] }),
       answer('/alerts/history', 200, {
-        events: [{ ts: 1, alertId: alert.id, ruleId: 'r-1', sensorId: 'lab-1', kind: 'acknowledged', severity: 'critical', value: 31, by: 'op@x' }],
+        events: [
+          { ts: 1, alertId: alert.id, ruleId: 'r-1', sensorId: 'lab-1', kind: 'acknowledged', severity: 'critical', value: 31, by: 'op@x' },
+        ],
         nextCursor: null,
       }),
       answer(`/alerts/${alert.id}/ack`, 409, { error: { code: 'NOT_FIRING', message: 'not firing' } }, { method: 'POST' }),
@@ -141,15 +153,30 @@ describe('checking answers against the document', () => {
     ['a field too many', answer('/sensors/lab-1', 200, { ...sensor, extra: 1 }), /additional properties/],
     ['a field missing', answer('/sensors', 200, { sensors: [sensor] }), /must have required property 'nextCursor'/],
     ['a wrong type', answer('/sensors/lab-1', 200, { ...sensor, lastSeen: '2026-11-26' }), /lastSeen/],
-    ['an error code the route does not give', answer('/sensors/lab-1', 404, { error: { code: 'RULE_NOT_FOUND', message: 'x' } }), /allowed values/],
-    ['an error without the error shape', answer('/sensors/lab-1', 400, { code: 'INVALID_PARAMETER' }), /must have required property 'error'/],
+    [
+      'an error code the route does not give',
+      answer('/sensors/lab-1', 404, { error: { code: 'RULE_NOT_FOUND', message: 'x' } }),
+      /allowed values/,
+    ],
+    [
+      'an error without the error shape',
+      answer('/sensors/lab-1', 400, { code: 'INVALID_PARAMETER' }),
+      /must have required property 'error'/,
+    ],
     ['an unlisted content type', answer('/sensors/lab-1', 200, JSON.stringify(sensor), { contentType: 'text/plain' }), /content type/],
     ['a body that is not JSON', answer('/health', 200, 'ok'), /not JSON/],
     ['a body where none is listed', answer('/alert-rules/r-1', 204, 'gone', { method: 'DELETE' }), /lists no body/],
     ['a 200 for an unknown path', answer('/nowhere', 200, { status: 'ok' }), /status 200 is not listed/],
-    ['aggregated values in a raw page', answer('/sensors/lab-1/readings', 200, {
-      sensorId: 'lab-1', resolution: 'raw', points: [{ ts: 1, values: { t: { min: 1, max: 1, avg: 1, count: 1 } } }], nextCursor: null,
-    }), /points/],
+    [
+      'aggregated values in a raw page',
+      answer('/sensors/lab-1/readings', 200, {
+        sensorId: 'lab-1',
+        resolution: 'raw',
+        points: [{ ts: 1, values: { t: { min: 1, max: 1, avg: 1, count: 1 } } }],
+        nextCursor: null,
+      }),
+      /points/,
+    ],
     ['an alert state the list never shows', answer('/alerts', 200, { alerts: [{ ...alert, state: 'ok' }] }), /state/],
   ])('refuses %s', (_what, bad, message) => {
     const found = checker.problems(bad);
@@ -199,14 +226,62 @@ describe('the core API against the document, for any request', () => {
     return deps;
   }
 
-  const segment = fc.constantFrom('sensors', 'lab-1', 'quiet', 'nobody', 'readings', 'alert-rules', 'alerts', 'history', 'ack', 'r-1', 'health', 'bad.id', '%ZZ', 'r-1.lab-1.1', '');
-  const value = fc.constantFrom('', '0', '1', '2', '1000', '10001', '-1', '1e3', 'raw', '1m', '1h', 'auto', '5m', 'csv', 'xml', 'temperature', 'humidity,temperature', '1bad', String(NOW - 3_600_000), String(NOW), '2026-01-15', '2026-02-30', 'garbage', 'lab-1,nobody,lab-1', 'bad.id');
+  const segment = fc.constantFrom(
+    'sensors',
+    'lab-1',
+    'quiet',
+    'nobody',
+    'readings',
+    'alert-rules',
+    'alerts',
+    'history',
+    'ack',
+    'r-1',
+    'health',
+    'bad.id',
+    '%ZZ',
+    'r-1.lab-1.1',
+    '',
+  );
+  const value = fc.constantFrom(
+    '',
+    '0',
+    '1',
+    '2',
+    '1000',
+    '10001',
+    '-1',
+    '1e3',
+    'raw',
+    '1m',
+    '1h',
+    'auto',
+    '5m',
+    'csv',
+    'xml',
+    'temperature',
+    'humidity,temperature',
+    '1bad',
+    String(NOW - 3_600_000),
+    String(NOW),
+    '2026-01-15',
+    '2026-02-30',
+    'garbage',
+    'lab-1,nobody,lab-1',
+    'bad.id',
+  );
   const request = fc.record({
     method: fc.constantFrom('GET', 'GET', 'GET', 'POST', 'PUT', 'DELETE', 'PATCH'),
     segments: fc.array(segment, { minLength: 0, maxLength: 4 }),
     query: fc.dictionary(fc.constantFrom('from', 'to', 'limit', 'cursor', 'metrics', 'resolution', 'format', 'sensorIds', 'other'), value),
     accept: fc.constantFrom(undefined, 'text/csv', 'application/json'),
-    body: fc.constantFrom(undefined, 'not json', JSON.stringify(rule), JSON.stringify({ name: 'Quiet', sensorIds: ['*'], silentMinutes: 10 }), JSON.stringify({ ...rule, condition: { op: 'outside', low: 1, high: 0 } })),
+    body: fc.constantFrom(
+      undefined,
+      'not json',
+      JSON.stringify(rule),
+      JSON.stringify({ name: 'Quiet', sensorIds: ['*'], silentMinutes: 10 }),
+      JSON.stringify({ ...rule, condition: { op: 'outside', low: 1, high: 0 } }),
+    ),
   });
 
   it('answers only what the document lists (fast-check, 2,000 requests)', async () => {
@@ -216,8 +291,19 @@ describe('the core API against the document, for any request', () => {
       fc.asyncProperty(request, async (r) => {
         const path = `/${r.segments.join('/')}`;
         const headers: Record<string, string> = r.accept ? { accept: r.accept } : {};
-        const res = await handleApiRequest({ method: r.method, path, query: r.query, headers, body: r.method === 'GET' ? undefined : r.body }, deps);
-        expect(checker.problems({ method: r.method, path, status: res.status, contentType: res.headers['content-type'] ?? null, body: res.body })).toEqual([]);
+        const res = await handleApiRequest(
+          { method: r.method, path, query: r.query, headers, body: r.method === 'GET' ? undefined : r.body },
+          deps,
+        );
+        expect(
+          checker.problems({
+            method: r.method,
+            path,
+            status: res.status,
+            contentType: res.headers['content-type'] ?? null,
+            body: res.body,
+          }),
+        ).toEqual([]);
       }),
       { numRuns: 2000 },
     );

@@ -8,8 +8,7 @@ const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const HOUR = 3_600_000;
 
 type Params = Record<string, string | undefined>;
-const query = (params: Params = {}, accept?: string, sensorId = 's1', now = NOW) =>
-  parseReadingsQuery(sensorId, params, accept, now);
+const query = (params: Params = {}, accept?: string, sensorId = 's1', now = NOW) => parseReadingsQuery(sensorId, params, accept, now);
 
 /** The ApiError a query is refused with (fails the test when it is accepted or throws anything else). */
 function refusal(params: Params, accept?: string, sensorId = 's1', now = NOW): { status: number; code: string } {

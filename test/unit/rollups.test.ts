@@ -29,11 +29,21 @@ describe('bucket arithmetic', () => {
       '1m',
     );
     expect(minutes).toEqual([
-      { ts: NOW, readings: 2, lastTs: NOW + 2, stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 5, sum: 5, count: 1 } } },
+      {
+        ts: NOW,
+        readings: 2,
+        lastTs: NOW + 2,
+        stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 5, sum: 5, count: 1 } },
+      },
       { ts: NOW + 3 * MINUTE, readings: 1, lastTs: NOW + 3 * MINUTE, stats: { b: { min: 7, max: 7, sum: 7, count: 1 } } },
     ]);
     expect(mergeBuckets(minutes, '1h')).toEqual([
-      { ts: NOW, readings: 3, lastTs: NOW + 3 * MINUTE, stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 7, sum: 12, count: 2 } } },
+      {
+        ts: NOW,
+        readings: 3,
+        lastTs: NOW + 3 * MINUTE,
+        stats: { a: { min: 1, max: 3, sum: 4, count: 2 }, b: { min: 5, max: 7, sum: 12, count: 2 } },
+      },
     ]);
   });
 });
@@ -95,11 +105,13 @@ function withJitter<T extends object>(target: T, turns: () => number): T {
 }
 
 describe('roll-ups through storeTelemetry', () => {
-  const metricValues = fc.dictionary(
-    fc.constantFrom('temperature', 'humidity', 'co2'),
-    fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }),
-    { minKeys: 1 },
-  ).map((values) => JSON.parse(JSON.stringify(values)) as Record<string, number>); // as a device sends them (-0 is 0 in JSON)
+  const metricValues = fc
+    .dictionary(
+      fc.constantFrom('temperature', 'humidity', 'co2'),
+      fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }),
+      { minKeys: 1 },
+    )
+    .map((values) => JSON.parse(JSON.stringify(values)) as Record<string, number>); // as a device sends them (-0 is 0 in JSON)
   // Distinct readings within 3 hours before NOW, so minute and hour boundaries are crossed.
   // Over 3 hours many minutes and hours are touched; over 3 minutes concurrent writers meet in one bucket.
   const distinct = fc.constantFrom(3 * HOUR, 3 * MINUTE).chain((span) =>
@@ -127,52 +139,57 @@ describe('roll-ups through storeTelemetry', () => {
 
   it('every 1m and 1h bucket equals aggregating the distinct raw points directly', async () => {
     await fc.assert(
-      fc.asyncProperty(scenario, async ({ readings, duplicates, order, chunkSizes, singleForm, eventsPerInvocation, concurrency, jitterSeed }) => {
-        let seed = jitterSeed;
-        const turns = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 4);
-        const rollups = new FakeRollupStore();
-        const deps = {
-          readings: withJitter(new FakeReadingStore(), turns),
-          rollups: withJitter(rollups, turns),
-          sensors: new FakeSensorRegistry(),
-          rejections: new FakeRejectionSink(),
-          rawRetentionDays: 30,
-          log: silentLog,
-          metrics: new FakeMetrics(),
-        };
-        // Out-of-order arrival: a random permutation of the readings and their redeliveries.
-        const arrivals = [...readings, ...duplicates.map((i) => readings[i])]
-          .map((r, i) => ({ r, key: order[i] }))
-          .sort((a, b) => a.key - b.key)
-          .map(({ r }) => r);
-        const events: unknown[] = [];
-        let sent = 0;
-        for (let c = 0; sent < arrivals.length; c++) {
-          const chunk = arrivals.slice(sent, sent + chunkSizes[c % chunkSizes.length]);
-          sent += chunk.length;
-          const doc =
-            chunk.length > 1
-              ? chunk
-              : singleForm === 'form1'
-                ? { ts: chunk[0].ts, values: chunk[0].values }
-                : { ts: chunk[0].ts, ...chunk[0].values };
-          events.push({ payload: Buffer.from(JSON.stringify(doc)).toString('base64'), sensorId: 's1', receivedAt: NOW });
-        }
-        const invocations: unknown[][] = [];
-        for (let i = 0; i < events.length; i += eventsPerInvocation) invocations.push(events.slice(i, i + eventsPerInvocation));
-        for (let i = 0; i < invocations.length; i += concurrency) {
-          const wave = await Promise.all(
-            invocations
-              .slice(i, i + concurrency)
-              .map(async (group) => (group.length === 1 ? [await storeTelemetry(group[0], deps)] : await storeTelemetryBatch(group, deps))),
-          );
-          expect(wave.flat().every((o) => o.accepted)).toBe(true);
-        }
-        expect(deps.rejections.rejected).toEqual([]);
-        expect(deps.readings.rows.get('s1')?.size).toBe(readings.length);
-        expectSameBuckets(rollups.bucketsOf('s1', '1m'), readings, MINUTE);
-        expectSameBuckets(rollups.bucketsOf('s1', '1h'), readings, HOUR);
-      }),
+      fc.asyncProperty(
+        scenario,
+        async ({ readings, duplicates, order, chunkSizes, singleForm, eventsPerInvocation, concurrency, jitterSeed }) => {
+          let seed = jitterSeed;
+          const turns = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 4;
+          const rollups = new FakeRollupStore();
+          const deps = {
+            readings: withJitter(new FakeReadingStore(), turns),
+            rollups: withJitter(rollups, turns),
+            sensors: new FakeSensorRegistry(),
+            rejections: new FakeRejectionSink(),
+            rawRetentionDays: 30,
+            log: silentLog,
+            metrics: new FakeMetrics(),
+          };
+          // Out-of-order arrival: a random permutation of the readings and their redeliveries.
+          const arrivals = [...readings, ...duplicates.map((i) => readings[i])]
+            .map((r, i) => ({ r, key: order[i] }))
+            .sort((a, b) => a.key - b.key)
+            .map(({ r }) => r);
+          const events: unknown[] = [];
+          let sent = 0;
+          for (let c = 0; sent < arrivals.length; c++) {
+            const chunk = arrivals.slice(sent, sent + chunkSizes[c % chunkSizes.length]);
+            sent += chunk.length;
+            const doc =
+              chunk.length > 1
+                ? chunk
+                : singleForm === 'form1'
+                  ? { ts: chunk[0].ts, values: chunk[0].values }
+                  : { ts: chunk[0].ts, ...chunk[0].values };
+            events.push({ payload: Buffer.from(JSON.stringify(doc)).toString('base64'), sensorId: 's1', receivedAt: NOW });
+          }
+          const invocations: unknown[][] = [];
+          for (let i = 0; i < events.length; i += eventsPerInvocation) invocations.push(events.slice(i, i + eventsPerInvocation));
+          for (let i = 0; i < invocations.length; i += concurrency) {
+            const wave = await Promise.all(
+              invocations
+                .slice(i, i + concurrency)
+                .map(async (group) =>
+                  group.length === 1 ? [await storeTelemetry(group[0], deps)] : await storeTelemetryBatch(group, deps),
+                ),
+            );
+            expect(wave.flat().every((o) => o.accepted)).toBe(true);
+          }
+          expect(deps.rejections.rejected).toEqual([]);
+          expect(deps.readings.rows.get('s1')?.size).toBe(readings.length);
+          expectSameBuckets(rollups.bucketsOf('s1', '1m'), readings, MINUTE);
+          expectSameBuckets(rollups.bucketsOf('s1', '1h'), readings, HOUR);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -212,7 +229,7 @@ describe('roll-ups and first write wins through storeTelemetryStream', () => {
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         let seed = s.faultSeed;
-        const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+        const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
         let faultsOn = true;
         const readingsStore = new FakeReadingStore();
         const rollups = new FakeRollupStore();
@@ -274,7 +291,11 @@ describe('roll-ups and first write wins through storeTelemetryStream', () => {
         const records: SequencedEvent[] = [];
         for (let i = 0; i < arrivals.length; ) {
           const group = [arrivals[i]];
-          while (group.length < s.perRecord && i + group.length < arrivals.length && arrivals[i + group.length].sensorId === group[0].sensorId) {
+          while (
+            group.length < s.perRecord &&
+            i + group.length < arrivals.length &&
+            arrivals[i + group.length].sensorId === group[0].sensorId
+          ) {
             group.push(arrivals[i + group.length]);
           }
           i += group.length;

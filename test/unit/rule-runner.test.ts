@@ -26,7 +26,10 @@ describe('RuleRunner', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function runner(historyWriter: RuleHandler, options: { mode?: 'direct' | 'stream'; historyWindowMs?: number; broadcaster?: RuleHandler } = {}) {
+  function runner(
+    historyWriter: RuleHandler,
+    options: { mode?: 'direct' | 'stream'; historyWindowMs?: number; broadcaster?: RuleHandler } = {},
+  ) {
     const ok: RuleHandler = async () => undefined;
     return new RuleRunner({
       handlers: { historyWriter: async () => historyWriter, broadcaster: async () => options.broadcaster ?? ok, presence: async () => ok },
@@ -42,7 +45,9 @@ describe('RuleRunner', () => {
 
   it('hands both consumers the same Kinesis records: base64 rule event, partition key = sensorId, increasing sequence numbers', async () => {
     const seen: Record<string, Array<ReturnType<typeof records>[number]>> = { history: [], live: [] };
-    const rules = runner(async (e) => void seen.history.push(...records(e)), { broadcaster: async (e) => void seen.live.push(...records(e)) });
+    const rules = runner(async (e) => void seen.history.push(...records(e)), {
+      broadcaster: async (e) => void seen.live.push(...records(e)),
+    });
     await rules.recover();
     for (const id of ['a', 'b', 'a']) await rules.accept(`sensors/${id}/telemetry`, telemetry(1), meta());
     await rules.idle();
@@ -105,7 +110,10 @@ describe('RuleRunner', () => {
     release();
     await rules.idle();
     expect(stored).toEqual(['first', 'a', 'b', 'c']);
-    const failed = (await readFile(path.join(dir, 'failed.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const failed = (await readFile(path.join(dir, 'failed.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(failed.map((f) => f.event.sensorId)).toEqual(['poison']);
     expect(failed[0]).toMatchObject({ rule: 'StoreTelemetry', condition: 'RetriesExhausted', sequenceNumber: expect.any(String) });
     // Counted for /api/metrics.
@@ -114,12 +122,15 @@ describe('RuleRunner', () => {
 
   it('a function that throws fails its whole batch; an unknown item identifier too', async () => {
     const calls: number[] = [];
-    const rules = runner(async (event) => {
-      calls.push(records(event).length);
-      if (calls.length === 1) throw new Error('crashed');
-      if (calls.length === 2) return { batchItemFailures: [{ itemIdentifier: 'not-a-record' }] };
-      return { batchItemFailures: [] };
-    }, { historyWindowMs: 200 });
+    const rules = runner(
+      async (event) => {
+        calls.push(records(event).length);
+        if (calls.length === 1) throw new Error('crashed');
+        if (calls.length === 2) return { batchItemFailures: [{ itemIdentifier: 'not-a-record' }] };
+        return { batchItemFailures: [] };
+      },
+      { historyWindowMs: 200 },
+    );
     await rules.recover();
     for (let i = 0; i < 3; i++) await rules.accept(`sensors/x${i}/telemetry`, telemetry(i), meta());
     await rules.idle();
@@ -150,7 +161,8 @@ describe('RuleRunner', () => {
     await first.stop(10);
     const replayed = new Set<number>();
     const second = runner(async (event) => {
-      for (const r of records(event)) replayed.add((JSON.parse(Buffer.from(r.event.payload, 'base64').toString()) as { values: { v: number } }).values.v);
+      for (const r of records(event))
+        replayed.add((JSON.parse(Buffer.from(r.event.payload, 'base64').toString()) as { values: { v: number } }).values.v);
     });
     expect(await second.recover()).toBe(backlog);
     await second.idle();
@@ -163,7 +175,10 @@ describe('RuleRunner', () => {
     await first.recover();
     await first.accept('sensors/left/telemetry', telemetry(1), { clientId: 'left', receivedAt: Date.now() });
     await first.stop(10);
-    const journal = (await readFile(path.join(dir, 'journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const journal = (await readFile(path.join(dir, 'journal.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const seq = journal.find((j) => j.target === 'historyWriter').seq;
     const second = runner(async (event) => {
       for (const r of records(event)) seen.push(`${r.event.sensorId}@${r.seq}`);

@@ -5,7 +5,15 @@
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { broadcastTelemetryBatch, readingsFrames } from '../../lambdas/core/broadcast-telemetry.js';
@@ -64,7 +72,14 @@ describe('broadcastTelemetryBatch with fakes', () => {
       event('a', { ts: NOW - 2, values: { t: 1 } }), // a redelivery inside the batch
       event('a', { values: { t: 'bad' } }),
     ];
-    const result = await broadcastTelemetryBatch(events, { connections, live, log: silentLog, metrics: new FakeMetrics(), now: () => NOW, rawRetentionDays: 30 });
+    const result = await broadcastTelemetryBatch(events, {
+      connections,
+      live,
+      log: silentLog,
+      metrics: new FakeMetrics(),
+      now: () => NOW,
+      rawRetentionDays: 30,
+    });
     expect(result).toEqual({ pushed: 2, connections: 2 });
     expect(live.framesTo('all')).toEqual([
       {
@@ -77,7 +92,16 @@ describe('broadcastTelemetryBatch with fakes', () => {
     ]);
     expect(live.framesTo('a-only')).toEqual([{ type: 'readings', readings: [{ sensorId: 'a', ts: NOW - 2, values: { t: 1 } }] }]);
     // The same batch again (a redelivery) pushes nothing.
-    expect(await broadcastTelemetryBatch(events, { connections, live, log: silentLog, metrics: new FakeMetrics(), now: () => NOW, rawRetentionDays: 30 })).toEqual({
+    expect(
+      await broadcastTelemetryBatch(events, {
+        connections,
+        live,
+        log: silentLog,
+        metrics: new FakeMetrics(),
+        now: () => NOW,
+        rawRetentionDays: 30,
+      }),
+    ).toEqual({
       pushed: 0,
       connections: 0,
     });
@@ -118,7 +142,14 @@ describe('broadcastTelemetryBatch: dashboards that get the same readings share t
     const events = [
       { payload: Buffer.from(JSON.stringify({ ts: NOW - 1, values: { t: 1 } })).toString('base64'), sensorId: 'x', receivedAt: NOW },
     ];
-    const result = await broadcastTelemetryBatch(events, { connections, live, log: silentLog, metrics: new FakeMetrics(), now: () => NOW, rawRetentionDays: 30 });
+    const result = await broadcastTelemetryBatch(events, {
+      connections,
+      live,
+      log: silentLog,
+      metrics: new FakeMetrics(),
+      now: () => NOW,
+      rawRetentionDays: 30,
+    });
     expect(result).toEqual({ pushed: 1, connections: 499 });
     expect(live.sent).toHaveLength(499);
     expect(new Set(live.sent.map((s) => s.connectionId)).size).toBe(499);
@@ -148,7 +179,13 @@ describe('handlers ← Kinesis batch of rule events', () => {
 
     const written = ddb
       .commandCalls(BatchWriteCommand)
-      .flatMap((c) => (c.args[0].input.RequestItems!.readings ?? []).map((w) => [w.PutRequest!.Item!.sensorId, w.PutRequest!.Item!.ts, w.PutRequest!.Item!.seq]));
+      .flatMap((c) =>
+        (c.args[0].input.RequestItems!.readings ?? []).map((w) => [
+          w.PutRequest!.Item!.sensorId,
+          w.PutRequest!.Item!.ts,
+          w.PutRequest!.Item!.seq,
+        ]),
+      );
     expect(written).toEqual([
       ['greenhouse-1', 1764159999000, seqOf(0)],
       ['cellar-2', 1764159998000, seqOf(1)],
@@ -179,7 +216,9 @@ describe('handlers ← Kinesis batch of rule events', () => {
 
   it('a sensor whose write fails reports its first record; the records before it are done', async () => {
     historyTables();
-    ddb.on(UpdateCommand, { Key: { sensorId: 'cellar-2' } }).rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
+    ddb
+      .on(UpdateCommand, { Key: { sensorId: 'cellar-2' } })
+      .rejects(Object.assign(new Error('throttled'), { name: 'ProvisionedThroughputExceededException' }));
     expect(await historyWriter(kinesis())).toEqual({ batchItemFailures: [{ itemIdentifier: seqOf(1) }] });
   });
 
@@ -227,8 +266,12 @@ describe('handlers ← Kinesis batch of rule events', () => {
     });
     // Sensors the state does not hold yet (and readings older than it keeps) are claimed in their minutes' marks.
     const marks = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
-    expect(marks).toContainEqual(expect.objectContaining({ Key: { pk: 'live#cellar-2', sk: 'm#1764159960000' }, UpdateExpression: 'ADD #ts :ts SET #exp = :exp' }));
-    expect(marks.find((m) => m.Key?.pk === 'live#cellar-2')!.ExpressionAttributeValues![':ts']).toEqual(new Set([1764159998000, 1764159999500]));
+    expect(marks).toContainEqual(
+      expect.objectContaining({ Key: { pk: 'live#cellar-2', sk: 'm#1764159960000' }, UpdateExpression: 'ADD #ts :ts SET #exp = :exp' }),
+    );
+    expect(marks.find((m) => m.Key?.pk === 'live#cellar-2')!.ExpressionAttributeValues![':ts']).toEqual(
+      new Set([1764159998000, 1764159999500]),
+    );
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
     const input = apigw.commandCalls(PostToConnectionCommand)[0].args[0].input;
     expect(input.ConnectionId).toBe('dash-1');
@@ -265,4 +308,3 @@ describe('handlers ← Kinesis batch of rule events', () => {
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
   });
 });
-

@@ -217,9 +217,14 @@ describe('parseTelemetry: TOO_MANY_METRICS and TOO_LARGE', () => {
   it('33 metrics in one reading', () => {
     expect(codeOf(parse({ values: metrics(33) }))).toBe('TOO_MANY_METRICS');
     expect(codeOf(parse(metrics(33)))).toBe('TOO_MANY_METRICS');
-    expect(codeOf(parse([{ ts: RECEIVED, values: metrics(1) }, { ts: RECEIVED - 1, values: metrics(33) }]))).toBe(
-      'TOO_MANY_METRICS',
-    );
+    expect(
+      codeOf(
+        parse([
+          { ts: RECEIVED, values: metrics(1) },
+          { ts: RECEIVED - 1, values: metrics(33) },
+        ]),
+      ),
+    ).toBe('TOO_MANY_METRICS');
   });
 
   it('a batch of 501 readings', () => {
@@ -290,12 +295,40 @@ describe('parseTelemetry: several broken rules give the first code in table orde
     ['shape beats value', { values: { a: 'x' }, extra: 1 }, 'ok-id', 'INVALID_SHAPE'],
     ['shape (bad units) beats value', { values: { a: 'x' }, units: 3 }, 'ok-id', 'INVALID_SHAPE'],
     ['value beats too many metrics', { values: { ...metrics(33), m0: 'x' } }, 'ok-id', 'INVALID_VALUE'],
-    ['too many metrics beats too large', [...Array.from({ length: 501 }, (_, i) => ({ ts: RECEIVED - i, values: i === 0 ? metrics(33) : { a: 1 } }))], 'ok-id', 'TOO_MANY_METRICS'],
-    ['too large beats ts', Array.from({ length: 501 }, (_, i) => ({ ts: RECEIVED + 3_600_000 + i, values: { a: 1 } })), 'ok-id', 'TOO_LARGE'],
+    [
+      'too many metrics beats too large',
+      [...Array.from({ length: 501 }, (_, i) => ({ ts: RECEIVED - i, values: i === 0 ? metrics(33) : { a: 1 } }))],
+      'ok-id',
+      'TOO_MANY_METRICS',
+    ],
+    [
+      'too large beats ts',
+      Array.from({ length: 501 }, (_, i) => ({ ts: RECEIVED + 3_600_000 + i, values: { a: 1 } })),
+      'ok-id',
+      'TOO_LARGE',
+    ],
     ['ts beats sensor id', { ts: 1.5, values: { a: 1 } }, 'bad id', 'TS_OUT_OF_RANGE'],
-    ['shape of a later element beats value of an earlier one', [{ ts: RECEIVED, values: { a: 'x' } }, { values: { a: 1 } }], 'ok-id', 'INVALID_SHAPE'],
-    ['value of a later element beats ts of an earlier one', [{ ts: 0, values: { a: 1 } }, { ts: RECEIVED, values: { b: null } }], 'ok-id', 'INVALID_VALUE'],
-    ['a batch of 501 with an element without ts is a shape error', [...Array.from({ length: 500 }, (_, i) => ({ ts: RECEIVED - i, values: { a: 1 } })), { values: { a: 1 } }], 'ok-id', 'INVALID_SHAPE'],
+    [
+      'shape of a later element beats value of an earlier one',
+      [{ ts: RECEIVED, values: { a: 'x' } }, { values: { a: 1 } }],
+      'ok-id',
+      'INVALID_SHAPE',
+    ],
+    [
+      'value of a later element beats ts of an earlier one',
+      [
+        { ts: 0, values: { a: 1 } },
+        { ts: RECEIVED, values: { b: null } },
+      ],
+      'ok-id',
+      'INVALID_VALUE',
+    ],
+    [
+      'a batch of 501 with an element without ts is a shape error',
+      [...Array.from({ length: 500 }, (_, i) => ({ ts: RECEIVED - i, values: { a: 1 } })), { values: { a: 1 } }],
+      'ok-id',
+      'INVALID_SHAPE',
+    ],
   ])('%s', (_, payload, sensorId, code) => {
     expect(codeOf(parse(payload, { sensorId }))).toBe(code);
   });
@@ -313,8 +346,15 @@ describe('parseTelemetry: properties', () => {
     fc.record(
       {
         ts: fc.oneof(fc.integer({ min: RECEIVED - 40 * MS_PER_DAY, max: RECEIVED + 600_000 }), fc.double(), fc.string()),
-        values: fc.dictionary(fc.oneof(fc.constantFrom('ts', 'a', 'b.c', 'temperature'), fc.string({ maxLength: 5 })), fc.oneof(fc.double(), fc.integer(), fc.jsonValue({ maxDepth: 1 })), { maxKeys: 40 }),
-        units: fc.oneof(fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(fc.string({ maxLength: 20 }), fc.integer())), fc.jsonValue({ maxDepth: 1 })),
+        values: fc.dictionary(
+          fc.oneof(fc.constantFrom('ts', 'a', 'b.c', 'temperature'), fc.string({ maxLength: 5 })),
+          fc.oneof(fc.double(), fc.integer(), fc.jsonValue({ maxDepth: 1 })),
+          { maxKeys: 40 },
+        ),
+        units: fc.oneof(
+          fc.dictionary(fc.string({ maxLength: 3 }), fc.oneof(fc.string({ maxLength: 20 }), fc.integer())),
+          fc.jsonValue({ maxDepth: 1 }),
+        ),
         extra: fc.jsonValue({ maxDepth: 1 }),
       },
       { requiredKeys: [] },

@@ -33,7 +33,5 @@ export const connectionRegistry = /* @__PURE__ */ once(
 export const alertRuleStore = /* @__PURE__ */ once(() => new DynamoAlertRuleStore(documentClient(), requireEnv(ENV.alertsTable)));
 export const alertStateStore = /* @__PURE__ */ once(() => new DynamoAlertStateStore(documentClient(), requireEnv(ENV.alertsTable)));
 /** One rules cache per process: the API's changes drop it at once here, other containers within the TTL. */
-export const alertRules = /* @__PURE__ */ once(
-  () => new CachedRuleSource(alertRuleStore(), intEnv(ENV.alertRulesTtlSeconds, 10) * 1000),
-);
+export const alertRules = /* @__PURE__ */ once(() => new CachedRuleSource(alertRuleStore(), intEnv(ENV.alertRulesTtlSeconds, 10) * 1000));
 export const sensorActivity = /* @__PURE__ */ once(() => new DynamoSensorActivity(documentClient(), requireEnv(ENV.sensorsTable)));

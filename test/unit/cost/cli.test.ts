@@ -9,7 +9,11 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 function run(argv: string[]) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = main(argv, (t) => out.push(t), (t) => err.push(t));
+  const code = main(
+    argv,
+    (t) => out.push(t),
+    (t) => err.push(t),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -28,7 +32,19 @@ describe('cost CLI arguments', () => {
       json: true,
     });
     expect(
-      parseArgs(['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--no-basic-ingest', '--shards', 'on-demand', '--history-window', '1m']),
+      parseArgs([
+        '--sensors',
+        '100',
+        '--interval',
+        '5s',
+        '--dashboards',
+        '5',
+        '--no-basic-ingest',
+        '--shards',
+        'on-demand',
+        '--history-window',
+        '1m',
+      ]),
     ).toEqual({
       fleet: { sensors: 100, intervalS: 5, dashboards: 5, ingest: 'stream', basicIngest: false, shards: 'on-demand', historyWindowS: 60 },
       json: false,
@@ -43,9 +59,15 @@ describe('cost CLI arguments', () => {
     [['--sensors', '100', '--interval', '5 parsecs', '--dashboards', '5'], /--interval: '5 parsecs' is not a duration/],
     [['--sensors', '100', '--interval', '0s', '--dashboards', '5'], /--interval: '0s'/],
     [['--sensors', '100', '--interval', '5s', '--dashboards', '-1'], /--dashboards needs a value|--dashboards: '-1'/],
-    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--ingest', 'queued'], /--ingest: 'queued' is neither stream nor direct/],
+    [
+      ['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--ingest', 'queued'],
+      /--ingest: 'queued' is neither stream nor direct/,
+    ],
     [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--shards', '0'], /--shards: '0'/],
-    [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--ingest', 'direct', '--shards', '2'], /--shards and --history-window apply to --ingest stream only/],
+    [
+      ['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--ingest', 'direct', '--shards', '2'],
+      /--shards and --history-window apply to --ingest stream only/,
+    ],
     [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--history-window', '10m'], /--history-window: '10m' is over 300 s/],
     [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--hours', '30'], /--hours: '30'/],
     [['--sensors', '100', '--interval', '5s', '--dashboards', '5', '--metrics', '33'], /--metrics: 33/],
@@ -64,7 +86,9 @@ describe('cost CLI arguments', () => {
 describe('cost CLI --measure arguments', () => {
   it('runs a small fleet by default, in the default ingest mode', () => {
     expect(parseMeasureArgs(['--measure'])).toEqual({ sensors: 20, intervalS: 1, dashboards: 2, durationS: 10, ingest: 'stream' });
-    expect(parseMeasureArgs(['--measure', '--sensors=5', '--interval', '2s', '--dashboards', '0', '--duration', '1m', '--ingest', 'direct'])).toEqual({
+    expect(
+      parseMeasureArgs(['--measure', '--sensors=5', '--interval', '2s', '--dashboards', '0', '--duration', '1m', '--ingest', 'direct']),
+    ).toEqual({
       sensors: 5,
       intervalS: 2,
       dashboards: 0,
@@ -90,7 +114,18 @@ describe('cost CLI output', () => {
     expect(out).toMatch(/^1,000 sensors, one reading every 5 s/);
     expect(out).toMatch(/vigia with stream ingest \(devices on the message broker, 1 shard, history window 30 s\)/);
     expect(out).toContain('| service | item | vigia quantity | vigia | naive quantity | naive |');
-    for (const service of ['IoT Core', 'Kinesis', 'Lambda', 'DynamoDB', 'API Gateway WebSocket', 'HTTP API', 'Cognito', 'CloudFront', 'SQS', 'CloudWatch']) {
+    for (const service of [
+      'IoT Core',
+      'Kinesis',
+      'Lambda',
+      'DynamoDB',
+      'API Gateway WebSocket',
+      'HTTP API',
+      'Cognito',
+      'CloudFront',
+      'SQS',
+      'CloudWatch',
+    ]) {
       expect(out).toContain(`| **${service}** |`);
     }
     expect(out).toContain('| IoT Core | messages | 518.4 M | $518.40 | 518.4 M | $518.40 |');

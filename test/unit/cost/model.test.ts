@@ -49,9 +49,7 @@ describe('a small fleet: 10 sensors every 60 s, 1 dashboard open all day, direct
 
   it('prices the WebSocket: one frame per watched reading, a ping and a pong a minute, connection minutes', () => {
     expect(line(vigia, 'API Gateway WebSocket', 'messages: live readings').usd).toBeCloseTo((messages * 1.0) / 1e6, 6);
-    expect(line(vigia, 'API Gateway WebSocket', 'messages: pings, pongs, subscribes').quantity).toBe(
-      2 * dashboardMinutes + 2 * reconnects,
-    );
+    expect(line(vigia, 'API Gateway WebSocket', 'messages: pings, pongs, subscribes').quantity).toBe(2 * dashboardMinutes + 2 * reconnects);
     expect(line(vigia, 'API Gateway WebSocket', 'connection minutes').usd).toBeCloseTo((dashboardMinutes * 0.25) / 1e6, 8);
   });
 
@@ -194,7 +192,7 @@ describe('a mid fleet, direct and naive priced by hand: 1,000 sensors every 5 s,
 
   it('prices storage at full retention: raw 30 days, minutes 180 days, hours 5 years, each item + 100 B', () => {
     const gb = 1024 ** 3;
-    const raw = 1_000 * (30 * 86_400 / 5) * (110 + 100);
+    const raw = 1_000 * ((30 * 86_400) / 5) * (110 + 100);
     const minutes = 1_000 * 180 * 1_440 * (170 + 100);
     const hours = 1_000 * 1_825 * 24 * (170 + 100);
     const registry = 1_000 * (230 + 100);

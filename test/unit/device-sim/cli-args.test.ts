@@ -12,7 +12,12 @@ describe('simulator command line', () => {
   it('targets AWS IoT Core with --endpoint: port 8883, system trust store, certs folder', () => {
     const plan = planFromArgs(['--endpoint', 'abc-ats.iot.eu-west-1.amazonaws.com', '--protocol', 'mqtt311'], {});
     expect(plan).toMatchObject({
-      simulation: { host: 'abc-ats.iot.eu-west-1.amazonaws.com', port: 8883, protocol: 'mqtt311', tls: { caPath: undefined, certDir: 'certs' } },
+      simulation: {
+        host: 'abc-ats.iot.eu-west-1.amazonaws.com',
+        port: 8883,
+        protocol: 'mqtt311',
+        tls: { caPath: undefined, certDir: 'certs' },
+      },
     });
   });
 
@@ -22,7 +27,9 @@ describe('simulator command line', () => {
   });
 
   it('publishes by Basic Ingest to the rule --basic-ingest names, which must be an IoT rule name', () => {
-    expect(planFromArgs(['--tcp', '--basic-ingest', 'IngestTelemetry'], {})).toMatchObject({ simulation: { basicIngestRule: 'IngestTelemetry' } });
+    expect(planFromArgs(['--tcp', '--basic-ingest', 'IngestTelemetry'], {})).toMatchObject({
+      simulation: { basicIngestRule: 'IngestTelemetry' },
+    });
     expect(planFromArgs(['--tcp'], {})).toMatchObject({ simulation: { basicIngestRule: undefined } });
     expect(() => planFromArgs(['--basic-ingest', 'rules/../x'], {})).toThrow(/--basic-ingest must be an IoT rule name/);
   });

@@ -6,11 +6,19 @@ import { batchPayloads, readingPayload, type Reading } from '../../../device-sim
 import { intervalProblem, publishRateProblem, PublishWindow } from '../../../device-sim/publish-rate.js';
 import { UNITS } from '../../../device-sim/signals.js';
 
-const reading = (ts: number): Reading => ({ ts, values: { temperature: 21.5, humidity: 48.2 }, units: { temperature: UNITS.temperature, humidity: '%' } });
+const reading = (ts: number): Reading => ({
+  ts,
+  values: { temperature: 21.5, humidity: 48.2 },
+  units: { temperature: UNITS.temperature, humidity: '%' },
+});
 
 describe('telemetry payloads', () => {
   it('form 1 holds only ts, values and units', () => {
-    expect(JSON.parse(readingPayload(reading(1)))).toEqual({ ts: 1, values: { temperature: 21.5, humidity: 48.2 }, units: { temperature: '°C', humidity: '%' } });
+    expect(JSON.parse(readingPayload(reading(1)))).toEqual({
+      ts: 1,
+      values: { temperature: 21.5, humidity: 48.2 },
+      units: { temperature: '°C', humidity: '%' },
+    });
   });
 
   it('form 2 splits into arrays of at most 500 readings, in order, losing none', () => {
@@ -82,7 +90,11 @@ describe('commands', () => {
   const cmd = (body: unknown) => parseCommand(Buffer.from(JSON.stringify(body)));
 
   it('accepts setInterval with an integer 100 … 3 600 000', () => {
-    expect(cmd({ id: 'c1', name: 'setInterval', args: { intervalMs: 250 }, issuedAt: 1 })).toEqual({ kind: 'setInterval', id: 'c1', intervalMs: 250 });
+    expect(cmd({ id: 'c1', name: 'setInterval', args: { intervalMs: 250 }, issuedAt: 1 })).toEqual({
+      kind: 'setInterval',
+      id: 'c1',
+      intervalMs: 250,
+    });
     expect(cmd({ name: 'setInterval', args: { intervalMs: 3_600_000 } })).toMatchObject({ kind: 'setInterval' });
   });
 

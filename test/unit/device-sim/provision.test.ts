@@ -117,7 +117,12 @@ describe('provisioning a device', () => {
 
     await expect(provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY })).rejects.toThrow(/Provisioning sim-1 failed: throttled/);
 
-    expect(commandNames().slice(5)).toEqual(['DetachPolicyCommand', 'UpdateCertificateCommand', 'DeleteCertificateCommand', 'DeleteThingCommand']);
+    expect(commandNames().slice(5)).toEqual([
+      'DetachPolicyCommand',
+      'UpdateCertificateCommand',
+      'DeleteCertificateCommand',
+      'DeleteThingCommand',
+    ]);
     expect(iotMock).toHaveReceivedCommandWith(UpdateCertificateCommand, { certificateId: certId, newStatus: 'INACTIVE' });
     expect(iotMock).toHaveReceivedCommandWith(DeleteCertificateCommand, { certificateId: certId });
     expect(iotMock).toHaveReceivedCommandWith(DeleteThingCommand, { thingName: 'sim-1' });
@@ -133,9 +138,9 @@ describe('provisioning a device', () => {
       .rejectsOnce(Object.assign(new Error('policy still attached'), { name: 'DeleteConflictException' }))
       .resolves({});
     const waits: number[] = [];
-    await expect(
-      provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY, sleep: async (ms) => void waits.push(ms) }),
-    ).rejects.toThrow(/Provisioning sim-1 failed: throttled/);
+    await expect(provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY, sleep: async (ms) => void waits.push(ms) })).rejects.toThrow(
+      /Provisioning sim-1 failed: throttled/,
+    );
     expect(iotMock).toHaveReceivedCommandTimes(DeleteCertificateCommand, 2);
     expect(waits).toEqual([1000]);
     expect(iotMock).toHaveReceivedCommandWith(DeleteThingCommand, { thingName: 'sim-1' });
@@ -159,14 +164,23 @@ describe('provisioning a device', () => {
 describe('stack outputs and endpoint', () => {
   it('reads the device policy from the stack output DevicePolicyName', async () => {
     cfnMock.on(DescribeStacksCommand).resolves({
-      Stacks: [{ StackName: 'VigiaStack', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [{ OutputKey: 'DevicePolicyName', OutputValue: POLICY }] }],
+      Stacks: [
+        {
+          StackName: 'VigiaStack',
+          CreationTime: new Date(),
+          StackStatus: 'CREATE_COMPLETE',
+          Outputs: [{ OutputKey: 'DevicePolicyName', OutputValue: POLICY }],
+        },
+      ],
     });
     await expect(devicePolicyFromStack(new CloudFormationClient({ region: 'eu-west-1' }))).resolves.toBe(POLICY);
     expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: 'VigiaStack' });
   });
 
   it('says to pass --policy when the output is missing', async () => {
-    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'VigiaStack', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
+    cfnMock
+      .on(DescribeStacksCommand)
+      .resolves({ Stacks: [{ StackName: 'VigiaStack', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }] });
     await expect(devicePolicyFromStack(new CloudFormationClient({ region: 'eu-west-1' }))).rejects.toThrow(/--policy/);
   });
 
@@ -184,7 +198,10 @@ describe('decommissioning a device', () => {
     iotMock.on(ListThingPrincipalsCommand).resolves({ principals: [certArn] });
     iotMock.on(ListAttachedPoliciesCommand).resolves({ policies: [{ policyName: POLICY }] });
 
-    await expect(decommissionDevice(iot, 'sim-1', { certDir, sleep: async () => {} })).resolves.toEqual({ sensorId: 'sim-1', removed: true });
+    await expect(decommissionDevice(iot, 'sim-1', { certDir, sleep: async () => {} })).resolves.toEqual({
+      sensorId: 'sim-1',
+      removed: true,
+    });
 
     expect(commandNames()).toEqual([
       'ListThingPrincipalsCommand',

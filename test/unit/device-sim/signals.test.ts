@@ -17,18 +17,23 @@ const minutes = (n: number) => Array.from({ length: n }, (_, i) => START + i * 6
 describe('signal models', () => {
   it('stay within their bounds for any seed, sensor and time', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.stringMatching(/^[A-Za-z0-9_-]{1,16}$/), fc.integer({ min: 0, max: 4e12 }), (seed, id, start) => {
-        let state = initialSignalState(seed, id);
-        for (let i = 0; i < 200; i++) {
-          const { values, state: next } = nextSignals(state, start + i * 37_000);
-          state = next;
-          for (const metric of Object.keys(BOUNDS) as Array<keyof typeof BOUNDS>) {
-            expect(Number.isFinite(values[metric])).toBe(true);
-            expect(values[metric]).toBeGreaterThanOrEqual(BOUNDS[metric].min);
-            expect(values[metric]).toBeLessThanOrEqual(BOUNDS[metric].max);
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.stringMatching(/^[A-Za-z0-9_-]{1,16}$/),
+        fc.integer({ min: 0, max: 4e12 }),
+        (seed, id, start) => {
+          let state = initialSignalState(seed, id);
+          for (let i = 0; i < 200; i++) {
+            const { values, state: next } = nextSignals(state, start + i * 37_000);
+            state = next;
+            for (const metric of Object.keys(BOUNDS) as Array<keyof typeof BOUNDS>) {
+              expect(Number.isFinite(values[metric])).toBe(true);
+              expect(values[metric]).toBeGreaterThanOrEqual(BOUNDS[metric].min);
+              expect(values[metric]).toBeLessThanOrEqual(BOUNDS[metric].max);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 50 },
     );
   });

@@ -23,8 +23,19 @@ const ev = (ts: number, kind: AlertEvent['kind'], alertId = 'hot.a.1', ruleId = 
 describe('alert overlay on the sensor chart', () => {
   it('draws the covering rules\u2019 thresholds and shades fired-to-resolved spans, open ones up to now', () => {
     const o = new AlertOverlay();
-    o.set(RULES, [ev(3000, 'resolved'), ev(1000, 'fired'), ev(2000, 'acknowledged'), ev(5000, 'fired', 'hot.a.5')], [{ ruleId: 'hot', since: 5000 }], 'a');
-    expect(o.describe('temperature')).toEqual({ lines: [30], spans: [[1000, 3000], [5000, null]] });
+    o.set(
+      RULES,
+      [ev(3000, 'resolved'), ev(1000, 'fired'), ev(2000, 'acknowledged'), ev(5000, 'fired', 'hot.a.5')],
+      [{ ruleId: 'hot', since: 5000 }],
+      'a',
+    );
+    expect(o.describe('temperature')).toEqual({
+      lines: [30],
+      spans: [
+        [1000, 3000],
+        [5000, null],
+      ],
+    });
     expect(o.describe('humidity')).toEqual({ lines: [20, 80], spans: [] });
     expect(o.describe('pressure')).toBeUndefined();
   });
@@ -47,9 +58,19 @@ describe('rule form validation', () => {
   };
   it('builds the rule the API takes', () => {
     expect(ruleFromDraft(draft)).toEqual({
-      rule: { name: 'Hot', sensorIds: ['a', 'b'], metric: 'temperature', condition: { op: '>', value: 30 }, hysteresis: 0.5, forSeconds: 120, severity: 'critical' },
+      rule: {
+        name: 'Hot',
+        sensorIds: ['a', 'b'],
+        metric: 'temperature',
+        condition: { op: '>', value: 30 },
+        hysteresis: 0.5,
+        forSeconds: 120,
+        severity: 'critical',
+      },
     });
-    expect(ruleFromDraft({ ...draft, kind: 'silence', sensorIds: '*' })).toEqual({ rule: { name: 'Hot', sensorIds: ['*'], silentMinutes: 10, severity: 'critical' } });
+    expect(ruleFromDraft({ ...draft, kind: 'silence', sensorIds: '*' })).toEqual({
+      rule: { name: 'Hot', sensorIds: ['*'], silentMinutes: 10, severity: 'critical' },
+    });
   });
   it('names the first bad field', () => {
     expect(ruleFromDraft({ ...draft, name: ' ' })).toMatchObject({ field: 'name' });
@@ -65,9 +86,23 @@ describe('alert store', () => {
   it('keeps open alerts from the list and the alert frames: firing added, ok removed, newest first', async () => {
     const listeners = new Map<string, (v: unknown) => void>();
     const live = {
-      on: <K extends keyof LiveEvents>(e: K, l: (v: LiveEvents[K]) => void) => (listeners.set(String(e), l as (v: unknown) => void), () => undefined),
+      on: <K extends keyof LiveEvents>(e: K, l: (v: LiveEvents[K]) => void) => (
+        listeners.set(String(e), l as (v: unknown) => void), () => undefined
+      ),
     };
-    const listed: AlertView = { id: 'x.a.1', ruleId: 'x', ruleName: 'X', sensorId: 'a', metric: 'm', severity: 'info', state: 'pending', since: 1, value: 1, acknowledged: false, acknowledgedBy: null };
+    const listed: AlertView = {
+      id: 'x.a.1',
+      ruleId: 'x',
+      ruleName: 'X',
+      sensorId: 'a',
+      metric: 'm',
+      severity: 'info',
+      state: 'pending',
+      since: 1,
+      value: 1,
+      acknowledged: false,
+      acknowledgedBy: null,
+    };
     const api = { request: async () => ({ alerts: [listed] }) };
     const store = new AlertStore(api as never, live as never);
     store.start();

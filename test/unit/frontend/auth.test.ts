@@ -109,7 +109,9 @@ describe('the return from the issuer', () => {
     const calls: Array<{ url: string; body: URLSearchParams }> = [];
     const fetchFn = (async (url: string, init: RequestInit) => {
       calls.push({ url, body: new URLSearchParams(init.body as string) });
-      return new Response(JSON.stringify({ id_token: idToken, access_token: 'at', expires_in: 3600, token_type: 'Bearer' }), { status: 200 });
+      return new Response(JSON.stringify({ id_token: idToken, access_token: 'at', expires_in: 3600, token_type: 'Bearer' }), {
+        status: 200,
+      });
     }) as unknown as typeof fetch;
     const result = await completeSignIn(config, new URLSearchParams(query), ORIGIN, storage, fetchFn);
     return { result, calls };
@@ -123,7 +125,9 @@ describe('the return from the issuer', () => {
       calls.push(args);
       return new Response('{}');
     }) as unknown as typeof fetch;
-    await expect(completeSignIn(config, new URLSearchParams('code=c1&state=forged'), ORIGIN, storage, fetchFn)).rejects.toThrow(/state mismatch/);
+    await expect(completeSignIn(config, new URLSearchParams('code=c1&state=forged'), ORIGIN, storage, fetchFn)).rejects.toThrow(
+      /state mismatch/,
+    );
     expect(calls).toEqual([]);
     expect(loadSession(storage)).toBeNull();
   });
@@ -148,7 +152,13 @@ describe('the return from the issuer', () => {
       code_verifier: verifier,
     });
     expect(result.hash).toBe('#/sensors/b');
-    expect(result.session).toMatchObject({ idToken, accessToken: 'at', email: 'ana@example.com', role: 'viewer', expiresAt: 2_000_000_000_000 });
+    expect(result.session).toMatchObject({
+      idToken,
+      accessToken: 'at',
+      email: 'ana@example.com',
+      role: 'viewer',
+      expiresAt: 2_000_000_000_000,
+    });
     expect(loadSession(storage)?.idToken).toBe(idToken);
     // Replaying the same answer is refused.
     await expect(returnWith(`code=c1&state=${state}`, storage)).rejects.toThrow(/state mismatch/);

@@ -53,8 +53,14 @@ describe('mergeReadings (live readings into history)', () => {
   it('is ascending, duplicate-free and loses nothing, whatever the order of arrival', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 500 })), fc.array(fc.integer({ min: 0, max: 500 })), (a, b) => {
-        const history = mergeReadings([], a.map((ts) => r(ts)));
-        const merged = mergeReadings(history, b.map((ts) => r(ts)));
+        const history = mergeReadings(
+          [],
+          a.map((ts) => r(ts)),
+        );
+        const merged = mergeReadings(
+          history,
+          b.map((ts) => r(ts)),
+        );
         const ts = merged.map((p) => p.ts);
         expect(ts).toEqual([...new Set([...a, ...b])].sort((x, y) => x - y));
       }),
@@ -85,7 +91,10 @@ describe('backfillSpan (gap after a reconnection)', () => {
     const afterReconnect = stored.slice(22);
     let shown = mergeReadings([...beforeDrop], afterReconnect);
     const span = backfillSpan(beforeDrop.at(-1)!.ts, 23_500, 300_000)!;
-    shown = mergeReadings(shown, stored.filter((p) => p.ts >= span.from && p.ts < span.to));
+    shown = mergeReadings(
+      shown,
+      stored.filter((p) => p.ts >= span.from && p.ts < span.to),
+    );
     expect(shown.map((p) => p.ts)).toEqual(stored.map((p) => p.ts));
   });
 });
@@ -120,19 +129,22 @@ describe('bucketsToBand (bucket to band)', () => {
 
   it('has the band enclose the average in every bucket', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 20 }), { maxLength: 30 }), (groups) => {
-        let folded: Bucket[] = [];
-        groups.forEach((values, i) => {
-          values.forEach((v, j) => {
-            folded = foldIntoBuckets(folded, { ts: i * 60_000 + j, values: { m: v } }, 60_000);
+      fc.property(
+        fc.array(fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 20 }), { maxLength: 30 }),
+        (groups) => {
+          let folded: Bucket[] = [];
+          groups.forEach((values, i) => {
+            values.forEach((v, j) => {
+              folded = foldIntoBuckets(folded, { ts: i * 60_000 + j, values: { m: v } }, 60_000);
+            });
           });
-        });
-        const band = bucketsToBand(folded, 'm');
-        band.x.forEach((_, i) => {
-          expect(band.min[i]!).toBeLessThanOrEqual(band.avg[i]! + 1e-6);
-          expect(band.avg[i]!).toBeLessThanOrEqual(band.max[i]! + 1e-6);
-        });
-      }),
+          const band = bucketsToBand(folded, 'm');
+          band.x.forEach((_, i) => {
+            expect(band.min[i]!).toBeLessThanOrEqual(band.avg[i]! + 1e-6);
+            expect(band.avg[i]!).toBeLessThanOrEqual(band.max[i]! + 1e-6);
+          });
+        },
+      ),
     );
   });
 });
@@ -160,12 +172,24 @@ describe('readingsToColumns', () => {
 
 describe('seriesToCsv (the range on screen)', () => {
   it('writes raw readings as the API does: ts in ISO UTC, metrics in the order asked, empty cells', () => {
-    const csv = seriesToCsv({ resolution: 'raw', points: [{ ts: 0, values: { a: 1.5, b: 2 } }, { ts: 1000, values: { b: 3 } }] }, ['a', 'b']);
+    const csv = seriesToCsv(
+      {
+        resolution: 'raw',
+        points: [
+          { ts: 0, values: { a: 1.5, b: 2 } },
+          { ts: 1000, values: { b: 3 } },
+        ],
+      },
+      ['a', 'b'],
+    );
     expect(csv).toBe('ts,a,b\n1970-01-01T00:00:00.000Z,1.5,2\n1970-01-01T00:00:01.000Z,,3\n');
   });
 
   it('writes buckets as <metric>_min,_max,_avg,_count', () => {
-    const csv = seriesToCsv({ resolution: '1m', points: [{ ts: 60_000, values: { a: { min: 1, max: 3, avg: 2, count: 4 } } }] }, ['a', 'b']);
+    const csv = seriesToCsv({ resolution: '1m', points: [{ ts: 60_000, values: { a: { min: 1, max: 3, avg: 2, count: 4 } } }] }, [
+      'a',
+      'b',
+    ]);
     expect(csv).toBe('ts,a_min,a_max,a_avg,a_count,b_min,b_max,b_avg,b_count\n1970-01-01T00:01:00.000Z,1,3,2,4,,,,\n');
   });
 });
@@ -200,7 +224,13 @@ describe('filterAndSort (the fleet)', () => {
 
 describe('formatAgo and backoffDelay', () => {
   it('says how long ago in words a person reads at a glance', () => {
-    expect([900, 12_000, 180_000, 7_200_000, 5 * 86_400_000].map(formatAgo)).toEqual(['just now', '12 s ago', '3 min ago', '2 h ago', '5 d ago']);
+    expect([900, 12_000, 180_000, 7_200_000, 5 * 86_400_000].map(formatAgo)).toEqual([
+      'just now',
+      '12 s ago',
+      '3 min ago',
+      '2 h ago',
+      '5 d ago',
+    ]);
   });
   it('backs off exponentially with jitter, capped at 30 s', () => {
     expect(backoffDelay(0, () => 0)).toBe(250);
@@ -241,7 +271,7 @@ describe('gaps break the line (raw and aggregated)', () => {
     expect(y.filter((v) => v === null)).toHaveLength(1);
   });
 
-  it('judges a gap by the sensor\'s own interval: a sensor reading every minute is not broken every minute', () => {
+  it("judges a gap by the sensor's own interval: a sensor reading every minute is not broken every minute", () => {
     const minutely = Array.from({ length: 30 }, (_, i) => r(i * 60_000));
     expect(readingsToColumns(minutely, 'temperature').y).not.toContain(null);
     expect(gapThreshold(minutely)).toBe(180_000);
@@ -249,7 +279,10 @@ describe('gaps break the line (raw and aggregated)', () => {
 
   it('breaks the band and the average line where minute buckets are missing', () => {
     const bucket = (ts: number): Bucket => ({ ts, values: { t: { min: 1, max: 3, avg: 2, count: 60 } } });
-    const buckets = [...Array.from({ length: 10 }, (_, i) => bucket(i * 60_000)), ...Array.from({ length: 10 }, (_, i) => bucket((30 + i) * 60_000))];
+    const buckets = [
+      ...Array.from({ length: 10 }, (_, i) => bucket(i * 60_000)),
+      ...Array.from({ length: 10 }, (_, i) => bucket((30 + i) * 60_000)),
+    ];
     const band = bucketsToBand(buckets, 't');
     expect(band.avg.filter((v) => v === null)).toHaveLength(1);
     expect(band.min[band.avg.indexOf(null)]).toBeNull();

@@ -32,7 +32,9 @@ const packagesIn = (metafile: Metafile): Set<string> =>
       .filter((name): name is string => name !== undefined),
   );
 
-const handlers = readdirSync(path.join(ROOT, 'lambdas/handlers')).filter(isHandlerFile).map((f) => f.replace(/\.ts$/, ''));
+const handlers = readdirSync(path.join(ROOT, 'lambdas/handlers'))
+  .filter(isHandlerFile)
+  .map((f) => f.replace(/\.ts$/, ''));
 
 describe('Lambda bundles', () => {
   it.each(handlers)('%s: no local/ code, no static import of a module left out, no schema library', async (handler) => {
@@ -45,7 +47,14 @@ describe('Lambda bundles', () => {
   it('names a bundle that holds local/ code or imports a left-out module statically (negative control)', () => {
     const faulty = {
       inputs: { 'local/memory-metrics.ts': { bytes: 1, imports: [] } },
-      outputs: { 'x.mjs': { bytes: 1, inputs: {}, exports: [], imports: [{ path: '@aws-sdk/credential-provider-ini', kind: 'import-statement', external: true }] } },
+      outputs: {
+        'x.mjs': {
+          bytes: 1,
+          inputs: {},
+          exports: [],
+          imports: [{ path: '@aws-sdk/credential-provider-ini', kind: 'import-statement', external: true }],
+        },
+      },
     } as unknown as Metafile;
     expect(bundleFaults(faulty)).toEqual([
       'bundles local/memory-metrics.ts',
@@ -59,7 +68,13 @@ describe('Lambda bundles', () => {
     expect(authorizer).toContain('aws-jwt-verify');
     const api = packagesIn(await metafileOf('http-api'));
     expect(api).toContain('@aws-sdk/client-dynamodb');
-    for (const unused of ['@aws-sdk/client-sns', '@aws-sdk/client-sqs', '@aws-sdk/client-iot-data-plane', 'aws-jwt-verify', '@aws-sdk/nested-clients']) {
+    for (const unused of [
+      '@aws-sdk/client-sns',
+      '@aws-sdk/client-sqs',
+      '@aws-sdk/client-iot-data-plane',
+      'aws-jwt-verify',
+      '@aws-sdk/nested-clients',
+    ]) {
       expect(api).not.toContain(unused);
     }
   });
