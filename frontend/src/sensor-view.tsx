@@ -54,7 +54,13 @@ export function SensorView({
   const store = useMemo(
     () =>
       new SensorSeriesStore(sensorId, {
-        readings: (id, query, signal, maxPages) => api.readings(id, query, signal, maxPages),
+        readings: async (id, query, signal, maxPages) => {
+          const series = await api.readings(id, query, signal, maxPages);
+          // The history sets a metric's decimals too: a latest value of 21 must not show 20.84 as "21".
+          if (series.resolution === 'raw')
+            for (const r of series.points) for (const [m, v] of Object.entries(r.values)) precision.see(m, v);
+          return series;
+        },
         isLive: () => live.state === 'live',
         now: Date.now,
         setTimeout: (run, ms) => setTimeout(run, ms),
