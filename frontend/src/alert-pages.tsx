@@ -140,6 +140,14 @@ function RuleForm({ api, id, initial, onDone }: { api: Api; id: string | null; i
     </label>
   );
   const invalid = (key: string) => (problem?.field === key || problem?.field === `condition.${key}` ? true : undefined);
+  type TextKey = Exclude<keyof Draft, 'kind' | 'op' | 'severity'>;
+  /** A labelled text box for one of the draft's fields; `inputMode` picks the phone keyboard. */
+  const text = (key: TextKey, label: string, inputMode?: 'numeric' | 'decimal', maxLength?: number) =>
+    field(
+      key,
+      label,
+      <input name={key} inputMode={inputMode} value={d[key]} onInput={set(key)} maxLength={maxLength} aria-invalid={invalid(key)} />,
+    );
   return (
     <form class="rule-form" onSubmit={submit} aria-label={id ? 'Edit rule' : 'New rule'} noValidate>
       <div class="controls">
@@ -151,12 +159,8 @@ function RuleForm({ api, id, initial, onDone }: { api: Api; id: string | null; i
             <option value="silence">silence</option>
           </select>,
         )}
-        {field('name', 'Name', <input name="name" value={d.name} onInput={set('name')} maxLength={100} aria-invalid={invalid('name')} />)}
-        {field(
-          'sensorIds',
-          'Sensors (ids, or *)',
-          <input name="sensorIds" value={d.sensorIds} onInput={set('sensorIds')} aria-invalid={invalid('sensorIds')} />,
-        )}
+        {text('name', 'Name', undefined, 100)}
+        {text('sensorIds', 'Sensors (ids, or *)')}
         {field(
           'severity',
           'Severity',
@@ -170,22 +174,10 @@ function RuleForm({ api, id, initial, onDone }: { api: Api; id: string | null; i
         )}
       </div>
       {d.kind === 'silence' ? (
-        <div class="controls">
-          {field(
-            'silentMinutes',
-            'Silent for (minutes)',
-            <input
-              name="silentMinutes"
-              inputMode="numeric"
-              value={d.silentMinutes}
-              onInput={set('silentMinutes')}
-              aria-invalid={invalid('silentMinutes')}
-            />,
-          )}
-        </div>
+        <div class="controls">{text('silentMinutes', 'Silent for (minutes)', 'numeric')}</div>
       ) : (
         <div class="controls">
-          {field('metric', 'Metric', <input name="metric" value={d.metric} onInput={set('metric')} aria-invalid={invalid('metric')} />)}
+          {text('metric', 'Metric')}
           {field(
             'op',
             'Condition',
@@ -199,46 +191,14 @@ function RuleForm({ api, id, initial, onDone }: { api: Api; id: string | null; i
           )}
           {d.op === 'outside' ? (
             <>
-              {field(
-                'low',
-                'Low',
-                <input name="low" inputMode="decimal" value={d.low} onInput={set('low')} aria-invalid={invalid('low')} />,
-              )}
-              {field(
-                'high',
-                'High',
-                <input name="high" inputMode="decimal" value={d.high} onInput={set('high')} aria-invalid={invalid('high')} />,
-              )}
+              {text('low', 'Low', 'decimal')}
+              {text('high', 'High', 'decimal')}
             </>
           ) : (
-            field(
-              'value',
-              'Threshold',
-              <input name="value" inputMode="decimal" value={d.value} onInput={set('value')} aria-invalid={invalid('value')} />,
-            )
+            text('value', 'Threshold', 'decimal')
           )}
-          {field(
-            'hysteresis',
-            'Hysteresis',
-            <input
-              name="hysteresis"
-              inputMode="decimal"
-              value={d.hysteresis}
-              onInput={set('hysteresis')}
-              aria-invalid={invalid('hysteresis')}
-            />,
-          )}
-          {field(
-            'forSeconds',
-            'For (seconds)',
-            <input
-              name="forSeconds"
-              inputMode="numeric"
-              value={d.forSeconds}
-              onInput={set('forSeconds')}
-              aria-invalid={invalid('forSeconds')}
-            />,
-          )}
+          {text('hysteresis', 'Hysteresis', 'decimal')}
+          {text('forSeconds', 'For (seconds)', 'numeric')}
         </div>
       )}
       {problem ? (
