@@ -173,6 +173,8 @@ export async function measureFleet(input: MeasureOptions): Promise<Measurement> 
       shards: ingest === 'stream' ? 1 : undefined,
       liveWindowS: options.liveWindowS,
       historyWindowS: options.historyWindowS,
+      // The measured fleet has no alert rule, so its history writer reads no alert states.
+      alertRules: false,
       cardsOnScreen: options.cardsOnScreen,
     }).perReading;
     const perReading = <T extends Record<string, { [k: string]: number }>>(rec: T) =>

@@ -50,6 +50,11 @@ export interface Fleet {
   liveWindowS?: number;
   /** Sensors each dashboard subscribes to: the fleet view's cards on screen. @default 30 */
   cardsOnScreen?: number;
+  /**
+   * Stream ingest: alert rules apply to the fleet, so the history writer reads each sensor's alert states per
+   * batch (with no rule it reads nothing: lambdas/core/evaluate-alerts.ts). @default true
+   */
+  alertRules?: boolean;
 }
 
 export type Service =
@@ -363,6 +368,7 @@ export function normalizeFleet(fleet: Fleet): NormalizedFleet {
     historyWindowS: HISTORY_WINDOW_S,
     liveWindowS: LIVE_WINDOW_S,
     cardsOnScreen: CARDS_ON_SCREEN,
+    alertRules: true,
     ...fleet,
     ingest,
     basicIngest: fleet.basicIngest ?? (fleet.design === 'vigia' && ingest === 'stream'),
@@ -584,7 +590,7 @@ export function monthlyCost(input: Fleet): Estimate {
     write(sensorBatches * (bucketsTouched * bucketWrite + st.registryWritesPerSensorInBatch * sensorWrite), true);
     read(sensorBatches * (bucketsTouched + st.registryReadsPerSensorInBatch), true);
     // Alerts (i12): each sensor's states and registry entry per batch; the rules every 10 s per shard's container.
-    read(sensorBatches * st.alertReadsPerSensorInBatch * 0.5, true);
+    if (fleet.alertRules) read(sensorBatches * st.alertReadsPerSensorInBatch * 0.5, true);
     read(partitions * (SECONDS_PER_MONTH / ALERT_RULES_REFRESH_S) * 0.5);
     const historyFillS = historyBatchRecords / shardRate;
     if (writerMs / 1000 > historyFillS) {
