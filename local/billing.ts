@@ -17,6 +17,7 @@ import {
   topicMatches,
 } from '../lambdas/shared/rules.js';
 import type { ConsumedCapacity } from './dynamo.js';
+import { prometheusFamily, prometheusText } from './prometheus.js';
 
 const IOT_MESSAGE_INCREMENT_BYTES = 5 * 1024;
 const KINESIS_PUT_UNIT_BYTES = 25 * 1024;
@@ -161,10 +162,9 @@ export class BillingMeter {
   /** The counters in the Prometheus text format, after the operations metrics of `/api/metrics`. */
   toPrometheus(): string {
     const s = this.snapshot();
-    const lines: string[] = [];
+    const families: string[][] = [];
     const counter = (name: string, help: string, series: Array<[string, number]>) => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`);
-      for (const [labels, value] of series) lines.push(`${name}${labels} ${value}`);
+      families.push(prometheusFamily(name, 'counter', help, series));
     };
     counter('vigia_billed_iot_messages_total', 'IoT Core messages billed (5 KB increments; Basic Ingest is not billed)', [
       ['', s.iotMessages],
@@ -198,6 +198,6 @@ export class BillingMeter {
       ['', s.wsMessages],
     ]);
     counter('vigia_billed_websocket_connection_minutes_total', 'API Gateway WebSocket connection minutes', [['', s.wsConnectionMinutes]]);
-    return `${lines.join('\n')}\n`;
+    return prometheusText(families);
   }
 }

@@ -4,7 +4,8 @@
  * reason whole and at most `maxPayloadChars` of its payload; the file rotates at `maxFileBytes`
  * (local/rotating-file.ts).
  */
-import { prometheusCounters, RotatingJsonlFile } from './rotating-file.js';
+import { prometheusFamily, prometheusText } from './prometheus.js';
+import { RotatingJsonlFile } from './rotating-file.js';
 
 export interface DeadLetterLimits {
   /** @default 10 MiB */
@@ -62,18 +63,19 @@ export class DeadLetterFile {
   /** The counts in the Prometheus text format, for `GET /api/metrics`. */
   toPrometheus(): string {
     const { written, payloadsTruncated, rotations } = this.counts;
-    return prometheusCounters([
-      { name: 'vigia_local_dead_letters_total', help: 'Rejected payloads written to the local dead-letter file.', value: written },
-      {
-        name: 'vigia_local_dead_letter_payloads_truncated_total',
-        help: 'Dead letters whose payload was cut to the per-entry cap.',
-        value: payloadsTruncated,
-      },
-      {
-        name: 'vigia_local_dead_letter_rotations_total',
-        help: 'Times the dead-letter file was rotated at its size cap.',
-        value: rotations,
-      },
+    return prometheusText([
+      prometheusFamily('vigia_local_dead_letters_total', 'counter', 'Rejected payloads written to the local dead-letter file.', [
+        ['', written],
+      ]),
+      prometheusFamily(
+        'vigia_local_dead_letter_payloads_truncated_total',
+        'counter',
+        'Dead letters whose payload was cut to the per-entry cap.',
+        [['', payloadsTruncated]],
+      ),
+      prometheusFamily('vigia_local_dead_letter_rotations_total', 'counter', 'Times the dead-letter file was rotated at its size cap.', [
+        ['', rotations],
+      ]),
     ]);
   }
 }

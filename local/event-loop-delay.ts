@@ -5,6 +5,7 @@
  * Garbage-collection pauses of the same window beside it, to tell a collector pause from work.
  */
 import { constants, monitorEventLoopDelay, PerformanceObserver, type IntervalHistogram, type PerformanceEntry } from 'node:perf_hooks';
+import { prometheusFamily, prometheusText } from './prometheus.js';
 
 /** @default one minute, the soak bench's sampling interval */
 const WINDOW_MS = 60_000;
@@ -69,21 +70,34 @@ export class EventLoopDelay {
     const current = this.summary();
     const gc = this.lastGc ?? this.gc;
     const seconds = (ms: number) => (ms / 1000).toFixed(4);
-    return `${[
-      '# HELP vigia_local_event_loop_delay_seconds Main thread event-loop delay over the last complete minute, by quantile (1 = max).',
-      '# TYPE vigia_local_event_loop_delay_seconds gauge',
-      `vigia_local_event_loop_delay_seconds{quantile="0.5"} ${seconds(window.p50)}`,
-      `vigia_local_event_loop_delay_seconds{quantile="0.99"} ${seconds(window.p99)}`,
-      `vigia_local_event_loop_delay_seconds{quantile="1"} ${seconds(window.max)}`,
-      '# HELP vigia_local_event_loop_delay_max_seconds Longest main thread event-loop delay since the runtime started.',
-      '# TYPE vigia_local_event_loop_delay_max_seconds gauge',
-      `vigia_local_event_loop_delay_max_seconds ${seconds(Math.max(this.worstMs, current.max))}`,
-      '# HELP vigia_local_gc_pause_seconds Main thread garbage-collection pauses over the last complete minute: their sum, the longest, the longest full collection.',
-      '# TYPE vigia_local_gc_pause_seconds gauge',
-      `vigia_local_gc_pause_seconds{stat="sum"} ${seconds(gc.totalMs)}`,
-      `vigia_local_gc_pause_seconds{stat="max"} ${seconds(gc.maxMs)}`,
-      `vigia_local_gc_pause_seconds{stat="max_major"} ${seconds(gc.maxMajorMs)}`,
-    ].join('\n')}\n`;
+    return prometheusText([
+      prometheusFamily(
+        'vigia_local_event_loop_delay_seconds',
+        'gauge',
+        'Main thread event-loop delay over the last complete minute, by quantile (1 = max).',
+        [
+          ['{quantile="0.5"}', seconds(window.p50)],
+          ['{quantile="0.99"}', seconds(window.p99)],
+          ['{quantile="1"}', seconds(window.max)],
+        ],
+      ),
+      prometheusFamily(
+        'vigia_local_event_loop_delay_max_seconds',
+        'gauge',
+        'Longest main thread event-loop delay since the runtime started.',
+        [['', seconds(Math.max(this.worstMs, current.max))]],
+      ),
+      prometheusFamily(
+        'vigia_local_gc_pause_seconds',
+        'gauge',
+        'Main thread garbage-collection pauses over the last complete minute: their sum, the longest, the longest full collection.',
+        [
+          ['{stat="sum"}', seconds(gc.totalMs)],
+          ['{stat="max"}', seconds(gc.maxMs)],
+          ['{stat="max_major"}', seconds(gc.maxMajorMs)],
+        ],
+      ),
+    ]);
   }
 
   stop(): void {

@@ -4,7 +4,8 @@
  * stream cannot fill the disk. An entry's event is kept up to `maxEventChars` of its JSON and its error up to
  * 1,024 characters; the file rotates at `maxFileBytes` (local/rotating-file.ts).
  */
-import { prometheusCounters, RotatingJsonlFile } from './rotating-file.js';
+import { prometheusFamily, prometheusText } from './prometheus.js';
+import { RotatingJsonlFile } from './rotating-file.js';
 
 export interface FailedInvocationLimits {
   /** @default 10 MiB */
@@ -70,18 +71,22 @@ export class FailedInvocationFile {
   /** The counts in the Prometheus text format, for `GET /api/metrics`. */
   toPrometheus(): string {
     const { written, eventsTruncated, rotations } = this.counts;
-    return prometheusCounters([
-      {
-        name: 'vigia_local_failed_invocations_total',
-        help: 'Invocations whose retries ran out, written to the local on-failure file.',
-        value: written,
-      },
-      {
-        name: 'vigia_local_failed_invocation_events_truncated_total',
-        help: 'Failed invocations whose event was cut to the size bound.',
-        value: eventsTruncated,
-      },
-      { name: 'vigia_local_failed_invocation_rotations_total', help: 'Times the local on-failure file was rotated.', value: rotations },
+    return prometheusText([
+      prometheusFamily(
+        'vigia_local_failed_invocations_total',
+        'counter',
+        'Invocations whose retries ran out, written to the local on-failure file.',
+        [['', written]],
+      ),
+      prometheusFamily(
+        'vigia_local_failed_invocation_events_truncated_total',
+        'counter',
+        'Failed invocations whose event was cut to the size bound.',
+        [['', eventsTruncated]],
+      ),
+      prometheusFamily('vigia_local_failed_invocation_rotations_total', 'counter', 'Times the local on-failure file was rotated.', [
+        ['', rotations],
+      ]),
     ]);
   }
 }

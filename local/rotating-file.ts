@@ -46,8 +46,3 @@ export class RotatingJsonlFile {
     this.written += 1;
   }
 }
-
-/** Counters in the Prometheus text format, for `GET /api/metrics`. */
-export function prometheusCounters(counters: ReadonlyArray<{ name: string; help: string; value: number }>): string {
-  return `${counters.flatMap(({ name, help, value }) => [`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`]).join('\n')}\n`;
-}

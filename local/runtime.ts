@@ -26,6 +26,7 @@ import { AlertWebhook } from './alert-webhook.js';
 import { createHttpServer } from './http-server.js';
 import { EventLoopDelay } from './event-loop-delay.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
+import { prometheusFamily, prometheusText } from './prometheus.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -144,22 +145,32 @@ const LOCAL_ALERT_TOPIC_ARN = 'arn:aws:sns:local:000000000000:vigia-alerts';
 /** The process's memory, and each thread's heap, for `/api/metrics` (the soak benchmark reads them). */
 function memoryGauges(dynamo: { heapUsed: number; external: number; openResources: number }): string {
   const main = process.memoryUsage();
-  return `${[
-    '# HELP vigia_local_rss_bytes Resident memory of the runtime process (every thread).',
-    '# TYPE vigia_local_rss_bytes gauge',
-    `vigia_local_rss_bytes ${main.rss}`,
-    '# HELP vigia_local_heap_used_bytes JavaScript heap in use, by thread.',
-    '# TYPE vigia_local_heap_used_bytes gauge',
-    `vigia_local_heap_used_bytes{thread="main"} ${main.heapUsed}`,
-    `vigia_local_heap_used_bytes{thread="dynamodb"} ${dynamo.heapUsed}`,
-    '# HELP vigia_local_external_bytes Memory of C++ objects bound to JavaScript (buffers included), by thread.',
-    '# TYPE vigia_local_external_bytes gauge',
-    `vigia_local_external_bytes{thread="main"} ${main.external}`,
-    `vigia_local_external_bytes{thread="dynamodb"} ${dynamo.external}`,
-    '# HELP vigia_local_dynamodb_open_resources LevelDB iterators, snapshots and batches open in the DynamoDB stand-in (each pins native memory).',
-    '# TYPE vigia_local_dynamodb_open_resources gauge',
-    `vigia_local_dynamodb_open_resources ${dynamo.openResources}`,
-  ].join('\n')}\n`;
+  const byThread = (main: number, worker: number) =>
+    [
+      ['{thread="main"}', main],
+      ['{thread="dynamodb"}', worker],
+    ] as const;
+  return prometheusText([
+    prometheusFamily('vigia_local_rss_bytes', 'gauge', 'Resident memory of the runtime process (every thread).', [['', main.rss]]),
+    prometheusFamily(
+      'vigia_local_heap_used_bytes',
+      'gauge',
+      'JavaScript heap in use, by thread.',
+      byThread(main.heapUsed, dynamo.heapUsed),
+    ),
+    prometheusFamily(
+      'vigia_local_external_bytes',
+      'gauge',
+      'Memory of C++ objects bound to JavaScript (buffers included), by thread.',
+      byThread(main.external, dynamo.external),
+    ),
+    prometheusFamily(
+      'vigia_local_dynamodb_open_resources',
+      'gauge',
+      'LevelDB iterators, snapshots and batches open in the DynamoDB stand-in (each pins native memory).',
+      [['', dynamo.openResources]],
+    ),
+  ]);
 }
 
 const handlers = {

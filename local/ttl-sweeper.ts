@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { TableDefinition } from '../lambdas/shared/tables.js';
 import type { StandInCredentials } from './standin-credentials.js';
+import { prometheusFamily, prometheusText } from './prometheus.js';
 
 export interface SweptTable {
   name: string;
@@ -157,12 +158,14 @@ export function startTtlSweeper(options: TtlSweeperOptions): TtlSweeper {
       return running;
     },
     toPrometheus() {
-      const name = 'vigia_local_ttl_deleted_total';
-      return `${[
-        `# HELP ${name} Items the local TTL sweeper deleted because their TTL attribute had passed.`,
-        `# TYPE ${name} counter`,
-        ...[...deleted].map(([table, count]) => `${name}{table="${table}"} ${count}`),
-      ].join('\n')}\n`;
+      return prometheusText([
+        prometheusFamily(
+          'vigia_local_ttl_deleted_total',
+          'counter',
+          'Items the local TTL sweeper deleted because their TTL attribute had passed.',
+          [...deleted].map(([table, count]) => [`{table="${table}"}`, count] as const),
+        ),
+      ]);
     },
     async stop() {
       stopped = true;
