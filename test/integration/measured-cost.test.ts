@@ -15,7 +15,7 @@ const MEASURED_MODES = ['direct', 'stream'] as const;
 /** A fleet per mode, long enough that a run's first and last partial batches weigh little. */
 const FLEETS = {
   direct: { sensors: 5, intervalS: 2, dashboards: 2, durationS: 12, readings: 30 },
-  stream: { sensors: 20, intervalS: 1, dashboards: 2, durationS: 20, readings: 400 },
+  stream: { sensors: 20, intervalS: 1, dashboards: 2, durationS: 60, readings: 1200 },
 } as const;
 
 describe.each(MEASURED_MODES)('%s ingest: measured units a reading against the model', (ingest) => {
