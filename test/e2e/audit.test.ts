@@ -382,8 +382,17 @@ describe('a steady layout', () => {
       .toBeGreaterThan(0);
     await page.waitForTimeout(3000);
     expect(await ids()).toEqual(first);
-    // The live order can match the held one for a moment ("In order"); the hint comes back as it drifts.
-    await expect.poll(() => page.locator('[data-moved]').textContent(), { timeout: 10_000 }).toMatch(/\d+ out of order/);
+    // The simulated sensors send in a steady round, so their live order can settle back to the held one ("In order");
+    // a fresh reading from the low card makes it drift again, and the hint says so.
+    await expect
+      .poll(
+        async () => {
+          await publishAs(low, { values: { temperature: 21.6, humidity: 40 } });
+          return page.locator('[data-moved]').textContent();
+        },
+        { timeout: 20_000, interval: 1000 },
+      )
+      .toMatch(/\d+ out of order/);
     await page.getByRole('button', { name: 'Re-sort' }).click();
     // Right after a re-sort the order is a fresh sort by last seen: newest first.
     const seen = await page.evaluate(() => {
