@@ -1,7 +1,17 @@
 /** WebSocket connections, subscriptions and live-push marks in one DynamoDB table. */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ConnectionRegistry, LiveMark, LiveShardState, ReadingKey } from '../core/ports.js';
+import type {
+  CommandBudget,
+  ConnectionStore,
+  LiveMark,
+  LiveMarks,
+  LiveShardState,
+  LiveShardStore,
+  ReadingKey,
+  SubscriberLookup,
+  SubscriptionStore,
+} from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
 import { inParallel } from '../core/concurrency.js';
 import { batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
@@ -22,7 +32,10 @@ const WILDCARD = '*';
 const MARK_BUCKET_MS = 60_000;
 const CLAIMS_IN_FLIGHT = 16;
 
-export class DynamoConnectionRegistry implements ConnectionRegistry {
+/** One table, so one class: it implements every port of the connections table. */
+export class DynamoConnectionRegistry
+  implements ConnectionStore, SubscriptionStore, SubscriberLookup, CommandBudget, LiveMarks, LiveShardStore
+{
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,

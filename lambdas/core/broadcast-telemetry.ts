@@ -4,11 +4,14 @@ import { acceptedReadings, readingKey } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
 import { claimOnShard } from './live-shard.js';
 import type { Reading } from './model.js';
-import type { ReadingKey } from './ports.js';
+import type { LiveMarks, LiveShardStore, ReadingKey, SubscriberLookup } from './ports.js';
 import { type PushDeps, pushToEach } from './push.js';
 import type { SequencedEvent } from './sequence.js';
 
 export interface BroadcastDeps extends PushDeps {
+  subscribers: SubscriberLookup;
+  /** Which readings were pushed before: per-reading marks (direct ingest), per-shard state (stream ingest). */
+  liveClaims: LiveMarks & LiveShardStore;
   rawRetentionDays: number;
 }
 
@@ -43,7 +46,7 @@ type Claim = (followed: Array<Reading & { event: number }>) => Promise<ReadingKe
 const claimEach =
   (deps: BroadcastDeps): Claim =>
   async (followed) =>
-    deps.connections.markPushed(
+    deps.liveClaims.markPushed(
       followed.map(({ sensorId, ts }) => ({ sensorId, ts })),
       deps.now(),
     );
@@ -71,7 +74,7 @@ export async function broadcastTelemetryBatch(
   }
   if (valid.length === 0) return { pushed: 0, connections: 0 };
 
-  const subscribers = await deps.connections.subscribersOf([...new Set(valid.map((r) => r.sensorId))]);
+  const subscribers = await deps.subscribers.subscribersOf([...new Set(valid.map((r) => r.sensorId))]);
   const followed = valid.filter((r) => subscribers.has(r.sensorId));
   if (followed.length === 0) return { pushed: 0, connections: 0 };
   // Only readings not pushed before: a QoS 1 redelivery or a retried batch is not shown twice.
@@ -135,7 +138,7 @@ export async function broadcastTelemetryStream(
             shardId,
             followed.map((r) => ({ seq: records[r.event].sequenceNumber, reading: r })),
             records[records.length - 1].sequenceNumber,
-            deps.connections,
+            deps.liveClaims,
             deps.now(),
           )
       : undefined;

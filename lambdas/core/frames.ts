@@ -14,7 +14,7 @@ import {
   WILDCARD,
 } from '../shared/contract.js';
 import { METRICS, TOPICS } from '../shared/names.js';
-import type { ConnectionRegistry, DevicePublisher, LiveSender, Metrics, SensorRegistry } from './ports.js';
+import type { CommandBudget, ConnectionStore, DevicePublisher, LiveSender, Metrics, SensorRegistry, SubscriptionStore } from './ports.js';
 
 export { COMMANDS_PER_SECOND, MAX_IDS_PER_FRAME, MAX_SUBSCRIPTIONS, WILDCARD } from '../shared/contract.js';
 
@@ -46,7 +46,9 @@ export interface Caller {
 }
 
 export interface FrameDeps {
-  connections: ConnectionRegistry;
+  connections: ConnectionStore;
+  subscriptions: SubscriptionStore;
+  commandBudget: CommandBudget;
   sensors: Pick<SensorRegistry, 'get'>;
   live: LiveSender;
   devices: DevicePublisher;
@@ -97,7 +99,7 @@ function parseFrame(body: string | undefined | null): Record<string, unknown> {
 
 async function subscribe(caller: Caller, frame: Record<string, unknown>, deps: FrameDeps, adding: boolean) {
   const ids = parseSensorIds(frame);
-  const current = await deps.connections.subscriptions(caller.connectionId);
+  const current = await deps.subscriptions.subscriptions(caller.connectionId);
   let next: string[];
   let added: string[] = [];
   let removed: string[] = [];
@@ -112,7 +114,7 @@ async function subscribe(caller: Caller, frame: Record<string, unknown>, deps: F
     next = current.filter((id) => !removed.includes(id));
   }
   if (added.length > 0 || removed.length > 0) {
-    await deps.connections.setSubscriptions(caller.connectionId, next, added, removed, deps.now());
+    await deps.subscriptions.setSubscriptions(caller.connectionId, next, added, removed, deps.now());
   }
   return { type: 'subscribed', sensorIds: next } as const;
 }
@@ -131,7 +133,7 @@ async function command(caller: Caller, frame: Record<string, unknown>, deps: Fra
   const invalid = spec.validate(cmd.args);
   if (invalid) throw badRequest(invalid);
   if (!caller.mayCommand) throw new FrameError('FORBIDDEN', 'sending commands needs the operator role');
-  if (!(await deps.connections.takeCommandToken(caller.connectionId, deps.now(), COMMANDS_PER_SECOND))) {
+  if (!(await deps.commandBudget.takeCommandToken(caller.connectionId, deps.now(), COMMANDS_PER_SECOND))) {
     throw new FrameError('LIMIT_EXCEEDED', `at most ${COMMANDS_PER_SECOND} commands per second per connection`);
   }
   if (!(await deps.sensors.get(sensorId))) throw new FrameError('SENSOR_NOT_FOUND', `sensor ${sensorId} has never been seen`);

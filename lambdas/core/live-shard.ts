@@ -12,7 +12,7 @@
  *   reading is claimed there atomically. So every pushed key is in exactly one of the two, and none is pushed
  *   twice.
  */
-import type { ConnectionRegistry, LiveMark, LiveShardState, ReadingKey } from './ports.js';
+import type { LiveMark, LiveMarks, LiveShardState, LiveShardStore, ReadingKey } from './ports.js';
 import { isAfter } from './sequence.js';
 
 export const MINUTE_MS = 60_000;
@@ -48,7 +48,7 @@ export async function claimOnShard(
   shardId: string,
   items: ClaimItem[],
   lastSeq: string,
-  registry: Pick<ConnectionRegistry, 'liveShard' | 'saveLiveShard' | 'addLiveMarks'>,
+  registry: LiveShardStore & Pick<LiveMarks, 'addLiveMarks'>,
   now: number,
 ): Promise<ReadingKey[]> {
   if (items.length === 0) return [];

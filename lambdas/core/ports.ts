@@ -114,20 +114,37 @@ export interface ReadingKey {
   ts: number;
 }
 
-export interface ConnectionRegistry {
+/** WebSocket connections as they open and close (the table holds one item per open connection). */
+export interface ConnectionStore {
   open(connectionId: string, now: number): Promise<void>;
   /** Forgets the connection and all its subscriptions. */
   close(connectionId: string): Promise<void>;
+}
+
+/** One connection's subscription set, as its `subscribe`/`unsubscribe` frames change it. */
+export interface SubscriptionStore {
   subscriptions(connectionId: string): Promise<string[]>;
   /** Replaces the subscription set: adds items for `added`, removes those of `removed`. */
   setSubscriptions(connectionId: string, next: string[], added: string[], removed: string[], now: number): Promise<void>;
+}
+
+/** Who follows a sensor: what the live broadcaster and presence ask before they push. */
+export interface SubscriberLookup {
   /**
    * The connections subscribed to each of these sensors, directly or through `*`; a sensor nobody
    * follows is absent from the answer.
    */
   subscribersOf(sensorIds: string[]): Promise<Map<string, string[]>>;
+}
+
+/** Contract §6's per-connection command rate. */
+export interface CommandBudget {
   /** Takes one command token from the connection's per-second budget; false when it is spent. */
   takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean>;
+}
+
+/** Sensor-minute marks of the readings pushed live, so none is pushed twice. */
+export interface LiveMarks {
   /**
    * Claims readings for a live push, atomically (so concurrent callers never both claim one); returns those
    * no one claimed before (direct ingest).
@@ -138,6 +155,10 @@ export interface ConnectionRegistry {
    * the order given.
    */
   addLiveMarks(marks: LiveMark[], now: number): Promise<Array<Set<number>>>;
+}
+
+/** Each stream shard's live state (lambdas/core/live-shard.ts). */
+export interface LiveShardStore {
   /** A stream shard's live state (strongly consistent); `seq` null and no sensors when never saved. */
   liveShard(shardId: string): Promise<LiveShardState>;
   /** Saves a shard's live state if its `seq` still is `previousSeq`; false when another consumer moved it first. */

@@ -1,11 +1,12 @@
 /** The presence use case: applies IoT lifecycle events to the registry and tells subscribers. */
 import { SENSOR_ID_PATTERN } from '../shared/names.js';
 import type { PresenceState } from './model.js';
-import type { SensorRegistry } from './ports.js';
+import type { SensorRegistry, SubscriberLookup } from './ports.js';
 import { type PushDeps, pushToConnections } from './push.js';
 
 export interface PresenceDeps extends PushDeps {
   sensors: SensorRegistry;
+  subscribers: SubscriberLookup;
 }
 
 /** An AWS IoT lifecycle event (connected / disconnected). */
@@ -66,7 +67,7 @@ export async function applyPresenceEvent(event: unknown, deps: PresenceDeps): Pr
     deps.log.info('presence event ignored: stale or duplicate (contract §6 ordering)', { sensorId: e.clientId, ...state });
     return { applied: false };
   }
-  const subscribers = (await deps.connections.subscribersOf([e.clientId])).get(e.clientId) ?? [];
+  const subscribers = (await deps.subscribers.subscribersOf([e.clientId])).get(e.clientId) ?? [];
   if (subscribers.length > 0) {
     await pushToConnections(subscribers, { type: 'status', sensorId: e.clientId, online: state.online, ts: state.ts }, deps);
   }

@@ -1,10 +1,10 @@
 /** Sending frames to WebSocket connections, shared by the live broadcaster and presence. */
 import type { ServerFrame } from '../shared/contract.js';
 import { METRICS } from '../shared/names.js';
-import type { ConnectionRegistry, LiveSender, Logger, Metrics } from './ports.js';
+import type { ConnectionStore, LiveSender, Logger, Metrics } from './ports.js';
 
 export interface PushDeps {
-  connections: ConnectionRegistry;
+  connections: ConnectionStore;
   live: LiveSender;
   log: Logger;
   metrics: Metrics;

@@ -8,8 +8,11 @@ import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
 export const handler = async (event: unknown, context?: Context) =>
   withMetrics(context, async (metrics) => {
+    const connections = connectionRegistry();
     const deps = {
-      connections: connectionRegistry(),
+      connections,
+      subscribers: connections,
+      liveClaims: connections,
       live: liveSender(),
       log: logger,
       metrics,

@@ -7,7 +7,16 @@ import { liveSender } from './wiring/live.js';
 
 export const handler = async (event: unknown, context?: Context) =>
   withMetrics(context, async (metrics) => {
-    const deps = { sensors: sensorRegistry(), connections: connectionRegistry(), live: liveSender(), log: logger, metrics, now: Date.now };
+    const connections = connectionRegistry();
+    const deps = {
+      sensors: sensorRegistry(),
+      connections,
+      subscribers: connections,
+      live: liveSender(),
+      log: logger,
+      metrics,
+      now: Date.now,
+    };
     let applied = 0;
     // Presence is always a direct rule: one lifecycle event per invocation.
     if ((await applyPresenceEvent(event, deps)).applied) applied += 1;

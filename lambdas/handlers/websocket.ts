@@ -13,9 +13,12 @@ export const handler = async (event: APIGatewayProxyWebsocketEventV2, context?: 
   const authorizer = (event.requestContext as { authorizer?: { role?: unknown } }).authorizer;
   // An authorizer's role decides whenever there is one, so a function missing AUTH_ISSUER does not fail open.
   const mayCommand = authorizer ? authorizer.role === 'operator' : !signInRequired();
+  const connections = connectionRegistry();
   await withMetrics(context, (metrics) =>
     routeWebSocket(routeKey, { connectionId, mayCommand }, event.body, {
-      connections: connectionRegistry(),
+      connections,
+      subscriptions: connections,
+      commandBudget: connections,
       sensors: sensorRegistry(),
       live: liveSender(),
       devices: devicePublisher(),

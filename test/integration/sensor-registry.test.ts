@@ -39,14 +39,18 @@ describe('DynamoSensorRegistry on the DynamoDB stand-in', () => {
     await removeDataDir(dataDir);
   });
 
-  const deps = () => ({
-    sensors: registry,
-    connections: new FakeConnectionRegistry(),
-    live: new FakeLiveSender(),
-    log: silentLog,
-    metrics: new FakeMetrics(),
-    now: () => clock,
-  });
+  const deps = () => {
+    const connections = new FakeConnectionRegistry();
+    return {
+      sensors: registry,
+      connections,
+      subscribers: connections,
+      live: new FakeLiveSender(),
+      log: silentLog,
+      metrics: new FakeMetrics(),
+      now: () => clock,
+    };
+  };
   const lifecycle = (clientId: string, eventType: 'connected' | 'disconnected', timestamp: number, versionNumber: number) => ({
     clientId,
     eventType,

@@ -3,11 +3,14 @@ import type { AggregateResolution, Bucket, PresenceState, RawPoint, Reading, Sen
 import type {
   BucketKey,
   BucketRange,
-  ConnectionRegistry,
+  CommandBudget,
+  ConnectionStore,
   DevicePublisher,
   LiveMark,
+  LiveMarks,
   LiveSender,
   LiveShardState,
+  LiveShardStore,
   Metrics,
   RawRange,
   ReadingKey,
@@ -18,6 +21,8 @@ import type {
   SendResult,
   SensorRegistry,
   StoredReading,
+  SubscriberLookup,
+  SubscriptionStore,
   StreamProgress,
 } from '../../lambdas/core/ports.js';
 import type { Logger } from '../../lambdas/core/ports.js';
@@ -198,7 +203,10 @@ export class FakeSensorRegistry implements SensorRegistry {
   }
 }
 
-export class FakeConnectionRegistry implements ConnectionRegistry {
+/** The connections table's ports in one fake, as the one DynamoDB adapter implements them all. */
+export class FakeConnectionRegistry
+  implements ConnectionStore, SubscriptionStore, SubscriberLookup, CommandBudget, LiveMarks, LiveShardStore
+{
   readonly subs = new Map<string, string[]>();
   readonly closed: string[] = [];
   readonly pushed = new Set<string>();

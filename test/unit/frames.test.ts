@@ -25,8 +25,11 @@ let deps: FrameDeps & {
 beforeEach(async () => {
   clock = NOW;
   ids = 0;
+  const connections = new FakeConnectionRegistry();
   deps = {
-    connections: new FakeConnectionRegistry(),
+    connections,
+    subscriptions: connections,
+    commandBudget: connections,
     sensors: new FakeSensorRegistry(),
     live: new FakeLiveSender(),
     devices: new FakeDevicePublisher(),
@@ -224,6 +227,8 @@ describe('routeWebSocket', () => {
 describe('broadcastTelemetry', () => {
   const pushDeps = () => ({
     connections: deps.connections,
+    subscribers: deps.connections,
+    liveClaims: deps.connections,
     live: deps.live,
     log: silentLog,
     metrics: deps.metrics,
@@ -290,6 +295,7 @@ describe('applyPresenceEvent', () => {
   const presenceDeps = () => ({
     sensors: deps.sensors,
     connections: deps.connections,
+    subscribers: deps.connections,
     live: deps.live,
     log: silentLog,
     metrics: deps.metrics,

@@ -153,7 +153,15 @@ describe('property: never pushed twice on a shard', () => {
             receivedAt: NOW,
           },
         }));
-        const deps = { connections: registry, live, log: silentLog, metrics: new FakeMetrics(), rawRetentionDays: 30 };
+        const deps = {
+          connections: registry,
+          subscribers: registry,
+          liveClaims: registry,
+          live,
+          log: silentLog,
+          metrics: new FakeMetrics(),
+          rawRetentionDays: 30,
+        };
         let at = 0;
         let crashed = false;
         for (let b = 0; at < stream.length; b += 1) {

@@ -73,6 +73,8 @@ describe('the use cases record', () => {
       [event({ ts: NOW - 100, values: { t: 1 } }, NOW - 40), event({ ts: NOW - 50, values: { t: 2 } }, NOW - 10)],
       {
         connections,
+        subscribers: connections,
+        liveClaims: connections,
         live,
         log: silentLog,
         metrics,
@@ -97,8 +99,11 @@ describe('the use cases record', () => {
 
   it('routeWebSocket: a reply is a push; a gone caller is a removed connection', async () => {
     const live = new FakeLiveSender();
+    const connections = new FakeConnectionRegistry();
     const deps = {
-      connections: new FakeConnectionRegistry(),
+      connections,
+      subscriptions: connections,
+      commandBudget: connections,
       sensors: new FakeSensorRegistry(),
       live,
       devices: new FakeDevicePublisher(),

@@ -74,6 +74,8 @@ describe('broadcastTelemetryBatch with fakes', () => {
     ];
     const result = await broadcastTelemetryBatch(events, {
       connections,
+      subscribers: connections,
+      liveClaims: connections,
       live,
       log: silentLog,
       metrics: new FakeMetrics(),
@@ -95,6 +97,8 @@ describe('broadcastTelemetryBatch with fakes', () => {
     expect(
       await broadcastTelemetryBatch(events, {
         connections,
+        subscribers: connections,
+        liveClaims: connections,
         live,
         log: silentLog,
         metrics: new FakeMetrics(),
@@ -144,6 +148,8 @@ describe('broadcastTelemetryBatch: dashboards that get the same readings share t
     ];
     const result = await broadcastTelemetryBatch(events, {
       connections,
+      subscribers: connections,
+      liveClaims: connections,
       live,
       log: silentLog,
       metrics: new FakeMetrics(),
