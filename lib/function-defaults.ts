@@ -6,7 +6,7 @@ import { Architecture, type IDestination, Runtime, Tracing } from 'aws-cdk-lib/a
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { type EnvName, FUNCTION_MEMORY_MB } from '../lambdas/shared/names.js';
+import { type EnvName, FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS } from '../lambdas/shared/names.js';
 import { LAMBDA_BUNDLING } from './bundling.js';
 
 /** Repository root: bundling resolves handlers and the lock file from here, whatever the cwd. */
@@ -113,7 +113,7 @@ export class VigiaFunction extends NodejsFunction {
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: props.defaults.memorySize,
-      timeout: props.timeout ?? Duration.seconds(10),
+      timeout: props.timeout ?? Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
       tracing: props.defaults.tracing,
       role,
       logGroup,

@@ -25,6 +25,7 @@ import { MemoryMetrics, localMetricsRegistry } from './memory-metrics.js';
 import { AlertWebhook } from './alert-webhook.js';
 import { createHttpServer } from './http-server.js';
 import { EventLoopDelay } from './event-loop-delay.js';
+import { asLambdaInvocation, prepareLambdaHost } from './lambda-context.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
 import { prometheusFamily, prometheusText } from './prometheus.js';
 
@@ -179,7 +180,7 @@ const handlers = {
   presence: async () => (await import('../lambdas/handlers/presence.js')).handler as RuleHandler,
 };
 
-/** Each loaded handler wrapped so its calls are billed as invocations of the named function. */
+/** Each loaded handler wrapped so each call is an invocation of the named function: with its context, billed. */
 function meteredLoaders<K extends string, H extends (...args: never[]) => Promise<unknown>>(
   billing: BillingMeter,
   loaders: Record<K, () => Promise<H>>,
@@ -188,7 +189,8 @@ function meteredLoaders<K extends string, H extends (...args: never[]) => Promis
   return Object.fromEntries(
     Object.entries<() => Promise<H>>(loaders).map(([key, load]) => {
       let wrapped: Promise<H> | undefined;
-      return [key, () => (wrapped ??= load().then((h) => billing.metered(names[key as K], h as never) as unknown as H))];
+      const name = names[key as K];
+      return [key, () => (wrapped ??= load().then((h) => billing.metered(name, asLambdaInvocation(name, h as never)) as unknown as H))];
     }),
   ) as Record<K, () => Promise<H>>;
 }
@@ -213,6 +215,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
   const log = boundedLog(options.log ?? defaultLog);
   // Set before the first SDK client (the DynamoDB stand-in's) is built: the SDK checks it then, once.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  prepareLambdaHost();
   const staticDir =
     options.staticDir ??
     (existsSync(path.join(PROJECT_ROOT, 'frontend/dist/index.html'))
@@ -432,7 +435,7 @@ function startSilenceChecks(intervalMs: number, log: (entry: Record<string, unkn
     if (running) return;
     running = (async () => {
       const { handler } = await import('../lambdas/handlers/alert-silence.js');
-      await handler();
+      await asLambdaInvocation('AlertSilence', handler)(undefined);
     })()
       .catch((err: Error) => log({ level: 'error', component: 'alerts', message: 'silence check failed', error: err.message }))
       .finally(() => {

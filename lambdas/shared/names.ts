@@ -71,6 +71,8 @@ export const TOPICS = {
 
 /** Memory of every function (lib/function-defaults.ts); the local runtime bills its GB-seconds at this size. */
 export const FUNCTION_MEMORY_MB = 256;
+/** Timeout of a function that sets none (lib/function-defaults.ts); local invocation contexts count down from it. */
+export const FUNCTION_TIMEOUT_SECONDS = 10;
 
 export { MAX_PAYLOAD_BYTES } from './contract.js';
 
