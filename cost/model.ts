@@ -5,7 +5,10 @@
  * Request counts follow the code (lambdas/core/store-telemetry.ts, broadcast-telemetry.ts, rollups.ts and the DynamoDB adapters) and the
  * figures of bench/results.md; durations and item sizes are estimates, named below with their reasons.
  */
-import type { IngestMode } from '../lambdas/shared/contract.js';
+import { type IngestMode, SENSORS_PAGE_MAX } from '../lambdas/shared/contract.js';
+import { ALERT_RULES_TTL_DEFAULT_SECONDS, FUNCTION_MEMORY_MB, RETENTION_DEFAULTS, STREAM_BATCHES } from '../lambdas/shared/names.js';
+import { PING_EVERY_MS } from '../frontend/src/live.js';
+import { HISTORY_LIMIT } from '../frontend/src/sensor-series.js';
 import type { PriceName } from './prices.js';
 import { PRICES, priced } from './prices.js';
 
@@ -149,19 +152,18 @@ export const SHARD_RECORDS_PER_S = 1_000;
 export const SHARD_BYTES_PER_S = 1024 * 1024;
 /** Shards are sized to run at most this full, for bursts and uneven partition keys. */
 export const SHARD_TARGET_UTILIZATION = 0.8;
-/** The event source mappings' batch sizes (lib/telemetry.ts STREAM_CONSUMERS). */
-export const HISTORY_BATCH_SIZE = 10_000;
-export const LIVE_BATCH_SIZE = 1_000;
-/** Windows (lib/telemetry.ts): history from context, default 30 s; live 1 s. */
-export const HISTORY_WINDOW_S = 30;
-export const LIVE_WINDOW_S = 1;
+/** The event source mappings' batch sizes and windows (the history writer's is a deploy setting; this its default). */
+export const HISTORY_BATCH_SIZE = STREAM_BATCHES.historyWriter.maxRecords;
+export const LIVE_BATCH_SIZE = STREAM_BATCHES.broadcaster.maxRecords;
+export const HISTORY_WINDOW_S = STREAM_BATCHES.historyWriter.windowSeconds;
+export const LIVE_WINDOW_S = STREAM_BATCHES.broadcaster.windowSeconds;
 /** The lowest default shard quota of a region (us-east-1, us-west-2 and eu-west-1 allow 500). */
 export const KINESIS_SHARD_QUOTA = 200;
 const HOURS_PER_MONTH = 24 * DAYS_PER_MONTH;
 
 // ---- Lambda --------------------------------------------------------------------------------------------
-/** lib/function-defaults.ts: 256 MiB, arm64, for every function. */
-export const LAMBDA_MEMORY_GB = 256 / 1024;
+/** lib/function-defaults.ts: the same memory (arm64) for every function. */
+export const LAMBDA_MEMORY_GB = FUNCTION_MEMORY_MB / 1024;
 /**
  * Billed milliseconds per warm invocation. Estimates from the calls each handler makes at ~6 ms per
  * DynamoDB or API Gateway call in-region (cold starts, well under 1% of invocations at these rates, left out).
@@ -224,8 +226,8 @@ export const STREAM_ALARM_METRICS = 1;
 export const CLOUDWATCH_DASHBOARDS = 1;
 /** The alert silence check (i12) runs once a minute; its registry scan runs when a silence rule exists (assumed). */
 export const ALERT_SILENCE_RUNS_PER_MONTH = MINUTES_PER_MONTH;
-/** The history writer re-reads the alert rules once per container every 10 s (ALERT_RULES_TTL_SECONDS). */
-export const ALERT_RULES_REFRESH_S = 10;
+/** The history writer re-reads the alert rules once per container this often (ALERT_RULES_TTL_SECONDS). */
+export const ALERT_RULES_REFRESH_S = ALERT_RULES_TTL_DEFAULT_SECONDS;
 
 // ---- DynamoDB ------------------------------------------------------------------------------------------
 /** A sensorId as a fleet names them (`greenhouse-12`, the simulator's `sim-0042`). */
@@ -291,8 +293,13 @@ export const DYNAMO_REQUESTS = {
 } as const;
 /** DynamoDB bills 100 bytes of index overhead per stored item. */
 export const STORAGE_OVERHEAD_BYTES = 100;
-/** Retention (cdk.json defaults): raw 30 days, 1-minute buckets 180 days, 1-hour buckets 5 years; live marks 24 h. */
-export const RETENTION_DAYS = { raw: 30, minute: 180, hour: 1825, liveMark: 1 } as const;
+/** Retention (the deploy defaults) of raw readings and 1-minute and 1-hour buckets; live marks 24 h. */
+export const RETENTION_DAYS = {
+  raw: RETENTION_DEFAULTS.rawDays,
+  minute: RETENTION_DEFAULTS.minuteDays,
+  hour: RETENTION_DEFAULTS.hourDays,
+  liveMark: 1,
+} as const;
 const WRITE_UNIT_BYTES = 1024;
 const READ_UNIT_BYTES = 4096;
 const writeUnits = (bytes: number) => Math.ceil(bytes / WRITE_UNIT_BYTES);
@@ -302,18 +309,17 @@ const readUnits = (bytes: number, consistent: boolean) => Math.max(1, Math.ceil(
 // ---- Dashboards ----------------------------------------------------------------------------------------
 /** The fleet view refreshes GET /sensors every 30 s (frontend/src/fleet-view.tsx). */
 export const FLEET_REFRESH_S = 30;
-/** GET /sensors answers 1,000 sensors a page (contract §5). */
-export const SENSORS_PAGE = 1_000;
+/** GET /sensors answers this many sensors a page by default (contract §5). */
+export const SENSORS_PAGE = SENSORS_PAGE_MAX;
 /** The fleet view subscribes to the cards on screen, not `*`. */
 export const CARDS_ON_SCREEN = 30;
 /** One sensor of GET /sensors in JSON. */
 export const SENSOR_JSON_BYTES = (metrics: number) => 140 + 40 * metrics;
-/** Each open dashboard loads 24 h of one sensor once an hour (`resolution=auto`, limit 1000). */
+/** Each open dashboard loads 24 h of one sensor once an hour (`resolution=auto`, the sensor view's limit). */
 export const HISTORY_LOADS_PER_DASHBOARD_HOUR = 1;
 export const HISTORY_RANGE_S = 86_400;
-export const HISTORY_LIMIT = 1_000;
-/** The dashboard pings every 60 s (frontend/src/live.ts); each ping is answered by a pong. */
-export const PINGS_PER_MINUTE = 1;
+/** The dashboard's pings (frontend/src/live.ts); each ping is answered by a pong. */
+export const PINGS_PER_MINUTE = 60_000 / PING_EVERY_MS;
 /** API Gateway closes a WebSocket after 2 h; the dashboard reconnects and subscribes again. */
 export const WS_MAX_CONNECTION_H = 2;
 /** Each dashboard is opened once a day: index.html, the script, the style sheet, config.json. */
@@ -683,9 +689,12 @@ export function monthlyCost(input: Fleet): Estimate {
   invoke(historyLoads, DURATION_MS.httpBase);
   read(fleetLists * pages * readUnits(pageRegistryBytes, false)); // a Scan page of the registry
   if (design === 'vigia') {
-    // `auto`: up to limit + 1 raw points to choose the resolution, then the range's 24 hour buckets.
+    // `auto`: up to limit + 1 raw points to choose the resolution; past the limit, the range's buckets, 1 m while
+    // they fit the limit, else 1 h (lambdas/core/api.ts).
     const rawRead = Math.min(dayOfReadings, HISTORY_LIMIT + 1);
-    read(historyLoads * (readUnits(rawRead * ITEM_BYTES.raw(metrics), false) + readUnits(25 * ITEM_BYTES.bucket(metrics), false)));
+    const bucketS = HISTORY_RANGE_S <= HISTORY_LIMIT * 60 ? 60 : 3_600;
+    const bucketsRead = dayOfReadings > HISTORY_LIMIT ? HISTORY_RANGE_S / bucketS + 1 : 0;
+    read(historyLoads * (readUnits(rawRead * ITEM_BYTES.raw(metrics), false) + readUnits(bucketsRead * ITEM_BYTES.bucket(metrics), false)));
   } else {
     // No roll-ups: every raw point of the day is read.
     read(historyLoads * readUnits(dayOfReadings * ITEM_BYTES.raw(metrics), false));

@@ -1,6 +1,7 @@
 /** Command line of the simulator: options to {@link SimulationOptions}, the status line. */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { IOT_CORE_MAX_PUBLISHES_PER_SECOND, MAX_INTERVAL_MS, MIN_INTERVAL_MS } from './publish-rate.js';
 import { SimulationConfigError, type SimulationOptions, type SimulationStats } from './simulation.js';
 
 export const USAGE = `Usage: npm run sim -- [options]
@@ -19,10 +20,10 @@ Sensors:
   --prefix <p>          id prefix (default sim-)
   --ids <a,b,…>         explicit sensor ids instead
   --protocol <p>        mqtt5 (default) or mqtt311
-  --interval <ms>       period between readings, 100 … 3600000 (default 1000)
+  --interval <ms>       period between readings, ${MIN_INTERVAL_MS} … ${MAX_INTERVAL_MS} (default 1000)
   --seed <n>            seed of the signal models (default random, printed in the summary)
   --buffer <n>          offline buffer per sensor, oldest dropped beyond (default 10000)
-  --max-rate <n>        publishes per second per connection, at most 100 (default 100)
+  --max-rate <n>        publishes per second per connection, at most ${IOT_CORE_MAX_PUBLISHES_PER_SECOND} (default ${IOT_CORE_MAX_PUBLISHES_PER_SECOND})
   --basic-ingest <rule> publish telemetry by Basic Ingest to this IoT rule ($aws/rules/<rule>/sensors/<id>/telemetry),
                         not billed as messaging; stream ingest only: the cloud stack's BasicIngestTopic output
                         names the rule, locally it is IngestTelemetry (contract §2)

@@ -2,9 +2,10 @@
  * Telemetry payloads of contract §3: form 1 for a live reading, form 2 (arrays of at most 500 readings,
  * each with its `ts`, and at most 128 KiB) for a flush of the offline buffer.
  */
+import { MAX_BATCH_READINGS } from '../lambdas/shared/contract.js';
 import { MAX_PAYLOAD_BYTES } from '../lambdas/shared/names.js';
 
-export const MAX_BATCH_READINGS = 500;
+export { MAX_BATCH_READINGS };
 
 export interface Reading {
   ts: number;

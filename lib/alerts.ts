@@ -7,7 +7,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/names.js';
+import { ALERT_RULES_TTL_DEFAULT_SECONDS, ENV } from '../lambdas/shared/names.js';
 import { ALERTS_TABLE } from '../lambdas/shared/tables.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import type { HistoryTables } from './history.js';
@@ -75,7 +75,7 @@ export class Alerts extends Construct {
       targets: [new LambdaFunction(this.silenceFunction, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
     });
 
-    const ttl = String((props.rulesCacheTtl ?? Duration.seconds(10)).toSeconds());
+    const ttl = String((props.rulesCacheTtl ?? Duration.seconds(ALERT_RULES_TTL_DEFAULT_SECONDS)).toSeconds());
     // Each grant below is the calls its function makes: lambdas/adapters/dynamo-alerts.ts and
     // alert-notifications.ts (+ dynamo-connections.ts closing a gone connection).
     const pushFrames = (fn: VigiaFunction) => {

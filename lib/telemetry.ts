@@ -8,7 +8,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { KinesisEventSource, type KinesisEventSourceProps, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/names.js';
+import { ENV, STREAM_BATCHES } from '../lambdas/shared/names.js';
 import { RULES, type RuleTarget, TELEMETRY_STREAM_RULE, ruleSql } from '../lambdas/shared/rules.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import type { HistoryTables } from './history.js';
@@ -58,7 +58,11 @@ export interface IngestSettings {
   readonly historyBatchWindow: Duration;
 }
 
-export const INGEST_DEFAULTS = { ingest: 'stream', streamShards: 1, historyBatchWindowSeconds: 30 } as const;
+export const INGEST_DEFAULTS = {
+  ingest: 'stream',
+  streamShards: 1,
+  historyBatchWindowSeconds: STREAM_BATCHES.historyWriter.windowSeconds,
+} as const;
 
 /** The context keys `ingest`, `streamShards` and `historyBatchWindowSeconds`, checked. */
 export function ingestFromContext(scope: Construct): IngestSettings {
@@ -92,8 +96,13 @@ export function ingestFromContext(scope: Construct): IngestSettings {
  * failing batch and report the records they could not handle, so only a poisoned record is dead-lettered.
  */
 export const STREAM_CONSUMERS = {
-  broadcaster: { batchSize: 1_000, maxBatchingWindow: Duration.seconds(1), retryAttempts: 2, maxRecordAge: Duration.minutes(1) },
-  historyWriter: { batchSize: 10_000, retryAttempts: 10, maxRecordAge: Duration.hours(24) },
+  broadcaster: {
+    batchSize: STREAM_BATCHES.broadcaster.maxRecords,
+    maxBatchingWindow: Duration.seconds(STREAM_BATCHES.broadcaster.windowSeconds),
+    retryAttempts: 2,
+    maxRecordAge: Duration.minutes(1),
+  },
+  historyWriter: { batchSize: STREAM_BATCHES.historyWriter.maxRecords, retryAttempts: 10, maxRecordAge: Duration.hours(24) },
 } as const;
 
 /**

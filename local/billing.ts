@@ -18,10 +18,8 @@ import {
 } from '../lambdas/shared/rules.js';
 import type { ConsumedCapacity } from './dynamo.js';
 import { prometheusFamily, prometheusText } from './prometheus.js';
-
-const IOT_MESSAGE_INCREMENT_BYTES = 5 * 1024;
-const KINESIS_PUT_UNIT_BYTES = 25 * 1024;
-const WS_MESSAGE_INCREMENT_BYTES = 32 * 1024;
+// The metering increments are the cost model's: one home for what AWS bills by.
+import { IOT_MESSAGE_INCREMENT_BYTES, KINESIS_PUT_UNIT_BYTES, WS_INCREMENT_BYTES } from '../cost/model.js';
 
 /** Ingest as the local rules engine runs it: `direct` invokes per rule; anything else is stream ingest. */
 export type MeteredIngest = IngestMode;
@@ -122,7 +120,7 @@ export class BillingMeter {
 
   /** A WebSocket frame either way. */
   onWebSocketFrame(bytes: number): void {
-    this.wsMessages += Math.max(1, Math.ceil(bytes / WS_MESSAGE_INCREMENT_BYTES));
+    this.wsMessages += Math.max(1, Math.ceil(bytes / WS_INCREMENT_BYTES));
   }
 
   onWebSocketOpen(connectionId: string): void {

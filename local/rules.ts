@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { type FileHandle, appendFile, open, readFile, rename, writeFile } from 'node:fs/promises';
 import type { RuleDefinition, RuleTarget } from '../lambdas/shared/rules.js';
 import { RULES, TELEMETRY_STREAM_RULE, parseBasicIngestTopic, projectRuleEvent, topicMatches } from '../lambdas/shared/rules.js';
+import { STREAM_BATCHES } from '../lambdas/shared/names.js';
 import type { MessageMeta } from './broker.js';
 import { FailedInvocationFile, type FailedInvocationLimits } from './failed-invocations.js';
 
@@ -58,7 +59,7 @@ interface Invocation {
 export type StreamConsumer = 'historyWriter' | 'broadcaster';
 const STREAM_CONSUMERS: readonly RuleTarget[] = ['historyWriter', 'broadcaster'];
 export const STREAM_DEFAULTS = {
-  maxBatch: { historyWriter: 10_000, broadcaster: 1_000 },
+  maxBatch: { historyWriter: STREAM_BATCHES.historyWriter.maxRecords, broadcaster: STREAM_BATCHES.broadcaster.maxRecords },
   windowMs: { historyWriter: 1_000, broadcaster: 5 },
 } as const;
 

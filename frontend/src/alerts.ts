@@ -10,7 +10,10 @@ import {
   MAX_RULE_NAME,
   MAX_RULE_SENSORS,
   MAX_SILENT_MINUTES,
+  METRIC_NAME_PATTERN,
+  SENSOR_ID_PATTERN,
   type Severity,
+  WILDCARD,
 } from '../../lambdas/shared/contract.js';
 
 /** What the store needs of the API client (Api.request) and of the live connection (LiveConnection.on). */
@@ -135,9 +138,6 @@ export function describeRule(rule: Omit<AlertRule, 'id'>): string {
 
 // --- The rules page's form: text fields in, the rule the API takes out ---
 
-const SENSOR_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const METRIC = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
-
 export interface Draft {
   kind: 'threshold' | 'silence';
   name: string;
@@ -156,7 +156,7 @@ export interface Draft {
 export const EMPTY_DRAFT: Draft = {
   kind: 'threshold',
   name: '',
-  sensorIds: '*',
+  sensorIds: WILDCARD,
   metric: 'temperature',
   op: '>',
   value: '',
@@ -196,7 +196,7 @@ export function ruleFromDraft(d: Draft): { rule: Omit<AlertRule, 'id'> } | { fie
   const ids = [...new Set(d.sensorIds.split(/[\s,]+/).filter((s) => s !== ''))];
   if (ids.length === 0 || ids.length > MAX_RULE_SENSORS)
     return { field: 'sensorIds', message: `1 to ${MAX_RULE_SENSORS} sensor ids, or *` };
-  if (!(ids.length === 1 && ids[0] === '*') && !ids.every((id) => SENSOR_ID.test(id))) {
+  if (!(ids.length === 1 && ids[0] === WILDCARD) && !ids.every((id) => SENSOR_ID_PATTERN.test(id))) {
     return { field: 'sensorIds', message: 'Sensor ids are letters, digits, _ and - (or * alone)' };
   }
   if (d.kind === 'silence') {
@@ -205,7 +205,8 @@ export function ruleFromDraft(d: Draft): { rule: Omit<AlertRule, 'id'> } | { fie
       return { field: 'silentMinutes', message: `Whole minutes, 1 to ${MAX_SILENT_MINUTES}` };
     return { rule: { name, sensorIds: ids, silentMinutes: minutes, severity: d.severity } };
   }
-  if (!METRIC.test(d.metric) || ['ts', 'values', 'units'].includes(d.metric)) return { field: 'metric', message: 'A metric name' };
+  if (!METRIC_NAME_PATTERN.test(d.metric) || ['ts', 'values', 'units'].includes(d.metric))
+    return { field: 'metric', message: 'A metric name' };
   let condition: Condition;
   if (d.op === 'outside') {
     const low = num(d.low);

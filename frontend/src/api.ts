@@ -1,5 +1,5 @@
 /** The HTTP API (contract §5), at the `apiUrl` that `/config.json` names. */
-import { ApiError, type SensorView } from '../../lambdas/shared/contract.js';
+import { ApiError, MAX_LIMIT, type SensorView } from '../../lambdas/shared/contract.js';
 import { NO_ROLE_MESSAGE } from './auth';
 import type { Bucket, Reading, Resolution, Series } from './data';
 
@@ -32,8 +32,7 @@ export interface ReadingsQuery {
   limit?: number;
 }
 
-export const BATCH_MAX_SENSORS = 100;
-export const BATCH_MAX_POINTS = 1000;
+export { BATCH_MAX_SENSORS } from '../../lambdas/shared/contract.js';
 
 interface ReadingsPage {
   resolution: Resolution;
@@ -150,7 +149,7 @@ export class Api {
       from: String(query.from),
       to: String(query.to),
       resolution: query.resolution ?? 'auto',
-      limit: String(query.limit ?? 10_000),
+      limit: String(query.limit ?? MAX_LIMIT),
     });
     if (query.metrics?.length) params.set('metrics', query.metrics.join(','));
     const path = `/sensors/${encodeURIComponent(sensorId)}/readings?`;

@@ -2,20 +2,20 @@
  * The dashboard's one WebSocket (contract §6): subscriptions that follow the screen, reconnection with
  * capped exponential backoff and jitter, and a `reconnected` event so views can backfill what they missed.
  */
+import { MAX_IDS_PER_FRAME, type ServerFrame } from '../../lambdas/shared/contract.js';
 
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting';
 
-export interface LiveReading {
-  sensorId: string;
-  ts: number;
-  values: Record<string, number>;
-}
+/** The server's frame of one type (contract §6). */
+type FrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
+
+export type LiveReading = FrameOf<'readings'>['readings'][number];
 
 export interface LiveEvents {
   readings: LiveReading[];
-  status: { sensorId: string; online: boolean; ts: number };
-  commandSent: { id: string; sensorId: string };
-  error: { code: string; message: string };
+  status: FrameOf<'status'>;
+  commandSent: FrameOf<'commandSent'>;
+  error: FrameOf<'error'>;
   state: ConnectionState;
   /** The socket is open again after a drop; the argument is when (epoch ms). */
   reconnected: number;
@@ -27,7 +27,7 @@ type Listener<T> = (value: T) => void;
 
 const BACKOFF_BASE_MS = 500;
 const BACKOFF_CAP_MS = 30_000;
-const PING_EVERY_MS = 60_000;
+export const PING_EVERY_MS = 60_000;
 
 export function backoffDelay(attempt: number, random = Math.random): number {
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
@@ -75,7 +75,7 @@ export class LiveConnection {
     const added = [...next].filter((id) => !this.wanted.has(id));
     this.wanted = next;
     // Subscribe first: a reading between the two frames would otherwise reach neither screen.
-    for (let i = 0; i < added.length; i += 100) this.send({ action: 'subscribe', sensorIds: added.slice(i, i + 100) });
+    this.subscribe(added);
     if (removed.length) this.send({ action: 'unsubscribe', sensorIds: removed });
   }
 
@@ -93,6 +93,12 @@ export class LiveConnection {
     clearTimeout(this.retryTimer);
     clearInterval(this.pingTimer);
     this.socket?.close();
+  }
+
+  /** `subscribe` frames of at most the contract's ids per frame. */
+  private subscribe(ids: string[]): void {
+    for (let i = 0; i < ids.length; i += MAX_IDS_PER_FRAME)
+      this.send({ action: 'subscribe', sensorIds: ids.slice(i, i + MAX_IDS_PER_FRAME) });
   }
 
   private send(frame: unknown): boolean {
@@ -116,8 +122,7 @@ export class LiveConnection {
       this.attempt = 0;
       const wasDropped = this.everOpened;
       this.everOpened = true;
-      const ids = [...this.wanted];
-      for (let i = 0; i < ids.length; i += 100) this.send({ action: 'subscribe', sensorIds: ids.slice(i, i + 100) });
+      this.subscribe([...this.wanted]);
       clearInterval(this.pingTimer);
       this.pingTimer = setInterval(() => this.send({ action: 'ping' }), PING_EVERY_MS);
       this.setState('live');

@@ -3,7 +3,11 @@
  * live readings merged or folded into it, and the gap a dropped connection leaves until a backfill fills it.
  * The view subscribes and renders; the store holds no DOM and takes its API, clock and timers injected.
  */
+import { MAX_LIMIT } from '../../lambdas/shared/contract.js';
 import { BUCKET_MS, backfillSpan, foldIntoBuckets, mergeReadings, trimBefore, type Reading, type Series } from './data.js';
+
+/** Points per history query: beyond this a chart has more points than pixels, so `auto` aggregates. */
+export const HISTORY_LIMIT = 2000;
 
 /** How long after a reconnection the missed span is asked for (see `reconnected`). */
 export const BACKFILL_SETTLE_MS = [1500, 5000];
@@ -187,7 +191,7 @@ export class SensorSeriesStore {
           s.gapFrom = null;
           return;
         }
-        void this.deps.readings(this.sensorId, { ...span, resolution: 'raw', limit: 10_000 }, undefined, 5).then(
+        void this.deps.readings(this.sensorId, { ...span, resolution: 'raw', limit: MAX_LIMIT }, undefined, 5).then(
           (page) => {
             if (this.current !== s || page.resolution !== 'raw') return;
             this.absorb(page.points);

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { readingsCsv } from '../../lambdas/shared/contract.js';
+import { MAX_LIMIT, readingsCsv } from '../../lambdas/shared/contract.js';
 import { ApiError, type Api, type SensorInfo } from './api';
 import { useAlertOverlay } from './alert-chart';
 import { ErrorState, Loading, StatusBadge } from './badges';
@@ -11,7 +11,7 @@ import { STALE_AFTER_MS } from './fleet-view';
 import { useNow, useStore } from './hooks';
 import type { ConnectionState, LiveConnection } from './live';
 import { own } from './own';
-import { SensorSeriesStore } from './sensor-series';
+import { HISTORY_LIMIT, SensorSeriesStore } from './sensor-series';
 
 const RANGES: Array<{ key: RangeKey; label: string }> = [
   { key: 'live', label: 'Live' },
@@ -21,9 +21,6 @@ const RANGES: Array<{ key: RangeKey; label: string }> = [
   { key: '30d', label: '30 d' },
   { key: 'custom', label: 'Custom' },
 ];
-
-/** Points per history query: beyond this a chart has more points than pixels, so `auto` aggregates. */
-const HISTORY_LIMIT = 2000;
 
 function toLocalInput(ms: number): string {
   const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
@@ -137,7 +134,7 @@ export function SensorView({
         to,
         follows: true,
         resolution: live ? 'raw' : 'auto',
-        limit: live ? 10_000 : HISTORY_LIMIT,
+        limit: live ? MAX_LIMIT : HISTORY_LIMIT,
       });
     }
   }, [store, range, customApplied]);

@@ -2,7 +2,15 @@
  * The HTTP API of contract §5, independent of how requests arrive (HTTP API v2 events in the cloud, the
  * local server's adapter of the same events).
  */
-import { type ReadingsSeries, type SensorView, readingsCsv } from '../shared/contract.js';
+import {
+  BATCH_DEFAULT_POINTS,
+  BATCH_MAX_POINTS,
+  BATCH_MAX_SENSORS,
+  type ReadingsSeries,
+  SENSORS_PAGE_MAX,
+  type SensorView,
+  readingsCsv,
+} from '../shared/contract.js';
 import type { Bucket, RawPoint, Resolution, SensorRecord } from './model.js';
 import type { ReadingStore, RollupStore, SensorRegistry } from './ports.js';
 import type { ReadingsQuery } from './query.js';
@@ -117,9 +125,6 @@ export async function handleApiRequest(req: ApiRequest, deps: ApiDeps): Promise<
   }
 }
 
-/** `GET /sensors` answers at most this many sensors a page (Lambda's 6 MB response holds ~1,000 full records). */
-export const SENSORS_PAGE_MAX = 1000;
-
 /** `GET /sensors?limit=&cursor=`: one page of the registry, each page sorted by sensorId; `nextCursor` goes on. */
 async function listSensors(query: Record<string, string | undefined>, deps: ApiDeps): Promise<ApiResponse> {
   const limitText = query.limit ?? String(SENSORS_PAGE_MAX);
@@ -146,11 +151,6 @@ function decodeSensorsCursor(text: string): string {
   }
 }
 
-/** `GET /readings?sensorIds=…`: at most this many sensors per request. */
-export const BATCH_MAX_SENSORS = 100;
-/** … and at most this many points per sensor (`limit`; default `BATCH_DEFAULT_POINTS`). */
-export const BATCH_MAX_POINTS = 1000;
-export const BATCH_DEFAULT_POINTS = 100;
 /** Sensors read at once for one batched request. */
 const BATCH_CONCURRENCY = 8;
 

@@ -2,17 +2,18 @@
  * The readings query of contract §5: validation in the contract's order, cursors, and the plan.
  * Pure: the clock comes in as `now`.
  */
-import { ApiError } from '../shared/contract.js';
+import {
+  ApiError,
+  DEFAULT_LIMIT,
+  DEFAULT_RANGE_MS,
+  MAX_LIMIT,
+  MAX_QUERY_METRICS,
+  MAX_RANGE_DAYS,
+  MAX_RANGE_MS,
+} from '../shared/contract.js';
 import { SENSOR_ID_PATTERN } from '../shared/names.js';
 import type { Resolution } from './model.js';
-import { MS_PER_DAY } from './model.js';
 import { isMetricName } from './telemetry.js';
-
-export const DEFAULT_RANGE_MS = 3_600_000;
-export const MAX_RANGE_MS = 366 * MS_PER_DAY;
-export const DEFAULT_LIMIT = 1000;
-export const MAX_LIMIT = 10_000;
-export const MAX_QUERY_METRICS = 32;
 
 export type RequestedResolution = Resolution | 'auto';
 const RESOLUTIONS: readonly RequestedResolution[] = ['raw', '1m', '1h', 'auto'];
@@ -161,7 +162,7 @@ export function parsePagedRange<C extends { f: number; t: number }>(
   to ??= cursor ? cursor.t : now;
   from ??= cursor ? cursor.f : to - DEFAULT_RANGE_MS;
   if (from >= to) throw invalidRange('from must be before to');
-  if (to - from > MAX_RANGE_MS) throw invalidRange('the range may span at most 366 days');
+  if (to - from > MAX_RANGE_MS) throw invalidRange(`the range may span at most ${MAX_RANGE_DAYS} days`);
   return { from, to, cursor, cursorError };
 }
 

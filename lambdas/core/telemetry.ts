@@ -1,6 +1,7 @@
 /**
  * Telemetry parsing and validation (contract §3). Pure: no I/O, no clock of its own.
  */
+import { MAX_BATCH_READINGS, MAX_METRICS_PER_READING, MAX_UNIT_CODE_POINTS } from '../shared/contract.js';
 import { MAX_PAYLOAD_BYTES, METRIC_NAME_PATTERN, SENSOR_ID_PATTERN } from '../shared/names.js';
 import type { Reading } from './model.js';
 import { MS_PER_DAY } from './model.js';
@@ -17,9 +18,6 @@ export const REJECTION_CODES = [
 ] as const;
 export type RejectionCode = (typeof REJECTION_CODES)[number];
 
-export const MAX_BATCH_READINGS = 500;
-export const MAX_METRICS_PER_READING = 32;
-export const MAX_UNIT_CODE_POINTS = 16;
 export const FUTURE_TOLERANCE_MS = 5 * 60_000;
 const RESERVED_KEYS = new Set(['ts', 'values', 'units']);
 

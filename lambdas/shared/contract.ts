@@ -21,6 +21,10 @@ export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /** §3: the broker refuses larger payloads, as AWS IoT Core does. */
 export const MAX_PAYLOAD_BYTES = 128 * 1024;
+/** §3: readings in one batch payload, metrics in one reading, and a unit's length in code points. */
+export const MAX_BATCH_READINGS = 500;
+export const MAX_METRICS_PER_READING = 32;
+export const MAX_UNIT_CODE_POINTS = 16;
 
 /** How telemetry reaches the functions: one Kinesis stream (the default), or a rule invoking each per message. */
 export const INGEST_MODES = ['stream', 'direct'] as const;
@@ -38,6 +42,22 @@ export const MAX_IDS_PER_FRAME = 100;
 export const COMMANDS_PER_SECOND = 10;
 /** Subscribes to every sensor; counts as one subscription. */
 export const WILDCARD = '*';
+
+/** §5: `GET /sensors` answers 1 to this many sensors a page (the default). */
+export const SENSORS_PAGE_MAX = 1_000;
+
+/** §5: the readings query: its default range, longest range, `limit` (default and most) and metrics per query. */
+export const DEFAULT_RANGE_MS = 3_600_000;
+export const MAX_RANGE_DAYS = 366;
+export const MAX_RANGE_MS = MAX_RANGE_DAYS * 86_400_000;
+export const DEFAULT_LIMIT = 1_000;
+export const MAX_LIMIT = 10_000;
+export const MAX_QUERY_METRICS = 32;
+
+/** §5: `GET /readings?sensorIds=`: sensors per request, and points per sensor (the most and the default). */
+export const BATCH_MAX_SENSORS = 100;
+export const BATCH_MAX_POINTS = 1_000;
+export const BATCH_DEFAULT_POINTS = 100;
 
 /** §5: roll-up resolutions and their UTC-aligned bucket sizes. */
 export type Resolution = 'raw' | '1m' | '1h';

@@ -55,6 +55,18 @@ export function intEnv(name: EnvName, fallback: number, env: NodeJS.ProcessEnv =
 /** Retention defaults in days (CDK context keys of the same meaning: rawRetentionDays, …). */
 export const RETENTION_DEFAULTS = { rawDays: 30, minuteDays: 180, hourDays: 5 * 365 } as const;
 
+/** How long a container keeps the alert rules it read (ALERT_RULES_TTL_SECONDS) unless the stack says otherwise. */
+export const ALERT_RULES_TTL_DEFAULT_SECONDS = 10;
+
+/**
+ * The stream consumers' event source mappings in the cloud (lib/telemetry.ts): records per batch and the batching
+ * window; the history writer's window is the default of the context key `historyBatchWindowSeconds`.
+ */
+export const STREAM_BATCHES = {
+  historyWriter: { maxRecords: 10_000, windowSeconds: 30 },
+  broadcaster: { maxRecords: 1_000, windowSeconds: 1 },
+} as const;
+
 /** Dashboard roles, strongest first: the Cognito group names (contract §5, §6). */
 export const ROLES = ['operator', 'viewer'] as const;
 

@@ -5,6 +5,18 @@
  * Plain data only: no Node APIs, so the dashboard or a Lambda could import it too.
  */
 import { AlertEventSchema, AlertSchema, ConditionSchema, RawPointSchema, SensorSchema, SeveritySchema } from './contract-schemas.js';
+import {
+  BATCH_DEFAULT_POINTS,
+  BATCH_MAX_POINTS,
+  BATCH_MAX_SENSORS,
+  DEFAULT_LIMIT,
+  MAX_LIMIT,
+  MAX_QUERY_METRICS,
+  MAX_RANGE_DAYS,
+  MAX_RULE_NAME,
+  MAX_RULE_SENSORS,
+  SENSORS_PAGE_MAX,
+} from './contract.js';
 import { METRIC_NAME_PATTERN, SENSOR_ID_PATTERN } from './names.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -65,9 +77,19 @@ const query = (name: string, description: string, schema: Schema = { type: 'stri
 
 const rangeParameters: Schema[] = [
   query('from', 'Inclusive start: epoch ms or ISO-8601 (UTC when no offset is given). Default `to` − 1 h.'),
-  query('to', 'Exclusive end: epoch ms or ISO-8601. Default now. `from` ≥ `to` or a range over 366 days is `INVALID_RANGE`.'),
+  query(
+    'to',
+    `Exclusive end: epoch ms or ISO-8601. Default now. \`from\` ≥ \`to\` or a range over ${MAX_RANGE_DAYS} days is \`INVALID_RANGE\`.`,
+  ),
 ];
-const metricsParameter = query('metrics', 'A comma list of at most 32 metric names (default: all).');
+const metricsParameter = query('metrics', `A comma list of at most ${MAX_QUERY_METRICS} metric names (default: all).`);
+/** `limit`: 1 to `max` of `what`, `byDefault` when absent; out of bounds is 400, never clamped. */
+const limitParameter = (what: string, max: number, byDefault: number) =>
+  query('limit', `${what}, 1 to ${max.toLocaleString('en-US')} (default ${byDefault.toLocaleString('en-US')}); never clamped.`, {
+    type: 'integer',
+    minimum: 1,
+    maximum: max,
+  });
 const resolutionParameter = query('resolution', '`raw`, `1m`, `1h` or `auto` (default).', {
   type: 'string',
   enum: ['raw', '1m', '1h', 'auto'],
@@ -75,7 +97,7 @@ const resolutionParameter = query('resolution', '`raw`, `1m`, `1h` or `auto` (de
 const cursorParameter = query('cursor', 'The `nextCursor` of the previous page; it binds the whole query.');
 
 const thresholdFields: Record<string, Schema> = {
-  name: { type: 'string', minLength: 1, maxLength: 100 },
+  name: { type: 'string', minLength: 1, maxLength: MAX_RULE_NAME },
   sensorIds: ref('RuleSensorIds'),
   metric: metricName,
   condition: ref('Condition'),
@@ -139,7 +161,7 @@ export const OPENAPI_DOCUMENT = {
         tags: ['sensors'],
         summary: 'One page of the sensors, sorted by sensorId.',
         parameters: [
-          query('limit', 'Sensors per page, 1 to 1,000 (default 1,000); never clamped.', { type: 'integer', minimum: 1, maximum: 1000 }),
+          limitParameter('Sensors per page', SENSORS_PAGE_MAX, SENSORS_PAGE_MAX),
           query('cursor', 'The `nextCursor` of the previous page.'),
         ],
         responses: {
@@ -175,7 +197,7 @@ export const OPENAPI_DOCUMENT = {
           ...rangeParameters,
           metricsParameter,
           resolutionParameter,
-          query('limit', 'Points per page, 1 to 10,000 (default 1,000).', { type: 'integer', minimum: 1, maximum: 10_000 }),
+          limitParameter('Points per page', MAX_LIMIT, DEFAULT_LIMIT),
           cursorParameter,
           query('format', '`csv` answers CSV (as does `Accept: text/csv`).', { type: 'string', enum: ['json', 'csv'] }),
         ],
@@ -211,13 +233,13 @@ export const OPENAPI_DOCUMENT = {
             name: 'sensorIds',
             in: 'query',
             required: true,
-            description: 'A comma list of 1 to 100 sensorIds (duplicates folded).',
+            description: `A comma list of 1 to ${BATCH_MAX_SENSORS} sensorIds (duplicates folded).`,
             schema: { type: 'string' },
           },
           ...rangeParameters,
           metricsParameter,
           resolutionParameter,
-          query('limit', 'Points per sensor, 1 to 1,000 (default 100).', { type: 'integer', minimum: 1, maximum: 1000 }),
+          limitParameter('Points per sensor', BATCH_MAX_POINTS, BATCH_DEFAULT_POINTS),
         ],
         responses: {
           '200': {
@@ -309,11 +331,7 @@ export const OPENAPI_DOCUMENT = {
       get: {
         operationId: 'getAlertHistory',
         tags: ['alerts'],
-        parameters: [
-          ...rangeParameters,
-          query('limit', 'Events per page, 1 to 10,000 (default 1,000).', { type: 'integer', minimum: 1, maximum: 10_000 }),
-          cursorParameter,
-        ],
+        parameters: [...rangeParameters, limitParameter('Events per page', MAX_LIMIT, DEFAULT_LIMIT), cursorParameter],
         responses: {
           '200': {
             description: 'Events newest `ts` first.',
@@ -425,7 +443,7 @@ export const OPENAPI_DOCUMENT = {
       RuleSensorIds: {
         oneOf: [
           { type: 'array', items: { const: '*' }, minItems: 1, maxItems: 1 },
-          { type: 'array', items: sensorId, minItems: 1, maxItems: 100, uniqueItems: true },
+          { type: 'array', items: sensorId, minItems: 1, maxItems: MAX_RULE_SENSORS, uniqueItems: true },
         ],
       },
       Condition: fromContract(ConditionSchema),

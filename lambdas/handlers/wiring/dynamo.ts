@@ -5,7 +5,7 @@ import { CachedRuleSource, DynamoAlertRuleStore, DynamoAlertStateStore, DynamoSe
 import { DynamoConnectionRegistry } from '../../adapters/dynamo-connections.js';
 import { DynamoReadingStore, DynamoRollupStore } from '../../adapters/dynamo-history.js';
 import { DynamoSensorRegistry } from '../../adapters/dynamo-sensors.js';
-import { ENV, intEnv, requireEnv } from '../../shared/names.js';
+import { ALERT_RULES_TTL_DEFAULT_SECONDS, ENV, intEnv, requireEnv } from '../../shared/names.js';
 import { once, retention } from '../wiring.js';
 
 export const documentClient = /* @__PURE__ */ once(() =>
@@ -33,5 +33,7 @@ export const connectionRegistry = /* @__PURE__ */ once(
 export const alertRuleStore = /* @__PURE__ */ once(() => new DynamoAlertRuleStore(documentClient(), requireEnv(ENV.alertsTable)));
 export const alertStateStore = /* @__PURE__ */ once(() => new DynamoAlertStateStore(documentClient(), requireEnv(ENV.alertsTable)));
 /** One rules cache per process: the API's changes drop it at once here, other containers within the TTL. */
-export const alertRules = /* @__PURE__ */ once(() => new CachedRuleSource(alertRuleStore(), intEnv(ENV.alertRulesTtlSeconds, 10) * 1000));
+export const alertRules = /* @__PURE__ */ once(
+  () => new CachedRuleSource(alertRuleStore(), intEnv(ENV.alertRulesTtlSeconds, ALERT_RULES_TTL_DEFAULT_SECONDS) * 1000),
+);
 export const sensorActivity = /* @__PURE__ */ once(() => new DynamoSensorActivity(documentClient(), requireEnv(ENV.sensorsTable)));
