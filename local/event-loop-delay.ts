@@ -12,11 +12,7 @@ const WINDOW_MS = 60_000;
 /** Sampling resolution of the histogram: a delay shorter than this is not seen. */
 const RESOLUTION_MS = 10;
 
-interface DelaySummary {
-  p50: number;
-  p99: number;
-  max: number;
-}
+type DelaySummary = Record<'p50' | 'p99' | 'max', number>;
 
 interface GcPauses {
   totalMs: number;
@@ -69,33 +65,29 @@ export class EventLoopDelay {
     const window = this.lastWindow ?? this.summary();
     const current = this.summary();
     const gc = this.lastGc ?? this.gc;
-    const seconds = (ms: number) => (ms / 1000).toFixed(4);
+    /** A gauge in seconds, one series per value of `label` (none: one unlabelled series). */
+    const seconds = (name: string, help: string, label: string, msByValue: Record<string, number>) =>
+      prometheusFamily(
+        name,
+        'gauge',
+        help,
+        Object.entries(msByValue).map(([value, ms]) => [label ? `{${label}="${value}"}` : '', (ms / 1000).toFixed(4)]),
+      );
     return prometheusText([
-      prometheusFamily(
+      seconds(
         'vigia_local_event_loop_delay_seconds',
-        'gauge',
         'Main thread event-loop delay over the last complete minute, by quantile (1 = max).',
-        [
-          ['{quantile="0.5"}', seconds(window.p50)],
-          ['{quantile="0.99"}', seconds(window.p99)],
-          ['{quantile="1"}', seconds(window.max)],
-        ],
+        'quantile',
+        { '0.5': window.p50, '0.99': window.p99, '1': window.max },
       ),
-      prometheusFamily(
-        'vigia_local_event_loop_delay_max_seconds',
-        'gauge',
-        'Longest main thread event-loop delay since the runtime started.',
-        [['', seconds(Math.max(this.worstMs, current.max))]],
-      ),
-      prometheusFamily(
+      seconds('vigia_local_event_loop_delay_max_seconds', 'Longest main thread event-loop delay since the runtime started.', '', {
+        max: Math.max(this.worstMs, current.max),
+      }),
+      seconds(
         'vigia_local_gc_pause_seconds',
-        'gauge',
         'Main thread garbage-collection pauses over the last complete minute: their sum, the longest, the longest full collection.',
-        [
-          ['{stat="sum"}', seconds(gc.totalMs)],
-          ['{stat="max"}', seconds(gc.maxMs)],
-          ['{stat="max_major"}', seconds(gc.maxMajorMs)],
-        ],
+        'stat',
+        { sum: gc.totalMs, max: gc.maxMs, max_major: gc.maxMajorMs },
       ),
     ]);
   }
