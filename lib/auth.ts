@@ -21,6 +21,9 @@ import type { VigiaFunction } from './function-defaults.js';
 
 export const AUTH_SCOPE = 'openid email profile';
 
+/** What threat protection does at each account-takeover risk level (in enforce mode), notifying no one. */
+const TAKEOVER_ACTIONS = { high: 'BLOCK', medium: 'MFA_IF_CONFIGURED', low: 'NO_ACTION' } as const;
+
 export interface AuthProps {
   /** The dashboard's origin (`https://…cloudfront.net`): the only sign-in callback and sign-out target. */
   readonly dashboardUrl: string;
@@ -116,11 +119,9 @@ export class Auth extends Construct {
       userPoolId: this.userPool.userPoolId,
       clientId: 'ALL',
       accountTakeoverRiskConfiguration: {
-        actions: {
-          highAction: { eventAction: 'BLOCK', notify: false },
-          mediumAction: { eventAction: 'MFA_IF_CONFIGURED', notify: false },
-          lowAction: { eventAction: 'NO_ACTION', notify: false },
-        },
+        actions: Object.fromEntries(
+          Object.entries(TAKEOVER_ACTIONS).map(([level, eventAction]) => [`${level}Action`, { eventAction, notify: false }]),
+        ),
       },
       compromisedCredentialsRiskConfiguration: {
         actions: { eventAction: 'BLOCK' },

@@ -13,6 +13,7 @@ import { RULES, type RuleTarget, TELEMETRY_STREAM_RULE, ruleSql } from '../lambd
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import type { HistoryTables } from './history.js';
 import type { Realtime } from './realtime.js';
+import { ITEM_READ_WRITE } from './tables.js';
 
 export interface TelemetryProps {
   readonly functions: FunctionDefaults;
@@ -181,16 +182,8 @@ export class Telemetry extends Construct {
         // A live reading minutes late is noise (history has it): not the 6 h Lambda keeps retrying by default.
         maxEventAge: Duration.seconds(60),
       })
-      .useTable(
-        ENV.connectionsTable,
-        realtime.connectionsTable,
-        'dynamodb:Query',
-        'dynamodb:PutItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:GetItem',
-        'dynamodb:BatchWriteItem',
-        'dynamodb:BatchGetItem',
-      );
+      // Subscribers read, live marks added to in place (UpdateItem), shard states put, gone connections deleted.
+      .useTable(ENV.connectionsTable, realtime.connectionsTable, ...ITEM_READ_WRITE, 'dynamodb:BatchGetItem');
     realtime.grantPush(this.broadcaster);
 
     this.presence = functions

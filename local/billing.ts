@@ -170,27 +170,30 @@ export class BillingMeter {
     counter('vigia_billed_iot_rules_triggered_total', 'IoT rules triggered', [['', s.iotRulesTriggered]]);
     counter('vigia_billed_iot_actions_total', 'IoT rule actions executed', [['', s.iotActions]]);
     counter('vigia_billed_kinesis_put_units_total', 'Kinesis PUT payload units (25 KB)', [['', s.kinesisPutUnits]]);
-    const fns = Object.entries(s.lambda).sort(([a], [b]) => a.localeCompare(b));
+    /** One series per function or table, in name order. */
+    const by = <V>(label: string, entries: Record<string, V>, value: (v: V) => number): Array<[string, number]> =>
+      Object.entries(entries)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([key, v]) => [`{${label}="${key}"}`, value(v)]);
     counter(
       'vigia_billed_lambda_invocations_total',
       'Lambda invocations by function',
-      fns.map(([fn, v]) => [`{function="${fn}"}`, v.invocations]),
+      by('function', s.lambda, (v) => v.invocations),
     );
     counter(
       'vigia_billed_lambda_gb_seconds_total',
       `Lambda GB-seconds by function (${FUNCTION_MEMORY_MB} MB, local durations)`,
-      fns.map(([fn, v]) => [`{function="${fn}"}`, v.gbSeconds]),
+      by('function', s.lambda, (v) => v.gbSeconds),
     );
-    const tables = Object.entries(s.dynamo).sort(([a], [b]) => a.localeCompare(b));
     counter(
       'vigia_billed_dynamodb_read_units_total',
       'DynamoDB read request units by table',
-      tables.map(([t, v]) => [`{table="${t}"}`, v.read]),
+      by('table', s.dynamo, (v) => v.read),
     );
     counter(
       'vigia_billed_dynamodb_write_units_total',
       'DynamoDB write request units by table',
-      tables.map(([t, v]) => [`{table="${t}"}`, v.write]),
+      by('table', s.dynamo, (v) => v.write),
     );
     counter('vigia_billed_websocket_messages_total', 'API Gateway WebSocket messages (32 KB increments, both directions)', [
       ['', s.wsMessages],

@@ -174,6 +174,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** A document answered to GET, or its headers alone to HEAD. */
+function sendDocument(req: IncomingMessage, res: ServerResponse, text: string, contentType: string, cacheControl: string): void {
+  res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'cache-control': cacheControl });
+  res.end(req.method === 'HEAD' ? undefined : text);
+}
+
 /** The HTTP API v2 event API Gateway would send for this request. */
 export function toHttpApiEvent(req: IncomingMessage, url: URL, apiPath: string): APIGatewayProxyEventV2 {
   const query: Record<string, string> = {};
@@ -286,26 +292,13 @@ export function createHttpServer(options: HttpServerOptions): http.Server {
       if (await options.authIssuer.handle(req, res, url)) return;
       return sendJson(res, 404, { error: { code: 'NOT_FOUND', message: 'not found' } });
     }
-    if (url.pathname === '/api/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const text = options.metrics();
-      res.writeHead(200, {
-        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
-        'content-length': Buffer.byteLength(text),
-        'cache-control': 'no-store',
-      });
-      res.end(req.method === 'HEAD' ? undefined : text);
-      return;
+    const readOnly = req.method === 'GET' || req.method === 'HEAD';
+    if (url.pathname === '/api/metrics' && readOnly) {
+      return sendDocument(req, res, options.metrics(), 'text/plain; version=0.0.4; charset=utf-8', 'no-store');
     }
     // The API's description is public, as /api/health is: no sign-in.
-    if (url.pathname === '/api/openapi.json' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const text = openApiJson();
-      res.writeHead(200, {
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(text),
-        'cache-control': 'no-cache',
-      });
-      res.end(req.method === 'HEAD' ? undefined : text);
-      return;
+    if (url.pathname === '/api/openapi.json' && readOnly) {
+      return sendDocument(req, res, openApiJson(), 'application/json; charset=utf-8', 'no-cache');
     }
     if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
       const apiPath = url.pathname.slice('/api'.length) || '/';

@@ -223,24 +223,17 @@ export function SensorView({
               setCustomApplied({ ...custom });
             }}
           >
-            <label class="field">
-              <span>From</span>
-              <input
-                type="datetime-local"
-                value={custom.from}
-                required
-                onInput={(e) => setCustom({ ...custom, from: e.currentTarget.value })}
-              />
-            </label>
-            <label class="field">
-              <span>To</span>
-              <input
-                type="datetime-local"
-                value={custom.to}
-                required
-                onInput={(e) => setCustom({ ...custom, to: e.currentTarget.value })}
-              />
-            </label>
+            {(['from', 'to'] as const).map((end) => (
+              <label class="field" key={end}>
+                <span>{end === 'from' ? 'From' : 'To'}</span>
+                <input
+                  type="datetime-local"
+                  value={custom[end]}
+                  required
+                  onInput={(e) => setCustom({ ...custom, [end]: e.currentTarget.value })}
+                />
+              </label>
+            ))}
             <button type="submit">Show</button>
           </form>
         ) : null}

@@ -33,6 +33,14 @@ const EVENTS = 'events';
 const DAY_MS = 86_400_000;
 const pad = (ts: number) => String(Math.max(0, Math.trunc(ts))).padStart(15, '0');
 const eventKey = (e: AlertEvent) => ({ pk: EVENTS, sk: `${pad(e.ts)}#${e.alertId}#${e.kind}` });
+/** Every item of one partition (the rules, or the alert states), strongly consistent. */
+const partitionItems = (doc: DynamoDBDocumentClient, tableName: string, pk: string) =>
+  queryAll(doc, {
+    TableName: tableName,
+    KeyConditionExpression: 'pk = :pk',
+    ExpressionAttributeValues: { ':pk': pk },
+    ConsistentRead: true,
+  });
 
 export class DynamoAlertRuleStore implements AlertRuleStore {
   constructor(
@@ -41,13 +49,7 @@ export class DynamoAlertRuleStore implements AlertRuleStore {
   ) {}
 
   async list(): Promise<AlertRule[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': RULES },
-      ConsistentRead: true,
-    });
-    return items.map((i) => i.rule as AlertRule);
+    return (await partitionItems(this.doc, this.tableName, RULES)).map((i) => i.rule as AlertRule);
   }
 
   async get(id: string): Promise<AlertRule | undefined> {
@@ -199,13 +201,7 @@ export class DynamoAlertStateStore implements AlertStateStore {
   }
 
   async active(): Promise<StoredAlert[]> {
-    const items = await queryAll(this.doc, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': STATES },
-      ConsistentRead: true,
-    });
-    return items.flatMap(statesOfItem).filter((s) => s.state !== 'ok');
+    return (await partitionItems(this.doc, this.tableName, STATES)).flatMap(statesOfItem).filter((s) => s.state !== 'ok');
   }
 
   async save(alert: StoredAlert, forget: string[] = []): Promise<boolean> {

@@ -24,18 +24,28 @@ export function isConditionFailure(err: unknown): boolean {
 
 type WriteRequest = NonNullable<NonNullable<ConstructorParameters<typeof BatchWriteCommand>[0]['RequestItems']>[string]>[number];
 
+/**
+ * Sends `part`, then again with backoff whatever DynamoDB left unprocessed, until nothing is left; fails after
+ * MAX_ATTEMPTS. `send` answers what was left.
+ */
+async function untilProcessed<T>(operation: string, table: string, part: T[], send: (pending: T[]) => Promise<T[]>): Promise<void> {
+  let pending = part;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt >= MAX_ATTEMPTS) {
+      throw new Error(`${operation} on ${table}: ${pending.length} still unprocessed after ${MAX_ATTEMPTS} attempts`);
+    }
+    if (attempt > 0) await sleep(backoffMs(attempt));
+    pending = await send(pending);
+  }
+}
+
 /** Writes every request, in chunks of 25, retrying unprocessed items with backoff until all are written. */
 export async function batchWriteAll(doc: DynamoDBDocumentClient, table: string, requests: WriteRequest[]): Promise<void> {
   for (const part of chunk(requests, BATCH_WRITE_SIZE)) {
-    let pending = part;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) {
-        throw new Error(`BatchWriteItem on ${table}: ${pending.length} items still unprocessed after ${MAX_ATTEMPTS} attempts`);
-      }
-      if (attempt > 0) await sleep(backoffMs(attempt));
+    await untilProcessed('BatchWriteItem', table, part, async (pending) => {
       const out = await doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-      pending = (out.UnprocessedItems?.[table] as WriteRequest[] | undefined) ?? [];
-    }
+      return (out.UnprocessedItems?.[table] as WriteRequest[] | undefined) ?? [];
+    });
   }
 }
 
@@ -48,12 +58,7 @@ export async function batchGetAll(
 ): Promise<Record<string, unknown>[]> {
   const found: Record<string, unknown>[] = [];
   for (const part of chunk(keys, BATCH_GET_SIZE)) {
-    let pending = part;
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt >= MAX_ATTEMPTS) {
-        throw new Error(`BatchGetItem on ${table}: ${pending.length} keys still unprocessed after ${MAX_ATTEMPTS} attempts`);
-      }
-      if (attempt > 0) await sleep(backoffMs(attempt));
+    await untilProcessed('BatchGetItem', table, part, async (pending) => {
       const out = await doc.send(
         new BatchGetCommand({
           RequestItems: {
@@ -67,8 +72,8 @@ export async function batchGetAll(
         }),
       );
       found.push(...((out.Responses?.[table] as Record<string, unknown>[] | undefined) ?? []));
-      pending = (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-    }
+      return (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+    });
   }
   return found;
 }

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ITEM_READ_WRITE } from '../../lib/tables.js';
 import { actionsOf, actionsOn, arnOf, resourcesOf, roleStatements, type SynthesizedVigia, synthVigia } from './synth.js';
 
 let vigia: SynthesizedVigia;
@@ -60,14 +61,8 @@ describe('Least privilege per function', () => {
   it('broadcaster: connections only, plus pushing to connections', () => {
     const fn = vigia.stack.telemetry.broadcaster;
     expectDynamoGrants(fn, {
-      connections: [
-        'dynamodb:Query',
-        'dynamodb:PutItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:GetItem',
-        'dynamodb:BatchWriteItem',
-        'dynamodb:BatchGetItem',
-      ],
+      // Live marks are added to with UpdateItem (DynamoConnectionRegistry.addLiveMarks).
+      connections: [...ITEM_READ_WRITE, 'dynamodb:BatchGetItem'],
     });
     expect(allActions(fn)).toContain('execute-api:ManageConnections');
   });
@@ -84,14 +79,7 @@ describe('Least privilege per function', () => {
   it('websocket: connections, reading sensors, publishing commands only on sensors/*/commands', () => {
     const fn = vigia.stack.realtime.webSocketFunction;
     expectDynamoGrants(fn, {
-      connections: [
-        'dynamodb:Query',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:BatchWriteItem',
-      ],
+      connections: [...ITEM_READ_WRITE],
       sensors: ['dynamodb:GetItem'],
     });
     const publish = statementsOf(fn).filter((s) => actionsOf(s).includes('iot:Publish'));

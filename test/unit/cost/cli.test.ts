@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main, parseArgs, parseInterval, parseMeasureArgs } from '../../../cost/cli.js';
+import { SERVICES } from '../../../cost/model.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -114,20 +115,7 @@ describe('cost CLI output', () => {
     expect(out).toMatch(/^1,000 sensors, one reading every 5 s/);
     expect(out).toMatch(/vigia with stream ingest \(devices on the message broker, 1 shard, history window 30 s\)/);
     expect(out).toContain('| service | item | vigia quantity | vigia | naive quantity | naive |');
-    for (const service of [
-      'IoT Core',
-      'Kinesis',
-      'Lambda',
-      'DynamoDB',
-      'API Gateway WebSocket',
-      'HTTP API',
-      'Cognito',
-      'CloudFront',
-      'SQS',
-      'CloudWatch',
-    ]) {
-      expect(out).toContain(`| **${service}** |`);
-    }
+    for (const service of SERVICES) expect(out).toContain(`| **${service}** |`);
     expect(out).toContain('| IoT Core | messages | 518.4 M | $518.40 | 518.4 M | $518.40 |');
     expect(out).toMatch(/\| \*\*total a month\*\* \| \| \| \*\*\$[\d,.]+\*\* \| \| \*\*\$[\d,.]+\*\* \|/);
     expect(out).toContain('Biggest line: vigia DynamoDB, write request units');
