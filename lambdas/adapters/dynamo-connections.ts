@@ -14,7 +14,7 @@ import type {
 } from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
 import { inParallel } from '../core/concurrency.js';
-import { batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
+import { batchWriteAll, conditionHeld, epochSeconds } from './dynamo-util.js';
 
 /** Every connection's item (with its subscription set) in one partition: read whole for a busy batch. */
 const CONNECTIONS_PARTITION = 'conns';
@@ -135,39 +135,24 @@ export class DynamoConnectionRegistry
 
   async takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean> {
     const second = Math.floor(now / 1000);
-    const names = { '#sec': 'cmdSecond', '#cnt': 'cmdCount' };
-    try {
-      // A new second: the budget starts again.
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: connKey(connectionId),
-          UpdateExpression: 'SET #sec = :sec, #cnt = :one',
-          ConditionExpression: 'attribute_not_exists(#sec) OR #sec <> :sec',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':sec': second, ':one': 1 },
-        }),
+    const budget = (update: string, condition: string, values: Record<string, number>) =>
+      conditionHeld(
+        this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: connKey(connectionId),
+            UpdateExpression: update,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: { '#sec': 'cmdSecond', '#cnt': 'cmdCount' },
+            ExpressionAttributeValues: values,
+          }),
+        ),
       );
-      return true;
-    } catch (err) {
-      if (!isConditionFailure(err)) throw err;
-    }
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: connKey(connectionId),
-          UpdateExpression: 'ADD #cnt :one',
-          ConditionExpression: '#sec = :sec AND #cnt < :max',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':sec': second, ':one': 1, ':max': perSecond },
-        }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+    // A new second starts the budget again; within one, a token while fewer than `perSecond` were taken.
+    return (
+      (await budget('SET #sec = :sec, #cnt = :one', 'attribute_not_exists(#sec) OR #sec <> :sec', { ':sec': second, ':one': 1 })) ||
+      budget('ADD #cnt :one', '#sec = :sec AND #cnt < :max', { ':sec': second, ':one': 1, ':max': perSecond })
+    );
   }
 
   /** Direct ingest: each reading's sensor-minute mark gets its ts atomically; those not there before are claimed. */
@@ -229,8 +214,8 @@ export class DynamoConnectionRegistry
 
   async saveLiveShard(shardId: string, previousSeq: string | null, next: LiveShardState, now: number): Promise<boolean> {
     const sensors = Object.fromEntries([...next.sensors].map(([sensorId, s]) => [sensorId, packPushed(s)]));
-    try {
-      await this.doc.send(
+    return conditionHeld(
+      this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...shardKey(shardId), seq: next.seq, sensors, expiresAt: epochSeconds(now) + PUSHED_TTL_SECONDS },
@@ -238,12 +223,8 @@ export class DynamoConnectionRegistry
           ExpressionAttributeNames: { '#seq': 'seq' },
           ...(previousSeq === null ? {} : { ExpressionAttributeValues: { ':prev': previousSeq } }),
         }),
-      );
-      return true;
-    } catch (err) {
-      if (isConditionFailure(err)) return false;
-      throw err;
-    }
+      ),
+    );
   }
 }
 
