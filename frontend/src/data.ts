@@ -120,31 +120,36 @@ export function foldIntoBuckets(buckets: Bucket[], reading: Reading, bucketMs: n
   return buckets;
 }
 
+/**
+ * uPlot-ready columns from points in ts order: x (seconds) and one column per `pick`, with a null row inside every
+ * gap longer than `gapThreshold`: a null breaks the line (and the band), since nothing was measured in between.
+ */
+function gappedColumns<P extends { ts: number }, K extends string>(
+  points: ReadonlyArray<P>,
+  pick: Record<K, (point: P) => number | null>,
+): { x: number[] } & Record<K, (number | null)[]> {
+  const keys = Object.keys(pick) as K[];
+  const x: number[] = [];
+  const columns = Object.fromEntries(keys.map((k) => [k, [] as (number | null)[]])) as Record<K, (number | null)[]>;
+  const limit = gapThreshold(points);
+  for (let i = 0; i < points.length; i++) {
+    if (i > 0 && points[i].ts - points[i - 1].ts > limit) {
+      x.push((points[i - 1].ts + limit / 2) / 1000);
+      for (const k of keys) columns[k].push(null);
+    }
+    x.push(points[i].ts / 1000);
+    for (const k of keys) columns[k].push(pick[k](points[i]));
+  }
+  return { x, ...columns };
+}
+
 /** uPlot-ready columns of one metric from aggregated buckets: x (seconds), min, max, avg; gaps as null. */
 export function bucketsToBand(
   buckets: ReadonlyArray<Bucket>,
   metric: string,
 ): { x: number[]; min: (number | null)[]; max: (number | null)[]; avg: (number | null)[] } {
-  const x: number[] = [];
-  const min: (number | null)[] = [];
-  const max: (number | null)[] = [];
-  const avg: (number | null)[] = [];
-  const limit = gapThreshold(buckets);
-  for (let i = 0; i < buckets.length; i++) {
-    if (i > 0 && buckets[i].ts - buckets[i - 1].ts > limit) {
-      // A null row breaks the line and the band: nothing was measured in between.
-      x.push((buckets[i - 1].ts + limit / 2) / 1000);
-      min.push(null);
-      max.push(null);
-      avg.push(null);
-    }
-    const agg = Object.hasOwn(buckets[i].values, metric) ? buckets[i].values[metric] : undefined;
-    x.push(buckets[i].ts / 1000);
-    min.push(agg ? agg.min : null);
-    max.push(agg ? agg.max : null);
-    avg.push(agg ? agg.avg : null);
-  }
-  return { x, min, max, avg };
+  const agg = (b: Bucket) => (Object.hasOwn(b.values, metric) ? b.values[metric] : undefined);
+  return gappedColumns(buckets, { min: (b) => agg(b)?.min ?? null, max: (b) => agg(b)?.max ?? null, avg: (b) => agg(b)?.avg ?? null });
 }
 
 /**
@@ -152,19 +157,7 @@ export function bucketsToBand(
  * and a null row inside every gap longer than `gapThreshold`, so the line breaks there.
  */
 export function readingsToColumns(readings: ReadonlyArray<Reading>, metric: string): { x: number[]; y: (number | null)[] } {
-  const x: number[] = [];
-  const y: (number | null)[] = [];
-  const limit = gapThreshold(readings);
-  for (let i = 0; i < readings.length; i++) {
-    if (i > 0 && readings[i].ts - readings[i - 1].ts > limit) {
-      x.push((readings[i - 1].ts + limit / 2) / 1000);
-      y.push(null);
-    }
-    x.push(readings[i].ts / 1000);
-    const v = Object.hasOwn(readings[i].values, metric) ? readings[i].values[metric] : undefined;
-    y.push(v === undefined ? null : v);
-  }
-  return { x, y };
+  return gappedColumns(readings, { y: (r) => (Object.hasOwn(r.values, metric) ? r.values[metric] : null) });
 }
 
 /** A gap is at least this many of the sensor's usual intervals (the median spacing of its points). */
