@@ -10,10 +10,10 @@ import {
   MAX_RULE_NAME,
   MAX_RULE_SENSORS,
   MAX_SILENT_MINUTES,
-  METRIC_NAME_PATTERN,
-  SENSOR_ID_PATTERN,
   type Severity,
   WILDCARD,
+  isRuleMetric,
+  ruleSensorIdsFault,
 } from '../../lambdas/shared/contract.js';
 
 /** What the store needs of the API client (Api.request) and of the live connection (LiveConnection.on). */
@@ -194,19 +194,16 @@ export function ruleFromDraft(d: Draft): { rule: Omit<AlertRule, 'id'> } | { fie
   const name = d.name.trim();
   if (!name || [...name].length > MAX_RULE_NAME) return { field: 'name', message: `A name of 1 to ${MAX_RULE_NAME} characters` };
   const ids = [...new Set(d.sensorIds.split(/[\s,]+/).filter((s) => s !== ''))];
-  if (ids.length === 0 || ids.length > MAX_RULE_SENSORS)
-    return { field: 'sensorIds', message: `1 to ${MAX_RULE_SENSORS} sensor ids, or *` };
-  if (!(ids.length === 1 && ids[0] === WILDCARD) && !ids.every((id) => SENSOR_ID_PATTERN.test(id))) {
-    return { field: 'sensorIds', message: 'Sensor ids are letters, digits, _ and - (or * alone)' };
-  }
+  const fault = ruleSensorIdsFault(ids);
+  if (fault === 'count') return { field: 'sensorIds', message: `1 to ${MAX_RULE_SENSORS} sensor ids, or *` };
+  if (fault) return { field: 'sensorIds', message: 'Sensor ids are letters, digits, _ and - (or * alone)' };
   if (d.kind === 'silence') {
     const minutes = num(d.silentMinutes);
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_SILENT_MINUTES)
       return { field: 'silentMinutes', message: `Whole minutes, 1 to ${MAX_SILENT_MINUTES}` };
     return { rule: { name, sensorIds: ids, silentMinutes: minutes, severity: d.severity } };
   }
-  if (!METRIC_NAME_PATTERN.test(d.metric) || ['ts', 'values', 'units'].includes(d.metric))
-    return { field: 'metric', message: 'A metric name' };
+  if (!isRuleMetric(d.metric)) return { field: 'metric', message: 'A metric name' };
   let condition: Condition;
   if (d.op === 'outside') {
     const low = num(d.low);

@@ -10,11 +10,11 @@ import {
   MAX_RULE_NAME,
   MAX_RULE_SENSORS,
   MAX_SILENT_MINUTES,
-  METRIC_NAME_PATTERN,
-  SENSOR_ID_PATTERN,
   SEVERITIES,
   type Severity,
   WILDCARD,
+  isRuleMetric,
+  ruleSensorIdsFault,
 } from '../shared/contract.js';
 
 export {
@@ -80,15 +80,9 @@ function integerIn(field: string, v: unknown, min: number, max: number, fallback
 }
 
 function parseSensorIds(v: unknown): string[] {
-  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_RULE_SENSORS) {
-    fail('sensorIds', `must be an array of 1 to ${MAX_RULE_SENSORS} sensor ids, or ["*"]`);
-  }
-  if (v.length === 1 && v[0] === ALL_SENSORS) return [ALL_SENSORS];
-  for (const id of v) {
-    if (typeof id !== 'string' || !SENSOR_ID_PATTERN.test(id)) {
-      fail('sensorIds', `${JSON.stringify(id)?.slice(0, 80)} is not a sensor id ("*" must stand alone)`);
-    }
-  }
+  const fault = Array.isArray(v) ? ruleSensorIdsFault(v) : 'count';
+  if (fault === 'count') fail('sensorIds', `must be an array of 1 to ${MAX_RULE_SENSORS} sensor ids, or ["*"]`);
+  if (fault) fail('sensorIds', `${JSON.stringify(fault.notAnId)?.slice(0, 80)} is not a sensor id ("*" must stand alone)`);
   return [...new Set(v as string[])];
 }
 
@@ -132,7 +126,7 @@ export function parseRuleSpec(body: unknown): RuleSpec {
     const silentMinutes = integerIn('silentMinutes', body.silentMinutes, 1, MAX_SILENT_MINUTES);
     return { name, sensorIds, silentMinutes, severity: severity as Severity };
   }
-  if (typeof body.metric !== 'string' || !METRIC_NAME_PATTERN.test(body.metric) || ['ts', 'values', 'units'].includes(body.metric)) {
+  if (!isRuleMetric(body.metric)) {
     fail('metric', 'must be a metric name (a letter, then up to 63 letters, digits, _ . -)');
   }
   const condition = parseCondition(body.condition);

@@ -75,6 +75,18 @@ export const COMPARISONS = ['>', '>=', '<', '<='] as const;
 /** Rule ids are ours (UUIDs); a path id outside this shape can name no rule. */
 export const RULE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
+/** §8: whether a threshold rule may watch this metric: a metric name, but none of a reading's own keys. */
+export const isRuleMetric = (name: unknown): name is string =>
+  typeof name === 'string' && METRIC_NAME_PATTERN.test(name) && !['ts', 'values', 'units'].includes(name);
+
+/** §8: what is wrong with a rule's `sensorIds` (`["*"]`, or 1 to MAX_RULE_SENSORS sensor ids), if anything. */
+export function ruleSensorIdsFault(ids: readonly unknown[]): 'count' | { notAnId: unknown } | null {
+  if (ids.length === 0 || ids.length > MAX_RULE_SENSORS) return 'count';
+  if (ids.length === 1 && ids[0] === WILDCARD) return null;
+  const bad = ids.findIndex((id) => typeof id !== 'string' || !SENSOR_ID_PATTERN.test(id));
+  return bad === -1 ? null : { notAnId: ids[bad] };
+}
+
 /** A metric's roll-up in one bucket, as the API answers it. */
 export interface AggregateValue {
   min: number;
