@@ -67,6 +67,12 @@ const changing: Record<string, Schema> = {
   '413': errorAnswer('Local mode: the request body is over 256 KiB.', ['PAYLOAD_TOO_LARGE']),
 };
 
+type Operation = { operationId: string; summary?: string; parameters?: Schema[]; requestBody?: Schema; responses: Record<string, Schema> };
+/** An operation of `tag` behind sign-in, with the refusals its routes may give besides its own answers (`signedIn`, `changing`). */
+function operation(tag: string, refusals: Record<string, Schema>, { operationId, ...op }: Operation): Schema {
+  return { operationId, tags: [tag], ...op, responses: { ...op.responses, ...refusals } };
+}
+
 const query = (name: string, description: string, schema: Schema = { type: 'string' }): Schema => ({
   name,
   in: 'query',
@@ -156,9 +162,8 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/sensors': {
-      get: {
+      get: operation('sensors', signedIn, {
         operationId: 'listSensors',
-        tags: ['sensors'],
         summary: 'One page of the sensors, sorted by sensorId.',
         parameters: [
           limitParameter('Sensors per page', SENSORS_PAGE_MAX, SENSORS_PAGE_MAX),
@@ -170,27 +175,23 @@ export const OPENAPI_DOCUMENT = {
             content: jsonContent(exact({ sensors: { type: 'array', items: ref('Sensor') }, nextCursor: cursor })),
           },
           '400': errorAnswer('A bad `limit` or `cursor`.', ['INVALID_PARAMETER']),
-          ...signedIn,
         },
-      },
+      }),
     },
     '/sensors/{sensorId}': {
-      get: {
+      get: operation('sensors', signedIn, {
         operationId: 'getSensor',
-        tags: ['sensors'],
         parameters: [{ $ref: '#/components/parameters/SensorIdPath' }],
         responses: {
           '200': { description: 'The sensor.', content: jsonContent(ref('Sensor')) },
           '400': errorAnswer('The sensorId breaks the identity rule.', ['INVALID_PARAMETER']),
           '404': errorAnswer('A sensor never seen.', ['SENSOR_NOT_FOUND']),
-          ...signedIn,
         },
-      },
+      }),
     },
     '/sensors/{sensorId}/readings': {
-      get: {
+      get: operation('sensors', signedIn, {
         operationId: 'getReadings',
-        tags: ['sensors'],
         summary: "A page of one sensor's readings, raw or rolled up, in ascending `ts`.",
         parameters: [
           { $ref: '#/components/parameters/SensorIdPath' },
@@ -219,14 +220,12 @@ export const OPENAPI_DOCUMENT = {
             'INVALID_RANGE',
           ]),
           '404': errorAnswer('A sensor never seen.', ['SENSOR_NOT_FOUND']),
-          ...signedIn,
         },
-      },
+      }),
     },
     '/readings': {
-      get: {
+      get: operation('sensors', signedIn, {
         operationId: 'getManyReadings',
-        tags: ['sensors'],
         summary: "The first page of many sensors' readings at once.",
         parameters: [
           {
@@ -255,82 +254,68 @@ export const OPENAPI_DOCUMENT = {
             'INVALID_PARAMETER',
             'INVALID_RANGE',
           ]),
-          ...signedIn,
         },
-      },
+      }),
     },
     '/alert-rules': {
-      get: {
+      get: operation('alerts', signedIn, {
         operationId: 'listAlertRules',
-        tags: ['alerts'],
         responses: {
           '200': { description: 'Every rule.', content: jsonContent(exact({ rules: { type: 'array', items: ref('AlertRule') } })) },
-          ...signedIn,
         },
-      },
-      post: {
+      }),
+      post: operation('alerts', changing, {
         operationId: 'createAlertRule',
-        tags: ['alerts'],
         summary: 'Operators only when sign-in is on.',
         requestBody: ruleBody,
         responses: {
           '201': { description: 'The rule, its `id` assigned, defaults filled in.', content: jsonContent(ref('AlertRule')) },
           '400': errorAnswer('A bad rule (the message starts with the field), or more than 200 rules.', ['INVALID_RULE', 'LIMIT_EXCEEDED']),
-          ...changing,
         },
-      },
+      }),
     },
     '/alert-rules/{id}': {
       parameters: [ruleIdParameter],
-      get: {
+      get: operation('alerts', signedIn, {
         operationId: 'getAlertRule',
-        tags: ['alerts'],
         responses: {
           '200': { description: 'The rule.', content: jsonContent(ref('AlertRule')) },
           '404': errorAnswer('An unknown id.', ['RULE_NOT_FOUND']),
-          ...signedIn,
         },
-      },
-      put: {
+      }),
+      put: operation('alerts', changing, {
         operationId: 'replaceAlertRule',
-        tags: ['alerts'],
         summary: 'The whole rule; an `id` in the body is ignored. Operators only when sign-in is on.',
         requestBody: ruleBody,
         responses: {
           '200': { description: 'The rule.', content: jsonContent(ref('AlertRule')) },
           '400': errorAnswer('A bad rule.', ['INVALID_RULE']),
           '404': errorAnswer('An unknown id.', ['RULE_NOT_FOUND']),
-          ...changing,
         },
-      },
-      delete: {
+      }),
+      delete: operation('alerts', changing, {
         operationId: 'deleteAlertRule',
-        tags: ['alerts'],
         summary: 'Operators only when sign-in is on.',
         responses: {
           '204': { description: 'Deleted; its alerts are no longer listed.' },
           '404': errorAnswer('An unknown id.', ['RULE_NOT_FOUND']),
-          ...changing,
         },
-      },
+      }),
     },
     '/alerts': {
-      get: {
+      get: operation('alerts', signedIn, {
         operationId: 'listAlerts',
-        tags: ['alerts'],
         responses: {
           '200': {
             description: 'The alerts not `ok`, newest `since` first.',
             content: jsonContent(exact({ alerts: { type: 'array', items: ref('Alert') } })),
           },
-          ...signedIn,
         },
-      },
+      }),
     },
     '/alerts/history': {
-      get: {
+      get: operation('alerts', signedIn, {
         operationId: 'getAlertHistory',
-        tags: ['alerts'],
         parameters: [...rangeParameters, limitParameter('Events per page', MAX_LIMIT, DEFAULT_LIMIT), cursorParameter],
         responses: {
           '200': {
@@ -338,14 +323,12 @@ export const OPENAPI_DOCUMENT = {
             content: jsonContent(exact({ events: { type: 'array', items: ref('AlertEvent') }, nextCursor: cursor })),
           },
           '400': errorAnswer('A bad range or parameter.', ['INVALID_RANGE', 'INVALID_PARAMETER']),
-          ...signedIn,
         },
-      },
+      }),
     },
     '/alerts/{id}/ack': {
-      post: {
+      post: operation('alerts', changing, {
         operationId: 'acknowledgeAlert',
-        tags: ['alerts'],
         summary: 'Operators only when sign-in is on; acknowledging again gives the same answer.',
         parameters: [
           { name: 'id', in: 'path', required: true, description: '`{ruleId}.{sensorId}.{episode}`', schema: { type: 'string' } },
@@ -354,9 +337,8 @@ export const OPENAPI_DOCUMENT = {
           '200': { description: 'The alert, `acknowledged: true`.', content: jsonContent(ref('Alert')) },
           '404': errorAnswer('An id naming no alert.', ['ALERT_NOT_FOUND']),
           '409': errorAnswer('The alert is pending or resolved.', ['NOT_FIRING']),
-          ...changing,
         },
-      },
+      }),
     },
     '/metrics': {
       get: {
