@@ -228,7 +228,7 @@ export class DynamoReadingStore implements ReadingStore {
         }
         packsRead++;
         c.reach = ts + PACK_MINUTE_MS - 1;
-        for (const [offset, values] of Object.entries(item.r as Record<string, Record<string, number>>)) {
+        for (const [offset, values] of Object.entries((item.r ?? {}) as Record<string, Record<string, number>>)) {
           const at = ts + Number(offset);
           if (at < low || at > high) continue;
           packedPoints++;

@@ -282,6 +282,13 @@ describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, { ExclusiveStartKey: { sensorId: 's1#m', ts: M } });
   });
 
+  it('a pack item without readings (written by hand, cut by a projection) reads as none, not as an error', async () => {
+    const store = new DynamoReadingStore(doc, TABLE, 30);
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1' } }).resolves({ Items: [{ ts: 5, values: { t: 1 } }], Count: 1 });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1#m' } }).resolves({ Items: [{ ts: 0 }], Count: 1 });
+    expect((await store.queryRaw({ sensorId: 's1', from: 0, to: 100 })).points).toEqual([{ ts: 5, values: { t: 1 } }]);
+  });
+
   it('stops reading packs once maxItems points are known, however many readings a pack holds', async () => {
     const store = new DynamoReadingStore(doc, TABLE, 30);
     const M = 60_000 * 29_000_000;
