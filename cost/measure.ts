@@ -28,6 +28,11 @@ export interface MeasureOptions {
    */
   liveWindowS?: number;
   historyWindowS?: number;
+  /**
+   * One alert rule on every sensor (`*`) that never fires, so the history writer evaluates alerts on each
+   * batch, and the model prices that. @default false
+   */
+  alertRule?: boolean;
 }
 
 /** The units compared with the model; GB-seconds are shown only (local durations are not Lambda's). */
@@ -87,7 +92,7 @@ async function settled(billed: () => Promise<BillingSnapshot>, quietMs = 1_500, 
 }
 
 export async function measureFleet(input: MeasureOptions): Promise<Measurement> {
-  const options: Required<MeasureOptions> = { cardsOnScreen: 30, liveWindowS: 1, historyWindowS: 5, ...input };
+  const options: Required<MeasureOptions> = { cardsOnScreen: 30, liveWindowS: 1, historyWindowS: 5, alertRule: false, ...input };
   const { sensors, dashboards, ingest } = options;
   const dataDir = await mkdtemp(path.join(tmpdir(), 'vigia-measure-'));
   const runtime = await startLocalRuntime({
@@ -126,9 +131,28 @@ export async function measureFleet(input: MeasureOptions): Promise<Measurement> 
       const client = await mqtt.connectAsync(runtime.urls.mqtt!, { clientId: id, reconnectPeriod: 0 });
       devices.push(client);
     }
+    if (options.alertRule) {
+      const res = await fetch(`${runtime.urls.api}/alert-rules`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'Never',
+          sensorIds: ['*'],
+          metric: 'temperature',
+          condition: { op: '>', value: 1_000_000 },
+          hysteresis: 0,
+          forSeconds: 0,
+          severity: 'info',
+        }),
+      });
+      if (res.status !== 201) throw new Error(`creating the alert rule answered ${res.status}: ${await res.text()}`);
+    }
+    // Reading timestamps start at a minute's start, so a run of whole minutes fills whole packs and buckets
+    // (a run across a minute boundary would write one more pack and bucket per sensor: less deterministic).
+    const tsStart = Math.floor(Date.now() / 60_000) * 60_000;
     // A first reading per sensor creates its registry entry and buckets: a once-in-a-lifetime cost the month
     // of the model does not see, so it is paid before the count starts.
-    const warmUpTs = Date.now() - options.intervalS * 1000;
+    const warmUpTs = tsStart - options.intervalS * 1000;
     await Promise.all(
       devices.map((client, i) =>
         client.publishAsync(
@@ -144,7 +168,7 @@ export async function measureFleet(input: MeasureOptions): Promise<Measurement> 
     let readings = 0;
     const start = Date.now();
     for (let round = 0; round < rounds; round++) {
-      const ts = start + round * options.intervalS * 1000;
+      const ts = tsStart + round * options.intervalS * 1000;
       // Spread over the interval, as independent sensors are, rather than all at one instant.
       await Promise.all(
         devices.map(async (client, i) => {
@@ -173,8 +197,8 @@ export async function measureFleet(input: MeasureOptions): Promise<Measurement> 
       shards: ingest === 'stream' ? 1 : undefined,
       liveWindowS: options.liveWindowS,
       historyWindowS: options.historyWindowS,
-      // The measured fleet has no alert rule, so its history writer reads no alert states.
-      alertRules: false,
+      // Without a rule the history writer reads no alert states.
+      alertRules: options.alertRule,
       cardsOnScreen: options.cardsOnScreen,
     }).perReading;
     const perReading = <T extends Record<string, { [k: string]: number }>>(rec: T) =>

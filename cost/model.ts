@@ -236,6 +236,13 @@ export const SENSOR_ID_BYTES = 12;
 export const ITEM_BYTES = {
   /** sensorId, ts, receivedAt, expiresAt, seq, and the values map. */
   raw: (metrics: number) => 70 + 20 * metrics,
+  /**
+   * A stream-ingest pack of one sensor-minute (lambdas/core/reading-pack.ts sizes it the same way): `<id>#m`,
+   * ts, expiresAt and the `r` map, then per reading its offset key (≤ 5 digits) and its values map (a metric
+   * name ~11 bytes, a value ~4).
+   */
+  packBase: 60,
+  packEntry: (metrics: number) => 9 + 16 * metrics,
   /** series, ts, readings, lastTs, expiresAt, seq, and min/max/sum/count per metric. */
   bucket: (metrics: number) => 80 + 45 * metrics,
   /** The registry entry: metrics set, one unit attribute per metric, latest reading, presence, stream position. */
@@ -260,16 +267,23 @@ export const DYNAMO_REQUESTS = {
   direct: {
     /** The raw item (conditional put), the 1-minute and 1-hour buckets, the registry entry. */
     writesPerReading: { raw: 1, buckets: 2, registry: 1 },
-    /** Both buckets (one consistent batch get), one raw query; a reading opening a minute re-reads it. */
-    consistentReadsPerReading: 3,
+    /** Both buckets (one consistent batch get). */
+    bucketReadsPerReading: 2,
+    /** One raw query (a reading opening a minute re-reads it); each queries two partitions, single items and packs. */
+    rawQueriesPerReading: 1,
+    partitionsPerRawQuery: 2,
     /** subscribersOf: `sub#*` and `sub#<sensor>`, eventually consistent. */
     lookupQueriesPerReading: 2,
     /** A watched reading is claimed in its sensor's live mark (UpdateItem ADD). */
     markWritesPerWatchedReading: 1,
   },
   stream: {
-    /** Raw items in batch writes, one unit each. */
-    rawWritesPerReading: 1,
+    /**
+     * Per sensor per batch, per minute its readings touch: the minute's pack read (strongly consistent, with the
+     * buckets) and written back whole (lambdas/core/store-telemetry-stream.ts).
+     */
+    packReadsPerSensorMinuteInBatch: 1,
+    packWritesPerSensorMinuteInBatch: 1,
     /**
      * Per sensor per batch: the touched 1-minute and 1-hour buckets (one more for each minute or hour boundary
      * the batch spans) and the registry entry are read in one consistent batch get, then each written once.
@@ -287,7 +301,10 @@ export const DYNAMO_REQUESTS = {
     liveStateWritesPerBatch: 1,
     /** Per watched sensor per minute: the closed minute's pushed ts added to its live mark (one UpdateItem ADD). */
     markWritesPerWatchedSensorMinute: 1,
-    /** Alerts (i12), per sensor per batch: its alert states (query) and registry entry (batch get), eventually consistent. */
+    /**
+     * Alerts (i12), per sensor per batch with a rule covering it (lambdas/core/evaluate-alerts.ts): its alert
+     * states item and its registry entry's newest ts, each in a strongly consistent batch get (1 unit a key).
+     */
     alertReadsPerSensorInBatch: 2,
   },
 } as const;
@@ -300,6 +317,8 @@ export const RETENTION_DAYS = {
   hour: RETENTION_DEFAULTS.hourDays,
   liveMark: 1,
 } as const;
+/** Points at which an open minute's pack is priced through the minute. */
+const PACK_STEPS = 12;
 const WRITE_UNIT_BYTES = 1024;
 const READ_UNIT_BYTES = 4096;
 const writeUnits = (bytes: number) => Math.ceil(bytes / WRITE_UNIT_BYTES);
@@ -538,7 +557,7 @@ export function monthlyCost(input: Fleet): Estimate {
       messages * (d.writesPerReading.raw * rawWrite + d.writesPerReading.buckets * bucketWrite + d.writesPerReading.registry * sensorWrite),
       true,
     );
-    read(messages * (d.consistentReadsPerReading + Math.min(1, intervalS / 60)), true);
+    read(messages * (d.bucketReadsPerReading + d.partitionsPerRawQuery * (d.rawQueriesPerReading + Math.min(1, intervalS / 60))), true);
     // Broadcaster: the subscriber lookup per reading; a watched reading claims its live mark and is pushed,
     // one frame to each dashboard showing its card.
     const pushMs = DURATION_MS.broadcasterPushBase + pushWaves * DURATION_MS.broadcasterPerWaveOf16;
@@ -588,15 +607,29 @@ export function monthlyCost(input: Fleet): Estimate {
       DURATION_MS.writerPerSensorInBatch * sensorsPerHistoryBatch +
       DURATION_MS.writerPerRecord * historyBatchRecords;
     invoke(historyBatches, writerMs, EMF_BYTES.writer, true);
-    write(messages * st.rawWritesPerReading * rawWrite, true);
     const sensorBatches = historyBatches * sensorsPerHistoryBatch;
+    // Raw readings: the packs of the minutes a sensor's readings in the batch span, each read and written whole.
+    // A minute the batch went past is written full; the open one holds the readings up to the batch's end.
+    const perPack = Math.max(1, 60 / intervalS);
+    const sensorBatchReadings = historyBatchRecords / sensorsPerHistoryBatch;
+    const closedMinutes = Math.max(0, sensorBatchReadings - 1) / perPack;
+    const packBytes = (readings: number) => ITEM_BYTES.packBase + readings * ITEM_BYTES.packEntry(metrics);
+    let openWrite = 0;
+    let openRead = 0;
+    for (let k = 0; k < PACK_STEPS; k++) {
+      const filled = Math.min(perPack, Math.max(1, perPack * ((k + 0.5) / PACK_STEPS) + 0.5));
+      openWrite += writeUnits(packBytes(filled)) / PACK_STEPS;
+      openRead += readUnits(packBytes(Math.max(0, filled - sensorBatchReadings)), true) / PACK_STEPS;
+    }
+    write(sensorBatches * st.packWritesPerSensorMinuteInBatch * (openWrite + closedMinutes * writeUnits(packBytes(perPack))), true);
+    read(sensorBatches * st.packReadsPerSensorMinuteInBatch * (openRead + closedMinutes * readUnits(packBytes(perPack), true)), true);
     // A batch spanning a minute (or hour) boundary touches the next bucket too.
     const batchSpanS = historyBatchRecords / shardRate;
     const bucketsTouched = st.bucketsPerSensorInBatch + batchSpanS / 60 + batchSpanS / 3_600;
     write(sensorBatches * (bucketsTouched * bucketWrite + st.registryWritesPerSensorInBatch * sensorWrite), true);
     read(sensorBatches * (bucketsTouched + st.registryReadsPerSensorInBatch), true);
     // Alerts (i12): each sensor's states and registry entry per batch; the rules every 10 s per shard's container.
-    if (fleet.alertRules) read(sensorBatches * st.alertReadsPerSensorInBatch * 0.5, true);
+    if (fleet.alertRules) read(sensorBatches * st.alertReadsPerSensorInBatch, true);
     read(partitions * (SECONDS_PER_MONTH / ALERT_RULES_REFRESH_S) * 0.5);
     const historyFillS = historyBatchRecords / shardRate;
     if (writerMs / 1000 > historyFillS) {
@@ -690,11 +723,16 @@ export function monthlyCost(input: Fleet): Estimate {
   read(fleetLists * pages * readUnits(pageRegistryBytes, false)); // a Scan page of the registry
   if (design === 'vigia') {
     // `auto`: up to limit + 1 raw points to choose the resolution; past the limit, the range's buckets, 1 m while
-    // they fit the limit, else 1 h (lambdas/core/api.ts).
+    // they fit the limit, else 1 h (lambdas/core/api.ts). Stream ingest reads raw points from packs (and queries
+    // the single items' partition too, finding none).
     const rawRead = Math.min(dayOfReadings, HISTORY_LIMIT + 1);
+    const rawBytes =
+      ingest === 'stream'
+        ? rawRead * ITEM_BYTES.packEntry(metrics) + (rawRead / Math.max(1, 60 / intervalS)) * ITEM_BYTES.packBase
+        : rawRead * ITEM_BYTES.raw(metrics);
     const bucketS = HISTORY_RANGE_S <= HISTORY_LIMIT * 60 ? 60 : 3_600;
     const bucketsRead = dayOfReadings > HISTORY_LIMIT ? HISTORY_RANGE_S / bucketS + 1 : 0;
-    read(historyLoads * (readUnits(rawRead * ITEM_BYTES.raw(metrics), false) + readUnits(bucketsRead * ITEM_BYTES.bucket(metrics), false)));
+    read(historyLoads * (readUnits(rawBytes, false) + readUnits(0, false) + readUnits(bucketsRead * ITEM_BYTES.bucket(metrics), false)));
   } else {
     // No roll-ups: every raw point of the day is read.
     read(historyLoads * readUnits(dayOfReadings * ITEM_BYTES.raw(metrics), false));
@@ -721,8 +759,15 @@ export function monthlyCost(input: Fleet): Estimate {
   // ---- DynamoDB storage at full retention, with point-in-time recovery on every table.
   const perSensor = (retentionDays: number, secondsApart: number) => (retentionDays * 86_400) / Math.max(secondsApart, intervalS);
   const stored = (items: number, bytes: number) => items * (bytes + STORAGE_OVERHEAD_BYTES);
-  let storageBytes =
-    stored(sensors * perSensor(RETENTION_DAYS.raw, 0), ITEM_BYTES.raw(metrics)) + stored(sensors, ITEM_BYTES.sensor(metrics));
+  // Stream ingest keeps raw readings in packs: one item per sensor-minute with readings.
+  const rawStored =
+    design === 'vigia' && ingest === 'stream'
+      ? stored(
+          sensors * perSensor(RETENTION_DAYS.raw, 60),
+          ITEM_BYTES.packBase + Math.max(1, 60 / intervalS) * ITEM_BYTES.packEntry(metrics),
+        )
+      : stored(sensors * perSensor(RETENTION_DAYS.raw, 0), ITEM_BYTES.raw(metrics));
+  let storageBytes = rawStored + stored(sensors, ITEM_BYTES.sensor(metrics));
   if (design === 'vigia') {
     storageBytes += stored(sensors * perSensor(RETENTION_DAYS.minute, 60), ITEM_BYTES.bucket(metrics));
     storageBytes += stored(sensors * perSensor(RETENTION_DAYS.hour, 3_600), ITEM_BYTES.bucket(metrics));

@@ -4,13 +4,28 @@ import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { AggregateResolution, Bucket, MetricStats, RawPoint, Reading } from '../core/model.js';
 import { MS_PER_DAY } from '../core/model.js';
 import { inParallel } from '../core/concurrency.js';
-import type { BucketKey, BucketRange, RawRange, ReadingKey, ReadingStore, RollupStore, StoredReading } from '../core/ports.js';
+import type {
+  BucketKey,
+  BucketRange,
+  PackKey,
+  RawRange,
+  ReadingKey,
+  ReadingPack,
+  ReadingStore,
+  RollupStore,
+  StoredReading,
+} from '../core/ports.js';
+import { PACK_MINUTE_MS, packMinute } from '../core/reading-pack.js';
 import { READINGS_TABLE, ROLLUPS_TABLE } from '../shared/tables.js';
 import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
 
 const PK = READINGS_TABLE.partitionKey.name;
 const SK = READINGS_TABLE.sortKey!.name;
 const TTL = READINGS_TABLE.timeToLiveAttribute!;
+/** A sensor's packs live in their own partition: a `#` never occurs in a sensorId (contract §1). */
+const packPartition = (sensorId: string) => `${sensorId}#m`;
+/** Readings a pack holds on average at one reading every 5 s: the first guess of how many packs a page needs. */
+const GUESSED_READINGS_PER_PACK = 12;
 /** Conditional puts of one call in flight at once. */
 const PUTS_IN_FLIGHT = 16;
 
@@ -120,20 +135,128 @@ export class DynamoReadingStore implements ReadingStore {
     );
   }
 
-  async queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }> {
-    const { items, itemsRead } = await queryRange(this.doc, {
-      table: this.tableName,
-      partitionKey: PK,
-      partition: range.sensorId,
-      from: range.from,
-      to: range.to,
-      after: range.after,
-      maxItems: range.maxItems,
-      consistent: range.consistent,
-      projection: '#ts, #v',
-      names: { '#v': 'values' },
+  async packs(keys: PackKey[]): Promise<ReadingPack[]> {
+    if (keys.length === 0) return [];
+    const items = await batchGetAll(
+      this.doc,
+      this.tableName,
+      keys.map((k) => ({ [PK]: packPartition(k.sensorId), [SK]: k.minute })),
+      { expression: '#pk, #ts, #r, #s', names: { '#pk': PK, '#ts': SK, '#r': 'r', '#s': 's' } },
+    );
+    return items.map((i) => {
+      const minute = i[SK] as number;
+      const offsets = (map: unknown) =>
+        Object.entries((map ?? {}) as Record<string, unknown>).map(([k, v]) => [minute + Number(k), v] as const);
+      const partition = i[PK] as string;
+      return {
+        sensorId: partition.slice(0, partition.lastIndexOf('#')),
+        minute,
+        readings: new Map(offsets(i.r) as Array<[number, Record<string, number>]>),
+        seqs: new Map(offsets(i.s) as Array<[number, string]>),
+      };
     });
-    return { points: items.map((i) => ({ ts: i[SK] as number, values: i.values as Record<string, number> })), itemsRead };
+  }
+
+  async putPacks(packs: ReadingPack[]): Promise<void> {
+    await batchWriteAll(
+      this.doc,
+      this.tableName,
+      packs.map((pack) => {
+        const r: Record<string, Record<string, number>> = {};
+        for (const [ts, values] of pack.readings) r[ts - pack.minute] = values;
+        const item: Record<string, unknown> = {
+          [PK]: packPartition(pack.sensorId),
+          [SK]: pack.minute,
+          r,
+          [TTL]: epochSeconds(pack.minute + PACK_MINUTE_MS + this.rawRetentionDays * MS_PER_DAY),
+        };
+        if (pack.seqs.size > 0) {
+          const seqs: Record<string, string> = {};
+          for (const [ts, seq] of pack.seqs) seqs[ts - pack.minute] = seq;
+          item.s = seqs;
+        }
+        return { PutRequest: { Item: item } };
+      }),
+    );
+  }
+
+  /**
+   * Reads single items and packs of the range side by side, a page at a time from whichever is behind, until
+   * `maxItems` points are known below both partitions' reach (or both are exhausted); a ts in both (a pack's
+   * overflow written again by a retry) counts once.
+   */
+  async queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }> {
+    const low = range.after !== undefined ? Math.max(range.from, range.after + 1) : range.from;
+    const high = range.to - 1;
+    if (low > high) return { points: [], itemsRead: 0 };
+    const need = range.maxItems ?? Number.POSITIVE_INFINITY;
+    const found = new Map<number, { values: Record<string, number>; single: boolean }>();
+    let itemsRead = 0;
+    let packsRead = 0;
+    let packedPoints = 0;
+    const cursor = (partition: string, from: number) => ({
+      partition,
+      from,
+      startKey: undefined as Record<string, unknown> | undefined,
+      done: false,
+      reach: Number.NEGATIVE_INFINITY,
+    });
+    const singles = cursor(range.sensorId, low);
+    const packs = cursor(packPartition(range.sensorId), packMinute(low));
+    const page = async (c: ReturnType<typeof cursor>, limit: number | undefined) => {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: '#pk = :p AND #ts BETWEEN :low AND :high',
+          ExpressionAttributeNames: { '#pk': PK, '#ts': SK, '#v': c === singles ? 'values' : 'r' },
+          ExpressionAttributeValues: { ':p': c.partition, ':low': c.from, ':high': high },
+          ProjectionExpression: '#ts, #v',
+          ExclusiveStartKey: c.startKey,
+          Limit: limit,
+          ConsistentRead: range.consistent,
+        }),
+      );
+      itemsRead += out.ScannedCount ?? out.Count ?? 0;
+      c.startKey = out.LastEvaluatedKey;
+      c.done = c.startKey === undefined;
+      for (const item of (out.Items as Record<string, unknown>[] | undefined) ?? []) {
+        const ts = item[SK] as number;
+        if (c === singles) {
+          found.set(ts, { values: item.values as Record<string, number>, single: true });
+          c.reach = ts;
+          continue;
+        }
+        packsRead++;
+        c.reach = ts + PACK_MINUTE_MS - 1;
+        for (const [offset, values] of Object.entries((item.r ?? {}) as Record<string, Record<string, number>>)) {
+          const at = ts + Number(offset);
+          if (at < low || at > high) continue;
+          packedPoints++;
+          if (!found.get(at)?.single) found.set(at, { values, single: false });
+        }
+      }
+    };
+    const known = () => {
+      const reach = Math.min(singles.done ? Number.POSITIVE_INFINITY : singles.reach, packs.done ? Number.POSITIVE_INFINITY : packs.reach);
+      let n = 0;
+      for (const ts of found.keys()) if (ts <= reach) n++;
+      return n;
+    };
+    const packLimit = (missing: number) => {
+      if (!Number.isFinite(missing)) return undefined;
+      const perPack = packsRead > 0 ? Math.max(1, packedPoints / packsRead) : GUESSED_READINGS_PER_PACK;
+      return Math.min(missing, Math.ceil(missing / perPack) + 1);
+    };
+    await Promise.all([page(singles, Number.isFinite(need) ? need : undefined), page(packs, packLimit(need))]);
+    for (let n = known(); n < need && !(singles.done && packs.done); n = known()) {
+      const behind = packs.done || (!singles.done && singles.reach <= packs.reach) ? singles : packs;
+      await page(behind, behind === singles ? (Number.isFinite(need) ? need - n : undefined) : packLimit(need - n));
+    }
+    const points = [...found]
+      .sort(([a], [b]) => a - b)
+      .slice(0, Number.isFinite(need) ? need : undefined)
+      .map(([ts, p]) => ({ ts, values: p.values }));
+    return { points, itemsRead };
   }
 }
 

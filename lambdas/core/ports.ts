@@ -30,6 +30,25 @@ export interface StoredReading {
   seq?: string;
 }
 
+/**
+ * A sensor's raw readings of one UTC minute kept in one item (stream ingest: lambdas/core/reading-pack.ts).
+ * The stream path is the only writer of its sensors, so it reads a pack, merges, and writes it back whole.
+ */
+export interface ReadingPack {
+  sensorId: string;
+  /** The minute's start (UTC-aligned ms). */
+  minute: number;
+  /** ts → values, one entry per stored reading. */
+  readings: Map<number, Record<string, number>>;
+  /** ts → the stream record that stored it, only for readings stored late (not newer than all stored then). */
+  seqs: Map<number, string>;
+}
+
+export interface PackKey {
+  sensorId: string;
+  minute: number;
+}
+
 export interface ReadingStore {
   /**
    * Stores the readings whose key (sensorId, ts) is new and returns exactly those: the first write wins, also
@@ -43,7 +62,11 @@ export interface ReadingStore {
    * ingest: the caller has already ruled out keys stored by earlier records).
    */
   putAll(readings: Array<Reading & { seq: string }>): Promise<void>;
-  /** Raw points in ascending ts, and how many items were read. */
+  /** The packs at these keys (strongly consistent); keys without a pack are left out. */
+  packs(keys: PackKey[]): Promise<ReadingPack[]>;
+  /** Writes packs whole, unconditionally, in batches (stream ingest: the caller owns their sensors). */
+  putPacks(packs: ReadingPack[]): Promise<void>;
+  /** Raw points (single items and packs alike) in ascending ts, and how many items were read. */
   queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }>;
 }
 

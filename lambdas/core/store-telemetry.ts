@@ -28,6 +28,8 @@ export interface StoreDeps {
    * the registry records them: alert evaluation reads the registry's latest as "newest before this batch".
    */
   onStored?: (readings: Reading[]) => Promise<void>;
+  /** Stream ingest: a raw-reading pack's size cap in bytes (default PACK_MAX_BYTES; tests lower it to overflow). */
+  packMaxBytes?: number;
 }
 
 /** Sensors whose roll-ups and registry entry are refreshed at once. */

@@ -157,13 +157,72 @@ describe('DynamoReadingStore.insertNew (direct ingest)', () => {
   });
 });
 
+describe('DynamoReadingStore: packs (stream ingest)', () => {
+  const store = new DynamoReadingStore(doc, TABLE, 30);
+  const M = 60_000 * 29_000_000;
+
+  it('putPacks: one item per sensor-minute in its own partition, offsets as keys, late marks only when there are some', async () => {
+    ddb.on(BatchWriteCommand).resolves({});
+    await store.putPacks([
+      {
+        sensorId: 's1',
+        minute: M,
+        readings: new Map([
+          [M + 5000, { t: 1 }],
+          [M + 10_000, { t: 2 }],
+        ]),
+        seqs: new Map(),
+      },
+      { sensorId: 's2', minute: M, readings: new Map([[M, { t: 3 }]]), seqs: new Map([[M, '4900']]) },
+    ]);
+    expect(writeCalls()).toEqual([
+      [
+        {
+          PutRequest: {
+            Item: {
+              sensorId: 's1#m',
+              ts: M,
+              r: { 5000: { t: 1 }, 10000: { t: 2 } },
+              expiresAt: Math.floor((M + 60_000 + 30 * 86_400_000) / 1000),
+            },
+          },
+        },
+        { PutRequest: { Item: { sensorId: 's2#m', ts: M, r: { 0: { t: 3 } }, s: { 0: '4900' }, expiresAt: expect.any(Number) } } },
+      ],
+    ]);
+  });
+
+  it('packs: strongly consistent BatchGet of the pack keys, answered as maps by ts', async () => {
+    ddb.on(BatchGetCommand).resolves({
+      Responses: { [TABLE]: [{ sensorId: 's1#m', ts: M, r: { 5000: { t: 1 } }, s: { 5000: '77' } }] },
+    });
+    const found = await store.packs([
+      { sensorId: 's1', minute: M },
+      { sensorId: 's2', minute: M },
+    ]);
+    expect(found).toEqual([{ sensorId: 's1', minute: M, readings: new Map([[M + 5000, { t: 1 }]]), seqs: new Map([[M + 5000, '77']]) }]);
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: {
+        [TABLE]: expect.objectContaining({
+          Keys: [
+            { sensorId: 's1#m', ts: M },
+            { sensorId: 's2#m', ts: M },
+          ],
+          ConsistentRead: true,
+        }),
+      },
+    });
+  });
+});
+
 describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
   it('queries [from, to) after the cursor, following pages up to maxItems', async () => {
     const store = new DynamoReadingStore(doc, TABLE, 30);
     ddb
-      .on(QueryCommand)
+      .on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1' } })
       .resolvesOnce({ Items: [{ ts: 11, values: { t: 1 } }], Count: 1, LastEvaluatedKey: { sensorId: 's1', ts: 11 } })
       .resolvesOnce({ Items: [{ ts: 12, values: { t: 2 } }], Count: 1 });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1#m' } }).resolves({ Items: [], Count: 0 });
     const out = await store.queryRaw({ sensorId: 's1', from: 0, to: 100, after: 10, maxItems: 5 });
     expect(out).toEqual({
       points: [
@@ -178,7 +237,75 @@ describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
       ExpressionAttributeValues: { ':p': 's1', ':low': 11, ':high': 99 },
       Limit: 5,
     });
-    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, { ExclusiveStartKey: { sensorId: 's1', ts: 11 }, Limit: 4 });
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 3, { ExclusiveStartKey: { sensorId: 's1', ts: 11 }, Limit: 4 });
+  });
+
+  it('merges packs and single items in ts order: the range, the cursor and maxItems apply to points, a ts in both counts once', async () => {
+    const store = new DynamoReadingStore(doc, TABLE, 30);
+    const M = 60_000 * 29_000_000;
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1' } }).resolves({
+      Items: [
+        { ts: M + 1500, values: { t: 99 } },
+        { ts: M + 70_000, values: { t: 7 } },
+      ],
+      Count: 2,
+      ScannedCount: 2,
+    });
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1#m' } })
+      .resolvesOnce({
+        Items: [{ ts: M, r: { 0: { t: 0 }, 1000: { t: 1 }, 1500: { t: 99 }, 2000: { t: 2 } } }],
+        Count: 1,
+        ScannedCount: 1,
+        LastEvaluatedKey: { sensorId: 's1#m', ts: M },
+      })
+      .resolvesOnce({ Items: [{ ts: M + 60_000, r: { 5000: { t: 5 }, 20000: { t: 6 } } }], Count: 1, ScannedCount: 1 });
+    const out = await store.queryRaw({ sensorId: 's1', from: M, to: M + 2 * 60_000, after: M + 500, maxItems: 5 });
+    expect(out.points).toEqual([
+      { ts: M + 1000, values: { t: 1 } },
+      { ts: M + 1500, values: { t: 99 } },
+      { ts: M + 2000, values: { t: 2 } },
+      { ts: M + 65_000, values: { t: 5 } },
+      { ts: M + 70_000, values: { t: 7 } },
+    ]);
+    expect(out.itemsRead).toBe(4);
+    // Packs from the cursor's minute on; single items from just after the cursor.
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      ExpressionAttributeValues: { ':p': 's1#m', ':low': M, ':high': M + 2 * 60_000 - 1 },
+      ProjectionExpression: '#ts, #v',
+      ExpressionAttributeNames: expect.objectContaining({ '#v': 'r' }),
+    });
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, {
+      ExpressionAttributeValues: { ':p': 's1', ':low': M + 501, ':high': M + 2 * 60_000 - 1 },
+    });
+    // The second pack page was needed: after the first, fewer than 5 points were known below both partitions' reach.
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { ExclusiveStartKey: { sensorId: 's1#m', ts: M } });
+  });
+
+  it('a pack item without readings (written by hand, cut by a projection) reads as none, not as an error', async () => {
+    const store = new DynamoReadingStore(doc, TABLE, 30);
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1' } }).resolves({ Items: [{ ts: 5, values: { t: 1 } }], Count: 1 });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1#m' } }).resolves({ Items: [{ ts: 0 }], Count: 1 });
+    expect((await store.queryRaw({ sensorId: 's1', from: 0, to: 100 })).points).toEqual([{ ts: 5, values: { t: 1 } }]);
+  });
+
+  it('stops reading packs once maxItems points are known, however many readings a pack holds', async () => {
+    const store = new DynamoReadingStore(doc, TABLE, 30);
+    const M = 60_000 * 29_000_000;
+    const full = () => Object.fromEntries(Array.from({ length: 60 }, (_, i) => [String(i * 1000), { t: i }]));
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1' } }).resolves({ Items: [], Count: 0 });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1#m' } }).callsFake((input) => {
+      const first = input.ExclusiveStartKey ? input.ExclusiveStartKey.ts + 60_000 : input.ExpressionAttributeValues[':low'];
+      const items = Array.from({ length: input.Limit }, (_, i) => ({ ts: first + i * 60_000, r: full() }));
+      return { Items: items, Count: items.length, LastEvaluatedKey: { sensorId: 's1#m', ts: items[items.length - 1].ts } };
+    });
+    const out = await store.queryRaw({ sensorId: 's1', from: M, to: M + 3_600_000, maxItems: 101 });
+    expect(out.points).toHaveLength(101);
+    expect(out.points[100].ts).toBe(M + 100_000);
+    // 101 points from 60-reading packs: the first page asks ceil(101 / 12) + 1 packs, not 101.
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, { Limit: 10 });
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(out.itemsRead).toBe(10);
   });
 
   it('reads strongly consistent only when asked (roll-up recomputation), for raw readings and buckets', async () => {
@@ -189,8 +316,8 @@ describe('DynamoReadingStore.queryRaw and DynamoRollupStore', () => {
     await rollups.queryBuckets({ sensorId: 's1', resolution: '1m', from: 0, to: 100, consistent: true });
     await store.queryRaw({ sensorId: 's1', from: 0, to: 100 });
     const consistency = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input.ConsistentRead);
-    expect(consistency).toEqual([true, true, undefined]);
-    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 2, {
+    expect(consistency).toEqual([true, true, true, undefined, undefined]);
+    expect(ddb).toHaveReceivedNthCommandWith(QueryCommand, 3, {
       TableName: 'rollups',
       ExpressionAttributeValues: { ':p': 's1#1m', ':low': 0, ':high': 99 },
     });

@@ -13,7 +13,9 @@ import type {
   LiveShardStore,
   Metrics,
   RawRange,
+  PackKey,
   ReadingKey,
+  ReadingPack,
   ReadingStore,
   RejectedPayload,
   RejectionSink,
@@ -32,7 +34,43 @@ import type { CounterMetric, ObservedMetric } from '../../lambdas/shared/names.j
 const inRange = (ts: number, r: RawRange) => ts >= r.from && ts < r.to && (r.after === undefined || ts > r.after);
 
 export class FakeReadingStore implements ReadingStore {
+  /** Single items (direct ingest, a full pack's overflow). */
   readonly rows = new Map<string, Map<number, Reading & { seq?: string }>>();
+  /** Packs by sensor, then minute. */
+  readonly packed = new Map<string, Map<number, ReadingPack>>();
+  readonly packWrites: ReadingPack[] = [];
+
+  /** Every stored reading of a sensor, packed or single, by ts; throws when one ts holds two different values. */
+  storedOf(sensorId: string): Map<number, Record<string, number>> {
+    const out = new Map<number, Record<string, number>>();
+    for (const r of this.rows.get(sensorId)?.values() ?? []) out.set(r.ts, r.values);
+    for (const pack of this.packed.get(sensorId)?.values() ?? []) {
+      for (const [ts, values] of pack.readings) {
+        const single = out.get(ts);
+        if (single && JSON.stringify(single) !== JSON.stringify(values)) throw new Error(`${sensorId} ${ts}: pack and item differ`);
+        out.set(ts, values);
+      }
+    }
+    return out;
+  }
+
+  async packs(keys: PackKey[]): Promise<ReadingPack[]> {
+    const found: ReadingPack[] = [];
+    for (const k of keys) {
+      const pack = this.packed.get(k.sensorId)?.get(k.minute);
+      if (pack) found.push(structuredClone(pack));
+    }
+    return found;
+  }
+
+  async putPacks(packs: ReadingPack[]): Promise<void> {
+    for (const pack of packs) {
+      let series = this.packed.get(pack.sensorId);
+      if (!series) this.packed.set(pack.sensorId, (series = new Map()));
+      series.set(pack.minute, structuredClone(pack));
+      this.packWrites.push(structuredClone(pack));
+    }
+  }
 
   async existing(keys: ReadingKey[]): Promise<StoredReading[]> {
     const found: StoredReading[] = [];
@@ -64,10 +102,10 @@ export class FakeReadingStore implements ReadingStore {
   }
 
   async queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }> {
-    const all = [...(this.rows.get(range.sensorId)?.values() ?? [])]
-      .filter((r) => inRange(r.ts, range))
-      .sort((a, b) => a.ts - b.ts)
-      .map((r) => ({ ts: r.ts, values: { ...r.values } }));
+    const all = [...this.storedOf(range.sensorId)]
+      .filter(([ts]) => inRange(ts, range))
+      .sort(([a], [b]) => a - b)
+      .map(([ts, values]) => ({ ts, values: { ...values } }));
     const points = range.maxItems === undefined ? all : all.slice(0, range.maxItems);
     return { points, itemsRead: points.length };
   }

@@ -222,10 +222,15 @@ describe('roll-ups and first write wins through storeTelemetryStream', () => {
         faultSeed: fc.integer(),
         faultRate: fc.constantFrom(0, 0.05, 0.2),
         lostAnswers: fc.array(fc.boolean(), { minLength: 1, maxLength: 10 }),
+        // Lambda's BisectBatchOnFunctionError: after a failure the next batch is half the failed one.
+        bisect: fc.boolean(),
+        // A pack cap small enough that some readings overflow to single items (undefined: the real cap).
+        packMaxBytes: fc.constantFrom(undefined, 120, 300),
       }),
     );
 
   it('any split into batches, redelivery of a batch, crash mid-batch or late reading: raw holds the first write and every bucket is exact', async () => {
+    let overflowSeen = false;
     await fc.assert(
       fc.asyncProperty(scenario, async (s) => {
         let seed = s.faultSeed;
@@ -244,7 +249,7 @@ describe('roll-ups and first write wins through storeTelemetryStream', () => {
               return async (...args: unknown[]) => {
                 const roll = random();
                 if (faultsOn && roll < s.faultRate / 2) throw new Error(`injected before ${String(prop)}`);
-                if (faultsOn && (prop === 'putAll' || prop === 'putBuckets') && roll < s.faultRate) {
+                if (faultsOn && (prop === 'putAll' || prop === 'putPacks' || prop === 'putBuckets') && roll < s.faultRate) {
                   const all = args[0] as unknown[];
                   await (value as (...a: unknown[]) => Promise<unknown>).call(obj, all.slice(0, Math.floor(all.length / 2)));
                   throw new Error('injected: half a batch write');
@@ -256,13 +261,14 @@ describe('roll-ups and first write wins through storeTelemetryStream', () => {
             },
           });
         const deps = {
-          readings: flaky(readingsStore, ['putAll']),
+          readings: flaky(readingsStore, ['putAll', 'putPacks']),
           rollups: flaky(rollups, ['putBuckets']),
           sensors: flaky(sensors, ['recordReadings']),
           rejections: new FakeRejectionSink(),
           rawRetentionDays: 30,
           log: silentLog,
           metrics: new FakeMetrics(),
+          packMaxBytes: s.packMaxBytes,
           onStored: async (readings: Array<{ sensorId: string; ts: number }>) => {
             stored.push(...readings.map(({ sensorId, ts }) => ({ sensorId, ts })));
           },
@@ -311,20 +317,25 @@ describe('roll-ups and first write wins through storeTelemetryStream', () => {
         // Kinesis: batches in order; after a failure, the next batch starts at the failed record; an answer
         // may be lost, and the same batch comes again.
         let at = 0;
+        let bisected: number | null = null;
         for (let attempt = 0; at < records.length; attempt++) {
           if (attempt > 200) faultsOn = false;
           expect(attempt).toBeLessThan(400);
-          const batch = records.slice(at, at + s.batchSizes[attempt % s.batchSizes.length]);
+          const batch = records.slice(at, at + (bisected ?? s.batchSizes[attempt % s.batchSizes.length]));
           const { firstFailure } = await storeTelemetryStream(batch, deps);
-          if (firstFailure !== null) at = records.findIndex((r) => r.sequenceNumber === firstFailure);
-          else if (!(faultsOn && s.lostAnswers[attempt % s.lostAnswers.length] && random() < 0.3)) at += batch.length;
+          bisected = null;
+          if (firstFailure !== null) {
+            at = records.findIndex((r) => r.sequenceNumber === firstFailure);
+            if (s.bisect) bisected = Math.max(1, Math.floor(batch.length / 2));
+          } else if (!(faultsOn && s.lostAnswers[attempt % s.lostAnswers.length] && random() < 0.3)) at += batch.length;
         }
+        if (s.packMaxBytes !== undefined) overflowSeen ||= [...readingsStore.rows.values()].some((m) => m.size > 0);
 
         for (const sensorId of ['s1', 's2']) {
           const expected = [...firsts.values()].filter((r) => r.sensorId === sensorId);
-          const rows = [...(readingsStore.rows.get(sensorId)?.values() ?? [])];
-          expect(rows.length).toBe(expected.length);
-          for (const e of expected) expect(readingsStore.rows.get(sensorId)!.get(e.ts)!.values).toEqual(e.values);
+          const rows = readingsStore.storedOf(sensorId);
+          expect(rows.size).toBe(expected.length);
+          for (const e of expected) expect(rows.get(e.ts)).toEqual(e.values);
           expectSameBuckets(rollups.bucketsOf(sensorId, '1m'), expected, MINUTE);
           expectSameBuckets(rollups.bucketsOf(sensorId, '1h'), expected, HOUR);
           if (expected.length > 0) {
@@ -337,5 +348,7 @@ describe('roll-ups and first write wins through storeTelemetryStream', () => {
       }),
       { numRuns: 300 },
     );
+    // The small caps did push readings out of their packs, so the overflow path was exercised.
+    expect(overflowSeen).toBe(true);
   });
 });

@@ -179,24 +179,36 @@ describe('handlers ← Kinesis batch of rule events', () => {
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm' });
   }
 
-  it('the history writer stores the batch with one raw batch write, one bucket batch write and one registry write per sensor, and dead-letters the rejected record', async () => {
+  it('the history writer stores the batch with one pack batch write, one bucket batch write and one registry write per sensor, and dead-letters the rejected record', async () => {
     historyTables();
     expect(await historyWriter(kinesis())).toEqual({ batchItemFailures: [] });
 
+    // Raw readings: one pack per sensor-minute (in stream order, no late marks), no item per reading.
+    const minute = 1764159960000;
     const written = ddb
       .commandCalls(BatchWriteCommand)
-      .flatMap((c) =>
-        (c.args[0].input.RequestItems!.readings ?? []).map((w) => [
-          w.PutRequest!.Item!.sensorId,
-          w.PutRequest!.Item!.ts,
-          w.PutRequest!.Item!.seq,
-        ]),
-      );
+      .flatMap((c) => (c.args[0].input.RequestItems!.readings ?? []).map((w) => w.PutRequest!.Item!));
     expect(written).toEqual([
-      ['greenhouse-1', 1764159999000, seqOf(0)],
-      ['cellar-2', 1764159998000, seqOf(1)],
-      ['cellar-2', 1764159999500, seqOf(1)],
+      { sensorId: 'greenhouse-1#m', ts: minute, r: { 39000: expect.any(Object) }, expiresAt: expect.any(Number) },
+      {
+        sensorId: 'cellar-2#m',
+        ts: minute,
+        r: { 38000: expect.any(Object), 39500: expect.any(Object) },
+        expiresAt: Math.floor((minute + 60_000) / 1000) + 30 * 86_400,
+      },
     ]);
+    // The packs were read with the progress and the buckets, in the same round, strongly consistent.
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: {
+        readings: expect.objectContaining({
+          Keys: [
+            { sensorId: 'greenhouse-1#m', ts: minute },
+            { sensorId: 'cellar-2#m', ts: minute },
+          ],
+          ConsistentRead: true,
+        }),
+      },
+    });
     // Roll-ups: the 1m and the 1h bucket of each sensor, once each, in one batch write; no raw re-read.
     expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 2);
     expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);

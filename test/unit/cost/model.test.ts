@@ -126,14 +126,17 @@ describe('stream ingest priced by hand: 1,000 sensors every 5 s, 5 dashboards, 1
     expect(line(broker, 'IoT Core', 'messages').usd).toBeCloseTo(518.4, 6);
   });
 
-  it('the history writer: a batch of ~6,000 records a window, the raw item once, buckets and registry per sensor per batch', () => {
+  it('the history writer: a batch of ~6,000 records a window, packs, buckets and registry per sensor per batch', () => {
     // 200 records/s; a batch waits for a first record (5 ms) and gathers 30 s: ~6,001 records, all 1,000 sensors
     // ~6 readings each; a 30 s batch crosses a minute boundary every other time, an hour one every 120th.
     const batches = MONTH_S * batchesPerSecond(30, 200, 10_000);
     expect(messages / batches).toBeCloseTo(6_001, 0);
-    const perSensorBatch = 2 + 30 / 60 + 30 / 3_600 + 1;
-    const historyWrites = messages * 1 + batches * 1_000 * perSensorBatch;
-    expect(historyWrites / messages).toBeCloseTo(1.58, 2);
+    // Packs: a sensor's ~6 readings 5 s apart span 25 s, so 1 + 5/12 minutes a batch; a full pack (12 readings
+    // of 2 metrics, 60 + 12 × 41 bytes) is under 1 KB: 1 unit each, whatever the batch.
+    const packsPerSensorBatch = 1 + (6.001 - 1) / 12;
+    const perSensorBatch = packsPerSensorBatch + 2 + 30 / 60 + 30 / 3_600 + 1;
+    const historyWrites = batches * 1_000 * perSensorBatch;
+    expect(historyWrites / messages).toBeCloseTo(0.82, 2);
     // The rest of the writes are the live marks and the dashboards' subscriptions.
     expect(stream.perReading.dynamoWriteUnits).toBeGreaterThan(historyWrites / messages);
   });
