@@ -17,7 +17,7 @@ import { connectExternalBroker, type MessageBus } from './bus.js';
 import { BillingMeter, type BillingSnapshot } from './billing.js';
 import { boundedLog } from './bounded-log.js';
 import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
-import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
+import { LOCAL_TABLES, requestsToPrometheus, startDynamo, type LocalDynamo, type RequestCounts } from './dynamo.js';
 import { startTtlSweeper } from './ttl-sweeper.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { GatewayLiveSender, WebSocketGateway } from './gateway.js';
@@ -97,6 +97,8 @@ export interface LocalRuntime {
   billing: BillingMeter;
   /** The billable units up to now, DynamoDB's capacity included without delay. */
   billed(): Promise<BillingSnapshot>;
+  /** DynamoDB requests per table and operation up to now (also in `GET /api/metrics`). */
+  dynamoRequests(): Promise<RequestCounts>;
   close(): Promise<void>;
 }
 
@@ -365,6 +367,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         billing.toPrometheus() +
         ttlSweeper.toPrometheus() +
         memoryGauges(dynamo.memory()) +
+        requestsToPrometheus(dynamo.requests) +
         eventLoopDelay.toPrometheus(),
       log,
     });
@@ -400,6 +403,10 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       billed: async () => {
         await dynamo.capacity();
         return billing.snapshot();
+      },
+      dynamoRequests: async () => {
+        await dynamo.capacity();
+        return dynamo.requests;
       },
       urls: {
         dashboard: `${base}/`,
