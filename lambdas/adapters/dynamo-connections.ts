@@ -1,10 +1,10 @@
 /** WebSocket connections, subscriptions and live-push marks in one DynamoDB table. */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ConnectionRegistry, LiveMark, LiveShardState, ReadingKey } from '../core/ports.js';
+import type { ConnectionRegistry, LiveMark, LiveShardState, ReadingKey, SubscriptionSnapshots } from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
 import { inParallel } from '../core/concurrency.js';
-import { batchWriteAll, epochSeconds, isConditionFailure } from './dynamo-util.js';
+import { batchGetAll, batchWriteAll, epochSeconds, isConditionFailure, queryAll } from './dynamo-util.js';
 
 /** Every connection's item (with its subscription set) in one partition: read whole for a busy batch. */
 const CONNECTIONS_PARTITION = 'conns';
@@ -21,8 +21,13 @@ const WILDCARD = '*';
 /** Live marks are grouped per sensor per minute of reading ts. */
 const MARK_BUCKET_MS = 60_000;
 const CLAIMS_IN_FLIGHT = 16;
+/**
+ * The subscriptions' version: a counter moved on after every change of a subscription set. No TTL: were it to
+ * vanish and count again from zero, a cache could take an old set for a current one.
+ */
+const VERSION_KEY = { pk: 'subs', sk: 'version' };
 
-export class DynamoConnectionRegistry implements ConnectionRegistry {
+export class DynamoConnectionRegistry implements ConnectionRegistry, SubscriptionSnapshots {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -43,6 +48,47 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
       ...subs.map((sensorId) => ({ DeleteRequest: { Key: subKey(sensorId, connectionId) } })),
       { DeleteRequest: { Key: connKey(connectionId) } },
     ]);
+    if (subs.length > 0) await this.moveVersionOn();
+  }
+
+  /** After the writes it follows: a reader that sees the new version then reads every write before it. */
+  private async moveVersionOn(): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: VERSION_KEY,
+        UpdateExpression: 'ADD #v :one',
+        ExpressionAttributeNames: { '#v': 'v' },
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+  }
+
+  async liveVersion(shardId?: string): Promise<{ version: number | null; shard?: LiveShardState }> {
+    if (shardId === undefined) {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: VERSION_KEY, ConsistentRead: true }));
+      return { version: (out.Item?.v as number | undefined) ?? null };
+    }
+    const items = await batchGetAll(this.doc, this.tableName, [VERSION_KEY, shardKey(shardId)], {
+      expression: '#pk, #v, #seq, #sensors',
+      names: { '#pk': 'pk', '#v': 'v', '#seq': 'seq', '#sensors': 'sensors' },
+    });
+    const version = items.find((item) => item.pk === VERSION_KEY.pk);
+    return { version: (version?.v as number | undefined) ?? null, shard: shardState(items.find((item) => item.pk !== VERSION_KEY.pk)) };
+  }
+
+  async allSubscriptions(): Promise<Array<{ connectionId: string; sensorIds: string[] }>> {
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#subs': 'subs' },
+      ExpressionAttributeValues: { ':pk': CONNECTIONS_PARTITION },
+      ProjectionExpression: '#sk, #subs',
+      ConsistentRead: true,
+    });
+    return items
+      .map((item) => ({ connectionId: item.sk as string, sensorIds: (item.subs as string[] | undefined) ?? [] }))
+      .filter((c) => c.sensorIds.length > 0);
   }
 
   async subscriptions(connectionId: string): Promise<string[]> {
@@ -65,6 +111,7 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
         ExpressionAttributeValues: { ':subs': next, ':exp': expiresAt },
       }),
     );
+    await this.moveVersionOn();
   }
 
   /** The sort keys of one partition: connection ids. */
@@ -207,11 +254,7 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
 
   async liveShard(shardId: string): Promise<LiveShardState> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: shardKey(shardId), ConsistentRead: true }));
-    const sensors = new Map<string, { minute: number; ts: number[] }>();
-    for (const [sensorId, packed] of Object.entries((out.Item?.sensors as Record<string, Uint8Array> | undefined) ?? {})) {
-      sensors.set(sensorId, unpackPushed(packed));
-    }
-    return { seq: (out.Item?.seq as string | undefined) ?? null, sensors };
+    return shardState(out.Item);
   }
 
   async saveLiveShard(shardId: string, previousSeq: string | null, next: LiveShardState, now: number): Promise<boolean> {
@@ -236,6 +279,15 @@ export class DynamoConnectionRegistry implements ConnectionRegistry {
 
 /** A shard's live state: one item per Kinesis shard (a closed shard's expires with its marks' TTL). */
 const shardKey = (shardId: string) => ({ pk: `liveshard#${shardId}`, sk: 'state' });
+
+/** A shard's state item as read (none yet: no `seq`, no sensors). */
+function shardState(item: Record<string, unknown> | undefined): LiveShardState {
+  const sensors = new Map<string, { minute: number; ts: number[] }>();
+  for (const [sensorId, packed] of Object.entries((item?.sensors as Record<string, Uint8Array> | undefined) ?? {})) {
+    sensors.set(sensorId, unpackPushed(packed));
+  }
+  return { seq: (item?.seq as string | undefined) ?? null, sensors };
+}
 
 /** A sensor's open minute (4 bytes, in minutes) and its pushed ts as 2-byte offsets into the minute: 2 bytes a reading. */
 function packPushed({ minute, ts }: { minute: number; ts: number[] }): Uint8Array {
