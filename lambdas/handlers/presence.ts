@@ -2,12 +2,20 @@
 import type { Context } from 'aws-lambda';
 import { applyPresenceEvent } from '../core/presence.js';
 import { logger, withMetrics } from './wiring.js';
-import { connectionRegistry, sensorRegistry } from './wiring/dynamo.js';
+import { connectionRegistry, liveSubscriptions, sensorRegistry } from './wiring/dynamo.js';
 import { liveSender } from './wiring/live.js';
 
 export const handler = async (event: unknown, context?: Context) =>
   withMetrics(context, async (metrics) => {
-    const deps = { sensors: sensorRegistry(), connections: connectionRegistry(), live: liveSender(), log: logger, metrics, now: Date.now };
+    const deps = {
+      sensors: sensorRegistry(),
+      connections: connectionRegistry(),
+      subscriptions: liveSubscriptions(),
+      live: liveSender(),
+      log: logger,
+      metrics,
+      now: Date.now,
+    };
     let applied = 0;
     // Presence is always a direct rule: one lifecycle event per invocation.
     if ((await applyPresenceEvent(event, deps)).applied) applied += 1;

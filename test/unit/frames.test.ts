@@ -292,6 +292,7 @@ describe('applyPresenceEvent', () => {
   const presenceDeps = () => ({
     sensors: deps.sensors,
     connections: deps.connections,
+    subscriptions: new LiveSubscriptions(deps.connections),
     live: deps.live,
     log: silentLog,
     metrics: deps.metrics,

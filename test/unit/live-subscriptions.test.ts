@@ -6,6 +6,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { broadcastTelemetryStream } from '../../lambdas/core/broadcast-telemetry.js';
 import type { Caller, FrameDeps } from '../../lambdas/core/frames.js';
 import { routeWebSocket } from '../../lambdas/core/frames.js';
+import { applyPresenceEvent } from '../../lambdas/core/presence.js';
 import { LiveSubscriptions, MAX_SUBSCRIPTIONS_AGE_MS } from '../../lambdas/core/live-subscriptions.js';
 import type { SequencedEvent } from '../../lambdas/core/sequence.js';
 import { FakeConnectionRegistry, FakeDevicePublisher, FakeLiveSender, FakeMetrics, FakeSensorRegistry, silentLog } from './fakes.js';
@@ -194,6 +195,29 @@ describe('the live broadcaster with cached subscriptions, driven by WebSocket fr
     await batch('a');
     expect(live.framesTo('dash-1').filter((f: { type: string }) => f.type === 'readings')).toEqual([]);
     expect(readingsTo('dash-2')).toBe(1);
+  });
+
+  it('presence tells the sensor’s subscribers from the same cached sets: a version read per event', async () => {
+    const presence = (versionNumber: number) =>
+      applyPresenceEvent(
+        {
+          clientId: 'a',
+          eventType: 'connected',
+          timestamp: NOW + versionNumber,
+          versionNumber,
+          sessionIdentifier: 's',
+          principalIdentifier: 'p',
+        },
+        { ...frameDeps, sensors: new FakeSensorRegistry(), subscriptions, log: silentLog },
+      );
+    await presence(1);
+    const before = { ...registry.liveReads };
+    await presence(2);
+    await presence(3);
+    expect(registry.liveReads.snapshots - before.snapshots).toBe(0);
+    expect(registry.liveReads.version - before.version).toBe(2);
+    expect(live.framesTo('dash-1').filter((f: { type: string }) => f.type === 'status')).toHaveLength(3);
+    expect(live.framesTo('dash-2').filter((f: { type: string }) => f.type === 'status')).toEqual([]);
   });
 
   it('steady batches read the version with the shard’s state, one request each, and never the sets again', async () => {
