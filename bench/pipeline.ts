@@ -100,11 +100,21 @@ async function subscribeAll(port: number): Promise<LiveCollector> {
  * Offers `rate` readings/s for `seconds` across `sensors` devices (each reading's ts unique per sensor and
  * its publish time in a `sent` metric), then waits for every one to be delivered live.
  */
-export async function offerLoad(port: number, mqttPort: number, sensors: number, rate: number, seconds: number, tag: string) {
+export async function offerLoad(
+  port: number,
+  mqttPort: number,
+  sensors: number,
+  rate: number,
+  seconds: number,
+  tag: string,
+  /** Called once the devices are connected and the dashboard subscribed, and once every reading is pushed. */
+  hooks: { ready?: () => Promise<void>; delivered?: () => Promise<void> } = {},
+) {
   const ids = Array.from({ length: sensors }, (_, i) => `${tag}-${i}`);
   const clients = await connectDevices(mqttPort, ids);
   const live = await subscribeAll(port);
   await sleep(500);
+  await hooks.ready?.();
   const total = rate * seconds;
   const perTick = rate / 100; // 10 ms ticks
   let published = 0;
@@ -134,6 +144,7 @@ export async function offerLoad(port: number, mqttPort: number, sensors: number,
   const deadline = Date.now() + 120_000;
   while (live.count() < total && Date.now() < deadline) await sleep(100);
   const doneSeconds = (Date.now() - started) / 1000;
+  await hooks.delivered?.();
   live.close();
   await Promise.all(clients.map((c) => c.endAsync()));
   const duplicates = [...live.received.values()].filter((n) => n > 1).length;
@@ -295,6 +306,57 @@ async function freshness(port: number, mqttPort: number, rounds: number) {
   return { rounds, p50: percentile(sorted, 50), max: sorted[sorted.length - 1] };
 }
 
+/** The runtime's DynamoDB requests per table and its Lambda invocations per function, from `/api/metrics`. */
+async function requestSample(port: number): Promise<{ requests: Map<string, number>; invocations: Map<string, number> }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/api/metrics`)).text();
+  const requests = new Map<string, number>();
+  const invocations = new Map<string, number>();
+  for (const m of text.matchAll(/^vigia_local_dynamodb_requests_total\{table="([^"]+)",operation="([^"]+)"\} (\d+)$/gm)) {
+    requests.set(m[1], (requests.get(m[1]) ?? 0) + Number(m[3]));
+    requests.set(`${m[1]} ${m[2]}`, Number(m[3]));
+  }
+  for (const m of text.matchAll(/^vigia_billed_lambda_invocations_total\{function="([^"]+)"\} (\d+)$/gm))
+    invocations.set(m[1], Number(m[2]));
+  return { requests, invocations };
+}
+
+/** Waits until the presence function has run `count` more times than in `since` (devices' connect events). */
+async function presenceDone(port: number, since: Awaited<ReturnType<typeof requestSample>>, count: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const now = await requestSample(port);
+    if ((now.invocations.get('Presence') ?? 0) - (since.invocations.get('Presence') ?? 0) >= count) return;
+    await sleep(100);
+  }
+}
+
+/**
+ * DynamoDB round trips between two samples: per live batch (the connections table, which only the live path
+ * touches while readings flow, over the broadcaster's invocations) and in all per reading. Load does not move them.
+ */
+function requestsPer(
+  before: Awaited<ReturnType<typeof requestSample>>,
+  after: Awaited<ReturnType<typeof requestSample>>,
+  readings: number,
+) {
+  const delta = (m: 'requests' | 'invocations', key: string) => (after[m].get(key) ?? 0) - (before[m].get(key) ?? 0);
+  const all = [...after.requests.keys()].filter((key) => !key.includes(' ')).reduce((sum, table) => sum + delta('requests', table), 0);
+  const liveBatches = delta('invocations', 'Broadcaster');
+  const perBatch = (n: number) => (liveBatches > 0 ? Math.round((n / liveBatches) * 100) / 100 : 0);
+  const live = 'vigia-connections';
+  return {
+    liveBatches,
+    perLiveBatch: perBatch(delta('requests', live)),
+    /** Per live batch by operation: the steady ones (BatchGetItem, PutItem), and the marks of sensors new to the shard. */
+    byOperation: Object.fromEntries(
+      [...after.requests.keys()]
+        .filter((key) => key.startsWith(`${live} `))
+        .map((key) => [key.slice(live.length + 1), perBatch(delta('requests', key))]),
+    ) as Record<string, number>,
+    perReading: Math.round((all / readings) * 1000) / 1000,
+  };
+}
+
 export async function pipelineBench(options: {
   sustainRate: number;
   sustainSeconds: number;
@@ -307,9 +369,22 @@ export async function pipelineBench(options: {
     // CPU time of the runtime's threads from the first publish until every reading is stored (the bench's own
     // history polling included): per reading, a figure the machine's other load hardly moves.
     let cpuBefore = threadCpu(pid);
-    const latency = await offerLoad(runtime.port, runtime.mqttPort, 100, 1000, options.latencySeconds, 'lat');
+    const atStart = await requestSample(runtime.port);
+    let requestsBefore = atStart;
+    let requestsAfter = atStart;
+    const latency = await offerLoad(runtime.port, runtime.mqttPort, 100, 1000, options.latencySeconds, 'lat', {
+      // From the first publish to the last push: the devices' presence events (their subscriber Queries) left out.
+      ready: async () => {
+        await presenceDone(runtime.port, atStart, 100);
+        requestsBefore = await requestSample(runtime.port);
+      },
+      delivered: async () => {
+        requestsAfter = await requestSample(runtime.port);
+      },
+    });
     const latencyStored = await waitStored(runtime.port, latency.ids, latency.offered);
     const latencyCpu = cpuPerReading(cpuBefore, threadCpu(pid), latency.offered, pid);
+    const latencyRequests = requestsPer(requestsBefore, requestsAfter, latency.offered);
     cpuBefore = threadCpu(pid);
     const sustain = await offerLoad(runtime.port, runtime.mqttPort, 100, options.sustainRate, options.sustainSeconds, 'sus');
     const sustainStored = await waitStored(runtime.port, sustain.ids, sustain.offered);
@@ -319,7 +394,7 @@ export async function pipelineBench(options: {
     const fresh = await freshness(runtime.port, runtime.mqttPort, 10);
     const fan = await fanOut(runtime.port, runtime.mqttPort, options.fanOutClients, 5);
     return {
-      latency: { ...latency, ids: undefined, stored: latencyStored.stored, cpu: latencyCpu },
+      latency: { ...latency, ids: undefined, stored: latencyStored.stored, cpu: latencyCpu, requests: latencyRequests },
       sustain: {
         ...sustain,
         ids: undefined,

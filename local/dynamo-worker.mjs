@@ -61,6 +61,16 @@ const READS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 /** table → { read, write } capacity units since the start. */
 const consumed = new Map();
+/** table → operation → data-plane requests since the start (how many round trips the handlers pay for). */
+const requests = new Map();
+function countRequest(operation, request) {
+  for (const table of tablesOf(request)) {
+    let byOperation = requests.get(table);
+    if (!byOperation) requests.set(table, (byOperation = {}));
+    byOperation[operation] = (byOperation[operation] ?? 0) + 1;
+    changed = true;
+  }
+}
 let changed = false;
 // The capacity entries of an answer, wherever they sit (one object, or an array for batch operations).
 const CAPACITY = /"CapacityUnits":(\d+(?:\.\d+)?),"TableName":"([^"\\]+)"/g;
@@ -160,6 +170,7 @@ function meteredRequest(req, res) {
     } catch {
       // not JSON: dynalite answers it with the error DynamoDB would
     }
+    countRequest(operation, request);
     const replay = new PassThrough();
     Object.assign(replay, { headers: { ...req.headers, 'content-length': String(body.length) }, method: req.method, url: req.url });
     const end = res.end.bind(res);
@@ -180,7 +191,7 @@ function meteredRequest(req, res) {
 
 function report() {
   changed = false;
-  parentPort.postMessage({ type: 'capacity', tables: Object.fromEntries(consumed) });
+  parentPort.postMessage({ type: 'capacity', tables: Object.fromEntries(consumed), requests: Object.fromEntries(requests) });
 }
 // The main thread's copy is at most this stale; a `capacity` request answers at once.
 const reporter = setInterval(() => changed && report(), 250);

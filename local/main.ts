@@ -47,6 +47,13 @@ function authEnv(): boolean {
   return text === 'on';
 }
 
+/** HISTORY_THREAD: on (the default) runs the history writer on a thread of its own; off, on the main thread. */
+function historyThreadEnv(): boolean {
+  const text = (process.env.HISTORY_THREAD || 'on').toLowerCase();
+  if (text !== 'on' && text !== 'off') usage(`HISTORY_THREAD must be on or off, got "${text}"`);
+  return text === 'on';
+}
+
 function windowEnv(name: string): number | undefined {
   const text = process.env[name];
   if (text === undefined || text === '') return undefined;
@@ -104,6 +111,7 @@ async function main(): Promise<void> {
     ingest: ingestEnv(),
     liveWindowMs: windowEnv('LIVE_WINDOW_MS'),
     historyWindowMs: windowEnv('HISTORY_WINDOW_MS'),
+    historyWriterThread: historyThreadEnv(),
     auth: authEnv(),
     allowedOrigins: originsEnv(),
     alertWebhookUrl: webhookEnv(),

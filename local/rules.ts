@@ -63,8 +63,6 @@ export const STREAM_DEFAULTS = {
   windowMs: { historyWriter: 1_000, broadcaster: 5 },
 } as const;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Each event's JSON, made once: the journal line and the stream record's data both hold it. */
 const eventJson = new WeakMap<Record<string, unknown>, string>();
 function jsonOf(event: Record<string, unknown>): string {
@@ -176,7 +174,11 @@ export class RuleRunner {
   private readonly active = new Map<RuleTarget, number>();
   /** Journaled and not finished: what a compaction keeps. */
   private readonly open = new Map<string, Invocation>();
-  private stopped = false;
+  /** Set by stop(): no new batch starts, and a retry's wait ends at once (its events stay journaled). */
+  private stopping = false;
+  private readonly stopSignal = new AbortController();
+  /** The batches being run now: what a stop waits for. */
+  private readonly running = new Set<Promise<void>>();
   private idleWaiters: Array<() => void> = [];
   private readonly retryDelaysMs: number[];
   /** When each waiting event was queued (stream mode's batching window). */
@@ -230,7 +232,7 @@ export class RuleRunner {
 
   /** The broker's listener: journals every rule invocation the message triggers, then returns. */
   readonly accept = async (topic: string, payload: Buffer, meta: MessageMeta): Promise<void> => {
-    if (this.stopped) throw new Error('rules engine is stopping');
+    if (this.stopping) throw new Error('rules engine is stopping');
     const invocations: Invocation[] = [];
     // One stream record per message, read by each consumer.
     let seq: string | undefined;
@@ -307,7 +309,7 @@ export class RuleRunner {
 
   private pump(target: RuleTarget): void {
     const queue = this.queues.get(target) ?? [];
-    while ((this.active.get(target) ?? 0) < this.concurrency(target) && queue.length > 0 && !this.stopped) {
+    while ((this.active.get(target) ?? 0) < this.concurrency(target) && queue.length > 0 && !this.stopping) {
       const wait = this.windowWait(target, queue);
       if (wait > 0) {
         if (!this.windowTimers.has(target)) {
@@ -324,11 +326,13 @@ export class RuleRunner {
       const batch = queue.splice(0, this.maxBatch(target));
       for (const i of batch) this.queuedAt.delete(i.id);
       this.active.set(target, (this.active.get(target) ?? 0) + 1);
-      void this.run(target, batch).finally(() => {
+      const running: Promise<void> = this.run(target, batch).finally(() => {
+        this.running.delete(running);
         this.active.set(target, (this.active.get(target) ?? 1) - 1);
         if (this.open.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
         this.pump(target);
       });
+      this.running.add(running);
     }
   }
 
@@ -377,7 +381,8 @@ export class RuleRunner {
     let lastError: Error | undefined;
     let remaining = batch;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await sleep(this.retryDelaysMs[attempt - 1]);
+      if (attempt > 0) await this.retryWait(this.retryDelaysMs[attempt - 1]);
+      if (this.stopping) return; // left in the journal: replayed at the next start
       try {
         const handler = await this.options.handlers[target]();
         const answer = await handler(this.eventFor(target, remaining));
@@ -389,7 +394,7 @@ export class RuleRunner {
       } catch (err) {
         lastError = err as Error;
       }
-      if (this.stopped) return; // left in the journal: replayed at the next start
+      if (this.stopping) return; // left in the journal: replayed at the next start
       this.options.log({
         level: 'warn',
         message: 'rule invocation failed',
@@ -399,7 +404,7 @@ export class RuleRunner {
         error: lastError.message,
       });
     }
-    if (this.stopped) return;
+    if (this.stopping) return;
     if (remaining.length > 1) {
       // One bad record must not take its batch with it: each is retried alone, in order (bisect on error).
       this.options.log({ level: 'warn', message: 'batch failed; retrying its records one by one', events: remaining.length });
@@ -434,13 +439,38 @@ export class RuleRunner {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Lets in-flight invocations finish (up to `graceMs`); queued ones stay in the journal for the next start. */
+  /** A retry's delay, cut short by a stop. */
+  private retryWait(ms: number): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.stopSignal.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.stopSignal.signal.addEventListener('abort', done);
+    });
+  }
+
+  /**
+   * Lets the batches already running finish (up to `graceMs`); nothing new starts, and queued invocations (a
+   * backlog, presence events of devices dropped by the broker's close) stay in the journal for the next start,
+   * as a stream's unread records do. So a stop takes as long as the longest running batch, not the backlog.
+   */
   async stop(graceMs = 5000): Promise<void> {
-    const drained = this.idle();
-    await Promise.race([drained, sleep(graceMs)]);
-    this.stopped = true;
+    this.stopping = true;
+    this.stopSignal.abort();
     for (const timer of this.windowTimers.values()) clearTimeout(timer);
     this.windowTimers.clear();
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      new Promise<void>((resolve) => {
+        grace = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(grace);
     await this.journal.close();
   }
 }

@@ -17,7 +17,7 @@ import { connectExternalBroker, type MessageBus } from './bus.js';
 import { BillingMeter, type BillingSnapshot } from './billing.js';
 import { boundedLog } from './bounded-log.js';
 import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
-import { LOCAL_TABLES, startDynamo, type LocalDynamo } from './dynamo.js';
+import { LOCAL_TABLES, requestsToPrometheus, startDynamo, type LocalDynamo, type RequestCounts } from './dynamo.js';
 import { startTtlSweeper } from './ttl-sweeper.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { GatewayLiveSender, WebSocketGateway } from './gateway.js';
@@ -27,6 +27,7 @@ import { createHttpServer } from './http-server.js';
 import { EventLoopDelay } from './event-loop-delay.js';
 import { asLambdaInvocation, prepareLambdaHost } from './lambda-context.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
+import { HandlerThread } from './handler-thread.js';
 import { prometheusFamily, prometheusText } from './prometheus.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -58,6 +59,11 @@ export interface RuntimeOptions {
   historyWindowMs?: number;
   /** Retries of a failed rule invocation. @default [1000, 2000] ms */
   retryDelaysMs?: number[];
+  /**
+   * The history writer on a worker thread of its own (local/handler-thread.ts), as a Lambda runs in a container of
+   * its own; false runs it on the main thread beside the broker and the live path. @default true
+   */
+  historyWriterThread?: boolean;
   /**
    * Dashboard sign-in: a local issuer under `/auth` (users operator@local and viewer@local), bearer tokens
    * on `/api` (but `/api/health`) and a `?token=` on `/ws`, verified as in the cloud. @default false
@@ -92,12 +98,16 @@ export interface LocalRuntime {
   failedInvocationsFile: string;
   gateway: WebSocketGateway;
   rules: RuleRunner;
+  /** The history writer's own thread; null when it runs on the main thread (`historyWriterThread: false`). */
+  historyThread: HandlerThread | null;
   /** The local token issuer when sign-in is on, else null. */
   authIssuer: LocalAuthIssuer | null;
   /** The billable units caused so far (also in `GET /api/metrics`). */
   billing: BillingMeter;
   /** The billable units up to now, DynamoDB's capacity included without delay. */
   billed(): Promise<BillingSnapshot>;
+  /** DynamoDB requests per table and operation up to now (also in `GET /api/metrics`). */
+  dynamoRequests(): Promise<RequestCounts>;
   close(): Promise<void>;
 }
 
@@ -304,8 +314,21 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 
+    // Built after the handler environment is set: the thread copies it when it starts.
+    const historyThread =
+      options.historyWriterThread === false
+        ? null
+        : new HandlerThread({
+            handler: 'history-writer',
+            live: new GatewayLiveSender(gateway),
+            metrics: new MemoryMetrics(localMetricsRegistry),
+            log,
+          });
+    // Closed after the rules have stopped (cleanups run in reverse): a batch still running there is journaled.
+    if (historyThread) cleanups.push(() => historyThread.close());
+    const ruleHandlers = historyThread ? { ...handlers, historyWriter: async () => historyThread.invoke } : handlers;
     const rules = new RuleRunner({
-      handlers: meteredLoaders(billing, handlers, { historyWriter: 'HistoryWriter', broadcaster: 'Broadcaster', presence: 'Presence' }),
+      handlers: meteredLoaders(billing, ruleHandlers, { historyWriter: 'HistoryWriter', broadcaster: 'Broadcaster', presence: 'Presence' }),
       journalFile: path.join(dataDir, 'rules-journal.jsonl'),
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
@@ -348,8 +371,25 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       allowedOrigins: options.allowedOrigins,
       staticDir,
       gateway,
-      handler: meteredLoaders(billing, { api: async () => (await import('../lambdas/handlers/http-api.js')).handler }, { api: 'HttpApi' })
-        .api,
+      handler: meteredLoaders(
+        billing,
+        {
+          api: async () => {
+            const { handler } = await import('../lambdas/handlers/http-api.js');
+            if (!historyThread) return handler;
+            // A change of the alert rules drops the history writer's cache of them at once, as it did in one thread.
+            return async (event: Parameters<typeof handler>[0]) => {
+              const res = await handler(event);
+              const method = event.requestContext.http.method;
+              if (method !== 'GET' && method !== 'HEAD' && event.rawPath.includes('/alert-rules') && (res.statusCode ?? 500) < 400) {
+                historyThread.rulesChanged();
+              }
+              return res;
+            };
+          },
+        },
+        { api: 'HttpApi' },
+      ).api,
       ready: () => (external ? external.connected : true),
       authIssuer,
       authorizeApi: authIssuer
@@ -368,6 +408,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         billing.toPrometheus() +
         ttlSweeper.toPrometheus() +
         memoryGauges(dynamo.memory()) +
+        requestsToPrometheus(dynamo.requests) +
         eventLoopDelay.toPrometheus(),
       log,
     });
@@ -398,11 +439,16 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       failedInvocationsFile,
       gateway,
       rules,
+      historyThread,
       authIssuer,
       billing,
       billed: async () => {
         await dynamo.capacity();
         return billing.snapshot();
+      },
+      dynamoRequests: async () => {
+        await dynamo.capacity();
+        return dynamo.requests;
       },
       urls: {
         dashboard: `${base}/`,

@@ -10,11 +10,12 @@ import type {
   LiveShardStore,
   ReadingKey,
   SubscriberLookup,
+  SubscriptionSnapshots,
   SubscriptionStore,
 } from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
 import { inParallel } from '../core/concurrency.js';
-import { batchWriteAll, conditionHeld, epochSeconds } from './dynamo-util.js';
+import { batchGetAll, batchWriteAll, conditionHeld, epochSeconds, queryAll } from './dynamo-util.js';
 
 /** Every connection's item (with its subscription set) in one partition: read whole for a busy batch. */
 const CONNECTIONS_PARTITION = 'conns';
@@ -31,10 +32,15 @@ const WILDCARD = '*';
 /** Live marks are grouped per sensor per minute of reading ts. */
 const MARK_BUCKET_MS = 60_000;
 const CLAIMS_IN_FLIGHT = 16;
+/**
+ * The subscriptions' version: a counter moved on after every change of a subscription set. No TTL: were it to
+ * vanish and count again from zero, a cache could take an old set for a current one.
+ */
+const VERSION_KEY = { pk: 'subs', sk: 'version' };
 
 /** One table, so one class: it implements every port of the connections table. */
 export class DynamoConnectionRegistry
-  implements ConnectionStore, SubscriptionStore, SubscriberLookup, CommandBudget, LiveMarks, LiveShardStore
+  implements ConnectionStore, SubscriptionStore, SubscriberLookup, SubscriptionSnapshots, CommandBudget, LiveMarks, LiveShardStore
 {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -56,6 +62,47 @@ export class DynamoConnectionRegistry
       ...subs.map((sensorId) => ({ DeleteRequest: { Key: subKey(sensorId, connectionId) } })),
       { DeleteRequest: { Key: connKey(connectionId) } },
     ]);
+    if (subs.length > 0) await this.moveVersionOn();
+  }
+
+  /** After the writes it follows: a reader that sees the new version then reads every write before it. */
+  private async moveVersionOn(): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: VERSION_KEY,
+        UpdateExpression: 'ADD #v :one',
+        ExpressionAttributeNames: { '#v': 'v' },
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
+  }
+
+  async liveVersion(shardId?: string): Promise<{ version: number | null; shard?: LiveShardState }> {
+    if (shardId === undefined) {
+      const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: VERSION_KEY, ConsistentRead: true }));
+      return { version: (out.Item?.v as number | undefined) ?? null };
+    }
+    const items = await batchGetAll(this.doc, this.tableName, [VERSION_KEY, shardKey(shardId)], {
+      expression: '#pk, #v, #seq, #sensors',
+      names: { '#pk': 'pk', '#v': 'v', '#seq': 'seq', '#sensors': 'sensors' },
+    });
+    const version = items.find((item) => item.pk === VERSION_KEY.pk);
+    return { version: (version?.v as number | undefined) ?? null, shard: shardState(items.find((item) => item.pk !== VERSION_KEY.pk)) };
+  }
+
+  async allSubscriptions(): Promise<Array<{ connectionId: string; sensorIds: string[] }>> {
+    const items = await queryAll(this.doc, {
+      TableName: this.tableName,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', '#subs': 'subs' },
+      ExpressionAttributeValues: { ':pk': CONNECTIONS_PARTITION },
+      ProjectionExpression: '#sk, #subs',
+      ConsistentRead: true,
+    });
+    return items
+      .map((item) => ({ connectionId: item.sk as string, sensorIds: (item.subs as string[] | undefined) ?? [] }))
+      .filter((c) => c.sensorIds.length > 0);
   }
 
   async subscriptions(connectionId: string): Promise<string[]> {
@@ -78,6 +125,7 @@ export class DynamoConnectionRegistry
         ExpressionAttributeValues: { ':subs': next, ':exp': expiresAt },
       }),
     );
+    await this.moveVersionOn();
   }
 
   /** The sort keys of one partition: connection ids. */
@@ -205,11 +253,7 @@ export class DynamoConnectionRegistry
 
   async liveShard(shardId: string): Promise<LiveShardState> {
     const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: shardKey(shardId), ConsistentRead: true }));
-    const sensors = new Map<string, { minute: number; ts: number[] }>();
-    for (const [sensorId, packed] of Object.entries((out.Item?.sensors as Record<string, Uint8Array> | undefined) ?? {})) {
-      sensors.set(sensorId, unpackPushed(packed));
-    }
-    return { seq: (out.Item?.seq as string | undefined) ?? null, sensors };
+    return shardState(out.Item);
   }
 
   async saveLiveShard(shardId: string, previousSeq: string | null, next: LiveShardState, now: number): Promise<boolean> {
@@ -230,6 +274,15 @@ export class DynamoConnectionRegistry
 
 /** A shard's live state: one item per Kinesis shard (a closed shard's expires with its marks' TTL). */
 const shardKey = (shardId: string) => ({ pk: `liveshard#${shardId}`, sk: 'state' });
+
+/** A shard's state item as read (none yet: no `seq`, no sensors). */
+function shardState(item: Record<string, unknown> | undefined): LiveShardState {
+  const sensors = new Map<string, { minute: number; ts: number[] }>();
+  for (const [sensorId, packed] of Object.entries((item?.sensors as Record<string, Uint8Array> | undefined) ?? {})) {
+    sensors.set(sensorId, unpackPushed(packed));
+  }
+  return { seq: (item?.seq as string | undefined) ?? null, sensors };
+}
 
 /** A sensor's open minute (4 bytes, in minutes) and its pushed ts as 2-byte offsets into the minute: 2 bytes a reading. */
 function packPushed({ minute, ts }: { minute: number; ts: number[] }): Uint8Array {

@@ -3,16 +3,18 @@ import { METRICS } from '../shared/names.js';
 import { acceptedReadings, readingKey } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
 import { claimOnShard } from './live-shard.js';
+import type { LiveSubscriptions } from './live-subscriptions.js';
 import type { Reading } from './model.js';
-import type { LiveMarks, LiveShardStore, ReadingKey, SubscriberLookup } from './ports.js';
+import type { LiveMarks, LiveShardState, LiveShardStore, ReadingKey } from './ports.js';
 import { type PushDeps, pushToEach } from './push.js';
 import type { SequencedEvent } from './sequence.js';
 
 export interface BroadcastDeps extends PushDeps {
-  subscribers: SubscriberLookup;
   /** Which readings were pushed before: per-reading marks (direct ingest), per-shard state (stream ingest). */
   liveClaims: LiveMarks & LiveShardStore;
   rawRetentionDays: number;
+  /** Who follows which sensor, kept per container and revalidated each batch (one read with the shard's claims). */
+  subscriptions: LiveSubscriptions;
 }
 
 type LiveReading = { sensorId: string; ts: number; values: Record<string, number> };
@@ -39,17 +41,23 @@ export function readingsFrames(readings: LiveReading[]) {
   return frames;
 }
 
-/** Picks the readings not pushed before among the followed ones (each with the index of its event). */
-type Claim = (followed: Array<Reading & { event: number }>) => Promise<ReadingKey[]>;
+/**
+ * Picks the readings not pushed before among the followed ones (each with the index of its event); on stream
+ * ingest with the shard's live state as read with the subscriptions.
+ */
+interface Claim {
+  shardId?: string;
+  pick(followed: Array<Reading & { event: number }>, shard: LiveShardState | undefined): Promise<ReadingKey[]>;
+}
 
 /** Direct ingest: each sensor-minute's mark is claimed atomically (invocations run at once). */
-const claimEach =
-  (deps: BroadcastDeps): Claim =>
-  async (followed) =>
+const claimEach = (deps: BroadcastDeps): Claim => ({
+  pick: async (followed) =>
     deps.liveClaims.markPushed(
       followed.map(({ sensorId, ts }) => ({ sensorId, ts })),
       deps.now(),
-    );
+    ),
+});
 
 /**
  * The live broadcaster, for one rule event or a batch: each connection gets one frame for all its
@@ -74,11 +82,11 @@ export async function broadcastTelemetryBatch(
   }
   if (valid.length === 0) return { pushed: 0, connections: 0 };
 
-  const subscribers = await deps.subscribers.subscribersOf([...new Set(valid.map((r) => r.sensorId))]);
+  const { subscribers, shard } = await deps.subscriptions.read([...new Set(valid.map((r) => r.sensorId))], deps.now(), claim.shardId);
   const followed = valid.filter((r) => subscribers.has(r.sensorId));
   if (followed.length === 0) return { pushed: 0, connections: 0 };
   // Only readings not pushed before: a QoS 1 redelivery or a retried batch is not shown twice.
-  const fresh = new Set((await claim(followed)).map(readingKey));
+  const fresh = new Set((await claim.pick(followed, shard)).map(readingKey));
   const perConnection = new Map<string, LiveReading[]>();
   const pushedReadings: Reading[] = [];
   for (const r of followed) {
@@ -133,14 +141,18 @@ export async function broadcastTelemetryStream(
   // An event source mapping's batch is one shard's; records without one (no eventID) are claimed one by one.
   const claim: Claim | undefined =
     shardId !== undefined && shards.size === 1
-      ? (followed) =>
-          claimOnShard(
-            shardId,
-            followed.map((r) => ({ seq: records[r.event].sequenceNumber, reading: r })),
-            records[records.length - 1].sequenceNumber,
-            deps.liveClaims,
-            deps.now(),
-          )
+      ? {
+          shardId,
+          pick: async (followed, shard) =>
+            claimOnShard(
+              shardId,
+              followed.map((r) => ({ seq: records[r.event].sequenceNumber, reading: r })),
+              records[records.length - 1].sequenceNumber,
+              deps.liveClaims,
+              deps.now(),
+              shard,
+            ),
+        }
       : undefined;
   try {
     return {

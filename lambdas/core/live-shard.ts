@@ -42,7 +42,8 @@ export interface ClaimItem {
 /**
  * Claims readings for a live push on one shard and answers those never pushed before, in the order given.
  * `items` are the batch's followed readings in record order; `lastSeq` the batch's last record (the shard's new
- * `seq`). Throws when the state cannot be read or saved: nothing is pushed, and the batch is retried.
+ * `seq`); `read`, the shard's state when the caller read it already (with the subscriptions: one request), else
+ * it is read here. Throws when the state cannot be read or saved: nothing is pushed, and the batch is retried.
  */
 export async function claimOnShard(
   shardId: string,
@@ -50,9 +51,10 @@ export async function claimOnShard(
   lastSeq: string,
   registry: LiveShardStore & Pick<LiveMarks, 'addLiveMarks'>,
   now: number,
+  read?: LiveShardState,
 ): Promise<ReadingKey[]> {
   if (items.length === 0) return [];
-  const state = await registry.liveShard(shardId);
+  const state = read ?? (await registry.liveShard(shardId));
   const unclaimed = items.filter((i) => isAfter(i.seq, state.seq));
   if (unclaimed.length === 0) return [];
 

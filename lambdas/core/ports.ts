@@ -140,14 +140,17 @@ export interface ReadingKey {
 /** WebSocket connections as they open and close (the table holds one item per open connection). */
 export interface ConnectionStore {
   open(connectionId: string, now: number): Promise<void>;
-  /** Forgets the connection and all its subscriptions. */
+  /** Forgets the connection and all its subscriptions; when it had any, then moves the subscriptions' version on. */
   close(connectionId: string): Promise<void>;
 }
 
 /** One connection's subscription set, as its `subscribe`/`unsubscribe` frames change it. */
 export interface SubscriptionStore {
   subscriptions(connectionId: string): Promise<string[]>;
-  /** Replaces the subscription set: adds items for `added`, removes those of `removed`. */
+  /**
+   * Replaces the subscription set: adds items for `added`, removes those of `removed`, then moves the
+   * subscriptions' version on (SubscriptionSnapshots), so a reader that sees the new version sees the new set.
+   */
   setSubscriptions(connectionId: string, next: string[], added: string[], removed: string[], now: number): Promise<void>;
 }
 
@@ -186,6 +189,20 @@ export interface LiveShardStore {
   liveShard(shardId: string): Promise<LiveShardState>;
   /** Saves a shard's live state if its `seq` still is `previousSeq`; false when another consumer moved it first. */
   saveLiveShard(shardId: string, previousSeq: string | null, next: LiveShardState, now: number): Promise<boolean>;
+}
+
+/**
+ * The live path's reads of every subscription (lambdas/core/live-subscriptions.ts): the sets are read whole and
+ * kept per container, and revalidated each live batch by a version that every change of a set moves on.
+ */
+export interface SubscriptionSnapshots {
+  /**
+   * One strongly consistent read: the subscriptions' version (null before the first change) and, given a shard,
+   * that shard's live state (as `liveShard` answers it).
+   */
+  liveVersion(shardId?: string): Promise<{ version: number | null; shard?: LiveShardState }>;
+  /** Every connection's subscription set (strongly consistent); connections without any may be left out. */
+  allSubscriptions(): Promise<Array<{ connectionId: string; sensorIds: string[] }>>;
 }
 
 /** The pushed ts of one sensor in one minute of reading ts (the minute's start). */

@@ -1,12 +1,14 @@
 /** The presence use case: applies IoT lifecycle events to the registry and tells subscribers. */
 import { SENSOR_ID_PATTERN } from '../shared/names.js';
 import type { PresenceState } from './model.js';
-import type { SensorRegistry, SubscriberLookup } from './ports.js';
+import type { LiveSubscriptions } from './live-subscriptions.js';
+import type { SensorRegistry } from './ports.js';
 import { type PushDeps, pushToConnections } from './push.js';
 
 export interface PresenceDeps extends PushDeps {
   sensors: SensorRegistry;
-  subscribers: SubscriberLookup;
+  /** The sensor's subscribers: the sets cached per container, one version read per event while they stay. */
+  subscriptions: LiveSubscriptions;
 }
 
 /** An AWS IoT lifecycle event (connected / disconnected). */
@@ -67,7 +69,7 @@ export async function applyPresenceEvent(event: unknown, deps: PresenceDeps): Pr
     deps.log.info('presence event ignored: stale or duplicate (contract §6 ordering)', { sensorId: e.clientId, ...state });
     return { applied: false };
   }
-  const subscribers = (await deps.subscribers.subscribersOf([e.clientId])).get(e.clientId) ?? [];
+  const subscribers = (await deps.subscriptions.read([e.clientId], deps.now())).subscribers.get(e.clientId) ?? [];
   if (subscribers.length > 0) {
     await pushToConnections(subscribers, { type: 'status', sensorId: e.clientId, online: state.online, ts: state.ts }, deps);
   }

@@ -2,7 +2,7 @@
 import type { Context } from 'aws-lambda';
 import { broadcastTelemetry, broadcastTelemetryStream } from '../core/broadcast-telemetry.js';
 import { logger, retention, withMetrics } from './wiring.js';
-import { connectionRegistry } from './wiring/dynamo.js';
+import { connectionRegistry, liveSubscriptions } from './wiring/dynamo.js';
 import { liveSender } from './wiring/live.js';
 import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
@@ -11,8 +11,8 @@ export const handler = async (event: unknown, context?: Context) =>
     const connections = connectionRegistry();
     const deps = {
       connections,
-      subscribers: connections,
       liveClaims: connections,
+      subscriptions: liveSubscriptions(),
       live: liveSender(),
       log: logger,
       metrics,

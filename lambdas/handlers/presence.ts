@@ -2,16 +2,15 @@
 import type { Context } from 'aws-lambda';
 import { applyPresenceEvent } from '../core/presence.js';
 import { logger, withMetrics } from './wiring.js';
-import { connectionRegistry, sensorRegistry } from './wiring/dynamo.js';
+import { connectionRegistry, liveSubscriptions, sensorRegistry } from './wiring/dynamo.js';
 import { liveSender } from './wiring/live.js';
 
 export const handler = async (event: unknown, context?: Context) =>
   withMetrics(context, async (metrics) => {
-    const connections = connectionRegistry();
     const deps = {
       sensors: sensorRegistry(),
-      connections,
-      subscribers: connections,
+      connections: connectionRegistry(),
+      subscriptions: liveSubscriptions(),
       live: liveSender(),
       log: logger,
       metrics,

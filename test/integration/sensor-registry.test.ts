@@ -11,6 +11,7 @@ import { DynamoSensorRegistry } from '../../lambdas/adapters/dynamo-sensors.js';
 import { handleApiRequest } from '../../lambdas/core/api.js';
 import { applyPresenceEvent } from '../../lambdas/core/presence.js';
 import { type LocalDynamo, LOCAL_TABLES, startDynamo } from '../../local/dynamo.js';
+import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import { FakeConnectionRegistry, FakeLiveSender, FakeMetrics, FakeReadingStore, FakeRollupStore, silentLog } from '../unit/fakes.js';
 import { makeDataDir, removeDataDir } from '../support/runtime.js';
 
@@ -44,7 +45,7 @@ describe('DynamoSensorRegistry on the DynamoDB stand-in', () => {
     return {
       sensors: registry,
       connections,
-      subscribers: connections,
+      subscriptions: new LiveSubscriptions(connections),
       live: new FakeLiveSender(),
       log: silentLog,
       metrics: new FakeMetrics(),

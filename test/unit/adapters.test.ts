@@ -575,6 +575,73 @@ describe('DynamoConnectionRegistry', () => {
     expect(await connections.takeCommandToken('c1', NOW + 300, 10)).toBe(false);
   });
 
+  it('setSubscriptions moves the subscriptions’ version on after its writes; close only when the connection had any', async () => {
+    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(UpdateCommand).resolves({});
+    await connections.setSubscriptions('c1', ['s1'], ['s1'], [], NOW);
+    const order = ddb.calls().map((c) => (c.args[0].input as { Key?: { pk: string } }).Key?.pk ?? c.args[0].constructor.name);
+    expect(order).toEqual(['BatchWriteCommand', 'conns', 'subs']);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
+      Key: { pk: 'subs', sk: 'version' },
+      UpdateExpression: 'ADD #v :one',
+      ExpressionAttributeValues: { ':one': 1 },
+    });
+
+    ddb.resetHistory();
+    ddb.on(GetCommand).resolves({ Item: { subs: ['s1'] } });
+    await connections.close('c1');
+    expect(ddb.calls().map((c) => c.args[0].constructor.name)).toEqual(['GetCommand', 'BatchWriteCommand', 'UpdateCommand']);
+    ddb.resetHistory();
+    ddb.on(GetCommand).resolves({ Item: { subs: [] } });
+    await connections.close('c2');
+    expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
+  });
+
+  it('liveVersion: the version alone, or with a shard’s state in one strongly consistent BatchGetItem', async () => {
+    ddb.on(GetCommand, { Key: { pk: 'subs', sk: 'version' } }).resolves({ Item: { pk: 'subs', sk: 'version', v: 7 } });
+    expect(await connections.liveVersion()).toEqual({ version: 7 });
+    expect(ddb).toHaveReceivedCommandWith(GetCommand, { ConsistentRead: true });
+
+    const state = { seq: '42', sensors: new Map([['s1', { minute: 0, ts: [1, 2] }]]) };
+    ddb.on(PutCommand).resolves({});
+    await connections.saveLiveShard('shardId-000000000001', null, state, NOW);
+    const saved = ddb.commandCalls(PutCommand)[0].args[0].input.Item!;
+    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [saved, { pk: 'subs', v: 8 }] } });
+    expect(await connections.liveVersion('shardId-000000000001')).toEqual({ version: 8, shard: state });
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, {
+      RequestItems: {
+        connections: expect.objectContaining({
+          Keys: [
+            { pk: 'subs', sk: 'version' },
+            { pk: 'liveshard#shardId-000000000001', sk: 'state' },
+          ],
+          ConsistentRead: true,
+        }),
+      },
+    });
+    // Neither item yet: no version, and a shard that claimed nothing.
+    ddb.on(BatchGetCommand).resolves({ Responses: { connections: [] } });
+    expect(await connections.liveVersion('shardId-000000000001')).toEqual({ version: null, shard: { seq: null, sensors: new Map() } });
+  });
+
+  it('allSubscriptions: every connection with a set, strongly consistent, page after page', async () => {
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'conns' } })
+      .resolvesOnce({ Items: [{ sk: 'all', subs: ['*'] }], LastEvaluatedKey: { pk: 'conns', sk: 'all' } })
+      .resolvesOnce({
+        Items: [
+          { sk: 'idle', subs: [] },
+          { sk: 'one', subs: ['s3'] },
+        ],
+      });
+    expect(await connections.allSubscriptions()).toEqual([
+      { connectionId: 'all', sensorIds: ['*'] },
+      { connectionId: 'one', sensorIds: ['s3'] },
+    ]);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { ConsistentRead: true });
+  });
+
   it('subscribersOf follows query pages of the sensor and of *', async () => {
     ddb
       .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'sub#s1' } })

@@ -5,6 +5,7 @@ import type {
   BucketRange,
   CommandBudget,
   ConnectionStore,
+  SubscriptionSnapshots,
   DevicePublisher,
   LiveMark,
   LiveMarks,
@@ -243,20 +244,30 @@ export class FakeSensorRegistry implements SensorRegistry {
 
 /** The connections table's ports in one fake, as the one DynamoDB adapter implements them all. */
 export class FakeConnectionRegistry
-  implements ConnectionStore, SubscriptionStore, SubscriberLookup, CommandBudget, LiveMarks, LiveShardStore
+  implements ConnectionStore, SubscriptionStore, SubscriberLookup, SubscriptionSnapshots, CommandBudget, LiveMarks, LiveShardStore
 {
   readonly subs = new Map<string, string[]>();
   readonly closed: string[] = [];
   readonly pushed = new Set<string>();
   private readonly tokens = new Map<string, { second: number; count: number }>();
+  /** The subscriptions' version, as the table keeps it (null before the first change). */
+  version: number | null = null;
+  /** Reads of the live path: version reads (with or without a shard's state) and whole reads of the sets. */
+  readonly liveReads = { version: 0, withShard: 0, snapshots: 0 };
+
+  private moveVersionOn(): void {
+    this.version = (this.version ?? 0) + 1;
+  }
 
   async open(connectionId: string): Promise<void> {
     this.subs.set(connectionId, []);
   }
 
   async close(connectionId: string): Promise<void> {
+    const had = this.subs.get(connectionId)?.length ?? 0;
     this.subs.delete(connectionId);
     this.closed.push(connectionId);
+    if (had > 0) this.moveVersionOn();
   }
 
   async subscriptions(connectionId: string): Promise<string[]> {
@@ -265,6 +276,19 @@ export class FakeConnectionRegistry
 
   async setSubscriptions(connectionId: string, next: string[], _added: string[] = [], _removed: string[] = [], _now = 0): Promise<void> {
     this.subs.set(connectionId, [...next]);
+    this.moveVersionOn();
+  }
+
+  async liveVersion(shardId?: string): Promise<{ version: number | null; shard?: LiveShardState }> {
+    this.liveReads.version += 1;
+    if (shardId === undefined) return { version: this.version };
+    this.liveReads.withShard += 1;
+    return { version: this.version, shard: await this.liveShard(shardId) };
+  }
+
+  async allSubscriptions(): Promise<Array<{ connectionId: string; sensorIds: string[] }>> {
+    this.liveReads.snapshots += 1;
+    return [...this.subs].filter(([, ids]) => ids.length > 0).map(([connectionId, ids]) => ({ connectionId, sensorIds: [...ids] }));
   }
 
   async subscribersOf(sensorIds: string[]): Promise<Map<string, string[]>> {

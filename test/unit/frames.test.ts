@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { Caller, FrameDeps } from '../../lambdas/core/frames.js';
 import { answerFrame, routeWebSocket } from '../../lambdas/core/frames.js';
 import { broadcastTelemetry } from '../../lambdas/core/broadcast-telemetry.js';
+import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import { VERSION_RESTART_AFTER_MS, applyPresenceEvent } from '../../lambdas/core/presence.js';
 import { FakeConnectionRegistry, FakeDevicePublisher, FakeLiveSender, FakeMetrics, FakeSensorRegistry, silentLog } from './fakes.js';
 
@@ -227,8 +228,8 @@ describe('routeWebSocket', () => {
 describe('broadcastTelemetry', () => {
   const pushDeps = () => ({
     connections: deps.connections,
-    subscribers: deps.connections,
     liveClaims: deps.connections,
+    subscriptions: new LiveSubscriptions(deps.connections),
     live: deps.live,
     log: silentLog,
     metrics: deps.metrics,
@@ -295,7 +296,7 @@ describe('applyPresenceEvent', () => {
   const presenceDeps = () => ({
     sensors: deps.sensors,
     connections: deps.connections,
-    subscribers: deps.connections,
+    subscriptions: new LiveSubscriptions(deps.connections),
     live: deps.live,
     log: silentLog,
     metrics: deps.metrics,

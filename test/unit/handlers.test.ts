@@ -32,6 +32,7 @@ const broadcaster = (await import('../../lambdas/handlers/broadcaster.js')).hand
 const presence = (await import('../../lambdas/handlers/presence.js')).handler;
 const websocket = (await import('../../lambdas/handlers/websocket.js')).handler;
 const httpApi = (await import('../../lambdas/handlers/http-api.js')).handler;
+const { resetWiring } = await import('../../lambdas/handlers/wiring.js');
 
 const conditionFailed = () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
 const posted = () =>
@@ -45,6 +46,8 @@ const READING_TS = 1764159999000;
 const RECEIVED_AT = 1764160000000;
 
 beforeEach(() => {
+  // Each test a fresh container: nothing cached (the broadcaster's subscriber sets) from the one before.
+  resetWiring();
   ddb.reset();
   apigw.reset();
   iot.reset();
@@ -52,11 +55,22 @@ beforeEach(() => {
   apigw.on(PostToConnectionCommand).resolves({});
 });
 
-/** Subscriptions in the connections table: `sub#{sensorId}` partitions. */
+/**
+ * Subscriptions in the connections table: `sub#{sensorId}` partitions, each connection's set in the `conns`
+ * partition, and the subscriptions' version.
+ */
 function subscribers(bySensor: Record<string, string[]>) {
-  ddb.on(QueryCommand, { TableName: 'connections' }).callsFake((input) => ({
-    Items: (bySensor[(input.ExpressionAttributeValues[':pk'] as string).slice('sub#'.length)] ?? []).map((sk) => ({ sk })),
-  }));
+  const byConnection = new Map<string, string[]>();
+  for (const [sensorId, ids] of Object.entries(bySensor))
+    for (const id of ids) byConnection.set(id, [...(byConnection.get(id) ?? []), sensorId]);
+  ddb.on(QueryCommand, { TableName: 'connections' }).callsFake((input) => {
+    const pk = input.ExpressionAttributeValues[':pk'] as string;
+    if (pk === 'conns') return { Items: [...byConnection].map(([sk, subs]) => ({ sk, subs })) };
+    return { Items: (bySensor[pk.slice('sub#'.length)] ?? []).map((sk) => ({ sk })) };
+  });
+  ddb
+    .on(GetCommand, { TableName: 'connections', Key: { pk: 'subs', sk: 'version' } })
+    .resolves({ Item: { pk: 'subs', sk: 'version', v: 3 } });
 }
 
 describe('history writer ← IoT rule event', () => {

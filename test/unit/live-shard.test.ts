@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { broadcastTelemetryStream } from '../../lambdas/core/broadcast-telemetry.js';
+import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import { claimOnShard, IDLE_SENSOR_MS, MAX_STATE_BYTES, shardOf, stateBytes } from '../../lambdas/core/live-shard.js';
 import type { ReadingKey } from '../../lambdas/core/ports.js';
 import type { SequencedEvent } from '../../lambdas/core/sequence.js';
@@ -155,8 +156,8 @@ describe('property: never pushed twice on a shard', () => {
         }));
         const deps = {
           connections: registry,
-          subscribers: registry,
           liveClaims: registry,
+          subscriptions: new LiveSubscriptions(connections),
           live,
           log: silentLog,
           metrics: new FakeMetrics(),

@@ -5,6 +5,7 @@ import { EmfMetrics } from '../../lambdas/adapters/emf-metrics.js';
 import { MetricsRegistry } from '../../local/memory-metrics.js';
 import { routeWebSocket } from '../../lambdas/core/frames.js';
 import { broadcastTelemetryBatch } from '../../lambdas/core/broadcast-telemetry.js';
+import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import { pushToConnections } from '../../lambdas/core/push.js';
 import { storeTelemetryBatch } from '../../lambdas/core/store-telemetry.js';
 import { METRICS } from '../../lambdas/shared/names.js';
@@ -73,8 +74,8 @@ describe('the use cases record', () => {
       [event({ ts: NOW - 100, values: { t: 1 } }, NOW - 40), event({ ts: NOW - 50, values: { t: 2 } }, NOW - 10)],
       {
         connections,
-        subscribers: connections,
         liveClaims: connections,
+        subscriptions: new LiveSubscriptions(connections),
         live,
         log: silentLog,
         metrics,

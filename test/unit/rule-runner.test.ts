@@ -2,7 +2,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RuleRunner, type RuleHandler } from '../../local/rules.js';
 
 const telemetry = (value: unknown) => Buffer.from(JSON.stringify({ values: { v: value } }), 'utf8');
@@ -28,14 +28,24 @@ describe('RuleRunner', () => {
 
   function runner(
     historyWriter: RuleHandler,
-    options: { mode?: 'direct' | 'stream'; historyWindowMs?: number; broadcaster?: RuleHandler } = {},
+    options: {
+      mode?: 'direct' | 'stream';
+      historyWindowMs?: number;
+      broadcaster?: RuleHandler;
+      presence?: RuleHandler;
+      retryDelaysMs?: number[];
+    } = {},
   ) {
     const ok: RuleHandler = async () => undefined;
     return new RuleRunner({
-      handlers: { historyWriter: async () => historyWriter, broadcaster: async () => options.broadcaster ?? ok, presence: async () => ok },
+      handlers: {
+        historyWriter: async () => historyWriter,
+        broadcaster: async () => options.broadcaster ?? ok,
+        presence: async () => options.presence ?? ok,
+      },
       journalFile: path.join(dir, 'journal.jsonl'),
       failedFile: path.join(dir, 'failed.jsonl'),
-      retryDelaysMs: [1, 1],
+      retryDelaysMs: options.retryDelaysMs ?? [1, 1],
       mode: options.mode ?? 'stream',
       windowMs: { historyWriter: options.historyWindowMs ?? 0, broadcaster: 0 },
       log: () => undefined,
@@ -148,7 +158,11 @@ describe('RuleRunner', () => {
 
   it('a backlog past the journal compaction size is kept whole through its rewrites and replayed', async () => {
     const backlog = 20_000;
-    const first = runner(async () => new Promise(() => undefined)); // the history writer never finishes
+    let live = 0;
+    const first = runner(async () => new Promise(() => undefined), {
+      // the history writer never finishes; the broadcaster does
+      broadcaster: async (e) => void (live += records(e).length),
+    });
     await first.recover();
     const padding = 'x'.repeat(400); // ~20 MB of journal lines for the backlog: past the 8 MB rewrite size
     for (let i = 0; i < backlog; i += 1000) {
@@ -158,6 +172,8 @@ describe('RuleRunner', () => {
         ),
       );
     }
+    // A stop leaves queued batches journaled too: let the broadcaster's drain, so only the writer's backlog is left.
+    await vi.waitFor(() => expect(live).toBe(backlog));
     await first.stop(10);
     const replayed = new Set<number>();
     const second = runner(async (event) => {
@@ -186,5 +202,55 @@ describe('RuleRunner', () => {
     expect(await second.recover()).toBe(1); // the history writer's; the broadcaster's had finished
     await second.idle();
     expect(seen).toEqual([`left@${seq}`]);
+  });
+
+  it('a stop waits for the running invocation only: the queue behind it stays journaled and is replayed', async () => {
+    let release!: () => void;
+    const started: string[] = [];
+    const first = runner(async () => undefined, {
+      presence: async (event) => {
+        started.push(String(event.clientId));
+        // The first presence event holds the function until released; the others queue behind it (one at a time).
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      },
+    });
+    await first.recover();
+    const presence = (id: string) =>
+      Buffer.from(JSON.stringify({ clientId: id, timestamp: Date.now(), eventType: 'disconnected', versionNumber: 1 }));
+    for (const id of ['p0', 'p1', 'p2', 'p3']) await first.accept(`$aws/events/presence/disconnected/${id}`, presence(id), meta());
+    expect(started).toEqual(['p0']);
+    // A grace far past the test's timeout: the stop must end when the running invocation does, not after the queue.
+    const stopped = first.stop(60_000);
+    release();
+    await stopped;
+    expect(started).toEqual(['p0']);
+    await expect(first.accept('sensors/late/telemetry', telemetry(1), meta())).rejects.toThrow(/stopping/);
+
+    const replayed: string[] = [];
+    const second = runner(async () => undefined, { presence: async (event) => void replayed.push(String(event.clientId)) });
+    expect(await second.recover()).toBe(3);
+    await second.idle();
+    expect(replayed).toEqual(['p1', 'p2', 'p3']);
+  });
+
+  it("a stop cuts a retry's wait short and leaves the failed batch journaled for the next start", async () => {
+    let calls = 0;
+    const first = runner(
+      async () => {
+        calls += 1;
+        throw new Error('store down');
+      },
+      { retryDelaysMs: [60_000, 60_000] },
+    );
+    await first.recover();
+    await first.accept('sensors/r/telemetry', telemetry(7), meta());
+    await vi.waitFor(() => expect(calls).toBe(1));
+    await first.stop(60_000);
+    expect(calls).toBe(1);
+    const second = runner(async () => undefined);
+    expect(await second.recover()).toBe(1);
+    await second.idle();
   });
 });

@@ -17,6 +17,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { broadcastTelemetryBatch, readingsFrames } from '../../lambdas/core/broadcast-telemetry.js';
+import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import { batchItemFailures, streamRecords } from '../../lambdas/shared/rule-events.js';
 import './aws-matchers.js';
 // Sets the handlers' environment: imported before the handlers are.
@@ -30,6 +31,7 @@ const apigw = mockClient(ApiGatewayManagementApiClient);
 const sqs = mockClient(SQSClient);
 const historyWriter = (await import('../../lambdas/handlers/history-writer.js')).handler;
 const broadcaster = (await import('../../lambdas/handlers/broadcaster.js')).handler;
+const { resetWiring } = await import('../../lambdas/handlers/wiring.js');
 
 describe('readingsFrames', () => {
   it('splits many readings into frames under API Gateway’s 32 KB frame size, keeping every reading once in order', () => {
@@ -74,8 +76,8 @@ describe('broadcastTelemetryBatch with fakes', () => {
     ];
     const result = await broadcastTelemetryBatch(events, {
       connections,
-      subscribers: connections,
       liveClaims: connections,
+      subscriptions: new LiveSubscriptions(connections),
       live,
       log: silentLog,
       metrics: new FakeMetrics(),
@@ -97,8 +99,8 @@ describe('broadcastTelemetryBatch with fakes', () => {
     expect(
       await broadcastTelemetryBatch(events, {
         connections,
-        subscribers: connections,
         liveClaims: connections,
+        subscriptions: new LiveSubscriptions(connections),
         live,
         log: silentLog,
         metrics: new FakeMetrics(),
@@ -148,8 +150,8 @@ describe('broadcastTelemetryBatch: dashboards that get the same readings share t
     ];
     const result = await broadcastTelemetryBatch(events, {
       connections,
-      subscribers: connections,
       liveClaims: connections,
+      subscriptions: new LiveSubscriptions(connections),
       live,
       log: silentLog,
       metrics: new FakeMetrics(),
@@ -166,6 +168,8 @@ describe('broadcastTelemetryBatch: dashboards that get the same readings share t
 
 describe('handlers ← Kinesis batch of rule events', () => {
   beforeEach(() => {
+    // Each test a fresh container: nothing cached (the broadcaster's subscriber sets) from the one before.
+    resetWiring();
     ddb.reset();
     apigw.reset();
     sqs.reset();
@@ -264,18 +268,42 @@ describe('handlers ← Kinesis batch of rule events', () => {
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
 
-  it('the broadcaster posts one frame per subscribed connection; the shard’s live state is read once and saved once', async () => {
+  /** The connections table as the live path reads it: each connection's set in `conns`, and the subscriptions' version. */
+  function liveTable(connections: Record<string, string[]>, version: number, shard?: Record<string, unknown>) {
     ddb.on(QueryCommand, { TableName: 'connections' }).callsFake((input) => ({
-      Items: input.ExpressionAttributeValues[':pk'] === 'sub#*' ? [{ sk: 'dash-1' }] : [],
+      Items: input.ExpressionAttributeValues[':pk'] === 'conns' ? Object.entries(connections).map(([sk, subs]) => ({ sk, subs })) : [],
     }));
-    ddb.on(GetCommand).resolves({});
+    ddb.on(BatchGetCommand).resolves({
+      Responses: {
+        connections: [{ pk: 'subs', v: version }, ...(shard ? [{ pk: 'liveshard#shardId-000000000000', ...shard }] : [])],
+      },
+    });
+  }
+  const versionAndShard = {
+    RequestItems: {
+      connections: expect.objectContaining({
+        Keys: [
+          { pk: 'subs', sk: 'version' },
+          { pk: 'liveshard#shardId-000000000000', sk: 'state' },
+        ],
+        ConsistentRead: true,
+      }),
+    },
+  };
+
+  it('the broadcaster posts one frame per subscribed connection; the shard’s live state is read once and saved once', async () => {
+    liveTable({ 'dash-1': ['*'] }, 1);
     ddb.on(UpdateCommand).resolves({});
     ddb.on(PutCommand).resolves({});
     apigw.on(PostToConnectionCommand).resolves({});
 
     expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [] });
-    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 1);
-    expect(ddb).toHaveReceivedCommandWith(GetCommand, { Key: { pk: 'liveshard#shardId-000000000000', sk: 'state' }, ConsistentRead: true });
+    // The shard's state is read with the subscriptions' version, in one request; a new container reads the sets once.
+    expect(ddb).toHaveReceivedCommandTimes(BatchGetCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, versionAndShard);
+    expect(ddb).toHaveReceivedCommandTimes(GetCommand, 0);
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(QueryCommand, { ExpressionAttributeValues: { ':pk': 'conns' }, ConsistentRead: true });
     // The shard's state moves to the batch's last record, on the condition that no one moved it since the read.
     expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
     expect(ddb.commandCalls(PutCommand)[0].args[0].input).toMatchObject({
@@ -303,22 +331,87 @@ describe('handlers ← Kinesis batch of rule events', () => {
     });
   });
 
+  /** A Kinesis batch of one reading per record, received now (so the shard's state keeps their sensors' minute). */
+  function recentBatch(firstSeq: number, readings: Array<{ sensorId: string; ts: number }>) {
+    const template = kinesis().Records[0];
+    return {
+      Records: readings.map(({ sensorId, ts }, i) => {
+        const seq = String(10n ** 20n + BigInt(firstSeq + i));
+        const event = { payload: Buffer.from(JSON.stringify({ ts, values: { t: i } })).toString('base64'), sensorId, receivedAt: ts };
+        return {
+          ...template,
+          eventID: `shardId-000000000000:${seq}`,
+          kinesis: {
+            ...template.kinesis,
+            partitionKey: sensorId,
+            sequenceNumber: seq,
+            data: Buffer.from(JSON.stringify(event)).toString('base64'),
+          },
+        };
+      }),
+    };
+  }
+
+  it('a steady live batch is two requests: the version with the shard’s state, and the state’s conditional save', async () => {
+    const t = Math.floor(Date.now() / 60_000) * 60_000;
+    liveTable({ 'dash-1': ['*'] }, 1);
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
+    expect(await broadcaster(recentBatch(0, [{ sensorId: 'a', ts: t }]))).toEqual({ batchItemFailures: [] });
+    const saved = ddb.commandCalls(PutCommand)[0].args[0].input.Item!;
+    ddb.resetHistory();
+    apigw.resetHistory();
+
+    // The next batch, subscriptions unchanged: the cached sets serve it; sensor `a` is in the shard's state.
+    liveTable({ 'dash-1': ['*'] }, 1, saved);
+    const next = recentBatch(1, [
+      { sensorId: 'a', ts: t + 1 },
+      { sensorId: 'a', ts: t + 2 },
+    ]);
+    expect(await broadcaster(next)).toEqual({ batchItemFailures: [] });
+    expect(ddb.calls()).toHaveLength(2);
+    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, versionAndShard);
+    expect(ddb).toHaveReceivedCommandTimes(PutCommand, 1);
+    expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 1);
+  });
+
+  it('the broadcaster reads the sets again when their version moved: a new subscriber gets the next batch', async () => {
+    liveTable({ 'dash-1': ['greenhouse-1'] }, 1);
+    ddb.on(UpdateCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
+    expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [] });
+    const saved = ddb.commandCalls(PutCommand)[0].args[0].input.Item!;
+    expect(apigw.commandCalls(PostToConnectionCommand).map((c) => c.args[0].input.ConnectionId)).toEqual(['dash-1']);
+    ddb.resetHistory();
+    apigw.resetHistory();
+
+    const next = kinesis();
+    next.Records = next.Records.map((r, i) => ({ ...r, kinesis: { ...r.kinesis, sequenceNumber: `${seqOf(2)}${i}` } }));
+    liveTable({ 'dash-1': ['greenhouse-1'], 'dash-2': ['cellar-2'] }, 2, saved);
+    expect(await broadcaster(next)).toEqual({ batchItemFailures: [] });
+    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
+    expect(
+      apigw
+        .commandCalls(PostToConnectionCommand)
+        .map((c) => c.args[0].input.ConnectionId)
+        .sort(),
+    ).toEqual(['dash-1', 'dash-2']);
+  });
+
   it('the broadcaster pushes nothing claimed before (a redelivered batch), and reports a failed lookup from the first record', async () => {
-    ddb.on(QueryCommand, { TableName: 'connections' }).resolves({ Items: [{ sk: 'dash-1' }] });
-    ddb.on(GetCommand).resolves({ Item: { pk: 'liveshard#shardId-000000000000', sk: 'state', seq: seqOf(2), sensors: {} } });
+    liveTable({ 'dash-1': ['*'] }, 1, { seq: seqOf(2), sensors: {} });
     apigw.on(PostToConnectionCommand).resolves({});
     expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [] });
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
     expect(ddb).toHaveReceivedCommandTimes(PutCommand, 0);
 
-    ddb.on(QueryCommand, { TableName: 'connections' }).rejects(new Error('throttled'));
+    ddb.on(BatchGetCommand).rejects(new Error('throttled'));
     expect(await broadcaster(kinesis())).toEqual({ batchItemFailures: [{ itemIdentifier: seqOf(0) }] });
   });
 
   it('the broadcaster reports its batch failed, pushing nothing, when another consumer moved the shard’s state first', async () => {
-    ddb.on(QueryCommand, { TableName: 'connections' }).resolves({ Items: [{ sk: 'dash-1' }] });
-    ddb.on(GetCommand).resolves({});
+    liveTable({ 'dash-1': ['*'] }, 1);
     ddb.on(UpdateCommand).resolves({});
     ddb.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'moved', $metadata: {} }));
     apigw.on(PostToConnectionCommand).resolves({});

@@ -1,0 +1,74 @@
+/**
+ * The history writer on a thread of its own (local/handler-thread.ts), against the local runtime: it stores each
+ * reading once, its metrics reach the process's /api/metrics, and a thread that dies loses nothing (its batch is
+ * retried from the journal on a new thread).
+ */
+import type { MqttClient } from 'mqtt';
+import { threadId } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRuntime } from '../../local/runtime.js';
+import {
+  closeDevices,
+  connectDevice,
+  eventually,
+  getJson,
+  makeDataDir,
+  removeDataDir,
+  startTestRuntime,
+  telemetryTopic,
+} from '../support/runtime.js';
+
+describe('the history writer on its own thread', () => {
+  let dataDir: string;
+  let runtime: LocalRuntime;
+  let device: MqttClient;
+  const base = Date.now() - 60_000;
+
+  beforeAll(async () => {
+    dataDir = await makeDataDir('vigia-history-thread-');
+    runtime = await startTestRuntime(dataDir, { ingest: 'stream', historyWindowMs: 300 });
+    device = await connectDevice(runtime.urls.mqtt!, 'ht-1');
+  });
+
+  afterAll(async () => {
+    await closeDevices();
+    await runtime?.close();
+    await removeDataDir(dataDir);
+  });
+
+  const publish = (from: number, count: number) =>
+    Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        device.publishAsync(telemetryTopic('ht-1'), JSON.stringify({ ts: base + from + i, values: { v: from + i } }), { qos: 1 }),
+      ),
+    );
+  const stored = async () => {
+    const res = await getJson(`${runtime.urls.api}/sensors/ht-1/readings?resolution=raw&limit=10000&from=${base - 1000}`);
+    return (res.body.points as Array<{ ts: number }>).map((p) => p.ts - base);
+  };
+  const metric = async (name: string) => {
+    const text = await (await fetch(`${runtime.urls.api}/metrics`)).text();
+    return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  };
+
+  it('stores each reading once, off the main thread, and counts them in /api/metrics', async () => {
+    await publish(0, 20);
+    await eventually('20 readings stored', async () => ((await stored()).length === 20 ? true : undefined));
+    expect(await stored()).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(runtime.historyThread?.threadId).toBeGreaterThan(0);
+    expect(runtime.historyThread?.threadId).not.toBe(threadId);
+    // Counted by the history writer in its thread, served by the main thread's registry.
+    expect(await metric('vigia_readings_accepted_total')).toBe(20);
+  });
+
+  it('a thread that dies loses nothing: its batch is retried on a new thread, each reading stored once', async () => {
+    const first = runtime.historyThread!.threadId;
+    await publish(20, 30);
+    await runtime.historyThread!.terminate();
+    await runtime.rules.idle();
+    await eventually('50 readings stored', async () => ((await stored()).length === 50 ? true : undefined));
+    expect(await stored()).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(runtime.historyThread!.threadId).not.toBe(first);
+    expect(await metric('vigia_readings_accepted_total')).toBeGreaterThanOrEqual(50);
+  });
+});
