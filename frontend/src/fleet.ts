@@ -53,6 +53,7 @@ export class FleetStore {
   /** Batched sparkline requests made (tests and the benchmark read it). */
   sparkRequests = 0;
   private fetchAgain = false;
+  private reading: Promise<void> | null = null;
 
   constructor(
     private readonly api: Api,
@@ -90,8 +91,17 @@ export class FleetStore {
     }, NOTIFY_MS);
   }
 
-  /** Loads the list (every page); sparklines load for the cards on screen only (`show`). */
-  async refresh(): Promise<void> {
+  /**
+   * Loads the list (every page); sparklines load for the cards on screen only (`show`). One read at a time: a
+   * second one started while the first list's pages come would end `listing` early, and the rest of the
+   * fleet would be appended after an order taken from the first page.
+   */
+  refresh(): Promise<void> {
+    this.reading ??= this.readList().finally(() => (this.reading = null));
+    return this.reading;
+  }
+
+  private async readList(): Promise<void> {
     try {
       // The first time, the first page shows at once: a thousand sensors are listed while the first cards draw.
       const progress =
@@ -273,12 +283,16 @@ export class FleetStore {
       return;
     }
     this.fetchingUnknown = true;
-    void this.refresh().finally(() => {
-      this.fetchingUnknown = false;
-      if (this.fetchAgain) {
-        this.fetchAgain = false;
-        this.refreshSoon();
-      }
-    });
+    // A read already under way may have left before this sensor spoke: read again once it is done.
+    const under = this.reading ?? Promise.resolve();
+    void under
+      .then(() => this.refresh())
+      .finally(() => {
+        this.fetchingUnknown = false;
+        if (this.fetchAgain) {
+          this.fetchAgain = false;
+          this.refreshSoon();
+        }
+      });
   }
 }
