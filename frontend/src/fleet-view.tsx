@@ -1,7 +1,7 @@
 import { CardAlertBadge } from './alert-bar';
 import { ErrorState, Loading, StatusBadge } from './badges';
 import { Component } from 'preact';
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatAgo, gapThreshold, keepOrder, orderFleet, sortByName, type Reading, type SortKey } from './data';
 import { SPARK_WINDOW_MS, precision, type FleetSensor, type FleetStore } from './fleet';
 import { useNow, useStore } from './hooks';
@@ -42,29 +42,47 @@ export function visibleRows(listTop: number, listWidth: number, viewportHeight: 
   return { width: listWidth, columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
 }
 
-/** The window before the list is measured: from the viewport alone, so the first render reads no layout. */
-function estimatedWindow(count: number): Window {
-  const padding = innerWidth <= 520 ? 26 : 40;
-  return visibleRows(0, Math.min(innerWidth, 1280) - padding, innerHeight, count);
+/** Where the list was last seen: its top in the viewport, its inner width and the viewport's height (CSS px). */
+interface ListGeometry {
+  top: number;
+  width: number;
+  viewportHeight: number;
 }
 
+/** The geometry before the list is measured: from the viewport alone, so the first render reads no layout. */
+function estimatedGeometry(): ListGeometry {
+  const padding = innerWidth <= 520 ? 26 : 40;
+  return { top: 0, width: Math.min(innerWidth, 1280) - padding, viewportHeight: innerHeight };
+}
+
+/**
+ * The rows on screen. The list's geometry is measured in an animation frame, where the layout it reads is the
+ * one about to be painted (reading it right after a render would force a layout inside the render's task); the
+ * window follows from it and the count in the same render, so a key in the filter shows the right cards in its
+ * own frame, not a frame later.
+ */
 function useGridWindow(list: { current: HTMLElement | null }, count: number): Window {
-  const [win, setWin] = useState<Window>(() => estimatedWindow(count));
+  // The latest measure, and a render only when it moves the window's rows.
+  const geometry = useRef<ListGeometry | null>(null);
+  geometry.current ??= estimatedGeometry();
+  const [, setMoved] = useState(0);
   useEffect(() => {
     let frame: number | null = null;
-    // Measured in an animation frame, where the layout it reads is the one about to be painted: reading it
-    // right after a render (a layout effect) would force a layout inside the render's task.
     const measure = () => {
       frame = null;
       const el = list.current;
-      if (!el) return;
-      const rect = el.getBoundingClientRect();
-      const next = visibleRows(rect.top, el.clientWidth, innerHeight, count);
-      setWin((old) =>
-        old.width === next.width && old.columns === next.columns && old.firstRow === next.firstRow && old.lastRow === next.lastRow
-          ? old
-          : next,
-      );
+      if (!el || !geometry.current) return;
+      const next = { top: el.getBoundingClientRect().top, width: el.clientWidth, viewportHeight: innerHeight };
+      const before = visibleRows(geometry.current.top, geometry.current.width, geometry.current.viewportHeight, count);
+      const after = visibleRows(next.top, next.width, next.viewportHeight, count);
+      geometry.current = next;
+      if (
+        before.width !== after.width ||
+        before.columns !== after.columns ||
+        before.firstRow !== after.firstRow ||
+        before.lastRow !== after.lastRow
+      )
+        setMoved((n) => n + 1);
     };
     const schedule = () => {
       if (frame === null) frame = requestAnimationFrame(measure);
@@ -78,7 +96,8 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
       if (frame !== null) cancelAnimationFrame(frame);
     };
   }, [count, list.current]);
-  return win;
+  const { top, width, viewportHeight } = geometry.current;
+  return visibleRows(top, width, viewportHeight, count);
 }
 
 /**
@@ -114,7 +133,8 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const list = useRef<HTMLUListElement>(null);
   const now = useNow(1000);
 
-  useEffect(() => {
+  // A layout effect: the list is asked for as the first render is committed, not a frame later after its paint.
+  useLayoutEffect(() => {
     void store.refresh();
     // Live frames carry readings and presence of the cards on screen; the list itself is re-read now and then.
     const every = setInterval(() => void store.refresh(), 30_000);
@@ -234,9 +254,11 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
         >
           {shownIds.map((id, i) => {
             const s = store.sensors.get(id)!;
+            // Keyed by place in the list, not by sensor: a key in the filter or a re-sort refills the cards on
+            // screen instead of building new ones (a scroll keeps each place's sensor, as by id).
             return (
               <SensorCard
-                key={id}
+                key={first + i}
                 sensor={s}
                 revision={s.revision}
                 stale={connection !== 'live' || !s.online || s.lastSeen === null || now - s.lastSeen > STALE_AFTER_MS}
