@@ -100,6 +100,8 @@ export interface FleetAtScaleResult {
     clearMs: number;
     /** Main-thread CPU per key: from its input event to the end of the frame that shows it. */
     maxKeyCpuMs: number;
+    /** Each key (the clearing last): wall ms and main-thread CPU ms. */
+    perKey: Array<{ value: string; ms: number; cpuMs: number }>;
     cpu: CpuFigures;
   };
   targets: { firstCardsMs: number; frameGapMs: number; keyMs: number };
@@ -659,6 +661,7 @@ async function fleetAtScale(browser: import('playwright-core').Browser): Promise
         slowestKey: `key ${slowest + 1} ("${keys[slowest]?.value ?? ''}")`,
         clearMs: Math.round(clearMs),
         maxKeyCpuMs: Math.round(Math.max(0, ...keyCpu)),
+        perKey: keys.map((k, i) => ({ value: k.value, ms: Math.round(k.end - k.at), cpuMs: Math.round(keyCpu[i]) })),
         cpu: cpuFigures(typing.tasks, typing.main),
       },
       targets: { firstCardsMs: 1000, frameGapMs: 100, keyMs: 50 },
