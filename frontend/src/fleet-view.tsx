@@ -254,11 +254,9 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
         >
           {shownIds.map((id, i) => {
             const s = store.sensors.get(id)!;
-            // Keyed by place in the list, not by sensor: a key in the filter or a re-sort refills the cards on
-            // screen instead of building new ones (a scroll keeps each place's sensor, as by id).
             return (
               <SensorCard
-                key={first + i}
+                key={id}
                 sensor={s}
                 revision={s.revision}
                 stale={connection !== 'live' || !s.online || s.lastSeen === null || now - s.lastSeen > STALE_AFTER_MS}
