@@ -1,7 +1,7 @@
 import { CardAlertBadge } from './alert-bar';
 import { ErrorState, Loading, StatusBadge } from './badges';
 import { Component } from 'preact';
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatAgo, gapThreshold, keepOrder, orderFleet, sortByName, type Reading, type SortKey } from './data';
 import { SPARK_WINDOW_MS, precision, type FleetSensor, type FleetStore } from './fleet';
 import { useNow, useStore } from './hooks';
@@ -33,12 +33,12 @@ interface Window {
 }
 
 /** Which rows of the grid are on screen (plus overscan), from the list's place in the viewport. */
-export function visibleRows(listTop: number, listWidth: number, viewportHeight: number, count: number): Window {
+export function visibleRows(listTop: number, listWidth: number, viewportHeight: number, count: number, overscan = OVERSCAN_ROWS): Window {
   const columns = Math.max(1, Math.floor((listWidth + CARD_GAP) / (CARD_MIN_WIDTH + CARD_GAP)));
   const rows = Math.ceil(count / columns);
   const rowHeight = CARD_HEIGHT + CARD_GAP;
-  const firstRow = Math.max(0, Math.floor(-listTop / rowHeight) - OVERSCAN_ROWS);
-  const lastRow = Math.min(rows - 1, Math.ceil((viewportHeight - listTop) / rowHeight) + OVERSCAN_ROWS);
+  const firstRow = Math.max(0, Math.floor(-listTop / rowHeight) - overscan);
+  const lastRow = Math.min(rows - 1, Math.ceil((viewportHeight - listTop) / rowHeight) + overscan);
   return { width: listWidth, columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
 }
 
@@ -65,6 +65,7 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
   // The latest measure, and a render only when it moves the window's rows.
   const geometry = useRef<ListGeometry | null>(null);
   geometry.current ??= estimatedGeometry();
+  const measured = useRef(false);
   const [, setMoved] = useState(0);
   useEffect(() => {
     let frame: number | null = null;
@@ -76,6 +77,10 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
       const before = visibleRows(geometry.current.top, geometry.current.width, geometry.current.viewportHeight, count);
       const after = visibleRows(next.top, next.width, next.viewportHeight, count);
       geometry.current = next;
+      if (!measured.current) {
+        measured.current = true;
+        return setMoved((n) => n + 1);
+      }
       if (
         before.width !== after.width ||
         before.columns !== after.columns ||
@@ -97,7 +102,8 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
     };
   }, [count, list.current]);
   const { top, width, viewportHeight } = geometry.current;
-  return visibleRows(top, width, viewportHeight, count);
+  // Before the first measure nothing scrolls yet: the rows on screen alone keep the first cards' task short.
+  return visibleRows(top, width, viewportHeight, count, measured.current ? OVERSCAN_ROWS : 0);
 }
 
 /**
@@ -133,8 +139,7 @@ export function FleetView({ store, connection }: { store: FleetStore; connection
   const list = useRef<HTMLUListElement>(null);
   const now = useNow(1000);
 
-  // A layout effect: the list is asked for as the first render is committed, not a frame later after its paint.
-  useLayoutEffect(() => {
+  useEffect(() => {
     void store.refresh();
     // Live frames carry readings and presence of the cards on screen; the list itself is re-read now and then.
     const every = setInterval(() => void store.refresh(), 30_000);
