@@ -1,7 +1,7 @@
 /** The HTTP API (contract §5), at the `apiUrl` that `/config.json` names. */
 import { ApiError, MAX_LIMIT, type SensorView } from '../../lambdas/shared/contract.js';
-import { NO_ROLE_MESSAGE } from './auth';
-import type { Bucket, Reading, Resolution, Series } from './data';
+import { NO_ROLE_MESSAGE } from './auth.js';
+import type { Bucket, Reading, Resolution, Series } from './data.js';
 
 export interface DashboardConfig {
   apiUrl: string;

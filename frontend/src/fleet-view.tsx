@@ -33,38 +33,61 @@ interface Window {
 }
 
 /** Which rows of the grid are on screen (plus overscan), from the list's place in the viewport. */
-export function visibleRows(listTop: number, listWidth: number, viewportHeight: number, count: number): Window {
+export function visibleRows(listTop: number, listWidth: number, viewportHeight: number, count: number, overscan = OVERSCAN_ROWS): Window {
   const columns = Math.max(1, Math.floor((listWidth + CARD_GAP) / (CARD_MIN_WIDTH + CARD_GAP)));
   const rows = Math.ceil(count / columns);
   const rowHeight = CARD_HEIGHT + CARD_GAP;
-  const firstRow = Math.max(0, Math.floor(-listTop / rowHeight) - OVERSCAN_ROWS);
-  const lastRow = Math.min(rows - 1, Math.ceil((viewportHeight - listTop) / rowHeight) + OVERSCAN_ROWS);
+  const firstRow = Math.max(0, Math.floor(-listTop / rowHeight) - overscan);
+  const lastRow = Math.min(rows - 1, Math.ceil((viewportHeight - listTop) / rowHeight) + overscan);
   return { width: listWidth, columns, firstRow, lastRow: Math.max(firstRow - 1, lastRow) };
 }
 
-/** The window before the list is measured: from the viewport alone, so the first render reads no layout. */
-function estimatedWindow(count: number): Window {
-  const padding = innerWidth <= 520 ? 26 : 40;
-  return visibleRows(0, Math.min(innerWidth, 1280) - padding, innerHeight, count);
+/** Where the list was last seen: its top in the viewport, its inner width and the viewport's height (CSS px). */
+interface ListGeometry {
+  top: number;
+  width: number;
+  viewportHeight: number;
 }
 
+/** The geometry before the list is measured: from the viewport alone, so the first render reads no layout. */
+function estimatedGeometry(): ListGeometry {
+  const padding = innerWidth <= 520 ? 26 : 40;
+  return { top: 0, width: Math.min(innerWidth, 1280) - padding, viewportHeight: innerHeight };
+}
+
+/**
+ * The rows on screen. The list's geometry is measured in an animation frame, where the layout it reads is the
+ * one about to be painted (reading it right after a render would force a layout inside the render's task); the
+ * window follows from it and the count in the same render, so a key in the filter shows the right cards in its
+ * own frame, not a frame later.
+ */
 function useGridWindow(list: { current: HTMLElement | null }, count: number): Window {
-  const [win, setWin] = useState<Window>(() => estimatedWindow(count));
+  // The latest measure, and a render only when it moves the window's rows.
+  const geometry = useRef<ListGeometry | null>(null);
+  geometry.current ??= estimatedGeometry();
+  const measured = useRef(false);
+  const [, setMoved] = useState(0);
   useEffect(() => {
     let frame: number | null = null;
-    // Measured in an animation frame, where the layout it reads is the one about to be painted: reading it
-    // right after a render (a layout effect) would force a layout inside the render's task.
     const measure = () => {
       frame = null;
       const el = list.current;
-      if (!el) return;
-      const rect = el.getBoundingClientRect();
-      const next = visibleRows(rect.top, el.clientWidth, innerHeight, count);
-      setWin((old) =>
-        old.width === next.width && old.columns === next.columns && old.firstRow === next.firstRow && old.lastRow === next.lastRow
-          ? old
-          : next,
-      );
+      if (!el || !geometry.current) return;
+      const next = { top: el.getBoundingClientRect().top, width: el.clientWidth, viewportHeight: innerHeight };
+      const before = visibleRows(geometry.current.top, geometry.current.width, geometry.current.viewportHeight, count);
+      const after = visibleRows(next.top, next.width, next.viewportHeight, count);
+      geometry.current = next;
+      if (!measured.current) {
+        measured.current = true;
+        return setMoved((n) => n + 1);
+      }
+      if (
+        before.width !== after.width ||
+        before.columns !== after.columns ||
+        before.firstRow !== after.firstRow ||
+        before.lastRow !== after.lastRow
+      )
+        setMoved((n) => n + 1);
     };
     const schedule = () => {
       if (frame === null) frame = requestAnimationFrame(measure);
@@ -78,7 +101,9 @@ function useGridWindow(list: { current: HTMLElement | null }, count: number): Wi
       if (frame !== null) cancelAnimationFrame(frame);
     };
   }, [count, list.current]);
-  return win;
+  const { top, width, viewportHeight } = geometry.current;
+  // Before the first measure nothing scrolls yet: the rows on screen alone keep the first cards' task short.
+  return visibleRows(top, width, viewportHeight, count, measured.current ? OVERSCAN_ROWS : 0);
 }
 
 /**

@@ -3,9 +3,9 @@
  * at once to plain objects; views are told at most every `NOTIFY_MS`, so 200 readings a second cost a few
  * renders, not 200.
  */
-import { BATCH_MAX_SENSORS, type Api, type SensorInfo } from './api';
-import { MetricPrecision, mergeReadings, trimBefore, type Reading } from './data';
-import type { LiveConnection, LiveReading } from './live';
+import { BATCH_MAX_SENSORS, type Api, type SensorInfo } from './api.js';
+import { MetricPrecision, mergeReadings, trimBefore, type Reading } from './data.js';
+import type { LiveConnection, LiveReading } from './live.js';
 
 export const SPARK_WINDOW_MS = 5 * 60_000;
 /** Points per sparkline asked for: more than its pixels; beyond it `auto` answers minute buckets. */
@@ -53,6 +53,7 @@ export class FleetStore {
   /** Batched sparkline requests made (tests and the benchmark read it). */
   sparkRequests = 0;
   private fetchAgain = false;
+  private reading: Promise<void> | null = null;
 
   constructor(
     private readonly api: Api,
@@ -90,8 +91,17 @@ export class FleetStore {
     }, NOTIFY_MS);
   }
 
-  /** Loads the list (every page); sparklines load for the cards on screen only (`show`). */
-  async refresh(): Promise<void> {
+  /**
+   * Loads the list (every page); sparklines load for the cards on screen only (`show`). One read at a time: a
+   * second one started while the first list's pages come would end `listing` early, and the rest of the
+   * fleet would be appended after an order taken from the first page.
+   */
+  refresh(): Promise<void> {
+    this.reading ??= this.readList().finally(() => (this.reading = null));
+    return this.reading;
+  }
+
+  private async readList(): Promise<void> {
     try {
       // The first time, the first page shows at once: a thousand sensors are listed while the first cards draw.
       const progress =
@@ -219,26 +229,9 @@ export class FleetStore {
     const now = Date.now();
     let unknown = false;
     for (const r of readings) {
-      let sensor = this.sensors.get(r.sensorId);
-      if (!sensor) {
-        // Shown at once; the list fetched next brings its units.
-        unknown = true;
-        const metrics = Object.keys(r.values).sort();
-        sensor = {
-          sensorId: r.sensorId,
-          online: true,
-          lastSeen: now,
-          metrics,
-          units: {},
-          latest: null,
-          sparkMetric: pickSparkMetric(metrics),
-          spark: [],
-          sparkLoadedAt: null,
-          revision: 0,
-        };
-        this.sensors.set(r.sensorId, sensor);
-        this.membership++;
-      }
+      const known = this.sensors.get(r.sensorId);
+      if (!known) unknown = true;
+      const sensor = known ?? this.addUnlisted(r.sensorId, Object.keys(r.values).sort(), now);
       if (!sensor.latest || r.ts >= sensor.latest.ts) sensor.latest = { ts: r.ts, values: r.values };
       for (const [m, v] of Object.entries(r.values)) precision.see(m, v);
       sensor.lastSeen = Math.max(sensor.lastSeen ?? 0, now);
@@ -266,6 +259,25 @@ export class FleetStore {
     this.changed();
   }
 
+  /** A sensor the list does not hold yet: shown at once; the list fetched next brings its units. */
+  private addUnlisted(sensorId: string, metrics: string[], now: number): FleetSensor {
+    const sensor: FleetSensor = {
+      sensorId,
+      online: true,
+      lastSeen: now,
+      metrics,
+      units: {},
+      latest: null,
+      sparkMetric: pickSparkMetric(metrics),
+      spark: [],
+      sparkLoadedAt: null,
+      revision: 0,
+    };
+    this.sensors.set(sensorId, sensor);
+    this.membership++;
+    return sensor;
+  }
+
   /** A sensor the list does not hold yet spoke: fetch the list again, once at a time. */
   private refreshSoon(): void {
     if (this.fetchingUnknown) {
@@ -273,12 +285,16 @@ export class FleetStore {
       return;
     }
     this.fetchingUnknown = true;
-    void this.refresh().finally(() => {
-      this.fetchingUnknown = false;
-      if (this.fetchAgain) {
-        this.fetchAgain = false;
-        this.refreshSoon();
-      }
-    });
+    // A read already under way may have left before this sensor spoke: read again once it is done.
+    const under = this.reading ?? Promise.resolve();
+    void under
+      .then(() => this.refresh())
+      .finally(() => {
+        this.fetchingUnknown = false;
+        if (this.fetchAgain) {
+          this.fetchAgain = false;
+          this.refreshSoon();
+        }
+      });
   }
 }
