@@ -57,7 +57,7 @@ const { handler } = await import('../lambdas/handlers/broadcaster.js');
 
 // One dashboard on `*`, as the pipeline bench's.
 await connectionRegistry().open('dash', Date.now());
-await connectionRegistry().setSubscriptions('dash', ['*'], ['*'], [], Date.now());
+await connectionRegistry().setSubscriptions('dash', ['*'], Date.now());
 
 let seq = 10n ** 20n;
 let reading = 0;

@@ -256,8 +256,10 @@ export const ITEM_BYTES = {
   liveShardState: (sensors: number, ts: number) => 130 + sensors * (SENSOR_ID_BYTES + 7) + 2 * ts,
   /** A connection item of the connections table. */
   connection: 100,
-  /** A `sub#<sensorId>` subscription item. */
-  subscription: 60,
+  /** A sensor id in a connection item's subscription set. */
+  subscriptionEntry: SENSOR_ID_BYTES + 3,
+  /** The subscriptions' version item (pk `subs`, sk `version`). */
+  subscriptionsVersion: 30,
 } as const;
 /**
  * Requests per reading and per sensor of a batch, as lambdas/core writes them (see /work/notes/i11b.md; keep
@@ -272,8 +274,11 @@ export const DYNAMO_REQUESTS = {
     /** One raw query (a reading opening a minute re-reads it); each queries two partitions, single items and packs. */
     rawQueriesPerReading: 1,
     partitionsPerRawQuery: 2,
-    /** subscribersOf: `sub#*` and `sub#<sensor>`, eventually consistent. */
-    lookupQueriesPerReading: 2,
+    /**
+     * The subscriptions' version (a strongly consistent GetItem) per invocation; the sets themselves are read only
+     * when it moved (lambdas/core/live-subscriptions.ts).
+     */
+    versionReadsPerReading: 1,
     /** A watched reading is claimed in its sensor's live mark (UpdateItem ADD). */
     markWritesPerWatchedReading: 1,
   },
@@ -291,8 +296,8 @@ export const DYNAMO_REQUESTS = {
     bucketsPerSensorInBatch: 2,
     registryWritesPerSensorInBatch: 1,
     registryReadsPerSensorInBatch: 1,
-    /** Per live batch: one query of the connections' subscriptions. */
-    lookupQueriesPerBatch: 1,
+    /** Per live batch: the subscriptions' version, read with the shard's state in one strongly consistent BatchGetItem. */
+    versionReadsPerBatch: 1,
     /**
      * Per live batch with watched readings: the shard's live state read (strongly consistent) and saved once,
      * whatever the batch holds (lambdas/core/live-shard.ts).
@@ -563,7 +568,7 @@ export function monthlyCost(input: Fleet): Estimate {
     const pushMs = DURATION_MS.broadcasterPushBase + pushWaves * DURATION_MS.broadcasterPerWaveOf16;
     const watchedShare = sensors > 0 ? (openFraction * watchedSensors) / sensors : 0;
     invoke(messages, DURATION_MS.broadcasterLookup + pushMs * watchedShare, EMF_BYTES.broadcaster * watchedShare, true);
-    read(messages * d.lookupQueriesPerReading * readUnits(dashboards * ITEM_BYTES.subscription, false), true);
+    read(messages * d.versionReadsPerReading * readUnits(ITEM_BYTES.subscriptionsVersion, true), true);
     write(watchedMessages * d.markWritesPerWatchedReading * markWrite, true);
     /** Dashboards showing a watched sensor's card. */
     const dashboardsPerWatched = watchedSensors > 0 ? (dashboards * cardsPerDashboard) / watchedSensors : 0;
@@ -649,12 +654,7 @@ export function monthlyCost(input: Fleet): Estimate {
       (EMF_BYTES.broadcaster + EMF_BYTES.perPushedReading * liveBatchRecords * (watchedSensors / sensors)) * openFraction,
       true,
     );
-    read(
-      liveBatches *
-        st.lookupQueriesPerBatch *
-        readUnits(dashboards * (ITEM_BYTES.connection + cardsPerDashboard * ITEM_BYTES.subscription), false),
-      true,
-    );
+    read(liveBatches * st.versionReadsPerBatch * readUnits(ITEM_BYTES.subscriptionsVersion, true), true);
     // A live batch with watched readings: the shard's state read and saved once. It holds each watched sensor's
     // ts of its open minute, so its size (and the units of a save) grows through the minute: averaged over it.
     const watchedPerShard = watchedSensors / partitions;
@@ -690,7 +690,7 @@ export function monthlyCost(input: Fleet): Estimate {
     bill.add('IoT Core', 'actions (Lambda)', 'iotActions', presenceEvents);
     invoke(presenceEvents, DURATION_MS.presence);
     write(presenceEvents * sensorWrite);
-    read(presenceEvents * readUnits(dashboards * ITEM_BYTES.subscription, false));
+    read(presenceEvents * readUnits(ITEM_BYTES.subscriptionsVersion, true));
   }
 
   // Rejected payloads and poisoned records only; a healthy fleet sends none.
@@ -705,8 +705,21 @@ export function monthlyCost(input: Fleet): Estimate {
   // A ping; $connect, subscribe and $disconnect at each reconnect; vigia authorizes each $connect.
   invoke(pings + reconnects * 3, DURATION_MS.websocket, design === 'vigia' ? EMF_BYTES.websocket : 0);
   if (design === 'vigia') invoke(reconnects, DURATION_MS.authorizer);
-  // The connection item and a subscription item per card (naive: one `*`), written and deleted.
-  write(reconnects * (2 + 2 * (design === 'vigia' ? cardsPerDashboard : 1)));
+  if (design === 'vigia') {
+    // $connect puts the connection item; subscribe reads it and writes it with its cards, $disconnect deletes it;
+    // each change moves the subscriptions' version on, and every live container then reads the sets again.
+    const connectionBytes = ITEM_BYTES.connection + cardsPerDashboard * ITEM_BYTES.subscriptionEntry;
+    const changes = 2 * reconnects;
+    write(reconnects * (1 + 2 * writeUnits(connectionBytes)) + changes * writeUnits(ITEM_BYTES.subscriptionsVersion));
+    read(reconnects * readUnits(connectionBytes, true));
+    // Stream: one broadcaster per shard; direct: about as many warm containers as invocations run at once.
+    const liveContainers =
+      ingest === 'stream' ? (shards ?? 1) : Math.max(1, Math.ceil((readingsPerSecond * DURATION_MS.broadcasterLookup) / 1000));
+    read(changes * liveContainers * readUnits(dashboards * connectionBytes, true));
+  } else {
+    // The connection item and a `*` subscription, written and deleted.
+    write(reconnects * 4);
+  }
 
   // ---- HTTP API: the fleet list every 30 s (vigia pages 1,000 at a time) and one 24 h history load an hour.
   const fleetLists = ((dashboards * fleet.dashboardHoursPerDay * 3_600) / FLEET_REFRESH_S) * DAYS_PER_MONTH;

@@ -1,6 +1,6 @@
 /** WebSocket connections, subscriptions and live-push marks in one DynamoDB table. */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type {
   CommandBudget,
   ConnectionStore,
@@ -9,26 +9,18 @@ import type {
   LiveShardState,
   LiveShardStore,
   ReadingKey,
-  SubscriberLookup,
   SubscriptionSnapshots,
   SubscriptionStore,
 } from '../core/ports.js';
 import { CONNECTION_TTL_SECONDS } from '../shared/tables.js';
 import { inParallel } from '../core/concurrency.js';
-import { batchGetAll, batchWriteAll, conditionHeld, epochSeconds, queryAll } from './dynamo-util.js';
+import { batchGetAll, conditionHeld, epochSeconds, queryAll } from './dynamo-util.js';
 
-/** Every connection's item (with its subscription set) in one partition: read whole for a busy batch. */
+/** Every connection's item (with its subscription set) in one partition: the live path reads it whole when the version moves. */
 const CONNECTIONS_PARTITION = 'conns';
 const connKey = (connectionId: string) => ({ pk: CONNECTIONS_PARTITION, sk: connectionId });
-/**
- * Past this many sensors in one lookup, reading every connection once (one request) is cheaper than a query
- * per sensor and one of `*`: requests are what a busy live path pays for.
- */
-const SENSORS_PER_QUERY_LOOKUP = 2;
-const subKey = (sensorId: string, connectionId: string) => ({ pk: `sub#${sensorId}`, sk: connectionId });
 /** A reading's live mark outlives any QoS 1 redelivery window. */
 const PUSHED_TTL_SECONDS = 24 * 60 * 60;
-const WILDCARD = '*';
 /** Live marks are grouped per sensor per minute of reading ts. */
 const MARK_BUCKET_MS = 60_000;
 const CLAIMS_IN_FLIGHT = 16;
@@ -40,7 +32,7 @@ const VERSION_KEY = { pk: 'subs', sk: 'version' };
 
 /** One table, so one class: it implements every port of the connections table. */
 export class DynamoConnectionRegistry
-  implements ConnectionStore, SubscriptionStore, SubscriberLookup, SubscriptionSnapshots, CommandBudget, LiveMarks, LiveShardStore
+  implements ConnectionStore, SubscriptionStore, SubscriptionSnapshots, CommandBudget, LiveMarks, LiveShardStore
 {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -57,12 +49,8 @@ export class DynamoConnectionRegistry
   }
 
   async close(connectionId: string): Promise<void> {
-    const subs = await this.subscriptions(connectionId);
-    await batchWriteAll(this.doc, this.tableName, [
-      ...subs.map((sensorId) => ({ DeleteRequest: { Key: subKey(sensorId, connectionId) } })),
-      { DeleteRequest: { Key: connKey(connectionId) } },
-    ]);
-    if (subs.length > 0) await this.moveVersionOn();
+    const out = await this.doc.send(new DeleteCommand({ TableName: this.tableName, Key: connKey(connectionId), ReturnValues: 'ALL_OLD' }));
+    if (((out.Attributes?.subs as string[] | undefined) ?? []).length > 0) await this.moveVersionOn();
   }
 
   /** After the writes it follows: a reader that sees the new version then reads every write before it. */
@@ -110,75 +98,17 @@ export class DynamoConnectionRegistry
     return (out.Item?.subs as string[] | undefined) ?? [];
   }
 
-  async setSubscriptions(connectionId: string, next: string[], added: string[], removed: string[], now: number): Promise<void> {
-    const expiresAt = epochSeconds(now) + CONNECTION_TTL_SECONDS;
-    await batchWriteAll(this.doc, this.tableName, [
-      ...added.map((sensorId) => ({ PutRequest: { Item: { ...subKey(sensorId, connectionId), expiresAt } } })),
-      ...removed.map((sensorId) => ({ DeleteRequest: { Key: subKey(sensorId, connectionId) } })),
-    ]);
+  async setSubscriptions(connectionId: string, next: string[], now: number): Promise<void> {
     await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: connKey(connectionId),
         UpdateExpression: 'SET #subs = :subs, #exp = :exp',
         ExpressionAttributeNames: { '#subs': 'subs', '#exp': 'expiresAt' },
-        ExpressionAttributeValues: { ':subs': next, ':exp': expiresAt },
+        ExpressionAttributeValues: { ':subs': next, ':exp': epochSeconds(now) + CONNECTION_TTL_SECONDS },
       }),
     );
     await this.moveVersionOn();
-  }
-
-  /** The sort keys of one partition: connection ids. */
-  private async connectionsOn(partition: string): Promise<string[]> {
-    return (await this.queryPartition(partition, '#sk')).map((item) => item.sk as string);
-  }
-
-  private async queryPartition(partition: string, projection: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk', ...(projection.includes('#subs') ? { '#subs': 'subs' } : {}) },
-          ExpressionAttributeValues: { ':pk': partition },
-          ProjectionExpression: projection,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...((out.Items as Record<string, unknown>[] | undefined) ?? []));
-      startKey = out.LastEvaluatedKey;
-    } while (startKey);
-    return items;
-  }
-
-  async subscribersOf(sensorIds: string[]): Promise<Map<string, string[]>> {
-    const wanted = [...new Set(sensorIds)];
-    const found = new Map<string, Set<string>>();
-    const add = (sensorId: string, connectionId: string) => {
-      let set = found.get(sensorId);
-      if (!set) found.set(sensorId, (set = new Set()));
-      set.add(connectionId);
-    };
-    if (wanted.length > SENSORS_PER_QUERY_LOOKUP) {
-      const connections = await this.queryPartition(CONNECTIONS_PARTITION, '#sk, #subs');
-      const bySensor = new Set(wanted);
-      for (const item of connections) {
-        const subs = (item.subs as string[] | undefined) ?? [];
-        if (subs.includes(WILDCARD)) for (const id of wanted) add(id, item.sk as string);
-        else for (const id of subs) if (bySensor.has(id)) add(id, item.sk as string);
-      }
-    } else {
-      const [all, ...direct] = await Promise.all([
-        this.connectionsOn(`sub#${WILDCARD}`),
-        ...wanted.map((id) => this.connectionsOn(`sub#${id}`)),
-      ]);
-      wanted.forEach((id, i) => {
-        for (const connectionId of [...direct[i], ...all]) add(id, connectionId);
-      });
-    }
-    return new Map([...found].map(([id, set]) => [id, [...set]]));
   }
 
   async takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean> {

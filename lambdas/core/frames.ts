@@ -101,21 +101,15 @@ async function subscribe(caller: Caller, frame: Record<string, unknown>, deps: F
   const ids = parseSensorIds(frame);
   const current = await deps.subscriptions.subscriptions(caller.connectionId);
   let next: string[];
-  let added: string[] = [];
-  let removed: string[] = [];
   if (adding) {
-    added = ids.filter((id) => !current.includes(id));
-    next = [...current, ...added];
+    next = [...current, ...ids.filter((id) => !current.includes(id))];
     if (next.length > MAX_SUBSCRIPTIONS) {
       throw new FrameError('LIMIT_EXCEEDED', `at most ${MAX_SUBSCRIPTIONS} subscriptions per connection ("*" counts as one)`);
     }
   } else {
-    removed = ids.filter((id) => current.includes(id));
-    next = current.filter((id) => !removed.includes(id));
+    next = current.filter((id) => !ids.includes(id));
   }
-  if (added.length > 0 || removed.length > 0) {
-    await deps.subscriptions.setSubscriptions(caller.connectionId, next, added, removed, deps.now());
-  }
+  if (next.length !== current.length) await deps.subscriptions.setSubscriptions(caller.connectionId, next, deps.now());
   return { type: 'subscribed', sensorIds: next } as const;
 }
 

@@ -148,19 +148,10 @@ export interface ConnectionStore {
 export interface SubscriptionStore {
   subscriptions(connectionId: string): Promise<string[]>;
   /**
-   * Replaces the subscription set: adds items for `added`, removes those of `removed`, then moves the
-   * subscriptions' version on (SubscriptionSnapshots), so a reader that sees the new version sees the new set.
+   * Replaces the subscription set, then moves the subscriptions' version on (SubscriptionSnapshots), so a reader
+   * that sees the new version sees the new set.
    */
-  setSubscriptions(connectionId: string, next: string[], added: string[], removed: string[], now: number): Promise<void>;
-}
-
-/** Who follows a sensor: what the live broadcaster and presence ask before they push. */
-export interface SubscriberLookup {
-  /**
-   * The connections subscribed to each of these sensors, directly or through `*`; a sensor nobody
-   * follows is absent from the answer.
-   */
-  subscribersOf(sensorIds: string[]): Promise<Map<string, string[]>>;
+  setSubscriptions(connectionId: string, next: string[], now: number): Promise<void>;
 }
 
 /** Contract §6's per-connection command rate. */

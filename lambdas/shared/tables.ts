@@ -36,10 +36,10 @@ export const SENSORS_TABLE = table(text('sensorId'));
 
 /**
  * WebSocket connections, single-table:
- * - pk `conns`, sk `{connectionId}`: the connection and its subscription set (one partition, so a batch
- *   touching many sensors reads every connection's set at once);
- * - pk `sub#{sensorId|*}`, sk `{connectionId}`: one item per subscription, so the subscribers of a
- *   sensor are one Query, never a Scan;
+ * - pk `conns`, sk `{connectionId}`: the connection and its subscription set (one partition, so the live
+ *   path reads every connection's set in one Query, and only when the version below has moved);
+ * - pk `subs`, sk `version`: the subscriptions' version, moved on after every change of a set;
+ * - pk `liveshard#{shardId}`, sk `state`: a Kinesis shard's live claims (stream ingest);
  * - pk `live#{sensorId}`, sk `m#{minute start}`: the ts of the readings of that minute pushed live (a number
  *   set), so a redelivery is not pushed again.
  */

@@ -5,6 +5,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -576,11 +577,10 @@ describe('DynamoConnectionRegistry', () => {
   });
 
   it('setSubscriptions moves the subscriptions’ version on after its writes; close only when the connection had any', async () => {
-    ddb.on(BatchWriteCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
-    await connections.setSubscriptions('c1', ['s1'], ['s1'], [], NOW);
+    await connections.setSubscriptions('c1', ['s1'], NOW);
     const order = ddb.calls().map((c) => (c.args[0].input as { Key?: { pk: string } }).Key?.pk ?? c.args[0].constructor.name);
-    expect(order).toEqual(['BatchWriteCommand', 'conns', 'subs']);
+    expect(order).toEqual(['conns', 'subs']);
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: { pk: 'subs', sk: 'version' },
       UpdateExpression: 'ADD #v :one',
@@ -588,11 +588,12 @@ describe('DynamoConnectionRegistry', () => {
     });
 
     ddb.resetHistory();
-    ddb.on(GetCommand).resolves({ Item: { subs: ['s1'] } });
+    ddb.on(DeleteCommand).resolves({ Attributes: { subs: ['s1'] } });
     await connections.close('c1');
-    expect(ddb.calls().map((c) => c.args[0].constructor.name)).toEqual(['GetCommand', 'BatchWriteCommand', 'UpdateCommand']);
+    expect(ddb.calls().map((c) => c.args[0].constructor.name)).toEqual(['DeleteCommand', 'UpdateCommand']);
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { pk: 'conns', sk: 'c1' }, ReturnValues: 'ALL_OLD' });
     ddb.resetHistory();
-    ddb.on(GetCommand).resolves({ Item: { subs: [] } });
+    ddb.on(DeleteCommand).resolves({ Attributes: { subs: [] } });
     await connections.close('c2');
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 0);
   });
@@ -641,31 +642,6 @@ describe('DynamoConnectionRegistry', () => {
     expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 2);
     expect(ddb).toHaveReceivedCommandWith(QueryCommand, { ConsistentRead: true });
   });
-
-  it('subscribersOf follows query pages of the sensor and of *', async () => {
-    ddb
-      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'sub#s1' } })
-      .resolvesOnce({ Items: [{ sk: 'a' }], LastEvaluatedKey: { pk: 'sub#s1', sk: 'a' } })
-      .resolvesOnce({ Items: [{ sk: 'b' }] });
-    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'sub#*' } }).resolves({ Items: [{ sk: 'b' }, { sk: 'c' }] });
-    expect((await connections.subscribersOf(['s1'])).get('s1')!.sort()).toEqual(['a', 'b', 'c']);
-  });
-
-  it('subscribersOf many sensors reads every connection once and leaves out sensors nobody follows', async () => {
-    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'conns' } }).resolves({
-      Items: [
-        { sk: 'all', subs: ['*'] },
-        { sk: 'one', subs: ['s3'] },
-        { sk: 'idle', subs: [] },
-      ],
-    });
-    const sensors = Array.from({ length: 12 }, (_, i) => `s${i}`);
-    const found = await connections.subscribersOf(sensors);
-    expect(found.get('s3')!.sort()).toEqual(['all', 'one']);
-    expect(found.get('s5')).toEqual(['all']);
-    expect(found.size).toBe(12);
-    expect(ddb).toHaveReceivedCommandTimes(QueryCommand, 1);
-  });
 });
 
 describe('ApiGatewayLiveSender', () => {
@@ -691,14 +667,14 @@ describe('ApiGatewayLiveSender', () => {
     await expect(sender.send('abc=', { type: 'pong' })).rejects.toThrow('limit');
   });
 
-  it('pushToConnections closes a gone connection, deleting its subscription items', async () => {
+  it('pushToConnections closes a gone connection, deleting its item with its subscriptions', async () => {
     const connections = new DynamoConnectionRegistry(doc, 'connections');
     apigw
       .on(PostToConnectionCommand, { ConnectionId: 'dead' })
       .rejects(new GoneException({ message: 'gone', $metadata: { httpStatusCode: 410 } }));
     apigw.on(PostToConnectionCommand, { ConnectionId: 'live' }).resolves({});
-    ddb.on(GetCommand, { Key: { pk: 'conns', sk: 'dead' } }).resolves({ Item: { pk: 'conns', sk: 'dead', subs: ['s1', '*'] } });
-    ddb.on(BatchWriteCommand).resolves({});
+    ddb.on(DeleteCommand, { Key: { pk: 'conns', sk: 'dead' } }).resolves({ Attributes: { pk: 'conns', sk: 'dead', subs: ['s1', '*'] } });
+    ddb.on(UpdateCommand).resolves({});
 
     const sent = await pushToConnections(
       ['dead', 'live'],
@@ -707,16 +683,9 @@ describe('ApiGatewayLiveSender', () => {
     );
 
     expect(sent).toBe(1);
-    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
-      RequestItems: {
-        connections: [
-          { DeleteRequest: { Key: { pk: 'sub#s1', sk: 'dead' } } },
-          { DeleteRequest: { Key: { pk: 'sub#*', sk: 'dead' } } },
-          { DeleteRequest: { Key: { pk: 'conns', sk: 'dead' } } },
-        ],
-      },
-    });
-    expect(ddb).toHaveReceivedCommandTimes(BatchWriteCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { TableName: 'connections', Key: { pk: 'conns', sk: 'dead' } });
+    expect(ddb).toHaveReceivedCommandTimes(DeleteCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { Key: { pk: 'subs', sk: 'version' } });
   });
 });
 

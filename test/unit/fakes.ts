@@ -24,7 +24,6 @@ import type {
   SendResult,
   SensorRegistry,
   StoredReading,
-  SubscriberLookup,
   SubscriptionStore,
   StreamProgress,
 } from '../../lambdas/core/ports.js';
@@ -244,7 +243,7 @@ export class FakeSensorRegistry implements SensorRegistry {
 
 /** The connections table's ports in one fake, as the one DynamoDB adapter implements them all. */
 export class FakeConnectionRegistry
-  implements ConnectionStore, SubscriptionStore, SubscriberLookup, SubscriptionSnapshots, CommandBudget, LiveMarks, LiveShardStore
+  implements ConnectionStore, SubscriptionStore, SubscriptionSnapshots, CommandBudget, LiveMarks, LiveShardStore
 {
   readonly subs = new Map<string, string[]>();
   readonly closed: string[] = [];
@@ -274,7 +273,7 @@ export class FakeConnectionRegistry
     return [...(this.subs.get(connectionId) ?? [])];
   }
 
-  async setSubscriptions(connectionId: string, next: string[], _added: string[] = [], _removed: string[] = [], _now = 0): Promise<void> {
+  async setSubscriptions(connectionId: string, next: string[], _now = 0): Promise<void> {
     this.subs.set(connectionId, [...next]);
     this.moveVersionOn();
   }
@@ -289,15 +288,6 @@ export class FakeConnectionRegistry
   async allSubscriptions(): Promise<Array<{ connectionId: string; sensorIds: string[] }>> {
     this.liveReads.snapshots += 1;
     return [...this.subs].filter(([, ids]) => ids.length > 0).map(([connectionId, ids]) => ({ connectionId, sensorIds: [...ids] }));
-  }
-
-  async subscribersOf(sensorIds: string[]): Promise<Map<string, string[]>> {
-    const found = new Map<string, string[]>();
-    for (const sensorId of new Set(sensorIds)) {
-      const ids = [...this.subs.entries()].filter(([, s]) => s.includes(sensorId) || s.includes('*')).map(([id]) => id);
-      if (ids.length > 0) found.set(sensorId, ids);
-    }
-    return found;
   }
 
   async takeCommandToken(connectionId: string, now: number, perSecond: number): Promise<boolean> {

@@ -8,6 +8,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   BatchGetCommand,
   BatchWriteCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -55,18 +56,14 @@ beforeEach(() => {
   apigw.on(PostToConnectionCommand).resolves({});
 });
 
-/**
- * Subscriptions in the connections table: `sub#{sensorId}` partitions, each connection's set in the `conns`
- * partition, and the subscriptions' version.
- */
+/** Subscriptions in the connections table: each connection's set in the `conns` partition, and the subscriptions' version. */
 function subscribers(bySensor: Record<string, string[]>) {
   const byConnection = new Map<string, string[]>();
   for (const [sensorId, ids] of Object.entries(bySensor))
     for (const id of ids) byConnection.set(id, [...(byConnection.get(id) ?? []), sensorId]);
   ddb.on(QueryCommand, { TableName: 'connections' }).callsFake((input) => {
     const pk = input.ExpressionAttributeValues[':pk'] as string;
-    if (pk === 'conns') return { Items: [...byConnection].map(([sk, subs]) => ({ sk, subs })) };
-    return { Items: (bySensor[pk.slice('sub#'.length)] ?? []).map((sk) => ({ sk })) };
+    return { Items: pk === 'conns' ? [...byConnection].map(([sk, subs]) => ({ sk, subs })) : [] };
   });
   ddb
     .on(GetCommand, { TableName: 'connections', Key: { pk: 'subs', sk: 'version' } })
@@ -271,12 +268,8 @@ describe('websocket ← API Gateway WebSocket events', () => {
 
   it('MESSAGE subscribe writes the subscription and posts a subscribed frame', async () => {
     ddb.on(GetCommand, { TableName: 'connections' }).resolves({ Item: { pk: 'conns', sk: connectionId, subs: [] } });
-    ddb.on(BatchWriteCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
     expect(await websocket(fixture('ws-message-subscribe'))).toEqual({ statusCode: 200 });
-    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
-      RequestItems: { connections: [{ PutRequest: { Item: expect.objectContaining({ pk: `sub#${SENSOR}`, sk: connectionId }) } }] },
-    });
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: { pk: 'conns', sk: connectionId },
       ExpressionAttributeValues: expect.objectContaining({ ':subs': [SENSOR] }),
@@ -316,18 +309,12 @@ describe('websocket ← API Gateway WebSocket events', () => {
     expect(ddb.calls()).toHaveLength(0);
   });
 
-  it('DISCONNECT deletes the connection and its subscriptions', async () => {
-    ddb.on(GetCommand, { TableName: 'connections' }).resolves({ Item: { pk: 'conns', sk: connectionId, subs: [SENSOR] } });
-    ddb.on(BatchWriteCommand).resolves({});
+  it('DISCONNECT deletes the connection with its subscriptions and moves the subscriptions’ version on', async () => {
+    ddb.on(DeleteCommand, { TableName: 'connections' }).resolves({ Attributes: { pk: 'conns', sk: connectionId, subs: [SENSOR] } });
+    ddb.on(UpdateCommand).resolves({});
     expect(await websocket(fixture('ws-disconnect'))).toEqual({ statusCode: 200 });
-    expect(ddb).toHaveReceivedCommandWith(BatchWriteCommand, {
-      RequestItems: {
-        connections: [
-          { DeleteRequest: { Key: { pk: `sub#${SENSOR}`, sk: connectionId } } },
-          { DeleteRequest: { Key: { pk: 'conns', sk: connectionId } } },
-        ],
-      },
-    });
+    expect(ddb).toHaveReceivedCommandWith(DeleteCommand, { Key: { pk: 'conns', sk: connectionId }, ReturnValues: 'ALL_OLD' });
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { Key: { pk: 'subs', sk: 'version' } });
     expect(apigw).toHaveReceivedCommandTimes(PostToConnectionCommand, 0);
   });
 });

@@ -133,10 +133,9 @@ describe('property: never pushed twice on a shard', () => {
       fc.asyncProperty(plan, async ({ records, cuts, faults, watched }) => {
         const connections = new FakeConnectionRegistry();
         const live = new FakeLiveSender();
-        await connections.setSubscriptions('dash', watched, watched, [], NOW);
+        await connections.setSubscriptions('dash', watched, NOW);
         let crash = false;
         const registry = Object.assign(Object.create(connections) as FakeConnectionRegistry, {
-          subscribersOf: connections.subscribersOf.bind(connections),
           addLiveMarks: connections.addLiveMarks.bind(connections),
           liveShard: connections.liveShard.bind(connections),
           saveLiveShard: async (...args: Parameters<FakeConnectionRegistry['saveLiveShard']>) => {

@@ -20,9 +20,9 @@ describe('LiveSubscriptions', () => {
   beforeEach(async () => {
     registry = new FakeConnectionRegistry();
     subscriptions = new LiveSubscriptions(registry);
-    await registry.setSubscriptions('by-name', ['a', 'b'], ['a', 'b'], [], NOW);
-    await registry.setSubscriptions('everything', ['*'], ['*'], [], NOW);
-    await registry.setSubscriptions('a-and-all', ['a', '*'], ['a', '*'], [], NOW);
+    await registry.setSubscriptions('by-name', ['a', 'b'], NOW);
+    await registry.setSubscriptions('everything', ['*'], NOW);
+    await registry.setSubscriptions('a-and-all', ['a', '*'], NOW);
   });
 
   it('reads the sets once, then only the version while it stays; each connection once per sensor', async () => {
@@ -41,9 +41,9 @@ describe('LiveSubscriptions', () => {
   it('a subscribe, an unsubscribe and a close move the version on: the next read sees each', async () => {
     const sensor = async (id: string) => ((await subscriptions.read([id], NOW)).subscribers.get(id) ?? []).sort();
     expect(await sensor('z')).toEqual(['a-and-all', 'everything']);
-    await registry.setSubscriptions('z-only', ['z'], ['z'], [], NOW);
+    await registry.setSubscriptions('z-only', ['z'], NOW);
     expect(await sensor('z')).toEqual(['a-and-all', 'everything', 'z-only']);
-    await registry.setSubscriptions('everything', [], [], ['*'], NOW);
+    await registry.setSubscriptions('everything', [], NOW);
     expect(await sensor('z')).toEqual(['a-and-all', 'z-only']);
     await registry.close('a-and-all');
     expect(await sensor('z')).toEqual(['z-only']);
@@ -61,14 +61,14 @@ describe('LiveSubscriptions', () => {
   it('with a shard: the state is read with the version when someone may follow, not when no one does', async () => {
     const only = new FakeConnectionRegistry();
     const live = new LiveSubscriptions(only);
-    await only.setSubscriptions('dash', ['a'], ['a'], [], NOW);
+    await only.setSubscriptions('dash', ['a'], NOW);
     // Nothing cached yet: the shard is read with the version.
     expect((await live.read(['a'], NOW, SHARD)).shard).toEqual({ seq: null, sensors: new Map() });
     // Cached and nobody follows `b`: the version alone.
     expect(await live.read(['b'], NOW, SHARD)).toEqual({ subscribers: new Map() });
     expect(only.liveReads).toEqual({ version: 2, withShard: 1, snapshots: 1 });
     // `b` newly followed: the version says so, the sets are read again, and the shard's state after them.
-    await only.setSubscriptions('dash', ['a', 'b'], ['b'], [], NOW);
+    await only.setSubscriptions('dash', ['a', 'b'], NOW);
     const read = await live.read(['b'], NOW, SHARD);
     expect(read.subscribers).toEqual(new Map([['b', ['dash']]]));
     expect(read.shard).toBeDefined();
@@ -80,7 +80,7 @@ describe('LiveSubscriptions', () => {
       liveVersion: registry.liveVersion.bind(registry),
       allSubscriptions: async () => {
         const sets = await registry.allSubscriptions();
-        await registry.setSubscriptions('late', ['a'], ['a'], [], NOW); // after the sets were read
+        await registry.setSubscriptions('late', ['a'], NOW); // after the sets were read
         return sets;
       },
     });

@@ -67,7 +67,7 @@ describe('the use cases record', () => {
     const live = new FakeLiveSender();
     for (const id of ['c1', 'c2']) {
       await connections.open(id);
-      await connections.setSubscriptions(id, ['s1'], ['s1'], [], NOW);
+      await connections.setSubscriptions(id, ['s1'], NOW);
     }
     live.gone.add('c2');
     await broadcastTelemetryBatch(

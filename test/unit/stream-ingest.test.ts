@@ -63,8 +63,8 @@ describe('broadcastTelemetryBatch with fakes', () => {
   beforeEach(async () => {
     connections = new FakeConnectionRegistry();
     live = new FakeLiveSender();
-    await connections.setSubscriptions('all', ['*'], ['*'], [], NOW);
-    await connections.setSubscriptions('a-only', ['a'], ['a'], [], NOW);
+    await connections.setSubscriptions('all', ['*'], NOW);
+    await connections.setSubscriptions('a-only', ['a'], NOW);
   });
 
   it('each reading once, only to its subscribers; readings of one batch share a frame per connection', async () => {
@@ -143,7 +143,7 @@ describe('broadcastTelemetryBatch: dashboards that get the same readings share t
   it('500 connections on * and one gone: each open one gets the one frame, the gone one is forgotten', async () => {
     const connections = new FakeConnectionRegistry();
     const live = new FakeLiveSender();
-    for (let i = 0; i < 500; i++) await connections.setSubscriptions(`c${i}`, ['*'], ['*'], [], NOW);
+    for (let i = 0; i < 500; i++) await connections.setSubscriptions(`c${i}`, ['*'], NOW);
     live.gone.add('c7');
     const events = [
       { payload: Buffer.from(JSON.stringify({ ts: NOW - 1, values: { t: 1 } })).toString('base64'), sensorId: 'x', receivedAt: NOW },
