@@ -5,6 +5,7 @@
  * Messages: local/handler-thread.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import type { Context } from 'aws-lambda';
 import type { CounterMetric, LiveSender, Metrics, ObservedMetric, SendResult } from '../lambdas/core/ports.js';
 import type { ServerFrame } from '../lambdas/shared/contract.js';
 import type { FromThread, HandlerName, ToThread } from './handler-thread.js';
@@ -57,10 +58,15 @@ const metrics = new ForwardedMetrics();
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');
 resetWiring({ liveSender: () => sender, metrics: () => metrics });
 
-const modules: Record<HandlerName, () => Promise<{ handler: (event: never) => Promise<unknown> }>> = {
+const modules: Record<HandlerName, () => Promise<{ handler: (event: never, context: Context) => Promise<unknown> }>> = {
   'history-writer': () => import('../lambdas/handlers/history-writer.js'),
 };
-const { handler } = await modules[(workerData as { handler: HandlerName }).handler]();
+/** The function each handler is, as the main thread names it in logs and billing. */
+const FUNCTION_NAMES: Record<HandlerName, string> = { 'history-writer': 'HistoryWriter' };
+const { handler: lambdaHandler } = await modules[(workerData as { handler: HandlerName }).handler]();
+// Each call an invocation with its own Lambda context and request id, as on the main thread (local/lambda-context.ts).
+const { asLambdaInvocation } = await import('./lambda-context.js');
+const handler = asLambdaInvocation(FUNCTION_NAMES[(workerData as { handler: HandlerName }).handler], lambdaHandler);
 const { alertRules } = await import('../lambdas/handlers/wiring/dynamo.js');
 
 port.on('message', (message: ToThread) => {
