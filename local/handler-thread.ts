@@ -65,6 +65,12 @@ export class HandlerThread {
     });
   };
 
+  /** Starts the thread ahead of its first invocation, so that one does not wait for the handler to load. */
+  async warm(): Promise<void> {
+    if (this.closed) return;
+    await this.start().ready.catch(() => undefined);
+  }
+
   /** The alert rules changed (the HTTP API, on the main thread): the thread's cache of them is dropped. */
   rulesChanged(): void {
     this.running?.worker.postMessage({ type: 'rules-changed' } satisfies ToThread);

@@ -325,7 +325,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             log,
           });
     // Closed after the rules have stopped (cleanups run in reverse): a batch still running there is journaled.
-    if (historyThread) cleanups.push(() => historyThread.close());
+    if (historyThread) {
+      cleanups.push(() => historyThread.close());
+      // Loading the handler in a thread takes a moment: the first readings should not wait for it.
+      void historyThread.warm();
+    }
     const ruleHandlers = historyThread ? { ...handlers, historyWriter: async () => historyThread.invoke } : handlers;
     const rules = new RuleRunner({
       handlers: meteredLoaders(billing, ruleHandlers, { historyWriter: 'HistoryWriter', broadcaster: 'Broadcaster', presence: 'Presence' }),

@@ -28,7 +28,17 @@ export interface FleetSensor extends SensorInfo {
   sparkLoadedAt: number | null;
   /** Bumped on every change, so a card can skip work when it has none. */
   revision: number;
+  /**
+   * Since when a live reading showed this sensor (or a metric of it) that the list does not hold yet: its
+   * history write lands up to a history window after the live push, so the list is read again until it does.
+   */
+  unlistedSince?: number;
 }
+
+/** Looks at the list again this long after a live reading showed what it lacked, doubling up to the last. */
+const UNLISTED_RETRY_MS = [1_500, 3_000, 6_000, 12_000, 24_000];
+/** A sensor seen live but never listed is dropped after this long (the history writer refused or lost it). */
+const UNLISTED_KEEP_MS = 2 * 60_000;
 
 export type LoadState = { kind: 'loading' } | { kind: 'ready' } | { kind: 'error'; message: string };
 
@@ -54,6 +64,8 @@ export class FleetStore {
   sparkRequests = 0;
   private fetchAgain = false;
   private reading: Promise<void> | null = null;
+  private unlistedTimer: ReturnType<typeof setTimeout> | undefined;
+  private unlistedTries = 0;
 
   constructor(
     private readonly api: Api,
@@ -118,8 +130,11 @@ export class FleetStore {
   /** The list read (or its pages so far, `partial`: sensors not in it yet are kept). */
   private takeList(list: SensorInfo[], partial: boolean): void {
     const next = new Map<string, FleetSensor>();
+    const now = Date.now();
     for (const info of list) {
       const old = this.sensors.get(info.sensorId);
+      // A metric the live readings showed and the list does not have yet: its unit is still to come.
+      const awaited = old?.metrics.some((m) => !info.metrics.includes(m)) ? (old.unlistedSince ?? now) : undefined;
       // A live frame may be newer than the list, which was read a moment ago.
       const latest = old?.latest && (!info.latest || old.latest.ts > info.latest.ts) ? old.latest : info.latest;
       for (const [m, v] of Object.entries(latest?.values ?? {})) precision.see(m, v);
@@ -131,9 +146,14 @@ export class FleetStore {
         spark: old?.spark ?? [],
         sparkLoadedAt: old?.sparkLoadedAt ?? null,
         revision: (old?.revision ?? 0) + 1,
+        ...(awaited !== undefined ? { unlistedSince: awaited } : {}),
       });
     }
-    if (partial) for (const [id, s] of this.sensors) if (!next.has(id)) next.set(id, s);
+    for (const [id, s] of this.sensors) {
+      if (next.has(id)) continue;
+      // A list read so far (`partial`) lacks the rest; a whole one lacks a sensor seen live before its history.
+      if (partial || (s.unlistedSince !== undefined && now - s.unlistedSince < UNLISTED_KEEP_MS)) next.set(id, s);
+    }
     if (next.size !== this.sensors.size || [...next.keys()].some((id) => !this.sensors.has(id))) this.membership++;
     const first = this.load.kind !== 'ready';
     this.sensors = next;
@@ -142,6 +162,24 @@ export class FleetStore {
     if (first) this.notify();
     else this.changed();
     this.loadSparksSoon();
+    if (!partial) this.awaitUnlisted();
+  }
+
+  /** While a sensor or metric seen live is not listed, reads the list again, less and less often. */
+  private awaitUnlisted(): void {
+    const waiting = [...this.sensors.values()].some((s) => s.unlistedSince !== undefined);
+    if (!waiting) {
+      this.unlistedTries = 0;
+      return;
+    }
+    if (this.unlistedTimer !== undefined || this.unlistedTries >= UNLISTED_RETRY_MS.length) return;
+    this.unlistedTimer = setTimeout(
+      () => {
+        this.unlistedTimer = undefined;
+        this.refreshSoon();
+      },
+      UNLISTED_RETRY_MS[this.unlistedTries++],
+    );
   }
 
   /**
@@ -238,8 +276,9 @@ export class FleetStore {
       sensor.online = true;
       for (const m of Object.keys(r.values)) {
         if (sensor.metrics.includes(m)) continue;
-        // A metric new to the list: its unit comes with the next list.
+        // A metric new to the list: its unit comes with a next list.
         sensor.metrics = [...sensor.metrics, m].sort();
+        sensor.unlistedSince ??= now;
         unknown = true;
       }
       sensor.sparkMetric ??= pickSparkMetric(sensor.metrics);
@@ -252,9 +291,9 @@ export class FleetStore {
       sensor.revision++;
     }
     if (unknown) {
+      // The live push can beat the history write: the lists after this one look again (awaitUnlisted).
+      this.unlistedTries = 0;
       this.refreshSoon();
-      // The live push can beat the history write; a second look brings the units the first one missed.
-      setTimeout(() => this.refreshSoon(), 1500);
     }
     this.changed();
   }
@@ -272,6 +311,7 @@ export class FleetStore {
       spark: [],
       sparkLoadedAt: null,
       revision: 0,
+      unlistedSince: now,
     };
     this.sensors.set(sensorId, sensor);
     this.membership++;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Api, SensorInfo } from '../../../frontend/src/api.js';
 import { FleetStore } from '../../../frontend/src/fleet.js';
 import type { LiveConnection } from '../../../frontend/src/live.js';
@@ -61,5 +61,62 @@ describe('the fleet store', () => {
     next();
     await again;
     expect(calls).toHaveLength(2);
+  });
+
+  describe('a sensor seen live before its history is written', () => {
+    afterEach(() => vi.useRealTimers());
+
+    /** A list API answering whatever `listed` holds at the time of the call. */
+    function listApi(listed: SensorInfo[]) {
+      let calls = 0;
+      const api = {
+        async sensors() {
+          calls++;
+          return [...listed];
+        },
+        async readingsOfMany() {
+          return [];
+        },
+      };
+      return { api: api as unknown as Api, calls: () => calls };
+    }
+
+    it('keeps its card through lists that lack it, and takes its units from the first list that has it', async () => {
+      vi.useFakeTimers();
+      const listed = [sensor('a')];
+      const { api, calls } = listApi(listed);
+      const store = new FleetStore(api, live);
+      await store.refresh();
+      store.applyReadings([{ sensorId: 'new', ts: Date.now(), values: { temperature: 21.5 } }]);
+      await vi.advanceTimersByTimeAsync(0);
+      // The list read at once does not hold it yet: the card stays, without units.
+      expect(store.sensors.get('new')?.units).toEqual({});
+      // History lands several seconds later (a history window, a cold writer): a later look finds it.
+      await vi.advanceTimersByTimeAsync(4_000);
+      listed.push({ ...sensor('new'), units: { temperature: '°C' } });
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(store.sensors.get('new')?.units).toEqual({ temperature: '°C' });
+      expect(store.sensors.get('new')?.unlistedSince).toBeUndefined();
+      // Once listed, no more looks.
+      const after = calls();
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(calls()).toBe(after);
+    });
+
+    it('looks a bounded number of times, and drops a card whose sensor is never listed', async () => {
+      vi.useFakeTimers();
+      const { api, calls } = listApi([sensor('a')]);
+      const store = new FleetStore(api, live);
+      await store.refresh();
+      store.applyReadings([{ sensorId: 'ghost', ts: Date.now(), values: { temperature: 1 } }]);
+      await vi.advanceTimersByTimeAsync(100_000);
+      const looks = calls();
+      expect(looks).toBeLessThanOrEqual(1 + 1 + 5);
+      expect(store.sensors.has('ghost')).toBe(true);
+      // Past the keep time, the next list drops it.
+      await vi.advanceTimersByTimeAsync(30_000);
+      await store.refresh();
+      expect(store.sensors.has('ghost')).toBe(false);
+    });
   });
 });
