@@ -334,9 +334,13 @@ describe('a steady layout', () => {
     });
     await openFleet(page);
     const start = await page.evaluate(() => (window as unknown as { __cls: number }).__cls);
-    const before = await page.locator('.card[data-sensor="sim-1"] dd[data-metric="temperature"]').textContent();
-    await page.waitForTimeout(10_000);
-    expect(await page.locator('.card[data-sensor="sim-1"] dd[data-metric="temperature"]').textContent()).not.toBe(before);
+    // 10 s of live updates, sampled: a value can come back by chance (noise at 0.01 °C steps), so any change counts.
+    const shown = new Set<string | null>();
+    for (let i = 0; i < 20; i++) {
+      shown.add(await page.locator('.card[data-sensor="sim-1"] dd[data-metric="temperature"]').textContent());
+      await page.waitForTimeout(500);
+    }
+    expect(shown.size).toBeGreaterThan(1);
     const cls = await page.evaluate(() => (window as unknown as { __cls: number }).__cls);
     // The whole load counts too (Lighthouse's CLS): under 0.05 from the first paint.
     expect(cls).toBeLessThan(0.05);
