@@ -29,15 +29,11 @@ const GUESSED_READINGS_PER_PACK = 12;
 /** Conditional puts of one call in flight at once. */
 const PUTS_IN_FLIGHT = 16;
 
-interface PageRequest {
+/** A range of the ports' shape (RawRange, less its sensor) in one partition of one table. */
+interface PageRequest extends Omit<RawRange, 'sensorId'> {
   table: string;
   partitionKey: string;
   partition: string;
-  from: number;
-  to: number;
-  after?: number;
-  maxItems?: number;
-  consistent?: boolean;
   projection: string;
   names: Record<string, string>;
 }

@@ -50,6 +50,9 @@ function errorAnswer(description: string, codes: string[]): Schema {
   };
 }
 
+/** The 404 of a route under `/sensors/{sensorId}`. */
+const unknownSensor = errorAnswer('A sensor never seen.', ['SENSOR_NOT_FOUND']);
+
 const sensorId: Schema = { type: 'string', pattern: SENSOR_ID_PATTERN.source };
 const metricName: Schema = { type: 'string', pattern: METRIC_NAME_PATTERN.source };
 const cursor: Schema = nullable({ type: 'string', description: 'Opaque: pass it as `cursor` for the next page.' });
@@ -120,6 +123,9 @@ const silenceFields: Record<string, Schema> = {
 const ruleId: Schema = { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' };
 
 const ruleIdParameter: Schema = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+/** A rule route's answers: the rule itself, or a 404 for an id no rule has. */
+const theRule: Schema = { description: 'The rule.', content: jsonContent(ref('AlertRule')) };
+const unknownRule = errorAnswer('An unknown id.', ['RULE_NOT_FOUND']);
 const ruleBody: Schema = {
   required: true,
   content: jsonContent({ oneOf: [ref('ThresholdRuleInput'), ref('SilenceRuleInput')] }),
@@ -185,7 +191,7 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': { description: 'The sensor.', content: jsonContent(ref('Sensor')) },
           '400': errorAnswer('The sensorId breaks the identity rule.', ['INVALID_PARAMETER']),
-          '404': errorAnswer('A sensor never seen.', ['SENSOR_NOT_FOUND']),
+          '404': unknownSensor,
         },
       }),
     },
@@ -219,7 +225,7 @@ export const OPENAPI_DOCUMENT = {
             'INVALID_PARAMETER',
             'INVALID_RANGE',
           ]),
-          '404': errorAnswer('A sensor never seen.', ['SENSOR_NOT_FOUND']),
+          '404': unknownSensor,
         },
       }),
     },
@@ -279,8 +285,8 @@ export const OPENAPI_DOCUMENT = {
       get: operation('alerts', signedIn, {
         operationId: 'getAlertRule',
         responses: {
-          '200': { description: 'The rule.', content: jsonContent(ref('AlertRule')) },
-          '404': errorAnswer('An unknown id.', ['RULE_NOT_FOUND']),
+          '200': theRule,
+          '404': unknownRule,
         },
       }),
       put: operation('alerts', changing, {
@@ -288,9 +294,9 @@ export const OPENAPI_DOCUMENT = {
         summary: 'The whole rule; an `id` in the body is ignored. Operators only when sign-in is on.',
         requestBody: ruleBody,
         responses: {
-          '200': { description: 'The rule.', content: jsonContent(ref('AlertRule')) },
+          '200': theRule,
           '400': errorAnswer('A bad rule.', ['INVALID_RULE']),
-          '404': errorAnswer('An unknown id.', ['RULE_NOT_FOUND']),
+          '404': unknownRule,
         },
       }),
       delete: operation('alerts', changing, {
@@ -298,7 +304,7 @@ export const OPENAPI_DOCUMENT = {
         summary: 'Operators only when sign-in is on.',
         responses: {
           '204': { description: 'Deleted; its alerts are no longer listed.' },
-          '404': errorAnswer('An unknown id.', ['RULE_NOT_FOUND']),
+          '404': unknownRule,
         },
       }),
     },
