@@ -193,13 +193,15 @@ export class Telemetry extends Construct {
         ...asyncInvocation,
       })
       .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:UpdateItem')
+      // The subscriptions' version read (GetItem), the sets read again when it moved (Query); a gone connection is
+      // deleted (DeleteItem) and the version moved on (UpdateItem).
       .useTable(
         ENV.connectionsTable,
         realtime.connectionsTable,
         'dynamodb:Query',
-        'dynamodb:DeleteItem',
-        'dynamodb:BatchWriteItem',
         'dynamodb:GetItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:UpdateItem',
       );
     realtime.grantPush(this.presence);
 
