@@ -27,6 +27,8 @@ import type {
   SubscriptionStore,
   StreamProgress,
 } from '../../lambdas/core/ports.js';
+import type { BroadcastDeps } from '../../lambdas/core/broadcast-telemetry.js';
+import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import type { Logger } from '../../lambdas/core/ports.js';
 import { presenceSupersedes } from '../../lambdas/core/presence.js';
 import type { CounterMetric, ObservedMetric } from '../../lambdas/shared/names.js';
@@ -399,4 +401,26 @@ export class FakeMetrics implements Metrics {
   observed(name: ObservedMetric): number[] {
     return this.observations.filter((o) => o.name === name).map((o) => o.value);
   }
+}
+
+/**
+ * The broadcaster's deps over one fake connections table: the table for every port it takes, a new container's
+ * subscription cache, a 30-day accepted window; `overrides` replace any of them.
+ */
+export function fakeBroadcastDeps(
+  registry: FakeConnectionRegistry,
+  live: FakeLiveSender,
+  overrides: Partial<BroadcastDeps> = {},
+): BroadcastDeps {
+  return {
+    connections: registry,
+    liveClaims: registry,
+    subscriptions: new LiveSubscriptions(registry),
+    live,
+    log: silentLog,
+    metrics: new FakeMetrics(),
+    now: Date.now,
+    rawRetentionDays: 30,
+    ...overrides,
+  };
 }

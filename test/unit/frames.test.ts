@@ -6,7 +6,15 @@ import { answerFrame, routeWebSocket } from '../../lambdas/core/frames.js';
 import { broadcastTelemetry } from '../../lambdas/core/broadcast-telemetry.js';
 import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import { VERSION_RESTART_AFTER_MS, applyPresenceEvent } from '../../lambdas/core/presence.js';
-import { FakeConnectionRegistry, FakeDevicePublisher, FakeLiveSender, FakeMetrics, FakeSensorRegistry, silentLog } from './fakes.js';
+import {
+  FakeConnectionRegistry,
+  FakeDevicePublisher,
+  FakeLiveSender,
+  FakeMetrics,
+  FakeSensorRegistry,
+  silentLog,
+  fakeBroadcastDeps,
+} from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 
@@ -230,16 +238,7 @@ describe('routeWebSocket', () => {
 });
 
 describe('broadcastTelemetry', () => {
-  const pushDeps = () => ({
-    connections: deps.connections,
-    liveClaims: deps.connections,
-    subscriptions: new LiveSubscriptions(deps.connections),
-    live: deps.live,
-    log: silentLog,
-    metrics: deps.metrics,
-    now: () => clock,
-    rawRetentionDays: 30,
-  });
+  const pushDeps = () => fakeBroadcastDeps(deps.connections, deps.live, { metrics: deps.metrics, now: () => clock });
   const event = (payload: unknown, sensorId = 's1') => ({
     payload: Buffer.from(JSON.stringify(payload)).toString('base64'),
     sensorId,

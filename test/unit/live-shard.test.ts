@@ -10,7 +10,7 @@ import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import { claimOnShard, IDLE_SENSOR_MS, MAX_STATE_BYTES, shardOf, stateBytes } from '../../lambdas/core/live-shard.js';
 import type { ReadingKey } from '../../lambdas/core/ports.js';
 import type { SequencedEvent } from '../../lambdas/core/sequence.js';
-import { FakeConnectionRegistry, FakeLiveSender, FakeMetrics, silentLog } from './fakes.js';
+import { FakeConnectionRegistry, FakeLiveSender, fakeBroadcastDeps } from './fakes.js';
 
 const MINUTE = 60_000;
 const NOW = Math.floor(1764160000000 / MINUTE) * MINUTE + 30_000;
@@ -153,15 +153,8 @@ describe('property: never pushed twice on a shard', () => {
             receivedAt: NOW,
           },
         }));
-        const deps = {
-          connections: registry,
-          liveClaims: registry,
-          subscriptions: new LiveSubscriptions(connections),
-          live,
-          log: silentLog,
-          metrics: new FakeMetrics(),
-          rawRetentionDays: 30,
-        };
+        // The claims through the crashing registry; the subscription sets read from the table itself.
+        const deps = fakeBroadcastDeps(registry, live, { subscriptions: new LiveSubscriptions(connections) });
         let at = 0;
         let crashed = false;
         for (let b = 0; at < stream.length; b += 1) {

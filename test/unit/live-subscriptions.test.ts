@@ -9,7 +9,15 @@ import { routeWebSocket } from '../../lambdas/core/frames.js';
 import { applyPresenceEvent } from '../../lambdas/core/presence.js';
 import { LiveSubscriptions, MAX_SUBSCRIPTIONS_AGE_MS } from '../../lambdas/core/live-subscriptions.js';
 import type { SequencedEvent } from '../../lambdas/core/sequence.js';
-import { FakeConnectionRegistry, FakeDevicePublisher, FakeLiveSender, FakeMetrics, FakeSensorRegistry, silentLog } from './fakes.js';
+import {
+  FakeConnectionRegistry,
+  FakeDevicePublisher,
+  FakeLiveSender,
+  FakeMetrics,
+  FakeSensorRegistry,
+  silentLog,
+  fakeBroadcastDeps,
+} from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
 const SHARD = 'shardId-000000000000';
@@ -158,16 +166,7 @@ describe('the live broadcaster with cached subscriptions, driven by WebSocket fr
         event: { payload: Buffer.from(JSON.stringify({ ts, values: { v: next } })).toString('base64'), sensorId, receivedAt: NOW },
       };
     });
-    const result = await broadcastTelemetryStream(records, {
-      connections: registry,
-      liveClaims: registry,
-      subscriptions,
-      live,
-      log: silentLog,
-      metrics: new FakeMetrics(),
-      now: () => NOW,
-      rawRetentionDays: 30,
-    });
+    const result = await broadcastTelemetryStream(records, fakeBroadcastDeps(registry, live, { subscriptions, now: () => NOW }));
     expect(result.firstFailure).toBeNull();
   };
   const readingsTo = (connectionId: string) =>

@@ -5,7 +5,6 @@ import { EmfMetrics } from '../../lambdas/adapters/emf-metrics.js';
 import { MetricsRegistry } from '../../local/memory-metrics.js';
 import { routeWebSocket } from '../../lambdas/core/frames.js';
 import { broadcastTelemetryBatch } from '../../lambdas/core/broadcast-telemetry.js';
-import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import { pushToConnections } from '../../lambdas/core/push.js';
 import { storeTelemetryBatch } from '../../lambdas/core/store-telemetry.js';
 import { METRICS } from '../../lambdas/shared/names.js';
@@ -19,6 +18,7 @@ import {
   FakeRollupStore,
   FakeSensorRegistry,
   silentLog,
+  fakeBroadcastDeps,
 } from './fakes.js';
 
 const NOW = Date.UTC(2026, 0, 15, 12, 0, 0);
@@ -72,16 +72,7 @@ describe('the use cases record', () => {
     live.gone.add('c2');
     await broadcastTelemetryBatch(
       [event({ ts: NOW - 100, values: { t: 1 } }, NOW - 40), event({ ts: NOW - 50, values: { t: 2 } }, NOW - 10)],
-      {
-        connections,
-        liveClaims: connections,
-        subscriptions: new LiveSubscriptions(connections),
-        live,
-        log: silentLog,
-        metrics,
-        now: () => NOW,
-        rawRetentionDays: 30,
-      },
+      fakeBroadcastDeps(connections, live, { metrics, now: () => NOW }),
     );
     expect(metrics.total(METRICS.livePushes)).toBe(1);
     expect(metrics.total(METRICS.goneConnectionsRemoved)).toBe(1);

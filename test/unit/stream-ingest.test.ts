@@ -17,12 +17,11 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { broadcastTelemetryBatch, readingsFrames } from '../../lambdas/core/broadcast-telemetry.js';
-import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import { batchItemFailures, streamRecords } from '../../lambdas/shared/rule-events.js';
 import './aws-matchers.js';
 // Sets the handlers' environment: imported before the handlers are.
 import { DLQ, fixture } from './handler-env.js';
-import { FakeConnectionRegistry, FakeLiveSender, FakeMetrics, silentLog } from './fakes.js';
+import { FakeConnectionRegistry, FakeLiveSender, fakeBroadcastDeps } from './fakes.js';
 
 const NOW = 1764160000000;
 
@@ -74,16 +73,7 @@ describe('broadcastTelemetryBatch with fakes', () => {
       event('a', { ts: NOW - 2, values: { t: 1 } }), // a redelivery inside the batch
       event('a', { values: { t: 'bad' } }),
     ];
-    const result = await broadcastTelemetryBatch(events, {
-      connections,
-      liveClaims: connections,
-      subscriptions: new LiveSubscriptions(connections),
-      live,
-      log: silentLog,
-      metrics: new FakeMetrics(),
-      now: () => NOW,
-      rawRetentionDays: 30,
-    });
+    const result = await broadcastTelemetryBatch(events, fakeBroadcastDeps(connections, live, { now: () => NOW }));
     expect(result).toEqual({ pushed: 2, connections: 2 });
     expect(live.framesTo('all')).toEqual([
       {
@@ -96,18 +86,7 @@ describe('broadcastTelemetryBatch with fakes', () => {
     ]);
     expect(live.framesTo('a-only')).toEqual([{ type: 'readings', readings: [{ sensorId: 'a', ts: NOW - 2, values: { t: 1 } }] }]);
     // The same batch again (a redelivery) pushes nothing.
-    expect(
-      await broadcastTelemetryBatch(events, {
-        connections,
-        liveClaims: connections,
-        subscriptions: new LiveSubscriptions(connections),
-        live,
-        log: silentLog,
-        metrics: new FakeMetrics(),
-        now: () => NOW,
-        rawRetentionDays: 30,
-      }),
-    ).toEqual({
+    expect(await broadcastTelemetryBatch(events, fakeBroadcastDeps(connections, live, { now: () => NOW }))).toEqual({
       pushed: 0,
       connections: 0,
     });
@@ -148,16 +127,7 @@ describe('broadcastTelemetryBatch: dashboards that get the same readings share t
     const events = [
       { payload: Buffer.from(JSON.stringify({ ts: NOW - 1, values: { t: 1 } })).toString('base64'), sensorId: 'x', receivedAt: NOW },
     ];
-    const result = await broadcastTelemetryBatch(events, {
-      connections,
-      liveClaims: connections,
-      subscriptions: new LiveSubscriptions(connections),
-      live,
-      log: silentLog,
-      metrics: new FakeMetrics(),
-      now: () => NOW,
-      rawRetentionDays: 30,
-    });
+    const result = await broadcastTelemetryBatch(events, fakeBroadcastDeps(connections, live, { now: () => NOW }));
     expect(result).toEqual({ pushed: 1, connections: 499 });
     expect(live.sent).toHaveLength(499);
     expect(new Set(live.sent.map((s) => s.connectionId)).size).toBe(499);
