@@ -24,6 +24,7 @@ import {
   telemetryTopic,
 } from '../support/runtime.js';
 import { checkedFetch } from '../support/openapi.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Received {
   contentType: string | undefined;
@@ -63,8 +64,6 @@ async function send(method: string, url: string, body?: unknown) {
 
 const publish = (device: MqttClient, sensorId: string, ts: number, temperature: number) =>
   device.publishAsync(telemetryTopic(sensorId), JSON.stringify({ ts, values: { temperature }, units: { temperature: '°C' } }), { qos: 1 });
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Publishes and waits until the registry shows the reading: two batches of one sensor may otherwise be

@@ -32,6 +32,7 @@ import {
   upgradeStatus,
 } from '../support/runtime.js';
 import { connackCode, openRawSession, rawPackets, type ProtocolLevel, type RawTarget } from '../support/raw-mqtt.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Short broker limits, so stalled connections are seen closing within a test. */
 const HANDSHAKE_TIMEOUT_MS = 1000;
@@ -185,8 +186,6 @@ describe('connections that never finish their TLS handshake or CONNECT', () => {
     expect(device.connected).toBe(true);
   });
 });
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 describe("pages and names that are not the server's own", () => {
   /** One HTTP GET with a chosen Host header (fetch will not send a forged one). */

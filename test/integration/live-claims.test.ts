@@ -16,10 +16,10 @@ import {
   startTestRuntime,
   telemetryTopic,
 } from '../support/runtime.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SENSORS = 30;
 const ROUNDS = 5;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('live claims per stream shard', () => {
   let dataDir: string;

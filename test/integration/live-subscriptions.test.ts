@@ -17,8 +17,8 @@ import {
   startTestRuntime,
   telemetryTopic,
 } from '../support/runtime.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const CONNECTIONS_TABLE = 'vigia-connections';
 
 describe('live subscriptions cached per broadcaster, revalidated per batch', () => {

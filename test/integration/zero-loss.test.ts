@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFrontendIfStale } from '../../local/frontend.js';
 import { PROJECT_ROOT } from '../../local/runtime.js';
 import { killChildren, HOST, eventually, freePort, getJson, makeDataDir, removeDataDir, telemetryTopic } from '../support/runtime.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const SENSORS = 100;
 const RUN_MS = 60_000;
 const STOP_AT_MS = 20_000;
 const DOWN_MS = 3_000;
 const KILL_AT_MS = 40_000;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Main {
   child: ChildProcess;

@@ -14,12 +14,11 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
 import { startLocalRuntime, type LocalRuntime, type RuntimeOptions } from '../../local/runtime.js';
 import { checkedFetch } from './openapi.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const HOST = '127.0.0.1';
 /** How long a wait for an event may take before the test fails. */
 export const WAIT_MS = 20_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A temp data folder, removed by `removeDataDir`. */
 export function makeDataDir(prefix = 'vigia-runtime-'): Promise<string> {

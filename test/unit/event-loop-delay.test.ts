@@ -1,8 +1,7 @@
 /** The runtime's event-loop delay gauges: a blocked main thread shows in the window it happened in and in the run's max, then ages out. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventLoopDelay } from '../../local/event-loop-delay.js';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { setTimeout as sleep } from 'node:timers/promises';
 
 function block(ms: number): void {
   const until = performance.now() + ms;
