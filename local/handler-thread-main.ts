@@ -61,12 +61,11 @@ resetWiring({ liveSender: () => sender, metrics: () => metrics });
 const modules: Record<HandlerName, () => Promise<{ handler: (event: never, context: Context) => Promise<unknown> }>> = {
   'history-writer': () => import('../lambdas/handlers/history-writer.js'),
 };
-/** The function each handler is, as the main thread names it in logs and billing. */
-const FUNCTION_NAMES: Record<HandlerName, string> = { 'history-writer': 'HistoryWriter' };
-const { handler: lambdaHandler } = await modules[(workerData as { handler: HandlerName }).handler]();
+const { handler: handlerName, functionName } = workerData as { handler: HandlerName; functionName: string };
+const { handler: lambdaHandler } = await modules[handlerName]();
 // Each call an invocation with its own Lambda context and request id, as on the main thread (local/lambda-context.ts).
 const { asLambdaInvocation } = await import('./lambda-context.js');
-const handler = asLambdaInvocation(FUNCTION_NAMES[(workerData as { handler: HandlerName }).handler], lambdaHandler);
+const handler = asLambdaInvocation(functionName, lambdaHandler);
 const { alertRules } = await import('../lambdas/handlers/wiring/dynamo.js');
 
 port.on('message', (message: ToThread) => {

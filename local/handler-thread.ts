@@ -33,6 +33,8 @@ export type FromThread =
 
 export interface HandlerThreadOptions {
   handler: HandlerName;
+  /** The function it is, in its invocations' Lambda context (as the main thread names it in billing). */
+  functionName: string;
   /** Where the thread's live frames go (the gateway). */
   live: LiveSender;
   /** Where the thread's metrics go (the process's registry). */
@@ -84,7 +86,7 @@ export class HandlerThread {
   private start(): Running {
     if (this.running) return this.running;
     const worker = new Worker(new URL('./handler-worker.mjs', import.meta.url), {
-      workerData: { handler: this.options.handler },
+      workerData: { handler: this.options.handler, functionName: this.options.functionName },
       name: this.options.handler,
     });
     const pending: Running['pending'] = new Map();

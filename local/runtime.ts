@@ -184,6 +184,9 @@ function memoryGauges(dynamo: { heapUsed: number; external: number; openResource
   ]);
 }
 
+/** The function each rule target invokes, as billing and the Lambda context name it. */
+const RULE_FUNCTIONS = { historyWriter: 'HistoryWriter', broadcaster: 'Broadcaster', presence: 'Presence' } as const;
+
 const handlers = {
   historyWriter: async () => (await import('../lambdas/handlers/history-writer.js')).handler as RuleHandler,
   broadcaster: async () => (await import('../lambdas/handlers/broadcaster.js')).handler as RuleHandler,
@@ -320,6 +323,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         ? null
         : new HandlerThread({
             handler: 'history-writer',
+            functionName: RULE_FUNCTIONS.historyWriter,
             live: new GatewayLiveSender(gateway),
             metrics: new MemoryMetrics(localMetricsRegistry),
             log,
@@ -332,7 +336,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     }
     const ruleHandlers = historyThread ? { ...handlers, historyWriter: async () => historyThread.invoke } : handlers;
     const rules = new RuleRunner({
-      handlers: meteredLoaders(billing, ruleHandlers, { historyWriter: 'HistoryWriter', broadcaster: 'Broadcaster', presence: 'Presence' }),
+      handlers: meteredLoaders(billing, ruleHandlers, RULE_FUNCTIONS),
       journalFile: path.join(dataDir, 'rules-journal.jsonl'),
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
