@@ -3,19 +3,15 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { RejectedPayload, RejectionSink } from '../core/ports.js';
 
-export class SqsRejectionSink implements RejectionSink {
-  constructor(
-    private readonly client: SQSClient,
-    private readonly queueUrl: string,
-  ) {}
-
+/** Each rejected payload is one message, its code an attribute so a consumer can filter without parsing. */
+export const sqsRejectionSink = (client: SQSClient, queueUrl: string): RejectionSink => ({
   async reject(rejected: RejectedPayload): Promise<void> {
-    await this.client.send(
+    await client.send(
       new SendMessageCommand({
-        QueueUrl: this.queueUrl,
+        QueueUrl: queueUrl,
         MessageBody: JSON.stringify({ kind: 'rejected-telemetry', ...rejected }),
         MessageAttributes: { code: { DataType: 'String', StringValue: rejected.code } },
       }),
     );
-  }
-}
+  },
+});

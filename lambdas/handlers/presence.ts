@@ -5,9 +5,10 @@ import { logger, withMetrics } from './wiring.js';
 import { connectionRegistry, liveSubscriptions, sensorRegistry } from './wiring/dynamo.js';
 import { liveSender } from './wiring/live.js';
 
+// Presence is always a direct rule: one lifecycle event per invocation, so `applied` is 0 or 1.
 export const handler = async (event: unknown, context?: Context) =>
   withMetrics(context, async (metrics) => {
-    const deps = {
+    const outcome = await applyPresenceEvent(event, {
       sensors: sensorRegistry(),
       connections: connectionRegistry(),
       subscriptions: liveSubscriptions(),
@@ -15,9 +16,6 @@ export const handler = async (event: unknown, context?: Context) =>
       log: logger,
       metrics,
       now: Date.now,
-    };
-    let applied = 0;
-    // Presence is always a direct rule: one lifecycle event per invocation.
-    if ((await applyPresenceEvent(event, deps)).applied) applied += 1;
-    return { applied };
+    });
+    return { applied: outcome.applied ? 1 : 0 };
   });

@@ -17,7 +17,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiGatewayLiveSender } from '../../lambdas/adapters/api-gateway-live.js';
 import { IotDevicePublisher } from '../../lambdas/adapters/iot-devices.js';
-import { SqsRejectionSink } from '../../lambdas/adapters/sqs-rejections.js';
+import { sqsRejectionSink } from '../../lambdas/adapters/sqs-rejections.js';
 import { DynamoConnectionRegistry } from '../../lambdas/adapters/dynamo-connections.js';
 import { DynamoReadingStore, DynamoRollupStore } from '../../lambdas/adapters/dynamo-history.js';
 import { DynamoSensorRegistry } from '../../lambdas/adapters/dynamo-sensors.js';
@@ -700,7 +700,7 @@ describe('IotDevicePublisher', () => {
   });
 });
 
-describe('SqsRejectionSink', () => {
+describe('sqsRejectionSink', () => {
   it('sends the topic, code, reason and payload to the dead-letter queue', async () => {
     sqs.on(SendMessageCommand).resolves({ MessageId: 'm1' });
     const rejected = {
@@ -711,7 +711,7 @@ describe('SqsRejectionSink', () => {
       payload: Buffer.from('nope').toString('base64'),
       receivedAt: NOW,
     };
-    await new SqsRejectionSink(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.eu-west-1.amazonaws.com/1/dlq').reject(rejected);
+    await sqsRejectionSink(new SQSClient({ region: 'eu-west-1' }), 'https://sqs.eu-west-1.amazonaws.com/1/dlq').reject(rejected);
     expect(sqs).toHaveReceivedCommandWith(SendMessageCommand, {
       QueueUrl: 'https://sqs.eu-west-1.amazonaws.com/1/dlq',
       MessageAttributes: { code: { DataType: 'String', StringValue: 'INVALID_JSON' } },

@@ -1,7 +1,7 @@
 /** Rejected telemetry to the dead-letter queue. */
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SqsRejectionSink } from '../../adapters/sqs-rejections.js';
+import { sqsRejectionSink } from '../../adapters/sqs-rejections.js';
 import { ENV, requireEnv } from '../../shared/names.js';
 import { once } from '../wiring.js';
 
-export const rejectionSink = /* @__PURE__ */ once(() => new SqsRejectionSink(new SQSClient({}), requireEnv(ENV.deadLetterQueueUrl)));
+export const rejectionSink = /* @__PURE__ */ once(() => sqsRejectionSink(new SQSClient({}), requireEnv(ENV.deadLetterQueueUrl)));

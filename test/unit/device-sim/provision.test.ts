@@ -3,22 +3,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import {
-  AttachPolicyCommand,
-  AttachThingPrincipalCommand,
-  CreateKeysAndCertificateCommand,
-  CreateThingCommand,
-  DeleteCertificateCommand,
-  DeleteThingCommand,
-  DescribeEndpointCommand,
-  DescribeThingCommand,
-  DetachPolicyCommand,
-  DetachThingPrincipalCommand,
-  IoTClient,
-  ListAttachedPoliciesCommand,
-  ListThingPrincipalsCommand,
-  UpdateCertificateCommand,
-} from '@aws-sdk/client-iot';
+import * as IoT from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
 import { allCustomMatcher } from 'aws-sdk-client-mock-vitest';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -33,9 +18,9 @@ import {
 
 expect.extend(allCustomMatcher);
 
-const iotMock = mockClient(IoTClient);
+const iotMock = mockClient(IoT.IoTClient);
 const cfnMock = mockClient(CloudFormationClient);
-const iot = new IoTClient({ region: 'eu-west-1' });
+const iot = new IoT.IoTClient({ region: 'eu-west-1' });
 const POLICY = 'VigiaStack-DevicePolicy-ABC';
 
 const notFound = () => Object.assign(new Error('not found'), { name: 'ResourceNotFoundException' });
@@ -59,7 +44,7 @@ beforeEach(async () => {
   iotMock.reset();
   cfnMock.reset();
   certDir = await mkdtemp(join(tmpdir(), 'vigia-provision-'));
-  iotMock.on(CreateKeysAndCertificateCommand).resolves({
+  iotMock.on(IoT.CreateKeysAndCertificateCommand).resolves({
     certificateArn: certArn,
     certificateId: certId,
     certificatePem: certPem,
@@ -69,7 +54,7 @@ beforeEach(async () => {
 
 describe('provisioning a device', () => {
   it('creates the thing, an active certificate, attaches the policy, then the principal, and writes 0600 files', async () => {
-    iotMock.on(DescribeThingCommand).rejects(notFound());
+    iotMock.on(IoT.DescribeThingCommand).rejects(notFound());
     const result = await provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY });
 
     expect(commandNames()).toEqual([
@@ -79,10 +64,10 @@ describe('provisioning a device', () => {
       'AttachPolicyCommand',
       'AttachThingPrincipalCommand',
     ]);
-    expect(iotMock).toHaveReceivedCommandWith(CreateThingCommand, { thingName: 'sim-1' });
-    expect(iotMock).toHaveReceivedCommandWith(CreateKeysAndCertificateCommand, { setAsActive: true });
-    expect(iotMock).toHaveReceivedCommandWith(AttachPolicyCommand, { policyName: POLICY, target: certArn });
-    expect(iotMock).toHaveReceivedCommandWith(AttachThingPrincipalCommand, { thingName: 'sim-1', principal: certArn });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.CreateThingCommand, { thingName: 'sim-1' });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.CreateKeysAndCertificateCommand, { setAsActive: true });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.AttachPolicyCommand, { policyName: POLICY, target: certArn });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.AttachThingPrincipalCommand, { thingName: 'sim-1', principal: certArn });
     expect(result).toMatchObject({ sensorId: 'sim-1', certificateArn: certArn, created: true });
     expect(await readFile(join(certDir, 'sim-1.crt'), 'utf8')).toBe(certPem);
     expect((await stat(join(certDir, 'sim-1.key'))).mode & 0o777).toBe(0o600);
@@ -91,29 +76,29 @@ describe('provisioning a device', () => {
 
   it('is idempotent: a thing already holding the local certificate gets no new certificate', async () => {
     await writeFile(join(certDir, 'sim-1.crt'), certPem);
-    iotMock.on(DescribeThingCommand).resolves({ thingName: 'sim-1' });
-    iotMock.on(ListThingPrincipalsCommand).resolves({ principals: [certArn] });
+    iotMock.on(IoT.DescribeThingCommand).resolves({ thingName: 'sim-1' });
+    iotMock.on(IoT.ListThingPrincipalsCommand).resolves({ principals: [certArn] });
 
     const result = await provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY });
 
     expect(result.created).toBe(false);
-    expect(iotMock).not.toHaveReceivedCommand(CreateThingCommand);
-    expect(iotMock).not.toHaveReceivedCommand(CreateKeysAndCertificateCommand);
-    expect(iotMock).not.toHaveReceivedCommand(AttachThingPrincipalCommand);
-    expect(iotMock).toHaveReceivedCommandWith(AttachPolicyCommand, { policyName: POLICY, target: certArn });
+    expect(iotMock).not.toHaveReceivedCommand(IoT.CreateThingCommand);
+    expect(iotMock).not.toHaveReceivedCommand(IoT.CreateKeysAndCertificateCommand);
+    expect(iotMock).not.toHaveReceivedCommand(IoT.AttachThingPrincipalCommand);
+    expect(iotMock).toHaveReceivedCommandWith(IoT.AttachPolicyCommand, { policyName: POLICY, target: certArn });
   });
 
   it('adds a certificate to an existing thing whose key is not on disk, without creating the thing again', async () => {
-    iotMock.on(DescribeThingCommand).resolves({ thingName: 'sim-1' });
-    iotMock.on(ListThingPrincipalsCommand).resolves({ principals: [] });
+    iotMock.on(IoT.DescribeThingCommand).resolves({ thingName: 'sim-1' });
+    iotMock.on(IoT.ListThingPrincipalsCommand).resolves({ principals: [] });
     await provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY });
-    expect(iotMock).not.toHaveReceivedCommand(CreateThingCommand);
-    expect(iotMock).toHaveReceivedCommandOnce(CreateKeysAndCertificateCommand);
+    expect(iotMock).not.toHaveReceivedCommand(IoT.CreateThingCommand);
+    expect(iotMock).toHaveReceivedCommandOnce(IoT.CreateKeysAndCertificateCommand);
   });
 
   it('cleans up when a step fails: detaches the policy, deactivates and deletes the certificate, deletes the thing and the files', async () => {
-    iotMock.on(DescribeThingCommand).rejects(notFound());
-    iotMock.on(AttachThingPrincipalCommand).rejects(new Error('throttled'));
+    iotMock.on(IoT.DescribeThingCommand).rejects(notFound());
+    iotMock.on(IoT.AttachThingPrincipalCommand).rejects(new Error('throttled'));
 
     await expect(provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY })).rejects.toThrow(/Provisioning sim-1 failed: throttled/);
 
@@ -123,36 +108,36 @@ describe('provisioning a device', () => {
       'DeleteCertificateCommand',
       'DeleteThingCommand',
     ]);
-    expect(iotMock).toHaveReceivedCommandWith(UpdateCertificateCommand, { certificateId: certId, newStatus: 'INACTIVE' });
-    expect(iotMock).toHaveReceivedCommandWith(DeleteCertificateCommand, { certificateId: certId });
-    expect(iotMock).toHaveReceivedCommandWith(DeleteThingCommand, { thingName: 'sim-1' });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.UpdateCertificateCommand, { certificateId: certId, newStatus: 'INACTIVE' });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.DeleteCertificateCommand, { certificateId: certId });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.DeleteThingCommand, { thingName: 'sim-1' });
     expect(existsSync(join(certDir, 'sim-1.key'))).toBe(false);
     expect(existsSync(join(certDir, 'sim-1.crt'))).toBe(false);
   });
 
   it('rolls back like --delete: a certificate delete refused while the policy detach settles is retried', async () => {
-    iotMock.on(DescribeThingCommand).rejects(notFound());
-    iotMock.on(AttachThingPrincipalCommand).rejects(new Error('throttled'));
+    iotMock.on(IoT.DescribeThingCommand).rejects(notFound());
+    iotMock.on(IoT.AttachThingPrincipalCommand).rejects(new Error('throttled'));
     iotMock
-      .on(DeleteCertificateCommand)
+      .on(IoT.DeleteCertificateCommand)
       .rejectsOnce(Object.assign(new Error('policy still attached'), { name: 'DeleteConflictException' }))
       .resolves({});
     const waits: number[] = [];
     await expect(provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY, sleep: async (ms) => void waits.push(ms) })).rejects.toThrow(
       /Provisioning sim-1 failed: throttled/,
     );
-    expect(iotMock).toHaveReceivedCommandTimes(DeleteCertificateCommand, 2);
+    expect(iotMock).toHaveReceivedCommandTimes(IoT.DeleteCertificateCommand, 2);
     expect(waits).toEqual([1000]);
-    expect(iotMock).toHaveReceivedCommandWith(DeleteThingCommand, { thingName: 'sim-1' });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.DeleteThingCommand, { thingName: 'sim-1' });
   });
 
   it('does not delete a thing it did not create', async () => {
-    iotMock.on(DescribeThingCommand).resolves({ thingName: 'sim-1' });
-    iotMock.on(ListThingPrincipalsCommand).resolves({ principals: [] });
-    iotMock.on(AttachPolicyCommand).rejects(new Error('no such policy'));
+    iotMock.on(IoT.DescribeThingCommand).resolves({ thingName: 'sim-1' });
+    iotMock.on(IoT.ListThingPrincipalsCommand).resolves({ principals: [] });
+    iotMock.on(IoT.AttachPolicyCommand).rejects(new Error('no such policy'));
     await expect(provisionDevice(iot, 'sim-1', { certDir, policyName: POLICY })).rejects.toThrow(/no such policy/);
-    expect(iotMock).toHaveReceivedCommand(DeleteCertificateCommand);
-    expect(iotMock).not.toHaveReceivedCommand(DeleteThingCommand);
+    expect(iotMock).toHaveReceivedCommand(IoT.DeleteCertificateCommand);
+    expect(iotMock).not.toHaveReceivedCommand(IoT.DeleteThingCommand);
   });
 
   it('refuses an invalid sensorId before any call', async () => {
@@ -185,9 +170,9 @@ describe('stack outputs and endpoint', () => {
   });
 
   it('asks for the ATS data endpoint', async () => {
-    iotMock.on(DescribeEndpointCommand).resolves({ endpointAddress: 'abc-ats.iot.eu-west-1.amazonaws.com' });
+    iotMock.on(IoT.DescribeEndpointCommand).resolves({ endpointAddress: 'abc-ats.iot.eu-west-1.amazonaws.com' });
     await expect(dataEndpoint(iot)).resolves.toBe('abc-ats.iot.eu-west-1.amazonaws.com');
-    expect(iotMock).toHaveReceivedCommandWith(DescribeEndpointCommand, { endpointType: 'iot:Data-ATS' });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.DescribeEndpointCommand, { endpointType: 'iot:Data-ATS' });
   });
 });
 
@@ -195,8 +180,8 @@ describe('decommissioning a device', () => {
   it('detaches, deactivates and deletes each certificate, then deletes the thing and the files', async () => {
     await writeFile(join(certDir, 'sim-1.crt'), certPem);
     await writeFile(join(certDir, 'sim-1.key'), 'key');
-    iotMock.on(ListThingPrincipalsCommand).resolves({ principals: [certArn] });
-    iotMock.on(ListAttachedPoliciesCommand).resolves({ policies: [{ policyName: POLICY }] });
+    iotMock.on(IoT.ListThingPrincipalsCommand).resolves({ principals: [certArn] });
+    iotMock.on(IoT.ListAttachedPoliciesCommand).resolves({ policies: [{ policyName: POLICY }] });
 
     await expect(decommissionDevice(iot, 'sim-1', { certDir, sleep: async () => {} })).resolves.toEqual({
       sensorId: 'sim-1',
@@ -212,27 +197,27 @@ describe('decommissioning a device', () => {
       'DeleteCertificateCommand',
       'DeleteThingCommand',
     ]);
-    expect(iotMock).toHaveReceivedCommandWith(DetachThingPrincipalCommand, { thingName: 'sim-1', principal: certArn });
-    expect(iotMock).toHaveReceivedCommandWith(DetachPolicyCommand, { policyName: POLICY, target: certArn });
-    expect(iotMock).toHaveReceivedCommandWith(UpdateCertificateCommand, { certificateId: certId, newStatus: 'INACTIVE' });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.DetachThingPrincipalCommand, { thingName: 'sim-1', principal: certArn });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.DetachPolicyCommand, { policyName: POLICY, target: certArn });
+    expect(iotMock).toHaveReceivedCommandWith(IoT.UpdateCertificateCommand, { certificateId: certId, newStatus: 'INACTIVE' });
     expect(existsSync(join(certDir, 'sim-1.key'))).toBe(false);
   });
 
   it('is idempotent: a thing that is gone is nothing to do', async () => {
-    iotMock.on(ListThingPrincipalsCommand).rejects(notFound());
+    iotMock.on(IoT.ListThingPrincipalsCommand).rejects(notFound());
     await expect(decommissionDevice(iot, 'sim-1', { certDir })).resolves.toEqual({ sensorId: 'sim-1', removed: false });
-    expect(iotMock).not.toHaveReceivedCommand(DeleteThingCommand);
+    expect(iotMock).not.toHaveReceivedCommand(IoT.DeleteThingCommand);
   });
 
   it('retries a delete that still sees a detaching principal', async () => {
-    iotMock.on(ListThingPrincipalsCommand).resolves({ principals: [certArn] });
-    iotMock.on(ListAttachedPoliciesCommand).resolves({ policies: [] });
+    iotMock.on(IoT.ListThingPrincipalsCommand).resolves({ principals: [certArn] });
+    iotMock.on(IoT.ListAttachedPoliciesCommand).resolves({ policies: [] });
     iotMock
-      .on(DeleteCertificateCommand)
+      .on(IoT.DeleteCertificateCommand)
       .rejectsOnce(Object.assign(new Error('still attached'), { name: 'DeleteConflictException' }))
       .resolves({});
     await decommissionDevice(iot, 'sim-1', { certDir, sleep: async () => {} });
-    expect(iotMock).toHaveReceivedCommandTimes(DeleteCertificateCommand, 2);
-    expect(iotMock).toHaveReceivedCommand(DeleteThingCommand);
+    expect(iotMock).toHaveReceivedCommandTimes(IoT.DeleteCertificateCommand, 2);
+    expect(iotMock).toHaveReceivedCommand(IoT.DeleteThingCommand);
   });
 });
