@@ -7,8 +7,8 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
-import { RULES, TELEMETRY_STREAM_RULE } from '../lambdas/shared/rules.js';
+import { ENV, FUNCTIONS, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
+import { RULES, type RuleTarget, TELEMETRY_STREAM_RULE } from '../lambdas/shared/rules.js';
 import { authorize, bearerToken } from '../lambdas/core/auth.js';
 import { LocalAuthIssuer } from './auth-issuer.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
@@ -184,9 +184,6 @@ function memoryGauges(dynamo: { heapUsed: number; external: number; openResource
   ]);
 }
 
-/** The function each rule target invokes, as billing and the Lambda context name it. */
-const RULE_FUNCTIONS = { historyWriter: 'HistoryWriter', broadcaster: 'Broadcaster', presence: 'Presence' } as const;
-
 const handlers = {
   historyWriter: async () => (await import('../lambdas/handlers/history-writer.js')).handler as RuleHandler,
   broadcaster: async () => (await import('../lambdas/handlers/broadcaster.js')).handler as RuleHandler,
@@ -271,12 +268,12 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     const websocketHandler = meteredLoaders(
       billing,
       { ws: async () => (await import('../lambdas/handlers/websocket.js')).handler },
-      { ws: 'WebSocket' },
+      { ws: FUNCTIONS.webSocket },
     ).ws;
     const authorizerHandler = meteredLoaders(
       billing,
       { auth: async () => (await import('../lambdas/handlers/ws-authorizer.js')).handler },
-      { auth: 'ConnectAuthorizer' },
+      { auth: FUNCTIONS.connectAuthorizer },
     ).auth;
     const gateway = new WebSocketGateway({
       handler: websocketHandler,
@@ -323,7 +320,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         ? null
         : new HandlerThread({
             handler: 'history-writer',
-            functionName: RULE_FUNCTIONS.historyWriter,
+            functionName: FUNCTIONS.historyWriter,
             live: new GatewayLiveSender(gateway),
             metrics: new MemoryMetrics(localMetricsRegistry),
             log,
@@ -336,7 +333,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     }
     const ruleHandlers = historyThread ? { ...handlers, historyWriter: async () => historyThread.invoke } : handlers;
     const rules = new RuleRunner({
-      handlers: meteredLoaders(billing, ruleHandlers, RULE_FUNCTIONS),
+      // Each rule target is a key of FUNCTIONS: billing and the Lambda context name its invocations by it.
+      handlers: meteredLoaders<RuleTarget, RuleHandler>(billing, ruleHandlers, FUNCTIONS),
       journalFile: path.join(dataDir, 'rules-journal.jsonl'),
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
@@ -396,7 +394,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             };
           },
         },
-        { api: 'HttpApi' },
+        { api: FUNCTIONS.httpApi },
       ).api,
       ready: () => (external ? external.connected : true),
       authIssuer,
@@ -489,7 +487,7 @@ function startSilenceChecks(intervalMs: number, log: (entry: Record<string, unkn
     if (running) return;
     running = (async () => {
       const { handler } = await import('../lambdas/handlers/alert-silence.js');
-      await asLambdaInvocation('AlertSilence', handler)(undefined);
+      await asLambdaInvocation(FUNCTIONS.alertSilence, handler)(undefined);
     })()
       .catch((err: Error) => log({ level: 'error', component: 'alerts', message: 'silence check failed', error: err.message }))
       .finally(() => {
