@@ -11,6 +11,7 @@ import { ENV, FUNCTIONS, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { RULES, type RuleTarget, TELEMETRY_STREAM_RULE } from '../lambdas/shared/rules.js';
 import { authorize, bearerToken } from '../lambdas/core/auth.js';
 import { LocalAuthIssuer } from './auth-issuer.js';
+import { AWS_CALLS_FILE_ENV, AwsCallLog } from './aws-calls.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type BrokerOptions, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
@@ -85,6 +86,11 @@ export interface RuntimeOptions {
   deadLetterLimits?: DeadLetterLimits;
   /** The embedded broker's limits on connections not yet accepted (handshake and CONNECT timeouts, cap). */
   brokerLimits?: Pick<BrokerOptions, 'tlsHandshakeTimeoutMs' | 'connectTimeoutMs' | 'maxPendingConnections'>;
+  /**
+   * Records each distinct AWS call of the handlers (function, IAM action, resource) into this file as JSON lines
+   * (local/aws-calls.ts), for the IAM test. @default none: nothing is recorded
+   */
+  awsCallsFile?: string;
 }
 
 export interface LocalRuntime {
@@ -310,7 +316,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     // The handlers' wiring is the one Lambda runs, rebuilt for this runtime's ports and credentials; frames reach
     // this runtime's gateway in-process, and metrics this process's registry, served at GET /api/metrics.
     const { resetWiring } = await import('../lambdas/handlers/wiring.js');
-    resetWiring({ liveSender: () => new GatewayLiveSender(gateway), metrics: () => new MemoryMetrics(localMetricsRegistry) });
+    const bindings = { liveSender: () => new GatewayLiveSender(gateway), metrics: () => new MemoryMetrics(localMetricsRegistry) };
+    // A handler thread reads the file from the environment it starts with.
+    if (options.awsCallsFile) process.env[AWS_CALLS_FILE_ENV] = options.awsCallsFile;
+    else delete process.env[AWS_CALLS_FILE_ENV];
+    resetWiring(options.awsCallsFile ? new AwsCallLog(options.awsCallsFile).bind(bindings) : bindings);
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 
