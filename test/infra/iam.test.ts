@@ -62,14 +62,7 @@ describe('Least privilege per function', () => {
     const fn = vigia.stack.telemetry.broadcaster;
     expectDynamoGrants(fn, {
       // Live marks are added to with UpdateItem (DynamoConnectionRegistry.addLiveMarks); nothing writes it in batches.
-      connections: [
-        'dynamodb:Query',
-        'dynamodb:GetItem',
-        'dynamodb:BatchGetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-      ],
+      connections: ['BatchGetItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'].map((a) => `dynamodb:${a}`),
     });
     expect(allActions(fn)).toContain('execute-api:ManageConnections');
   });
