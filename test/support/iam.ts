@@ -208,3 +208,17 @@ export function cloudResourceOf(
   }
   return { missing: `an unknown resource ${JSON.stringify(r)}` };
 }
+
+/**
+ * What IAM also checks on the caller's role for a call on `resourceArn`: a publish to an SNS topic encrypted with a
+ * customer managed key needs that key too (SNS makes a data key for each message on the publisher's behalf).
+ */
+export function impliedCalls(template: RenderedTemplate, action: string, resourceArn: string): Array<{ action: string; arn: string }> {
+  if (action !== 'sns:Publish') return [];
+  const topic = Object.entries(template.resources).find(([id, r]) => r.Type === 'AWS::SNS::Topic' && arn('sns', id) === resourceArn);
+  const key = topic?.[1].Properties?.KmsMasterKeyId;
+  if (key === undefined) return [];
+  const rendered = template.render(key);
+  const keyArn = rendered.startsWith('arn:') ? rendered : arn('kms', `key/${rendered}`);
+  return ['kms:GenerateDataKey', 'kms:Decrypt'].map((kms) => ({ action: kms, arn: keyArn }));
+}
