@@ -77,9 +77,10 @@ export class Alerts extends Construct {
 
     const ttl = String((props.rulesCacheTtl ?? Duration.seconds(ALERT_RULES_TTL_DEFAULT_SECONDS)).toSeconds());
     // Each grant below is the calls its function makes: lambdas/adapters/dynamo-alerts.ts and
-    // alert-notifications.ts (+ dynamo-connections.ts closing a gone connection).
+    // alert-broadcaster.ts (every connection by Query; a gone one closed by dynamo-connections.ts: DeleteItem, and
+    // UpdateItem to move the subscriptions' version on).
     const pushFrames = (fn: VigiaFunction) => {
-      fn.useTable(ENV.connectionsTable, realtime.connectionsTable, 'dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem');
+      fn.useTable(ENV.connectionsTable, realtime.connectionsTable, 'dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem');
       realtime.grantPush(fn);
     };
     for (const fn of props.evaluators) {

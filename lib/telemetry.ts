@@ -13,7 +13,6 @@ import { RULES, type RuleTarget, TELEMETRY_STREAM_RULE, ruleSql } from '../lambd
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
 import type { HistoryTables } from './history.js';
 import type { Realtime } from './realtime.js';
-import { ITEM_READ_WRITE } from './tables.js';
 
 export interface TelemetryProps {
   readonly functions: FunctionDefaults;
@@ -167,7 +166,16 @@ export class Telemetry extends Construct {
         'dynamodb:BatchGetItem',
         'dynamodb:Query',
       )
-      .useTable(ENV.rollupsTable, history.rollupsTable, 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchGetItem')
+      // Roll-up buckets are put one by one where a bucket may already be there (PutItem with a condition), in batches
+      // where none can be (BatchWriteItem: DynamoRollupStore.putBuckets).
+      .useTable(
+        ENV.rollupsTable,
+        history.rollupsTable,
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:BatchWriteItem',
+      )
       .useTable(ENV.sensorsTable, history.sensorsTable, 'dynamodb:UpdateItem');
     this.historyWriter.addEnvironment(ENV.deadLetterQueueUrl, this.deadLetterQueue.queueUrl);
     this.deadLetterQueue.grant(this.historyWriter, 'sqs:SendMessage');
@@ -182,8 +190,18 @@ export class Telemetry extends Construct {
         // A live reading minutes late is noise (history has it): not the 6 h Lambda keeps retrying by default.
         maxEventAge: Duration.seconds(60),
       })
-      // Subscribers read, live marks added to in place (UpdateItem), shard states put, gone connections deleted.
-      .useTable(ENV.connectionsTable, realtime.connectionsTable, ...ITEM_READ_WRITE, 'dynamodb:BatchGetItem');
+      // Subscribers read (Query; the version with the shard's state in one BatchGetItem), live marks added to in place
+      // (UpdateItem), shard states read and put, gone connections deleted and the version moved on.
+      .useTable(
+        ENV.connectionsTable,
+        realtime.connectionsTable,
+        'dynamodb:Query',
+        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+      );
     realtime.grantPush(this.broadcaster);
 
     this.presence = functions

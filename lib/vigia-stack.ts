@@ -5,9 +5,9 @@ import { Api } from './api.js';
 import { Auth, threatProtectionFromContext } from './auth.js';
 import { Dashboard, DashboardConfig } from './dashboard.js';
 import { Devices } from './devices.js';
-import { FunctionDefaults } from './function-defaults.js';
+import { FunctionDefaults, type VigiaFunction } from './function-defaults.js';
 import { History, type Retention } from './history.js';
-import { METRICS } from '../lambdas/shared/names.js';
+import { FUNCTIONS, type FunctionName, METRICS } from '../lambdas/shared/names.js';
 import { Operations, vigiaMetric } from './operations.js';
 import { Realtime } from './realtime.js';
 import { type IngestSettings, STREAM_CONSUMERS, Telemetry, ingestFromContext } from './telemetry.js';
@@ -47,6 +47,8 @@ export class VigiaStack extends Stack {
   readonly dashboardConfig: DashboardConfig;
   readonly operations: Operations;
   readonly alerts: Alerts;
+  /** Every function of the app, by the name the local runtime gives its invocations (FUNCTIONS). */
+  readonly functions: Record<FunctionName, VigiaFunction>;
 
   constructor(scope: Construct, id: string, props: VigiaStackProps = {}) {
     super(scope, id, props);
@@ -93,18 +95,19 @@ export class VigiaStack extends Stack {
       api: api.handler,
       alertEmail: alertEmail || undefined,
     }));
+    this.functions = {
+      [FUNCTIONS.historyWriter]: telemetry.historyWriter,
+      [FUNCTIONS.broadcaster]: telemetry.broadcaster,
+      [FUNCTIONS.presence]: telemetry.presence,
+      [FUNCTIONS.webSocket]: realtime.webSocketFunction,
+      [FUNCTIONS.connectAuthorizer]: realtime.authorizerFunction,
+      [FUNCTIONS.httpApi]: api.handler,
+      [FUNCTIONS.alertSilence]: alerts.silenceFunction,
+    };
     const alarmEmail = props.alarmEmail ?? (this.node.tryGetContext('alarmEmail') as string | undefined);
     this.operations = new Operations(this, 'Operations', {
-      functions: {
-        HistoryWriter: telemetry.historyWriter,
-        Broadcaster: telemetry.broadcaster,
-        Presence: telemetry.presence,
-        WebSocket: realtime.webSocketFunction,
-        ConnectAuthorizer: realtime.authorizerFunction,
-        HttpApi: api.handler,
-        AlertSilence: alerts.silenceFunction,
-      },
-      expectedErrors: { ConnectAuthorizer: vigiaMetric(METRICS.connectUnauthorized) },
+      functions: this.functions,
+      expectedErrors: { [FUNCTIONS.connectAuthorizer]: vigiaMetric(METRICS.connectUnauthorized) },
       deadLetterQueue: telemetry.deadLetterQueue,
       httpApi: api.httpApi,
       topicRules: telemetry.rules,

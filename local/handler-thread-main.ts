@@ -56,7 +56,8 @@ class ForwardedMetrics implements Metrics {
 const sender = new PortLiveSender();
 const metrics = new ForwardedMetrics();
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');
-resetWiring({ liveSender: () => sender, metrics: () => metrics });
+const { recordedFromEnv } = await import('./aws-calls.js');
+resetWiring(recordedFromEnv({ liveSender: () => sender, metrics: () => metrics }));
 
 const modules: Record<HandlerName, () => Promise<{ handler: (event: never, context: Context) => Promise<unknown> }>> = {
   'history-writer': () => import('../lambdas/handlers/history-writer.js'),

@@ -12,6 +12,9 @@ import type { Context } from 'aws-lambda';
 import { FUNCTION_MEMORY_MB, FUNCTION_TIMEOUT_SECONDS } from '../lambdas/shared/names.js';
 
 const LOCAL_REGION = 'local';
+/** The invoked function's name in each invocation's InvokeStore scope (what the SDK call recorder reads). */
+const FUNCTION_NAME = Symbol('vigia.functionName');
+let invokeStore: InvokeStoreBase | undefined;
 const LOCAL_ACCOUNT = '000000000000';
 
 /**
@@ -55,9 +58,16 @@ export function asLambdaInvocation<E, R>(
   handler: (event: E, context: Context) => Promise<R>,
 ): (event: E) => Promise<R> {
   prepareLambdaHost();
-  const store = InvokeStore.getInstanceAsync(true);
+  const store = InvokeStore.getInstanceAsync(true).then((s) => (invokeStore = s));
   return async (event) => {
     const context = lambdaContext(functionName);
-    return (await store).run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId }, () => handler(event, context));
+    return (await store).run({ [InvokeStoreBase.PROTECTED_KEYS.REQUEST_ID]: context.awsRequestId, [FUNCTION_NAME]: functionName }, () =>
+      handler(event, context),
+    );
   };
+}
+
+/** The function whose invocation the caller runs in (its async context), or undefined outside any invocation. */
+export function invokingFunction(): string | undefined {
+  return invokeStore?.get<string>(FUNCTION_NAME);
 }

@@ -7,10 +7,11 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENV, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
-import { RULES, TELEMETRY_STREAM_RULE } from '../lambdas/shared/rules.js';
+import { ENV, FUNCTIONS, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
+import { RULES, type RuleTarget, TELEMETRY_STREAM_RULE } from '../lambdas/shared/rules.js';
 import { authorize, bearerToken } from '../lambdas/core/auth.js';
 import { LocalAuthIssuer } from './auth-issuer.js';
+import { AWS_CALLS_FILE_ENV, AwsCallLog } from './aws-calls.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type BrokerOptions, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
@@ -85,6 +86,11 @@ export interface RuntimeOptions {
   deadLetterLimits?: DeadLetterLimits;
   /** The embedded broker's limits on connections not yet accepted (handshake and CONNECT timeouts, cap). */
   brokerLimits?: Pick<BrokerOptions, 'tlsHandshakeTimeoutMs' | 'connectTimeoutMs' | 'maxPendingConnections'>;
+  /**
+   * Records each distinct AWS call of the handlers (function, IAM action, resource) into this file as JSON lines
+   * (local/aws-calls.ts), for the IAM test. @default none: nothing is recorded
+   */
+  awsCallsFile?: string;
 }
 
 export interface LocalRuntime {
@@ -184,9 +190,6 @@ function memoryGauges(dynamo: { heapUsed: number; external: number; openResource
   ]);
 }
 
-/** The function each rule target invokes, as billing and the Lambda context name it. */
-const RULE_FUNCTIONS = { historyWriter: 'HistoryWriter', broadcaster: 'Broadcaster', presence: 'Presence' } as const;
-
 const handlers = {
   historyWriter: async () => (await import('../lambdas/handlers/history-writer.js')).handler as RuleHandler,
   broadcaster: async () => (await import('../lambdas/handlers/broadcaster.js')).handler as RuleHandler,
@@ -271,12 +274,12 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     const websocketHandler = meteredLoaders(
       billing,
       { ws: async () => (await import('../lambdas/handlers/websocket.js')).handler },
-      { ws: 'WebSocket' },
+      { ws: FUNCTIONS.webSocket },
     ).ws;
     const authorizerHandler = meteredLoaders(
       billing,
       { auth: async () => (await import('../lambdas/handlers/ws-authorizer.js')).handler },
-      { auth: 'ConnectAuthorizer' },
+      { auth: FUNCTIONS.connectAuthorizer },
     ).auth;
     const gateway = new WebSocketGateway({
       handler: websocketHandler,
@@ -313,7 +316,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     // The handlers' wiring is the one Lambda runs, rebuilt for this runtime's ports and credentials; frames reach
     // this runtime's gateway in-process, and metrics this process's registry, served at GET /api/metrics.
     const { resetWiring } = await import('../lambdas/handlers/wiring.js');
-    resetWiring({ liveSender: () => new GatewayLiveSender(gateway), metrics: () => new MemoryMetrics(localMetricsRegistry) });
+    const bindings = { liveSender: () => new GatewayLiveSender(gateway), metrics: () => new MemoryMetrics(localMetricsRegistry) };
+    // A handler thread reads the file from the environment it starts with.
+    if (options.awsCallsFile) process.env[AWS_CALLS_FILE_ENV] = options.awsCallsFile;
+    else delete process.env[AWS_CALLS_FILE_ENV];
+    resetWiring(options.awsCallsFile ? new AwsCallLog(options.awsCallsFile).bind(bindings) : bindings);
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 
@@ -323,7 +330,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         ? null
         : new HandlerThread({
             handler: 'history-writer',
-            functionName: RULE_FUNCTIONS.historyWriter,
+            functionName: FUNCTIONS.historyWriter,
             live: new GatewayLiveSender(gateway),
             metrics: new MemoryMetrics(localMetricsRegistry),
             log,
@@ -336,7 +343,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     }
     const ruleHandlers = historyThread ? { ...handlers, historyWriter: async () => historyThread.invoke } : handlers;
     const rules = new RuleRunner({
-      handlers: meteredLoaders(billing, ruleHandlers, RULE_FUNCTIONS),
+      // Each rule target is a key of FUNCTIONS: billing and the Lambda context name its invocations by it.
+      handlers: meteredLoaders<RuleTarget, RuleHandler>(billing, ruleHandlers, FUNCTIONS),
       journalFile: path.join(dataDir, 'rules-journal.jsonl'),
       failedFile: failedInvocationsFile,
       retryDelaysMs: options.retryDelaysMs,
@@ -396,7 +404,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             };
           },
         },
-        { api: 'HttpApi' },
+        { api: FUNCTIONS.httpApi },
       ).api,
       ready: () => (external ? external.connected : true),
       authIssuer,
@@ -489,7 +497,7 @@ function startSilenceChecks(intervalMs: number, log: (entry: Record<string, unkn
     if (running) return;
     running = (async () => {
       const { handler } = await import('../lambdas/handlers/alert-silence.js');
-      await asLambdaInvocation('AlertSilence', handler)(undefined);
+      await asLambdaInvocation(FUNCTIONS.alertSilence, handler)(undefined);
     })()
       .catch((err: Error) => log({ level: 'error', component: 'alerts', message: 'silence check failed', error: err.message }))
       .finally(() => {

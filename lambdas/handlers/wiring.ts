@@ -7,6 +7,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+import type { Pluggable } from '@smithy/types';
 import type { Context } from 'aws-lambda';
 import { EmfMetrics } from '../adapters/emf-metrics.js';
 import type { LiveSender, Metrics } from '../core/ports.js';
@@ -18,6 +19,8 @@ export interface HostBindings {
   liveSender?: () => LiveSender;
   /** The host's metrics, in place of EMF log lines. */
   metrics?: () => Metrics;
+  /** Middleware added to every SDK client the wiring builds (the local runtime records each function's calls). */
+  sdkPlugins?: () => Array<Pluggable<object, object>>;
 }
 
 let bindings: HostBindings = {};
@@ -25,6 +28,13 @@ const forgetters: Array<() => void> = [];
 
 /** The host's bindings, as the last `resetWiring` gave them. */
 export const hostBindings = (): HostBindings => bindings;
+
+/** An SDK client of the wiring, with the host's plugins added; Lambda passes none, so it is the client as built. */
+export function hostClient<C extends { middlewareStack: { use(plugin: never): void } }>(client: C): C {
+  type ClientPlugin = Parameters<C['middlewareStack']['use']>[0];
+  for (const plugin of bindings.sdkPlugins?.() ?? []) client.middlewareStack.use(plugin as ClientPlugin);
+  return client;
+}
 
 /** Builds a value on first use and keeps it until `resetWiring`. */
 export function once<T>(make: () => T): () => T {

@@ -81,6 +81,22 @@ export const TOPICS = {
   presence: (eventType: 'connected' | 'disconnected', clientId: string) => `$aws/events/presence/${eventType}/${clientId}`,
 } as const;
 
+/**
+ * Every function of the app by one name: the key of VigiaStack.functions (lib/), the `functionName` of its local
+ * invocations and of billing (local/), and the name the operations dashboard shows.
+ */
+export const FUNCTIONS = {
+  historyWriter: 'HistoryWriter',
+  broadcaster: 'Broadcaster',
+  presence: 'Presence',
+  webSocket: 'WebSocket',
+  connectAuthorizer: 'ConnectAuthorizer',
+  httpApi: 'HttpApi',
+  alertSilence: 'AlertSilence',
+} as const;
+
+export type FunctionName = (typeof FUNCTIONS)[keyof typeof FUNCTIONS];
+
 /** Memory of every function (lib/function-defaults.ts); the local runtime bills its GB-seconds at this size. */
 export const FUNCTION_MEMORY_MB = 256;
 /** Timeout of a function that sets none (lib/function-defaults.ts); local invocation contexts count down from it. */

@@ -117,7 +117,8 @@ describe('Alerts: grants equal the calls made', () => {
     ]);
     expect(dynamoOn(fn, vigia.stack.history.sensorsTable)).toEqual(['dynamodb:Scan']);
     expect(dynamoOn(fn, vigia.stack.history.readingsTable)).toEqual([]);
-    expect(dynamoOn(fn, vigia.stack.realtime.connectionsTable)).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query']);
+    // Every connection by Query; a gone one closed (DeleteItem) and the subscriptions' version moved on (UpdateItem).
+    expect(dynamoOn(fn, vigia.stack.realtime.connectionsTable)).toEqual(['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
   });
 
   it('the alerts table keeps history with TTL and point-in-time recovery', () => {

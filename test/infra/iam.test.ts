@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ITEM_READ_WRITE } from '../../lib/tables.js';
 import { actionsOf, actionsOn, arnOf, resourcesOf, roleStatements, type SynthesizedVigia, synthVigia } from './synth.js';
 
 let vigia: SynthesizedVigia;
@@ -46,12 +45,13 @@ describe('Least privilege per function', () => {
   it('history writer: its history tables, the sensors registry, sqs:SendMessage on the dead-letter queue', () => {
     const fn = vigia.stack.telemetry.historyWriter;
     // Alerts (contract §8) are evaluated here: the registry's newest readings (BatchGetItem), and alert
-    // frames to every connection (Query, closing gone ones with GetItem + BatchWriteItem, ManageConnections).
+    // frames to every connection (Query, closing gone ones with DeleteItem + UpdateItem, ManageConnections).
     expectDynamoGrants(fn, {
       readings: ['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
-      rollups: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchGetItem'],
+      // Buckets new to the table are put in batches (BatchWriteItem), the others one by one on a condition.
+      rollups: ['dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
       sensors: ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
-      connections: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem'],
+      connections: ['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
     });
     const queue = arnOf(vigia.logicalId(vigia.stack.telemetry.deadLetterQueue));
     expect(actionsOn(statementsOf(fn), queue)).toContain('sqs:SendMessage');
@@ -61,8 +61,8 @@ describe('Least privilege per function', () => {
   it('broadcaster: connections only, plus pushing to connections', () => {
     const fn = vigia.stack.telemetry.broadcaster;
     expectDynamoGrants(fn, {
-      // Live marks are added to with UpdateItem (DynamoConnectionRegistry.addLiveMarks).
-      connections: [...ITEM_READ_WRITE, 'dynamodb:BatchGetItem'],
+      // Live marks are added to with UpdateItem (DynamoConnectionRegistry.addLiveMarks); nothing writes it in batches.
+      connections: ['BatchGetItem', 'DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'].map((a) => `dynamodb:${a}`),
     });
     expect(allActions(fn)).toContain('execute-api:ManageConnections');
   });
@@ -80,7 +80,8 @@ describe('Least privilege per function', () => {
   it('websocket: connections, reading sensors, publishing commands only on sensors/*/commands', () => {
     const fn = vigia.stack.realtime.webSocketFunction;
     expectDynamoGrants(fn, {
-      connections: [...ITEM_READ_WRITE],
+      // One connection's item at a time: never a Query, never a batch.
+      connections: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
       sensors: ['dynamodb:GetItem'],
     });
     const publish = statementsOf(fn).filter((s) => actionsOf(s).includes('iot:Publish'));
@@ -99,8 +100,8 @@ describe('Least privilege per function', () => {
       readings: ['dynamodb:Query'],
       rollups: ['dynamodb:Query'],
       sensors: ['dynamodb:GetItem', 'dynamodb:Scan'],
-      // An acknowledgement is pushed to every dashboard as an alert frame.
-      connections: ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:BatchWriteItem'],
+      // An acknowledgement is pushed to every dashboard as an alert frame (a gone connection closed on the way).
+      connections: ['dynamodb:Query', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem'],
     });
     const alerts = arnOf(vigia.logicalId(vigia.stack.alerts.table));
     const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];

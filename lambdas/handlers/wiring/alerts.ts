@@ -6,7 +6,7 @@ import type { AlertNotifier } from '../../core/alert-ports.js';
 import type { AlertDeps } from '../../core/evaluate-alerts.js';
 import type { Metrics } from '../../core/ports.js';
 import { ENV, requireEnv } from '../../shared/names.js';
-import { logger, once } from '../wiring.js';
+import { hostClient, logger, once } from '../wiring.js';
 import { alertRules, alertStateStore, connectionRegistry, documentClient, sensorActivity } from './dynamo.js';
 import { liveSender } from './live.js';
 
@@ -14,7 +14,7 @@ import { liveSender } from './live.js';
 export const alertNotifier = /* @__PURE__ */ once(
   (): AlertNotifier =>
     process.env[ENV.alertTopicArn]
-      ? new SnsAlertNotifier(new SNSClient({}), requireEnv(ENV.alertTopicArn))
+      ? new SnsAlertNotifier(hostClient(new SNSClient({})), requireEnv(ENV.alertTopicArn))
       : { notify: async (n) => logger.info('alert notice (no topic)', { kind: n.kind, subject: n.subject }) },
 );
 

@@ -3,10 +3,10 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { ApiGatewayLiveSender } from '../../adapters/api-gateway-live.js';
 import type { LiveSender } from '../../core/ports.js';
 import { ENV, requireEnv } from '../../shared/names.js';
-import { hostBindings, once } from '../wiring.js';
+import { hostBindings, hostClient, once } from '../wiring.js';
 
 export const liveSender = /* @__PURE__ */ once(
   (): LiveSender =>
     hostBindings().liveSender?.() ??
-    new ApiGatewayLiveSender(new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsManagementEndpoint) })),
+    new ApiGatewayLiveSender(hostClient(new ApiGatewayManagementApiClient({ endpoint: requireEnv(ENV.wsManagementEndpoint) }))),
 );
