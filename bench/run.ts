@@ -12,6 +12,7 @@ import { initBench } from './init.js';
 import { brokerCeiling, ingestModesBench, pipelineBench } from './pipeline.js';
 import { soakMain } from './soak.js';
 import { ROOT } from './support.js';
+import { STREAM_DEFAULTS } from '../local/rules.js';
 import type { FrameFigures } from './dashboard.js';
 
 const quick = process.argv.includes('--quick');
@@ -51,6 +52,9 @@ async function main(): Promise<void> {
   console.log(`\nWritten to ${path.relative(process.cwd(), file)}`);
 }
 
+/** The live window as the rules engine takes it: none means a batch goes as soon as the broadcaster is free. */
+const liveWindow = (ms: string) => (Number(ms) > 0 ? `${ms} ms` : 'none (a batch goes when the broadcaster is free)');
+
 async function pipelineSection(lines: string[]): Promise<void> {
   console.log('broker ceiling…');
   const ceiling = await brokerCeiling();
@@ -69,7 +73,7 @@ async function pipelineSection(lines: string[]): Promise<void> {
   const sustainedOk = exactlyOnce && s.throughput >= rate;
   lines.push('## Ingest pipeline (issues 3 and 11)', '');
   lines.push(
-    `Stream ingest (the local default): live window ${process.env.LIVE_WINDOW_MS ?? 5} ms, history window ${process.env.HISTORY_WINDOW_MS ?? 1000} ms.`,
+    `Stream ingest (the local default): live window ${liveWindow(process.env.LIVE_WINDOW_MS ?? String(STREAM_DEFAULTS.windowMs.broadcaster))}, history window ${process.env.HISTORY_WINDOW_MS ?? STREAM_DEFAULTS.windowMs.historyWriter} ms.`,
     '',
   );
   lines.push('| measure | figure | target | |', '| --- | --- | --- | --- |');
