@@ -70,6 +70,47 @@ export class SavedShardStates {
   }
 }
 
+/**
+ * A sensor's pushed ts in its open minute while a batch claims: the list as saved, copied into a set only when the
+ * batch looks a ts up or adds one, and saved again as the same list when nothing was added (most sensors of a shard
+ * are not in a given batch: their ts are neither copied nor sorted again).
+ */
+class PushedInMinute {
+  private set: Set<number> | undefined;
+  private added = false;
+
+  constructor(private readonly saved: readonly number[]) {}
+
+  has(ts: number): boolean {
+    return this.lookup().has(ts);
+  }
+
+  add(ts: number): void {
+    this.lookup().add(ts);
+    this.added = true;
+  }
+
+  get size(): number {
+    return this.set?.size ?? this.saved.length;
+  }
+
+  [Symbol.iterator](): Iterator<number> {
+    return (this.set ?? this.saved)[Symbol.iterator]();
+  }
+
+  /** In ascending order, as saved. */
+  list(): readonly number[] {
+    return this.added ? [...this.set!].sort((a, b) => a - b) : this.saved;
+  }
+
+  private lookup(): Set<number> {
+    this.set ??= new Set(this.saved);
+    return this.set;
+  }
+}
+
+const ascending = (ts: Iterable<number>) => new PushedInMinute([...new Set(ts)].sort((a, b) => a - b));
+
 export interface ClaimItem {
   /** The stream record holding the reading. */
   seq: string;
@@ -140,7 +181,9 @@ async function claim(
   const unclaimed = items.filter((i) => isAfter(i.seq, upTo));
   if (unclaimed.length === 0) return [];
 
-  const sensors = new Map([...state.sensors].map(([id, s]) => [id, { minute: s.minute, ts: new Set(s.ts), spilled: s.ts.length === 0 }]));
+  const sensors = new Map(
+    [...state.sensors].map(([id, s]) => [id, { minute: s.minute, ts: new PushedInMinute(s.ts), spilled: s.ts.length === 0 }]),
+  );
   /** Per sensor-minute mark: ts to flush into it (pushed before) and ts to claim in it (late or new sensors). */
   const marks = new Map<string, { sensorId: string; minute: number; flush: Set<number>; claim: ReadingKey[] }>();
   const markOf = (sensorId: string, minute: number) => {
@@ -177,7 +220,7 @@ async function claim(
       }
     } else if (s && minute > s.minute && minute >= recent) {
       flush(sensorId);
-      sensors.set(sensorId, { minute, ts: new Set([ts]), spilled: false });
+      sensors.set(sensorId, { minute, ts: new PushedInMinute([ts]), spilled: false });
       fresh.add(reading);
     } else {
       // Late, older than the state keeps, or a sensor the state does not hold: its minute's mark decides.
@@ -196,7 +239,7 @@ async function claim(
       if (bytes <= MAX_STATE_BYTES || s.ts.size === 0) break;
       for (const t of s.ts) markOf(id, s.minute).flush.add(t);
       bytes -= 2 * s.ts.size;
-      sensors.set(id, { minute: s.minute, ts: new Set(), spilled: true });
+      sensors.set(id, { minute: s.minute, ts: new PushedInMinute([]), spilled: true });
     }
     for (const [id] of [...sensors].sort((x, y) => x[1].minute - y[1].minute)) {
       if (bytes <= MAX_STATE_BYTES) break;
@@ -218,13 +261,13 @@ async function claim(
     const open = rebuilt.get(mark.sensorId);
     if (open === mark.minute) {
       // The sensor's open minute again holds everything its mark held, so a later duplicate is found in the state.
-      sensors.set(mark.sensorId, { minute: open, ts: new Set([...before[i], ...mark.claim.map((r) => r.ts)]), spilled: false });
+      sensors.set(mark.sensorId, { minute: open, ts: ascending([...before[i], ...mark.claim.map((r) => r.ts)]), spilled: false });
     }
   });
 
   const next: LiveShardState = {
     seq: lastSeq,
-    sensors: new Map([...sensors].map(([id, s]) => [id, { minute: s.minute, ts: [...s.ts].sort((a, b) => a - b) }])),
+    sensors: new Map([...sensors].map(([id, s]) => [id, { minute: s.minute, ts: s.ts.list() as number[] }])),
   };
   let stored: boolean;
   try {
