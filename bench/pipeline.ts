@@ -126,6 +126,7 @@ export async function offerLoad(
   const live = await subscribeAll(port);
   await sleep(500);
   const base = Date.now() - 60_000; // distinct ts per reading, well inside the accepted window
+  const warmedUp = hooks.warmUp ? sensors : 0;
   if (hooks.warmUp) {
     await Promise.all(
       clients.map((c, k) => c.publishAsync(`sensors/${ids[k]}/telemetry`, JSON.stringify({ ts: base - 1, values: { v: -1 } }), { qos: 1 })),
@@ -179,6 +180,8 @@ export async function offerLoad(
     latency: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] },
     ids,
     started,
+    /** Readings sent before the measured ones (stored too). */
+    warmedUp,
   };
 }
 
@@ -350,8 +353,9 @@ async function presenceDone(port: number, since: Awaited<ReturnType<typeof reque
 }
 
 /**
- * DynamoDB round trips between two samples: per live batch (the connections table, which only the live path
- * touches while readings flow, over the broadcaster's invocations) and in all per reading. Load does not move them.
+ * DynamoDB round trips between two samples: per live batch (the connections table over the broadcaster's
+ * invocations: while readings flow only the live path touches it, but for a presence event's version read, a
+ * GetItem each, taken off) and in all per reading. Load does not move them.
  */
 function requestsPer(
   before: Awaited<ReturnType<typeof requestSample>>,
@@ -363,14 +367,18 @@ function requestsPer(
   const liveBatches = delta('invocations', 'Broadcaster');
   const perBatch = (n: number) => (liveBatches > 0 ? Math.round((n / liveBatches) * 100) / 100 : 0);
   const live = 'vigia-connections';
+  // A device's connect or disconnect in the window (a reconnect under load): its version read is not the live path's.
+  const presenceEvents = delta('invocations', 'Presence');
+  const liveRequests = (key: string) => delta('requests', key) - (key === live || key === `${live} GetItem` ? presenceEvents : 0);
   return {
     liveBatches,
-    perLiveBatch: perBatch(delta('requests', live)),
-    /** Per live batch by operation: the steady ones (BatchGetItem, PutItem), and the marks of sensors new to the shard. */
+    presenceEvents,
+    perLiveBatch: perBatch(liveRequests(live)),
+    /** Per live batch by operation: the steady ones (GetItem of the version, PutItem of the claims), and any other. */
     byOperation: Object.fromEntries(
       [...after.requests.keys()]
         .filter((key) => key.startsWith(`${live} `))
-        .map((key) => [key.slice(live.length + 1), perBatch(delta('requests', key))]),
+        .map((key) => [key.slice(live.length + 1), perBatch(liveRequests(key))]),
     ) as Record<string, number>,
     perReading: Math.round((all / readings) * 1000) / 1000,
   };
@@ -406,7 +414,7 @@ export async function pipelineBench(options: {
         requestsAfter = await requestSample(runtime.port);
       },
     });
-    const latencyStored = await waitStored(runtime.port, latency.ids, latency.offered);
+    const latencyStored = await waitStored(runtime.port, latency.ids, latency.offered + latency.warmedUp);
     const latencyCpu = {
       ...cpuPerReading(cpuBefore, threadCpu(pid), latency.offered, pid),
       /** First publish → last push: the live path and the history writer's share so far, without the bench's polling. */
@@ -422,7 +430,7 @@ export async function pipelineBench(options: {
     const fresh = await freshness(runtime.port, runtime.mqttPort, 10);
     const fan = await fanOut(runtime.port, runtime.mqttPort, options.fanOutClients, 5);
     return {
-      latency: { ...latency, ids: undefined, stored: latencyStored.stored, cpu: latencyCpu, requests: latencyRequests },
+      latency: { ...latency, ids: undefined, stored: latencyStored.stored - latency.warmedUp, cpu: latencyCpu, requests: latencyRequests },
       sustain: {
         ...sustain,
         ids: undefined,
