@@ -88,7 +88,7 @@ function claimOnStream(shardId: string, records: SequencedEvent[], deps: Broadca
       if (claimed.status === 'rejected') throw claimed.reason;
       let subscribers = peeked.subscribers;
       if (confirmed.status === 'fulfilled') subscribers = confirmed.value;
-      else if (claimed.value === undefined) throw confirmed.reason;
+      else if (claimed.value === undefined || claimed.value.length === 0) throw confirmed.reason;
       else {
         // The readings are claimed: a retry would skip them. Pushed to the sets as cached rather than to no one.
         deps.log.warn('subscriptions version unread; pushed to the cached sets', { error: (confirmed.reason as Error).message });

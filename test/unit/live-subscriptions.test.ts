@@ -264,6 +264,31 @@ describe('the live broadcaster with cached subscriptions, driven by WebSocket fr
     expect([readingsTo('dash-1'), readingsTo('dash-2')]).toEqual([3, 2]);
   });
 
+  it('a version read that fails after the claim was saved pushes to the cached sets; with nothing claimed, the batch fails', async () => {
+    await batch('a');
+    const liveVersion = registry.liveVersion.bind(registry);
+    registry.liveVersion = async () => {
+      throw new Error('throttled');
+    };
+    await batch('a');
+    expect(readingsTo('dash-1')).toBe(2);
+    next += 1;
+    const unfollowed: SequencedEvent = {
+      sequenceNumber: String(1000 + next),
+      partitionKey: 'b',
+      shardId: SHARD,
+      event: {
+        payload: Buffer.from(JSON.stringify({ ts: NOW - 1000, values: { v: 1 } })).toString('base64'),
+        sensorId: 'b',
+        receivedAt: NOW,
+      },
+    };
+    const deps = fakeBroadcastDeps(registry, live, { subscriptions, shardStates, now: () => NOW });
+    expect((await broadcastTelemetryStream([unfollowed], deps)).firstFailure).toBe(unfollowed.sequenceNumber);
+    registry.liveVersion = liveVersion;
+    expect((await broadcastTelemetryStream([unfollowed], deps)).firstFailure).toBeNull();
+  });
+
   it('a container whose last save another consumer overtook claims on the state as read, never twice', async () => {
     await batch('a');
     // Another container took the shard's next batch.
