@@ -62,6 +62,8 @@ interface LiveCollector {
   received: Map<string, number>;
   latencies: number[];
   count(): number;
+  /** Forgets what was received so far (a warm-up's readings). */
+  reset(): void;
   close(): void;
 }
 
@@ -93,7 +95,12 @@ async function subscribeAll(port: number): Promise<LiveCollector> {
   });
   ws.send(JSON.stringify({ action: 'subscribe', sensorIds: ['*'] }));
   await subscribed;
-  return { received, latencies, count: () => total, close: () => ws.close() };
+  const reset = () => {
+    received.clear();
+    latencies.length = 0;
+    total = 0;
+  };
+  return { received, latencies, count: () => total, reset, close: () => ws.close() };
 }
 
 /**
@@ -107,20 +114,33 @@ export async function offerLoad(
   rate: number,
   seconds: number,
   tag: string,
-  /** Called once the devices are connected and the dashboard subscribed, and once every reading is pushed. */
-  hooks: { ready?: () => Promise<void>; delivered?: () => Promise<void> } = {},
+  /**
+   * Called once the devices are connected and the dashboard subscribed, and once every reading is pushed. With
+   * `warmUp`, each device first sends one reading and it is pushed (the live path's first claim of a sensor), so
+   * what follows is the steady state.
+   */
+  hooks: { ready?: () => Promise<void>; delivered?: () => Promise<void>; warmUp?: boolean } = {},
 ) {
   const ids = Array.from({ length: sensors }, (_, i) => `${tag}-${i}`);
   const clients = await connectDevices(mqttPort, ids);
   const live = await subscribeAll(port);
   await sleep(500);
+  const base = Date.now() - 60_000; // distinct ts per reading, well inside the accepted window
+  const warmedUp = hooks.warmUp ? sensors : 0;
+  if (hooks.warmUp) {
+    await Promise.all(
+      clients.map((c, k) => c.publishAsync(`sensors/${ids[k]}/telemetry`, JSON.stringify({ ts: base - 1, values: { v: -1 } }), { qos: 1 })),
+    );
+    const deadline = Date.now() + 60_000;
+    while (live.count() < sensors && Date.now() < deadline) await sleep(50);
+    live.reset();
+  }
   await hooks.ready?.();
   const total = rate * seconds;
   const perTick = rate / 100; // 10 ms ticks
   let published = 0;
   let acked = 0;
   let failed = 0;
-  const base = Date.now() - 60_000; // distinct ts per reading, well inside the accepted window
   const started = Date.now();
   const inflight: Promise<void>[] = [];
   for (let tick = 0; published < total; tick++) {
@@ -160,6 +180,8 @@ export async function offerLoad(
     latency: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] },
     ids,
     started,
+    /** Readings sent before the measured ones (stored too). */
+    warmedUp,
   };
 }
 
@@ -331,8 +353,9 @@ async function presenceDone(port: number, since: Awaited<ReturnType<typeof reque
 }
 
 /**
- * DynamoDB round trips between two samples: per live batch (the connections table, which only the live path
- * touches while readings flow, over the broadcaster's invocations) and in all per reading. Load does not move them.
+ * DynamoDB round trips between two samples: per live batch (the connections table over the broadcaster's
+ * invocations: while readings flow only the live path touches it, but for a presence event's version read, a
+ * GetItem each, taken off) and in all per reading. Load does not move them.
  */
 function requestsPer(
   before: Awaited<ReturnType<typeof requestSample>>,
@@ -344,14 +367,18 @@ function requestsPer(
   const liveBatches = delta('invocations', 'Broadcaster');
   const perBatch = (n: number) => (liveBatches > 0 ? Math.round((n / liveBatches) * 100) / 100 : 0);
   const live = 'vigia-connections';
+  // A device's connect or disconnect in the window (a reconnect under load): its version read is not the live path's.
+  const presenceEvents = delta('invocations', 'Presence');
+  const liveRequests = (key: string) => delta('requests', key) - (key === live || key === `${live} GetItem` ? presenceEvents : 0);
   return {
     liveBatches,
-    perLiveBatch: perBatch(delta('requests', live)),
-    /** Per live batch by operation: the steady ones (BatchGetItem, PutItem), and the marks of sensors new to the shard. */
+    presenceEvents,
+    perLiveBatch: perBatch(liveRequests(live)),
+    /** Per live batch by operation: the steady ones (GetItem of the version, PutItem of the claims), and any other. */
     byOperation: Object.fromEntries(
       [...after.requests.keys()]
         .filter((key) => key.startsWith(`${live} `))
-        .map((key) => [key.slice(live.length + 1), perBatch(delta('requests', key))]),
+        .map((key) => [key.slice(live.length + 1), perBatch(liveRequests(key))]),
     ) as Record<string, number>,
     perReading: Math.round((all / readings) * 1000) / 1000,
   };
@@ -372,18 +399,27 @@ export async function pipelineBench(options: {
     const atStart = await requestSample(runtime.port);
     let requestsBefore = atStart;
     let requestsAfter = atStart;
+    let cpuPushed = cpuBefore;
     const latency = await offerLoad(runtime.port, runtime.mqttPort, 100, 1000, options.latencySeconds, 'lat', {
-      // From the first publish to the last push: the devices' presence events (their subscriber Queries) left out.
+      // From the first publish to the last push: the devices' presence events (their subscriber Queries) and each
+      // sensor's first claim (the warm-up) left out.
+      warmUp: true,
       ready: async () => {
         await presenceDone(runtime.port, atStart, 100);
         requestsBefore = await requestSample(runtime.port);
+        cpuBefore = threadCpu(pid);
       },
       delivered: async () => {
+        cpuPushed = threadCpu(pid);
         requestsAfter = await requestSample(runtime.port);
       },
     });
-    const latencyStored = await waitStored(runtime.port, latency.ids, latency.offered);
-    const latencyCpu = cpuPerReading(cpuBefore, threadCpu(pid), latency.offered, pid);
+    const latencyStored = await waitStored(runtime.port, latency.ids, latency.offered + latency.warmedUp);
+    const latencyCpu = {
+      ...cpuPerReading(cpuBefore, threadCpu(pid), latency.offered, pid),
+      /** First publish → last push: the live path and the history writer's share so far, without the bench's polling. */
+      toLastPush: cpuPerReading(cpuBefore, cpuPushed, latency.offered, pid),
+    };
     const latencyRequests = requestsPer(requestsBefore, requestsAfter, latency.offered);
     cpuBefore = threadCpu(pid);
     const sustain = await offerLoad(runtime.port, runtime.mqttPort, 100, options.sustainRate, options.sustainSeconds, 'sus');
@@ -394,7 +430,7 @@ export async function pipelineBench(options: {
     const fresh = await freshness(runtime.port, runtime.mqttPort, 10);
     const fan = await fanOut(runtime.port, runtime.mqttPort, options.fanOutClients, 5);
     return {
-      latency: { ...latency, ids: undefined, stored: latencyStored.stored, cpu: latencyCpu, requests: latencyRequests },
+      latency: { ...latency, ids: undefined, stored: latencyStored.stored - latency.warmedUp, cpu: latencyCpu, requests: latencyRequests },
       sustain: {
         ...sustain,
         ids: undefined,

@@ -296,11 +296,12 @@ export const DYNAMO_REQUESTS = {
     bucketsPerSensorInBatch: 2,
     registryWritesPerSensorInBatch: 1,
     registryReadsPerSensorInBatch: 1,
-    /** Per live batch: the subscriptions' version, read with the shard's state in one strongly consistent BatchGetItem. */
+    /** Per live batch: the subscriptions' version, one strongly consistent read. */
     versionReadsPerBatch: 1,
     /**
-     * Per live batch with watched readings: the shard's live state read (strongly consistent) and saved once,
-     * whatever the batch holds (lambdas/core/live-shard.ts).
+     * Per live batch with watched readings: the shard's live state saved once, whatever the batch holds
+     * (lambdas/core/live-shard.ts), and read (strongly consistent). The container that saved it last claims on its
+     * own copy without the read, but Lambda does not keep a shard's batches on one container: priced as read.
      */
     liveStateReadsPerBatch: 1,
     liveStateWritesPerBatch: 1,

@@ -38,9 +38,11 @@ export interface RuleRunnerOptions {
   maxBatch?: Partial<Record<StreamConsumer, number>>;
   /**
    * Stream mode: how long the first waiting record may wait for others to join its batch (the event source
-   * mapping's batching window), per consumer. The live window is small so a reading reaches dashboards at
-   * once; the history window longer, so a batch holds several readings of a sensor.
-   * @default {historyWriter: 1000, broadcaster: 5}
+   * mapping's batching window), per consumer. The history window is long, so a batch holds several readings of a
+   * sensor. The live window is none: a batch goes as soon as the consumer is free, holding every record that came
+   * while it was busy (and those that came in the same turn of the event loop), so batches grow with the load
+   * and a reading on a quiet shard is not held back.
+   * @default {historyWriter: 1000, broadcaster: 0}
    */
   windowMs?: Partial<Record<StreamConsumer, number>>;
   rules?: readonly RuleDefinition[];
@@ -60,7 +62,7 @@ export type StreamConsumer = 'historyWriter' | 'broadcaster';
 const STREAM_CONSUMERS: readonly RuleTarget[] = ['historyWriter', 'broadcaster'];
 export const STREAM_DEFAULTS = {
   maxBatch: { historyWriter: STREAM_BATCHES.historyWriter.maxRecords, broadcaster: STREAM_BATCHES.broadcaster.maxRecords },
-  windowMs: { historyWriter: 1_000, broadcaster: 5 },
+  windowMs: { historyWriter: 1_000, broadcaster: 0 },
 } as const;
 
 /** Each event's JSON, made once: the journal line and the stream record's data both hold it. */
@@ -183,7 +185,10 @@ export class RuleRunner {
   private readonly retryDelaysMs: number[];
   /** When each waiting event was queued (stream mode's batching window). */
   private readonly queuedAt = new Map<string, number>();
-  private readonly windowTimers = new Map<RuleTarget, NodeJS.Timeout>();
+  /** Per consumer, the cancel of its pending window (a timer, or the end of this turn of the event loop). */
+  private readonly windowTimers = new Map<RuleTarget, () => void>();
+  /** Consumers without a window whose records' turn of the event loop has ended: their batch may go. */
+  private readonly turnEnded = new Set<RuleTarget>();
   /** Sequence numbers: this start's time, then a counter, so they keep increasing across restarts. */
   private readonly seqBase = BigInt(Date.now()) * 1_000_000_000n;
   private seqNext = 0n;
@@ -298,28 +303,42 @@ export class RuleRunner {
     return this.options.maxBatch?.[consumer] ?? STREAM_DEFAULTS.maxBatch[consumer];
   }
 
-  /** Stream mode: how long to wait before the next batch of this consumer may go (0: now). */
-  private windowWait(target: RuleTarget, queue: Invocation[]): number {
-    if (!this.isStreamed(target)) return 0;
+  /**
+   * Stream mode: how long to wait before the next batch of this consumer may go (0: now), or `turn`: once the
+   * records arriving in this turn of the event loop are in (a consumer without a window).
+   */
+  private windowWait(target: RuleTarget, queue: Invocation[]): number | 'turn' {
+    if (!this.isStreamed(target) || queue.length >= this.maxBatch(target)) return 0;
     const consumer = target as StreamConsumer;
     const windowMs = this.options.windowMs?.[consumer] ?? STREAM_DEFAULTS.windowMs[consumer];
-    if (windowMs <= 0 || queue.length >= this.maxBatch(target)) return 0;
-    return (this.queuedAt.get(queue[0].id) ?? 0) + windowMs - Date.now();
+    if (windowMs <= 0) return this.turnEnded.has(target) ? 0 : 'turn';
+    return Math.max(0, (this.queuedAt.get(queue[0].id) ?? 0) + windowMs - Date.now());
   }
 
   private pump(target: RuleTarget): void {
     const queue = this.queues.get(target) ?? [];
     while ((this.active.get(target) ?? 0) < this.concurrency(target) && queue.length > 0 && !this.stopping) {
       const wait = this.windowWait(target, queue);
+      if (wait === 'turn') {
+        // Messages parsed from one read of a socket, or of several, come in one turn: they go in one batch.
+        if (!this.windowTimers.has(target)) {
+          const immediate = setImmediate(() => {
+            this.windowTimers.delete(target);
+            this.turnEnded.add(target);
+            this.pump(target);
+            this.turnEnded.delete(target);
+          });
+          this.windowTimers.set(target, () => clearImmediate(immediate));
+        }
+        return;
+      }
       if (wait > 0) {
         if (!this.windowTimers.has(target)) {
-          this.windowTimers.set(
-            target,
-            setTimeout(() => {
-              this.windowTimers.delete(target);
-              this.pump(target);
-            }, wait),
-          );
+          const timer = setTimeout(() => {
+            this.windowTimers.delete(target);
+            this.pump(target);
+          }, wait);
+          this.windowTimers.set(target, () => clearTimeout(timer));
         }
         return;
       }
@@ -461,7 +480,7 @@ export class RuleRunner {
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
-    for (const timer of this.windowTimers.values()) clearTimeout(timer);
+    for (const cancel of this.windowTimers.values()) cancel();
     this.windowTimers.clear();
     let grace: NodeJS.Timeout | undefined;
     await Promise.race([

@@ -214,14 +214,24 @@ function shardState(item: Record<string, unknown> | undefined): LiveShardState {
   return { seq: (item?.seq as string | undefined) ?? null, sensors };
 }
 
+/**
+ * Each list of pushed ts as last packed: a shard's state is saved whole each live batch, and a sensor without
+ * readings in the batch comes back with the very list it was saved with (lambdas/core/live-shard.ts).
+ */
+const packedLists = new WeakMap<number[], { minute: number; bytes: Uint8Array }>();
+
 /** A sensor's open minute (4 bytes, in minutes) and its pushed ts as 2-byte offsets into the minute: 2 bytes a reading. */
 function packPushed({ minute, ts }: { minute: number; ts: number[] }): Uint8Array {
+  const packed = packedLists.get(ts);
+  if (packed?.minute === minute) return packed.bytes;
   const bytes = Buffer.alloc(4 + 2 * ts.length);
   bytes.writeUInt32BE(minute / MARK_BUCKET_MS, 0);
   ts.forEach((t, i) => {
     bytes.writeUInt16BE(t - minute, 4 + 2 * i);
   });
-  return new Uint8Array(bytes);
+  const out = new Uint8Array(bytes);
+  packedLists.set(ts, { minute, bytes: out });
+  return out;
 }
 
 function unpackPushed(packed: Uint8Array): { minute: number; ts: number[] } {

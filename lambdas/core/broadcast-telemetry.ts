@@ -2,7 +2,7 @@
 import { METRICS } from '../shared/names.js';
 import { acceptedReadings, readingKey } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
-import { claimOnShard } from './live-shard.js';
+import { claimOnSavedState, claimOnShard, type SavedShardStates } from './live-shard.js';
 import type { LiveSubscriptions } from './live-subscriptions.js';
 import type { Reading } from './model.js';
 import type { LiveMarks, LiveShardState, LiveShardStore, ReadingKey } from './ports.js';
@@ -15,6 +15,8 @@ export interface BroadcastDeps extends PushDeps {
   rawRetentionDays: number;
   /** Who follows which sensor, kept per container and revalidated each batch (one read with the shard's claims). */
   subscriptions: LiveSubscriptions;
+  /** Each shard's live state as this container saved it last (stream ingest). */
+  shardStates: SavedShardStates;
 }
 
 type LiveReading = { sensorId: string; ts: number; values: Record<string, number> };
@@ -41,23 +43,77 @@ export function readingsFrames(readings: LiveReading[]) {
   return frames;
 }
 
-/**
- * Picks the readings not pushed before among the followed ones (each with the index of its event); on stream
- * ingest with the shard's live state as read with the subscriptions.
- */
+type ValidReading = Reading & { event: number };
+
+/** Who follows the batch's sensors, and which of their readings were never pushed before. */
 interface Claim {
-  shardId?: string;
-  pick(followed: Array<Reading & { event: number }>, shard: LiveShardState | undefined): Promise<ReadingKey[]>;
+  followedFresh(valid: ValidReading[], sensorIds: string[]): Promise<{ subscribers: Map<string, string[]>; fresh: ReadingKey[] }>;
 }
 
-/** Direct ingest: each sensor-minute's mark is claimed atomically (invocations run at once). */
+const followedBy = (readings: ValidReading[], subscribers: Map<string, string[]>) => readings.filter((r) => subscribers.has(r.sensorId));
+
+/** Direct ingest: the subscribers, then each sensor-minute's mark claimed atomically (invocations run at once). */
 const claimEach = (deps: BroadcastDeps): Claim => ({
-  pick: async (followed) =>
-    deps.liveClaims.markPushed(
-      followed.map(({ sensorId, ts }) => ({ sensorId, ts })),
-      deps.now(),
-    ),
+  async followedFresh(valid, sensorIds) {
+    const { subscribers } = await deps.subscriptions.read(sensorIds, deps.now());
+    const followed = followedBy(valid, subscribers).map(({ sensorId, ts }) => ({ sensorId, ts }));
+    return { subscribers, fresh: followed.length === 0 ? [] : await deps.liveClaims.markPushed(followed, deps.now()) };
+  },
 });
+
+/**
+ * Stream ingest, one shard: claims on the shard's state (lambdas/core/live-shard.ts). A steady batch claims on this
+ * container's last save of it while the subscriptions' version is read, both at once (one round trip); a first
+ * batch, one after a change of the sets, or one whose claim needs the shard's current state reads before claiming.
+ */
+function claimOnStream(shardId: string, records: SequencedEvent[], deps: BroadcastDeps): Claim {
+  const lastSeq = records[records.length - 1].sequenceNumber;
+  const itemsOf = (readings: ValidReading[]) => readings.map((r) => ({ seq: records[r.event].sequenceNumber, reading: r }));
+  const claimRead = (readings: ValidReading[], now: number, read?: LiveShardState) =>
+    claimOnShard(shardId, itemsOf(readings), lastSeq, deps.liveClaims, now, { read, saved: deps.shardStates });
+  return {
+    async followedFresh(valid, sensorIds) {
+      const now = deps.now();
+      const peeked = deps.subscriptions.peek(sensorIds, now);
+      const savedState = peeked && deps.shardStates.get(shardId, now);
+      if (!peeked || !savedState) {
+        const { subscribers, shard } = await deps.subscriptions.read(sensorIds, now, shardId);
+        return { subscribers, fresh: await claimRead(followedBy(valid, subscribers), now, shard) };
+      }
+      const guessed = followedBy(valid, peeked.subscribers);
+      const [confirmed, claimed] = await Promise.allSettled([
+        deps.subscriptions.confirm(peeked, sensorIds, now),
+        claimOnSavedState(shardId, itemsOf(guessed), lastSeq, deps.liveClaims, now, deps.shardStates),
+      ]);
+      if (claimed.status === 'rejected') throw claimed.reason;
+      let subscribers = peeked.subscribers;
+      if (confirmed.status === 'fulfilled') subscribers = confirmed.value;
+      else if (claimed.value === undefined || claimed.value.length === 0) throw confirmed.reason;
+      else {
+        // The readings are claimed: a retry would skip them. Pushed to the sets as cached rather than to no one.
+        deps.log.warn('subscriptions version unread; pushed to the cached sets', { error: (confirmed.reason as Error).message });
+      }
+      const followed = followedBy(valid, subscribers);
+      // The state was needed (a mark to claim) or another consumer moved the shard on: read it and claim again.
+      if (claimed.value === undefined) return { subscribers, fresh: await claimRead(followed, now) };
+      const guessedSet = new Set(guessed);
+      const missed = followed.filter((r) => !guessedSet.has(r));
+      if (missed.length === 0) return { subscribers, fresh: claimed.value };
+      // The sets changed: readings of sensors followed since are claimed too, on the state this batch saved (records
+      // after the one the batch started from), else on the state as read now.
+      const savedNow = deps.shardStates.get(shardId, now);
+      const more =
+        savedNow !== undefined && savedNow !== savedState
+          ? await claimOnShard(shardId, itemsOf(missed), lastSeq, deps.liveClaims, now, {
+              read: savedNow,
+              claimedUpTo: savedState.seq,
+              saved: deps.shardStates,
+            })
+          : await claimRead(missed, now);
+      return { subscribers, fresh: [...claimed.value, ...more] };
+    },
+  };
+}
 
 /**
  * The live broadcaster, for one rule event or a batch: each connection gets one frame for all its
@@ -70,7 +126,7 @@ export async function broadcastTelemetryBatch(
 ): Promise<{ pushed: number; connections: number }> {
   const { verdicts } = acceptedReadings(events, deps.rawRetentionDays);
   const seen = new Set<string>();
-  const valid: Array<Reading & { event: number }> = [];
+  const valid: ValidReading[] = [];
   for (const v of verdicts) {
     if (!v.ok) continue;
     for (const r of v.readings) {
@@ -82,18 +138,18 @@ export async function broadcastTelemetryBatch(
   }
   if (valid.length === 0) return { pushed: 0, connections: 0 };
 
-  const { subscribers, shard } = await deps.subscriptions.read([...new Set(valid.map((r) => r.sensorId))], deps.now(), claim.shardId);
-  const followed = valid.filter((r) => subscribers.has(r.sensorId));
-  if (followed.length === 0) return { pushed: 0, connections: 0 };
   // Only readings not pushed before: a QoS 1 redelivery or a retried batch is not shown twice.
-  const fresh = new Set((await claim.pick(followed, shard)).map(readingKey));
+  const { subscribers, fresh: freshKeys } = await claim.followedFresh(valid, [...new Set(valid.map((r) => r.sensorId))]);
+  if (freshKeys.length === 0) return { pushed: 0, connections: 0 };
+  const fresh = new Set(freshKeys.map(readingKey));
   const perConnection = new Map<string, LiveReading[]>();
   const pushedReadings: Reading[] = [];
-  for (const r of followed) {
-    if (!fresh.has(readingKey(r))) continue;
+  for (const r of valid) {
+    const followers = subscribers.get(r.sensorId);
+    if (!followers || !fresh.has(readingKey(r))) continue;
     pushedReadings.push(r);
     const item = { sensorId: r.sensorId, ts: r.ts, values: r.values };
-    for (const connectionId of subscribers.get(r.sensorId)!) {
+    for (const connectionId of followers) {
       const list = perConnection.get(connectionId);
       if (list) list.push(item);
       else perConnection.set(connectionId, [item]);
@@ -139,21 +195,7 @@ export async function broadcastTelemetryStream(
   const shards = new Set(records.map((r) => r.shardId));
   const shardId = records[0]?.shardId;
   // An event source mapping's batch is one shard's; records without one (no eventID) are claimed one by one.
-  const claim: Claim | undefined =
-    shardId !== undefined && shards.size === 1
-      ? {
-          shardId,
-          pick: async (followed, shard) =>
-            claimOnShard(
-              shardId,
-              followed.map((r) => ({ seq: records[r.event].sequenceNumber, reading: r })),
-              records[records.length - 1].sequenceNumber,
-              deps.liveClaims,
-              deps.now(),
-              shard,
-            ),
-        }
-      : undefined;
+  const claim = shardId !== undefined && shards.size === 1 ? claimOnStream(shardId, records, deps) : undefined;
   try {
     return {
       ...(await broadcastTelemetryBatch(

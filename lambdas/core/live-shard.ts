@@ -33,32 +33,157 @@ export function stateBytes(sensors: Map<string, { ts: { size: number } | { lengt
   return bytes;
 }
 
+/** How long a container claims on a shard's state only after reading it, once its own last save was found stale. */
+export const DISTRUST_SAVED_MS = MINUTE_MS;
+/** Shards whose last save a container keeps (a consumer reads a few; resharding closes old ones). */
+const MAX_SAVED_SHARDS = 256;
+
+/**
+ * The live state this container saved last, per shard: the shard's next batch here claims on it without reading it
+ * first, its conditional save telling whether another consumer moved the shard on meanwhile (then the batch reads
+ * the state and claims again). Where a shard's batches keep changing containers, a container that found its save
+ * stale reads first for a while instead of losing a save each batch.
+ */
+export class SavedShardStates {
+  private readonly states = new Map<string, LiveShardState>();
+  private readonly distrustedUntil = new Map<string, number>();
+
+  /** The state saved last here, unless it was found stale lately. */
+  get(shardId: string, now: number): LiveShardState | undefined {
+    const until = this.distrustedUntil.get(shardId);
+    if (until !== undefined && until > now) return undefined;
+    return this.states.get(shardId);
+  }
+
+  remember(shardId: string, state: LiveShardState): void {
+    this.states.delete(shardId);
+    this.states.set(shardId, state);
+    if (this.states.size > MAX_SAVED_SHARDS) this.states.delete(this.states.keys().next().value!);
+  }
+
+  /** Another consumer saved after this container did (or a save's outcome is unknown): read before the next claim. */
+  forget(shardId: string, now: number, distrust: boolean): void {
+    this.states.delete(shardId);
+    if (!distrust) return;
+    this.distrustedUntil.set(shardId, now + DISTRUST_SAVED_MS);
+    for (const [id, until] of this.distrustedUntil) if (until <= now) this.distrustedUntil.delete(id);
+  }
+}
+
+/**
+ * A sensor's pushed ts in its open minute while a batch claims: the list as saved, copied into a set only when the
+ * batch looks a ts up or adds one, and saved again as the same list when nothing was added (most sensors of a shard
+ * are not in a given batch: their ts are neither copied nor sorted again).
+ */
+class PushedInMinute {
+  private set: Set<number> | undefined;
+  private added = false;
+
+  constructor(private readonly saved: readonly number[]) {}
+
+  has(ts: number): boolean {
+    return this.lookup().has(ts);
+  }
+
+  add(ts: number): void {
+    this.lookup().add(ts);
+    this.added = true;
+  }
+
+  get size(): number {
+    return this.set?.size ?? this.saved.length;
+  }
+
+  [Symbol.iterator](): Iterator<number> {
+    return (this.set ?? this.saved)[Symbol.iterator]();
+  }
+
+  /** In ascending order, as saved. */
+  list(): readonly number[] {
+    return this.added ? [...this.set!].sort((a, b) => a - b) : this.saved;
+  }
+
+  private lookup(): Set<number> {
+    this.set ??= new Set(this.saved);
+    return this.set;
+  }
+}
+
+const ascending = (ts: Iterable<number>) => new PushedInMinute([...new Set(ts)].sort((a, b) => a - b));
+
 export interface ClaimItem {
   /** The stream record holding the reading. */
   seq: string;
   reading: ReadingKey;
 }
 
+export interface ClaimOptions {
+  /** The shard's state when the caller read it already (with the subscriptions: one request), else it is read here. */
+  read?: LiveShardState;
+  /**
+   * Records at or below this were claimed before. @default the state's `seq`; a second claim in one batch, on the
+   * state its first claim saved, passes the `seq` the batch started from.
+   */
+  claimedUpTo?: string | null;
+  /** Told each state saved, for the shard's next batch. */
+  saved?: SavedShardStates;
+}
+
+type ShardRegistry = LiveShardStore & Pick<LiveMarks, 'addLiveMarks'>;
+
 /**
  * Claims readings for a live push on one shard and answers those never pushed before, in the order given.
  * `items` are the batch's followed readings in record order; `lastSeq` the batch's last record (the shard's new
- * `seq`); `read`, the shard's state when the caller read it already (with the subscriptions: one request), else
- * it is read here. Throws when the state cannot be read or saved: nothing is pushed, and the batch is retried.
+ * `seq`). Throws when the state cannot be read or saved: nothing is pushed, and the batch is retried.
  */
 export async function claimOnShard(
   shardId: string,
   items: ClaimItem[],
   lastSeq: string,
-  registry: LiveShardStore & Pick<LiveMarks, 'addLiveMarks'>,
+  registry: ShardRegistry,
   now: number,
-  read?: LiveShardState,
+  options: ClaimOptions = {},
 ): Promise<ReadingKey[]> {
+  return (await claim(shardId, items, lastSeq, registry, now, options, false))!;
+}
+
+/**
+ * The same on `saved`, this container's last save of the shard, which another consumer may have moved on since:
+ * undefined, with nothing written, when a reading needs its minute's mark claimed (that needs the shard's current
+ * state); undefined, with at most closed minutes flushed to their marks (harmless), when the save finds the shard
+ * moved on. Either way the caller reads the state and claims again.
+ */
+export async function claimOnSavedState(
+  shardId: string,
+  items: ClaimItem[],
+  lastSeq: string,
+  registry: ShardRegistry,
+  now: number,
+  saved: SavedShardStates,
+): Promise<ReadingKey[] | undefined> {
+  const read = saved.get(shardId, now);
+  if (read === undefined) return undefined;
+  return claim(shardId, items, lastSeq, registry, now, { read, saved }, true);
+}
+
+async function claim(
+  shardId: string,
+  items: ClaimItem[],
+  lastSeq: string,
+  registry: ShardRegistry,
+  now: number,
+  { read, claimedUpTo, saved }: ClaimOptions,
+  speculative: boolean,
+): Promise<ReadingKey[] | undefined> {
   if (items.length === 0) return [];
   const state = read ?? (await registry.liveShard(shardId));
-  const unclaimed = items.filter((i) => isAfter(i.seq, state.seq));
+  const upTo = claimedUpTo === undefined ? state.seq : claimedUpTo;
+  const unclaimed = items.filter((i) => isAfter(i.seq, upTo));
   if (unclaimed.length === 0) return [];
 
-  const sensors = new Map([...state.sensors].map(([id, s]) => [id, { minute: s.minute, ts: new Set(s.ts), spilled: s.ts.length === 0 }]));
+  const sensors = new Map(
+    [...state.sensors].map(([id, s]) => [id, { minute: s.minute, ts: new PushedInMinute(s.ts), spilled: s.ts.length === 0 }]),
+  );
   /** Per sensor-minute mark: ts to flush into it (pushed before) and ts to claim in it (late or new sensors). */
   const marks = new Map<string, { sensorId: string; minute: number; flush: Set<number>; claim: ReadingKey[] }>();
   const markOf = (sensorId: string, minute: number) => {
@@ -95,7 +220,7 @@ export async function claimOnShard(
       }
     } else if (s && minute > s.minute && minute >= recent) {
       flush(sensorId);
-      sensors.set(sensorId, { minute, ts: new Set([ts]), spilled: false });
+      sensors.set(sensorId, { minute, ts: new PushedInMinute([ts]), spilled: false });
       fresh.add(reading);
     } else {
       // Late, older than the state keeps, or a sensor the state does not hold: its minute's mark decides.
@@ -114,7 +239,7 @@ export async function claimOnShard(
       if (bytes <= MAX_STATE_BYTES || s.ts.size === 0) break;
       for (const t of s.ts) markOf(id, s.minute).flush.add(t);
       bytes -= 2 * s.ts.size;
-      sensors.set(id, { minute: s.minute, ts: new Set(), spilled: true });
+      sensors.set(id, { minute: s.minute, ts: new PushedInMinute([]), spilled: true });
     }
     for (const [id] of [...sensors].sort((x, y) => x[1].minute - y[1].minute)) {
       if (bytes <= MAX_STATE_BYTES) break;
@@ -125,6 +250,8 @@ export async function claimOnShard(
 
   // Marks first: a crash after them and before the save makes the retry skip what they claimed (never twice).
   const written = [...marks.values()];
+  // Claimed on a state maybe stale, a mark could take a reading as pushed that the shard's consumer never pushed.
+  if (speculative && written.some((mark) => mark.claim.length > 0)) return undefined;
   const before = await registry.addLiveMarks(
     written.map(({ sensorId, minute, flush: f, claim }) => ({ sensorId, minute, ts: [...f, ...claim.map((r) => r.ts)] })),
     now,
@@ -134,17 +261,28 @@ export async function claimOnShard(
     const open = rebuilt.get(mark.sensorId);
     if (open === mark.minute) {
       // The sensor's open minute again holds everything its mark held, so a later duplicate is found in the state.
-      sensors.set(mark.sensorId, { minute: open, ts: new Set([...before[i], ...mark.claim.map((r) => r.ts)]), spilled: false });
+      sensors.set(mark.sensorId, { minute: open, ts: ascending([...before[i], ...mark.claim.map((r) => r.ts)]), spilled: false });
     }
   });
 
-  const saved = await registry.saveLiveShard(
-    shardId,
-    state.seq,
-    { seq: lastSeq, sensors: new Map([...sensors].map(([id, s]) => [id, { minute: s.minute, ts: [...s.ts].sort((a, b) => a - b) }])) },
-    now,
-  );
-  if (!saved) throw new Error(`shard ${shardId}: another consumer claimed its live batch first`);
+  const next: LiveShardState = {
+    seq: lastSeq,
+    sensors: new Map([...sensors].map(([id, s]) => [id, { minute: s.minute, ts: s.ts.list() as number[] }])),
+  };
+  let stored: boolean;
+  try {
+    stored = await registry.saveLiveShard(shardId, state.seq, next, now);
+  } catch (err) {
+    // The save may have landed or not: the next batch reads the state.
+    saved?.forget(shardId, now, false);
+    throw err;
+  }
+  if (!stored) {
+    saved?.forget(shardId, now, speculative);
+    if (speculative) return undefined;
+    throw new Error(`shard ${shardId}: another consumer claimed its live batch first`);
+  }
+  saved?.remember(shardId, next);
   return unclaimed.map((i) => i.reading).filter((r) => fresh.has(r));
 }
 

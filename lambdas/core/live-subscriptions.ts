@@ -29,6 +29,12 @@ export interface LiveRead {
   shard?: LiveShardState;
 }
 
+/** Subscribers found in the cached sets, not yet checked against the version. */
+export interface Peeked {
+  index: SubscriberIndex;
+  subscribers: Map<string, string[]>;
+}
+
 /** A cached set is read again after this long, whatever its version. */
 export const MAX_SUBSCRIPTIONS_AGE_MS = 60_000;
 
@@ -48,7 +54,7 @@ export class LiveSubscriptions {
    * cache says (or cannot tell whether) some sensor is followed, and otherwise only if the fresh sets say one is.
    */
   async read(sensorIds: string[], now: number, shardId?: string): Promise<LiveRead> {
-    const cached = this.index && now - this.index.readAt < this.maxAgeMs ? this.index : undefined;
+    const cached = this.cached(now);
     const shardWanted = shardId !== undefined && (!cached || follows(cached, sensorIds));
     const first = await this.source.liveVersion(shardWanted ? shardId : undefined);
     const index = cached && cached.version === first.version ? cached : await this.load(first.version, now);
@@ -57,6 +63,26 @@ export class LiveSubscriptions {
     // A sensor newly followed: the version said so, and the shard's state is read now (only on a change).
     const shard = first.shard ?? (await this.source.liveVersion(shardId)).shard;
     return { subscribers, shard };
+  }
+
+  /**
+   * The cached sets' subscribers of these sensors, to act on before the version is read: valid only once
+   * `confirm` says the version has not moved. None when no set is cached, or it is too old.
+   */
+  peek(sensorIds: string[], now: number): Peeked | undefined {
+    const cached = this.cached(now);
+    return cached && { index: cached, subscribers: lookup(cached, sensorIds) };
+  }
+
+  /** The subscribers as of now (one read of the version): the peeked ones when it has not moved, else the sets read again. */
+  async confirm(peeked: Peeked, sensorIds: string[], now: number): Promise<Map<string, string[]>> {
+    const { version } = await this.source.liveVersion();
+    if (version === peeked.index.version) return peeked.subscribers;
+    return lookup(await this.load(version, now), sensorIds);
+  }
+
+  private cached(now: number): SubscriberIndex | undefined {
+    return this.index && now - this.index.readAt < this.maxAgeMs ? this.index : undefined;
   }
 
   private async load(version: number | null, now: number): Promise<SubscriberIndex> {

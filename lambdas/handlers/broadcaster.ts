@@ -2,7 +2,7 @@
 import type { Context } from 'aws-lambda';
 import { broadcastTelemetry, broadcastTelemetryStream } from '../core/broadcast-telemetry.js';
 import { logger, retention, withMetrics } from './wiring.js';
-import { connectionRegistry, liveSubscriptions } from './wiring/dynamo.js';
+import { connectionRegistry, liveSubscriptions, savedShardStates } from './wiring/dynamo.js';
 import { liveSender } from './wiring/live.js';
 import { batchItemFailures, streamRecords } from '../shared/rule-events.js';
 
@@ -13,6 +13,7 @@ export const handler = async (event: unknown, context?: Context) =>
       connections,
       liveClaims: connections,
       subscriptions: liveSubscriptions(),
+      shardStates: savedShardStates(),
       live: liveSender(),
       log: logger,
       metrics,

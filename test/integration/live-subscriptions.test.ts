@@ -77,7 +77,7 @@ describe('live subscriptions cached per broadcaster, revalidated per batch', () 
     expect(watcher.readingsOf('sub-b')).toEqual([]);
   });
 
-  it('a steady live batch costs at most two DynamoDB requests (the version with the shard’s state, its save)', async () => {
+  it('a steady live batch costs at most two DynamoDB requests (the version, the save of its claims), neither a state read', async () => {
     const ws = await WsClient.open(runtime.urls.ws);
     await ws.subscribe(['*']);
     // A first round: the sets are read again after the subscribe, and each sensor's open minute enters the shard's state.
@@ -101,7 +101,9 @@ describe('live subscriptions cached per broadcaster, revalidated per batch', () 
     const total = Object.values(requests).reduce((sum, n) => sum + n, 0);
     expect(batches).toBeGreaterThanOrEqual(rounds);
     expect(total, JSON.stringify(requests)).toBeLessThanOrEqual(2 * batches);
-    // No Query of the sets nor of a sensor's subscribers while nothing changed.
+    // No Query of the sets nor of a sensor's subscribers while nothing changed; the shard's state is the one saved.
     expect(requests.Query ?? 0, JSON.stringify(requests)).toBe(0);
+    expect(requests.BatchGetItem ?? 0, JSON.stringify(requests)).toBe(0);
+    expect(requests.GetItem ?? 0, JSON.stringify(requests)).toBeLessThanOrEqual(batches);
   });
 });

@@ -28,6 +28,7 @@ import type {
   StreamProgress,
 } from '../../lambdas/core/ports.js';
 import type { BroadcastDeps } from '../../lambdas/core/broadcast-telemetry.js';
+import { SavedShardStates } from '../../lambdas/core/live-shard.js';
 import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import type { Logger } from '../../lambdas/core/ports.js';
 import { presenceSupersedes } from '../../lambdas/core/presence.js';
@@ -284,7 +285,7 @@ export class FakeConnectionRegistry
     this.liveReads.version += 1;
     if (shardId === undefined) return { version: this.version };
     this.liveReads.withShard += 1;
-    return { version: this.version, shard: await this.liveShard(shardId) };
+    return { version: this.version, shard: this.stateOf(shardId) };
   }
 
   async allSubscriptions(): Promise<Array<{ connectionId: string; sensorIds: string[] }>> {
@@ -332,11 +333,21 @@ export class FakeConnectionRegistry
     });
   }
 
+  /** Reads of a shard's state alone (not with the version), and saves tried (won or lost). */
+  shardReads = 0;
+  shardSaves = 0;
+
   async liveShard(shardId: string): Promise<LiveShardState> {
+    this.shardReads += 1;
+    return this.stateOf(shardId);
+  }
+
+  private stateOf(shardId: string): LiveShardState {
     return structuredClone(this.shards.get(shardId) ?? { seq: null, sensors: new Map() });
   }
 
   async saveLiveShard(shardId: string, previousSeq: string | null, next: LiveShardState): Promise<boolean> {
+    this.shardSaves += 1;
     if ((this.shards.get(shardId)?.seq ?? null) !== previousSeq) return false;
     this.shards.set(shardId, structuredClone(next));
     return true;
@@ -405,7 +416,7 @@ export class FakeMetrics implements Metrics {
 
 /**
  * The broadcaster's deps over one fake connections table: the table for every port it takes, a new container's
- * subscription cache, a 30-day accepted window; `overrides` replace any of them.
+ * subscription cache and shard states, a 30-day accepted window; `overrides` replace any of them.
  */
 export function fakeBroadcastDeps(
   registry: FakeConnectionRegistry,
@@ -416,6 +427,7 @@ export function fakeBroadcastDeps(
     connections: registry,
     liveClaims: registry,
     subscriptions: new LiveSubscriptions(registry),
+    shardStates: new SavedShardStates(),
     live,
     log: silentLog,
     metrics: new FakeMetrics(),

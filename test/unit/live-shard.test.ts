@@ -126,11 +126,15 @@ describe('property: never pushed twice on a shard', () => {
     /** Per batch: 0 fine; 1 retried after a crash between the marks and the save; 2 redelivered after success. */
     faults: fc.array(fc.constantFrom(0, 0, 0, 1, 2), { minLength: 1, maxLength: 40 }),
     watched: fc.subarray(sensors, { minLength: 1 }),
+    /** Per batch, the container that runs it (each with its own cached sets and saved shard state). */
+    containers: fc.array(fc.constantFrom(0, 0, 1), { minLength: 1, maxLength: 40 }),
+    /** A second dashboard's subscription, changed before some batches (undefined: unchanged). */
+    resubscribe: fc.array(fc.option(fc.subarray(sensors), { freq: 3 }), { minLength: 1, maxLength: 40 }),
   });
 
   it('each reading is pushed at most once; with no crash, every followed reading exactly once', async () => {
     await fc.assert(
-      fc.asyncProperty(plan, async ({ records, cuts, faults, watched }) => {
+      fc.asyncProperty(plan, async ({ records, cuts, faults, watched, containers, resubscribe }) => {
         const connections = new FakeConnectionRegistry();
         const live = new FakeLiveSender();
         await connections.setSubscriptions('dash', watched, NOW);
@@ -154,23 +158,33 @@ describe('property: never pushed twice on a shard', () => {
           },
         }));
         // The claims through the crashing registry; the subscription sets read from the table itself.
-        const deps = fakeBroadcastDeps(registry, live, { subscriptions: new LiveSubscriptions(connections) });
+        const deps = [0, 1].map(() => fakeBroadcastDeps(registry, live, { subscriptions: new LiveSubscriptions(connections) }));
+        /** What the second dashboard follows at each record: it may get exactly those readings. */
+        const followedBySecond: string[][] = [];
+        let second: string[] = [];
         let at = 0;
         let crashed = false;
         for (let b = 0; at < stream.length; b += 1) {
           const batch = stream.slice(at, at + cuts[b % cuts.length]);
+          const change = resubscribe[b % resubscribe.length];
+          if (change) {
+            second = change;
+            await connections.setSubscriptions('second', second, NOW);
+          }
+          for (let i = 0; i < batch.length; i++) followedBySecond.push(second);
+          const container = deps[containers[b % containers.length]];
           const now = () => NOW + at * 1000;
           const fault = faults[b % faults.length];
           if (fault === 1) {
             crash = true;
-            const failed = await broadcastTelemetryStream(batch, { ...deps, now });
+            const failed = await broadcastTelemetryStream(batch, { ...container, now });
             crash = false;
             // Only a batch with followed readings touches the state (and so meets the crash).
             if (failed.firstFailure !== null) crashed = true;
             expect([null, batch[0].sequenceNumber]).toContain(failed.firstFailure);
           }
-          expect((await broadcastTelemetryStream(batch, { ...deps, now })).firstFailure).toBeNull();
-          if (fault === 2) await broadcastTelemetryStream(stream.slice(Math.max(0, at - 3), at + batch.length), { ...deps, now });
+          expect((await broadcastTelemetryStream(batch, { ...container, now })).firstFailure).toBeNull();
+          if (fault === 2) await broadcastTelemetryStream(stream.slice(Math.max(0, at - 3), at + batch.length), { ...container, now });
           at += batch.length;
         }
         const pushed = live
@@ -180,6 +194,22 @@ describe('property: never pushed twice on a shard', () => {
         if (!crashed) {
           const expected = new Set(records.filter((r) => watched.includes(r.sensor)).flatMap((r) => r.ts.map((ts) => `${r.sensor}#${ts}`)));
           expect(new Set(pushed)).toEqual(expected);
+        }
+        // The second dashboard: never a reading twice, never one of a sensor it did not follow when its record came.
+        const toSecond = live
+          .framesTo('second')
+          .flatMap((f: { readings: Array<{ sensorId: string; ts: number }> }) => f.readings.map((r) => `${r.sensorId}#${r.ts}`));
+        expect(new Set(toSecond).size).toBe(toSecond.length);
+        const allowed = new Set(
+          records.flatMap((r, i) => (followedBySecond[i].includes(r.sensor) ? r.ts.map((ts) => `${r.sensor}#${ts}`) : [])),
+        );
+        for (const key of toSecond) expect(allowed).toContain(key);
+        if (!crashed) {
+          // A reading whose every record came while the second dashboard followed its sensor reached it.
+          const unfollowedAt = new Set(
+            records.flatMap((r, i) => (followedBySecond[i].includes(r.sensor) ? [] : r.ts.map((ts) => `${r.sensor}#${ts}`))),
+          );
+          for (const key of allowed) if (!unfollowedAt.has(key)) expect(toSecond).toContain(key);
         }
       }),
       { numRuns: 150 },

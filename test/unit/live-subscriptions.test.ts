@@ -7,6 +7,7 @@ import { broadcastTelemetryStream } from '../../lambdas/core/broadcast-telemetry
 import type { Caller, FrameDeps } from '../../lambdas/core/frames.js';
 import { routeWebSocket } from '../../lambdas/core/frames.js';
 import { applyPresenceEvent } from '../../lambdas/core/presence.js';
+import { SavedShardStates } from '../../lambdas/core/live-shard.js';
 import { LiveSubscriptions, MAX_SUBSCRIPTIONS_AGE_MS } from '../../lambdas/core/live-subscriptions.js';
 import type { SequencedEvent } from '../../lambdas/core/sequence.js';
 import {
@@ -128,13 +129,15 @@ describe('the live broadcaster with cached subscriptions, driven by WebSocket fr
   let live: FakeLiveSender;
   let frameDeps: FrameDeps;
   let next: number;
-  /** One container's broadcaster: its subscription cache lives across batches. */
+  /** One container's broadcaster: its subscription cache and shard states live across batches. */
   let subscriptions: LiveSubscriptions;
+  let shardStates: SavedShardStates;
 
   beforeEach(async () => {
     registry = new FakeConnectionRegistry();
     live = new FakeLiveSender();
     subscriptions = new LiveSubscriptions(registry);
+    shardStates = new SavedShardStates();
     next = 0;
     const sensors = new FakeSensorRegistry();
     frameDeps = {
@@ -155,18 +158,23 @@ describe('the live broadcaster with cached subscriptions, driven by WebSocket fr
   const caller = (connectionId: string): Caller => ({ connectionId, mayCommand: false });
   const frame = (connectionId: string, body: unknown) => routeWebSocket('MESSAGE', caller(connectionId), JSON.stringify(body), frameDeps);
   /** A live batch of one reading of `sensorId` per record, each with a new ts. */
-  const batch = async (sensorId: string, count = 1) => {
-    const records: SequencedEvent[] = Array.from({ length: count }, () => {
-      next += 1;
-      const ts = NOW - 30_000 + next;
-      return {
-        sequenceNumber: String(1000 + next),
-        partitionKey: sensorId,
-        shardId: SHARD,
-        event: { payload: Buffer.from(JSON.stringify({ ts, values: { v: next } })).toString('base64'), sensorId, receivedAt: NOW },
-      };
-    });
-    const result = await broadcastTelemetryStream(records, fakeBroadcastDeps(registry, live, { subscriptions, now: () => NOW }));
+  const batch = async (sensorId: string | string[], count = 1) => {
+    const records: SequencedEvent[] = [sensorId].flat().flatMap((id) =>
+      Array.from({ length: count }, () => {
+        next += 1;
+        const ts = NOW - 30_000 + next;
+        return {
+          sequenceNumber: String(1000 + next),
+          partitionKey: id,
+          shardId: SHARD,
+          event: { payload: Buffer.from(JSON.stringify({ ts, values: { v: next } })).toString('base64'), sensorId: id, receivedAt: NOW },
+        };
+      }),
+    );
+    const result = await broadcastTelemetryStream(
+      records,
+      fakeBroadcastDeps(registry, live, { subscriptions, shardStates, now: () => NOW }),
+    );
     expect(result.firstFailure).toBeNull();
   };
   const readingsTo = (connectionId: string) =>
@@ -222,13 +230,90 @@ describe('the live broadcaster with cached subscriptions, driven by WebSocket fr
     expect(live.framesTo('dash-2').filter((f: { type: string }) => f.type === 'status')).toEqual([]);
   });
 
-  it('steady batches read the version with the shard’s state, one request each, and never the sets again', async () => {
+  it('steady batches read the version and save the shard’s state, at once; neither the state nor the sets are read again', async () => {
     await batch('a');
-    const before = { ...registry.liveReads };
+    const before = { ...registry.liveReads, shardReads: registry.shardReads, saves: registry.shardSaves };
+    let inFlight = 0;
+    let most = 0;
+    const at = (read: () => Promise<unknown>) => async () => {
+      most = Math.max(most, ++inFlight);
+      await Promise.resolve();
+      return read().finally(() => inFlight--);
+    };
+    registry.liveVersion = at(registry.liveVersion.bind(registry, undefined)) as typeof registry.liveVersion;
+    const save = registry.saveLiveShard.bind(registry);
+    registry.saveLiveShard = async (...args) => at(() => save(...args))() as Promise<boolean>;
     for (let i = 0; i < 10; i++) await batch('a', 3);
     expect(registry.liveReads.snapshots - before.snapshots).toBe(0);
     expect(registry.liveReads.version - before.version).toBe(10);
-    expect(registry.liveReads.withShard - before.withShard).toBe(10);
+    expect(registry.liveReads.withShard - before.withShard).toBe(0);
+    expect(registry.shardReads - before.shardReads).toBe(0);
+    expect(registry.shardSaves - before.saves).toBe(10);
+    expect(most).toBe(2);
     expect(readingsTo('dash-1')).toBe(31);
+  });
+
+  it('a batch after a subscribe pushes the newly followed sensor’s readings too, once, beside those claimed ahead', async () => {
+    await batch('a');
+    await frame('dash-2', { action: 'subscribe', sensorIds: ['b'] });
+    await batch(['a', 'b'], 2);
+    expect([readingsTo('dash-1'), readingsTo('dash-2')]).toEqual([3, 2]);
+    // Redelivered: nothing again.
+    next -= 4;
+    await batch(['a', 'b'], 2);
+    expect([readingsTo('dash-1'), readingsTo('dash-2')]).toEqual([3, 2]);
+  });
+
+  it('a version read that fails after the claim was saved pushes to the cached sets; with nothing claimed, the batch fails', async () => {
+    await batch('a');
+    const liveVersion = registry.liveVersion.bind(registry);
+    registry.liveVersion = async () => {
+      throw new Error('throttled');
+    };
+    await batch('a');
+    expect(readingsTo('dash-1')).toBe(2);
+    next += 1;
+    const unfollowed: SequencedEvent = {
+      sequenceNumber: String(1000 + next),
+      partitionKey: 'b',
+      shardId: SHARD,
+      event: {
+        payload: Buffer.from(JSON.stringify({ ts: NOW - 1000, values: { v: 1 } })).toString('base64'),
+        sensorId: 'b',
+        receivedAt: NOW,
+      },
+    };
+    const deps = fakeBroadcastDeps(registry, live, { subscriptions, shardStates, now: () => NOW });
+    expect((await broadcastTelemetryStream([unfollowed], deps)).firstFailure).toBe(unfollowed.sequenceNumber);
+    registry.liveVersion = liveVersion;
+    expect((await broadcastTelemetryStream([unfollowed], deps)).firstFailure).toBeNull();
+  });
+
+  it('a container whose last save another consumer overtook claims on the state as read, never twice', async () => {
+    await batch('a');
+    // Another container took the shard's next batch.
+    const other = fakeBroadcastDeps(registry, live, { now: () => NOW });
+    next += 1;
+    const ts = NOW - 30_000 + next;
+    const record = (seq: number, t: number) => ({
+      sequenceNumber: String(1000 + seq),
+      partitionKey: 'a',
+      shardId: SHARD,
+      event: { payload: Buffer.from(JSON.stringify({ ts: t, values: { v: 1 } })).toString('base64'), sensorId: 'a', receivedAt: NOW },
+    });
+    expect((await broadcastTelemetryStream([record(next, ts)], other)).firstFailure).toBeNull();
+    // Here again: the same reading redelivered in a later record (QoS 1), and a new one.
+    const saves = registry.shardSaves;
+    await batch('a');
+    const withShard = registry.liveReads.withShard;
+    const dupe = await broadcastTelemetryStream(
+      [record(next + 1, ts)],
+      fakeBroadcastDeps(registry, live, { subscriptions, shardStates, now: () => NOW }),
+    );
+    expect(dupe.firstFailure).toBeNull();
+    expect(readingsTo('dash-1')).toBe(3);
+    // One save lost to the other container; for a while this one then reads the state before claiming.
+    expect(registry.shardSaves - saves).toBe(3);
+    expect(registry.liveReads.withShard - withShard).toBe(1);
   });
 });

@@ -79,6 +79,32 @@ describe('RuleRunner', () => {
     expect(batches).toEqual([5]);
   });
 
+  it('without a window, a batch goes once the consumer is free: one turn’s records together, those that came while it ran next', async () => {
+    const batches: string[][] = [];
+    let release: () => void = () => undefined;
+    const blocked = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const rules = runner(async () => undefined, {
+      broadcaster: async (e) => {
+        batches.push(records(e).map((r) => r.event.sensorId));
+        if (batches.length === 1) await blocked;
+      },
+    });
+    await rules.recover();
+    const accepted = ['a', 'b', 'c'].map((id) => rules.accept(`sensors/${id}/telemetry`, telemetry(1), meta()));
+    await Promise.all(accepted);
+    await vi.waitFor(() => expect(batches).toHaveLength(1));
+    await Promise.all(['d', 'e'].map((id) => rules.accept(`sensors/${id}/telemetry`, telemetry(1), meta())));
+    expect(batches).toEqual([['a', 'b', 'c']]);
+    release();
+    await rules.idle();
+    expect(batches).toEqual([
+      ['a', 'b', 'c'],
+      ['d', 'e'],
+    ]);
+  });
+
   it('a reported batch item failure retries from that record on; the records before it are done', async () => {
     const calls: string[][] = [];
     let release!: () => void;

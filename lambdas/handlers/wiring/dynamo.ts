@@ -5,6 +5,7 @@ import { CachedRuleSource, DynamoAlertRuleStore, DynamoAlertStateStore, DynamoSe
 import { DynamoConnectionRegistry } from '../../adapters/dynamo-connections.js';
 import { DynamoReadingStore, DynamoRollupStore } from '../../adapters/dynamo-history.js';
 import { DynamoSensorRegistry } from '../../adapters/dynamo-sensors.js';
+import { SavedShardStates } from '../../core/live-shard.js';
 import { LiveSubscriptions } from '../../core/live-subscriptions.js';
 import { ALERT_RULES_TTL_DEFAULT_SECONDS, ENV, intEnv, requireEnv } from '../../shared/names.js';
 import { hostClient, once, retention } from '../wiring.js';
@@ -33,6 +34,8 @@ export const connectionRegistry = /* @__PURE__ */ once(
 );
 /** The subscriber sets, kept for the container's life and revalidated per live batch by their version. */
 export const liveSubscriptions = /* @__PURE__ */ once(() => new LiveSubscriptions(connectionRegistry()));
+/** Each stream shard's live state as this container saved it last: a steady live batch claims without reading it. */
+export const savedShardStates = /* @__PURE__ */ once(() => new SavedShardStates());
 export const alertRuleStore = /* @__PURE__ */ once(() => new DynamoAlertRuleStore(documentClient(), requireEnv(ENV.alertsTable)));
 export const alertStateStore = /* @__PURE__ */ once(() => new DynamoAlertStateStore(documentClient(), requireEnv(ENV.alertsTable)));
 /** One rules cache per process: the API's changes drop it at once here, other containers within the TTL. */
