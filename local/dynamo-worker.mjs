@@ -2,6 +2,7 @@
 // It also meters what the cloud would bill: every data-plane request is sent on to dynalite with
 // ReturnConsumedCapacity TOTAL, and the capacity units of each answer are summed per table (read or write).
 import { timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { PassThrough, Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -203,7 +204,7 @@ function signedByRuntime(authorization) {
   const given = Buffer.from(match ? match[1] : '');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
-server.on('request', (req, res) => {
+function serve(req, res) {
   if (signedByRuntime(req.headers.authorization)) return meteredRequest(req, res);
   req.resume();
   const body = JSON.stringify({
@@ -212,7 +213,53 @@ server.on('request', (req, res) => {
   });
   res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) });
   res.end(body);
-});
+}
+server.on('request', serve);
+
+/**
+ * The answer to a request that came over a MessagePort (local/dynamo-port.ts): what dynalite's handler and the
+ * metering above use of an HTTP response, sent back as one message when it ends.
+ */
+class PortResponse extends EventEmitter {
+  statusCode = 200;
+  destroyed = false;
+  headers = {};
+  constructor(port, id) {
+    super();
+    this.port = port;
+    this.id = id;
+  }
+  setHeader(name, value) {
+    this.headers[name.toLowerCase()] = String(value);
+  }
+  writeHead(statusCode, headers = {}) {
+    this.statusCode = statusCode;
+    for (const [name, value] of Object.entries(headers)) this.setHeader(name, value);
+  }
+  end(chunk) {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const body = chunk == null ? '' : String(chunk);
+    this.port.postMessage({ id: this.id, statusCode: this.statusCode, headers: this.headers, body });
+    this.emit('close');
+  }
+}
+
+/**
+ * The in-process way in: the runtime's own SDK clients (the main thread's and each handler thread's) send their
+ * requests over a MessagePort, which only this process can hold, instead of over loopback HTTP. Each request takes
+ * the same path as an HTTP one (the credential check, metering, admission, dynalite's own parsing and validation).
+ */
+function servePort(port) {
+  port.on('message', (message) => {
+    const req = new PassThrough();
+    Object.assign(req, { headers: message.headers, method: message.method, url: message.path });
+    serve(req, new PortResponse(port, message.id));
+    req.end(message.body);
+  });
+  // A caller gone (its thread ended): the port closes with it.
+  port.on('close', () => port.removeAllListeners());
+}
 
 server.on('error', (err) => parentPort.postMessage({ type: 'error', message: err.message, code: err.code }));
 server.listen(0, workerData.host, () => {
@@ -226,6 +273,7 @@ const memoryReport = setInterval(() => {
 memoryReport.unref();
 
 parentPort.on('message', (msg) => {
+  if (msg?.type === 'port') servePort(msg.port);
   if (msg === 'capacity') report();
   if (msg === 'resources') parentPort.postMessage({ type: 'resources', open: openResources.size });
   if (msg === 'close') {

@@ -17,6 +17,7 @@ import { connectExternalBroker, type MessageBus } from './bus.js';
 import { BillingMeter, type BillingSnapshot } from './billing.js';
 import { boundedLog } from './bounded-log.js';
 import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
+import { DynamoPortHandler } from './dynamo-port.js';
 import { LOCAL_TABLES, requestsToPrometheus, startDynamo, type LocalDynamo, type RequestCounts } from './dynamo.js';
 import { startTtlSweeper } from './ttl-sweeper.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
@@ -313,7 +314,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     // The handlers' wiring is the one Lambda runs, rebuilt for this runtime's ports and credentials; frames reach
     // this runtime's gateway in-process, and metrics this process's registry, served at GET /api/metrics.
     const { resetWiring } = await import('../lambdas/handlers/wiring.js');
-    resetWiring({ liveSender: () => new GatewayLiveSender(gateway), metrics: () => new MemoryMetrics(localMetricsRegistry) });
+    resetWiring({
+      liveSender: () => new GatewayLiveSender(gateway),
+      metrics: () => new MemoryMetrics(localMetricsRegistry),
+      dynamoRequestHandler: () => new DynamoPortHandler(dynamo.connect()),
+    });
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 
@@ -326,6 +331,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             functionName: RULE_FUNCTIONS.historyWriter,
             live: new GatewayLiveSender(gateway),
             metrics: new MemoryMetrics(localMetricsRegistry),
+            dynamoPort: () => dynamo.connect(),
             log,
           });
     // Closed after the rules have stopped (cleanups run in reverse): a batch still running there is journaled.

@@ -7,6 +7,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { EmfMetrics } from '../adapters/emf-metrics.js';
 import type { LiveSender, Metrics } from '../core/ports.js';
@@ -18,6 +19,8 @@ export interface HostBindings {
   liveSender?: () => LiveSender;
   /** The host's metrics, in place of EMF log lines. */
   metrics?: () => Metrics;
+  /** How the DynamoDB client reaches the host's stand-in, in place of HTTPS (the SDK's `requestHandler`). */
+  dynamoRequestHandler?: () => DynamoDBClientConfig['requestHandler'];
 }
 
 let bindings: HostBindings = {};

@@ -7,10 +7,10 @@ import { DynamoReadingStore, DynamoRollupStore } from '../../adapters/dynamo-his
 import { DynamoSensorRegistry } from '../../adapters/dynamo-sensors.js';
 import { LiveSubscriptions } from '../../core/live-subscriptions.js';
 import { ALERT_RULES_TTL_DEFAULT_SECONDS, ENV, intEnv, requireEnv } from '../../shared/names.js';
-import { once, retention } from '../wiring.js';
+import { hostBindings, once, retention } from '../wiring.js';
 
 export const documentClient = /* @__PURE__ */ once(() =>
-  DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: hostBindings().dynamoRequestHandler?.() }), {
     // convertClassInstanceToMap: a reading's values may hold a metric named `constructor`, which hides the
     // object's own constructor from the marshaller; without it such an item cannot be written at all.
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false, convertClassInstanceToMap: true },
