@@ -163,10 +163,16 @@ function meteredRequest(req, res) {
     let body = Buffer.concat(chunks);
     let request = {};
     try {
-      request = JSON.parse(body.toString('utf8'));
-      if (request && typeof request === 'object' && (request.ReturnConsumedCapacity ?? 'NONE') === 'NONE') {
-        request.ReturnConsumedCapacity = 'TOTAL';
-        body = Buffer.from(JSON.stringify(request));
+      const text = body.toString('utf8');
+      request = JSON.parse(text);
+      if (request && typeof request === 'object' && !Array.isArray(request)) {
+        // The member put first, not the whole request serialized again (a pack write is tens of KB).
+        if (request.ReturnConsumedCapacity === undefined && text.startsWith('{')) {
+          body = Buffer.from(`{"ReturnConsumedCapacity":"TOTAL"${text.slice(1).trimStart().startsWith('}') ? '' : ','}${text.slice(1)}`);
+        } else if ((request.ReturnConsumedCapacity ?? 'NONE') === 'NONE') {
+          request.ReturnConsumedCapacity = 'TOTAL';
+          body = Buffer.from(JSON.stringify(request));
+        }
       }
     } catch {
       // not JSON: dynalite answers it with the error DynamoDB would
