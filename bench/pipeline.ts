@@ -6,9 +6,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
+import { DynamoReadingStore } from '../lambdas/adapters/dynamo-history.js';
+import { packMinute } from '../lambdas/core/reading-pack.js';
+import { RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { startBroker } from '../local/broker.js';
+import { DynamoPortHandler } from '../local/dynamo-port.js';
+import { LOCAL_TABLES, startDynamo } from '../local/dynamo.js';
 import { cpuPerReading, threadCpu } from './cpu.js';
 import { percentile, sleep, startRuntimeProcess } from './support.js';
 
@@ -433,6 +440,46 @@ export async function ingestModesBench(options: { sensors: number; rate: number;
     } finally {
       await runtime.stop();
     }
+  }
+  return results;
+}
+
+/**
+ * What a history batch's raw-reading packs cost as a sensor's minute fills: per sensor, its pack is read and
+ * written whole (the history writer's adapter, over the runtime's in-process way to the DynamoDB stand-in), with
+ * `perBatch` new readings each time. CPU of every thread of this process per new reading: a figure the machine's
+ * other load hardly moves, and the one that grows with the pack (at 50 readings/s a minute's pack ends near 3,000).
+ */
+export async function packRewriteCost(options: { sensors: number; perBatch: number; packSizes: number[]; rounds: number }) {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigia-bench-packs-'));
+  const dynamo = await startDynamo(dataDir);
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'local',
+    credentials: dynamo.credentials,
+    requestHandler: new DynamoPortHandler(dynamo.connect()),
+  });
+  const store = new DynamoReadingStore(DynamoDBDocumentClient.from(client), LOCAL_TABLES.readings.name, RETENTION_DEFAULTS.rawDays);
+  const minute = packMinute(Date.now() - 10 * 60_000);
+  const cpuUs = () => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
+  const results: Array<{ packReadings: number; usPerReading: number }> = [];
+  try {
+    for (const size of options.packSizes) {
+      const keys = Array.from({ length: options.sensors }, (_, s) => ({ sensorId: `pack${size}-${s}`, minute }));
+      const readings = new Map(Array.from({ length: size }, (_, i) => [minute + i * 20, { sent: minute + i, v: i }] as const));
+      await store.putPacks(keys.map((k) => ({ ...k, readings, seqs: new Map() })));
+      const before = cpuUs();
+      for (let round = 0; round < options.rounds; round++) await store.putPacks(await store.packs(keys));
+      const perSensorBatch = (cpuUs() - before) / (options.rounds * options.sensors);
+      results.push({ packReadings: size, usPerReading: Math.round(perSensorBatch / options.perBatch) });
+    }
+  } finally {
+    client.destroy();
+    await dynamo.close();
+    await rm(dataDir, { recursive: true, force: true });
   }
   return results;
 }
