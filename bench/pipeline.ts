@@ -128,6 +128,7 @@ export async function offerLoad(
   let acked = 0;
   let failed = 0;
   const base = Date.now() - 60_000; // distinct ts per reading, well inside the accepted window
+  const lastTs = new Map<string, number>();
   const started = Date.now();
   const inflight: Promise<void>[] = [];
   for (let tick = 0; published < total; tick++) {
@@ -135,7 +136,9 @@ export async function offerLoad(
     while (published < due) {
       const i = published++;
       const k = i % sensors;
-      const payload = JSON.stringify({ ts: base + Math.floor(i / sensors), values: { sent: Date.now(), v: i } });
+      const ts = base + Math.floor(i / sensors);
+      lastTs.set(ids[k], ts);
+      const payload = JSON.stringify({ ts, values: { sent: Date.now(), v: i } });
       inflight.push(
         clients[k].publishAsync(`sensors/${ids[k]}/telemetry`, payload, { qos: 1 }).then(
           () => void (acked += 1),
@@ -166,32 +169,61 @@ export async function offerLoad(
     doneSeconds,
     latency: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] },
     ids,
+    lastTs,
     started,
   };
 }
 
 /**
- * Waits until `expected` readings are stored, or until the count stops growing for 30 s. Polls the 1-hour
- * roll-ups (one item a sensor: polling must not load the store it measures), then counts the raw readings once.
+ * Waits until `expected` readings are stored, or until progress stops for 30 s. Polls the registry (`GET /sensors`,
+ * a page of a few hundred sensors: polling must not load the store it measures) until each sensor's `latest` is
+ * its last reading, which the history writer records only once every reading before it is stored; then checks
+ * the 1-hour roll-ups and counts the raw readings once.
  */
-async function waitStored(port: number, ids: string[], expected: number): Promise<{ stored: number; at: number }> {
+async function waitStored(port: number, run: { ids: string[]; lastTs: Map<string, number> }, expected: number) {
   let last = -1;
   let lastChange = Date.now();
   for (;;) {
-    const rolledUp = await rolledUpCount(port, ids);
+    const registry = await registryProgress(port, run.lastTs);
+    const rolledUp = registry.caughtUp === run.lastTs.size ? await rolledUpCount(port, run.ids) : 0;
     if (rolledUp >= expected) {
       const at = Date.now();
-      return { stored: await storedCount(port, ids), at };
+      return { stored: await storedCount(port, run.ids), at };
     }
-    const stored = rolledUp;
-    if (stored !== last) {
-      last = stored;
+    if (registry.newest + rolledUp !== last) {
+      last = registry.newest + rolledUp;
       lastChange = Date.now();
     } else if (Date.now() - lastChange > 30_000) {
-      return { stored, at: lastChange };
+      return { stored: await rolledUpCount(port, run.ids), at: lastChange };
     }
-    await sleep(500);
+    await sleep(registry.caughtUp === run.lastTs.size ? 500 : 100);
   }
+}
+
+/**
+ * From every page of `GET /sensors`: how many of the sensors have their last reading as `latest`, and the sum of
+ * their `latest` timestamps (it grows with each history batch: progress while the last readings are still due).
+ */
+async function registryProgress(port: number, lastTs: Map<string, number>): Promise<{ caughtUp: number; newest: number }> {
+  let caughtUp = 0;
+  let newest = 0;
+  let cursor: string | null = null;
+  do {
+    const url = new URL(`http://127.0.0.1:${port}/api/sensors`);
+    if (cursor) url.searchParams.set('cursor', cursor);
+    const page = (await (await fetch(url)).json()) as {
+      sensors: Array<{ sensorId: string; latest: { ts: number } | null }>;
+      nextCursor: string | null;
+    };
+    for (const s of page.sensors) {
+      const wanted = lastTs.get(s.sensorId);
+      if (wanted === undefined || s.latest === null) continue;
+      newest += s.latest.ts - wanted;
+      if (s.latest.ts >= wanted) caughtUp++;
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { caughtUp, newest };
 }
 
 async function rolledUpCount(port: number, ids: string[]): Promise<number> {
@@ -389,22 +421,23 @@ export async function pipelineBench(options: {
         requestsAfter = await requestSample(runtime.port);
       },
     });
-    const latencyStored = await waitStored(runtime.port, latency.ids, latency.offered);
+    const latencyStored = await waitStored(runtime.port, latency, latency.offered);
     const latencyCpu = cpuPerReading(cpuBefore, threadCpu(pid), latency.offered, pid);
     const latencyRequests = requestsPer(requestsBefore, requestsAfter, latency.offered);
     cpuBefore = threadCpu(pid);
     const sustain = await offerLoad(runtime.port, runtime.mqttPort, 100, options.sustainRate, options.sustainSeconds, 'sus');
-    const sustainStored = await waitStored(runtime.port, sustain.ids, sustain.offered);
+    const sustainStored = await waitStored(runtime.port, sustain, sustain.offered);
     const sustainCpu = cpuPerReading(cpuBefore, threadCpu(pid), sustain.offered, pid);
     // End to end: until every reading is both pushed live and stored.
     const allDoneSeconds = Math.max(sustain.doneSeconds, (sustainStored.at - sustain.started) / 1000);
     const fresh = await freshness(runtime.port, runtime.mqttPort, 10);
     const fan = await fanOut(runtime.port, runtime.mqttPort, options.fanOutClients, 5);
     return {
-      latency: { ...latency, ids: undefined, stored: latencyStored.stored, cpu: latencyCpu, requests: latencyRequests },
+      latency: { ...latency, ids: undefined, lastTs: undefined, stored: latencyStored.stored, cpu: latencyCpu, requests: latencyRequests },
       sustain: {
         ...sustain,
         ids: undefined,
+        lastTs: undefined,
         stored: sustainStored.stored,
         storedSeconds: (sustainStored.at - sustain.started) / 1000,
         throughput: Math.round(Math.min(sustain.delivered, sustainStored.stored) / allDoneSeconds),
@@ -428,7 +461,7 @@ export async function ingestModesBench(options: { sensors: number; rate: number;
     const runtime = await startRuntimeProcess(undefined, { INGEST: mode });
     try {
       const run = await offerLoad(runtime.port, runtime.mqttPort, options.sensors, options.rate, options.seconds, `mode-${mode}`);
-      const stored = await waitStored(runtime.port, run.ids, run.offered);
+      const stored = await waitStored(runtime.port, run, run.offered);
       results[mode] = {
         p50: run.latency.p50,
         p99: run.latency.p99,
