@@ -33,6 +33,8 @@ function bodyText(body: unknown): string {
 /** One port, shared by the clients of one thread; it keeps the thread alive only while a request is out. */
 export class DynamoPortHandler {
   private next = 0;
+  /** The stand-in's end is gone (it stopped): a message posted now would be dropped without a word. */
+  private closed = false;
   private readonly waiting = new Map<number, { resolve: (answer: PortAnswer) => void; reject: (err: Error) => void }>();
 
   constructor(private readonly port: MessagePort) {
@@ -43,6 +45,7 @@ export class DynamoPortHandler {
       call?.resolve(answer);
     });
     port.on('close', () => {
+      this.closed = true;
       for (const call of this.waiting.values()) call.reject(new Error('the DynamoDB stand-in closed its port'));
       this.waiting.clear();
     });
@@ -51,6 +54,7 @@ export class DynamoPortHandler {
 
   async handle(request: SdkRequest, options: { abortSignal?: { aborted: boolean } } = {}) {
     if (options.abortSignal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+    if (this.closed) throw new Error('the DynamoDB stand-in closed its port');
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
     const id = this.next++;

@@ -73,6 +73,22 @@ describe('DynamoDB stand-in over a MessagePort', () => {
     expect((dynamo.requests[table]?.PutItem ?? 0) - requestsBefore).toBe(3);
   });
 
+  it('fails a request once the stand-in has stopped, instead of leaving it unanswered', async () => {
+    const ownDir = await makeDataDir('vigia-dynamo-port-stop-');
+    const own = await startDynamo(ownDir);
+    const stopped = client({ credentials: own.credentials, requestHandler: new DynamoPortHandler(own.connect()) });
+    try {
+      await stopped.send(new GetItemCommand({ TableName: table, Key: { sensorId: { S: 'any' } } }));
+      await own.close();
+      await expect(stopped.send(new GetItemCommand({ TableName: table, Key: { sensorId: { S: 'any' } } }))).rejects.toThrow(
+        /closed its port/,
+      );
+    } finally {
+      stopped.destroy();
+      await removeDataDir(ownDir);
+    }
+  });
+
   it('still refuses a request not signed with the runtime own credentials', async () => {
     const stranger = client({
       credentials: { accessKeyId: 'AKIDSTRANGER', secretAccessKey: 'x' },
