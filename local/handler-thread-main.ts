@@ -66,10 +66,12 @@ const {
 };
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');
 const { DynamoPortHandler } = await import('./dynamo-port.js');
+// One handler for the thread's one port: two listening on it would each take the other's answers.
+const dynamoHandler = dynamoPort ? new DynamoPortHandler(dynamoPort) : undefined;
 resetWiring({
   liveSender: () => sender,
   metrics: () => metrics,
-  dynamoRequestHandler: dynamoPort ? () => new DynamoPortHandler(dynamoPort) : undefined,
+  dynamoRequestHandler: dynamoHandler ? () => dynamoHandler : undefined,
 });
 
 const modules: Record<HandlerName, () => Promise<{ handler: (event: never, context: Context) => Promise<unknown> }>> = {
