@@ -6,9 +6,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
+import { DynamoReadingStore } from '../lambdas/adapters/dynamo-history.js';
+import { packMinute } from '../lambdas/core/reading-pack.js';
+import { RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { startBroker } from '../local/broker.js';
+import { DynamoPortHandler } from '../local/dynamo-port.js';
+import { LOCAL_TABLES, startDynamo } from '../local/dynamo.js';
 import { cpuPerReading, threadCpu } from './cpu.js';
 import { percentile, sleep, startRuntimeProcess } from './support.js';
 
@@ -141,6 +148,7 @@ export async function offerLoad(
   let published = 0;
   let acked = 0;
   let failed = 0;
+  const lastTs = new Map<string, number>();
   const started = Date.now();
   const inflight: Promise<void>[] = [];
   for (let tick = 0; published < total; tick++) {
@@ -148,7 +156,9 @@ export async function offerLoad(
     while (published < due) {
       const i = published++;
       const k = i % sensors;
-      const payload = JSON.stringify({ ts: base + Math.floor(i / sensors), values: { sent: Date.now(), v: i } });
+      const ts = base + Math.floor(i / sensors);
+      lastTs.set(ids[k], ts);
+      const payload = JSON.stringify({ ts, values: { sent: Date.now(), v: i } });
       inflight.push(
         clients[k].publishAsync(`sensors/${ids[k]}/telemetry`, payload, { qos: 1 }).then(
           () => void (acked += 1),
@@ -179,6 +189,7 @@ export async function offerLoad(
     doneSeconds,
     latency: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] },
     ids,
+    lastTs,
     started,
     /** Readings sent before the measured ones (stored too). */
     warmedUp,
@@ -186,27 +197,55 @@ export async function offerLoad(
 }
 
 /**
- * Waits until `expected` readings are stored, or until the count stops growing for 30 s. Polls the 1-hour
- * roll-ups (one item a sensor: polling must not load the store it measures), then counts the raw readings once.
+ * Waits until `expected` readings are stored, or until progress stops for 30 s. Polls the registry (`GET /sensors`,
+ * a page of a few hundred sensors: polling must not load the store it measures) until each sensor's `latest` is
+ * its last reading, which the history writer records only once every reading before it is stored; then checks
+ * the 1-hour roll-ups and counts the raw readings once.
  */
-async function waitStored(port: number, ids: string[], expected: number): Promise<{ stored: number; at: number }> {
+async function waitStored(port: number, run: { ids: string[]; lastTs: Map<string, number> }, expected: number) {
   let last = -1;
   let lastChange = Date.now();
   for (;;) {
-    const rolledUp = await rolledUpCount(port, ids);
+    const registry = await registryProgress(port, run.lastTs);
+    const rolledUp = registry.caughtUp === run.lastTs.size ? await rolledUpCount(port, run.ids) : 0;
     if (rolledUp >= expected) {
       const at = Date.now();
-      return { stored: await storedCount(port, ids), at };
+      return { stored: await storedCount(port, run.ids), at };
     }
-    const stored = rolledUp;
-    if (stored !== last) {
-      last = stored;
+    if (registry.newest + rolledUp !== last) {
+      last = registry.newest + rolledUp;
       lastChange = Date.now();
     } else if (Date.now() - lastChange > 30_000) {
-      return { stored, at: lastChange };
+      return { stored: await rolledUpCount(port, run.ids), at: lastChange };
     }
-    await sleep(500);
+    await sleep(registry.caughtUp === run.lastTs.size ? 500 : 100);
   }
+}
+
+/**
+ * From every page of `GET /sensors`: how many of the sensors have their last reading as `latest`, and the sum of
+ * their `latest` timestamps (it grows with each history batch: progress while the last readings are still due).
+ */
+async function registryProgress(port: number, lastTs: Map<string, number>): Promise<{ caughtUp: number; newest: number }> {
+  let caughtUp = 0;
+  let newest = 0;
+  let cursor: string | null = null;
+  do {
+    const url = new URL(`http://127.0.0.1:${port}/api/sensors`);
+    if (cursor) url.searchParams.set('cursor', cursor);
+    const page = (await (await fetch(url)).json()) as {
+      sensors: Array<{ sensorId: string; latest: { ts: number } | null }>;
+      nextCursor: string | null;
+    };
+    for (const s of page.sensors) {
+      const wanted = lastTs.get(s.sensorId);
+      if (wanted === undefined || s.latest === null) continue;
+      newest += s.latest.ts - wanted;
+      if (s.latest.ts >= wanted) caughtUp++;
+    }
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { caughtUp, newest };
 }
 
 async function rolledUpCount(port: number, ids: string[]): Promise<number> {
@@ -414,7 +453,7 @@ export async function pipelineBench(options: {
         requestsAfter = await requestSample(runtime.port);
       },
     });
-    const latencyStored = await waitStored(runtime.port, latency.ids, latency.offered + latency.warmedUp);
+    const latencyStored = await waitStored(runtime.port, latency, latency.offered + latency.warmedUp);
     const latencyCpu = {
       ...cpuPerReading(cpuBefore, threadCpu(pid), latency.offered, pid),
       /** First publish → last push: the live path and the history writer's share so far, without the bench's polling. */
@@ -423,17 +462,25 @@ export async function pipelineBench(options: {
     const latencyRequests = requestsPer(requestsBefore, requestsAfter, latency.offered);
     cpuBefore = threadCpu(pid);
     const sustain = await offerLoad(runtime.port, runtime.mqttPort, 100, options.sustainRate, options.sustainSeconds, 'sus');
-    const sustainStored = await waitStored(runtime.port, sustain.ids, sustain.offered);
+    const sustainStored = await waitStored(runtime.port, sustain, sustain.offered);
     const sustainCpu = cpuPerReading(cpuBefore, threadCpu(pid), sustain.offered, pid);
     // End to end: until every reading is both pushed live and stored.
     const allDoneSeconds = Math.max(sustain.doneSeconds, (sustainStored.at - sustain.started) / 1000);
     const fresh = await freshness(runtime.port, runtime.mqttPort, 10);
     const fan = await fanOut(runtime.port, runtime.mqttPort, options.fanOutClients, 5);
     return {
-      latency: { ...latency, ids: undefined, stored: latencyStored.stored - latency.warmedUp, cpu: latencyCpu, requests: latencyRequests },
+      latency: {
+        ...latency,
+        ids: undefined,
+        lastTs: undefined,
+        stored: latencyStored.stored - latency.warmedUp,
+        cpu: latencyCpu,
+        requests: latencyRequests,
+      },
       sustain: {
         ...sustain,
         ids: undefined,
+        lastTs: undefined,
         stored: sustainStored.stored,
         storedSeconds: (sustainStored.at - sustain.started) / 1000,
         throughput: Math.round(Math.min(sustain.delivered, sustainStored.stored) / allDoneSeconds),
@@ -457,7 +504,7 @@ export async function ingestModesBench(options: { sensors: number; rate: number;
     const runtime = await startRuntimeProcess(undefined, { INGEST: mode });
     try {
       const run = await offerLoad(runtime.port, runtime.mqttPort, options.sensors, options.rate, options.seconds, `mode-${mode}`);
-      const stored = await waitStored(runtime.port, run.ids, run.offered);
+      const stored = await waitStored(runtime.port, run, run.offered);
       results[mode] = {
         p50: run.latency.p50,
         p99: run.latency.p99,
@@ -469,6 +516,46 @@ export async function ingestModesBench(options: { sensors: number; rate: number;
     } finally {
       await runtime.stop();
     }
+  }
+  return results;
+}
+
+/**
+ * What a history batch's raw-reading packs cost as a sensor's minute fills: per sensor, its pack is read and
+ * written whole (the history writer's adapter, over the runtime's in-process way to the DynamoDB stand-in), with
+ * `perBatch` new readings each time. CPU of every thread of this process per new reading: a figure the machine's
+ * other load hardly moves, and the one that grows with the pack (at 50 readings/s a minute's pack ends near 3,000).
+ */
+export async function packRewriteCost(options: { sensors: number; perBatch: number; packSizes: number[]; rounds: number }) {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigia-bench-packs-'));
+  const dynamo = await startDynamo(dataDir);
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: 'local',
+    credentials: dynamo.credentials,
+    requestHandler: new DynamoPortHandler(dynamo.connect()),
+  });
+  const store = new DynamoReadingStore(DynamoDBDocumentClient.from(client), LOCAL_TABLES.readings.name, RETENTION_DEFAULTS.rawDays);
+  const minute = packMinute(Date.now() - 10 * 60_000);
+  const cpuUs = () => {
+    const { user, system } = process.cpuUsage();
+    return user + system;
+  };
+  const results: Array<{ packReadings: number; usPerReading: number }> = [];
+  try {
+    for (const size of options.packSizes) {
+      const keys = Array.from({ length: options.sensors }, (_, s) => ({ sensorId: `pack${size}-${s}`, minute }));
+      const readings = new Map(Array.from({ length: size }, (_, i) => [minute + i * 20, { sent: minute + i, v: i }] as const));
+      await store.putPacks(keys.map((k) => ({ ...k, readings, seqs: new Map() })));
+      const before = cpuUs();
+      for (let round = 0; round < options.rounds; round++) await store.putPacks(await store.packs(keys));
+      const perSensorBatch = (cpuUs() - before) / (options.rounds * options.sensors);
+      results.push({ packReadings: size, usPerReading: Math.round(perSensorBatch / options.perBatch) });
+    }
+  } finally {
+    client.destroy();
+    await dynamo.close();
+    await rm(dataDir, { recursive: true, force: true });
   }
   return results;
 }

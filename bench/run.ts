@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { historyBench } from './history.js';
 import { initBench } from './init.js';
-import { brokerCeiling, ingestModesBench, pipelineBench } from './pipeline.js';
+import { brokerCeiling, ingestModesBench, packRewriteCost, pipelineBench } from './pipeline.js';
 import { soakMain } from './soak.js';
 import { ROOT } from './support.js';
 import { STREAM_DEFAULTS } from '../local/rules.js';
@@ -106,6 +106,17 @@ async function pipelineSection(lines: string[]): Promise<void> {
   lines.push(
     `| history freshness: PUBACK → visible in the readings API (${pipeline.freshness.rounds} readings) | **p50 ${pipeline.freshness.p50} ms**, max ${pipeline.freshness.max} ms | reported (≈ the history window) | |`,
   );
+  lines.push('');
+
+  console.log('pack rewrites…');
+  const perBatch = 50;
+  const packs = await packRewriteCost({ sensors: 100, perBatch, packSizes: [50, 250, 1000, 2000], rounds: quick ? 2 : 5 });
+  lines.push(
+    `Raw-reading packs at 50 readings/s per sensor (history window 1 s): each batch reads and rewrites the sensor's pack of the minute whole, for ${perBatch} new readings (100 sensors; CPU of all threads, load-independent):`,
+    '',
+  );
+  lines.push('| readings in the pack | CPU per new reading |', '| --- | --- |');
+  for (const p of packs) lines.push(`| ${p.packReadings} | ${p.usPerReading} µs |`);
   lines.push('');
 
   console.log('ingest modes…');

@@ -2,6 +2,7 @@
 // It also meters what the cloud would bill: every data-plane request is sent on to dynalite with
 // ReturnConsumedCapacity TOTAL, and the capacity units of each answer are summed per table (read or write).
 import { timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { PassThrough, Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -162,10 +163,16 @@ function meteredRequest(req, res) {
     let body = Buffer.concat(chunks);
     let request = {};
     try {
-      request = JSON.parse(body.toString('utf8'));
-      if (request && typeof request === 'object' && (request.ReturnConsumedCapacity ?? 'NONE') === 'NONE') {
-        request.ReturnConsumedCapacity = 'TOTAL';
-        body = Buffer.from(JSON.stringify(request));
+      const text = body.toString('utf8');
+      request = JSON.parse(text);
+      if (request && typeof request === 'object' && !Array.isArray(request)) {
+        // The member put first, not the whole request serialized again (a pack write is tens of KB).
+        if (request.ReturnConsumedCapacity === undefined && text.startsWith('{')) {
+          body = Buffer.from(`{"ReturnConsumedCapacity":"TOTAL"${text.slice(1).trimStart().startsWith('}') ? '' : ','}${text.slice(1)}`);
+        } else if ((request.ReturnConsumedCapacity ?? 'NONE') === 'NONE') {
+          request.ReturnConsumedCapacity = 'TOTAL';
+          body = Buffer.from(JSON.stringify(request));
+        }
       }
     } catch {
       // not JSON: dynalite answers it with the error DynamoDB would
@@ -203,7 +210,7 @@ function signedByRuntime(authorization) {
   const given = Buffer.from(match ? match[1] : '');
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
-server.on('request', (req, res) => {
+function serve(req, res) {
   if (signedByRuntime(req.headers.authorization)) return meteredRequest(req, res);
   req.resume();
   const body = JSON.stringify({
@@ -212,7 +219,53 @@ server.on('request', (req, res) => {
   });
   res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) });
   res.end(body);
-});
+}
+server.on('request', serve);
+
+/**
+ * The answer to a request that came over a MessagePort (local/dynamo-port.ts): what dynalite's handler and the
+ * metering above use of an HTTP response, sent back as one message when it ends.
+ */
+class PortResponse extends EventEmitter {
+  statusCode = 200;
+  destroyed = false;
+  headers = {};
+  constructor(port, id) {
+    super();
+    this.port = port;
+    this.id = id;
+  }
+  setHeader(name, value) {
+    this.headers[name.toLowerCase()] = String(value);
+  }
+  writeHead(statusCode, headers = {}) {
+    this.statusCode = statusCode;
+    for (const [name, value] of Object.entries(headers)) this.setHeader(name, value);
+  }
+  end(chunk) {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    const body = chunk == null ? '' : String(chunk);
+    this.port.postMessage({ id: this.id, statusCode: this.statusCode, headers: this.headers, body });
+    this.emit('close');
+  }
+}
+
+/**
+ * The in-process way in: the runtime's own SDK clients (the main thread's and each handler thread's) send their
+ * requests over a MessagePort, which only this process can hold, instead of over loopback HTTP. Each request takes
+ * the same path as an HTTP one (the credential check, metering, admission, dynalite's own parsing and validation).
+ */
+function servePort(port) {
+  port.on('message', (message) => {
+    const req = new PassThrough();
+    Object.assign(req, { headers: message.headers, method: message.method, url: message.path });
+    serve(req, new PortResponse(port, message.id));
+    req.end(message.body);
+  });
+  // A caller gone (its thread ended): the port closes with it.
+  port.on('close', () => port.removeAllListeners());
+}
 
 server.on('error', (err) => parentPort.postMessage({ type: 'error', message: err.message, code: err.code }));
 server.listen(0, workerData.host, () => {
@@ -226,6 +279,7 @@ const memoryReport = setInterval(() => {
 memoryReport.unref();
 
 parentPort.on('message', (msg) => {
+  if (msg?.type === 'port') servePort(msg.port);
   if (msg === 'capacity') report();
   if (msg === 'resources') parentPort.postMessage({ type: 'resources', open: openResources.size });
   if (msg === 'close') {

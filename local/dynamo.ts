@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateTableCommand, DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import type { TableDefinition } from '../lambdas/shared/tables.js';
 import { ALERTS_TABLE, CONNECTIONS_TABLE, READINGS_TABLE, ROLLUPS_TABLE, SENSORS_TABLE } from '../lambdas/shared/tables.js';
 import { prometheusFamily, prometheusText } from './prometheus.js';
@@ -40,6 +40,11 @@ export interface LocalDynamo {
   memory(): DynamoMemory;
   /** LevelDB iterators, snapshots and batches open now: 0 when the stand-in is idle (each one pins native memory). */
   openResources(): Promise<number>;
+  /**
+   * A new in-process way in for this runtime's own SDK clients (local/dynamo-port.ts), on this thread or handed
+   * to another: the same requests as over `endpoint`, without the loopback HTTP round trip.
+   */
+  connect(): MessagePort;
   close(): Promise<void>;
 }
 
@@ -144,6 +149,11 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
         worker.postMessage('capacity');
       }),
     memory: () => memory,
+    connect: () => {
+      const { port1, port2 } = new MessageChannel();
+      worker.postMessage({ type: 'port', port: port2 }, [port2]);
+      return port1;
+    },
     openResources: () =>
       new Promise<number>((resolve) => {
         resourceWaiters.push(resolve);

@@ -4,7 +4,7 @@
  * the thread's port: live frames go to the main thread's WebSocket gateway, metrics to its registry.
  * Messages: local/handler-thread.ts.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import type { CounterMetric, LiveSender, Metrics, ObservedMetric, SendResult } from '../lambdas/core/ports.js';
 import type { ServerFrame } from '../lambdas/shared/contract.js';
@@ -55,14 +55,31 @@ class ForwardedMetrics implements Metrics {
 
 const sender = new PortLiveSender();
 const metrics = new ForwardedMetrics();
+const {
+  handler: handlerName,
+  functionName,
+  dynamoPort,
+} = workerData as {
+  handler: HandlerName;
+  functionName: string;
+  dynamoPort?: MessagePort;
+};
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');
 const { recordedFromEnv } = await import('./aws-calls.js');
-resetWiring(recordedFromEnv({ liveSender: () => sender, metrics: () => metrics }));
+const { DynamoPortHandler } = await import('./dynamo-port.js');
+// One handler for the thread's one port: two listening on it would each take the other's answers.
+const dynamoHandler = dynamoPort ? new DynamoPortHandler(dynamoPort) : undefined;
+resetWiring(
+  recordedFromEnv({
+    liveSender: () => sender,
+    metrics: () => metrics,
+    dynamoRequestHandler: dynamoHandler ? () => dynamoHandler : undefined,
+  }),
+);
 
 const modules: Record<HandlerName, () => Promise<{ handler: (event: never, context: Context) => Promise<unknown> }>> = {
   'history-writer': () => import('../lambdas/handlers/history-writer.js'),
 };
-const { handler: handlerName, functionName } = workerData as { handler: HandlerName; functionName: string };
 const { handler: lambdaHandler } = await modules[handlerName]();
 // Each call an invocation with its own Lambda context and request id, as on the main thread (local/lambda-context.ts).
 const { asLambdaInvocation } = await import('./lambda-context.js');

@@ -6,7 +6,7 @@
  * registry. A thread that dies fails its invocations in flight (the rules retry them from the journal) and the next
  * invocation starts a new one.
  */
-import { Worker } from 'node:worker_threads';
+import { type MessagePort, Worker } from 'node:worker_threads';
 import type { LiveSender, Metrics } from '../lambdas/core/ports.js';
 import type { ServerFrame } from '../lambdas/shared/contract.js';
 import type { RuleHandler } from './rules.js';
@@ -39,6 +39,8 @@ export interface HandlerThreadOptions {
   live: LiveSender;
   /** Where the thread's metrics go (the process's registry). */
   metrics: Metrics;
+  /** A new in-process way to the DynamoDB stand-in for each thread started (local/dynamo-port.ts); HTTP without it. */
+  dynamoPort?: () => MessagePort;
   log: (entry: Record<string, unknown>) => void;
 }
 
@@ -85,8 +87,10 @@ export class HandlerThread {
 
   private start(): Running {
     if (this.running) return this.running;
+    const dynamoPort = this.options.dynamoPort?.();
     const worker = new Worker(new URL('./handler-worker.mjs', import.meta.url), {
-      workerData: { handler: this.options.handler, functionName: this.options.functionName },
+      workerData: { handler: this.options.handler, functionName: this.options.functionName, dynamoPort },
+      transferList: dynamoPort ? [dynamoPort] : [],
       name: this.options.handler,
     });
     const pending: Running['pending'] = new Map();

@@ -18,6 +18,7 @@ import { connectExternalBroker, type MessageBus } from './bus.js';
 import { BillingMeter, type BillingSnapshot } from './billing.js';
 import { boundedLog } from './bounded-log.js';
 import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
+import { DynamoPortHandler } from './dynamo-port.js';
 import { LOCAL_TABLES, requestsToPrometheus, startDynamo, type LocalDynamo, type RequestCounts } from './dynamo.js';
 import { startTtlSweeper } from './ttl-sweeper.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
@@ -316,7 +317,11 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     // The handlers' wiring is the one Lambda runs, rebuilt for this runtime's ports and credentials; frames reach
     // this runtime's gateway in-process, and metrics this process's registry, served at GET /api/metrics.
     const { resetWiring } = await import('../lambdas/handlers/wiring.js');
-    const bindings = { liveSender: () => new GatewayLiveSender(gateway), metrics: () => new MemoryMetrics(localMetricsRegistry) };
+    const bindings = {
+      liveSender: () => new GatewayLiveSender(gateway),
+      metrics: () => new MemoryMetrics(localMetricsRegistry),
+      dynamoRequestHandler: () => new DynamoPortHandler(dynamo.connect()),
+    };
     // A handler thread reads the file from the environment it starts with.
     if (options.awsCallsFile) process.env[AWS_CALLS_FILE_ENV] = options.awsCallsFile;
     else delete process.env[AWS_CALLS_FILE_ENV];
@@ -333,6 +338,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             functionName: FUNCTIONS.historyWriter,
             live: new GatewayLiveSender(gateway),
             metrics: new MemoryMetrics(localMetricsRegistry),
+            dynamoPort: () => dynamo.connect(),
             log,
           });
     // Closed after the rules have stopped (cleanups run in reverse): a batch still running there is journaled.

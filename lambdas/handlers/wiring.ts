@@ -8,6 +8,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics as PowertoolsMetrics } from '@aws-lambda-powertools/metrics';
 import type { Pluggable } from '@smithy/types';
+import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import { EmfMetrics } from '../adapters/emf-metrics.js';
 import type { LiveSender, Metrics } from '../core/ports.js';
@@ -21,6 +22,8 @@ export interface HostBindings {
   metrics?: () => Metrics;
   /** Middleware added to every SDK client the wiring builds (the local runtime records each function's calls). */
   sdkPlugins?: () => Array<Pluggable<object, object>>;
+  /** How the DynamoDB client reaches the host's stand-in, in place of HTTPS (the SDK's `requestHandler`). */
+  dynamoRequestHandler?: () => DynamoDBClientConfig['requestHandler'];
 }
 
 let bindings: HostBindings = {};

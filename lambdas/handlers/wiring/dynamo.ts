@@ -8,10 +8,10 @@ import { DynamoSensorRegistry } from '../../adapters/dynamo-sensors.js';
 import { SavedShardStates } from '../../core/live-shard.js';
 import { LiveSubscriptions } from '../../core/live-subscriptions.js';
 import { ALERT_RULES_TTL_DEFAULT_SECONDS, ENV, intEnv, requireEnv } from '../../shared/names.js';
-import { hostClient, once, retention } from '../wiring.js';
+import { hostBindings, hostClient, once, retention } from '../wiring.js';
 
 export const documentClient = /* @__PURE__ */ once(() =>
-  DynamoDBDocumentClient.from(hostClient(new DynamoDBClient({})), {
+  DynamoDBDocumentClient.from(hostClient(new DynamoDBClient({ requestHandler: hostBindings().dynamoRequestHandler?.() })), {
     // convertClassInstanceToMap: a reading's values may hold a metric named `constructor`, which hides the
     // object's own constructor from the marshaller; without it such an item cannot be written at all.
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false, convertClassInstanceToMap: true },

@@ -1,0 +1,76 @@
+/**
+ * The SDK side of the DynamoDB stand-in's in-process way in (local/dynamo-worker.mjs `servePort`): a request
+ * handler for the runtime's own, unchanged DynamoDB clients that hands each signed request to the stand-in's
+ * thread over a MessagePort and takes the answer back, instead of a loopback HTTP round trip (socket writes,
+ * HTTP parsing on both threads). The request is the one the SDK built and signed, so the stand-in checks,
+ * meters and answers it exactly as it does one over HTTP; the HTTP endpoint stays for every other caller.
+ */
+import type { MessagePort } from 'node:worker_threads';
+
+/** A request as the SDK hands it to its handler (`@smithy/protocol-http` HttpRequest), as far as it is used here. */
+interface SdkRequest {
+  method: string;
+  path: string;
+  query?: Record<string, string | string[] | null>;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+interface PortAnswer {
+  id: number;
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function bodyText(body: unknown): string {
+  if (body == null) return '';
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  throw new Error('the DynamoDB port carries only string or byte bodies');
+}
+
+/** One port, shared by the clients of one thread; it keeps the thread alive only while a request is out. */
+export class DynamoPortHandler {
+  private next = 0;
+  /** The stand-in's end is gone (it stopped): a message posted now would be dropped without a word. */
+  private closed = false;
+  private readonly waiting = new Map<number, { resolve: (answer: PortAnswer) => void; reject: (err: Error) => void }>();
+
+  constructor(private readonly port: MessagePort) {
+    port.on('message', (answer: PortAnswer) => {
+      const call = this.waiting.get(answer.id);
+      this.waiting.delete(answer.id);
+      if (this.waiting.size === 0) port.unref();
+      call?.resolve(answer);
+    });
+    port.on('close', () => {
+      this.closed = true;
+      for (const call of this.waiting.values()) call.reject(new Error('the DynamoDB stand-in closed its port'));
+      this.waiting.clear();
+    });
+    port.unref();
+  }
+
+  async handle(request: SdkRequest, options: { abortSignal?: { aborted: boolean } } = {}) {
+    if (options.abortSignal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+    if (this.closed) throw new Error('the DynamoDB stand-in closed its port');
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+    const id = this.next++;
+    const answer = await new Promise<PortAnswer>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.port.ref();
+      this.port.postMessage({ id, method: request.method, path: request.path, headers, body: bodyText(request.body) });
+    });
+    return { response: { statusCode: answer.statusCode, headers: answer.headers, body: Buffer.from(answer.body, 'utf8') } };
+  }
+
+  updateHttpClientConfig(): void {}
+
+  httpHandlerConfigs(): Record<string, never> {
+    return {};
+  }
+
+  destroy(): void {}
+}

@@ -1,0 +1,105 @@
+/**
+ * The DynamoDB stand-in's in-process way in (local/dynamo-port.ts): the runtime's own SDK clients reach it over a
+ * MessagePort instead of loopback HTTP, and get the answers, errors, checks and metering an HTTP caller gets.
+ */
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type DynamoDBClientConfig,
+} from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoPortHandler } from '../../local/dynamo-port.js';
+import { LOCAL_TABLES, startDynamo, type LocalDynamo } from '../../local/dynamo.js';
+import { makeDataDir, removeDataDir } from '../support/runtime.js';
+
+const table = LOCAL_TABLES.sensors.name;
+let dataDir: string;
+let dynamo: LocalDynamo;
+let overHttp: DynamoDBClient;
+let overPort: DynamoDBClient;
+
+const client = (config: DynamoDBClientConfig) => new DynamoDBClient({ endpoint: dynamo.endpoint, region: 'local', ...config });
+
+beforeAll(async () => {
+  dataDir = await makeDataDir('vigia-dynamo-port-');
+  dynamo = await startDynamo(dataDir);
+  overHttp = client({ credentials: dynamo.credentials });
+  overPort = client({ credentials: dynamo.credentials, requestHandler: new DynamoPortHandler(dynamo.connect()) });
+}, 60_000);
+
+afterAll(async () => {
+  overHttp?.destroy();
+  overPort?.destroy();
+  await dynamo?.close();
+  await removeDataDir(dataDir);
+});
+
+describe('DynamoDB stand-in over a MessagePort', () => {
+  it('stores what it is sent and answers as over HTTP', async () => {
+    await overPort.send(new PutItemCommand({ TableName: table, Item: { sensorId: { S: 'port-1' }, note: { S: 'ünïcode ✓' } } }));
+    const key = { sensorId: { S: 'port-1' } };
+    const viaPort = await overPort.send(new GetItemCommand({ TableName: table, Key: key }));
+    const viaHttp = await overHttp.send(new GetItemCommand({ TableName: table, Key: key }));
+    expect(viaPort.Item).toEqual({ sensorId: { S: 'port-1' }, note: { S: 'ünïcode ✓' } });
+    expect(viaPort.Item).toEqual(viaHttp.Item);
+  });
+
+  it('answers DynamoDB errors as the SDK knows them: a failed condition, a bad request', async () => {
+    const put = new PutItemCommand({
+      TableName: table,
+      Item: { sensorId: { S: 'port-2' } },
+      ConditionExpression: 'attribute_not_exists(sensorId)',
+    });
+    await overPort.send(put);
+    await expect(overPort.send(put)).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+    await expect(
+      overPort.send(
+        new QueryCommand({ TableName: table, KeyConditionExpression: 'nope = :x', ExpressionAttributeValues: { ':x': { S: 'a' } } }),
+      ),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
+  });
+
+  it('meters its requests as it does HTTP ones', async () => {
+    const before = await dynamo.capacity();
+    const requestsBefore = dynamo.requests[table]?.PutItem ?? 0;
+    for (let i = 0; i < 3; i++) {
+      await overPort.send(new PutItemCommand({ TableName: table, Item: { sensorId: { S: `metered-${i}` } } }));
+    }
+    const after = await dynamo.capacity();
+    expect(after[table].write - (before[table]?.write ?? 0)).toBe(3);
+    expect((dynamo.requests[table]?.PutItem ?? 0) - requestsBefore).toBe(3);
+  });
+
+  it('fails a request once the stand-in has stopped, instead of leaving it unanswered', async () => {
+    const ownDir = await makeDataDir('vigia-dynamo-port-stop-');
+    const own = await startDynamo(ownDir);
+    const stopped = client({ credentials: own.credentials, requestHandler: new DynamoPortHandler(own.connect()) });
+    try {
+      await stopped.send(new GetItemCommand({ TableName: table, Key: { sensorId: { S: 'any' } } }));
+      await own.close();
+      await expect(stopped.send(new GetItemCommand({ TableName: table, Key: { sensorId: { S: 'any' } } }))).rejects.toThrow(
+        /closed its port/,
+      );
+    } finally {
+      stopped.destroy();
+      await removeDataDir(ownDir);
+    }
+  });
+
+  it('still refuses a request not signed with the runtime own credentials', async () => {
+    const stranger = client({
+      credentials: { accessKeyId: 'AKIDSTRANGER', secretAccessKey: 'x' },
+      requestHandler: new DynamoPortHandler(dynamo.connect()),
+    });
+    try {
+      await expect(stranger.send(new GetItemCommand({ TableName: table, Key: { sensorId: { S: 'port-1' } } }))).rejects.toMatchObject({
+        name: 'UnrecognizedClientException',
+      });
+    } finally {
+      stranger.destroy();
+    }
+  });
+});
