@@ -256,11 +256,30 @@ class PortResponse extends EventEmitter {
  * requests over a MessagePort, which only this process can hold, instead of over loopback HTTP. Each request takes
  * the same path as an HTTP one (the credential check, metering, admission, dynalite's own parsing and validation).
  */
+/** Port requests dynalite has not answered yet: a close waits for them, since it closes the database under them. */
+let portRequestsRunning = 0;
+let closing = false;
+let whenPortsIdle = () => {};
 function servePort(port) {
   port.on('message', (message) => {
+    if (closing) {
+      // The database is about to close: a request let in now would fail inside dynalite, out of any answer.
+      const body = JSON.stringify({
+        __type: 'com.amazonaws.dynamodb.v20120810#ServiceUnavailableException',
+        message: 'The DynamoDB stand-in is stopping.',
+      });
+      port.postMessage({ id: message.id, statusCode: 503, headers: { 'content-type': 'application/x-amz-json-1.0' }, body });
+      return;
+    }
     const req = new PassThrough();
     Object.assign(req, { headers: message.headers, method: message.method, url: message.path });
-    serve(req, new PortResponse(port, message.id));
+    const res = new PortResponse(port, message.id);
+    portRequestsRunning += 1;
+    res.once('close', () => {
+      portRequestsRunning -= 1;
+      if (portRequestsRunning === 0) whenPortsIdle();
+    });
+    serve(req, res);
     req.end(message.body);
   });
   // A caller gone (its thread ended): the port closes with it.
@@ -282,8 +301,11 @@ parentPort.on('message', (msg) => {
   if (msg?.type === 'port') servePort(msg.port);
   if (msg === 'capacity') report();
   if (msg === 'resources') parentPort.postMessage({ type: 'resources', open: openResources.size });
-  if (msg === 'close') {
+  if (msg === 'close' && !closing) {
+    closing = true;
     clearInterval(reporter);
-    server.close((err) => parentPort.postMessage({ type: 'closed', message: err?.message }));
+    const closeServer = () => server.close((err) => parentPort.postMessage({ type: 'closed', message: err?.message }));
+    if (portRequestsRunning === 0) closeServer();
+    else whenPortsIdle = closeServer;
   }
 });

@@ -160,10 +160,12 @@ export async function startDynamo(dataDir: string, credentials: StandInCredentia
         worker.postMessage('resources');
       }),
     close: async () => {
+      // Closed, or the thread gone some other way (a crash must not leave the runtime's stop waiting forever).
       await new Promise<void>((resolve) => {
         worker.on('message', (msg: { type: string }) => {
           if (msg.type === 'closed') resolve();
         });
+        worker.once('exit', () => resolve());
         worker.postMessage('close');
       });
       await worker.terminate();

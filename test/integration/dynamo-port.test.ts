@@ -89,6 +89,31 @@ describe('DynamoDB stand-in over a MessagePort', () => {
     }
   });
 
+  it('closes only after the requests already sent are answered, and refuses those sent while it closes', async () => {
+    const ownDir = await makeDataDir('vigia-dynamo-port-closing-');
+    const own = await startDynamo(ownDir);
+    // No SDK retries: a refused request shows as refused, not as a later "closed its port".
+    const closing = client({ credentials: own.credentials, requestHandler: new DynamoPortHandler(own.connect()), maxAttempts: 1 });
+    try {
+      const written = Array.from({ length: 50 }, (_, i) =>
+        closing.send(new PutItemCommand({ TableName: table, Item: { sensorId: { S: `closing-${i}` }, n: { N: String(i) } } })),
+      );
+      // One answer back means all 50 were posted (the SDK sends them side by side); most are still in the stand-in.
+      await Promise.race(written);
+      // Before, a request still running there when the database closed killed the stand-in's thread, and the close
+      // waited for its answer forever.
+      const closed = own.close();
+      const late = closing.send(new GetItemCommand({ TableName: table, Key: { sensorId: { S: 'closing-0' } } }));
+      const outcomes = await Promise.allSettled(written);
+      await expect(late).rejects.toMatchObject({ $metadata: { httpStatusCode: 503 } });
+      await closed;
+      expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+    } finally {
+      closing.destroy();
+      await removeDataDir(ownDir);
+    }
+  });
+
   it('still refuses a request not signed with the runtime own credentials', async () => {
     const stranger = client({
       credentials: { accessKeyId: 'AKIDSTRANGER', secretAccessKey: 'x' },
