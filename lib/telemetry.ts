@@ -190,8 +190,9 @@ export class Telemetry extends Construct {
         // A live reading minutes late is noise (history has it): not the 6 h Lambda keeps retrying by default.
         maxEventAge: Duration.seconds(60),
       })
-      // Subscribers read (Query; the version with the shard's state in one BatchGetItem), live marks added to in place
-      // (UpdateItem), shard states read and put, gone connections deleted and the version moved on.
+      // Subscribers read (Query), the subscriptions' version read (GetItem; with the shard's state in one BatchGetItem
+      // when this container holds no save of it), live marks added to in place (UpdateItem), shard states put, gone
+      // connections deleted and the version moved on.
       .useTable(
         ENV.connectionsTable,
         realtime.connectionsTable,
