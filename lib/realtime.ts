@@ -13,7 +13,7 @@ import { CONNECTIONS_TABLE } from '../lambdas/shared/tables.js';
 import type { Auth } from './auth.js';
 import type { Devices } from './devices.js';
 import type { FunctionDefaults, VigiaFunction } from './function-defaults.js';
-import { tableFromDefinition } from './tables.js';
+import { dynamodbActions, tableFromDefinition } from './tables.js';
 
 export interface RealtimeProps {
   readonly functions: FunctionDefaults;
@@ -62,14 +62,7 @@ export class Realtime extends Construct {
         description: 'Connects dashboards, keeps their subscriptions and sends their commands to devices',
       })
       // Opened (PutItem), subscriptions read and set (GetItem, UpdateItem), command budget (UpdateItem), closed (DeleteItem).
-      .useTable(
-        ENV.connectionsTable,
-        this.connectionsTable,
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-      )
+      .useTable(ENV.connectionsTable, this.connectionsTable, ...dynamodbActions('GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'))
       .useTable(ENV.sensorsTable, props.sensorsTable, 'dynamodb:GetItem');
     this.webSocketFunction.addEnvironment(ENV.iotDataEndpoint, props.devices.dataEndpoint);
     props.devices.grantCommandPublish(this.webSocketFunction);

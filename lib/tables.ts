@@ -21,6 +21,9 @@ export const ITEM_READ_WRITE = [
   'dynamodb:BatchWriteItem',
 ] as const;
 
+/** DynamoDB item actions by operation name: `dynamodbActions('GetItem', 'Query')`. */
+export const dynamodbActions = (...operations: string[]): string[] => operations.map((operation) => `dynamodb:${operation}`);
+
 function attribute(key: KeyAttribute) {
   return { name: key.name, type: key.type === 'S' ? AttributeType.STRING : AttributeType.NUMBER };
 }
