@@ -30,8 +30,6 @@ export interface AwsCall {
   resource: AwsResource;
 }
 
-/** Where a handler thread learns the file (set by the runtime from its `awsCallsFile` option). */
-export const AWS_CALLS_FILE_ENV = 'VIGIA_AWS_CALLS_FILE';
 /** Distinct calls recorded per thread at most: the file stays bounded however many sensors and connections come. */
 const MAX_DISTINCT_CALLS = 10_000;
 
@@ -145,9 +143,8 @@ export class AwsCallLog {
   }
 }
 
-/** The host's bindings, recorded when AWS_CALLS_FILE_ENV names a file (a handler thread of a recording runtime). */
-export function recordedFromEnv(host: HostBindings): HostBindings {
-  const file = process.env[AWS_CALLS_FILE_ENV];
+/** The host's bindings, recorded into `file` when one is given (the runtime's `awsCallsFile` option), else as they are. */
+export function recordedInto(file: string | undefined, host: HostBindings): HostBindings {
   return file ? new AwsCallLog(file).bind(host) : host;
 }
 

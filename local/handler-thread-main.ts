@@ -59,18 +59,20 @@ const {
   handler: handlerName,
   functionName,
   dynamoPort,
+  awsCallsFile,
 } = workerData as {
   handler: HandlerName;
   functionName: string;
   dynamoPort?: MessagePort;
+  awsCallsFile?: string;
 };
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');
-const { recordedFromEnv } = await import('./aws-calls.js');
+const { recordedInto } = await import('./aws-calls.js');
 const { DynamoPortHandler } = await import('./dynamo-port.js');
 // One handler for the thread's one port: two listening on it would each take the other's answers.
 const dynamoHandler = dynamoPort ? new DynamoPortHandler(dynamoPort) : undefined;
 resetWiring(
-  recordedFromEnv({
+  recordedInto(awsCallsFile, {
     liveSender: () => sender,
     metrics: () => metrics,
     dynamoRequestHandler: dynamoHandler ? () => dynamoHandler : undefined,

@@ -41,6 +41,8 @@ export interface HandlerThreadOptions {
   metrics: Metrics;
   /** A new in-process way to the DynamoDB stand-in for each thread started (local/dynamo-port.ts); HTTP without it. */
   dynamoPort?: () => MessagePort;
+  /** Where the thread records its AWS calls too (local/aws-calls.ts); nothing is recorded without it. */
+  awsCallsFile?: string;
   log: (entry: Record<string, unknown>) => void;
 }
 
@@ -89,7 +91,12 @@ export class HandlerThread {
     if (this.running) return this.running;
     const dynamoPort = this.options.dynamoPort?.();
     const worker = new Worker(new URL('./handler-worker.mjs', import.meta.url), {
-      workerData: { handler: this.options.handler, functionName: this.options.functionName, dynamoPort },
+      workerData: {
+        handler: this.options.handler,
+        functionName: this.options.functionName,
+        dynamoPort,
+        awsCallsFile: this.options.awsCallsFile,
+      },
       transferList: dynamoPort ? [dynamoPort] : [],
       name: this.options.handler,
     });

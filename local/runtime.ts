@@ -11,7 +11,7 @@ import { ENV, FUNCTIONS, RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { RULES, type RuleTarget, TELEMETRY_STREAM_RULE } from '../lambdas/shared/rules.js';
 import { authorize, bearerToken } from '../lambdas/core/auth.js';
 import { LocalAuthIssuer } from './auth-issuer.js';
-import { AWS_CALLS_FILE_ENV, AwsCallLog } from './aws-calls.js';
+import { recordedInto } from './aws-calls.js';
 import { startAwsStandIns, type AwsStandIns } from './aws-standins.js';
 import { startBroker, type BrokerOptions, type LocalBroker } from './broker.js';
 import { connectExternalBroker, type MessageBus } from './bus.js';
@@ -322,10 +322,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
       metrics: () => new MemoryMetrics(localMetricsRegistry),
       dynamoRequestHandler: () => new DynamoPortHandler(dynamo.connect()),
     };
-    // A handler thread reads the file from the environment it starts with.
-    if (options.awsCallsFile) process.env[AWS_CALLS_FILE_ENV] = options.awsCallsFile;
-    else delete process.env[AWS_CALLS_FILE_ENV];
-    resetWiring(options.awsCallsFile ? new AwsCallLog(options.awsCallsFile).bind(bindings) : bindings);
+    resetWiring(recordedInto(options.awsCallsFile, bindings));
     // Counts start at zero with each runtime, as a process's would.
     localMetricsRegistry.reset();
 
@@ -339,6 +336,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             live: new GatewayLiveSender(gateway),
             metrics: new MemoryMetrics(localMetricsRegistry),
             dynamoPort: () => dynamo.connect(),
+            awsCallsFile: options.awsCallsFile,
             log,
           });
     // Closed after the rules have stopped (cleanups run in reverse): a batch still running there is journaled.
