@@ -10,8 +10,11 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import mqtt, { type MqttClient } from 'mqtt';
 import WebSocket from 'ws';
-import { DynamoReadingStore } from '../lambdas/adapters/dynamo-history.js';
+import { DynamoReadingStore, DynamoRollupStore } from '../lambdas/adapters/dynamo-history.js';
+import { DynamoSensorRegistry } from '../lambdas/adapters/dynamo-sensors.js';
 import { packMinute } from '../lambdas/core/reading-pack.js';
+import { storeTelemetryStream } from '../lambdas/core/store-telemetry-stream.js';
+import type { StoreDeps } from '../lambdas/core/store-telemetry.js';
 import { RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { startBroker } from '../local/broker.js';
 import { DynamoPortHandler } from '../local/dynamo-port.js';
@@ -521,12 +524,13 @@ export async function ingestModesBench(options: { sensors: number; rate: number;
 }
 
 /**
- * What a history batch's raw-reading packs cost as a sensor's minute fills: per sensor, its pack is read and
- * written whole (the history writer's adapter, over the runtime's in-process way to the DynamoDB stand-in), with
- * `perBatch` new readings each time. CPU of every thread of this process per new reading: a figure the machine's
- * other load hardly moves, and the one that grows with the pack (at 50 readings/s a minute's pack ends near 3,000).
+ * What a history batch costs as a sensor's minute fills: the history writer's own core and adapters, over the
+ * runtime's in-process way to the DynamoDB stand-in, storing `perBatch` new readings per sensor per batch into
+ * a minute that already holds `minuteSizes` readings of it. CPU of every thread of this process per new reading:
+ * a figure the machine's other load hardly moves. A batch writes only what it adds, so the figure stays flat as
+ * the minute fills (at 50 readings/s a sensor's minute ends near 3,000).
  */
-export async function packRewriteCost(options: { sensors: number; perBatch: number; packSizes: number[]; rounds: number }) {
+export async function historyBatchCost(options: { sensors: number; perBatch: number; minuteSizes: number[]; rounds: number }) {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vigia-bench-packs-'));
   const dynamo = await startDynamo(dataDir);
   const client = new DynamoDBClient({
@@ -535,22 +539,51 @@ export async function packRewriteCost(options: { sensors: number; perBatch: numb
     credentials: dynamo.credentials,
     requestHandler: new DynamoPortHandler(dynamo.connect()),
   });
-  const store = new DynamoReadingStore(DynamoDBDocumentClient.from(client), LOCAL_TABLES.readings.name, RETENTION_DEFAULTS.rawDays);
+  const doc = DynamoDBDocumentClient.from(client);
+  const deps: StoreDeps = {
+    readings: new DynamoReadingStore(doc, LOCAL_TABLES.readings.name, RETENTION_DEFAULTS.rawDays),
+    rollups: new DynamoRollupStore(doc, LOCAL_TABLES.rollups.name, RETENTION_DEFAULTS),
+    sensors: new DynamoSensorRegistry(doc, LOCAL_TABLES.sensors.name),
+    rejections: {
+      reject: async (r) => {
+        throw new Error(`bench reading rejected: ${r.message}`);
+      },
+    },
+    rawRetentionDays: RETENTION_DEFAULTS.rawDays,
+    log: { info: () => {}, warn: () => {}, error: (m, ...a) => console.error(m, ...a) },
+    metrics: { count: () => {}, observe: () => {}, flush: () => {} },
+  };
   const minute = packMinute(Date.now() - 10 * 60_000);
+  let seq = 10n ** 20n;
+  // One batch: `count` readings per sensor from the minute's `from`-th slot on, one record per sensor (10 ms apart).
+  const batch = (prefix: string, from: number, count: number) =>
+    Array.from({ length: options.sensors }, (_, s) => {
+      const sensorId = `${prefix}-${s}`;
+      const readings = Array.from({ length: count }, (_, i) => ({ ts: minute + (from + i) * 10, values: { v: from + i } }));
+      seq += 1n;
+      return {
+        sequenceNumber: String(seq),
+        partitionKey: sensorId,
+        event: { payload: Buffer.from(JSON.stringify(readings)).toString('base64'), sensorId, receivedAt: minute },
+      };
+    });
+  const store = async (records: ReturnType<typeof batch>) => {
+    const out = await storeTelemetryStream(records, deps);
+    if (out.firstFailure !== null) throw new Error('bench history batch failed');
+  };
   const cpuUs = () => {
     const { user, system } = process.cpuUsage();
     return user + system;
   };
-  const results: Array<{ packReadings: number; usPerReading: number }> = [];
+  const results: Array<{ minuteReadings: number; usPerReading: number }> = [];
   try {
-    for (const size of options.packSizes) {
-      const keys = Array.from({ length: options.sensors }, (_, s) => ({ sensorId: `pack${size}-${s}`, minute }));
-      const readings = new Map(Array.from({ length: size }, (_, i) => [minute + i * 20, { sent: minute + i, v: i }] as const));
-      await store.putPacks(keys.map((k) => ({ ...k, readings, seqs: new Map() })));
+    for (const size of options.minuteSizes) {
+      const prefix = `fill${size}`;
+      for (let filled = 0; filled < size; filled += 500) await store(batch(prefix, filled, Math.min(500, size - filled)));
       const before = cpuUs();
-      for (let round = 0; round < options.rounds; round++) await store.putPacks(await store.packs(keys));
-      const perSensorBatch = (cpuUs() - before) / (options.rounds * options.sensors);
-      results.push({ packReadings: size, usPerReading: Math.round(perSensorBatch / options.perBatch) });
+      for (let round = 0; round < options.rounds; round++) await store(batch(prefix, size + round * options.perBatch, options.perBatch));
+      const perReading = (cpuUs() - before) / (options.rounds * options.sensors * options.perBatch);
+      results.push({ minuteReadings: size, usPerReading: Math.round(perReading) });
     }
   } finally {
     client.destroy();

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { historyBench } from './history.js';
 import { initBench } from './init.js';
-import { brokerCeiling, ingestModesBench, packRewriteCost, pipelineBench } from './pipeline.js';
+import { brokerCeiling, historyBatchCost, ingestModesBench, pipelineBench } from './pipeline.js';
 import { soakMain } from './soak.js';
 import { ROOT } from './support.js';
 import { STREAM_DEFAULTS } from '../local/rules.js';
@@ -108,15 +108,15 @@ async function pipelineSection(lines: string[]): Promise<void> {
   );
   lines.push('');
 
-  console.log('pack rewrites…');
+  console.log('history batches as the minute fills…');
   const perBatch = 50;
-  const packs = await packRewriteCost({ sensors: 100, perBatch, packSizes: [50, 250, 1000, 2000], rounds: quick ? 2 : 5 });
+  const cost = await historyBatchCost({ sensors: 100, perBatch, minuteSizes: [50, 250, 1000, 2000], rounds: quick ? 2 : 5 });
   lines.push(
-    `Raw-reading packs at 50 readings/s per sensor (history window 1 s): each batch reads and rewrites the sensor's pack of the minute whole, for ${perBatch} new readings (100 sensors; CPU of all threads, load-independent):`,
+    `History batches at 50 readings/s per sensor (history window 1 s): the history writer's core and adapters store ${perBatch} new readings per sensor per batch into a minute that already holds N (100 sensors; CPU of all threads, load-independent). A batch writes new packs for what it adds, never reads or rewrites the minute's:`,
     '',
   );
-  lines.push('| readings in the pack | CPU per new reading |', '| --- | --- |');
-  for (const p of packs) lines.push(`| ${p.packReadings} | ${p.usPerReading} µs |`);
+  lines.push('| readings of the minute already stored | CPU per new reading |', '| --- | --- |');
+  for (const p of cost) lines.push(`| ${p.minuteReadings} | ${p.usPerReading} µs |`);
   lines.push('');
 
   console.log('ingest modes…');

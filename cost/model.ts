@@ -237,9 +237,9 @@ export const ITEM_BYTES = {
   /** sensorId, ts, receivedAt, expiresAt, seq, and the values map. */
   raw: (metrics: number) => 70 + 20 * metrics,
   /**
-   * A stream-ingest pack of one sensor-minute (lambdas/core/reading-pack.ts sizes it the same way): `<id>#m`,
-   * ts, expiresAt and the `r` map, then per reading its offset key (≤ 5 digits) and its values map (a metric
-   * name ~11 bytes, a value ~4).
+   * A stream-ingest pack, a sensor's readings of one minute in one history batch (lambdas/core/reading-pack.ts
+   * sizes it the same way): `<id>#m`, ts, expiresAt and the `r` map, then per reading its offset key (≤ 5
+   * digits) and its values map (a metric name ~11 bytes, a value ~4).
    */
   packBase: 60,
   packEntry: (metrics: number) => 9 + 16 * metrics,
@@ -284,10 +284,9 @@ export const DYNAMO_REQUESTS = {
   },
   stream: {
     /**
-     * Per sensor per batch, per minute its readings touch: the minute's pack read (strongly consistent, with the
-     * buckets) and written back whole (lambdas/core/store-telemetry-stream.ts).
+     * Per sensor per batch, per minute its readings touch: one new pack of the readings the batch adds, never
+     * read to be written (lambdas/core/store-telemetry-stream.ts; a late reading is looked up, none assumed).
      */
-    packReadsPerSensorMinuteInBatch: 1,
     packWritesPerSensorMinuteInBatch: 1,
     /**
      * Per sensor per batch: the touched 1-minute and 1-hour buckets (one more for each minute or hour boundary
@@ -323,8 +322,6 @@ export const RETENTION_DAYS = {
   hour: RETENTION_DEFAULTS.hourDays,
   liveMark: 1,
 } as const;
-/** Points at which an open minute's pack is priced through the minute. */
-const PACK_STEPS = 12;
 const WRITE_UNIT_BYTES = 1024;
 const READ_UNIT_BYTES = 4096;
 const writeUnits = (bytes: number) => Math.ceil(bytes / WRITE_UNIT_BYTES);
@@ -511,6 +508,8 @@ export function monthlyCost(input: Fleet): Estimate {
     if (ofTelemetry) telemetry.dynamoReadUnits += units;
   };
   let liveFrames = 0;
+  /** Raw readings a pack holds (stream ingest): a sensor's readings of one minute in one history batch. */
+  let readingsPerPack = 1;
   const concurrency: number[] = [];
 
   // ---- IoT Core.
@@ -614,21 +613,13 @@ export function monthlyCost(input: Fleet): Estimate {
       DURATION_MS.writerPerRecord * historyBatchRecords;
     invoke(historyBatches, writerMs, EMF_BYTES.writer, true);
     const sensorBatches = historyBatches * sensorsPerHistoryBatch;
-    // Raw readings: the packs of the minutes a sensor's readings in the batch span, each read and written whole.
-    // A minute the batch went past is written full; the open one holds the readings up to the batch's end.
-    const perPack = Math.max(1, 60 / intervalS);
+    // Raw readings: per sensor per batch, a new pack for each minute its readings in the batch span (one more
+    // for each minute boundary they cross), holding that minute's share of them.
     const sensorBatchReadings = historyBatchRecords / sensorsPerHistoryBatch;
-    const closedMinutes = Math.max(0, sensorBatchReadings - 1) / perPack;
-    const packBytes = (readings: number) => ITEM_BYTES.packBase + readings * ITEM_BYTES.packEntry(metrics);
-    let openWrite = 0;
-    let openRead = 0;
-    for (let k = 0; k < PACK_STEPS; k++) {
-      const filled = Math.min(perPack, Math.max(1, perPack * ((k + 0.5) / PACK_STEPS) + 0.5));
-      openWrite += writeUnits(packBytes(filled)) / PACK_STEPS;
-      openRead += readUnits(packBytes(Math.max(0, filled - sensorBatchReadings)), true) / PACK_STEPS;
-    }
-    write(sensorBatches * st.packWritesPerSensorMinuteInBatch * (openWrite + closedMinutes * writeUnits(packBytes(perPack))), true);
-    read(sensorBatches * st.packReadsPerSensorMinuteInBatch * (openRead + closedMinutes * readUnits(packBytes(perPack), true)), true);
+    const packsPerSensorBatch = Math.min(sensorBatchReadings, 1 + (sensorBatchReadings * intervalS) / 60);
+    readingsPerPack = sensorBatchReadings / packsPerSensorBatch;
+    const packWrite = writeUnits(ITEM_BYTES.packBase + readingsPerPack * ITEM_BYTES.packEntry(metrics));
+    write(sensorBatches * st.packWritesPerSensorMinuteInBatch * packsPerSensorBatch * packWrite, true);
     // A batch spanning a minute (or hour) boundary touches the next bucket too.
     const batchSpanS = historyBatchRecords / shardRate;
     const bucketsTouched = st.bucketsPerSensorInBatch + batchSpanS / 60 + batchSpanS / 3_600;
@@ -742,7 +733,7 @@ export function monthlyCost(input: Fleet): Estimate {
     const rawRead = Math.min(dayOfReadings, HISTORY_LIMIT + 1);
     const rawBytes =
       ingest === 'stream'
-        ? rawRead * ITEM_BYTES.packEntry(metrics) + (rawRead / Math.max(1, 60 / intervalS)) * ITEM_BYTES.packBase
+        ? rawRead * ITEM_BYTES.packEntry(metrics) + (rawRead / readingsPerPack) * ITEM_BYTES.packBase
         : rawRead * ITEM_BYTES.raw(metrics);
     const bucketS = HISTORY_RANGE_S <= HISTORY_LIMIT * 60 ? 60 : 3_600;
     const bucketsRead = dayOfReadings > HISTORY_LIMIT ? HISTORY_RANGE_S / bucketS + 1 : 0;
@@ -773,12 +764,12 @@ export function monthlyCost(input: Fleet): Estimate {
   // ---- DynamoDB storage at full retention, with point-in-time recovery on every table.
   const perSensor = (retentionDays: number, secondsApart: number) => (retentionDays * 86_400) / Math.max(secondsApart, intervalS);
   const stored = (items: number, bytes: number) => items * (bytes + STORAGE_OVERHEAD_BYTES);
-  // Stream ingest keeps raw readings in packs: one item per sensor-minute with readings.
+  // Stream ingest keeps raw readings in packs: one item per sensor-minute per history batch with readings.
   const rawStored =
     design === 'vigia' && ingest === 'stream'
       ? stored(
-          sensors * perSensor(RETENTION_DAYS.raw, 60),
-          ITEM_BYTES.packBase + Math.max(1, 60 / intervalS) * ITEM_BYTES.packEntry(metrics),
+          (sensors * perSensor(RETENTION_DAYS.raw, 0)) / readingsPerPack,
+          ITEM_BYTES.packBase + readingsPerPack * ITEM_BYTES.packEntry(metrics),
         )
       : stored(sensors * perSensor(RETENTION_DAYS.raw, 0), ITEM_BYTES.raw(metrics));
   let storageBytes = rawStored + stored(sensors, ITEM_BYTES.sensor(metrics));

@@ -7,7 +7,7 @@ import { inParallel } from '../core/concurrency.js';
 import type {
   BucketKey,
   BucketRange,
-  PackKey,
+  PackRange,
   RawRange,
   ReadingKey,
   ReadingPack,
@@ -26,7 +26,7 @@ const TTL = READINGS_TABLE.timeToLiveAttribute!;
 const packPartition = (sensorId: string) => `${sensorId}#m`;
 /** Readings a pack holds on average at one reading every 5 s: the first guess of how many packs a page needs. */
 const GUESSED_READINGS_PER_PACK = 12;
-/** Conditional puts of one call in flight at once. */
+/** Conditional puts (or pack queries) of one call in flight at once. */
 const PUTS_IN_FLIGHT = 16;
 
 /** A range of the ports' shape (RawRange, less its sensor) in one partition of one table. */
@@ -131,26 +131,28 @@ export class DynamoReadingStore implements ReadingStore {
     );
   }
 
-  async packs(keys: PackKey[]): Promise<ReadingPack[]> {
-    if (keys.length === 0) return [];
-    const items = await batchGetAll(
-      this.doc,
-      this.tableName,
-      keys.map((k) => ({ [PK]: packPartition(k.sensorId), [SK]: k.minute })),
-      { expression: '#pk, #ts, #r, #s', names: { '#pk': PK, '#ts': SK, '#r': 'r', '#s': 's' } },
-    );
-    return items.map((i) => {
-      const minute = i[SK] as number;
-      const offsets = (map: unknown) =>
-        Object.entries((map ?? {}) as Record<string, unknown>).map(([k, v]) => [minute + Number(k), v] as const);
-      const partition = i[PK] as string;
-      return {
-        sensorId: partition.slice(0, partition.lastIndexOf('#')),
-        minute,
-        readings: new Map(offsets(i.r) as Array<[number, Record<string, number>]>),
-        seqs: new Map(offsets(i.s) as Array<[number, string]>),
-      };
+  async packsIn(ranges: PackRange[]): Promise<ReadingPack[]> {
+    const found: ReadingPack[] = [];
+    await inParallel(ranges, PUTS_IN_FLIGHT, async (range) => {
+      const { items } = await queryRange(this.doc, {
+        table: this.tableName,
+        partitionKey: PK,
+        partition: packPartition(range.sensorId),
+        from: range.from,
+        to: range.to + 1,
+        consistent: true,
+        projection: '#ts, #r',
+        names: { '#r': 'r' },
+      });
+      for (const item of items) {
+        const start = item[SK] as number;
+        const readings = Object.entries((item.r ?? {}) as Record<string, Record<string, number>>).map(
+          ([offset, values]) => [start + Number(offset), values] as const,
+        );
+        found.push({ sensorId: range.sensorId, start, readings: new Map(readings) });
+      }
     });
+    return found;
   }
 
   async putPacks(packs: ReadingPack[]): Promise<void> {
@@ -159,18 +161,13 @@ export class DynamoReadingStore implements ReadingStore {
       this.tableName,
       packs.map((pack) => {
         const r: Record<string, Record<string, number>> = {};
-        for (const [ts, values] of pack.readings) r[ts - pack.minute] = values;
-        const item: Record<string, unknown> = {
+        for (const [ts, values] of pack.readings) r[ts - pack.start] = values;
+        const item = {
           [PK]: packPartition(pack.sensorId),
-          [SK]: pack.minute,
+          [SK]: pack.start,
           r,
-          [TTL]: epochSeconds(pack.minute + PACK_MINUTE_MS + this.rawRetentionDays * MS_PER_DAY),
+          [TTL]: epochSeconds(packMinute(pack.start) + PACK_MINUTE_MS + this.rawRetentionDays * MS_PER_DAY),
         };
-        if (pack.seqs.size > 0) {
-          const seqs: Record<string, string> = {};
-          for (const [ts, seq] of pack.seqs) seqs[ts - pack.minute] = seq;
-          item.s = seqs;
-        }
         return { PutRequest: { Item: item } };
       }),
     );
@@ -178,8 +175,8 @@ export class DynamoReadingStore implements ReadingStore {
 
   /**
    * Reads single items and packs of the range side by side, a page at a time from whichever is behind, until
-   * `maxItems` points are known below both partitions' reach (or both are exhausted); a ts in both (a pack's
-   * overflow written again by a retry) counts once.
+   * `maxItems` points are known below both partitions' reach (or both are exhausted); a ts in both (which
+   * the writer never does) would count once.
    */
   async queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }> {
     const low = range.after !== undefined ? Math.max(range.from, range.after + 1) : range.from;
@@ -222,8 +219,9 @@ export class DynamoReadingStore implements ReadingStore {
           c.reach = ts;
           continue;
         }
+        // A pack holds readings from its key on: those of packs not read yet are all past this one's key.
         packsRead++;
-        c.reach = ts + PACK_MINUTE_MS - 1;
+        c.reach = ts;
         for (const [offset, values] of Object.entries((item.r ?? {}) as Record<string, Record<string, number>>)) {
           const at = ts + Number(offset);
           if (at < low || at > high) continue;

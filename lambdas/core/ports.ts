@@ -31,22 +31,23 @@ export interface StoredReading {
 }
 
 /**
- * A sensor's raw readings of one UTC minute kept in one item (stream ingest: lambdas/core/reading-pack.ts).
- * The stream path is the only writer of its sensors, so it reads a pack, merges, and writes it back whole.
+ * A run of a sensor's raw readings within one UTC minute, kept in one item (stream ingest:
+ * lambdas/core/reading-pack.ts). Its key is its oldest reading's ts. A history batch writes a new pack for the
+ * readings it adds, so a pack is never read to be written, and a write costs what the batch adds.
  */
 export interface ReadingPack {
   sensorId: string;
-  /** The minute's start (UTC-aligned ms). */
-  minute: number;
+  /** Its oldest reading's ts, the item's sort key; all its readings are of the same UTC minute. */
+  start: number;
   /** ts → values, one entry per stored reading. */
   readings: Map<number, Record<string, number>>;
-  /** ts → the stream record that stored it, only for readings stored late (not newer than all stored then). */
-  seqs: Map<number, string>;
 }
 
-export interface PackKey {
+/** A sensor's packs whose key is in [from, to]. */
+export interface PackRange {
   sensorId: string;
-  minute: number;
+  from: number;
+  to: number;
 }
 
 export interface ReadingStore {
@@ -62,9 +63,9 @@ export interface ReadingStore {
    * ingest: the caller has already ruled out keys stored by earlier records).
    */
   putAll(readings: Array<Reading & { seq: string }>): Promise<void>;
-  /** The packs at these keys (strongly consistent); keys without a pack are left out. */
-  packs(keys: PackKey[]): Promise<ReadingPack[]>;
-  /** Writes packs whole, unconditionally, in batches (stream ingest: the caller owns their sensors). */
+  /** The packs whose key is in one of these ranges (strongly consistent). */
+  packsIn(ranges: PackRange[]): Promise<ReadingPack[]>;
+  /** Writes packs, unconditionally, in batches (stream ingest: the caller owns their sensors). */
   putPacks(packs: ReadingPack[]): Promise<void>;
   /** Raw points (single items and packs alike) in ascending ts, and how many items were read. */
   queryRaw(range: RawRange): Promise<{ points: RawPoint[]; itemsRead: number }>;

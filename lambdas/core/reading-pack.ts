@@ -1,11 +1,13 @@
 /**
- * Raw readings packed per sensor-minute (stream ingest): one item holds a sensor's readings of one UTC minute,
- * so a history batch writes one item per sensor-minute instead of one per reading.
+ * Raw readings packed (stream ingest): one item holds a run of a sensor's readings within one UTC minute, the
+ * readings one history batch adds, so a batch writes one item per sensor-minute instead of one per reading,
+ * and never reads or rewrites what earlier batches wrote. A pack is keyed by its oldest reading's ts, and
+ * every reading in it is of that ts's minute: a reader of a range starts at the range's minute.
  */
 import type { ReadingPack } from './ports.js';
 
 export const PACK_MINUTE_MS = 60_000;
-/** A pack grows to at most this estimated item size; readings that do not fit are stored as single items. */
+/** A pack grows to at most this estimated item size; the readings that do not fit start the next pack. */
 export const PACK_MAX_BYTES = 64 * 1024;
 
 export const packMinute = (ts: number) => Math.floor(ts / PACK_MINUTE_MS) * PACK_MINUTE_MS;
@@ -30,23 +32,14 @@ export function packEntryBytes(offset: number, values: Record<string, number>): 
   return 1 + String(offset).length + valuesBytes(values);
 }
 
-/** A pack's late-reading mark: offset key, member byte, the sequence number string. */
-export function packSeqBytes(offset: number, seq: string): number {
-  return 1 + String(offset).length + utf8Bytes(seq);
-}
-
 /**
  * The pack item's size as DynamoDB counts it (attribute names included): `sensorId` = `<id>#m`, `ts`, `r`,
- * `s` (when not empty), `expiresAt`.
+ * `expiresAt`.
  */
 export function packItemBytes(pack: ReadingPack): number {
-  let bytes = 'sensorId'.length + utf8Bytes(pack.sensorId) + 2 + 'ts'.length + numberBytes(pack.minute);
-  bytes += 'expiresAt'.length + numberBytes(Math.floor(pack.minute / 1000));
+  let bytes = 'sensorId'.length + utf8Bytes(pack.sensorId) + 2 + 'ts'.length + numberBytes(pack.start);
+  bytes += 'expiresAt'.length + numberBytes(Math.floor(pack.start / 1000));
   bytes += 'r'.length + 3;
-  for (const [ts, values] of pack.readings) bytes += packEntryBytes(ts - pack.minute, values);
-  if (pack.seqs.size > 0) {
-    bytes += 's'.length + 3;
-    for (const [ts, seq] of pack.seqs) bytes += packSeqBytes(ts - pack.minute, seq);
-  }
+  for (const [ts, values] of pack.readings) bytes += packEntryBytes(ts - pack.start, values);
   return bytes;
 }

@@ -3,37 +3,37 @@
  * sensor's records all go to one shard (partition key = sensorId): so one invocation at a time works on a
  * sensor, and it can keep its progress on the sensor's registry entry instead of re-reading what it wrote.
  *
- * Raw readings are packed per sensor-minute (lambdas/core/reading-pack.ts): per sensor per batch, the registry
- * entry, the touched buckets and the touched packs are read once (one round for all), each touched pack is
- * merged in memory and written back whole, buckets likewise, all unconditionally in batches, and the registry
- * once, conditional on the progress read. A reading that would grow a pack past its cap is stored as a single
- * item (as direct ingest stores every reading), so readers read both.
+ * Per sensor per batch, the registry entry and the touched buckets are read once (one round for all); the
+ * readings newer than every one before them go into new packs (lambdas/core/reading-pack.ts), written
+ * unconditionally and never read back to be written; buckets are merged and written back whole; the registry
+ * once, conditional on the progress read. Readings are written only for what the batch adds, so a batch costs
+ * the same whether its minute already holds 10 readings or 3,000.
  *
  * What holds, and why:
  * - First write wins: a reading newer than the sensor's newest stored one (`storedMaxTs`) cannot have been
  *   stored by an earlier record (an unfinished earlier attempt at these very records may have written it, with
- *   the same first value: writing it again is harmless). An older ("late") one is looked up in its pack, then
- *   as a single item.
- * - A reading is stored with the sequence number of its record (the pack's `seqs`, a single item's `seq`)
- *   when it is late, or older than a reading before it in the stream: found later with a seq after the
- *   sensor's `streamSeq`, it was stored by an unfinished attempt at these very records, so it still counts as
- *   new (with its stored values) for roll-ups and alerts. A reading newer than every one before it in the
- *   stream needs none: whatever split a retry has, the progress it meets covers only records before it, so
- *   it is never late there.
+ *   the same first value: writing it again is harmless). An older ("late") one is looked up, in the packs of
+ *   its minute up to its ts and as a single item, in one extra round taken only when a batch has late readings.
+ * - A pack holds only readings newer than every reading before them in the stream. Whatever split a retry
+ *   has, the progress it meets covers only records before such a reading, so the reading is never late there:
+ *   a reading found in a pack was stored by a record already done, and the one looked up is a duplicate.
+ * - Every other reading stored is a single item with the sequence number of its record (`seq`): found later
+ *   with a seq after the sensor's `streamSeq`, it was stored by an unfinished attempt at these very records,
+ *   so it still counts as new (with its stored values) for roll-ups and alerts.
  * - Exact roll-ups: a bucket remembers the newest record merged into it (`seq`); a record is merged only
  *   into buckets that have not seen it, so a batch retried after a crash (whole, or from its first failed
  *   record, split differently) never counts a reading twice nor misses one.
  * - A redelivered batch: records at or before the sensor's `streamSeq` were wholly done and are skipped.
  * Two writers on one sensor at once (which Kinesis does not do) would make one registry write fail, and that
- * batch be retried; their pack and bucket writes could overwrite each other, so this path relies on Kinesis'
- * one consumer per shard.
+ * batch be retried; their bucket writes could overwrite each other, so this path relies on Kinesis' one
+ * consumer per shard.
  */
 import { METRICS } from '../shared/names.js';
 import { acceptedReadings } from './accepted-readings.js';
 import { inParallel } from './concurrency.js';
 import type { AggregateResolution, Bucket, Reading } from './model.js';
-import type { BucketKey, PackKey, ReadingPack, StoredReading, StreamProgress } from './ports.js';
-import { PACK_MAX_BYTES, packEntryBytes, packItemBytes, packMinute, packSeqBytes } from './reading-pack.js';
+import type { BucketKey, PackRange, ReadingPack, StoredReading, StreamProgress } from './ports.js';
+import { PACK_MAX_BYTES, packEntryBytes, packItemBytes, packMinute } from './reading-pack.js';
 import { aggregatePoints, bucketId, bucketStart, mergeBuckets } from './rollups.js';
 import { type SequencedEvent, compareSequence, isAfter } from './sequence.js';
 import { SENSOR_CONCURRENCY, type StoreDeps, type StoreOutcome, rejectInvalid } from './store-telemetry.js';
@@ -48,7 +48,7 @@ interface Entry {
   reading: Reading;
   seq: string;
   index: number;
-  /** Not newer than everything stored before the batch: stored with its seq. */
+  /** Not newer than every reading before it (stored, or earlier in the stream): a single item with its seq. */
   late?: boolean;
 }
 
@@ -67,7 +67,6 @@ interface SensorWork {
 const NO_PROGRESS: StreamProgress = { streamSeq: null, storedMaxTs: null, latestTs: null };
 const RESOLUTIONS: AggregateResolution[] = ['1m', '1h'];
 const keyOf = (sensorId: string, ts: number) => `${sensorId}\u0000${ts}`;
-const packId = (sensorId: string, minute: number) => `${sensorId}\u0000${minute}`;
 const maxSeq = (a: string | undefined, b: string) => (a === undefined || compareSequence(b, a) > 0 ? b : a);
 
 export async function storeTelemetryStream(records: SequencedEvent[], deps: StoreDeps): Promise<StreamStoreResult> {
@@ -125,31 +124,22 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
     for (const w of live) w.failed = true;
   };
 
-  // 1. What is known: each sensor's progress, the buckets and the packs its readings touch, in one round.
+  // 1. What is known: each sensor's progress and the buckets its readings touch, in one round.
   const touched = new Map<string, BucketKey>();
-  const touchedPacks = new Map<string, PackKey>();
   for (const list of entries.values()) {
     for (const { reading } of list) {
       for (const resolution of RESOLUTIONS) {
         const key = { sensorId: reading.sensorId, resolution, ts: bucketStart(reading.ts, resolution) };
         touched.set(bucketId(key), key);
       }
-      const minute = packMinute(reading.ts);
-      touchedPacks.set(packId(reading.sensorId, minute), { sensorId: reading.sensorId, minute });
     }
   }
   let progress: Map<string, StreamProgress>;
   let buckets: Map<string, Bucket>;
-  let packs: Map<string, ReadingPack>;
   try {
-    const [p, b, k] = await Promise.all([
-      deps.sensors.streamProgress(sensorIds),
-      deps.rollups.getBuckets([...touched.values()]),
-      deps.readings.packs([...touchedPacks.values()]),
-    ]);
+    const [p, b] = await Promise.all([deps.sensors.streamProgress(sensorIds), deps.rollups.getBuckets([...touched.values()])]);
     progress = p;
     buckets = new Map(b.map((found) => [bucketId(found), found.bucket]));
-    packs = new Map(k.map((pack) => [packId(pack.sensorId, pack.minute), pack]));
   } catch (err) {
     const all = sensorIds.map((sensorId) => ({
       sensorId,
@@ -171,9 +161,9 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
     work.push({ sensorId, previous, pending, fresh: [], toWrite: [], failed: false });
   }
 
-  // 3. Which are new: a reading newer than everything stored is; an older one is looked up in its pack, and
-  // when not there, as a single item (a pack's overflow, or history stored before packs or by direct ingest).
-  const unpacked: Entry[] = [];
+  // 3. Which are new: a reading newer than everything stored is; an older one is looked up in the packs of
+  // its minute and as a single item (what was stored late, or by direct ingest).
+  const lookups: Entry[] = [];
   for (const w of work) {
     let newest = w.previous.storedMaxTs;
     for (const e of w.pending) {
@@ -182,48 +172,47 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
         // Older than a reading before it in the stream: a retry split after that one would find it late.
         w.toWrite.push(newest !== null && e.reading.ts < newest ? { ...e, late: true } : e);
         if (newest === null || e.reading.ts > newest) newest = e.reading.ts;
-        continue;
-      }
-      const pack = packs.get(packId(w.sensorId, packMinute(e.reading.ts)));
-      const values = pack?.readings.get(e.reading.ts);
-      if (values === undefined) {
-        unpacked.push(e);
-        continue;
-      }
-      const seq = pack!.seqs.get(e.reading.ts);
-      // Stored by an earlier attempt at these very records that did not finish: still to roll up, as stored.
-      if (seq !== undefined && isAfter(seq, w.previous.streamSeq)) w.fresh.push({ reading: { ...e.reading, values }, seq, index: e.index });
+      } else lookups.push(e);
     }
   }
+  let packed = new Set<string>();
   let stored = new Map<string, StoredReading>();
   try {
-    if (unpacked.length > 0) {
-      const found = await deps.readings.existing(unpacked.map((e) => ({ sensorId: e.reading.sensorId, ts: e.reading.ts })));
-      stored = new Map(found.map((s) => [keyOf(s.sensorId, s.ts), s]));
+    if (lookups.length > 0) {
+      const [packs, singles] = await Promise.all([
+        deps.readings.packsIn(lateRanges(lookups)),
+        deps.readings.existing(lookups.map((e) => ({ sensorId: e.reading.sensorId, ts: e.reading.ts }))),
+      ]);
+      packed = new Set(packs.flatMap((pack) => [...pack.readings.keys()].map((ts) => keyOf(pack.sensorId, ts))));
+      stored = new Map(singles.map((found) => [keyOf(found.sensorId, found.ts), found]));
     }
   } catch (err) {
     fail(work, err, 'reading stored keys');
     return work;
   }
   const byId = new Map(work.map((w) => [w.sensorId, w]));
-  for (const e of unpacked) {
+  for (const e of lookups) {
     const w = byId.get(e.reading.sensorId)!;
-    const existing = stored.get(keyOf(w.sensorId, e.reading.ts));
+    const key = keyOf(w.sensorId, e.reading.ts);
+    // In a pack: stored by a record already done (see the top).
+    if (packed.has(key)) continue;
+    const existing = stored.get(key);
     if (!existing) {
       w.fresh.push(e);
       w.toWrite.push({ ...e, late: true });
     } else if (existing.seq !== undefined && isAfter(existing.seq, w.previous.streamSeq)) {
+      // Stored by an earlier attempt at these very records that did not finish: still to roll up, as stored.
       w.fresh.push({ reading: { ...e.reading, values: existing.values }, seq: existing.seq, index: e.index });
     }
   }
 
-  // 4. Packs, single items (what does not fit a pack) and buckets, all sensors' in shared requests, at once:
-  // any of them may land without the others, and a retry still finds what it needs (see the top).
+  // 4. Packs, single items (late readings) and buckets, all sensors' in shared requests, at once: any of them
+  // may land without the others, and a retry still finds what it needs (see the top).
   const writing = work.filter((w) => w.toWrite.length > 0);
   const merging = work.filter((w) => w.fresh.length > 0);
   const nextPacks: ReadingPack[] = [];
   const singles: Array<Reading & { seq: string }> = [];
-  for (const w of writing) packInto(w, packs, deps.packMaxBytes ?? PACK_MAX_BYTES, nextPacks, singles);
+  for (const w of writing) packInto(w, deps.packMaxBytes ?? PACK_MAX_BYTES, nextPacks, singles);
   const [packsWritten, bucketsWritten] = await Promise.allSettled([
     Promise.all([
       nextPacks.length > 0 ? deps.readings.putPacks(nextPacks) : undefined,
@@ -269,47 +258,41 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
   return work;
 }
 
+/** The pack ranges to look late readings up in: per sensor-minute, from the minute to its newest late reading. */
+function lateRanges(late: Entry[]): PackRange[] {
+  const ranges = new Map<string, PackRange>();
+  for (const { reading } of late) {
+    const from = packMinute(reading.ts);
+    const id = keyOf(reading.sensorId, from);
+    const range = ranges.get(id);
+    if (range) range.to = Math.max(range.to, reading.ts);
+    else ranges.set(id, { sensorId: reading.sensorId, from, to: reading.ts });
+  }
+  return [...ranges.values()];
+}
+
 /**
- * Merges a sensor's readings to write into the packs of their minutes (as read, less the late marks of records
- * already done); a reading that would grow its pack past the cap goes to `singles`.
+ * A sensor's readings to write: those newer than every one before them (in ts order, as the stream brought
+ * them) in new packs, one per minute they span, the next begun where one would grow past the cap; late ones as
+ * single items with their seq.
  */
-function packInto(
-  w: SensorWork,
-  known: Map<string, ReadingPack>,
-  maxBytes: number,
-  out: ReadingPack[],
-  singles: Array<Reading & { seq: string }>,
-) {
-  const merged = new Map<number, { pack: ReadingPack; bytes: number }>();
+function packInto(w: SensorWork, maxBytes: number, out: ReadingPack[], singles: Array<Reading & { seq: string }>) {
+  let pack: ReadingPack | undefined;
+  let bytes = 0;
   for (const e of w.toWrite) {
-    const minute = packMinute(e.reading.ts);
-    let m = merged.get(minute);
-    if (!m) {
-      const read = known.get(packId(w.sensorId, minute));
-      const pack: ReadingPack = {
-        sensorId: w.sensorId,
-        minute,
-        readings: new Map(read?.readings),
-        seqs: new Map([...(read?.seqs ?? [])].filter(([, seq]) => isAfter(seq, w.previous.streamSeq))),
-      };
-      m = { pack, bytes: packItemBytes(pack) };
-      merged.set(minute, m);
-      out.push(pack);
-    }
-    const offset = e.reading.ts - minute;
-    if (m.pack.readings.has(e.reading.ts)) {
-      // Written by an unfinished earlier attempt at these records: the same first value.
-      m.pack.readings.set(e.reading.ts, e.reading.values);
-      continue;
-    }
-    const grows = packEntryBytes(offset, e.reading.values) + (e.late ? packSeqBytes(offset, e.seq) + (m.pack.seqs.size === 0 ? 4 : 0) : 0);
-    if (m.bytes + grows > maxBytes) {
+    if (e.late) {
       singles.push({ ...e.reading, seq: e.seq });
       continue;
     }
-    m.pack.readings.set(e.reading.ts, e.reading.values);
-    if (e.late) m.pack.seqs.set(e.reading.ts, e.seq);
-    m.bytes += grows;
+    const grows = pack ? packEntryBytes(e.reading.ts - pack.start, e.reading.values) : 0;
+    if (!pack || packMinute(e.reading.ts) !== packMinute(pack.start) || bytes + grows > maxBytes) {
+      pack = { sensorId: w.sensorId, start: e.reading.ts, readings: new Map([[e.reading.ts, e.reading.values]]) };
+      bytes = packItemBytes(pack);
+      out.push(pack);
+      continue;
+    }
+    pack.readings.set(e.reading.ts, e.reading.values);
+    bytes += grows;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * Raw readings packed per sensor-minute, against the DynamoDB stand-in: packs and single items (a full pack's
- * overflow, history from direct ingest) written side by side read back as one series, page after page, with
- * no point lost or repeated, and a pack read back as written.
+ * Raw readings in packs, against the DynamoDB stand-in: packs (several per minute, each keyed by its oldest
+ * reading) and single items (late readings, history from direct ingest) written side by side read back as one
+ * series, page after page, with no point lost or repeated, and packs found by key range as written.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -35,31 +35,31 @@ describe('packs and single items in the readings table', () => {
   it('pages through packs and single items in ts order: every point once, the cursor and the range honoured', async () => {
     const expected = new Map<number, Record<string, number>>();
     const packs: ReadingPack[] = [];
-    // Three minutes packed every 5 s; the middle one's second half as single items (overflow).
+    // Three minutes of a reading every 5 s, each minute in packs of 2 (a batch's worth); the middle minute's
+    // second half as single items.
     for (let m = 0; m < 3; m++) {
       const minute = START + m * MINUTE;
-      const pack: ReadingPack = { sensorId: 'pk-1', minute, readings: new Map(), seqs: new Map() };
       for (let i = 0; i < 12; i++) {
         const ts = minute + i * 5000;
         const values = { temperature: 20 + m + i / 100, humidity: 40 + i };
         expected.set(ts, values);
         if (m === 1 && i >= 6) await store.putAll([{ sensorId: 'pk-1', ts, values, units: {}, receivedAt: ts, seq: '1' }]);
-        else pack.readings.set(ts, values);
+        else if (i % 2 === 0) packs.push({ sensorId: 'pk-1', start: ts, readings: new Map([[ts, values]]) });
+        else packs[packs.length - 1].readings.set(ts, values);
       }
-      packs.push(pack);
     }
-    // A late reading kept with its record's sequence number, and a ts written both ways (a retry's overflow).
-    packs[2].seqs.set(START + 2 * MINUTE, '49590338271490256608559692538361571095921575989136588898');
-    await store.putAll([{ sensorId: 'pk-1', ts: START + 5000, values: expected.get(START + 5000)!, units: {}, receivedAt: 0, seq: '1' }]);
     await store.putPacks(packs);
     // Another sensor's readings never show up in pk-1's series.
-    await store.putPacks([{ sensorId: 'pk-10', minute: START, readings: new Map([[START + 1, { t: 1 }]]), seqs: new Map() }]);
+    await store.putPacks([{ sensorId: 'pk-10', start: START, readings: new Map([[START + 1, { t: 1 }]]) }]);
 
-    const read = await store.packs([
-      { sensorId: 'pk-1', minute: START + 2 * MINUTE },
-      { sensorId: 'pk-1', minute: START + 9 * MINUTE },
-    ]);
-    expect(read).toEqual([packs[2]]);
+    // Packs by key range, both ends in: a minute's packs up to a ts.
+    const found = await store.packsIn([{ sensorId: 'pk-1', from: START + 2 * MINUTE, to: START + 2 * MINUTE + 20_000 }]);
+    expect(found).toEqual(packs.filter((p) => p.start >= START + 2 * MINUTE && p.start <= START + 2 * MINUTE + 20_000));
+    expect(found.map((p) => p.start)).toEqual([0, 10_000, 20_000].map((s) => START + 2 * MINUTE + s));
+
+    // One page of the middle minute: more packs than the first guess reads, single items later in the minute.
+    const middle = await store.queryRaw({ sensorId: 'pk-1', from: START + MINUTE, to: START + 2 * MINUTE, maxItems: 8 });
+    expect(middle.points.map((p) => p.ts)).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((i) => START + MINUTE + i * 5000));
 
     // Pages of 7 (the API asks limit + 1 and continues after the last point shown).
     const from = START + 2500;

@@ -162,57 +162,49 @@ describe('DynamoReadingStore: packs (stream ingest)', () => {
   const store = new DynamoReadingStore(doc, TABLE, 30);
   const M = 60_000 * 29_000_000;
 
-  it('putPacks: one item per sensor-minute in its own partition, offsets as keys, late marks only when there are some', async () => {
+  it("putPacks: one item per pack in the sensor's pack partition, keyed by its oldest reading, offsets from it as keys", async () => {
     ddb.on(BatchWriteCommand).resolves({});
     await store.putPacks([
       {
         sensorId: 's1',
-        minute: M,
+        start: M + 5000,
         readings: new Map([
           [M + 5000, { t: 1 }],
           [M + 10_000, { t: 2 }],
         ]),
-        seqs: new Map(),
       },
-      { sensorId: 's2', minute: M, readings: new Map([[M, { t: 3 }]]), seqs: new Map([[M, '4900']]) },
+      { sensorId: 's2', start: M, readings: new Map([[M, { t: 3 }]]) },
     ]);
+    const expiresAt = Math.floor((M + 60_000 + 30 * 86_400_000) / 1000);
     expect(writeCalls()).toEqual([
       [
-        {
-          PutRequest: {
-            Item: {
-              sensorId: 's1#m',
-              ts: M,
-              r: { 5000: { t: 1 }, 10000: { t: 2 } },
-              expiresAt: Math.floor((M + 60_000 + 30 * 86_400_000) / 1000),
-            },
-          },
-        },
-        { PutRequest: { Item: { sensorId: 's2#m', ts: M, r: { 0: { t: 3 } }, s: { 0: '4900' }, expiresAt: expect.any(Number) } } },
+        { PutRequest: { Item: { sensorId: 's1#m', ts: M + 5000, r: { 0: { t: 1 }, 5000: { t: 2 } }, expiresAt } } },
+        { PutRequest: { Item: { sensorId: 's2#m', ts: M, r: { 0: { t: 3 } }, expiresAt } } },
       ],
     ]);
   });
 
-  it('packs: strongly consistent BatchGet of the pack keys, answered as maps by ts', async () => {
-    ddb.on(BatchGetCommand).resolves({
-      Responses: { [TABLE]: [{ sensorId: 's1#m', ts: M, r: { 5000: { t: 1 } }, s: { 5000: '77' } }] },
-    });
-    const found = await store.packs([
-      { sensorId: 's1', minute: M },
-      { sensorId: 's2', minute: M },
+  it("packsIn: a strongly consistent Query of each range's keys, both ends in, answered as maps by ts", async () => {
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':p': 's1#m', ':low': M, ':high': M + 20_000 } })
+      .resolves({ Items: [{ ts: M + 5000, r: { 0: { t: 1 }, 7000: { t: 2 } } }], Count: 1 });
+    ddb.on(QueryCommand, { ExpressionAttributeValues: { ':p': 's2#m', ':low': M, ':high': M } }).resolves({ Items: [], Count: 0 });
+    const found = await store.packsIn([
+      { sensorId: 's1', from: M, to: M + 20_000 },
+      { sensorId: 's2', from: M, to: M },
     ]);
-    expect(found).toEqual([{ sensorId: 's1', minute: M, readings: new Map([[M + 5000, { t: 1 }]]), seqs: new Map([[M + 5000, '77']]) }]);
-    expect(ddb).toHaveReceivedCommandWith(BatchGetCommand, {
-      RequestItems: {
-        [TABLE]: expect.objectContaining({
-          Keys: [
-            { sensorId: 's1#m', ts: M },
-            { sensorId: 's2#m', ts: M },
-          ],
-          ConsistentRead: true,
-        }),
+    expect(found).toEqual([
+      {
+        sensorId: 's1',
+        start: M + 5000,
+        readings: new Map([
+          [M + 5000, { t: 1 }],
+          [M + 12_000, { t: 2 }],
+        ]),
       },
-    });
+    ]);
+    expect(ddb.commandCalls(QueryCommand).every((c) => c.args[0].input.ConsistentRead === true)).toBe(true);
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(2);
   });
 });
 

@@ -14,7 +14,7 @@ import type {
   LiveShardStore,
   Metrics,
   RawRange,
-  PackKey,
+  PackRange,
   ReadingKey,
   ReadingPack,
   ReadingStore,
@@ -33,44 +33,52 @@ import { LiveSubscriptions } from '../../lambdas/core/live-subscriptions.js';
 import type { Logger } from '../../lambdas/core/ports.js';
 import { presenceSupersedes } from '../../lambdas/core/presence.js';
 import type { CounterMetric, ObservedMetric } from '../../lambdas/shared/names.js';
+import { packMinute } from '../../lambdas/core/reading-pack.js';
 
 const inRange = (ts: number, r: RawRange) => ts >= r.from && ts < r.to && (r.after === undefined || ts > r.after);
 
 export class FakeReadingStore implements ReadingStore {
-  /** Single items (direct ingest, a full pack's overflow). */
+  /** Single items (direct ingest, late readings of stream ingest). */
   readonly rows = new Map<string, Map<number, Reading & { seq?: string }>>();
-  /** Packs by sensor, then minute. */
+  /** Packs by sensor, then key (their oldest reading's ts). */
   readonly packed = new Map<string, Map<number, ReadingPack>>();
   readonly packWrites: ReadingPack[] = [];
+  /** The packs of each putPacks call. */
+  readonly packCalls: ReadingPack[][] = [];
 
   /** Every stored reading of a sensor, packed or single, by ts; throws when one ts holds two different values. */
   storedOf(sensorId: string): Map<number, Record<string, number>> {
     const out = new Map<number, Record<string, number>>();
     for (const r of this.rows.get(sensorId)?.values() ?? []) out.set(r.ts, r.values);
     for (const pack of this.packed.get(sensorId)?.values() ?? []) {
+      if ([...pack.readings.keys()].some((ts) => packMinute(ts) !== packMinute(pack.start) || ts < pack.start)) {
+        throw new Error(`${sensorId} pack ${pack.start}: a reading before its key or outside its minute`);
+      }
       for (const [ts, values] of pack.readings) {
-        const single = out.get(ts);
-        if (single && JSON.stringify(single) !== JSON.stringify(values)) throw new Error(`${sensorId} ${ts}: pack and item differ`);
+        const seen = out.get(ts);
+        if (seen && JSON.stringify(seen) !== JSON.stringify(values)) throw new Error(`${sensorId} ${ts}: stored twice, differently`);
         out.set(ts, values);
       }
     }
     return out;
   }
 
-  async packs(keys: PackKey[]): Promise<ReadingPack[]> {
+  async packsIn(ranges: PackRange[]): Promise<ReadingPack[]> {
     const found: ReadingPack[] = [];
-    for (const k of keys) {
-      const pack = this.packed.get(k.sensorId)?.get(k.minute);
-      if (pack) found.push(structuredClone(pack));
+    for (const r of ranges) {
+      for (const pack of this.packed.get(r.sensorId)?.values() ?? []) {
+        if (pack.start >= r.from && pack.start <= r.to) found.push(structuredClone(pack));
+      }
     }
     return found;
   }
 
   async putPacks(packs: ReadingPack[]): Promise<void> {
+    this.packCalls.push(structuredClone(packs));
     for (const pack of packs) {
       let series = this.packed.get(pack.sensorId);
       if (!series) this.packed.set(pack.sensorId, (series = new Map()));
-      series.set(pack.minute, structuredClone(pack));
+      series.set(pack.start, structuredClone(pack));
       this.packWrites.push(structuredClone(pack));
     }
   }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { PACK_MAX_BYTES, numberBytes, packItemBytes } from '../../lambdas/core/reading-pack.js';
 import type { SequencedEvent } from '../../lambdas/core/sequence.js';
 import { storeTelemetryStream } from '../../lambdas/core/store-telemetry-stream.js';
@@ -38,20 +38,21 @@ describe('item size as DynamoDB counts it', () => {
     expect(numberBytes(0.1 + 0.2)).toBe(10);
     const one = {
       sensorId: 's1',
-      minute: MINUTE_START,
-      readings: new Map([[MINUTE_START + 5000, { temperature: 21.5 }]]),
-      seqs: new Map(),
+      start: MINUTE_START,
+      readings: new Map([
+        [MINUTE_START, { temperature: 21.5 }],
+        [MINUTE_START + 5000, { temperature: 21.5 }],
+      ]),
     };
-    // sensorId + "s1#m", ts + minute, expiresAt + seconds, r + map, "5000" + member + map + "temperature" + member + 21.5
-    const expected = 8 + 4 + 2 + numberBytes(MINUTE_START) + 9 + numberBytes(MINUTE_START / 1000) + 1 + 3 + (1 + 4 + 3 + 1 + 11 + 3);
+    // sensorId + "s1#m", ts + start, expiresAt + seconds, r + map, per reading: offset + member + map + "temperature" + member + 21.5
+    const reading = (offset: string) => 1 + offset.length + 3 + 1 + 11 + 3;
+    const expected = 8 + 4 + 2 + numberBytes(MINUTE_START) + 9 + numberBytes(MINUTE_START / 1000) + 1 + 3 + reading('0') + reading('5000');
     expect(packItemBytes(one)).toBe(expected);
-    const marked = { ...one, seqs: new Map([[MINUTE_START + 5000, '49000000000000000001']]) };
-    expect(packItemBytes(marked)).toBe(expected + 1 + 3 + 1 + 4 + 20);
   });
 });
 
-describe('raw readings packed per sensor-minute through storeTelemetryStream', () => {
-  it('one pack write per sensor-minute per batch, whatever the number of records and readings', async () => {
+describe('raw readings packed through storeTelemetryStream', () => {
+  it('one new pack per sensor-minute per batch, whatever the number of records and readings; nothing read to write it', async () => {
     const { readings, deps } = setup();
     const records = [0, 1, 2].map((r) =>
       record(
@@ -60,15 +61,29 @@ describe('raw readings packed per sensor-minute through storeTelemetryStream', (
       ),
     );
     records.push(record('p1', { ts: MINUTE_START + 60_000, values: { t: 12 } }));
+    const packsIn = vi.spyOn(readings, 'packsIn');
     expect((await storeTelemetryStream(records, deps)).firstFailure).toBeNull();
-    expect(readings.packWrites.map((p) => [p.minute, p.readings.size, p.seqs.size])).toEqual([
-      [MINUTE_START, 12, 0],
-      [MINUTE_START + 60_000, 1, 0],
+    expect(readings.packWrites.map((p) => [p.start, p.readings.size])).toEqual([
+      [MINUTE_START, 12],
+      [MINUTE_START + 60_000, 1],
     ]);
+    // The next batch's readings of the same minute go into a pack of their own, keyed by the oldest.
+    await storeTelemetryStream(
+      [
+        record('p1', [
+          { ts: MINUTE_START + 61_000, values: { t: 13 } },
+          { ts: MINUTE_START + 62_000, values: { t: 14 } },
+        ]),
+      ],
+      deps,
+    );
+    expect(readings.packWrites.slice(2).map((p) => [p.start, p.readings.size])).toEqual([[MINUTE_START + 61_000, 2]]);
+    expect(packsIn).not.toHaveBeenCalled();
     expect(readings.rows.size).toBe(0);
+    expect(readings.storedOf('p1').size).toBe(15);
   });
 
-  it('a 500-reading batch of 32 metrics: packs stay under the cap, the rest are single items, each reading stored and rolled up once', async () => {
+  it('a 500-reading batch of 32 metrics: split into packs under the cap, each reading stored and rolled up once', async () => {
     const { readings, rollups, deps } = setup();
     const batch = Array.from({ length: 500 }, (_, i) => ({ ts: MINUTE_START + i, values: metrics32(i) }));
     // Five records of 100 readings (a payload is at most 128 KB).
@@ -78,16 +93,15 @@ describe('raw readings packed per sensor-minute through storeTelemetryStream', (
     );
     expect(out.firstFailure).toBeNull();
     expect(out.outcomes.map((o) => (o.accepted ? o.stored : -1))).toEqual([100, 100, 100, 100, 100]);
+    expect(readings.packWrites.length).toBeGreaterThan(1);
     for (const pack of readings.packWrites) expect(packItemBytes(pack)).toBeLessThanOrEqual(PACK_MAX_BYTES);
-    const singles = readings.rows.get('big')!;
-    expect(singles.size).toBeGreaterThan(0);
-    expect(readings.packWrites[0].readings.size + singles.size).toBe(500);
+    expect(readings.rows.size).toBe(0);
     const stored = readings.storedOf('big');
     expect(stored.size).toBe(500);
     for (const r of batch) expect(stored.get(r.ts)).toEqual(r.values);
     expect(rollups.bucketsOf('big', '1m')[0].readings).toBe(500);
 
-    // The same keys again, with other values, late now: found in the pack or as single items, never stored twice.
+    // The same keys again, with other values, late now: found in the packs, never stored twice.
     const again = batch.map((r) => ({ ts: r.ts, values: { other: 1 } }));
     const redo = await storeTelemetryStream(
       [0, 1, 2, 3, 4].map((r) => record('big', again.slice(r * 100, r * 100 + 100))),
@@ -98,19 +112,23 @@ describe('raw readings packed per sensor-minute through storeTelemetryStream', (
     expect(rollups.bucketsOf('big', '1m')[0].readings).toBe(500);
   });
 
-  it('a late reading in an already packed minute joins its pack with its record’s seq; the mark goes once its record is done', async () => {
+  it("a late reading is looked up in its minute's packs up to its ts, then stored as a single item with its record's seq", async () => {
     const { readings, rollups, deps } = setup();
     await storeTelemetryStream([record('l1', { ts: MINUTE_START + 30_000, values: { t: 1 } })], deps);
+    const packsIn = vi.spyOn(readings, 'packsIn');
     const late = record('l1', { ts: MINUTE_START + 10_000, values: { t: 2 } });
     await storeTelemetryStream([late], deps);
-    const pack = readings.packed.get('l1')!.get(MINUTE_START)!;
-    expect([...pack.readings.keys()].sort()).toEqual([MINUTE_START + 10_000, MINUTE_START + 30_000]);
-    expect(pack.seqs).toEqual(new Map([[MINUTE_START + 10_000, late.sequenceNumber]]));
+    expect(packsIn).toHaveBeenCalledWith([{ sensorId: 'l1', from: MINUTE_START, to: MINUTE_START + 10_000 }]);
+    expect(readings.rows.get('l1')!.get(MINUTE_START + 10_000)).toMatchObject({ values: { t: 2 }, seq: late.sequenceNumber });
+    expect([...readings.storedOf('l1').keys()].sort()).toEqual([MINUTE_START + 10_000, MINUTE_START + 30_000]);
     expect(rollups.bucketsOf('l1', '1m')[0].readings).toBe(2);
-    // The next write of the pack drops the mark: its record is within the sensor's progress now.
-    await storeTelemetryStream([record('l1', { ts: MINUTE_START + 40_000, values: { t: 3 } })], deps);
-    expect(readings.packed.get('l1')!.get(MINUTE_START)!.seqs.size).toBe(0);
-    expect(rollups.bucketsOf('l1', '1m')[0].readings).toBe(3);
+    // Both again, late: one found in a pack, one as a single item; neither counts twice.
+    const redo = await storeTelemetryStream(
+      [record('l1', { ts: MINUTE_START + 30_000, values: { t: 9 } }), record('l1', { ts: MINUTE_START + 10_000, values: { t: 9 } })],
+      deps,
+    );
+    expect(redo.outcomes.map((o) => o.accepted && o.duplicates)).toEqual([1, 1]);
+    expect(rollups.bucketsOf('l1', '1m')[0].readings).toBe(2);
   });
 
   it('a crash after the pack write and before the buckets: the retry, split differently, rolls up each reading once', async () => {
