@@ -68,14 +68,14 @@ const {
 };
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');
 const { recordedInto } = await import('./aws-calls.js');
-const { DynamoPortHandler } = await import('./dynamo-port.js');
+const { DynamoPortHandler, portClientConfig } = await import('./dynamo-port.js');
 // One handler for the thread's one port: two listening on it would each take the other's answers.
-const dynamoHandler = dynamoPort ? new DynamoPortHandler(dynamoPort) : undefined;
+const dynamoClient = dynamoPort ? portClientConfig(new DynamoPortHandler(dynamoPort)) : undefined;
 resetWiring(
   recordedInto(awsCallsFile, {
     liveSender: () => sender,
     metrics: () => metrics,
-    dynamoRequestHandler: dynamoHandler ? () => dynamoHandler : undefined,
+    dynamoClientConfig: dynamoClient ? () => dynamoClient : undefined,
   }),
 );
 

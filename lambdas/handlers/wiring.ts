@@ -22,8 +22,8 @@ export interface HostBindings {
   metrics?: () => Metrics;
   /** Middleware added to every SDK client the wiring builds (the local runtime records each function's calls). */
   sdkPlugins?: () => Array<Pluggable<object, object>>;
-  /** How the DynamoDB client reaches the host's stand-in, in place of HTTPS (the SDK's `requestHandler`). */
-  dynamoRequestHandler?: () => DynamoDBClientConfig['requestHandler'];
+  /** How the DynamoDB client reaches the host's stand-in, in place of signed HTTPS (its transport and auth). */
+  dynamoClientConfig?: () => Pick<DynamoDBClientConfig, 'requestHandler' | 'httpAuthSchemes'>;
 }
 
 let bindings: HostBindings = {};

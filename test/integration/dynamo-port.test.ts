@@ -1,6 +1,7 @@
 /**
  * The DynamoDB stand-in's in-process way in (local/dynamo-port.ts): the runtime's own SDK clients reach it over a
- * MessagePort instead of loopback HTTP, and get the answers, errors, checks and metering an HTTP caller gets.
+ * MessagePort instead of loopback HTTP, with requests that name the runtime's credential unsigned, and get the
+ * answers, errors, checks and metering an HTTP caller gets.
  */
 import {
   ConditionalCheckFailedException,
@@ -11,7 +12,7 @@ import {
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoPortHandler } from '../../local/dynamo-port.js';
+import { DynamoPortHandler, portClientConfig } from '../../local/dynamo-port.js';
 import { LOCAL_TABLES, startDynamo, type LocalDynamo } from '../../local/dynamo.js';
 import { makeDataDir, removeDataDir } from '../support/runtime.js';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
   dataDir = await makeDataDir('vigia-dynamo-port-');
   dynamo = await startDynamo(dataDir);
   overHttp = client({ credentials: dynamo.credentials });
-  overPort = client({ credentials: dynamo.credentials, requestHandler: new DynamoPortHandler(dynamo.connect()) });
+  overPort = client({ credentials: dynamo.credentials, ...portClientConfig(new DynamoPortHandler(dynamo.connect())) });
 }, 60_000);
 
 afterAll(async () => {
@@ -119,17 +120,19 @@ describe('DynamoDB stand-in over a MessagePort', () => {
     }
   });
 
-  it('still refuses a request not signed with the runtime own credentials', async () => {
-    const stranger = client({
-      credentials: { accessKeyId: 'AKIDSTRANGER', secretAccessKey: 'x' },
-      requestHandler: new DynamoPortHandler(dynamo.connect()),
-    });
+  it('still refuses a request that names other credentials than the runtime own, signed or not', async () => {
+    const stranger = { accessKeyId: 'AKIDSTRANGER', secretAccessKey: 'x' };
+    const signed = client({ credentials: stranger, requestHandler: new DynamoPortHandler(dynamo.connect()) });
+    const unsigned = client({ credentials: stranger, ...portClientConfig(new DynamoPortHandler(dynamo.connect())) });
     try {
-      await expect(stranger.send(new GetItemCommand({ TableName: table, Key: { sensorId: { S: 'port-1' } } }))).rejects.toMatchObject({
-        name: 'UnrecognizedClientException',
-      });
+      for (const c of [signed, unsigned]) {
+        await expect(c.send(new GetItemCommand({ TableName: table, Key: { sensorId: { S: 'port-1' } } }))).rejects.toMatchObject({
+          name: 'UnrecognizedClientException',
+        });
+      }
     } finally {
-      stranger.destroy();
+      signed.destroy();
+      unsigned.destroy();
     }
   });
 });

@@ -11,7 +11,7 @@ import { ALERT_RULES_TTL_DEFAULT_SECONDS, ENV, intEnv, requireEnv } from '../../
 import { hostBindings, hostClient, once, retention } from '../wiring.js';
 
 export const documentClient = /* @__PURE__ */ once(() =>
-  DynamoDBDocumentClient.from(hostClient(new DynamoDBClient({ requestHandler: hostBindings().dynamoRequestHandler?.() })), {
+  DynamoDBDocumentClient.from(hostClient(new DynamoDBClient({ ...hostBindings().dynamoClientConfig?.() })), {
     // convertClassInstanceToMap: a reading's values may hold a metric named `constructor`, which hides the
     // object's own constructor from the marshaller; without it such an item cannot be written at all.
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false, convertClassInstanceToMap: true },
