@@ -64,6 +64,8 @@ interface SensorWork {
   failed: boolean;
 }
 
+/** Late readings closer than this share one pack lookup (a Query reads the packs between them too). */
+const LATE_RANGE_GAP_MS = 10 * 60_000;
 const NO_PROGRESS: StreamProgress = { streamSeq: null, storedMaxTs: null, latestTs: null };
 const RESOLUTIONS: AggregateResolution[] = ['1m', '1h'];
 const keyOf = (sensorId: string, ts: number) => `${sensorId}\u0000${ts}`;
@@ -258,17 +260,27 @@ async function storeSensors(entries: Map<string, Entry[]>, deps: StoreDeps): Pro
   return work;
 }
 
-/** The pack ranges to look late readings up in: per sensor-minute, from the minute to its newest late reading. */
+/**
+ * The pack ranges to look late readings up in: per sensor, from a late reading's minute to the newest late
+ * reading, one range over late readings at most LATE_RANGE_GAP_MS apart, so a replayed offline buffer of a day
+ * is one Query per sensor, not one per minute, and two late readings a week apart are two small ones.
+ */
 function lateRanges(late: Entry[]): PackRange[] {
-  const ranges = new Map<string, PackRange>();
+  const bySensor = new Map<string, number[]>();
   for (const { reading } of late) {
-    const from = packMinute(reading.ts);
-    const id = keyOf(reading.sensorId, from);
-    const range = ranges.get(id);
-    if (range) range.to = Math.max(range.to, reading.ts);
-    else ranges.set(id, { sensorId: reading.sensorId, from, to: reading.ts });
+    const list = bySensor.get(reading.sensorId);
+    if (list) list.push(reading.ts);
+    else bySensor.set(reading.sensorId, [reading.ts]);
   }
-  return [...ranges.values()];
+  const ranges: PackRange[] = [];
+  for (const [sensorId, list] of bySensor) {
+    let range: PackRange | undefined;
+    for (const ts of list.sort((a, b) => a - b)) {
+      if (range && packMinute(ts) - range.to <= LATE_RANGE_GAP_MS) range.to = ts;
+      else ranges.push((range = { sensorId, from: packMinute(ts), to: ts }));
+    }
+  }
+  return ranges;
 }
 
 /**

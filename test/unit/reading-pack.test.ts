@@ -131,6 +131,45 @@ describe('raw readings packed through storeTelemetryStream', () => {
     expect(rollups.bucketsOf('l1', '1m')[0].readings).toBe(2);
   });
 
+  it('a replayed offline buffer is looked up with one pack range per sensor; readings far apart with one each', async () => {
+    const { readings, deps } = setup();
+    const DAY = 86_400_000;
+    const now = MINUTE_START + 7 * DAY;
+    const at = (sensorId: string, doc: unknown): SequencedEvent => {
+      const r = record(sensorId, doc);
+      return { ...r, event: { ...(r.event as object), receivedAt: now } };
+    };
+    // Records of at most 100 readings (a payload's limit).
+    const records = (sensorId: string, list: Array<{ ts: number; values: Record<string, number> }>) =>
+      Array.from({ length: Math.ceil(list.length / 100) }, (_, i) => at(sensorId, list.slice(i * 100, i * 100 + 100)));
+    await storeTelemetryStream([at('o1', { ts: now, values: { t: 0 } }), at('o2', { ts: now, values: { t: 0 } })], deps);
+    // A day of o1's buffer at a reading a minute, half of it already stored (a first replay cut short).
+    const buffer = Array.from({ length: 1440 }, (_, i) => ({ ts: MINUTE_START + i * 60_000 + 1000, values: { t: i } }));
+    await storeTelemetryStream(records('o1', buffer.slice(0, 700)), deps);
+    const packsIn = vi.spyOn(readings, 'packsIn');
+    const replay = await storeTelemetryStream(
+      [
+        ...records('o1', buffer),
+        at('o2', { ts: MINUTE_START + 5000, values: { t: 1 } }),
+        at('o2', { ts: MINUTE_START + 6 * DAY + 5000, values: { t: 2 } }),
+      ],
+      deps,
+    );
+    const outcomes = replay.outcomes.map((o) => (o.accepted ? [o.stored, o.duplicates] : [-1, -1]));
+    expect(outcomes.slice(0, 15).reduce((a, [s, d]) => [a[0] + s, a[1] + d], [0, 0])).toEqual([740, 700]);
+    expect(outcomes.slice(15)).toEqual([
+      [1, 0],
+      [1, 0],
+    ]);
+    expect(packsIn).toHaveBeenCalledTimes(1);
+    expect(packsIn.mock.calls[0][0]).toEqual([
+      { sensorId: 'o1', from: MINUTE_START, to: buffer[1439].ts },
+      { sensorId: 'o2', from: MINUTE_START, to: MINUTE_START + 5000 },
+      { sensorId: 'o2', from: MINUTE_START + 6 * DAY, to: MINUTE_START + 6 * DAY + 5000 },
+    ]);
+    expect(readings.storedOf('o1').size).toBe(1441);
+  });
+
   it('a crash after the pack write and before the buckets: the retry, split differently, rolls up each reading once', async () => {
     const { readings, rollups, sensors, deps } = setup();
     // Out of order in the stream: the second reading is older than the first.
