@@ -10,6 +10,7 @@ import { type MessagePort, Worker } from 'node:worker_threads';
 import type { LiveSender, Metrics } from '../lambdas/core/ports.js';
 import type { ServerFrame } from '../lambdas/shared/contract.js';
 import type { ThreadMemory } from './memory-metrics.js';
+import { WORKER_RESOURCE_LIMITS } from './worker-heap.js';
 import type { RuleHandler } from './rules.js';
 
 /** The handlers that may run on a thread of their own. */
@@ -107,6 +108,7 @@ export class HandlerThread {
       },
       transferList: dynamoPort ? [dynamoPort] : [],
       name: this.options.handler,
+      resourceLimits: WORKER_RESOURCE_LIMITS,
     });
     const pending: Running['pending'] = new Map();
     let ready!: () => void;
