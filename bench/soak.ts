@@ -1,7 +1,9 @@
 /**
  * The soak benchmark (issue 15): `npm start` in a child process fed by N simulated sensors for a long
  * while, to show that memory and disk stay bounded. Sampled each interval: the runtime process's RSS
- * (its DynamoDB worker thread included) and the data folder's size; throughout: `/api/health` latency.
+ * (its DynamoDB and history-writer threads included) by kind (anonymous: heaps, malloc arenas, LevelDB caches;
+ * file-backed: code), each thread's JavaScript heap, what the heaps commit and the memory bound to them natively
+ * (`external`, buffers among it), and the data folder's size; throughout: `/api/health` latency.
  * At the end the data folder is measured again after a full LevelDB compaction, per stored reading.
  * Also from the runtime's `/api/metrics`: the main thread's event-loop delay over the last minute (what a
  * request such as `/api/health` waits behind), its garbage-collection pauses, and the DynamoDB stand-in's
@@ -28,12 +30,30 @@ export interface SoakOptions {
   warmupMinutes?: number;
 }
 
+/** RSS is read this often between samples: each sample's RSS is the median of its interval's reads. */
+const RSS_PROBE_MS = 5000;
+
 export interface SoakSample {
   minute: number;
+  /**
+   * RSS, the median of the reads since the previous sample (one every 5 s): a single read lands anywhere on the saw
+   * of the threads' young generations filling and emptying (± 20 MiB), which hid the trend.
+   */
   rssMiB: number;
-  /** JavaScript heap in use: the main thread's and the DynamoDB worker's (the rest of RSS is native). */
+  /** The lowest and highest of those reads. */
+  rssLowMiB: number;
+  rssHighMiB: number;
+  /** Of RSS, anonymous memory (heaps, malloc arenas, LevelDB caches) and file-backed (code, mapped files), medians too. */
+  rssAnonMiB: number;
+  rssFileMiB: number;
+  /** JavaScript heap in use, per thread: main, the DynamoDB stand-in's and the history writer's. */
   mainHeapMiB: number;
   dynamoHeapMiB: number;
+  historyHeapMiB: number;
+  /** The three heaps committed (what they hold of RSS, garbage included). */
+  heapsCommittedMiB: number;
+  /** Memory bound to the three heaps natively (`external`, Buffers included), summed. */
+  externalMiB: number;
   dataMiB: number;
   acknowledged: number;
   healthP99Ms: number;
@@ -66,18 +86,31 @@ export interface SoakResult {
   loopDelay: { worstP99Ms: number; maxMs: number };
   /** The machine's 1-minute load average at each sample: the run shares its cores. */
   loadAverage: { min: number; max: number };
+  /** CPU time of the runtime process (every thread) per acknowledged reading after warm-up, in µs: what a setting costs, whatever the load. */
+  cpuMicrosPerReading: number;
 }
 
-/** Resident set size of a process (Linux), in MiB. */
-async function rssMiB(pid: number): Promise<number> {
+/** CPU time (user + system) a process has used so far, in µs (Linux clock ticks of 10 ms). */
+async function cpuMicros(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command (in parentheses, which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/** Resident set size of a process (Linux), in MiB: in all, anonymous and file-backed, read at one instant. */
+async function residentMiB(pid: number): Promise<{ rss: number; anonymous: number; file: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? 0);
-  return kb / 1024;
+  const mib = (field: string) => Math.round(Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? 0) / 1024);
+  return { rss: mib('VmRSS'), anonymous: mib('RssAnon'), file: mib('RssFile') };
 }
 
 interface RuntimeGauges {
   mainHeapMiB: number;
   dynamoHeapMiB: number;
+  historyHeapMiB: number;
+  heapsCommittedMiB: number;
+  externalMiB: number;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
   loopDelayRunMaxMs: number;
@@ -99,9 +132,14 @@ async function runtimeGauges(port: number): Promise<RuntimeGauges> {
   };
   const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
   const ms = (seconds: number) => Math.round(seconds * 10_000) / 10;
+  const threads = ['main', 'dynamodb', 'history-writer'];
+  const summed = (family: string) => threads.reduce((sum, t) => sum + gauge(`${family}{thread="${t}"}`), 0);
   return {
     mainHeapMiB: mib(gauge('vigia_local_heap_used_bytes{thread="main"}')),
     dynamoHeapMiB: mib(gauge('vigia_local_heap_used_bytes{thread="dynamodb"}')),
+    historyHeapMiB: mib(gauge('vigia_local_heap_used_bytes{thread="history-writer"}')),
+    heapsCommittedMiB: mib(summed('vigia_local_heap_total_bytes')),
+    externalMiB: mib(summed('vigia_local_external_bytes')),
     loopDelayP99Ms: ms(gauge('vigia_local_event_loop_delay_seconds{quantile="0.99"}')),
     loopDelayMaxMs: ms(gauge('vigia_local_event_loop_delay_seconds{quantile="1"}')),
     loopDelayRunMaxMs: ms(gauge('vigia_local_event_loop_delay_max_seconds')),
@@ -177,7 +215,17 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
     if (!ok) healthFailures += 1;
   });
 
+  let windowResident: Array<{ rss: number; anonymous: number; file: number }> = [];
+  const probe = setInterval(() => {
+    residentMiB(pid).then(
+      (r) => windowResident.push(r),
+      () => undefined,
+    );
+  }, RSS_PROBE_MS);
+
   const samples: SoakSample[] = [];
+  /** The process's CPU time at each sample, in µs. */
+  const cpuAt: number[] = [];
   const loads: number[] = [];
   let loopDelayRunMaxMs = 0;
   const started = Date.now();
@@ -187,11 +235,22 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
     const gauges = await runtimeGauges(runtime.port);
     loopDelayRunMaxMs = gauges.loopDelayRunMaxMs;
     loads.push(os.loadavg()[0]);
+    cpuAt.push(await cpuMicros(pid));
+    const reads = [...windowResident, await residentMiB(pid)];
+    windowResident = [];
+    const median = (field: 'rss' | 'anonymous' | 'file') => medianOf(reads.map((r) => r[field]));
     const sample: SoakSample = {
       minute: Math.round(((Date.now() - started) / 60_000) * 10) / 10,
-      rssMiB: Math.round(await rssMiB(pid)),
+      rssMiB: median('rss'),
+      rssLowMiB: Math.min(...reads.map((r) => r.rss)),
+      rssHighMiB: Math.max(...reads.map((r) => r.rss)),
+      rssAnonMiB: median('anonymous'),
+      rssFileMiB: median('file'),
       mainHeapMiB: gauges.mainHeapMiB,
       dynamoHeapMiB: gauges.dynamoHeapMiB,
+      historyHeapMiB: gauges.historyHeapMiB,
+      heapsCommittedMiB: gauges.heapsCommittedMiB,
+      externalMiB: gauges.externalMiB,
       dataMiB: Math.round((folderBytes(runtime.dataDir) / 2 ** 20) * 10) / 10,
       acknowledged: sim.stats().acknowledged,
       healthP99Ms: sorted.length > 0 ? Math.round(percentile(sorted, 99) * 10) / 10 : 0,
@@ -210,6 +269,7 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
     await sleep(Math.min(sampleMs, minutes * 60_000 - (Date.now() - started)));
     await take();
   }
+  clearInterval(probe);
 
   await sim.stop({ drainMs: 10_000 });
   await poller.stop();
@@ -251,7 +311,16 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
     },
     loopDelay: { worstP99Ms: Math.max(0, ...samples.map((s) => s.loopDelayP99Ms)), maxMs: loopDelayRunMaxMs },
     loadAverage: { min: round(Math.min(...loads)), max: round(Math.max(...loads)) },
+    cpuMicrosPerReading: Math.round(
+      (cpuAt[cpuAt.length - 1] - cpuAt[samples.indexOf(warm)]) / Math.max(1, last.acknowledged - warm.acknowledged),
+    ),
   };
+}
+
+function medianOf(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : Math.round((sorted[mid - 1] + sorted[mid]) / 2);
 }
 
 /** Growth of RSS along the least-squares line through the samples, from the first to the last, in percent of its start. */
@@ -280,15 +349,18 @@ export function soakReport(r: SoakResult): string[] {
     `| the same, from a least-squares line through every sample after warm-up | ${r.rssTrendPercent} % | ≤ 10 % | ${mark(r.rssTrendPercent <= 10)} |`,
     `| data folder after compaction, per stored reading (${r.acknowledged} acknowledged) | ${r.bytesPerReading} B (${(r.dataBytesAfterCompaction / 2 ** 20).toFixed(1)} MiB; ${(r.dataBytesBeforeCompaction / 2 ** 20).toFixed(1)} MiB before) | ≤ 1 KB | ${mark(r.bytesPerReading <= 1024)} |`,
     `| \`/api/health\` latency, once a second throughout (${r.health.count} requests, ${r.health.failures} failed) | p50 ${r.health.p50} ms, p99 ${r.health.p99} ms, max ${r.health.max} ms | p99 ≤ 50 ms | ${mark(r.health.p99 <= 50 && r.health.failures === 0)} |`,
+    `| CPU time of the runtime process per acknowledged reading, after warm-up | ${r.cpuMicrosPerReading} µs | | |`,
     `| main thread event-loop delay (what \`/api/health\` waits behind) | worst minute p99 ${r.loopDelay.worstP99Ms} ms, max ${r.loopDelay.maxMs} ms | | |`,
     '',
     `Machine load average (1 min) during the run: ${r.loadAverage.min}–${r.loadAverage.max} on ${os.cpus().length} cores, shared with other work.`,
     '',
-    '| minute | RSS MiB | main heap MiB | DynamoDB worker heap MiB | data MiB | acknowledged | health p99 ms | loop delay p99 / max ms | GC pauses sum / max / longest full ms | open LevelDB resources |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `RSS is the median of the interval's reads (one every ${RSS_PROBE_MS / 1000} s), with their range: anonymous (heaps, malloc arenas, LevelDB caches) plus file-backed memory. Heaps in use per thread: main / DynamoDB stand-in / history writer; committed: the three heaps as they hold RSS; external: native memory bound to them (buffers among it).`,
+    '',
+    '| minute | RSS MiB (low–high) | anon / file MiB | heaps in use MiB | heaps committed MiB | external MiB | data MiB | acknowledged | health p99 ms | loop delay p99 / max ms | GC pauses sum / max / longest full ms | open LevelDB resources |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...r.samples.map(
       (s) =>
-        `| ${s.minute} | ${s.rssMiB} | ${s.mainHeapMiB} | ${s.dynamoHeapMiB} | ${s.dataMiB} | ${s.acknowledged} | ${s.healthP99Ms} | ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.gcPauseSumMs} / ${s.gcPauseMaxMs} / ${s.gcMajorMaxMs} | ${s.openLevelResources} |`,
+        `| ${s.minute} | ${s.rssMiB} (${s.rssLowMiB}–${s.rssHighMiB}) | ${s.rssAnonMiB} / ${s.rssFileMiB} | ${s.mainHeapMiB} / ${s.dynamoHeapMiB} / ${s.historyHeapMiB} | ${s.heapsCommittedMiB} | ${s.externalMiB} | ${s.dataMiB} | ${s.acknowledged} | ${s.healthP99Ms} | ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.gcPauseSumMs} / ${s.gcPauseMaxMs} / ${s.gcMajorMaxMs} | ${s.openLevelResources} |`,
     ),
     '',
   ];

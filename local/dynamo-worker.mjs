@@ -292,8 +292,8 @@ server.listen(0, workerData.host, () => {
 });
 // The thread's heap, for the runtime's memory gauges (its RSS is the process's, shared with the main thread).
 const memoryReport = setInterval(() => {
-  const { heapUsed, external, arrayBuffers } = process.memoryUsage();
-  parentPort.postMessage({ type: 'memory', heapUsed, external, arrayBuffers, openResources: openResources.size });
+  const { heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  parentPort.postMessage({ type: 'memory', heapUsed, heapTotal, external, arrayBuffers, openResources: openResources.size });
 }, 5000);
 memoryReport.unref();
 

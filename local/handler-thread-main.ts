@@ -107,3 +107,7 @@ port.on('message', (message: ToThread) => {
   }
 });
 post({ type: 'ready' });
+// The thread's heap, for the runtime's memory gauges (its RSS is the process's, shared with the main thread).
+const { threadMemory } = await import('./memory-metrics.js');
+post({ type: 'memory', memory: threadMemory() });
+setInterval(() => post({ type: 'memory', memory: threadMemory() }), 5000).unref();

@@ -9,6 +9,8 @@
 import { type MessagePort, Worker } from 'node:worker_threads';
 import type { LiveSender, Metrics } from '../lambdas/core/ports.js';
 import type { ServerFrame } from '../lambdas/shared/contract.js';
+import type { ThreadMemory } from './memory-metrics.js';
+import { WORKER_RESOURCE_LIMITS } from './worker-heap.js';
 import type { RuleHandler } from './rules.js';
 
 /** The handlers that may run on a thread of their own. */
@@ -22,6 +24,7 @@ export type ToThread =
 
 export type FromThread =
   | { type: 'ready' }
+  | { type: 'memory'; memory: ThreadMemory }
   | { type: 'result'; id: number; value?: unknown; error?: { name: string; message: string } }
   | { type: 'send'; id: number; connectionId: string; frame: ServerFrame }
   | {
@@ -56,6 +59,7 @@ export class HandlerThread {
   private running: Running | undefined;
   private next = 0;
   private closed = false;
+  private lastMemory: ThreadMemory | undefined;
 
   constructor(private readonly options: HandlerThreadOptions) {}
 
@@ -82,6 +86,11 @@ export class HandlerThread {
     this.running?.worker.postMessage({ type: 'rules-changed' } satisfies ToThread);
   }
 
+  /** The running thread's memory as it last reported it (every few seconds); undefined before its first report. */
+  memory(): ThreadMemory | undefined {
+    return this.running ? this.lastMemory : undefined;
+  }
+
   /** The thread's id, for per-thread CPU figures; null before its first invocation. */
   get threadId(): number | null {
     return this.running?.worker.threadId ?? null;
@@ -99,6 +108,7 @@ export class HandlerThread {
       },
       transferList: dynamoPort ? [dynamoPort] : [],
       name: this.options.handler,
+      resourceLimits: WORKER_RESOURCE_LIMITS,
     });
     const pending: Running['pending'] = new Map();
     let ready!: () => void;
@@ -132,6 +142,9 @@ export class HandlerThread {
     switch (message.type) {
       case 'ready':
         ready();
+        break;
+      case 'memory':
+        this.lastMemory = message.memory;
         break;
       case 'result': {
         const call = pending.get(message.id);

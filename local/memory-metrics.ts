@@ -2,8 +2,10 @@
  * The Metrics port in memory, rendered in the Prometheus text format: the local runtime's `GET /api/metrics`.
  * One registry per process, shared by every handler the local runtime runs.
  */
+import { readFileSync } from 'node:fs';
 import type { CounterMetric, Metrics, ObservedMetric } from '../lambdas/core/ports.js';
 import { METRICS } from '../lambdas/shared/names.js';
+import { prometheusFamily, prometheusText } from './prometheus.js';
 
 interface Histogram {
   buckets: number[];
@@ -116,4 +118,81 @@ export class MemoryMetrics implements Metrics {
   }
 
   flush(): void {}
+}
+
+/** One thread's memory as that thread sees it, in bytes (`process.memoryUsage()` there; its `rss` is the process's). */
+export interface ThreadMemory {
+  /** JavaScript heap in use. */
+  heapUsed: number;
+  /** JavaScript heap committed: what the heap holds of RSS, live objects or not. */
+  heapTotal: number;
+  /** C++ objects bound to JavaScript, buffers included. */
+  external: number;
+  /** Of `external`, ArrayBuffers and Buffers. */
+  arrayBuffers: number;
+}
+
+/** The calling thread's memory. */
+export function threadMemory(): ThreadMemory {
+  const { heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  return { heapUsed, heapTotal, external, arrayBuffers };
+}
+
+export const NO_THREAD_MEMORY: ThreadMemory = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+
+/**
+ * The process's resident memory by kind, in bytes: anonymous (every thread's JavaScript heap, malloc arenas,
+ * LevelDB's caches) apart from file-backed (code and mapped files). Linux reports them in `/proc/self/status`;
+ * elsewhere only the total is known.
+ */
+export function residentMemory(): { rss: number; anonymous?: number; file?: number } {
+  const rss = process.memoryUsage.rss();
+  let status: string;
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return { rss };
+  }
+  const kib = (field: string) => {
+    const found = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+    return found ? Number(found[1]) * 1024 : undefined;
+  };
+  return { rss, anonymous: kib('RssAnon'), file: kib('RssFile') };
+}
+
+/**
+ * The process's memory and each thread's, for `/api/metrics` (the soak benchmark follows them): `threads` maps a
+ * thread's name to its last report; `openLevelResources` is the DynamoDB stand-in's open iterators, snapshots and batches.
+ */
+export function memoryGauges(threads: Record<string, ThreadMemory>, openLevelResources: number): string {
+  const resident = residentMemory();
+  const byThread = (field: keyof ThreadMemory) => Object.entries(threads).map(([name, m]) => [`{thread="${name}"}`, m[field]] as const);
+  const byKind = [
+    ...(resident.anonymous === undefined ? [] : [['{kind="anonymous"}', resident.anonymous] as const]),
+    ...(resident.file === undefined ? [] : [['{kind="file"}', resident.file] as const]),
+  ];
+  return prometheusText([
+    prometheusFamily('vigia_local_rss_bytes', 'gauge', 'Resident memory of the runtime process (every thread).', [['', resident.rss]]),
+    prometheusFamily(
+      'vigia_local_rss_kind_bytes',
+      'gauge',
+      'Resident memory by kind: anonymous (heaps, malloc) or file-backed (Linux).',
+      byKind,
+    ),
+    prometheusFamily('vigia_local_heap_used_bytes', 'gauge', 'JavaScript heap in use, by thread.', byThread('heapUsed')),
+    prometheusFamily('vigia_local_heap_total_bytes', 'gauge', 'JavaScript heap committed, by thread.', byThread('heapTotal')),
+    prometheusFamily(
+      'vigia_local_external_bytes',
+      'gauge',
+      'Memory of C++ objects bound to JavaScript (buffers included), by thread.',
+      byThread('external'),
+    ),
+    prometheusFamily('vigia_local_array_buffers_bytes', 'gauge', 'Of that, ArrayBuffers and Buffers, by thread.', byThread('arrayBuffers')),
+    prometheusFamily(
+      'vigia_local_dynamodb_open_resources',
+      'gauge',
+      'LevelDB iterators, snapshots and batches open in the DynamoDB stand-in (each pins native memory).',
+      [['', openLevelResources]],
+    ),
+  ]);
 }

@@ -23,14 +23,13 @@ import { LOCAL_TABLES, requestsToPrometheus, startDynamo, type LocalDynamo, type
 import { startTtlSweeper } from './ttl-sweeper.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
 import { GatewayLiveSender, WebSocketGateway } from './gateway.js';
-import { MemoryMetrics, localMetricsRegistry } from './memory-metrics.js';
+import { MemoryMetrics, localMetricsRegistry, memoryGauges, NO_THREAD_MEMORY, threadMemory } from './memory-metrics.js';
 import { AlertWebhook } from './alert-webhook.js';
 import { createHttpServer } from './http-server.js';
 import { EventLoopDelay } from './event-loop-delay.js';
 import { asLambdaInvocation, prepareLambdaHost } from './lambda-context.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
 import { HandlerThread } from './handler-thread.js';
-import { prometheusFamily, prometheusText } from './prometheus.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -159,37 +158,6 @@ function configureHandlerEnvironment(dynamoEndpoint: string, awsEndpoint: string
 
 /** The alerts topic's local name: the SNS stand-in logs what is published there and hands it to the webhook. */
 const LOCAL_ALERT_TOPIC_ARN = 'arn:aws:sns:local:000000000000:vigia-alerts';
-
-/** The process's memory, and each thread's heap, for `/api/metrics` (the soak benchmark reads them). */
-function memoryGauges(dynamo: { heapUsed: number; external: number; openResources: number }): string {
-  const main = process.memoryUsage();
-  const byThread = (main: number, worker: number) =>
-    [
-      ['{thread="main"}', main],
-      ['{thread="dynamodb"}', worker],
-    ] as const;
-  return prometheusText([
-    prometheusFamily('vigia_local_rss_bytes', 'gauge', 'Resident memory of the runtime process (every thread).', [['', main.rss]]),
-    prometheusFamily(
-      'vigia_local_heap_used_bytes',
-      'gauge',
-      'JavaScript heap in use, by thread.',
-      byThread(main.heapUsed, dynamo.heapUsed),
-    ),
-    prometheusFamily(
-      'vigia_local_external_bytes',
-      'gauge',
-      'Memory of C++ objects bound to JavaScript (buffers included), by thread.',
-      byThread(main.external, dynamo.external),
-    ),
-    prometheusFamily(
-      'vigia_local_dynamodb_open_resources',
-      'gauge',
-      'LevelDB iterators, snapshots and batches open in the DynamoDB stand-in (each pins native memory).',
-      [['', dynamo.openResources]],
-    ),
-  ]);
-}
 
 const handlers = {
   historyWriter: async () => (await import('../lambdas/handlers/history-writer.js')).handler as RuleHandler,
@@ -427,7 +395,14 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
         rules.failedInvocations.toPrometheus() +
         billing.toPrometheus() +
         ttlSweeper.toPrometheus() +
-        memoryGauges(dynamo.memory()) +
+        memoryGauges(
+          {
+            main: threadMemory(),
+            dynamodb: dynamo.memory(),
+            ...(historyThread ? { 'history-writer': historyThread.memory() ?? NO_THREAD_MEMORY } : {}),
+          },
+          dynamo.memory().openResources,
+        ) +
         requestsToPrometheus(dynamo.requests) +
         eventLoopDelay.toPrometheus(),
       log,

@@ -61,6 +61,31 @@ describe('the history writer on its own thread', () => {
     expect(await metric('vigia_readings_accepted_total')).toBe(20);
   });
 
+  it("reports each thread's memory in /api/metrics: the history writer's beside the main thread's and the stand-in's", async () => {
+    // One exposition read at once: each thread's figures are from one report.
+    const exposition = async () => {
+      const text = await (await fetch(`${runtime.urls.api}/metrics`)).text();
+      return (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    };
+    await eventually('every thread reported', async () => {
+      const gauge = await exposition();
+      return ['main', 'dynamodb', 'history-writer'].every((t) => gauge(`vigia_local_heap_used_bytes{thread="${t}"}`) > 0)
+        ? true
+        : undefined;
+    });
+    const gauge = await exposition();
+    for (const thread of ['main', 'dynamodb', 'history-writer']) {
+      const used = gauge(`vigia_local_heap_used_bytes{thread="${thread}"}`);
+      expect(gauge(`vigia_local_heap_total_bytes{thread="${thread}"}`)).toBeGreaterThanOrEqual(used);
+      expect(gauge(`vigia_local_external_bytes{thread="${thread}"}`)).toBeGreaterThan(0);
+    }
+    if (process.platform === 'linux') {
+      const anonymous = gauge('vigia_local_rss_kind_bytes{kind="anonymous"}');
+      expect(anonymous).toBeGreaterThan(0);
+      expect(anonymous).toBeLessThan(gauge('vigia_local_rss_bytes'));
+    }
+  });
+
   it('a thread that dies loses nothing: its batch is retried on a new thread, each reading stored once', async () => {
     const first = runtime.historyThread!.threadId;
     await publish(20, 30);
