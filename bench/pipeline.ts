@@ -17,7 +17,7 @@ import { storeTelemetryStream } from '../lambdas/core/store-telemetry-stream.js'
 import type { StoreDeps } from '../lambdas/core/store-telemetry.js';
 import { RETENTION_DEFAULTS } from '../lambdas/shared/names.js';
 import { startBroker } from '../local/broker.js';
-import { DynamoPortHandler, portClientConfig } from '../local/dynamo-port.js';
+import { portClientConfig } from '../local/dynamo-port.js';
 import { LOCAL_TABLES, startDynamo } from '../local/dynamo.js';
 import { cpuPerReading, threadCpu } from './cpu.js';
 import { percentile, sleep, startRuntimeProcess } from './support.js';
@@ -537,7 +537,7 @@ export async function historyBatchCost(options: { sensors: number; perBatch: num
     endpoint: dynamo.endpoint,
     region: 'local',
     credentials: dynamo.credentials,
-    ...portClientConfig(new DynamoPortHandler(dynamo.connect())),
+    ...portClientConfig(dynamo.connect()),
   });
   const doc = DynamoDBDocumentClient.from(client);
   const deps: StoreDeps = {

@@ -93,12 +93,15 @@ const credentialOnly = {
   },
 };
 
-/** An SDK DynamoDB client's way to the stand-in over one port handler: the handler, and unsigned requests. */
-export function portClientConfig(handler: DynamoPortHandler): Pick<DynamoDBClientConfig, 'requestHandler' | 'httpAuthSchemes'> {
+/**
+ * An SDK DynamoDB client's way to the stand-in over `port` (`LocalDynamo.connect()`): a handler of its own for
+ * the port (two on one port would take each other's answers), and unsigned requests.
+ */
+export function portClientConfig(port: MessagePort): Pick<DynamoDBClientConfig, 'requestHandler' | 'httpAuthSchemes'> {
   const scheme: HttpAuthScheme = {
     schemeId: 'aws.auth#sigv4',
     identityProvider: (config: IdentityProviderConfig) => config.getIdentityProvider('aws.auth#sigv4'),
     signer: credentialOnly,
   };
-  return { requestHandler: handler, httpAuthSchemes: [scheme] };
+  return { requestHandler: new DynamoPortHandler(port), httpAuthSchemes: [scheme] };
 }

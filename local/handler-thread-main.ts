@@ -68,9 +68,9 @@ const {
 };
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');
 const { recordedInto } = await import('./aws-calls.js');
-const { DynamoPortHandler, portClientConfig } = await import('./dynamo-port.js');
+const { portClientConfig } = await import('./dynamo-port.js');
 // One handler for the thread's one port: two listening on it would each take the other's answers.
-const dynamoClient = dynamoPort ? portClientConfig(new DynamoPortHandler(dynamoPort)) : undefined;
+const dynamoClient = dynamoPort ? portClientConfig(dynamoPort) : undefined;
 resetWiring(
   recordedInto(awsCallsFile, {
     liveSender: () => sender,

@@ -18,7 +18,7 @@ import { connectExternalBroker, type MessageBus } from './bus.js';
 import { BillingMeter, type BillingSnapshot } from './billing.js';
 import { boundedLog } from './bounded-log.js';
 import { DeadLetterFile, type DeadLetterLimits } from './dead-letters.js';
-import { DynamoPortHandler, portClientConfig } from './dynamo-port.js';
+import { portClientConfig } from './dynamo-port.js';
 import { LOCAL_TABLES, requestsToPrometheus, startDynamo, type LocalDynamo, type RequestCounts } from './dynamo.js';
 import { startTtlSweeper } from './ttl-sweeper.js';
 import { newStandInCredentials, type StandInCredentials } from './standin-credentials.js';
@@ -288,7 +288,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
     const bindings = {
       liveSender: () => new GatewayLiveSender(gateway),
       metrics: () => new MemoryMetrics(localMetricsRegistry),
-      dynamoClientConfig: () => portClientConfig(new DynamoPortHandler(dynamo.connect())),
+      dynamoClientConfig: () => portClientConfig(dynamo.connect()),
     };
     resetWiring(recordedInto(options.awsCallsFile, bindings));
     // Counts start at zero with each runtime, as a process's would.

@@ -26,8 +26,8 @@ const TTL = READINGS_TABLE.timeToLiveAttribute!;
 const packPartition = (sensorId: string) => `${sensorId}#m`;
 /** Readings a pack holds on average at one reading every 5 s: the first guess of how many packs a page needs. */
 const GUESSED_READINGS_PER_PACK = 12;
-/** Conditional puts (or pack queries) of one call in flight at once. */
-const PUTS_IN_FLIGHT = 16;
+/** Requests of one call in flight at once (conditional puts, pack queries). */
+const REQUESTS_IN_FLIGHT = 16;
 
 /** A range of the ports' shape (RawRange, less its sensor) in one partition of one table. */
 interface PageRequest extends Omit<RawRange, 'sensorId'> {
@@ -67,6 +67,11 @@ async function queryRange(doc: DynamoDBDocumentClient, r: PageRequest) {
   return { items, itemsRead };
 }
 
+/** A pack item's `r` map (offset from its key → values) as [ts, values] pairs. */
+function packedReadings(start: number, r: unknown): Array<[number, Record<string, number>]> {
+  return Object.entries((r ?? {}) as Record<string, Record<string, number>>).map(([offset, values]) => [start + Number(offset), values]);
+}
+
 export class DynamoReadingStore implements ReadingStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -87,7 +92,7 @@ export class DynamoReadingStore implements ReadingStore {
   /** One conditional put per reading: the first write wins even between invocations running at once. */
   async insertNew(readings: Reading[]): Promise<Reading[]> {
     const fresh: Reading[] = [];
-    await inParallel(readings, PUTS_IN_FLIGHT, async (r) => {
+    await inParallel(readings, REQUESTS_IN_FLIGHT, async (r) => {
       try {
         await this.doc.send(
           new PutCommand({
@@ -133,7 +138,7 @@ export class DynamoReadingStore implements ReadingStore {
 
   async packsIn(ranges: PackRange[]): Promise<ReadingPack[]> {
     const found: ReadingPack[] = [];
-    await inParallel(ranges, PUTS_IN_FLIGHT, async (range) => {
+    await inParallel(ranges, REQUESTS_IN_FLIGHT, async (range) => {
       const { items } = await queryRange(this.doc, {
         table: this.tableName,
         partitionKey: PK,
@@ -146,10 +151,7 @@ export class DynamoReadingStore implements ReadingStore {
       });
       for (const item of items) {
         const start = item[SK] as number;
-        const readings = Object.entries((item.r ?? {}) as Record<string, Record<string, number>>).map(
-          ([offset, values]) => [start + Number(offset), values] as const,
-        );
-        found.push({ sensorId: range.sensorId, start, readings: new Map(readings) });
+        found.push({ sensorId: range.sensorId, start, readings: new Map(packedReadings(start, item.r)) });
       }
     });
     return found;
@@ -222,8 +224,7 @@ export class DynamoReadingStore implements ReadingStore {
         // A pack holds readings from its key on: those of packs not read yet are all past this one's key.
         packsRead++;
         c.reach = ts;
-        for (const [offset, values] of Object.entries((item.r ?? {}) as Record<string, Record<string, number>>)) {
-          const at = ts + Number(offset);
+        for (const [at, values] of packedReadings(ts, item.r)) {
           if (at < low || at > high) continue;
           packedPoints++;
           if (!found.get(at)?.single) found.set(at, { values, single: false });

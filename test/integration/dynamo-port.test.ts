@@ -28,7 +28,7 @@ beforeAll(async () => {
   dataDir = await makeDataDir('vigia-dynamo-port-');
   dynamo = await startDynamo(dataDir);
   overHttp = client({ credentials: dynamo.credentials });
-  overPort = client({ credentials: dynamo.credentials, ...portClientConfig(new DynamoPortHandler(dynamo.connect())) });
+  overPort = client({ credentials: dynamo.credentials, ...portClientConfig(dynamo.connect()) });
 }, 60_000);
 
 afterAll(async () => {
@@ -123,7 +123,7 @@ describe('DynamoDB stand-in over a MessagePort', () => {
   it('still refuses a request that names other credentials than the runtime own, signed or not', async () => {
     const stranger = { accessKeyId: 'AKIDSTRANGER', secretAccessKey: 'x' };
     const signed = client({ credentials: stranger, requestHandler: new DynamoPortHandler(dynamo.connect()) });
-    const unsigned = client({ credentials: stranger, ...portClientConfig(new DynamoPortHandler(dynamo.connect())) });
+    const unsigned = client({ credentials: stranger, ...portClientConfig(dynamo.connect()) });
     try {
       for (const c of [signed, unsigned]) {
         await expect(c.send(new GetItemCommand({ TableName: table, Key: { sensorId: { S: 'port-1' } } }))).rejects.toMatchObject({
