@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LOCAL_TABLES, startDynamo } from '../local/dynamo.js';
+import { portClientConfig } from '../local/dynamo-port.js';
 import { newStandInCredentials } from '../local/standin-credentials.js';
 import { ENV } from '../lambdas/shared/names.js';
 import type { LiveSender } from '../lambdas/core/ports.js';
@@ -43,7 +44,9 @@ const sender: LiveSender = {
 };
 const noMetrics = { count: () => undefined, observe: () => undefined, flush: () => undefined };
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');
-resetWiring({ liveSender: () => sender, metrics: () => noMetrics });
+// The runtime's own way to the stand-in: its ports, as local/runtime.ts binds them.
+const dynamoClient = portClientConfig(dynamo.connect());
+resetWiring({ liveSender: () => sender, metrics: () => noMetrics, dynamoClientConfig: () => dynamoClient });
 const { documentClient, connectionRegistry } = await import('../lambdas/handlers/wiring/dynamo.js');
 const requests = new Map<string, number>();
 documentClient().middlewareStack.add(

@@ -132,7 +132,7 @@ async function runtimeGauges(port: number): Promise<RuntimeGauges> {
   };
   const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
   const ms = (seconds: number) => Math.round(seconds * 10_000) / 10;
-  const threads = ['main', 'dynamodb', 'history-writer'];
+  const threads = ['main', 'dynamodb', 'dynamodb-live', 'history-writer'];
   const summed = (family: string) => threads.reduce((sum, t) => sum + gauge(`${family}{thread="${t}"}`), 0);
   return {
     mainHeapMiB: mib(gauge('vigia_local_heap_used_bytes{thread="main"}')),
@@ -281,10 +281,12 @@ export async function soakBench(options: SoakOptions = {}): Promise<SoakResult> 
   // Keep the folder for the compaction below; stop() would remove it.
   runtime.child.kill('SIGINT');
   await new Promise<void>((resolve) => (runtime.child.exitCode !== null ? resolve() : runtime.child.once('exit', () => resolve())));
-  const db = new ClassicLevel(path.join(dataDir, 'dynamodb'));
-  await db.open();
-  await db.compactRange('', '\xff\xff\xff\xff');
-  await db.close();
+  for (const store of ['dynamodb', 'dynamodb-live']) {
+    const db = new ClassicLevel(path.join(dataDir, store));
+    await db.open();
+    await db.compactRange('', '\xff\xff\xff\xff');
+    await db.close();
+  }
   const dataBytesAfterCompaction = folderBytes(dataDir);
   execFileSync('rm', ['-rf', dataDir]);
 

@@ -8,6 +8,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type { AwsCredentialIdentity, HttpAuthScheme, HttpRequest, IdentityProviderConfig } from '@smithy/types';
+import type { DynamoPorts } from './dynamo.js';
 
 /** A request as the SDK hands it to its handler (`@smithy/protocol-http` HttpRequest), as far as it is used here. */
 interface SdkRequest {
@@ -32,8 +33,8 @@ function bodyText(body: unknown): string {
   throw new Error('the DynamoDB port carries only string or byte bodies');
 }
 
-/** One port, shared by the clients of one thread; it keeps the thread alive only while a request is out. */
-export class DynamoPortHandler {
+/** One port into one store's thread: the calls sent on it and waiting for their answers. */
+class PortChannel {
   private next = 0;
   /** The stand-in's end is gone (it stopped): a message posted now would be dropped without a word. */
   private closed = false;
@@ -54,17 +55,49 @@ export class DynamoPortHandler {
     port.unref();
   }
 
-  async handle(request: SdkRequest, options: { abortSignal?: { aborted: boolean } } = {}) {
-    if (options.abortSignal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError' });
-    if (this.closed) throw new Error('the DynamoDB stand-in closed its port');
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+  call(message: Omit<PortAnswer, 'id' | 'statusCode'> & { method: string; path: string }): Promise<PortAnswer> {
+    if (this.closed) return Promise.reject(new Error('the DynamoDB stand-in closed its port'));
     const id = this.next++;
-    const answer = await new Promise<PortAnswer>((resolve, reject) => {
+    return new Promise<PortAnswer>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.port.ref();
-      this.port.postMessage({ id, method: request.method, path: request.path, headers, body: bodyText(request.body) });
+      this.port.postMessage({ id, ...message });
     });
+  }
+}
+
+/**
+ * The ports of one thread's clients, one per store; it keeps the thread alive only while a request is out. A
+ * request on one of the live store's tables goes straight there (the SDK writes a single-table request's
+ * TableName first); any other, a batch among them, goes to the first store, which sends a live table's on.
+ */
+export class DynamoPortHandler {
+  private readonly main: PortChannel;
+  private readonly live: PortChannel;
+  /** How a request on a live table begins: `{"TableName":"<name>"`, then `,` or `}`. */
+  private readonly livePrefixes: string[];
+
+  constructor(ports: DynamoPorts) {
+    this.main = new PortChannel(ports.main);
+    this.live = new PortChannel(ports.live);
+    this.livePrefixes = ports.liveTables.map((name) => `{"TableName":${JSON.stringify(name)}`);
+  }
+
+  private channelFor(body: string): PortChannel {
+    for (const prefix of this.livePrefixes) {
+      const next = body.charCodeAt(prefix.length);
+      // 44 ',' and 125 '}': the name ends there (not a longer name that starts the same).
+      if (body.startsWith(prefix) && (next === 44 || next === 125)) return this.live;
+    }
+    return this.main;
+  }
+
+  async handle(request: SdkRequest, options: { abortSignal?: { aborted: boolean } } = {}) {
+    if (options.abortSignal?.aborted) throw Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value;
+    const body = bodyText(request.body);
+    const answer = await this.channelFor(body).call({ method: request.method, path: request.path, headers, body });
     return { response: { statusCode: answer.statusCode, headers: answer.headers, body: Buffer.from(answer.body, 'utf8') } };
   }
 
@@ -94,14 +127,14 @@ const credentialOnly = {
 };
 
 /**
- * An SDK DynamoDB client's way to the stand-in over `port` (`LocalDynamo.connect()`): a handler of its own for
- * the port (two on one port would take each other's answers), and unsigned requests.
+ * An SDK DynamoDB client's way to the stand-in over `ports` (`LocalDynamo.connect()`): a handler of its own for
+ * the ports (two on one port would take each other's answers), and unsigned requests.
  */
-export function portClientConfig(port: MessagePort): Pick<DynamoDBClientConfig, 'requestHandler' | 'httpAuthSchemes'> {
+export function portClientConfig(ports: DynamoPorts): Pick<DynamoDBClientConfig, 'requestHandler' | 'httpAuthSchemes'> {
   const scheme: HttpAuthScheme = {
     schemeId: 'aws.auth#sigv4',
     identityProvider: (config: IdentityProviderConfig) => config.getIdentityProvider('aws.auth#sigv4'),
     signer: credentialOnly,
   };
-  return { requestHandler: new DynamoPortHandler(port), httpAuthSchemes: [scheme] };
+  return { requestHandler: new DynamoPortHandler(ports), httpAuthSchemes: [scheme] };
 }

@@ -1,5 +1,9 @@
-// Runs dynalite on its own thread, so the DynamoDB stand-in gets a core of its own.
-// It also meters what the cloud would bill: every data-plane request is sent on to dynalite with
+// Runs dynalite on its own thread, so the DynamoDB stand-in gets a core of its own. The runtime starts two: the
+// store of every table (answering HTTP too), and the live store, which holds the data of the live path's tables
+// (workerData.forward.tables) in a LevelDB of its own, so the broadcaster's requests never wait behind the history
+// writer's. The first store keeps those tables' definitions (control-plane requests answer there) and forwards every
+// data-plane request on them to the live store; the runtime's own clients send such requests there directly.
+// Each store meters what the cloud would bill: every data-plane request is sent on to dynalite with
 // ReturnConsumedCapacity TOTAL, and the capacity units of each answer are summed per table (read or write).
 import { timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -7,6 +11,7 @@ import { createRequire } from 'node:module';
 import { PassThrough, Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import dynalite from 'dynalite';
+import { lowerPriority } from './thread-priority.mjs';
 
 // dynalite 4 turns each LevelDB iterator into a stream whose destroy calls `iterator.return()`, which
 // abstract-level iterators do not have: no Query, Scan or key listing ever closed its iterator, and each open
@@ -115,57 +120,122 @@ function cacheTables(store) {
   return store;
 }
 
+lowerPriority(workerData.nice);
 const server = dynalite({ path: workerData.path, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
 
-// The live path first: requests on these tables (the broadcaster's connections and claims) never wait behind
-// the history writer's; requests on other tables are let into dynalite a few at a time.
-const priorityTables = new Set(workerData.priorityTables ?? []);
-const OTHERS_IN_FLIGHT = 4;
-let othersInFlight = 0;
-const othersWaiting = [];
+// Requests are let into dynalite a few at a time: a burst of the history writer's batches is not all parsed and
+// validated at once ahead of a request that came after it.
+const IN_FLIGHT = 4;
+let inFlight = 0;
+const waiting = [];
 function tablesOf(request) {
   if (typeof request?.TableName === 'string') return [request.TableName];
   return request?.RequestItems && typeof request.RequestItems === 'object' ? Object.keys(request.RequestItems) : [];
 }
-function admit(request, res, serve) {
-  const tables = tablesOf(request);
-  if (tables.length > 0 && tables.every((t) => priorityTables.has(t))) return serve();
+function admit(res, serve) {
   let started = false;
   const start = () => {
-    if (res.destroyed) return othersWaiting.shift()?.(); // its caller left while it waited
+    if (res.destroyed) return waiting.shift()?.(); // its caller left while it waited
     started = true;
-    othersInFlight += 1;
+    inFlight += 1;
     serve();
   };
   res.once('close', () => {
     if (!started) return;
-    othersInFlight -= 1;
-    othersWaiting.shift()?.();
+    inFlight -= 1;
+    waiting.shift()?.();
   });
-  if (othersInFlight < OTHERS_IN_FLIGHT) start();
-  else othersWaiting.push(start);
+  if (inFlight < IN_FLIGHT) start();
+  else waiting.push(start);
 }
 
 const [serveDynalite] = server.listeners('request');
 server.removeAllListeners('request');
+
+/** The live store's way in, and the tables whose data it holds (the first store only). */
+const forward = workerData.forward ?? null;
+const forwardedTables = new Set(forward?.tables ?? []);
+const forwarding = new Map();
+let forwardNext = 0;
+forward?.port.on('message', (answer) => {
+  const res = forwarding.get(answer.id);
+  forwarding.delete(answer.id);
+  if (!res || res.destroyed) return;
+  res.writeHead(answer.statusCode, answer.headers);
+  res.end(answer.body);
+});
+forward?.port.on('close', () => {
+  for (const res of forwarding.values()) answerError(res, 503, 'ServiceUnavailableException', 'The live DynamoDB store stopped.');
+  forwarding.clear();
+});
+
+function answerError(res, statusCode, type, message) {
+  if (res.destroyed) return;
+  const body = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${type}`, message });
+  res.writeHead(statusCode, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/**
+ * Where a data-plane request on these tables goes: 'here', 'live' (every table it names is the live store's), or
+ * 'split' (it names both kinds: one request cannot be answered by two stores).
+ */
+function routeOf(tables) {
+  if (forwardedTables.size === 0 || tables.length === 0) return 'here';
+  const live = tables.filter((t) => forwardedTables.has(t)).length;
+  if (live === 0) return 'here';
+  return live === tables.length ? 'live' : 'split';
+}
+
+/** Sends a request on to the live store as it came (its credential is checked there), and its answer back. */
+function forwardRequest(req, res, body) {
+  const id = forwardNext++;
+  forwarding.set(id, res);
+  res.once('close', () => forwarding.delete(id));
+  forward.port.postMessage({ id, method: req.method, path: req.url, headers: req.headers, body: body.toString('utf8') });
+}
+
 function meteredRequest(req, res) {
   const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
   if (!READS.has(operation) && !WRITES.has(operation)) {
     // A control-plane request may change a table: forget the descriptions, now and once it is answered.
     tableCache.clear();
     res.once('close', () => tableCache.clear());
+    return serveDynalite(req, res);
   }
-  // The local TTL sweeper's requests (ttl-sweeper.ts UNBILLED_HEADER): DynamoDB's own TTL is free.
-  if ((!READS.has(operation) && !WRITES.has(operation)) || req.headers['x-vigia-unbilled']) return serveDynalite(req, res);
   const chunks = [];
   req.on('data', (chunk) => chunks.push(chunk));
   req.on('end', () => {
     let body = Buffer.concat(chunks);
     let request = {};
+    let parsed = false;
+    const text = body.toString('utf8');
     try {
-      const text = body.toString('utf8');
       request = JSON.parse(text);
-      if (request && typeof request === 'object' && !Array.isArray(request)) {
+      parsed = true;
+    } catch {
+      // not JSON: dynalite answers it with the error DynamoDB would
+    }
+    const route = routeOf(tablesOf(request));
+    if (route === 'live') return forwardRequest(req, res, body);
+    if (route === 'split') {
+      const tables = [...forwardedTables].join(', ');
+      return answerError(
+        res,
+        400,
+        'ValidationException',
+        `The local stand-in keeps ${tables} apart: a request may not name it with other tables.`,
+      );
+    }
+    const replay = new PassThrough();
+    Object.assign(replay, { headers: { ...req.headers, 'content-length': String(body.length) }, method: req.method, url: req.url });
+    // The local TTL sweeper's requests (ttl-sweeper.ts UNBILLED_HEADER): DynamoDB's own TTL is free.
+    if (req.headers['x-vigia-unbilled']) {
+      serveDynalite(replay, res);
+      return replay.end(body);
+    }
+    try {
+      if (parsed && request && typeof request === 'object' && !Array.isArray(request)) {
         // The member put first, not the whole request serialized again (a pack write is tens of KB).
         if (request.ReturnConsumedCapacity === undefined && text.startsWith('{')) {
           body = Buffer.from(`{"ReturnConsumedCapacity":"TOTAL"${text.slice(1).trimStart().startsWith('}') ? '' : ','}${text.slice(1)}`);
@@ -175,11 +245,10 @@ function meteredRequest(req, res) {
         }
       }
     } catch {
-      // not JSON: dynalite answers it with the error DynamoDB would
+      // metering never fails a request
     }
+    replay.headers['content-length'] = String(body.length);
     countRequest(operation, request);
-    const replay = new PassThrough();
-    Object.assign(replay, { headers: { ...req.headers, 'content-length': String(body.length) }, method: req.method, url: req.url });
     const end = res.end.bind(res);
     res.end = (chunk, ...rest) => {
       try {
@@ -189,7 +258,7 @@ function meteredRequest(req, res) {
       }
       return end(chunk, ...rest);
     };
-    admit(request, res, () => {
+    admit(res, () => {
       serveDynalite(replay, res);
       replay.end(body);
     });

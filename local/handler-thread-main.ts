@@ -4,7 +4,8 @@
  * the thread's port: live frames go to the main thread's WebSocket gateway, metrics to its registry.
  * Messages: local/handler-thread.ts.
  */
-import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { DynamoPorts } from './dynamo.js';
 import type { Context } from 'aws-lambda';
 import type { CounterMetric, LiveSender, Metrics, ObservedMetric, SendResult } from '../lambdas/core/ports.js';
 import type { ServerFrame } from '../lambdas/shared/contract.js';
@@ -63,7 +64,7 @@ const {
 } = workerData as {
   handler: HandlerName;
   functionName: string;
-  dynamoPort?: MessagePort;
+  dynamoPort?: DynamoPorts;
   awsCallsFile?: string;
 };
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');

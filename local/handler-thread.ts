@@ -6,7 +6,8 @@
  * registry. A thread that dies fails its invocations in flight (the rules retry them from the journal) and the next
  * invocation starts a new one.
  */
-import { type MessagePort, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
+import type { DynamoPorts } from './dynamo.js';
 import type { LiveSender, Metrics } from '../lambdas/core/ports.js';
 import type { ServerFrame } from '../lambdas/shared/contract.js';
 import type { ThreadMemory } from './memory-metrics.js';
@@ -43,9 +44,11 @@ export interface HandlerThreadOptions {
   /** Where the thread's metrics go (the process's registry). */
   metrics: Metrics;
   /** A new in-process way to the DynamoDB stand-in for each thread started (local/dynamo-port.ts); HTTP without it. */
-  dynamoPort?: () => MessagePort;
+  dynamoPort?: () => DynamoPorts;
   /** Where the thread records its AWS calls too (local/aws-calls.ts); nothing is recorded without it. */
   awsCallsFile?: string;
+  /** The thread's nice value on Linux (local/thread-priority.mjs): background work yields the cores to the live path. @default 0 */
+  nice?: number;
   log: (entry: Record<string, unknown>) => void;
 }
 
@@ -105,8 +108,9 @@ export class HandlerThread {
         functionName: this.options.functionName,
         dynamoPort,
         awsCallsFile: this.options.awsCallsFile,
+        nice: this.options.nice,
       },
-      transferList: dynamoPort ? [dynamoPort] : [],
+      transferList: dynamoPort ? [dynamoPort.main, dynamoPort.live] : [],
       name: this.options.handler,
       resourceLimits: WORKER_RESOURCE_LIMITS,
     });

@@ -30,6 +30,7 @@ import { EventLoopDelay } from './event-loop-delay.js';
 import { asLambdaInvocation, prepareLambdaHost } from './lambda-context.js';
 import { RuleRunner, type IngestMode, type RuleHandler } from './rules.js';
 import { HandlerThread } from './handler-thread.js';
+import { BACKGROUND_NICE } from './thread-priority.mjs';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -305,6 +306,8 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             metrics: new MemoryMetrics(localMetricsRegistry),
             dynamoPort: () => dynamo.connect(),
             awsCallsFile: options.awsCallsFile,
+            // Each of its batches is seconds of readings at once: the live path goes first when cores are short.
+            nice: BACKGROUND_NICE,
             log,
           });
     // Closed after the rules have stopped (cleanups run in reverse): a batch still running there is journaled.
@@ -399,9 +402,10 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
           {
             main: threadMemory(),
             dynamodb: dynamo.memory(),
+            'dynamodb-live': dynamo.liveMemory(),
             ...(historyThread ? { 'history-writer': historyThread.memory() ?? NO_THREAD_MEMORY } : {}),
           },
-          dynamo.memory().openResources,
+          dynamo.memory().openResources + dynamo.liveMemory().openResources,
         ) +
         requestsToPrometheus(dynamo.requests) +
         eventLoopDelay.toPrometheus(),

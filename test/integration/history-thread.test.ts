@@ -4,9 +4,11 @@
  * retried from the journal on a new thread).
  */
 import type { MqttClient } from 'mqtt';
+import { readFileSync, readdirSync } from 'node:fs';
 import { threadId } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../local/runtime.js';
+import { BACKGROUND_NICE } from '../../local/thread-priority.mjs';
 import {
   closeDevices,
   connectDevice,
@@ -69,12 +71,12 @@ describe('the history writer on its own thread', () => {
     };
     await eventually('every thread reported', async () => {
       const gauge = await exposition();
-      return ['main', 'dynamodb', 'history-writer'].every((t) => gauge(`vigia_local_heap_used_bytes{thread="${t}"}`) > 0)
+      return ['main', 'dynamodb', 'dynamodb-live', 'history-writer'].every((t) => gauge(`vigia_local_heap_used_bytes{thread="${t}"}`) > 0)
         ? true
         : undefined;
     });
     const gauge = await exposition();
-    for (const thread of ['main', 'dynamodb', 'history-writer']) {
+    for (const thread of ['main', 'dynamodb', 'dynamodb-live', 'history-writer']) {
       const used = gauge(`vigia_local_heap_used_bytes{thread="${thread}"}`);
       expect(gauge(`vigia_local_heap_total_bytes{thread="${thread}"}`)).toBeGreaterThanOrEqual(used);
       expect(gauge(`vigia_local_external_bytes{thread="${thread}"}`)).toBeGreaterThan(0);
@@ -85,6 +87,22 @@ describe('the history writer on its own thread', () => {
       expect(anonymous).toBeLessThan(gauge('vigia_local_rss_bytes'));
     }
   });
+
+  it.runIf(process.platform === 'linux')(
+    'runs the history writer and its store in the background: a lower priority than the broker, the live path and its store',
+    async () => {
+      await eventually('the history thread started', async () => (runtime.historyThread!.threadId !== null ? true : undefined));
+      // Each thread's nice value (field 19 of /proc/<pid>/task/<tid>/stat): the test process holds the runtime.
+      const nices = readdirSync(`/proc/${process.pid}/task`).map((tid) => {
+        const stat = readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8');
+        return { tid: Number(tid), nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) };
+      });
+      expect(nices.find((t) => t.tid === process.pid)?.nice).toBe(0);
+      // The history writer's thread (and its module loader's) and the first DynamoDB store's; the live store stays at 0.
+      expect(nices.filter((t) => t.nice === BACKGROUND_NICE).length).toBeGreaterThanOrEqual(2);
+      expect(nices.filter((t) => t.nice === 0).length).toBeGreaterThan(nices.length / 2);
+    },
+  );
 
   it('a thread that dies loses nothing: its batch is retried on a new thread, each reading stored once', async () => {
     const first = runtime.historyThread!.threadId;
