@@ -50,9 +50,9 @@ export interface SoakSample {
   mainHeapMiB: number;
   dynamoHeapMiB: number;
   historyHeapMiB: number;
-  /** The three heaps committed (what they hold of RSS, garbage included). */
+  /** The four heaps committed (what they hold of RSS, garbage included). */
   heapsCommittedMiB: number;
-  /** Memory bound to the three heaps natively (`external`, Buffers included), summed. */
+  /** Memory bound to the four heaps natively (`external`, Buffers included), summed. */
   externalMiB: number;
   dataMiB: number;
   acknowledged: number;
@@ -136,7 +136,9 @@ async function runtimeGauges(port: number): Promise<RuntimeGauges> {
   const summed = (family: string) => threads.reduce((sum, t) => sum + gauge(`${family}{thread="${t}"}`), 0);
   return {
     mainHeapMiB: mib(gauge('vigia_local_heap_used_bytes{thread="main"}')),
-    dynamoHeapMiB: mib(gauge('vigia_local_heap_used_bytes{thread="dynamodb"}')),
+    dynamoHeapMiB: mib(
+      gauge('vigia_local_heap_used_bytes{thread="dynamodb"}') + gauge('vigia_local_heap_used_bytes{thread="dynamodb-live"}'),
+    ),
     historyHeapMiB: mib(gauge('vigia_local_heap_used_bytes{thread="history-writer"}')),
     heapsCommittedMiB: mib(summed('vigia_local_heap_total_bytes')),
     externalMiB: mib(summed('vigia_local_external_bytes')),
@@ -356,7 +358,7 @@ export function soakReport(r: SoakResult): string[] {
     '',
     `Machine load average (1 min) during the run: ${r.loadAverage.min}–${r.loadAverage.max} on ${os.cpus().length} cores, shared with other work.`,
     '',
-    `RSS is the median of the interval's reads (one every ${RSS_PROBE_MS / 1000} s), with their range: anonymous (heaps, malloc arenas, LevelDB caches) plus file-backed memory. Heaps in use per thread: main / DynamoDB stand-in / history writer; committed: the three heaps as they hold RSS; external: native memory bound to them (buffers among it).`,
+    `RSS is the median of the interval's reads (one every ${RSS_PROBE_MS / 1000} s), with their range: anonymous (heaps, malloc arenas, LevelDB caches) plus file-backed memory. Heaps in use per thread: main / DynamoDB stand-in (its two stores) / history writer; committed: the four heaps as they hold RSS; external: native memory bound to them (buffers among it).`,
     '',
     '| minute | RSS MiB (low–high) | anon / file MiB | heaps in use MiB | heaps committed MiB | external MiB | data MiB | acknowledged | health p99 ms | loop delay p99 / max ms | GC pauses sum / max / longest full ms | open LevelDB resources |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
