@@ -59,19 +59,19 @@ const metrics = new ForwardedMetrics();
 const {
   handler: handlerName,
   functionName,
-  dynamoPort,
+  dynamoPorts,
   awsCallsFile,
 } = workerData as {
   handler: HandlerName;
   functionName: string;
-  dynamoPort?: DynamoPorts;
+  dynamoPorts?: DynamoPorts;
   awsCallsFile?: string;
 };
 const { resetWiring } = await import('../lambdas/handlers/wiring.js');
 const { recordedInto } = await import('./aws-calls.js');
 const { portClientConfig } = await import('./dynamo-port.js');
-// One handler for the thread's one port: two listening on it would each take the other's answers.
-const dynamoClient = dynamoPort ? portClientConfig(dynamoPort) : undefined;
+// One handler for the thread's ports: two listening on one port would each take the other's answers.
+const dynamoClient = dynamoPorts ? portClientConfig(dynamoPorts) : undefined;
 resetWiring(
   recordedInto(awsCallsFile, {
     liveSender: () => sender,

@@ -43,8 +43,8 @@ export interface HandlerThreadOptions {
   live: LiveSender;
   /** Where the thread's metrics go (the process's registry). */
   metrics: Metrics;
-  /** A new in-process way to the DynamoDB stand-in for each thread started (local/dynamo-port.ts); HTTP without it. */
-  dynamoPort?: () => DynamoPorts;
+  /** New in-process ways to the DynamoDB stand-in's stores for each thread started (local/dynamo-port.ts); HTTP without them. */
+  dynamoPorts?: () => DynamoPorts;
   /** Where the thread records its AWS calls too (local/aws-calls.ts); nothing is recorded without it. */
   awsCallsFile?: string;
   /** The thread's nice value on Linux (local/thread-priority.mjs): background work yields the cores to the live path. @default 0 */
@@ -101,16 +101,16 @@ export class HandlerThread {
 
   private start(): Running {
     if (this.running) return this.running;
-    const dynamoPort = this.options.dynamoPort?.();
+    const dynamoPorts = this.options.dynamoPorts?.();
     const worker = new Worker(new URL('./handler-worker.mjs', import.meta.url), {
       workerData: {
         handler: this.options.handler,
         functionName: this.options.functionName,
-        dynamoPort,
+        dynamoPorts,
         awsCallsFile: this.options.awsCallsFile,
         nice: this.options.nice,
       },
-      transferList: dynamoPort ? [dynamoPort.main, dynamoPort.live] : [],
+      transferList: dynamoPorts ? [dynamoPorts.main, dynamoPorts.live] : [],
       name: this.options.handler,
       resourceLimits: WORKER_RESOURCE_LIMITS,
     });

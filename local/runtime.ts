@@ -304,7 +304,7 @@ export async function startLocalRuntime(options: RuntimeOptions = {}): Promise<L
             functionName: FUNCTIONS.historyWriter,
             live: new GatewayLiveSender(gateway),
             metrics: new MemoryMetrics(localMetricsRegistry),
-            dynamoPort: () => dynamo.connect(),
+            dynamoPorts: () => dynamo.connect(),
             awsCallsFile: options.awsCallsFile,
             // Each of its batches is seconds of readings at once: the live path goes first when cores are short.
             nice: BACKGROUND_NICE,
