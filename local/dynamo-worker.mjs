@@ -282,12 +282,7 @@ function signedByRuntime(authorization) {
 function serve(req, res) {
   if (signedByRuntime(req.headers.authorization)) return meteredRequest(req, res);
   req.resume();
-  const body = JSON.stringify({
-    __type: 'com.amazonaws.dynamodb.v20120810#UnrecognizedClientException',
-    message: 'The security token included in the request is invalid.',
-  });
-  res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+  answerError(res, 400, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
 }
 server.on('request', serve);
 

@@ -199,13 +199,6 @@ async function claim(
     sensors.delete(sensorId);
   };
   const fresh = new Set<ReadingKey>();
-  /** Per sensor, the ts this batch put in its open minute: not pushed yet, so a mark that holds one claims it. */
-  const added = new Map<string, Set<number>>();
-  const addedTo = (sensorId: string, ts: number) => {
-    const set = added.get(sensorId);
-    if (set) set.add(ts);
-    else added.set(sensorId, new Set([ts]));
-  };
   /** Sensors without state at the start: every reading is claimed in its minute's mark, then the state is rebuilt. */
   const rebuilt = new Map<string, number>();
   const touched = new Set<string>();
@@ -223,13 +216,11 @@ async function claim(
     if (s && minute === s.minute && !s.spilled) {
       if (!s.ts.has(ts)) {
         s.ts.add(ts);
-        addedTo(sensorId, ts);
         fresh.add(reading);
       }
     } else if (s && minute > s.minute && minute >= recent) {
       flush(sensorId);
       sensors.set(sensorId, { minute, ts: new PushedInMinute([ts]), spilled: false });
-      addedTo(sensorId, ts);
       fresh.add(reading);
     } else {
       // Late, older than the state keeps, or a sensor the state does not hold: its minute's mark decides.
@@ -260,9 +251,10 @@ async function claim(
   // Marks first: a crash after them and before the save makes the retry skip what they claimed (never twice).
   const written = [...marks.values()];
   // Claimed on a state maybe stale, a mark could take a reading as pushed that the shard's consumer never pushed:
-  // one it claims, or one this batch put in a minute it then closed (flushed before the save could fail).
+  // one it claims, or one this batch put in a minute it then closed (so far `fresh` holds exactly those the batch
+  // put in the state, flushed before the save could fail).
   const claimsUnpushed = (mark: (typeof written)[number]) =>
-    mark.claim.length > 0 || [...mark.flush].some((ts) => added.get(mark.sensorId)?.has(ts));
+    mark.claim.length > 0 || [...fresh].some((r) => r.sensorId === mark.sensorId && mark.flush.has(r.ts));
   if (speculative && written.some(claimsUnpushed)) return undefined;
   const before = await registry.addLiveMarks(
     written.map(({ sensorId, minute, flush: f, claim }) => ({ sensorId, minute, ts: [...f, ...claim.map((r) => r.ts)] })),
