@@ -59,12 +59,15 @@ async function pipelineSection(lines: string[]): Promise<void> {
   console.log('broker ceiling…');
   const ceiling = await brokerCeiling();
   console.log('pipeline…');
-  const rate = 5000;
-  const jitWarmUpSeconds = 3;
+  /** The target, and the load offered to show it: above the target, so the figure is what the pipeline holds. */
+  const target = 5000;
+  const rate = 6000;
+  const jitWarmUpSeconds = 10;
   const pipeline = await pipelineBench({
     jitWarmUpSeconds,
     sustainRate: rate,
-    sustainSeconds: quick ? 5 : 20,
+    sustainWarmUpSeconds: quick ? 10 : 20,
+    sustainSeconds: quick ? 10 : 30,
     latencySeconds: quick ? 5 : 20,
     fanOutClients: 1000,
   });
@@ -72,7 +75,7 @@ async function pipelineSection(lines: string[]): Promise<void> {
   const l = pipeline.latency;
   const f = pipeline.fanOut;
   const exactlyOnce = s.delivered === s.offered && s.stored === s.offered && s.duplicates === 0;
-  const sustainedOk = exactlyOnce && s.throughput >= rate;
+  const sustainedOk = exactlyOnce && s.throughput >= target;
   lines.push('## Ingest pipeline (issues 3 and 11)', '');
   lines.push(
     `Stream ingest (the local default): live window ${liveWindow(process.env.LIVE_WINDOW_MS ?? String(STREAM_DEFAULTS.windowMs.broadcaster))}, history window ${process.env.HISTORY_WINDOW_MS ?? STREAM_DEFAULTS.windowMs.historyWriter} ms.`,
@@ -81,9 +84,12 @@ async function pipelineSection(lines: string[]): Promise<void> {
   lines.push('| measure | figure | target | |', '| --- | --- | --- | --- |');
   lines.push(`| broker alone, QoS 1 publish → accepted (10 devices) | ${ceiling.qos1PerSecond} msg/s | the ceiling | |`);
   lines.push(
-    `| sustained ingest: ${s.offered} readings offered at ${rate.toLocaleString('en')}/s over 100 sensors, QoS 1 | **${s.throughput} readings/s** end to end ` +
-      `(${(s.throughput / ceiling.qos1PerSecond).toFixed(2)} × the broker alone); all pushed after ${s.doneSeconds.toFixed(1)} s and stored after ${s.storedSeconds.toFixed(1)} s ` +
-      `(offered over ${s.offeredSeconds.toFixed(1)} s); ${s.acked} acknowledged, ${s.stored} stored, ${s.delivered} pushed, ${s.duplicates} pushed twice | ≥ 5,000/s, each stored and pushed exactly once | ${mark(sustainedOk)} |`,
+    `| sustained ingest: ${s.offered} readings offered at ${rate.toLocaleString('en')}/s over 100 sensors, QoS 1, after ${s.warmUpSeconds} s of it unmeasured; ` +
+      `held from ${s.settledSeconds.toFixed(1)} s in (the pipeline full) until the last reading was pushed, and stored | **${s.throughput} readings/s** ` +
+      `(${(s.throughput / ceiling.qos1PerSecond).toFixed(2)} × the broker alone): pushed ${s.pushedPerSecond}/s, stored ${s.storedPerSecond}/s; ` +
+      `offered over ${s.offeredSeconds.toFixed(1)} s, all pushed after ${s.doneSeconds.toFixed(1)} s and stored after ${s.storedSeconds.toFixed(1)} s ` +
+      `(${s.endToEnd}/s from the first publish to the last store, the history window's wait included); ` +
+      `${s.acked} acknowledged, ${s.stored} stored, ${s.delivered} pushed, ${s.duplicates} pushed twice | ≥ ${target.toLocaleString('en')}/s, each stored and pushed exactly once | ${mark(sustainedOk)} |`,
   );
   lines.push(
     `| publish → WebSocket latency at 1,000 readings/s over 100 sensors (${l.offered} readings, after ${jitWarmUpSeconds} s of the same load unmeasured: the runtime has just started) | **p50 ${l.latency.p50} ms, p99 ${l.latency.p99} ms**, max ${l.latency.max} ms; ` +
@@ -100,7 +106,7 @@ async function pipelineSection(lines: string[]): Promise<void> {
       .map(([operation, n]) => `${operation} ${n}`)
       .join(
         ', ',
-      )}; ${l.requests.presenceEvents} presence events' version reads taken off); ${l.requests.perReading} per reading in all, first publish → last push, after one reading per sensor (its first claim) | live batch ≤ 2 in the steady state | ${mark(l.requests.perLiveBatch <= 2)} |`,
+      )}; ${l.requests.presenceEvents} presence events' version reads taken off), and ${l.requests.markUpdates} UpdateItem of live marks (a sensor-minute's pushed ts, written once: when its minute closes or the sensor goes idle); ${l.requests.perReading} per reading in all, first publish → last push, after one reading per sensor (its first claim) | live batch ≤ 2 in the steady state | ${mark(l.requests.perLiveBatch <= 2)} |`,
   );
   lines.push(
     `| one reading to ${f.clients} WebSocket clients on \`*\` (publish → the last client's frame, ${f.rounds} rounds) | **p50 ${f.p50} ms**, max ${f.max} ms | ≤ 250 ms | ${mark(f.p50 <= 250)} |`,
