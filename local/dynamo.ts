@@ -86,7 +86,6 @@ export const LIVE_STORE_TABLES: readonly string[] = [LOCAL_TABLES.connections.na
 /** One dynalite thread and its LevelDB folder. */
 interface Store {
   endpoint: string;
-  worker: Worker;
   consumed: ConsumedCapacity;
   requests: RequestCounts;
   memory: DynamoMemory;
@@ -133,7 +132,6 @@ async function startStore(
   });
   const store: Store = {
     endpoint: `http://${host}:${port}`,
-    worker,
     consumed: {},
     requests: {},
     memory: { ...NO_THREAD_MEMORY, openResources: 0 },

@@ -186,8 +186,9 @@ async function claim(
   );
   /** Per sensor-minute mark: ts to flush into it (pushed before) and ts to claim in it (late or new sensors). */
   const marks = new Map<string, { sensorId: string; minute: number; flush: Set<number>; claim: ReadingKey[] }>();
+  const markId = (sensorId: string, minute: number) => `${sensorId}\u0000${minute}`;
   const markOf = (sensorId: string, minute: number) => {
-    const id = `${sensorId}\u0000${minute}`;
+    const id = markId(sensorId, minute);
     let mark = marks.get(id);
     if (!mark) marks.set(id, (mark = { sensorId, minute, flush: new Set(), claim: [] }));
     return mark;
@@ -252,10 +253,9 @@ async function claim(
   const written = [...marks.values()];
   // Claimed on a state maybe stale, a mark could take a reading as pushed that the shard's consumer never pushed:
   // one it claims, or one this batch put in a minute it then closed (so far `fresh` holds exactly those the batch
-  // put in the state, flushed before the save could fail).
-  const claimsUnpushed = (mark: (typeof written)[number]) =>
-    mark.claim.length > 0 || [...fresh].some((r) => r.sensorId === mark.sensorId && mark.flush.has(r.ts));
-  if (speculative && written.some(claimsUnpushed)) return undefined;
+  // put in the state, flushed before the save could fail: to the mark of its own minute, as every ts of a state is).
+  const flushedUnpushed = (r: ReadingKey) => marks.get(markId(r.sensorId, minuteOf(r.ts)))?.flush.has(r.ts) === true;
+  if (speculative && (written.some((mark) => mark.claim.length > 0) || [...fresh].some(flushedUnpushed))) return undefined;
   const before = await registry.addLiveMarks(
     written.map(({ sensorId, minute, flush: f, claim }) => ({ sensorId, minute, ts: [...f, ...claim.map((r) => r.ts)] })),
     now,
