@@ -9,7 +9,16 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFrontendIfStale } from '../../local/frontend.js';
 import { PROJECT_ROOT } from '../../local/runtime.js';
-import { killChildren, HOST, eventually, freePort, getJson, makeDataDir, removeDataDir, telemetryTopic } from '../support/runtime.js';
+import {
+  killChildren,
+  HOST,
+  eventually,
+  restartablePorts,
+  getJson,
+  makeDataDir,
+  removeDataDir,
+  telemetryTopic,
+} from '../support/runtime.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const SENSORS = 100;
@@ -79,7 +88,8 @@ describe.sequential('zero loss across a graceful restart and a crash', () => {
       // main.ts then serves the placeholder page; no matter here.
     }
     dataDir = await makeDataDir('vigia-zero-loss-');
-    ports = { http: await freePort(), mqtt: await freePort(), mqtts: await freePort() };
+    const [http, mqttPort, mqtts] = await restartablePorts(3);
+    ports = { http, mqtt: mqttPort, mqtts };
     api = `http://${HOST}:${ports.http}/api`;
   });
 

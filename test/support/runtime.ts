@@ -51,7 +51,40 @@ export async function startTestRuntime(dataDir: string, options: RuntimeOptions 
   });
 }
 
-/** A TCP port free on HOST right now (for a process that must keep its ports across restarts). */
+/**
+ * `count` distinct TCP ports free on HOST, for a process that must get the same ports back after a restart.
+ * They are drawn from below the kernel's ephemeral range, so no other process's outgoing connection or
+ * `listen(0)` can take one while the process is down. A port from `freePort` can be taken that way, and was
+ * ("MQTTS port … is already in use" on a restart in CI).
+ */
+export async function restartablePorts(count: number): Promise<number[]> {
+  const low = await ephemeralLow();
+  const floor = 10_000;
+  const ports = new Set<number>();
+  for (let attempt = 0; attempt < 50 * count && ports.size < count; attempt++) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    if (!ports.has(port) && (await canListen(port))) ports.add(port);
+  }
+  if (ports.size < count) throw new Error(`Found only ${ports.size} of ${count} free TCP ports on ${HOST} between ${floor} and ${low - 1}`);
+  return [...ports];
+}
+
+/** The lowest port the kernel hands out for `listen(0)` and outgoing connections (Linux; 32768 elsewhere). */
+async function ephemeralLow(): Promise<number> {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '');
+  const low = Number(range.trim().split(/\s+/)[0]);
+  return Number.isInteger(low) && low > 10_001 ? low : 32_768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, HOST, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A TCP port free on HOST right now, from the ephemeral range (see `restartablePorts` for a restart). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
