@@ -454,8 +454,8 @@ function requestsPer(
   // A device's connect or disconnect in the window (a reconnect under load): its version read is not the live path's.
   const presenceEvents = delta('invocations', 'Presence');
   const liveRequests = (key: string) => delta('requests', key) - (key === live || key === `${live} GetItem` ? presenceEvents : 0);
-  // A sensor-minute's live mark is written when the minute closes or the sensor goes idle (per batch only past the
-  // state's size bound): reported apart, with its count.
+  // A sensor-minute's live mark is written when the minute closes, the sensor goes idle, or the state passes its size
+  // bound: reported apart, with its count.
   const markUpdates = delta('requests', `${live} UpdateItem`);
   return {
     liveBatches,

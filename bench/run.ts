@@ -106,7 +106,7 @@ async function pipelineSection(lines: string[]): Promise<void> {
       .map(([operation, n]) => `${operation} ${n}`)
       .join(
         ', ',
-      )}; ${l.requests.presenceEvents} presence events' version reads taken off), and ${l.requests.markUpdates} UpdateItem of live marks (a sensor-minute's pushed ts: written when its minute closes or its sensor goes idle, and each batch only for a sensor past the state's size bound); ${l.requests.perReading} per reading in all, first publish → last push, after one reading per sensor (its first claim) | live batch ≤ 2 in the steady state | ${mark(l.requests.perLiveBatch <= 2)} |`,
+      )}; ${l.requests.presenceEvents} presence events' version reads taken off), and ${l.requests.markUpdates} UpdateItem of live marks (a sensor-minute's pushed ts: written when its minute closes, its sensor goes idle, or the state passes its size bound and the largest sensors' ts move to their marks); ${l.requests.perReading} per reading in all, first publish → last push, after one reading per sensor (its first claim) | live batch ≤ 2 in the steady state | ${mark(l.requests.perLiveBatch <= 2)} |`,
   );
   lines.push(
     `| one reading to ${f.clients} WebSocket clients on \`*\` (publish → the last client's frame, ${f.rounds} rounds) | **p50 ${f.p50} ms**, max ${f.max} ms | ≤ 250 ms | ${mark(f.p50 <= 250)} |`,

@@ -163,7 +163,7 @@ export class DynamoConnectionRegistry
     await inParallel(
       marks.map((mark, i) => ({ mark, i })),
       CLAIMS_IN_FLIGHT,
-      async ({ mark: { sensorId, minute, ts }, i }) => {
+      async ({ mark: { sensorId, minute, ts, before: wanted }, i }) => {
         if (ts.length === 0) return;
         const out = await this.doc.send(
           new UpdateCommand({
@@ -172,7 +172,8 @@ export class DynamoConnectionRegistry
             UpdateExpression: 'ADD #ts :ts SET #exp = :exp',
             ExpressionAttributeNames: { '#ts': 'ts', '#exp': 'expiresAt' },
             ExpressionAttributeValues: { ':ts': new Set(ts), ':exp': expiresAt },
-            ReturnValues: 'UPDATED_OLD',
+            // The old set only when asked: a busy sensor's mark holds thousands of ts.
+            ReturnValues: wanted === 'none' ? 'NONE' : 'UPDATED_OLD',
           }),
         );
         before[i] = new Set((out.Attributes?.ts as Set<number> | undefined) ?? []);
@@ -218,26 +219,38 @@ function shardState(item: Record<string, unknown> | undefined): LiveShardState {
  * Each list of pushed ts as last packed: a shard's state is saved whole each live batch, and a sensor without
  * readings in the batch comes back with the very list it was saved with (lambdas/core/live-shard.ts).
  */
-const packedLists = new WeakMap<number[], { minute: number; bytes: Uint8Array }>();
+const packedLists = new WeakMap<number[], { minute: number; floor: number | undefined; bytes: Uint8Array }>();
 
-/** A sensor's open minute (4 bytes, in minutes) and its pushed ts as 2-byte offsets into the minute: 2 bytes a reading. */
-function packPushed({ minute, ts }: { minute: number; ts: number[] }): Uint8Array {
+/** Before a floor's 2-byte offset: no ts offset is this large (a minute has 60,000 ms). */
+const FLOOR_MARKER = 0xffff;
+
+/**
+ * A sensor's open minute (4 bytes, in minutes), then its floor if it has one (the marker and a 2-byte offset into
+ * the minute), then its pushed ts as 2-byte offsets into the minute: 2 bytes a reading.
+ */
+function packPushed({ minute, ts, floor }: { minute: number; ts: number[]; floor?: number }): Uint8Array {
   const packed = packedLists.get(ts);
-  if (packed?.minute === minute) return packed.bytes;
-  const bytes = Buffer.alloc(4 + 2 * ts.length);
+  if (packed?.minute === minute && packed.floor === floor) return packed.bytes;
+  const head = floor === undefined ? 4 : 8;
+  const bytes = Buffer.alloc(head + 2 * ts.length);
   bytes.writeUInt32BE(minute / MARK_BUCKET_MS, 0);
+  if (floor !== undefined) {
+    bytes.writeUInt16BE(FLOOR_MARKER, 4);
+    bytes.writeUInt16BE(floor - minute, 6);
+  }
   ts.forEach((t, i) => {
-    bytes.writeUInt16BE(t - minute, 4 + 2 * i);
+    bytes.writeUInt16BE(t - minute, head + 2 * i);
   });
   const out = new Uint8Array(bytes);
-  packedLists.set(ts, { minute, bytes: out });
+  packedLists.set(ts, { minute, floor, bytes: out });
   return out;
 }
 
-function unpackPushed(packed: Uint8Array): { minute: number; ts: number[] } {
-  const bytes = Buffer.from(packed);
+function unpackPushed(packed: Uint8Array): { minute: number; ts: number[]; floor?: number } {
+  const bytes = Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength);
   const minute = bytes.readUInt32BE(0) * MARK_BUCKET_MS;
+  const hasFloor = bytes.length >= 8 && bytes.readUInt16BE(4) === FLOOR_MARKER;
   const ts: number[] = [];
-  for (let at = 4; at + 1 < bytes.length; at += 2) ts.push(minute + bytes.readUInt16BE(at));
-  return { minute, ts };
+  for (let at = hasFloor ? 8 : 4; at + 1 < bytes.length; at += 2) ts.push(minute + bytes.readUInt16BE(at));
+  return hasFloor ? { minute, ts, floor: minute + bytes.readUInt16BE(6) } : { minute, ts };
 }

@@ -17,6 +17,8 @@ export interface BroadcastDeps extends PushDeps {
   subscriptions: LiveSubscriptions;
   /** Each shard's live state as this container saved it last (stream ingest). */
   shardStates: SavedShardStates;
+  /** The shard state's size bound. @default MAX_STATE_BYTES (tests pass a small one, to meet it often) */
+  liveStateBytes?: number;
 }
 
 type LiveReading = { sensorId: string; ts: number; values: Record<string, number> };
@@ -70,7 +72,11 @@ function claimOnStream(shardId: string, records: SequencedEvent[], deps: Broadca
   const lastSeq = records[records.length - 1].sequenceNumber;
   const itemsOf = (readings: ValidReading[]) => readings.map((r) => ({ seq: records[r.event].sequenceNumber, reading: r }));
   const claimRead = (readings: ValidReading[], now: number, read?: LiveShardState) =>
-    claimOnShard(shardId, itemsOf(readings), lastSeq, deps.liveClaims, now, { read, saved: deps.shardStates });
+    claimOnShard(shardId, itemsOf(readings), lastSeq, deps.liveClaims, now, {
+      read,
+      saved: deps.shardStates,
+      maxStateBytes: deps.liveStateBytes,
+    });
   return {
     async followedFresh(valid, sensorIds) {
       const now = deps.now();
@@ -83,7 +89,7 @@ function claimOnStream(shardId: string, records: SequencedEvent[], deps: Broadca
       const guessed = followedBy(valid, peeked.subscribers);
       const [confirmed, claimed] = await Promise.allSettled([
         deps.subscriptions.confirm(peeked, sensorIds, now),
-        claimOnSavedState(shardId, itemsOf(guessed), lastSeq, deps.liveClaims, now, deps.shardStates),
+        claimOnSavedState(shardId, itemsOf(guessed), lastSeq, deps.liveClaims, now, deps.shardStates, deps.liveStateBytes),
       ]);
       if (claimed.status === 'rejected') throw claimed.reason;
       let subscribers = peeked.subscribers;
@@ -108,6 +114,7 @@ function claimOnStream(shardId: string, records: SequencedEvent[], deps: Broadca
               read: savedNow,
               claimedUpTo: savedState.seq,
               saved: deps.shardStates,
+              maxStateBytes: deps.liveStateBytes,
             })
           : await claimRead(missed, now);
       return { subscribers, fresh: [...claimed.value, ...more] };

@@ -11,6 +11,11 @@
  *   mark (flushed there when the sensor's open minute moves on, or when the sensor goes idle), and a late
  *   reading is claimed there atomically. So every pushed key is in exactly one of the two, and none is pushed
  *   twice.
+ * - A busy sensor (thousands of readings a minute) would outgrow the state: past its size bound, the largest
+ *   sensors' ts move to their minute marks, and the state keeps each one's floor, the newest ts moved. A reading
+ *   above the floor is looked up in the state as before; one at or below it (a duplicate, a late reading) is claimed
+ *   in the mark. A sensor's readings come in order, so a busy sensor costs a mark write per half state's worth of
+ *   readings, not one per batch.
  */
 import type { LiveMark, LiveMarks, LiveShardState, LiveShardStore, ReadingKey } from './ports.js';
 import { isAfter } from './sequence.js';
@@ -26,12 +31,19 @@ export const MAX_STATE_BYTES = 64 * 1024;
 
 export const minuteOf = (ts: number) => Math.floor(ts / MINUTE_MS) * MINUTE_MS;
 
-/** The state's size as the adapter stores it: per sensor its id, a 4-byte minute and 2 bytes per ts. */
-export function stateBytes(sensors: Map<string, { ts: { size: number } | { length: number } }>): number {
+/** The state's size as the adapter stores it: per sensor its id, a 4-byte minute, 2 bytes per ts and 4 for a floor. */
+export function stateBytes(sensors: Map<string, { ts: { size: number } | { length: number }; floor?: number }>): number {
   let bytes = 0;
-  for (const [sensorId, s] of sensors) bytes += Buffer.byteLength(sensorId) + 4 + 2 * ('size' in s.ts ? s.ts.size : s.ts.length) + 3;
+  for (const [sensorId, s] of sensors) bytes += sensorBytes(sensorId, s);
   return bytes;
 }
+
+function sensorBytes(sensorId: string, s: { ts: { size: number } | { length: number }; floor?: number }): number {
+  const floor = s.floor !== undefined && Number.isFinite(s.floor) ? FLOOR_BYTES : 0;
+  return Buffer.byteLength(sensorId) + 4 + 2 * ('size' in s.ts ? s.ts.size : s.ts.length) + floor + 3;
+}
+
+const FLOOR_BYTES = 4;
 
 /** How long a container claims on a shard's state only after reading it, once its own last save was found stale. */
 export const DISTRUST_SAVED_MS = MINUTE_MS;
@@ -71,43 +83,103 @@ export class SavedShardStates {
 }
 
 /**
- * A sensor's pushed ts in its open minute while a batch claims: the list as saved, copied into a set only when the
- * batch looks a ts up or adds one, and saved again as the same list when nothing was added (most sensors of a shard
- * are not in a given batch: their ts are neither copied nor sorted again).
+ * A sensor's pushed ts in its open minute while a batch claims: the ascending list as saved, looked up by binary
+ * search, and the ts the batch adds in a second ascending list (a sensor's readings come in order, so an add is
+ * nearly always a push at its end). Saved again as the same list when nothing was added: most sensors of a shard
+ * are not in a given batch, and those that are cost a lookup per reading, not a copy of their minute.
  */
 class PushedInMinute {
-  private set: Set<number> | undefined;
-  private added = false;
+  private saved: readonly number[];
+  private checked = false;
+  private readonly added: number[] = [];
 
-  constructor(private readonly saved: readonly number[]) {}
-
-  has(ts: number): boolean {
-    return this.lookup().has(ts);
+  constructor(saved: readonly number[]) {
+    this.saved = saved;
   }
 
+  has(ts: number): boolean {
+    return indexOf(this.ascendingSaved(), ts) >= 0 || indexOf(this.added, ts) >= 0;
+  }
+
+  /** Adds a ts not held yet. */
   add(ts: number): void {
-    this.lookup().add(ts);
-    this.added = true;
+    const last = this.added.length - 1;
+    if (last < 0 || this.added[last] < ts) this.added.push(ts);
+    else this.added.splice(insertionPoint(this.added, ts), 0, ts);
   }
 
   get size(): number {
-    return this.set?.size ?? this.saved.length;
+    return this.saved.length + this.added.length;
   }
 
   [Symbol.iterator](): Iterator<number> {
-    return (this.set ?? this.saved)[Symbol.iterator]();
+    return this.list()[Symbol.iterator]();
   }
 
   /** In ascending order, as saved. */
   list(): readonly number[] {
-    return this.added ? [...this.set!].sort((a, b) => a - b) : this.saved;
+    const saved = this.ascendingSaved();
+    if (this.added.length === 0) return saved;
+    if (saved.length === 0 || saved[saved.length - 1] < this.added[0]) return saved.concat(this.added);
+    const merged: number[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < saved.length || j < this.added.length) {
+      if (j >= this.added.length || (i < saved.length && saved[i] < this.added[j])) merged.push(saved[i++]);
+      else merged.push(this.added[j++]);
+    }
+    return merged;
   }
 
-  private lookup(): Set<number> {
-    this.set ??= new Set(this.saved);
-    return this.set;
+  /** The saved list, sorted once if it came unsorted (a state is saved ascending; a foreign one may not be). */
+  private ascendingSaved(): readonly number[] {
+    if (!this.checked) {
+      this.checked = true;
+      for (let i = 1; i < this.saved.length; i++) {
+        if (!(this.saved[i - 1] < this.saved[i])) {
+          this.saved = [...new Set(this.saved)].sort((a, b) => a - b);
+          break;
+        }
+      }
+    }
+    return this.saved;
   }
 }
+
+/** The first index of an ascending list whose value is not below `ts`. */
+function insertionPoint(list: readonly number[], ts: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid] < ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Where `ts` is in an ascending list, or -1. */
+function indexOf(list: readonly number[], ts: number): number {
+  const at = insertionPoint(list, ts);
+  return at < list.length && list[at] === ts ? at : -1;
+}
+
+/**
+ * A sensor's open minute as a batch claims in it: the ts pushed in it that the state holds, and its floor, at or
+ * below which its ts are in the minute's mark (-Infinity: none are; Infinity: all are, a state saved before floors,
+ * whose sensor then had no ts).
+ */
+interface OpenMinute {
+  minute: number;
+  ts: PushedInMinute;
+  floor: number;
+}
+
+/** A sensor's newest pushed ts in the state (its floor when the state holds none), for which sensor is quiet longest. */
+const newestOf = (s: OpenMinute) => {
+  const list = s.ts.list();
+  return Math.max(list.length > 0 ? list[list.length - 1] : s.minute, Number.isFinite(s.floor) ? s.floor : s.minute);
+};
 
 const ascending = (ts: Iterable<number>) => new PushedInMinute([...new Set(ts)].sort((a, b) => a - b));
 
@@ -127,6 +199,8 @@ export interface ClaimOptions {
   claimedUpTo?: string | null;
   /** Told each state saved, for the shard's next batch. */
   saved?: SavedShardStates;
+  /** The state's size bound. @default MAX_STATE_BYTES (tests pass a small one, to meet it often) */
+  maxStateBytes?: number;
 }
 
 type ShardRegistry = LiveShardStore & Pick<LiveMarks, 'addLiveMarks'>;
@@ -160,10 +234,11 @@ export async function claimOnSavedState(
   registry: ShardRegistry,
   now: number,
   saved: SavedShardStates,
+  maxStateBytes?: number,
 ): Promise<ReadingKey[] | undefined> {
   const read = saved.get(shardId, now);
   if (read === undefined) return undefined;
-  return claim(shardId, items, lastSeq, registry, now, { read, saved }, true);
+  return claim(shardId, items, lastSeq, registry, now, { read, saved, maxStateBytes }, true);
 }
 
 async function claim(
@@ -172,7 +247,7 @@ async function claim(
   lastSeq: string,
   registry: ShardRegistry,
   now: number,
-  { read, claimedUpTo, saved }: ClaimOptions,
+  { read, claimedUpTo, saved, maxStateBytes: bound = MAX_STATE_BYTES }: ClaimOptions,
   speculative: boolean,
 ): Promise<ReadingKey[] | undefined> {
   if (items.length === 0) return [];
@@ -181,8 +256,11 @@ async function claim(
   const unclaimed = items.filter((i) => isAfter(i.seq, upTo));
   if (unclaimed.length === 0) return [];
 
-  const sensors = new Map(
-    [...state.sensors].map(([id, s]) => [id, { minute: s.minute, ts: new PushedInMinute(s.ts), spilled: s.ts.length === 0 }]),
+  const sensors = new Map<string, OpenMinute>(
+    [...state.sensors].map(([id, s]) => [
+      id,
+      { minute: s.minute, ts: new PushedInMinute(s.ts), floor: s.floor ?? (s.ts.length === 0 ? Infinity : -Infinity) },
+    ]),
   );
   /** Per sensor-minute mark: ts to flush into it (pushed before) and ts to claim in it (late or new sensors). */
   const marks = new Map<string, { sensorId: string; minute: number; flush: Set<number>; claim: ReadingKey[] }>();
@@ -195,7 +273,7 @@ async function claim(
   };
   const flush = (sensorId: string) => {
     const s = sensors.get(sensorId)!;
-    // A spilled sensor's ts are in its mark already.
+    // The ts at or below its floor are in its mark already.
     for (const t of s.ts) markOf(sensorId, s.minute).flush.add(t);
     sensors.delete(sensorId);
   };
@@ -214,17 +292,18 @@ async function claim(
     const minute = minuteOf(ts);
     touched.add(sensorId);
     const s = rebuilt.has(sensorId) ? undefined : sensors.get(sensorId);
-    if (s && minute === s.minute && !s.spilled) {
+    if (s && minute === s.minute && ts > s.floor) {
       if (!s.ts.has(ts)) {
         s.ts.add(ts);
         fresh.add(reading);
       }
     } else if (s && minute > s.minute && minute >= recent) {
       flush(sensorId);
-      sensors.set(sensorId, { minute, ts: new PushedInMinute([ts]), spilled: false });
+      sensors.set(sensorId, { minute, ts: new PushedInMinute([ts]), floor: -Infinity });
       fresh.add(reading);
     } else {
-      // Late, older than the state keeps, or a sensor the state does not hold: its minute's mark decides.
+      // Late, at or below its floor, older than the state keeps, or a sensor the state does not hold: its minute's
+      // mark decides.
       claim(reading, minute);
       if (!s && minute >= recent) rebuilt.set(sensorId, Math.max(rebuilt.get(sensorId) ?? minute, minute));
     }
@@ -232,19 +311,31 @@ async function claim(
   for (const [sensorId, s] of sensors) {
     if (!touched.has(sensorId) && s.minute < recent) flush(sensorId);
   }
-  // Past the size bound the largest sensors' ts move to their marks; the sensor stays, spilled: its open
-  // minute's readings are then claimed in the mark. Still past it, the sensors of the oldest minutes leave.
+  // Past the size bound, first the sensors this batch did not touch leave, the longest quiet first: each costs
+  // one mark write, once, and at most a claim in that mark when it sends again. Then the largest sensors' ts move
+  // to their marks, down to half the bound, so this is not again at the next batch; each keeps its floor. Still
+  // past it (a fleet of sensors more than the state holds), the sensors of the oldest minutes leave.
   let bytes = stateBytes(sensors);
-  if (bytes > MAX_STATE_BYTES) {
-    for (const [id, s] of [...sensors].sort((x, y) => y[1].ts.size - x[1].ts.size)) {
-      if (bytes <= MAX_STATE_BYTES || s.ts.size === 0) break;
-      for (const t of s.ts) markOf(id, s.minute).flush.add(t);
-      bytes -= 2 * s.ts.size;
-      sensors.set(id, { minute: s.minute, ts: new PushedInMinute([]), spilled: true });
+  if (bytes > bound) {
+    const quiet = [...sensors].filter(([id]) => !touched.has(id)).map(([id, s]) => ({ id, s, newest: newestOf(s) }));
+    for (const { id, s } of quiet.sort((x, y) => x.newest - y.newest)) {
+      if (bytes <= bound) break;
+      bytes -= sensorBytes(id, s);
+      flush(id);
     }
-    for (const [id] of [...sensors].sort((x, y) => x[1].minute - y[1].minute)) {
-      if (bytes <= MAX_STATE_BYTES) break;
-      bytes -= stateBytes(new Map([[id, sensors.get(id)!]]));
+  }
+  if (bytes > bound) {
+    for (const [id, s] of [...sensors].sort((x, y) => y[1].ts.size - x[1].ts.size)) {
+      if (bytes <= bound / 2 || s.ts.size === 0) break;
+      const list = s.ts.list();
+      for (const t of list) markOf(id, s.minute).flush.add(t);
+      const moved: OpenMinute = { minute: s.minute, ts: new PushedInMinute([]), floor: Math.max(s.floor, list[list.length - 1]) };
+      bytes += sensorBytes(id, moved) - sensorBytes(id, s);
+      sensors.set(id, moved);
+    }
+    for (const [id, s] of [...sensors].sort((x, y) => x[1].minute - y[1].minute)) {
+      if (bytes <= bound) break;
+      bytes -= sensorBytes(id, s);
       flush(id);
     }
   }
@@ -257,7 +348,13 @@ async function claim(
   const flushedUnpushed = (r: ReadingKey) => marks.get(markId(r.sensorId, minuteOf(r.ts)))?.flush.has(r.ts) === true;
   if (speculative && (written.some((mark) => mark.claim.length > 0) || [...fresh].some(flushedUnpushed))) return undefined;
   const before = await registry.addLiveMarks(
-    written.map(({ sensorId, minute, flush: f, claim }) => ({ sensorId, minute, ts: [...f, ...claim.map((r) => r.ts)] })),
+    written.map(({ sensorId, minute, flush: f, claim }) => ({
+      sensorId,
+      minute,
+      ts: [...f, ...claim.map((r) => r.ts)],
+      // Only a claim, or a sensor whose open minute is rebuilt from its mark, needs the mark as it was.
+      before: claim.length > 0 || rebuilt.get(sensorId) === minute ? 'all' : 'none',
+    })),
     now,
   );
   written.forEach((mark, i) => {
@@ -265,13 +362,18 @@ async function claim(
     const open = rebuilt.get(mark.sensorId);
     if (open === mark.minute) {
       // The sensor's open minute again holds everything its mark held, so a later duplicate is found in the state.
-      sensors.set(mark.sensorId, { minute: open, ts: ascending([...before[i], ...mark.claim.map((r) => r.ts)]), spilled: false });
+      sensors.set(mark.sensorId, { minute: open, ts: ascending([...before[i], ...mark.claim.map((r) => r.ts)]), floor: -Infinity });
     }
   });
 
   const next: LiveShardState = {
     seq: lastSeq,
-    sensors: new Map([...sensors].map(([id, s]) => [id, { minute: s.minute, ts: s.ts.list() as number[] }])),
+    sensors: new Map(
+      [...sensors].map(([id, s]) => [
+        id,
+        { minute: s.minute, ts: s.ts.list() as number[], ...(Number.isFinite(s.floor) ? { floor: s.floor } : {}) },
+      ]),
+    ),
   };
   let stored: boolean;
   try {

@@ -170,7 +170,7 @@ export interface LiveMarks {
   markPushed(readings: ReadingKey[], now: number): Promise<ReadingKey[]>;
   /**
    * Adds ts to sensor-minute live marks, each atomically, and answers each mark's ts as they were before, in
-   * the order given.
+   * the order given (none for a mark whose `before` is `none`).
    */
   addLiveMarks(marks: LiveMark[], now: number): Promise<Array<Set<number>>>;
 }
@@ -202,14 +202,19 @@ export interface LiveMark {
   sensorId: string;
   minute: number;
   ts: number[];
+  /** Whether the caller needs the mark's ts as they were (`all`, the default) or nothing back (`none`). */
+  before?: 'all' | 'none';
 }
 
 /** What a stream shard's live broadcaster has claimed (lambdas/core/live-shard.ts). */
 export interface LiveShardState {
   /** The last record claimed for live push; null: none yet. */
   seq: string | null;
-  /** Per recently active sensor: its open minute and the ts pushed in it (none: spilled to the minute's mark). */
-  sensors: Map<string, { minute: number; ts: number[] }>;
+  /**
+   * Per recently active sensor: its open minute and the ts pushed in it the state holds. `floor`: those at or
+   * below it are in the minute's mark instead (none: no ts is; no ts and no floor, from an older vigia: all are).
+   */
+  sensors: Map<string, { minute: number; ts: number[]; floor?: number }>;
 }
 
 export type SendResult = 'sent' | 'gone';

@@ -515,6 +515,8 @@ describe('DynamoConnectionRegistry', () => {
       sensors: new Map([
         ['s1', { minute, ts: [minute + 5, minute + 59_999] }],
         ['s2', { minute, ts: [] }],
+        ['s3', { minute, ts: [minute + 40_001], floor: minute + 40_000 }],
+        ['s4', { minute, ts: [], floor: minute }],
       ]),
     };
     expect(await connections.saveLiveShard('shardId-000000000001', null, state, NOW)).toBe(true);
@@ -525,6 +527,8 @@ describe('DynamoConnectionRegistry', () => {
     });
     // 2 bytes a pushed reading, 4 for the minute: the item stays small however many sensors it holds.
     expect((saved.Item!.sensors as Record<string, Uint8Array>).s1.byteLength).toBe(8);
+    // A floor takes 4 bytes more.
+    expect((saved.Item!.sensors as Record<string, Uint8Array>).s3.byteLength).toBe(10);
     expect(await connections.saveLiveShard('shardId-000000000001', '41', state, NOW)).toBe(false);
     expect(ddb.commandCalls(PutCommand)[1].args[0].input).toMatchObject({
       ConditionExpression: '#seq = :prev',
@@ -548,10 +552,18 @@ describe('DynamoConnectionRegistry', () => {
     );
     expect(before).toEqual([new Set([minute + 1]), new Set()]);
     expect(ddb).toHaveReceivedCommandTimes(UpdateCommand, 2);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { Key: { pk: 'live#s1', sk: `m#${minute}` }, ReturnValues: 'UPDATED_OLD' });
     expect(ddb).toHaveReceivedCommandWith(UpdateCommand, {
       Key: { pk: 'live#s1', sk: `m#${minute}` },
       ExpressionAttributeValues: { ':ts': new Set([minute + 1, minute + 2]), ':exp': Math.floor(NOW / 1000) + 86_400 },
     });
+  });
+
+  it('addLiveMarks: a mark whose old ts are not wanted asks for nothing back', async () => {
+    const minute = Math.floor(NOW / 60_000) * 60_000;
+    ddb.on(UpdateCommand).resolves({});
+    expect(await connections.addLiveMarks([{ sensorId: 's1', minute, ts: [minute + 1], before: 'none' }], NOW)).toEqual([new Set()]);
+    expect(ddb).toHaveReceivedCommandWith(UpdateCommand, { Key: { pk: 'live#s1', sk: `m#${minute}` }, ReturnValues: 'NONE' });
   });
 
   it('takeCommandToken: a new second starts the budget; within a second it counts up to the limit', async () => {

@@ -331,13 +331,13 @@ export class FakeConnectionRegistry
   private readonly marks = new Map<string, Set<number>>();
 
   async addLiveMarks(marks: LiveMark[]): Promise<Array<Set<number>>> {
-    return marks.map(({ sensorId, minute, ts }) => {
+    return marks.map(({ sensorId, minute, ts, before: wanted }) => {
       this.markWrites += 1;
       const id = `${sensorId}\u0000${minute}`;
       const before = new Set(this.marks.get(id) ?? []);
       this.marks.set(id, new Set([...before, ...ts]));
       for (const t of ts) this.pushed.add(`${sensorId}#${t}`);
-      return before;
+      return wanted === 'none' ? new Set<number>() : before;
     });
   }
 

@@ -87,6 +87,50 @@ describe('claimOnShard', () => {
     expect(registry.shards.get(SHARD)!.seq).toBe(seq(1));
   });
 
+  it('past the size bound, sensors the batch does not touch leave first, the longest quiet first; a busy one stays whole', async () => {
+    const minute = NOW - 30_000;
+    // 30 quiet sensors, 1,000 ts each in the open minute: the state just under its bound. q-0 sent last the earliest.
+    const quiet = Array.from({ length: 30 }, (_, i) =>
+      Array.from({ length: 1000 }, (_, k) => ({ sensorId: `q-${i}`, ts: minute + i + 30 * k })),
+    );
+    await claimOnShard(SHARD, items(1, [{ sensorId: 'busy', ts: minute }, ...quiet.flat()]), seq(30_001), registry, NOW);
+    expect(stateBytes(registry.shards.get(SHARD)!.sensors)).toBeLessThanOrEqual(MAX_STATE_BYTES);
+    // The busy sensor's next 3,000 readings take the state past the bound.
+    const busy = Array.from({ length: 3000 }, (_, k) => ({ sensorId: 'busy', ts: NOW + k }));
+    expect(await claimOnShard(SHARD, items(30_002, busy), seq(33_001), registry, NOW + 3000)).toHaveLength(3000);
+    const state = registry.shards.get(SHARD)!.sensors;
+    expect(stateBytes(state)).toBeLessThanOrEqual(MAX_STATE_BYTES);
+    expect(state.get('busy')!.ts).toHaveLength(3001);
+    const left = quiet.map((_, i) => `q-${i}`).filter((id) => !state.has(id));
+    expect(left.length).toBeGreaterThan(0);
+    expect(left).toEqual(quiet.slice(0, left.length).map((_, i) => `q-${i}`));
+    // What left is in its marks: none of it is claimed again.
+    expect(registry.pushed.has(`q-0#${minute + 30 * 999}`)).toBe(true);
+    expect(await claimOnShard(SHARD, items(33_002, quiet[0]), seq(34_001), registry, NOW + 4000)).toEqual([]);
+  });
+
+  it('a busy sensor past the bound moves its ts to its mark and keeps a floor: later readings cost no mark write, none is pushed twice', async () => {
+    const minute = NOW - 30_000;
+    const busy = (...ts: number[]) => ts.map((t) => ({ sensorId: 'busy', ts: minute + t }));
+    await claimOnShard(SHARD, items(1, busy(0)), seq(1), registry, NOW);
+    // 39,998 readings in one minute (all of its first 40 s but +100 ms): far past the bound. The state keeps no ts
+    // of the sensor, only its floor.
+    const many = busy(...Array.from({ length: 39_999 }, (_, k) => k + 1).filter((t) => t !== 100));
+    expect(await claimOnShard(SHARD, items(2, many), seq(39_999), registry, NOW)).toHaveLength(39_998);
+    expect(registry.shards.get(SHARD)!.sensors.get('busy')).toEqual({ minute, ts: [], floor: minute + 39_999 });
+    expect(registry.pushed.has(`busy#${minute + 39_999}`)).toBe(true);
+    // Above the floor: looked up in the state, no mark written.
+    const writes = registry.markWrites;
+    const above = busy(...Array.from({ length: 10 }, (_, k) => 40_000 + k));
+    expect(await claimOnShard(SHARD, items(40_000, above), seq(40_009), registry, NOW + 1000)).toEqual(above);
+    expect(registry.markWrites).toBe(writes);
+    // Duplicates at or below the floor (found in the mark) and above it (in the state): none pushed again.
+    expect(await claimOnShard(SHARD, items(40_010, busy(5, 39_999, 40_005)), seq(40_012), registry, NOW + 1000)).toEqual([]);
+    // A late reading below the floor, never pushed: once.
+    expect(await claimOnShard(SHARD, items(40_013, busy(100)), seq(40_013), registry, NOW + 1000)).toEqual(busy(100));
+    expect(await claimOnShard(SHARD, items(40_014, busy(100)), seq(40_014), registry, NOW + 1000)).toEqual([]);
+  });
+
   it('an idle sensor leaves the state; the state stays under its size bound with thousands of sensors', async () => {
     await claimOnShard(SHARD, items(1, [{ sensorId: 'idle', ts: NOW }]), seq(1), registry, NOW);
     await claimOnShard(
@@ -130,11 +174,13 @@ describe('property: never pushed twice on a shard', () => {
     containers: fc.array(fc.constantFrom(0, 0, 1), { minLength: 1, maxLength: 40 }),
     /** A second dashboard's subscription, changed before some batches (undefined: unchanged). */
     resubscribe: fc.array(fc.option(fc.subarray(sensors), { freq: 3 }), { minLength: 1, maxLength: 40 }),
+    /** The state's size bound: small ones make sensors leave it, or move their ts to their marks, all the time. */
+    stateBytes: fc.constantFrom(12, 24, 40, 80, MAX_STATE_BYTES),
   });
 
   it('each reading is pushed at most once; with no crash, every followed reading exactly once', async () => {
     await fc.assert(
-      fc.asyncProperty(plan, async ({ records, cuts, faults, watched, containers, resubscribe }) => {
+      fc.asyncProperty(plan, async ({ records, cuts, faults, watched, containers, resubscribe, stateBytes: liveStateBytes }) => {
         const connections = new FakeConnectionRegistry();
         const live = new FakeLiveSender();
         await connections.setSubscriptions('dash', watched, NOW);
@@ -158,7 +204,10 @@ describe('property: never pushed twice on a shard', () => {
           },
         }));
         // The claims through the crashing registry; the subscription sets read from the table itself.
-        const deps = [0, 1].map(() => fakeBroadcastDeps(registry, live, { subscriptions: new LiveSubscriptions(connections) }));
+        const deps = [0, 1].map(() => ({
+          ...fakeBroadcastDeps(registry, live, { subscriptions: new LiveSubscriptions(connections) }),
+          liveStateBytes,
+        }));
         /** What the second dashboard follows when each record comes: those readings it must get. */
         const followedBySecond: string[][] = [];
         /**
@@ -242,6 +291,7 @@ describe('property: never pushed twice on a shard', () => {
               watched: ['c'],
               containers: [1, 0],
               resubscribe: [null],
+              stateBytes: MAX_STATE_BYTES,
             },
           ],
           // A record nobody followed, redelivered once a dashboard follows its sensor: pushed to it then, once.
@@ -257,6 +307,7 @@ describe('property: never pushed twice on a shard', () => {
               watched: ['a'],
               containers: [0],
               resubscribe: [null, null, null, null, ['c']],
+              stateBytes: MAX_STATE_BYTES,
             },
           ],
         ],
