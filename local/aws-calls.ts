@@ -73,7 +73,14 @@ export function iamCalls(clientName: string, commandName: string, input: Input, 
     case 'sqs':
       return [{ function: fn, action: `sqs:${operation}`, resource: { queueUrl: String(input.QueueUrl) } }];
     case 'sns':
-      return [{ function: fn, action: `sns:${operation}`, resource: { topicArn: String(input.TopicArn ?? input.TargetArn) } }];
+      // PublishBatch is authorized as sns:Publish (there is no sns:PublishBatch action).
+      return [
+        {
+          function: fn,
+          action: `sns:${operation === 'PublishBatch' ? 'Publish' : operation}`,
+          resource: { topicArn: String(input.TopicArn ?? input.TargetArn) },
+        },
+      ];
     case 'iot':
       return [{ function: fn, action: `iot:${operation}`, resource: { iotTopic: String(input.topic) } }];
     case 'execute-api': {

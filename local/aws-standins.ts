@@ -1,7 +1,7 @@
 /**
  * The AWS service endpoints the handlers' unchanged SDK clients call locally, on an internal loopback
  * port: API Gateway's management API (`/@connections/{id}`), the IoT data plane (`/topics/{topic}`), SQS
- * `SendMessage` (into the dead-letter file) and SNS `Publish` (alert notifications, to `onAlert`). Only requests
+ * `SendMessage` (into the dead-letter file) and SNS `Publish` and `PublishBatch` (alert notifications, to `onAlert`). Only requests
  * signed with the runtime's access key id are answered (403 otherwise), and it listens on loopback whatever
  * HOST is.
  */
@@ -35,6 +35,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
     req.on('error', reject);
   });
 }
+
+const escapeXml = (text: string) =>
+  text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 
 function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
   const text = body === undefined ? '' : JSON.stringify(body);
@@ -116,8 +119,39 @@ export async function startAwsStandIns(options: {
         res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
         return void res.end(xml);
       }
+      if (form.get('Action') === 'PublishBatch') return void publishBatch(form, res);
     }
     send(res, 404, { message: `no local stand-in for ${req.method} ${url.pathname}` });
+  }
+
+  /** SNS `PublishBatch`: up to ten entries, each to `onAlert` as a Publish would be, in order. */
+  function publishBatch(form: URLSearchParams, res: ServerResponse): void {
+    const entries = new Map<number, { id?: string; subject?: string; message?: string }>();
+    for (const [key, value] of form) {
+      const m = /^PublishBatchRequestEntries\.member\.(\d{1,3})\.(Id|Subject|Message)$/.exec(key);
+      if (!m) continue;
+      const entry = entries.get(Number(m[1])) ?? {};
+      if (m[2] === 'Id') entry.id = value;
+      else if (m[2] === 'Subject') entry.subject = value;
+      else entry.message = value;
+      entries.set(Number(m[1]), entry);
+    }
+    const list = [...entries].sort(([a], [b]) => a - b).map(([, e]) => e);
+    const refuse = (code: string, message: string) => {
+      const xml = `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
+      res.writeHead(400, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
+      res.end(xml);
+    };
+    if (list.length === 0) return void refuse('EmptyBatchRequest', 'The batch request does not contain any entries.');
+    if (list.length > 10) return void refuse('TooManyEntriesInBatchRequest', 'The batch request contains more than 10 entries.');
+    if (list.some((e) => !e.id || e.message === undefined)) return void refuse('InvalidParameter', 'Each entry needs an Id and a Message.');
+    if (new Set(list.map((e) => e.id)).size !== list.length)
+      return void refuse('BatchEntryIdsNotDistinct', 'Two or more entries have the same Id.');
+    for (const e of list) options.onAlert?.({ subject: e.subject ?? '', message: e.message! });
+    const members = list.map((e) => `<member><Id>${escapeXml(e.id!)}</Id><MessageId>${randomUUID()}</MessageId></member>`).join('');
+    const xml = `<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishBatchResult><Successful>${members}</Successful><Failed></Failed></PublishBatchResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishBatchResponse>`;
+    res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
+    res.end(xml);
   }
 
   const server = http.createServer((req, res) => {

@@ -13,7 +13,8 @@ export class WebSocketAlertBroadcaster implements AlertBroadcaster {
     private readonly push: PushDeps,
   ) {}
 
-  async broadcast(alert: AlertView): Promise<void> {
+  async broadcast(alerts: AlertView[]): Promise<void> {
+    if (alerts.length === 0) return;
     const items = await queryAll(this.doc, {
       TableName: this.connectionsTable,
       KeyConditionExpression: '#pk = :pk',
@@ -23,6 +24,8 @@ export class WebSocketAlertBroadcaster implements AlertBroadcaster {
     });
     const ids = items.map((item) => item.sk as string);
     // Pending is not pushed (contract §8): only fired, resolved and acknowledged reach here.
-    await pushToConnections(ids, { type: 'alert', alert: { ...alert, state: alert.state === 'ok' ? 'ok' : 'firing' } }, this.push);
+    for (const alert of alerts) {
+      await pushToConnections(ids, { type: 'alert', alert: { ...alert, state: alert.state === 'ok' ? 'ok' : 'firing' } }, this.push);
+    }
   }
 }

@@ -98,10 +98,12 @@ export interface AlertNotice {
 
 /** Fired and resolved events to people: SNS in the cloud, a log line and a webhook locally. */
 export interface AlertNotifier {
-  notify(notice: AlertNotice): Promise<void>;
+  /** Each notice once, in order; a batch's notices go together (SNS takes ten a request). */
+  notify(notices: AlertNotice[]): Promise<void>;
 }
 
 /** `alert` frames to every open dashboard connection. */
 export interface AlertBroadcaster {
-  broadcast(alert: AlertView): Promise<void>;
+  /** A frame per alert, in order, to each connection: the connections are listed once for them all. */
+  broadcast(alerts: AlertView[]): Promise<void>;
 }

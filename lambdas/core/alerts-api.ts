@@ -169,7 +169,9 @@ async function acknowledge(rawId: string, by: string | null, deps: AlertApiDeps)
         by,
       },
     ]);
-    await deps.frames.broadcast(view).catch((err: Error) => deps.log.error('alert frame failed', { alertId: view.id, error: err.message }));
+    await deps.frames
+      .broadcast([view])
+      .catch((err: Error) => deps.log.error('alert frame failed', { alertId: view.id, error: err.message }));
     return view;
   }
   throw new ApiError(409, 'NOT_FIRING', 'the alert kept changing; try again');

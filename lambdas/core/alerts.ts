@@ -258,7 +258,7 @@ export function evaluateSeries(
   let state = start;
   const transitions: Transition[] = [];
   let after = Math.max(newestEvaluated, start.lastTs);
-  for (const r of [...readings].sort((a, b) => a.ts - b.ts)) {
+  for (const r of ascendingByTs(readings)) {
     if (r.ts <= after) continue;
     after = r.ts;
     const t = stepThreshold(rule, state, r.ts, r.value);
@@ -268,6 +268,14 @@ export function evaluateSeries(
     }
   }
   return { state, transitions };
+}
+
+/** The readings in ts order: as given when they are (a batch's series, sorted once for all its rules), else a sorted copy. */
+function ascendingByTs(readings: SeriesReading[]): SeriesReading[] {
+  for (let i = 1; i < readings.length; i++) {
+    if (readings[i - 1].ts > readings[i].ts) return [...readings].sort((a, b) => a.ts - b.ts);
+  }
+  return readings;
 }
 
 /** Seconds or minutes as an operator says them: `2 min`, `90 s`, `1 h`. */

@@ -84,10 +84,19 @@ export function eventsOf(rule: AlertRule, sensorId: string, before: AlertState, 
   return events;
 }
 
+/** A fired or resolved alert to tell dashboards and people about, once its state is written. */
+export interface Announcement {
+  kind: 'fired' | 'resolved';
+  rule: AlertRule;
+  alert: AlertView;
+  units?: Record<string, string>;
+}
+
 /**
  * Writes one (rule, sensor)'s new state with its events (events first, so a crash between the two leaves
  * the state unmoved and the retried batch writes the same events again). False when another writer moved
- * the state first: the caller evaluates again from the winner's state.
+ * the state first: the caller evaluates again from the winner's state. What fired or resolved is announced at
+ * once, or, given `announced`, added to it for the caller to announce with the rest of its batch.
  */
 export async function commitTransitions(
   rule: AlertRule,
@@ -97,6 +106,7 @@ export async function commitTransitions(
   deps: Pick<AlertDeps, 'states' | 'notifier' | 'frames' | 'log'>,
   units?: Record<string, string>,
   forget?: string[],
+  announced?: Announcement[],
 ): Promise<boolean> {
   const events = eventsOf(rule, before.sensorId, before, transitions);
   if (events.length > 0) await deps.states.addEvents(events);
@@ -105,38 +115,44 @@ export async function commitTransitions(
     if (events.length > 0) await deps.states.removeEvents(events);
     return false;
   }
+  const moved: Announcement[] = [];
   let episode = before.episode;
   for (const t of transitions) {
     if (t.kind === 'fired' || t.kind === 'resolved') {
       const shown = t.kind === 'resolved' ? { ...t.to, episode, since: t.to.lastTs } : t.to;
-      await announce(t.kind, rule, alertView(rule, { ...shown, ruleId: rule.id, sensorId: before.sensorId }), deps, units);
+      moved.push({ kind: t.kind, rule, alert: alertView(rule, { ...shown, ruleId: rule.id, sensorId: before.sensorId }), units });
     }
     if (t.to.episode !== null) episode = t.to.episode;
   }
+  if (announced) announced.push(...moved);
+  else await announce(moved, deps);
   return true;
 }
 
-/** The frame and the notification of one fired or resolved alert; neither may fail the batch. */
-export async function announce(
-  kind: 'fired' | 'resolved',
-  rule: AlertRule,
-  alert: AlertView,
-  deps: Pick<AlertDeps, 'notifier' | 'frames' | 'log'>,
-  units?: Record<string, string>,
-): Promise<void> {
-  const unit = alert.metric && units && Object.hasOwn(units, alert.metric) ? units[alert.metric] : undefined;
-  deps.log.info(`alert ${kind}`, {
-    alertId: alert.id,
-    ruleId: rule.id,
-    sensorId: alert.sensorId,
-    severity: rule.severity,
-    value: alert.value,
+/** The frames and the notifications of fired and resolved alerts, in order, together; neither may fail the batch. */
+export async function announce(announcements: Announcement[], deps: Pick<AlertDeps, 'notifier' | 'frames' | 'log'>): Promise<void> {
+  if (announcements.length === 0) return;
+  for (const { kind, rule, alert } of announcements) {
+    deps.log.info(`alert ${kind}`, {
+      alertId: alert.id,
+      ruleId: rule.id,
+      sensorId: alert.sensorId,
+      severity: rule.severity,
+      value: alert.value,
+    });
+  }
+  const ids = announcements.map((a) => a.alert.id);
+  const notices = announcements.map(({ kind, rule, alert, units }) => {
+    const unit = alert.metric && units && Object.hasOwn(units, alert.metric) ? units[alert.metric] : undefined;
+    return { kind, alert, subject: notificationSubject(kind, rule, alert.sensorId, unit) };
   });
   await Promise.all([
-    deps.frames.broadcast(alert).catch((err: Error) => deps.log.error('alert frame failed', { alertId: alert.id, error: err.message })),
+    deps.frames
+      .broadcast(announcements.map((a) => a.alert))
+      .catch((err: Error) => deps.log.error('alert frames failed', { alertIds: ids, error: err.message })),
     deps.notifier
-      .notify({ kind, alert, subject: notificationSubject(kind, rule, alert.sensorId, unit) })
-      .catch((err: Error) => deps.log.error('alert notification failed', { alertId: alert.id, error: err.message })),
+      .notify(notices)
+      .catch((err: Error) => deps.log.error('alert notifications failed', { alertIds: ids, error: err.message })),
   ]);
 }
 
@@ -150,12 +166,20 @@ export async function evaluateAlerts(readings: Reading[], deps: AlertDeps): Prom
   const sensorIds = bySensor.map(([sensorId]) => sensorId);
   // Two batch reads per batch, whatever its size: the registry's newest readings and the sensors' states.
   const [newest, states] = await Promise.all([deps.newest.newestTs(sensorIds), deps.states.statesOfMany(sensorIds)]);
-  await inParallel(bySensor, SENSOR_CONCURRENCY, async ([sensorId, sensorReadings]) => {
-    const applicable = rules.filter((r) => covers(r, sensorId));
-    const newestBefore = newest.get(sensorId) ?? Number.NEGATIVE_INFINITY;
-    const known = new Set(rules.map((r) => r.id));
-    await evaluateSensor(sensorId, sensorReadings, applicable, newestBefore, states.get(sensorId) ?? [], known, deps);
-  });
+  // What fired or resolved, announced once every sensor is evaluated: one listing of the connections and one
+  // notification request per ten alerts for the batch, not per alert.
+  const announced: Announcement[] = [];
+  try {
+    await inParallel(bySensor, SENSOR_CONCURRENCY, async ([sensorId, sensorReadings]) => {
+      const applicable = rules.filter((r) => covers(r, sensorId));
+      const newestBefore = newest.get(sensorId) ?? Number.NEGATIVE_INFINITY;
+      const known = new Set(rules.map((r) => r.id));
+      await evaluateSensor(sensorId, sensorReadings, applicable, newestBefore, states.get(sensorId) ?? [], known, deps, announced);
+    });
+  } finally {
+    // A state written is announced even when another sensor's evaluation failed: the retry finds it moved.
+    await announce(announced, deps);
+  }
 }
 
 async function evaluateSensor(
@@ -166,9 +190,17 @@ async function evaluateSensor(
   prefetched: StoredAlert[],
   known: Set<string>,
   deps: AlertDeps,
+  announced: Announcement[],
 ): Promise<void> {
   const units: Record<string, string> = {};
   for (const r of readings) Object.assign(units, r.units);
+  // Each metric's series once, in ts order, whatever number of rules read it.
+  const series = new Map<string, Array<{ ts: number; value: number }>>();
+  const seriesFor = (rule: ThresholdRule) => {
+    let s = series.get(rule.metric);
+    if (!s) series.set(rule.metric, (s = seriesOf(rule, readings).sort((a, b) => a.ts - b.ts)));
+    return s;
+  };
   let pending = rules;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt >= MAX_ATTEMPTS) throw new Error(`alert states of ${sensorId} kept changing under evaluation`);
@@ -181,9 +213,9 @@ async function evaluateSensor(
       const before = stored.get(rule.id) ?? unstored(rule.id, sensorId);
       const { state, transitions } = isSilenceRule(rule)
         ? evaluateSilenceResolution(before, readings, newestBefore)
-        : evaluateSeries(rule, before, seriesOf(rule, readings), newestBefore);
+        : evaluateSeries(rule, before, seriesFor(rule), newestBefore);
       if (transitions.length === 0) continue;
-      if (!(await commitTransitions(rule, before, state, transitions, deps, units, forget))) lost.push(rule);
+      if (!(await commitTransitions(rule, before, state, transitions, deps, units, forget, announced))) lost.push(rule);
     }
     pending = lost;
   }

@@ -368,7 +368,9 @@ function adapterCommands(): Set<string> {
         const command = /^(\w+)Command$/.exec(name)?.[1];
         if (!command || !new RegExp(`new ${name}\\(`).test(source)) continue;
         if (service === 'execute-api') actions.add('execute-api:ManageConnections');
-        else actions.add(`${service}:${module === '@aws-sdk/lib-dynamodb' ? (documentClient[command] ?? command) : command}`);
+        else if (module === '@aws-sdk/lib-dynamodb') actions.add(`${service}:${documentClient[command] ?? command}`);
+        // PublishBatch is authorized as sns:Publish (local/aws-calls.ts says so of the calls it records).
+        else actions.add(`${service}:${service === 'sns' && command === 'PublishBatch' ? 'Publish' : command}`);
       }
     }
   }

@@ -131,15 +131,19 @@ export class FakeNewest implements NewestReadings, ActivitySource {
 
 export class RecordingNotifier implements AlertNotifier {
   readonly notices: AlertNotice[] = [];
-  async notify(n: AlertNotice) {
-    this.notices.push(n);
+  calls = 0;
+  async notify(notices: AlertNotice[]) {
+    this.calls += 1;
+    this.notices.push(...notices);
   }
 }
 
 export class RecordingFrames implements AlertBroadcaster {
   readonly frames: AlertView[] = [];
-  async broadcast(a: AlertView) {
-    this.frames.push(a);
+  calls = 0;
+  async broadcast(alerts: AlertView[]) {
+    this.calls += 1;
+    this.frames.push(...alerts);
   }
 }
 

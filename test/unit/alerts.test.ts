@@ -360,6 +360,27 @@ describe('alert evaluation over batches (property)', () => {
     expect([...fakes.states.states.keys()]).toEqual(['rule-1#s1']);
   });
 
+  it('announces a batch’s alerts together: one frames call and one notify call, whatever fired on how many sensors', async () => {
+    const rule: ThresholdRule = { ...HOT, sensorIds: ['*'], forSeconds: 0, hysteresis: 0 };
+    const fakes = alertFakes([rule]);
+    // Each of 12 sensors fires and resolves in one batch: 24 alerts.
+    const batch = Array.from({ length: 12 }, (_, s) => [
+      { ...readingOf(`s${s}`, 1000, 0), values: { temperature: 40 } },
+      { ...readingOf(`s${s}`, 2000, 0), values: { temperature: 10 } },
+    ]).flat();
+    await deliver(fakes, batch);
+    expect(fakes.frames.calls).toBe(1);
+    expect(fakes.notifier.calls).toBe(1);
+    expect(fakes.frames.frames).toHaveLength(24);
+    // Each sensor's alerts in the order they happened.
+    for (let s = 0; s < 12; s++) {
+      expect(fakes.notifier.notices.filter((n) => n.alert.sensorId === `s${s}`).map((n) => n.kind)).toEqual(['fired', 'resolved']);
+    }
+    // A quiet batch announces nothing.
+    await deliver(fakes, [{ ...readingOf('s0', 3000, 0), values: { temperature: 10 } }]);
+    expect(fakes.frames.calls).toBe(1);
+  });
+
   it('writes state once per batch that moves it, never per reading', async () => {
     const rule: ThresholdRule = { ...HOT, sensorIds: ['*'], forSeconds: 0, hysteresis: 0 };
     const fakes = alertFakes([rule]);

@@ -15,7 +15,11 @@ export const alertNotifier = /* @__PURE__ */ once(
   (): AlertNotifier =>
     process.env[ENV.alertTopicArn]
       ? new SnsAlertNotifier(hostClient(new SNSClient({})), requireEnv(ENV.alertTopicArn))
-      : { notify: async (n) => logger.info('alert notice (no topic)', { kind: n.kind, subject: n.subject }) },
+      : {
+          notify: async (notices) => {
+            for (const n of notices) logger.info('alert notice (no topic)', { kind: n.kind, subject: n.subject });
+          },
+        },
 );
 
 export function alertBroadcaster(metrics: Metrics): WebSocketAlertBroadcaster {
