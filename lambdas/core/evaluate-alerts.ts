@@ -169,17 +169,21 @@ export async function evaluateAlerts(readings: Reading[], deps: AlertDeps): Prom
   // What fired or resolved, announced once every sensor is evaluated: one listing of the connections and one
   // notification request per ten alerts for the batch, not per alert.
   const announced: Announcement[] = [];
-  try {
-    await inParallel(bySensor, SENSOR_CONCURRENCY, async ([sensorId, sensorReadings]) => {
-      const applicable = rules.filter((r) => covers(r, sensorId));
-      const newestBefore = newest.get(sensorId) ?? Number.NEGATIVE_INFINITY;
-      const known = new Set(rules.map((r) => r.id));
+  let failure: { error: unknown } | undefined;
+  await inParallel(bySensor, SENSOR_CONCURRENCY, async ([sensorId, sensorReadings]) => {
+    const applicable = rules.filter((r) => covers(r, sensorId));
+    const newestBefore = newest.get(sensorId) ?? Number.NEGATIVE_INFINITY;
+    const known = new Set(rules.map((r) => r.id));
+    try {
       await evaluateSensor(sensorId, sensorReadings, applicable, newestBefore, states.get(sensorId) ?? [], known, deps, announced);
-    });
-  } finally {
-    // A state written is announced even when another sensor's evaluation failed: the retry finds it moved.
-    await announce(announced, deps);
-  }
+    } catch (error) {
+      failure ??= { error };
+    }
+  });
+  // Every sensor has settled: what was written is announced even when another sensor's evaluation failed, since
+  // the batch's retry finds those states moved and announces nothing again.
+  await announce(announced, deps);
+  if (failure) throw failure.error;
 }
 
 async function evaluateSensor(

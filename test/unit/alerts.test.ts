@@ -381,6 +381,28 @@ describe('alert evaluation over batches (property)', () => {
     expect(fakes.frames.calls).toBe(1);
   });
 
+  it('a batch whose evaluation fails on one sensor still announces what the others wrote, once all have settled', async () => {
+    const rule: ThresholdRule = { ...HOT, sensorIds: ['*'], forSeconds: 0, hysteresis: 0 };
+    const fakes = alertFakes([rule]);
+    // Three sensors fire; the first write of the batch (s0's) fails while the others' saves are still on their way.
+    fakes.states.failOnWrite = 1;
+    const save = fakes.states.save.bind(fakes.states);
+    fakes.states.save = async (alert, forget) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return save(alert, forget);
+    };
+    const batch = ['s0', 's1', 's2'].map((id) => ({ ...readingOf(id, 1000, 0), values: { temperature: 40 } }));
+    await expect(deliver(fakes, batch)).rejects.toThrow('injected DynamoDB failure');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const written = [...fakes.states.states.values()].filter((s) => s.state === 'firing').map((s) => s.sensorId);
+    expect(written.length).toBeGreaterThan(0);
+    expect(fakes.notifier.notices.map((n) => n.alert.sensorId).sort()).toEqual(written.sort());
+    // The retry announces only what had not been written.
+    fakes.states.failOnWrite = undefined;
+    await deliver(fakes, batch);
+    expect(fakes.notifier.notices.map((n) => n.alert.sensorId).sort()).toEqual(['s0', 's1', 's2']);
+  });
+
   it('writes state once per batch that moves it, never per reading', async () => {
     const rule: ThresholdRule = { ...HOT, sensorIds: ['*'], forSeconds: 0, hysteresis: 0 };
     const fakes = alertFakes([rule]);
