@@ -39,6 +39,14 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 const escapeXml = (text: string) =>
   text.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
 
+/** SNS speaks the query protocol: its answers are XML in this namespace. */
+const SNS_XMLNS = 'http://sns.amazonaws.com/doc/2010-03-31/';
+
+function sendXml(res: ServerResponse, status: number, xml: string) {
+  res.writeHead(status, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
+  res.end(xml);
+}
+
 function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
   const text = body === undefined ? '' : JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
@@ -115,9 +123,8 @@ export async function startAwsStandIns(options: {
       const form = new URLSearchParams(body.toString('utf8'));
       if (form.get('Action') === 'Publish') {
         options.onAlert?.({ subject: form.get('Subject') ?? '', message: form.get('Message') ?? '' });
-        const xml = `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>${randomUUID()}</MessageId></PublishResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishResponse>`;
-        res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
-        return void res.end(xml);
+        const xml = `<PublishResponse xmlns="${SNS_XMLNS}"><PublishResult><MessageId>${randomUUID()}</MessageId></PublishResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishResponse>`;
+        return sendXml(res, 200, xml);
       }
       if (form.get('Action') === 'PublishBatch') return void publishBatch(form, res);
     }
@@ -137,11 +144,12 @@ export async function startAwsStandIns(options: {
       entries.set(Number(m[1]), entry);
     }
     const list = [...entries].sort(([a], [b]) => a - b).map(([, e]) => e);
-    const refuse = (code: string, message: string) => {
-      const xml = `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
-      res.writeHead(400, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
-      res.end(xml);
-    };
+    const refuse = (code: string, message: string) =>
+      sendXml(
+        res,
+        400,
+        `<ErrorResponse xmlns="${SNS_XMLNS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
+      );
     if (list.length === 0) return void refuse('EmptyBatchRequest', 'The batch request does not contain any entries.');
     if (list.length > 10) return void refuse('TooManyEntriesInBatchRequest', 'The batch request contains more than 10 entries.');
     if (list.some((e) => !e.id || e.message === undefined)) return void refuse('InvalidParameter', 'Each entry needs an Id and a Message.');
@@ -149,9 +157,11 @@ export async function startAwsStandIns(options: {
       return void refuse('BatchEntryIdsNotDistinct', 'Two or more entries have the same Id.');
     for (const e of list) options.onAlert?.({ subject: e.subject ?? '', message: e.message! });
     const members = list.map((e) => `<member><Id>${escapeXml(e.id!)}</Id><MessageId>${randomUUID()}</MessageId></member>`).join('');
-    const xml = `<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishBatchResult><Successful>${members}</Successful><Failed></Failed></PublishBatchResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishBatchResponse>`;
-    res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(xml) });
-    res.end(xml);
+    sendXml(
+      res,
+      200,
+      `<PublishBatchResponse xmlns="${SNS_XMLNS}"><PublishBatchResult><Successful>${members}</Successful><Failed></Failed></PublishBatchResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishBatchResponse>`,
+    );
   }
 
   const server = http.createServer((req, res) => {
